@@ -1,0 +1,112 @@
+// openledger devnet: several peers on loopback, shown live until Ctrl-C.
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import type { Command } from 'commander'
+import { Devnet } from '../../devnet/devnet.ts'
+import { renderDevnet } from '../../devnet/view.ts'
+import { DevnetTimeoutError } from '../../errors.ts'
+import type { StatusReport } from '../../node/peer-node.ts'
+import { intOption, networkOption } from '../options.ts'
+import { printJson } from '../output.ts'
+
+interface DevnetCliOptions {
+  peers: number
+  dir?: string
+  fresh?: boolean
+  smoke?: boolean
+  json?: boolean
+  timeout: number
+  network: string
+  advertInterval: number
+  benchSize: number
+}
+
+export function devnetCommand (program: Command): void {
+  program.command('devnet')
+    .description('run N peers on loopback and show who sees whom, until Ctrl-C')
+    .option('-n, --peers <n>', 'number of peers', intOption('--peers', 2, 64), 4)
+    .option('--dir <dir>', 'devnet folder, one data folder per peer (default: ./.devnet; --smoke: a temporary one)')
+    .option('--fresh', 'delete the devnet folder first (new keys, empty stores)')
+    .option('--smoke', 'exit 0 once every peer holds a valid advert from every other peer')
+    .option('--timeout <s>', 'give up --smoke after this many seconds (exit 6)', intOption('--timeout', 5, 3600), 120)
+    .option('--network <name>', 'network name', networkOption, 'devnet')
+    .option('--advert-interval <ms>', 'advert interval of each peer', intOption('--advert-interval', 500, 300_000), 2_000)
+    .option('--bench-size <n>', 'MatMul size of each peer\'s start-up benchmark', intOption('--bench-size', 16, 4096), 256)
+    .option('--json', 'with --smoke: one JSON object at the end; otherwise one JSON line per refresh')
+    .action(async (opts: DevnetCliOptions) => {
+      const temporary = opts.dir == null && opts.smoke === true
+      const dir = opts.dir ?? (temporary ? await mkdtemp(join(tmpdir(), 'openledger-devnet-')) : '.devnet')
+      if (opts.fresh === true) await rm(dir, { recursive: true, force: true })
+      const log = (m: string): void => { process.stderr.write(m + '\n') }
+      const devnet = new Devnet({ dir, peers: opts.peers, network: opts.network, advertIntervalMs: opts.advertInterval, benchSize: opts.benchSize, log })
+
+      let stopped = false
+      const stop = async (): Promise<void> => {
+        if (stopped) return
+        stopped = true
+        await devnet.stop()
+        if (temporary) await rm(dir, { recursive: true, force: true })
+      }
+      const onSignal = (): void => {
+        if (stopped) process.exit(1)
+        log('\nstopping the devnet…')
+        stop().then(() => { log('all peers stopped'); process.exit(0) }, () => process.exit(1))
+      }
+      process.on('SIGINT', onSignal)
+      process.on('SIGTERM', onSignal)
+
+      try {
+        log(`starting ${opts.peers} peers in ${dir} …`)
+        await devnet.start()
+        if (opts.smoke === true) await smoke(devnet, opts)
+        else await watch(devnet, opts, dir)
+      } finally {
+        await stop()
+      }
+    })
+}
+
+/** Wait until every peer holds adverts from all the others; print the result. */
+async function smoke (devnet: Devnet, opts: DevnetCliOptions): Promise<void> {
+  const deadline = Date.now() + opts.timeout * 1000
+  const want = devnet.peers.length - 1
+  let last: Array<StatusReport | { error: string }> = []
+  while (Date.now() < deadline) {
+    last = await devnet.statuses()
+    const done = last.every((s, i) => !('error' in s) &&
+      devnet.peers.every(q => q.index === i || s.adverts.some(a => a.peerId === q.peerId)))
+    if (done) {
+      const peers = (last as StatusReport[]).map(s => ({ peerId: s.peerId, address: s.address, advertsSeen: s.advertsSeen }))
+      if (opts.json === true) printJson({ peers })
+      else console.log(peers.map(p => `${p.peerId} ${p.address} sees ${p.advertsSeen}/${want}`).join('\n') + '\nsmoke: ok')
+      return
+    }
+    await new Promise(resolve => setTimeout(resolve, 250))
+  }
+  const missing = last.map((s, i) => 'error' in s ? `peer ${i}: ${s.error}` : `peer ${i}: ${s.advertsSeen}/${want}`)
+  throw new DevnetTimeoutError(`devnet smoke timed out after ${opts.timeout} s: ${missing.join(', ')}`, { missing })
+}
+
+/** Redraw the live view every second until a signal stops the devnet. */
+async function watch (devnet: Devnet, opts: DevnetCliOptions, dir: string): Promise<never> {
+  const tty = process.stdout.isTTY === true && opts.json !== true
+  const header = `openledger devnet: ${devnet.peers.length} peers on loopback, network "${opts.network}", data in ${dir}. Ctrl-C stops it.`
+  let previous = ''
+  for (;;) {
+    const statuses = await devnet.statuses()
+    if (opts.json === true) {
+      printJson({ at: Date.now(), peers: statuses.map((s, i) => 'error' in s
+        ? { index: i, peerId: devnet.peers[i].peerId, pid: devnet.peers[i].child?.pid, error: s.error }
+        : { index: i, peerId: s.peerId, address: s.address, pid: s.pid, connections: s.connections.map(c => c.peerId), advertsSeen: s.advertsSeen }) })
+    } else {
+      const view = renderDevnet(devnet.peers, statuses, header)
+      // On a terminal, redraw in place; in a log, print only when something changed.
+      const stable = view.replace(/up \d+s/g, '').replace(/\d+ ms/g, '')
+      if (tty) process.stdout.write('\x1b[H\x1b[2J' + view + '\n')
+      else if (stable !== previous) console.log(view + '\n')
+      previous = stable
+    }
+    await new Promise(resolve => setTimeout(resolve, 1_000))
+  }
+}

@@ -1,0 +1,85 @@
+// openledger node start
+import { Option, type Command } from 'commander'
+import { loadKeystore } from '../../identity/keystore.ts'
+import { readPassphrase } from '../../identity/passphrase.ts'
+import { PeerNode } from '../../node/peer-node.ts'
+import { DATA_DIR_HELP, dataDirOf, intOption, multiaddrOption, networkOption } from '../options.ts'
+import { logLine, printJson } from '../output.ts'
+
+interface StartOptions {
+  dataDir?: string
+  listen?: string[]
+  bootstrap?: string[]
+  network: string
+  mdns: boolean
+  advertInterval: number
+  slots?: number
+  statusPort: number
+  benchSize: number
+  json?: boolean
+  stopWithStdin?: boolean
+}
+
+export function nodeCommand (program: Command): void {
+  const node = program.command('node').description('run a peer')
+
+  node.command('start')
+    .description('start a peer: libp2p on --listen, capacity adverts on gossip, status API on 127.0.0.1')
+    .option('-d, --data-dir <dir>', DATA_DIR_HELP)
+    .option('-l, --listen <multiaddr>', 'listen address, repeatable (default: the last one used, else /ip4/127.0.0.1/tcp/0)', multiaddrOption('--listen'))
+    .option('-b, --bootstrap <multiaddr>', 'bootstrap peer /ip4/.../tcp/.../p2p/<id>, repeatable', multiaddrOption('--bootstrap', true))
+    .option('--network <name>', 'network name: part of every topic and signature domain', networkOption, 'devnet')
+    .option('--no-mdns', 'do not discover peers on the LAN by mDNS')
+    .option('--advert-interval <ms>', 'capacity advert interval', intOption('--advert-interval', 500, 300_000), 10_000)
+    .option('--slots <n>', 'job slots to advertise (default: CPU cores)', intOption('--slots', 0, 4096))
+    .option('--status-port <port>', 'status API port on 127.0.0.1 (0: any free port)', intOption('--status-port', 0, 65_535), 0)
+    .option('--bench-size <n>', 'MatMul size of the start-up capacity benchmark', intOption('--bench-size', 16, 4096), 512)
+    .option('--json', 'print a JSON line when ready')
+    .addOption(new Option('--stop-with-stdin', 'stop when stdin closes (used by devnet so no peer outlives it)').hideHelp())
+    .action(async (opts: StartOptions) => {
+      const dataDir = dataDirOf(opts)
+      const identity = await loadKeystore(dataDir, await readPassphrase())
+      const peer = new PeerNode({
+        dataDir,
+        identity,
+        network: opts.network,
+        listen: opts.listen,
+        bootstrap: opts.bootstrap ?? [],
+        mdns: opts.mdns,
+        advertIntervalMs: opts.advertInterval,
+        slots: opts.slots,
+        statusPort: opts.statusPort,
+        benchSize: opts.benchSize,
+        log: logLine
+      })
+
+      let stopping = false
+      const shutdown = (why: string): void => {
+        if (stopping) {
+          logLine('second signal: exiting now')
+          process.exit(1)
+        }
+        stopping = true
+        logLine('stopping', { why })
+        const force = setTimeout(() => { logLine('stop timed out'); process.exit(1) }, 10_000)
+        force.unref()
+        peer.stop().then(() => { logLine('stopped'); process.exit(0) }, (err) => { logLine('stop failed', { error: String(err) }); process.exit(1) })
+      }
+      process.on('SIGINT', () => shutdown('SIGINT'))
+      process.on('SIGTERM', () => shutdown('SIGTERM'))
+      if (opts.stopWithStdin === true) {
+        process.stdin.on('end', () => shutdown('stdin closed'))
+        process.stdin.on('error', () => shutdown('stdin closed'))
+        process.stdin.resume()
+      }
+
+      await peer.start()
+      const ready = { event: 'ready', peerId: identity.peerId, address: identity.address, addrs: peer.status().addrs, statusUrl: peer.statusUrl, dataDir }
+      if (opts.json === true) printJson(ready)
+      else {
+        console.log(`peer ${ready.peerId} (${ready.address}) started`)
+        for (const a of ready.addrs) console.log(`  listening ${a}`)
+        console.log(`  status    ${ready.statusUrl}/status`)
+      }
+    })
+}

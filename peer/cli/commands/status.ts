@@ -1,0 +1,65 @@
+// openledger status: ask a running peer's status API.
+import { join } from 'node:path'
+import type { Command } from 'commander'
+import { NodeNotRunningError, UsageError } from '../../errors.ts'
+import type { StatusReport } from '../../node/peer-node.ts'
+import { readJsonIfExists } from '../../util/atomic-file.ts'
+import { DATA_DIR_HELP, dataDirOf } from '../options.ts'
+import { formatBytes, printJson, table } from '../output.ts'
+
+export async function fetchStatus (url: string): Promise<StatusReport> {
+  let res: Response
+  try {
+    res = await fetch(new URL('/status', url), { signal: AbortSignal.timeout(5_000) })
+  } catch (err) {
+    throw new NodeNotRunningError(url, (err as Error).cause != null ? String((err as any).cause.code ?? (err as Error).message) : (err as Error).message)
+  }
+  if (!res.ok) throw new NodeNotRunningError(url, `HTTP ${res.status}`)
+  return await res.json() as StatusReport
+}
+
+/** The status URL of the peer running on dataDir, from its run.json. */
+export async function statusUrlOf (dataDir: string): Promise<string> {
+  const run = await readJsonIfExists<{ statusUrl: string }>(join(dataDir, 'run.json'))
+  if (run == null) throw new NodeNotRunningError(dataDir, 'no run.json (is the node started?)')
+  return run.statusUrl
+}
+
+export function formatStatus (s: StatusReport): string {
+  const lines = [
+    `peer     ${s.peerId}`,
+    `address  ${s.address}`,
+    `network  ${s.network}   agent ${s.agent}   uptime ${Math.round(s.uptimeMs / 1000)} s`,
+    ...s.addrs.map(a => `listen   ${a}`),
+    `connections ${s.connections.length}   gossip peers ${s.gossipPeers}   adverts seen ${s.advertsSeen}`,
+    `inbound  accepted ${s.inbound.accepted}  rejected ${s.inbound.rejected}  ignored ${s.inbound.ignored}` +
+      (Object.keys(s.inbound.byError).length > 0 ? `  (${Object.entries(s.inbound.byError).map(([k, v]) => `${k} ${v}`).join(', ')})` : '')
+  ]
+  const others = s.adverts.filter(a => a.peerId !== s.peerId)
+  if (others.length > 0) {
+    lines.push('', table([
+      ['peer', 'address', 'cores', 'GFLOP/s', 'free mem', 'free disk', 'slots', 'age'],
+      ...others.map(a => [
+        '…' + a.peerId.slice(-8), a.address.slice(0, 10) + '…', String(a.advert.cpu.cores),
+        a.advert.ort.matmulGflops.toFixed(0), formatBytes(a.advert.memory.freeBytes), formatBytes(a.advert.disk.freeBytes),
+        `${a.advert.slots.free}/${a.advert.slots.total}`, `${Math.round((Date.now() - a.ts) / 1000)} s`
+      ])
+    ]))
+  }
+  return lines.join('\n')
+}
+
+export function statusCommand (program: Command): void {
+  program.command('status')
+    .description('show what a running peer sees: connections, adverts, rejected input')
+    .option('-d, --data-dir <dir>', DATA_DIR_HELP)
+    .option('--url <url>', 'status API URL (instead of reading <data-dir>/run.json)')
+    .option('--json', 'print the full status as one JSON object')
+    .action(async (opts: { dataDir?: string, url?: string, json?: boolean }) => {
+      if (opts.url != null && !/^https?:\/\//.test(opts.url)) throw new UsageError(`--url must be an http URL, got "${opts.url}"`)
+      const url = opts.url ?? await statusUrlOf(dataDirOf(opts))
+      const status = await fetchStatus(url)
+      if (opts.json === true) printJson(status)
+      else console.log(formatStatus(status))
+    })
+}

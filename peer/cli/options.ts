@@ -1,0 +1,43 @@
+// Parsers for CLI option values: a bad value is a UsageError (exit 2) naming the
+// option, never a NaN that travels on.
+import { homedir } from 'node:os'
+import { join, resolve } from 'node:path'
+import { multiaddr } from '@multiformats/multiaddr'
+import { UsageError } from '../errors.ts'
+
+export function intOption (name: string, min: number, max: number) {
+  return (value: string): number => {
+    const n = Number(value)
+    if (!/^-?\d+$/.test(value.trim()) || !Number.isSafeInteger(n) || n < min || n > max) {
+      throw new UsageError(`${name} must be an integer from ${min} to ${max}, got "${value}"`)
+    }
+    return n
+  }
+}
+
+export function multiaddrOption (name: string, requirePeerId = false) {
+  return (value: string, previous: string[] = []): string[] => {
+    let ma
+    try {
+      ma = multiaddr(value)
+    } catch {
+      throw new UsageError(`${name}: "${value}" is not a multiaddr`)
+    }
+    if (requirePeerId && !ma.getComponents().some(c => c.name === 'p2p')) {
+      throw new UsageError(`${name}: "${value}" must end in /p2p/<peer id>`)
+    }
+    return [...previous, value]
+  }
+}
+
+export function networkOption (value: string): string {
+  if (!/^[a-z0-9][a-z0-9-]{0,31}$/.test(value)) throw new UsageError(`--network must be lowercase letters, digits and dashes (max 32), got "${value}"`)
+  return value
+}
+
+/** --data-dir, else $OPENLEDGER_DATA_DIR, else ~/.openledger */
+export function dataDirOf (opts: { dataDir?: string }): string {
+  return resolve(opts.dataDir ?? process.env.OPENLEDGER_DATA_DIR ?? join(homedir(), '.openledger'))
+}
+
+export const DATA_DIR_HELP = 'data folder (default: $OPENLEDGER_DATA_DIR or ~/.openledger)'

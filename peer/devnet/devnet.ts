@@ -1,0 +1,137 @@
+// A local devnet: N real `openledger node start` processes on loopback, each with its
+// own data folder and key, all bootstrapping from peer 0. Used by `openledger devnet`,
+// by tests and by benchmarks. Children are tied to this process by their stdin: if
+// the devnet dies, even by SIGKILL, their stdin closes and they stop themselves.
+import { spawn, type ChildProcess } from 'node:child_process'
+import { access, mkdir, open } from 'node:fs/promises'
+import { join, resolve } from 'node:path'
+import { createInterface } from 'node:readline'
+import { fileURLToPath } from 'node:url'
+import { createKeystore, keystorePath, loadKeystore } from '../identity/keystore.ts'
+import { PASSPHRASE_ENV } from '../identity/passphrase.ts'
+import type { StatusReport } from '../node/peer-node.ts'
+import { fetchStatus } from '../cli/commands/status.ts'
+
+export const CLI_PATH = fileURLToPath(new URL('../cli/openledger.ts', import.meta.url))
+/** Devnet keys are throwaway: a cheap KDF keeps start-up fast. Never use for real keys. */
+const DEVNET_KDF_COST = 12
+const DEVNET_PASSPHRASE = 'openledger-devnet'
+
+export interface DevnetOptions {
+  dir: string
+  peers: number
+  network?: string
+  advertIntervalMs?: number
+  benchSize?: number
+  log?: (msg: string) => void
+}
+
+export interface DevnetPeer {
+  index: number
+  dataDir: string
+  peerId: string
+  address: string
+  statusUrl?: string
+  addrs: string[]
+  child?: ChildProcess
+  exitCode?: number | null
+  restarts: number
+}
+
+export class Devnet {
+  readonly opts: Required<Omit<DevnetOptions, 'log'>> & Pick<DevnetOptions, 'log'>
+  readonly peers: DevnetPeer[] = []
+  private readonly passphrase: string
+  private stopping = false
+
+  constructor (opts: DevnetOptions) {
+    this.opts = { network: 'devnet', advertIntervalMs: 2_000, benchSize: 256, ...opts, dir: resolve(opts.dir) }
+    this.passphrase = process.env[PASSPHRASE_ENV] ?? DEVNET_PASSPHRASE
+  }
+
+  /** Create (or reuse) keys and start every peer; resolves when all report ready. */
+  async start (): Promise<void> {
+    await mkdir(this.opts.dir, { recursive: true })
+    for (let i = 0; i < this.opts.peers; i++) {
+      const dataDir = join(this.opts.dir, `peer-${i}`)
+      const id = await keyFor(dataDir, this.passphrase)
+      this.peers.push({ index: i, dataDir, peerId: id.peerId, address: id.address, addrs: [], restarts: 0 })
+    }
+    // Peer 0 first: everyone else bootstraps from it.
+    await this.startPeer(this.peers[0])
+    await Promise.all(this.peers.slice(1).map(async p => await this.startPeer(p)))
+  }
+
+  private bootstrapList (peer: DevnetPeer): string[] {
+    return peer.index === 0 ? [] : this.peers[0].addrs
+  }
+
+  /** Start (or restart) one peer's process and wait for its ready line. */
+  async startPeer (peer: DevnetPeer): Promise<void> {
+    const args = [CLI_PATH, 'node', 'start', '--data-dir', peer.dataDir, '--json', '--stop-with-stdin', '--no-mdns',
+      '--network', this.opts.network, '--advert-interval', String(this.opts.advertIntervalMs),
+      '--bench-size', String(this.opts.benchSize)]
+    for (const b of this.bootstrapList(peer)) args.push('--bootstrap', b)
+    const logFile = await open(join(peer.dataDir, 'node.log'), 'a')
+    const child = spawn(process.execPath, args, {
+      stdio: ['pipe', 'pipe', logFile.fd],
+      env: { ...process.env, [PASSPHRASE_ENV]: this.passphrase }
+    })
+    await logFile.close()
+    peer.child = child
+    peer.exitCode = undefined
+    child.once('exit', (code, signal) => {
+      peer.exitCode = code ?? (signal != null ? -1 : null)
+      if (!this.stopping) this.opts.log?.(`peer ${peer.index} exited (${signal ?? code})`)
+    })
+    const ready = await new Promise<{ statusUrl: string, addrs: string[], peerId: string }>((resolve, reject) => {
+      const lines = createInterface({ input: child.stdout! })
+      const onExit = (): void => reject(new Error(`peer ${peer.index} exited before it was ready; see ${join(peer.dataDir, 'node.log')}`))
+      child.once('exit', onExit)
+      lines.on('line', (line) => {
+        try {
+          const msg = JSON.parse(line)
+          if (msg.event === 'ready') { child.off('exit', onExit); resolve(msg) }
+        } catch {}
+      })
+    })
+    if (ready.peerId !== peer.peerId) throw new Error(`peer ${peer.index} came up as ${ready.peerId}, expected ${peer.peerId}`)
+    peer.statusUrl = ready.statusUrl
+    peer.addrs = ready.addrs
+  }
+
+  /** Kill a peer's process the hard way (SIGKILL), as a crash would. */
+  async kill (peer: DevnetPeer): Promise<void> {
+    const child = peer.child
+    if (child == null || child.exitCode != null || child.signalCode != null) return
+    await new Promise<void>(resolve => { child.once('exit', () => resolve()); child.kill('SIGKILL') })
+  }
+
+  async statuses (): Promise<Array<StatusReport | { error: string }>> {
+    return await Promise.all(this.peers.map(async p => {
+      if (p.statusUrl == null || p.exitCode !== undefined) return { error: p.exitCode !== undefined ? `exited (${p.exitCode})` : 'starting' }
+      try { return await fetchStatus(p.statusUrl) } catch (err) { return { error: (err as Error).message } }
+    }))
+  }
+
+  /** SIGTERM every peer, wait for clean exits, SIGKILL whatever hangs. */
+  async stop (graceMs = 10_000): Promise<void> {
+    this.stopping = true
+    await Promise.all(this.peers.map(async p => {
+      const child = p.child
+      if (child == null || child.exitCode != null || child.signalCode != null) return
+      const exited = new Promise<void>(resolve => child.once('exit', () => resolve()))
+      child.kill('SIGTERM')
+      const timer = setTimeout(() => child.kill('SIGKILL'), graceMs)
+      await exited
+      clearTimeout(timer)
+    }))
+  }
+}
+
+async function keyFor (dataDir: string, passphrase: string): Promise<{ peerId: string, address: string }> {
+  const exists = await access(keystorePath(dataDir)).then(() => true, () => false)
+  return exists
+    ? await loadKeystore(dataDir, passphrase)
+    : await createKeystore(dataDir, passphrase, { kdfCost: DEVNET_KDF_COST })
+}

@@ -1,0 +1,319 @@
+// A peer: one identity, a libp2p node, the wire rules, the capacity advert loop and a
+// status API, started and stopped as one. Everything it keeps lives under dataDir:
+//   keystore.json   encrypted key (see identity/keystore.ts)
+//   node.json       listen addresses to reuse after a restart
+//   datastore/      libp2p peer store
+//   run.json        pid, status URL, addresses of the running process (removed on stop)
+import { join } from 'node:path'
+import { rm } from 'node:fs/promises'
+import type { PeerId } from '@libp2p/interface'
+import { peerIdFromString } from '@libp2p/peer-id'
+import { multiaddr } from '@multiformats/multiaddr'
+import { FsDatastore } from 'datastore-fs'
+import { measureCapacity, type CapacityFacts } from '../../compute/capacity/index.ts'
+import { sealEnvelope, maxEnvelopeBytes, type Envelope } from '../../protocols/envelope.ts'
+import { topicValidator } from '../../protocols/gossip-validator.ts'
+import { Hello } from '../../protocols/hello/hello.ts'
+import { identityOf } from '../../protocols/identity.ts'
+import { Inbound } from '../../protocols/inbound.ts'
+import { CapacityAdvertMessage, defaultRegistry, type CapacityAdvert } from '../../protocols/messages/index.ts'
+import type { MessageRegistry } from '../../protocols/registry.ts'
+import { ReplayGuard } from '../../protocols/replay-guard.ts'
+import { CAPACITY_TOPIC, topicName } from '../../protocols/topics.ts'
+import type { Identity } from '../identity/keystore.ts'
+import { readJsonIfExists, writeJsonAtomic } from '../util/atomic-file.ts'
+import { AGENT } from '../version.ts'
+import { AdvertBook, type AdvertRecord } from './advert-book.ts'
+import { Advertiser } from './advertiser.ts'
+import { InboundStats, type InboundReport } from './inbound-stats.ts'
+import { createPeerLibp2p, type PeerLibp2p } from './libp2p.ts'
+import { startStatusServer, type StatusServer } from './status-server.ts'
+
+export interface PeerNodeOptions {
+  dataDir: string
+  identity: Identity
+  network?: string
+  /** Multiaddrs to listen on; default: what node.json recorded, else 127.0.0.1 on a free port. */
+  listen?: string[]
+  bootstrap?: string[]
+  mdns?: boolean
+  advertIntervalMs?: number
+  slots?: number
+  /** 0 picks a free port. */
+  statusPort?: number
+  /** MatMul benchmark size for the advert (smaller = faster start). */
+  benchSize?: number
+  log?: (msg: string, fields?: Record<string, unknown>) => void
+}
+
+export interface ConnectionInfo { peerId: string, addr: string, direction: string }
+
+export interface StatusReport {
+  peerId: string
+  address: string
+  network: string
+  agent: string
+  pid: number
+  startedAt: number
+  uptimeMs: number
+  addrs: string[]
+  statusUrl: string
+  connections: ConnectionInfo[]
+  gossipPeers: number
+  advert: CapacityAdvert | null
+  adverts: AdvertRecord[]
+  /** Valid adverts held from other peers. */
+  advertsSeen: number
+  inbound: InboundReport
+  /** Recent gossip propagation latencies (receive time minus signing time, ms). */
+  latencySamples: number[]
+}
+
+interface NodeFile { listen: string[] }
+const MAX_LATENCY_SAMPLES = 2_000
+/** Beyond this many connections, adverts no longer trigger dials. */
+const MAX_ADVERT_DIALS = 32
+
+export class PeerNode {
+  readonly identity: Identity
+  readonly network: string
+  readonly dataDir: string
+  readonly registry: MessageRegistry
+  readonly book = new AdvertBook()
+  readonly stats = new InboundStats()
+  private readonly opts: PeerNodeOptions
+  private readonly log: NonNullable<PeerNodeOptions['log']>
+  private readonly replayGuard = new ReplayGuard()
+  private readonly latencySamples: number[] = []
+  private libp2p?: PeerLibp2p
+  private datastore?: FsDatastore
+  private hello?: Hello
+  private advertiser?: Advertiser
+  private statusServer?: StatusServer
+  private timer?: NodeJS.Timeout
+  private startedAt = 0
+  private lastAdvert: CapacityAdvert | null = null
+  private stopping?: Promise<void>
+  private readonly topic: string
+
+  constructor (opts: PeerNodeOptions) {
+    this.opts = opts
+    this.identity = opts.identity
+    this.dataDir = opts.dataDir
+    this.network = opts.network ?? 'devnet'
+    this.registry = defaultRegistry()
+    this.topic = topicName(this.network, CAPACITY_TOPIC)
+    this.log = opts.log ?? (() => {})
+  }
+
+  get node (): PeerLibp2p {
+    if (this.libp2p == null) throw new Error('node not started')
+    return this.libp2p
+  }
+
+  get statusUrl (): string { return this.statusServer?.url ?? '' }
+
+  async start (facts?: CapacityFacts): Promise<void> {
+    this.startedAt = Date.now()
+    const nodeFile = await readJsonIfExists<NodeFile>(join(this.dataDir, 'node.json'))
+    const listen = this.opts.listen ?? nodeFile?.listen ?? ['/ip4/127.0.0.1/tcp/0']
+
+    facts ??= await measureCapacity({ dataDir: this.dataDir, benchSize: this.opts.benchSize })
+    this.log('capacity measured', { gflops: Math.round(facts.ort.matmulGflops), cores: facts.cpu.cores })
+
+    this.datastore = new FsDatastore(join(this.dataDir, 'datastore'))
+    await this.datastore.open()
+    const libp2p = await createPeerLibp2p({
+      privateKey: this.identity.libp2pKey,
+      listen,
+      bootstrap: this.opts.bootstrap ?? [],
+      mdns: this.opts.mdns ?? true,
+      network: this.network,
+      datastore: this.datastore,
+      agentVersion: AGENT,
+      maxGossipBytes: maxEnvelopeBytes(this.registry) + 1024
+    })
+    this.libp2p = libp2p
+
+    const inbound = new Inbound({
+      network: this.network,
+      registry: this.registry,
+      replayGuard: this.replayGuard,
+      onEvent: (e) => {
+        this.stats.record(e)
+        if (e.verdict !== 'accept') this.log('inbound rejected', { channel: e.channel, from: e.from, error: e.error?.name })
+      }
+    })
+    const advertInterval = this.opts.advertIntervalMs ?? 10_000
+    this.advertiser = new Advertiser({
+      facts,
+      dataDir: this.dataDir,
+      agent: AGENT,
+      slots: this.opts.slots ?? facts.cpu.cores,
+      ttlMs: Math.min(600_000, Math.max(1_000, advertInterval * 3)),
+      addrs: () => libp2p.getMultiaddrs().map(a => a.toString())
+    })
+    this.hello = new Hello({
+      host: libp2p,
+      inbound,
+      registry: this.registry,
+      currentAdvert: async () => this.seal(await this.advertiser!.current()),
+      onAdvert: (env) => this.onAdvert(env, 'hello')
+    })
+
+    libp2p.services.pubsub.topicValidators.set(this.topic,
+      topicValidator(inbound, CAPACITY_TOPIC, this.topic, (env) => this.onAdvert(env as Envelope<CapacityAdvert>, 'gossip')))
+    libp2p.addEventListener('peer:discovery', (evt) => { void this.dialIfNew(evt.detail.id) })
+    libp2p.addEventListener('connection:open', (evt) => {
+      // The dialler starts the hello; one exchange gives both sides the other's advert.
+      if (evt.detail.direction === 'outbound') void this.greet(evt.detail.remotePeer)
+    })
+
+    await libp2p.start()
+    libp2p.services.pubsub.subscribe(this.topic)
+    await this.hello.start()
+    await writeJsonAtomic(join(this.dataDir, 'node.json'), { listen: this.boundListenAddrs() } satisfies NodeFile)
+
+    this.statusServer = await startStatusServer(this.opts.statusPort ?? 0, {
+      '/status': () => this.status(),
+      '/health': () => ({ ok: true, peerId: this.identity.peerId })
+    })
+    await writeJsonAtomic(join(this.dataDir, 'run.json'), {
+      pid: process.pid,
+      peerId: this.identity.peerId,
+      address: this.identity.address,
+      statusUrl: this.statusServer.url,
+      addrs: libp2p.getMultiaddrs().map(a => a.toString())
+    })
+
+    await this.publishAdvert()
+    this.timer = setInterval(() => { void this.tick() }, advertInterval)
+    this.timer.unref()
+    void this.reconnect()
+  }
+
+  /** Listen addresses with the ports actually bound, so a restart gets the same ones. */
+  private boundListenAddrs (): string[] {
+    const ours = this.node.getMultiaddrs().map(a => a.toString().replace(/\/p2p\/[^/]+$/, ''))
+    return [...new Set(ours)]
+  }
+
+  private seal (body: CapacityAdvert): Uint8Array {
+    return sealEnvelope({
+      network: this.network,
+      type: CapacityAdvertMessage.type,
+      body,
+      signer: this.identity.signer,
+      registry: this.registry
+    })
+  }
+
+  private onAdvert (env: Envelope<CapacityAdvert>, via: AdvertRecord['via']): void {
+    const now = Date.now()
+    const fresh = this.book.upsert(env, via, now)
+    if (fresh && via === 'gossip') {
+      this.latencySamples.push(now - env.ts)
+      if (this.latencySamples.length > MAX_LATENCY_SAMPLES) this.latencySamples.shift()
+    }
+    if (fresh) void this.dialAdvertised(env)
+  }
+
+  /** Adverts double as discovery: connect to advertisers we are not connected to yet. */
+  private async dialAdvertised (env: Envelope<CapacityAdvert>): Promise<void> {
+    if (this.stopping != null || this.node.getConnections().length >= MAX_ADVERT_DIALS) return
+    const peer = this.book.get(identityOf(env.signer).peerId)
+    if (peer == null || peer.peerId === this.identity.peerId) return
+    const id = peerIdFromString(peer.peerId)
+    if (this.node.getConnections(id).length > 0) return
+    const addrs = env.body.addrs.flatMap(a => { try { return [multiaddr(a)] } catch { return [] } })
+      .filter(a => a.getComponents().some(c => c.name === 'p2p' && c.value === peer.peerId))
+    if (addrs.length === 0) return
+    try {
+      await this.node.dial(addrs, { signal: AbortSignal.timeout(5_000) })
+    } catch (err) {
+      this.log('dial advertised failed', { peer: peer.peerId, error: (err as Error).message })
+    }
+  }
+
+  private async publishAdvert (): Promise<void> {
+    const body = await this.advertiser!.next()
+    this.lastAdvert = body
+    try {
+      await this.node.services.pubsub.publish(this.topic, this.seal(body))
+    } catch (err) {
+      this.log('advert publish failed', { error: (err as Error).message })
+    }
+  }
+
+  private async tick (): Promise<void> {
+    if (this.stopping != null) return
+    this.book.expire(Date.now())
+    await this.publishAdvert()
+    if (this.node.getConnections().length === 0) await this.reconnect()
+  }
+
+  /** Dial the bootstrap list and every peer the peer store remembers. */
+  private async reconnect (): Promise<void> {
+    const targets: Array<Parameters<PeerLibp2p['dial']>[0]> = []
+    for (const addr of this.opts.bootstrap ?? []) targets.push(multiaddr(addr))
+    for (const peer of await this.node.peerStore.all()) {
+      if (!peer.id.equals(this.node.peerId) && peer.addresses.length > 0) targets.push(peer.id)
+    }
+    await Promise.allSettled(targets.map(async t => await this.node.dial(t, { signal: AbortSignal.timeout(5_000) })))
+  }
+
+  private async dialIfNew (peer: PeerId): Promise<void> {
+    if (this.stopping != null || peer.equals(this.node.peerId)) return
+    if (this.node.getConnections(peer).length > 0) return
+    try {
+      await this.node.dial(peer, { signal: AbortSignal.timeout(5_000) })
+    } catch (err) {
+      this.log('dial failed', { peer: peer.toString(), error: (err as Error).message })
+    }
+  }
+
+  private async greet (peer: PeerId): Promise<void> {
+    try {
+      await this.hello!.exchange(peer)
+    } catch (err) {
+      this.log('hello failed', { peer: peer.toString(), error: (err as Error).name })
+    }
+  }
+
+  status (): StatusReport {
+    const now = Date.now()
+    const libp2p = this.node
+    const adverts = this.book.list().filter(r => r.expiresAt > now)
+    return {
+      peerId: this.identity.peerId,
+      address: this.identity.address,
+      network: this.network,
+      agent: AGENT,
+      pid: process.pid,
+      startedAt: this.startedAt,
+      uptimeMs: now - this.startedAt,
+      addrs: libp2p.getMultiaddrs().map(a => a.toString()),
+      statusUrl: this.statusUrl,
+      connections: libp2p.getConnections().map(c => ({ peerId: c.remotePeer.toString(), addr: c.remoteAddr.toString(), direction: c.direction })),
+      gossipPeers: libp2p.services.pubsub.getSubscribers(this.topic).length,
+      advert: this.lastAdvert,
+      adverts,
+      advertsSeen: adverts.filter(r => r.peerId !== this.identity.peerId).length,
+      inbound: this.stats.snapshot(),
+      latencySamples: [...this.latencySamples]
+    }
+  }
+
+  async stop (): Promise<void> {
+    this.stopping ??= (async () => {
+      if (this.timer != null) clearInterval(this.timer)
+      await this.statusServer?.close()
+      await this.hello?.stop().catch(() => {})
+      await this.libp2p?.stop()
+      await this.datastore?.close()
+      await rm(join(this.dataDir, 'run.json'), { force: true })
+    })()
+    await this.stopping
+  }
+}
+

@@ -1,0 +1,43 @@
+// Files that must survive kill -9: written to a temporary name, fsynced, renamed over
+// the old one, then the folder fsynced. A reader sees the old or the new file, never
+// half of one.
+import { randomBytes } from 'node:crypto'
+import { mkdir, open, readFile, rename, rm } from 'node:fs/promises'
+import { dirname, join } from 'node:path'
+
+export async function writeFileAtomic (path: string, data: string | Uint8Array, mode = 0o600): Promise<void> {
+  const dir = dirname(path)
+  await mkdir(dir, { recursive: true })
+  const tmp = join(dir, `.${randomBytes(6).toString('hex')}.tmp`)
+  const fh = await open(tmp, 'w', mode)
+  try {
+    await fh.writeFile(data)
+    await fh.sync()
+  } finally {
+    await fh.close()
+  }
+  try {
+    await rename(tmp, path)
+  } catch (err) {
+    await rm(tmp, { force: true })
+    throw err
+  }
+  const dh = await open(dir, 'r')
+  try { await dh.sync() } finally { await dh.close() }
+}
+
+export async function writeJsonAtomic (path: string, value: unknown, mode = 0o600): Promise<void> {
+  await writeFileAtomic(path, JSON.stringify(value, null, 2) + '\n', mode)
+}
+
+/** Parsed JSON, or undefined when the file does not exist. */
+export async function readJsonIfExists<T> (path: string): Promise<T | undefined> {
+  let text: string
+  try {
+    text = await readFile(path, 'utf8')
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined
+    throw err
+  }
+  return JSON.parse(text) as T
+}

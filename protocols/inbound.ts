@@ -1,0 +1,65 @@
+// The one door every inbound message goes through: open (decode, check, verify) the
+// envelope, then hand it to the application, and record the outcome. Gossip and
+// request/response both use it, so a message is judged the same way on either path.
+import { openEnvelope, type Envelope } from './envelope.ts'
+import { WireError } from './errors.ts'
+import type { MessageRegistry } from './registry.ts'
+import type { ReplayGuard } from './replay-guard.ts'
+
+export type Verdict = 'accept' | 'reject' | 'ignore'
+
+export interface InboundEvent {
+  /** 'gossip:<topic>' or 'proto:<protocol id>' */
+  channel: string
+  /** Peer that handed us the bytes (for gossip: the relaying neighbour). */
+  from: string
+  verdict: Verdict
+  type?: string
+  error?: { name: string, message: string }
+}
+
+export interface InboundOptions {
+  network: string
+  registry: MessageRegistry
+  replayGuard: ReplayGuard
+  /** Observes every outcome (counters, logs). Must not throw. */
+  onEvent?: (event: InboundEvent) => void
+}
+
+export class Inbound {
+  private readonly opts: InboundOptions
+
+  constructor (opts: InboundOptions) {
+    this.opts = opts
+  }
+
+  /**
+   * Open bytes that arrived on `channel`. Returns the envelope, or throws the typed
+   * WireError that says why it was rejected. Anything that is not a WireError is a
+   * bug on our side, reported as 'ignore' so the sender is not punished for it.
+   * `check` adds a channel-specific rule; it throws a WireError to reject.
+   */
+  open<T> (bytes: Uint8Array, channel: string, from: string, accept: readonly string[],
+    check?: (env: Envelope<T>) => void): Envelope<T> {
+    try {
+      const env = openEnvelope<T>(bytes, {
+        network: this.opts.network,
+        registry: this.opts.registry,
+        replayGuard: this.opts.replayGuard,
+        accept
+      })
+      check?.(env)
+      this.opts.onEvent?.({ channel, from, verdict: 'accept', type: env.type })
+      return env
+    } catch (err) {
+      const e = err as Error
+      this.opts.onEvent?.({
+        channel,
+        from,
+        verdict: err instanceof WireError ? 'reject' : 'ignore',
+        error: { name: e.name, message: e.message }
+      })
+      throw err
+    }
+  }
+}

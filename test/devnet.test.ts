@@ -1,0 +1,78 @@
+// The devnet as a newcomer meets it: real peer processes on loopback that find each
+// other, survive a kill -9 with their identity, and leave no process behind.
+import assert from 'node:assert/strict'
+import { mkdtemp, readFile, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { createInterface } from 'node:readline'
+import { Devnet } from '../peer/devnet/devnet.ts'
+import { fetchStatus } from '../peer/cli/commands/status.ts'
+import { isAlive, runCli, spawnCli } from './helpers/cli.ts'
+import { waitFor } from './helpers/plain-node.ts'
+
+describe('devnet', function () {
+  this.timeout(180_000)
+
+  it('openledger devnet --peers 4 --smoke --json: every peer sees 3 adverts', async () => {
+    const r = await runCli(['devnet', '--peers', '4', '--smoke', '--json', '--bench-size', '64'])
+    assert.equal(r.code, 0, r.stderr)
+    const lines = r.stdout.trim().split('\n')
+    const { peers } = JSON.parse(lines.at(-1)!)
+    assert.equal(peers.length, 4)
+    assert.equal(new Set(peers.map((p: any) => p.peerId)).size, 4)
+    for (const p of peers) {
+      assert.match(p.address, /^0x[0-9a-fA-F]{40}$/)
+      assert.equal(p.advertsSeen, 3)
+    }
+  })
+
+  it('brings a SIGKILLed peer back with the same peer id, address and listen port', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'openledger-kill-'))
+    const devnet = new Devnet({ dir, peers: 3, advertIntervalMs: 1_000, benchSize: 64 })
+    try {
+      await devnet.start()
+      const victim = devnet.peers[2]
+      const before = { peerId: victim.peerId, address: victim.address, addrs: victim.addrs }
+      const oldPid = victim.child!.pid!
+      await devnet.kill(victim)
+      assert.equal(isAlive(oldPid), false)
+
+      const killedAt = Date.now()
+      await devnet.startPeer(victim) // throws if it comes up with another peer id
+      const status = await fetchStatus(victim.statusUrl!)
+      assert.notEqual(status.pid, oldPid)
+      assert.deepEqual({ peerId: status.peerId, address: status.address, addrs: status.addrs }, before)
+      // The keystore on disk still opens to the same key, and the others see it again.
+      const ks = JSON.parse(await readFile(join(victim.dataDir, 'keystore.json'), 'utf8'))
+      assert.equal('0x' + String(ks.address).replace(/^0x/, '').toLowerCase(), before.address.toLowerCase())
+      for (const other of devnet.peers.slice(0, 2)) {
+        await waitFor(`peer ${other.index} to see the restarted peer`, async () =>
+          (await fetchStatus(other.statusUrl!)).adverts.some(a => a.peerId === before.peerId && a.ts > killedAt))
+      }
+    } finally {
+      await devnet.stop()
+      await rm(dir, { recursive: true, force: true })
+    }
+  })
+
+  it('leaves no peer process behind when the devnet itself is SIGKILLed', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'openledger-orphans-'))
+    const child = spawnCli(['devnet', '--peers', '2', '--dir', dir, '--json', '--bench-size', '64'])
+    try {
+      const pids = await new Promise<number[]>((resolve, reject) => {
+        child.once('exit', () => reject(new Error('devnet exited early')))
+        createInterface({ input: child.stdout! }).on('line', (line) => {
+          const msg = JSON.parse(line)
+          if (msg.peers?.every((p: any) => p.pid != null && p.error == null)) resolve(msg.peers.map((p: any) => p.pid))
+        })
+      })
+      assert.equal(pids.length, 2)
+      assert.ok(pids.every(isAlive))
+      child.kill('SIGKILL')
+      await waitFor('every peer process to exit', () => pids.every(pid => !isAlive(pid)), 20_000)
+    } finally {
+      if (child.exitCode == null) child.kill('SIGKILL')
+      await rm(dir, { recursive: true, force: true })
+    }
+  })
+})
