@@ -7,12 +7,15 @@ import { lpStream } from '@libp2p/utils'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import { decode, encode } from './codec.ts'
 import { MalformedMessageError, MessageTooLargeError, RemoteError, RequestTimeoutError, WireError } from './errors.ts'
+import { RateLimiter, type RateLimit } from './rate-limiter.ts'
 
 export interface ProtocolLimits {
   maxRequestBytes: number
   maxResponseBytes: number
   timeoutMs: number
   maxInboundStreams: number
+  /** Requests each remote peer may make (burst, then one per refillMs). */
+  rateLimit: RateLimit
 }
 
 export type RequestHandler = (request: Uint8Array, connection: Connection) => Promise<Uint8Array>
@@ -44,11 +47,13 @@ function wrapLengthError (err: unknown, max: number): unknown {
 
 export async function serveProtocol (host: StreamHost, protocol: string, limits: ProtocolLimits,
   handler: RequestHandler): Promise<void> {
+  const limiter = new RateLimiter(limits.rateLimit)
   await host.handle(protocol, async (stream, connection) => {
     const signal = AbortSignal.timeout(limits.timeoutMs)
     const lp = lpStream(stream, { maxDataLength: limits.maxRequestBytes })
     let response: Uint8Array
     try {
+      limiter.take(connection.remotePeer.toString())
       let request: Uint8Array
       try {
         request = (await lp.read({ signal })).subarray()

@@ -172,6 +172,13 @@ describe('bad input from a plain libp2p node', function () {
       assert.ok(answer.byteLength > 0)
       assert.equal(await refusal(hello), 'ReplayedNonceError')
     })
+
+    it('refuses a peer that floods it with RateLimitedError (runs last: it spends the allowance)', async () => {
+      const names = []
+      for (let i = 0; i < 25; i++) names.push(await refusal(Uint8Array.of(i)))
+      assert.ok(names.includes('MalformedMessageError'))
+      assert.equal(names.at(-1), 'RateLimitedError')
+    })
   })
 
   // Declared last so that mocha runs it after every attack above, hello ones included.

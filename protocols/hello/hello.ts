@@ -18,7 +18,14 @@ export class SignerMismatchError extends WireError {}
 
 export function helloLimits (registry: MessageRegistry): ProtocolLimits {
   const max = maxEnvelopeBytes(registry)
-  return { maxRequestBytes: max, maxResponseBytes: max + 64, timeoutMs: 10_000, maxInboundStreams: 32 }
+  return {
+    maxRequestBytes: max,
+    maxResponseBytes: max + 64,
+    timeoutMs: 10_000,
+    maxInboundStreams: 32,
+    // A hello is sent once per connection: a burst of 20, then one every 3 s, is generous.
+    rateLimit: { burst: 20, refillMs: 3_000 }
+  }
 }
 
 export interface HelloOptions {

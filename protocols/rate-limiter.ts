@@ -1,0 +1,56 @@
+// A token bucket per remote peer: each request takes a token; tokens come back at a
+// steady rate up to the bucket size. A peer that asks faster than that is refused
+// (RateLimitedError) before its request is read, in the spirit of lodestar's reqresp
+// rate limiter. Idle buckets are forgotten so the map cannot grow without bound.
+import { WireError } from './errors.ts'
+
+/** The peer sent more requests than its allowance. */
+export class RateLimitedError extends WireError {}
+
+export interface RateLimit {
+  /** Bucket size: requests allowed in a burst. */
+  burst: number
+  /** One token returns every this many ms. */
+  refillMs: number
+}
+
+interface Bucket { tokens: number, updatedAt: number }
+
+export class RateLimiter {
+  private readonly limit: RateLimit
+  private readonly buckets = new Map<string, Bucket>()
+  private readonly maxPeers: number
+
+  constructor (limit: RateLimit, maxPeers = 10_000) {
+    this.limit = limit
+    this.maxPeers = maxPeers
+  }
+
+  /** Take one token for `peer` or throw RateLimitedError. */
+  take (peer: string, now = Date.now()): void {
+    let bucket = this.buckets.get(peer)
+    if (bucket == null) {
+      if (this.buckets.size >= this.maxPeers) this.forgetFull(now)
+      bucket = { tokens: this.limit.burst, updatedAt: now }
+      this.buckets.set(peer, bucket)
+    } else {
+      const refilled = Math.floor((now - bucket.updatedAt) / this.limit.refillMs)
+      if (refilled > 0) {
+        bucket.tokens = Math.min(this.limit.burst, bucket.tokens + refilled)
+        bucket.updatedAt += refilled * this.limit.refillMs
+      }
+    }
+    if (bucket.tokens < 1) {
+      throw new RateLimitedError('too many requests', { peer, retryInMs: bucket.updatedAt + this.limit.refillMs - now })
+    }
+    bucket.tokens--
+  }
+
+  /** Drop buckets that would be full again anyway: they hold no information. */
+  private forgetFull (now: number): void {
+    for (const [peer, b] of this.buckets) {
+      if (b.tokens + (now - b.updatedAt) / this.limit.refillMs >= this.limit.burst) this.buckets.delete(peer)
+    }
+    if (this.buckets.size >= this.maxPeers) this.buckets.clear()
+  }
+}

@@ -1,0 +1,23 @@
+import assert from 'node:assert/strict'
+import { RateLimitedError, RateLimiter } from '../protocols/rate-limiter.ts'
+
+describe('RateLimiter', () => {
+  it('allows a burst, then one request per refill interval, per peer', () => {
+    const limiter = new RateLimiter({ burst: 3, refillMs: 1_000 })
+    const t = 1_000_000
+    for (let i = 0; i < 3; i++) limiter.take('a', t)
+    assert.throws(() => limiter.take('a', t + 999), (err: unknown) => err instanceof RateLimitedError && err.name === 'RateLimitedError')
+    limiter.take('b', t) // another peer has its own bucket
+    limiter.take('a', t + 1_000)
+    assert.throws(() => limiter.take('a', t + 1_500), RateLimitedError)
+    // A long pause refills up to the burst, not beyond.
+    for (let i = 0; i < 3; i++) limiter.take('a', t + 60_000)
+    assert.throws(() => limiter.take('a', t + 60_000), RateLimitedError)
+  })
+
+  it('stays bounded when many peers come and go', () => {
+    const limiter = new RateLimiter({ burst: 2, refillMs: 10 }, 100)
+    for (let i = 0; i < 1_000; i++) limiter.take(`peer-${i}`, i * 100)
+    assert.ok((limiter as unknown as { buckets: Map<string, unknown> }).buckets.size <= 100)
+  })
+})
