@@ -1,8 +1,7 @@
 // The participant's one secp256k1 key, kept encrypted in an ethers (Web3 Secret
 // Storage v3) JSON keystore at <data-dir>/keystore.json. The same 32 bytes are the
 // libp2p peer key, the envelope signer and the Ethereum account that receives OPEN.
-import { access } from 'node:fs/promises'
-import { readFile } from 'node:fs/promises'
+import { access, readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { privateKeyFromRaw } from '@libp2p/crypto/keys'
 import type { PrivateKey } from '@libp2p/interface'
@@ -11,10 +10,11 @@ import { identityOf } from '../../protocols/identity.ts'
 import { signerFromPrivateKey, type Signer } from '../../protocols/signer.ts'
 import { CorruptKeystoreError, KeystoreExistsError, KeystoreNotFoundError, UsageError, WrongPassphraseError } from '../errors.ts'
 import { writeFileAtomic } from '../util/atomic-file.ts'
+import { DEFAULT_KDF_COST, MAX_KDF_COST, MIN_KDF_COST } from './kdf.ts'
+
+export { DEFAULT_KDF_COST }
 
 export const KEYSTORE_FILE = 'keystore.json'
-/** scrypt cost (log2 N) for new keystores: ethers' and geth's default. */
-export const DEFAULT_KDF_COST = 17
 
 export interface Identity {
   /** libp2p peer id (base58 multihash of the secp256k1 public key). */
@@ -53,7 +53,9 @@ export async function createKeystore (dataDir: string, passphrase: string, opts:
   if (await exists(path)) throw new KeystoreExistsError(path)
   if (passphrase.length === 0) throw new UsageError('the passphrase must not be empty')
   const kdfCost = opts.kdfCost ?? DEFAULT_KDF_COST
-  if (!Number.isInteger(kdfCost) || kdfCost < 10 || kdfCost > 20) throw new UsageError('kdf cost must be an integer from 10 to 20', { kdfCost })
+  if (!Number.isInteger(kdfCost) || kdfCost < MIN_KDF_COST || kdfCost > MAX_KDF_COST) {
+    throw new UsageError(`kdf cost must be an integer from ${MIN_KDF_COST} to ${MAX_KDF_COST}`, { kdfCost })
+  }
   const wallet = Wallet.createRandom()
   const json = await encryptKeystoreJson({ address: wallet.address, privateKey: wallet.privateKey }, passphrase, {
     scrypt: { N: 2 ** kdfCost }

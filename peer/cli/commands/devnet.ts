@@ -1,10 +1,10 @@
 // openledger devnet: several peers on loopback, shown live until Ctrl-C.
+// The devnet code loads inside the action, so --help answers at once.
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { Command } from 'commander'
-import { Devnet } from '../../devnet/devnet.ts'
-import { renderDevnet } from '../../devnet/view.ts'
+import type { Devnet } from '../../devnet/devnet.ts'
 import { DevnetTimeoutError } from '../../errors.ts'
 import type { StatusReport } from '../../node/peer-node.ts'
 import { intOption, networkOption } from '../options.ts'
@@ -39,6 +39,7 @@ export function devnetCommand (program: Command): void {
       const dir = opts.dir ?? (temporary ? await mkdtemp(join(tmpdir(), 'openledger-devnet-')) : '.devnet')
       if (opts.fresh === true) await rm(dir, { recursive: true, force: true })
       const log = (m: string): void => { process.stderr.write(m + '\n') }
+      const { Devnet } = await import('../../devnet/devnet.ts')
       const devnet = new Devnet({ dir, peers: opts.peers, network: opts.network, advertIntervalMs: opts.advertInterval, benchSize: opts.benchSize, log })
 
       let stopped = false
@@ -100,6 +101,7 @@ async function watch (devnet: Devnet, opts: DevnetCliOptions, dir: string): Prom
         ? { index: i, peerId: devnet.peers[i].peerId, pid: devnet.peers[i].child?.pid, error: s.error }
         : { index: i, peerId: s.peerId, address: s.address, pid: s.pid, connections: s.connections.map(c => c.peerId), advertsSeen: s.advertsSeen }) })
     } else {
+      const { renderDevnet } = await import('../../devnet/view.ts')
       const view = renderDevnet(devnet.peers, statuses, header)
       // On a terminal, redraw in place; in a log, print only when something changed.
       const stable = view.replace(/up \d+s/g, '').replace(/\d+ ms/g, '')

@@ -1,6 +1,7 @@
-// openledger key new|show
+// openledger key new|show. Heavy modules (ethers, libp2p) load inside the actions,
+// so --help answers at once.
 import type { Command } from 'commander'
-import { createKeystore, DEFAULT_KDF_COST, keystorePath, loadKeystore } from '../../identity/keystore.ts'
+import { DEFAULT_KDF_COST, MAX_KDF_COST, MIN_KDF_COST } from '../../identity/kdf.ts'
 import { readPassphrase } from '../../identity/passphrase.ts'
 import { DATA_DIR_HELP, dataDirOf, intOption } from '../options.ts'
 import { printJson } from '../output.ts'
@@ -11,9 +12,10 @@ export function keyCommand (program: Command): void {
   key.command('new')
     .description('create a new key, stored encrypted in <data-dir>/keystore.json')
     .option('-d, --data-dir <dir>', DATA_DIR_HELP)
-    .option('--kdf-cost <log2N>', `scrypt cost as log2(N), 10-20 (default ${DEFAULT_KDF_COST}; lower only for throwaway keys)`, intOption('--kdf-cost', 10, 20))
+    .option('--kdf-cost <log2N>', `scrypt cost as log2(N), ${MIN_KDF_COST}-${MAX_KDF_COST} (default ${DEFAULT_KDF_COST}; lower only for throwaway keys)`, intOption('--kdf-cost', MIN_KDF_COST, MAX_KDF_COST))
     .option('--json', 'print one JSON object')
     .action(async (opts: { dataDir?: string, kdfCost?: number, json?: boolean }) => {
+      const { createKeystore, keystorePath } = await import('../../identity/keystore.ts')
       const dataDir = dataDirOf(opts)
       const passphrase = await readPassphrase('New keystore passphrase: ')
       const id = await createKeystore(dataDir, passphrase, { kdfCost: opts.kdfCost })
@@ -27,6 +29,7 @@ export function keyCommand (program: Command): void {
     .option('-d, --data-dir <dir>', DATA_DIR_HELP)
     .option('--json', 'print one JSON object')
     .action(async (opts: { dataDir?: string, json?: boolean }) => {
+      const { loadKeystore } = await import('../../identity/keystore.ts')
       const dataDir = dataDirOf(opts)
       const id = await loadKeystore(dataDir, await readPassphrase())
       const out = { peerId: id.peerId, address: id.address, publicKey: Buffer.from(id.publicKey).toString('hex') }

@@ -1,8 +1,6 @@
-// openledger node start
+// openledger node start (libp2p and onnxruntime load inside the action).
 import { Option, type Command } from 'commander'
-import { loadKeystore } from '../../identity/keystore.ts'
 import { readPassphrase } from '../../identity/passphrase.ts'
-import { PeerNode } from '../../node/peer-node.ts'
 import { DATA_DIR_HELP, dataDirOf, intOption, multiaddrOption, networkOption } from '../options.ts'
 import { logLine, printJson } from '../output.ts'
 
@@ -37,6 +35,8 @@ export function nodeCommand (program: Command): void {
     .option('--json', 'print a JSON line when ready')
     .addOption(new Option('--stop-with-stdin', 'stop when stdin closes (used by devnet so no peer outlives it)').hideHelp())
     .action(async (opts: StartOptions) => {
+      const { loadKeystore } = await import('../../identity/keystore.ts')
+      const { PeerNode } = await import('../../node/peer-node.ts')
       const dataDir = dataDirOf(opts)
       const identity = await loadKeystore(dataDir, await readPassphrase())
       const peer = new PeerNode({
