@@ -61,7 +61,10 @@ export interface SealOptions {
 export interface OpenOptions {
   network: string
   registry: MessageRegistry
-  /** Omit only where replays are harmless (e.g. reading back one's own file). */
+  /**
+   * Checks the time window and nonce. Omit only where replays and old messages are
+   * harmless (e.g. reading back one's own file): without it neither is checked.
+   */
   replayGuard?: ReplayGuard
   /** Message types allowed on this topic / protocol; others are rejected. */
   accept?: readonly string[]
@@ -106,12 +109,16 @@ export function envelopeDigest (network: string, version: number, type: string, 
 export function sealEnvelope (opts: SealOptions): Uint8Array {
   const ts = opts.now ?? Date.now()
   const nonce = opts.nonce ?? randomBytes(NONCE_BYTES)
+  if (!Number.isSafeInteger(ts) || ts < 0) throw new TypeError(`timestamp must be a non-negative integer, got ${ts}`)
+  if (nonce.byteLength !== NONCE_BYTES) throw new TypeError(`nonce must be ${NONCE_BYTES} bytes`)
+  let body = opts.body
   if (opts.registry != null) {
-    const spec = opts.registry.get(opts.type)
-    const parsed = spec.schema.safeParse(opts.body)
+    const parsed = opts.registry.get(opts.type).schema.safeParse(opts.body)
     if (!parsed.success) throw new InvalidBodyError('body does not match its type', { type: opts.type, issues: parsed.error.issues })
+    // Send what the schema accepted (unknown keys stripped), not whatever came in.
+    body = parsed.data
   }
-  const bodyBytes = encode(opts.body)
+  const bodyBytes = encode(body)
   if (opts.registry != null) {
     const max = opts.registry.get(opts.type).maxBodyBytes
     if (bodyBytes.byteLength > max) throw new MessageTooLargeError('body too large for its type', { type: opts.type, size: bodyBytes.byteLength, max })

@@ -55,9 +55,11 @@ export class ReplayGuard {
     for (const [key, ts] of this.seen) {
       if (ts < cutoff) this.seen.delete(key)
     }
-    // Still too many fresh entries (a flood): evict in arrival order, raise the floor.
+    // Still too many fresh entries (a flood): evict in arrival order down to 90%, so
+    // the next full scan is maxEntries/10 records away, and raise the floor.
+    const target = Math.floor(this.maxEntries * 0.9)
     for (const [key, ts] of this.seen) {
-      if (this.seen.size <= this.maxEntries) break
+      if (this.seen.size <= target) break
       this.seen.delete(key)
       if (ts > this.floor) this.floor = ts
     }

@@ -16,6 +16,8 @@ export const CLI_PATH = fileURLToPath(new URL('../cli/openledger.ts', import.met
 /** Devnet keys are throwaway: a cheap KDF keeps start-up fast. Never use for real keys. */
 const DEVNET_KDF_COST = 12
 const DEVNET_PASSPHRASE = 'openledger-devnet'
+/** A peer that has not printed its ready line by then is declared failed. */
+const READY_TIMEOUT_MS = 120_000
 
 export interface DevnetOptions {
   dir: string
@@ -74,6 +76,9 @@ export class Devnet {
     for (const b of this.bootstrapList(peer)) args.push('--bootstrap', b)
     const logFile = await open(join(peer.dataDir, 'node.log'), 'a')
     const child = spawn(process.execPath, args, {
+      // Own process group: a Ctrl-C at the terminal reaches only the devnet, which then
+      // stops each peer once, in order. stdin still ties each peer's life to ours.
+      detached: true,
       stdio: ['pipe', 'pipe', logFile.fd],
       env: { ...process.env, [PASSPHRASE_ENV]: this.passphrase }
     })
@@ -86,12 +91,18 @@ export class Devnet {
     })
     const ready = await new Promise<{ statusUrl: string, addrs: string[], peerId: string }>((resolve, reject) => {
       const lines = createInterface({ input: child.stdout! })
-      const onExit = (): void => reject(new Error(`peer ${peer.index} exited before it was ready; see ${join(peer.dataDir, 'node.log')}`))
+      const fail = (why: string): void => {
+        clearTimeout(timer)
+        child.off('exit', onExit)
+        reject(new Error(`peer ${peer.index} ${why}; see ${join(peer.dataDir, 'node.log')}`))
+      }
+      const onExit = (): void => fail('exited before it was ready')
+      const timer = setTimeout(() => { child.kill('SIGKILL'); fail(`was not ready after ${READY_TIMEOUT_MS / 1000} s`) }, READY_TIMEOUT_MS)
       child.once('exit', onExit)
       lines.on('line', (line) => {
         try {
           const msg = JSON.parse(line)
-          if (msg.event === 'ready') { child.off('exit', onExit); resolve(msg) }
+          if (msg.event === 'ready') { clearTimeout(timer); child.off('exit', onExit); resolve(msg) }
         } catch {}
       })
     })

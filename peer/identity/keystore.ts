@@ -60,7 +60,14 @@ export async function createKeystore (dataDir: string, passphrase: string, opts:
   const json = await encryptKeystoreJson({ address: wallet.address, privateKey: wallet.privateKey }, passphrase, {
     scrypt: { N: 2 ** kdfCost }
   })
-  await writeFileAtomic(path, json, 0o600)
+  try {
+    // Exclusive: of two concurrent creators, the second fails instead of replacing
+    // the first one's key after it was handed out.
+    await writeFileAtomic(path, json, { mode: 0o600, exclusive: true })
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') throw new KeystoreExistsError(path)
+    throw err
+  }
   return identityFromPrivateKey(getBytes(wallet.privateKey))
 }
 

@@ -8,7 +8,7 @@ import { join } from 'node:path'
 import { rm } from 'node:fs/promises'
 import type { PeerId } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
-import { multiaddr } from '@multiformats/multiaddr'
+import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
 import { FsDatastore } from 'datastore-fs'
 import { measureCapacity, type CapacityFacts } from '../../compute/capacity/index.ts'
 import { sealEnvelope, maxEnvelopeBytes, type Envelope } from '../../protocols/envelope.ts'
@@ -73,6 +73,8 @@ interface NodeFile { listen: string[] }
 const MAX_LATENCY_SAMPLES = 2_000
 /** Beyond this many connections, adverts no longer trigger dials. */
 const MAX_ADVERT_DIALS = 32
+/** How long the larger peer id waits before dialling (see dialOnce). */
+const DIAL_BACKOFF_MS = 2_000
 
 export class PeerNode {
   readonly identity: Identity
@@ -221,18 +223,11 @@ export class PeerNode {
   /** Adverts double as discovery: connect to advertisers we are not connected to yet. */
   private async dialAdvertised (env: Envelope<CapacityAdvert>): Promise<void> {
     if (this.stopping != null || this.node.getConnections().length >= MAX_ADVERT_DIALS) return
-    const peer = this.book.get(identityOf(env.signer).peerId)
-    if (peer == null || peer.peerId === this.identity.peerId) return
-    const id = peerIdFromString(peer.peerId)
-    if (this.node.getConnections(id).length > 0) return
+    const { peerId } = identityOf(env.signer)
+    if (peerId === this.identity.peerId) return
     const addrs = env.body.addrs.flatMap(a => { try { return [multiaddr(a)] } catch { return [] } })
-      .filter(a => a.getComponents().some(c => c.name === 'p2p' && c.value === peer.peerId))
-    if (addrs.length === 0) return
-    try {
-      await this.node.dial(addrs, { signal: AbortSignal.timeout(5_000) })
-    } catch (err) {
-      this.log('dial advertised failed', { peer: peer.peerId, error: (err as Error).message })
-    }
+      .filter(a => a.getComponents().some(c => c.name === 'p2p' && c.value === peerId))
+    if (addrs.length > 0) await this.dialOnce(peerIdFromString(peerId), addrs)
   }
 
   private async publishAdvert (): Promise<void> {
@@ -264,9 +259,24 @@ export class PeerNode {
 
   private async dialIfNew (peer: PeerId): Promise<void> {
     if (this.stopping != null || peer.equals(this.node.peerId)) return
-    if (this.node.getConnections(peer).length > 0) return
+    await this.dialOnce(peer, [])
+  }
+
+  /**
+   * When two peers learn of each other at the same moment (an advert, mDNS) both
+   * would dial, leaving two connections. The peer with the smaller id dials at once;
+   * the other waits, and dials only if no connection appeared (it may be the only
+   * one of the two that can reach the other).
+   */
+  private async dialOnce (peer: PeerId, addrs: Multiaddr[]): Promise<void> {
+    const connected = (): boolean => this.node.getConnections(peer).length > 0
+    if (connected()) return
+    if (this.identity.peerId > peer.toString()) {
+      await new Promise(resolve => setTimeout(resolve, DIAL_BACKOFF_MS + Math.random() * DIAL_BACKOFF_MS))
+      if (this.stopping != null || connected()) return
+    }
     try {
-      await this.node.dial(peer, { signal: AbortSignal.timeout(5_000) })
+      await this.node.dial(addrs.length > 0 ? addrs : peer, { signal: AbortSignal.timeout(5_000) })
     } catch (err) {
       this.log('dial failed', { peer: peer.toString(), error: (err as Error).message })
     }

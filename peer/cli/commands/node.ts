@@ -53,13 +53,14 @@ export function nodeCommand (program: Command): void {
         log: logLine
       })
 
-      let stopping = false
+      let stoppingSince = 0
       const shutdown = (why: string): void => {
-        if (stopping) {
-          logLine('second signal: exiting now')
-          process.exit(1)
+        if (stoppingSince > 0) {
+          // A person pressing Ctrl-C again means "now"; anything else waits for the clean stop.
+          if (why === 'SIGINT' && Date.now() - stoppingSince > 1_000) { logLine('second Ctrl-C: exiting now'); process.exit(1) }
+          return
         }
-        stopping = true
+        stoppingSince = Date.now()
         logLine('stopping', { why })
         const force = setTimeout(() => { logLine('stop timed out'); process.exit(1) }, 10_000)
         force.unref()
