@@ -2,23 +2,8 @@ import assert from 'node:assert/strict'
 import { Packr } from 'msgpackr'
 import { decode, encode } from '../protocols/codec.ts'
 import { MalformedMessageError, MessageTooLargeError, WireError } from '../protocols/errors.ts'
+import { expectThrows } from './helpers/expect-throws.ts'
 
-type ErrorClass<E extends Error> = abstract new (...args: any[]) => E
-
-/** Runs fn, asserts it throws exactly this class (by instanceof and by name), returns the error. */
-function expectThrows<E extends Error> (fn: () => unknown, cls: ErrorClass<E>): E {
-  let caught: unknown
-  try {
-    fn()
-  } catch (err) {
-    caught = err
-  }
-  assert.ok(caught !== undefined, `expected ${cls.name}, but nothing was thrown`)
-  const err = caught as Error
-  assert.ok(err instanceof cls, `expected ${cls.name}, got ${err.name}: ${err.message}`)
-  assert.equal(err.name, cls.name)
-  return err
-}
 
 const hex = (h: string): Uint8Array => new Uint8Array(Buffer.from(h, 'hex'))
 const utf8 = (s: string): Uint8Array => new TextEncoder().encode(s)

@@ -19,23 +19,8 @@ import { defaultRegistry } from '../protocols/messages/index.ts'
 import { defineMessage, MessageRegistry } from '../protocols/registry.ts'
 import { ReplayGuard } from '../protocols/replay-guard.ts'
 import { signerFromPrivateKey, verifyDigest, type Signer } from '../protocols/signer.ts'
+import { expectThrows } from './helpers/expect-throws.ts'
 
-type ErrorClass<E extends Error> = abstract new (...args: any[]) => E
-
-/** Runs fn, asserts it throws exactly this class (instanceof and `name`), returns the error. */
-function expectThrows<E extends Error> (fn: () => unknown, cls: ErrorClass<E>): E {
-  let caught: unknown
-  try {
-    fn()
-  } catch (err) {
-    caught = err
-  }
-  assert.ok(caught !== undefined, `expected ${cls.name}, but nothing was thrown`)
-  const err = caught as Error
-  assert.ok(err instanceof cls, `expected ${cls.name}, got ${err.name}: ${err.message}`)
-  assert.equal(err.name, cls.name)
-  return err
-}
 
 const NETWORK = 'openledger-test'
 /** A fixed clock: every seal and open gets `now` explicitly. */

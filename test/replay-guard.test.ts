@@ -7,23 +7,8 @@ import {
 import { defineMessage, MessageRegistry } from '../protocols/registry.ts'
 import { ReplayGuard } from '../protocols/replay-guard.ts'
 import { signerFromPrivateKey } from '../protocols/signer.ts'
+import { expectThrows } from './helpers/expect-throws.ts'
 
-type ErrorClass<E extends Error> = abstract new (...args: any[]) => E
-
-function expectThrows<E extends Error> (fn: () => unknown, cls: ErrorClass<E>): E {
-  let caught: unknown
-  try {
-    fn()
-  } catch (err) {
-    caught = err
-  }
-  assert.ok(caught !== undefined, `expected ${cls.name}, but nothing was thrown`)
-  const err = caught as Error
-  assert.ok(err instanceof cls, `expected ${cls.name}, got ${err.name}: ${err.message}`)
-  assert.equal(err.name, cls.name)
-  assert.ok(err instanceof WireError)
-  return err
-}
 
 const NOW = 1_750_000_000_000
 
