@@ -68,12 +68,16 @@ export class Devnet {
     return peer.index === 0 ? [] : this.peers[0].addrs
   }
 
-  /** Start (or restart) one peer's process and wait for its ready line. */
-  async startPeer (peer: DevnetPeer): Promise<void> {
+  /**
+   * Start (or restart) one peer's process and wait for its ready line. `bootstrap`
+   * overrides the usual list (peer 0), e.g. [] to make a restarted peer rely on its
+   * persisted peer store.
+   */
+  async startPeer (peer: DevnetPeer, opts: { bootstrap?: string[] } = {}): Promise<void> {
     const args = [CLI_PATH, 'node', 'start', '--data-dir', peer.dataDir, '--json', '--stop-with-stdin', '--no-mdns',
       '--network', this.opts.network, '--advert-interval', String(this.opts.advertIntervalMs),
       '--bench-size', String(this.opts.benchSize)]
-    for (const b of this.bootstrapList(peer)) args.push('--bootstrap', b)
+    for (const b of opts.bootstrap ?? this.bootstrapList(peer)) args.push('--bootstrap', b)
     const logFile = await open(join(peer.dataDir, 'node.log'), 'a')
     const child = spawn(process.execPath, args, {
       // Own process group: a Ctrl-C at the terminal reaches only the devnet, which then
