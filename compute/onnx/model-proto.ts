@@ -4,68 +4,68 @@
 
 // onnx-proto is CommonJS with a single `module.exports`, so only the default
 // import is reliable under Node's ESM loader.
-import onnxProto from 'onnx-proto';
+import onnxProto from 'onnx-proto'
 
-const { onnx } = onnxProto;
+const { onnx } = onnxProto
 
 /** ONNX IR version 8 pairs with opset 17 (onnx 1.12); ORT 1.30 loads both. */
-const DEFAULT_IR_VERSION = 8;
-const DEFAULT_OPSET = 17;
+const DEFAULT_IR_VERSION = 8
+const DEFAULT_OPSET = 17
 
-export type ElementType = 'float32' | 'int32' | 'int64';
+export type ElementType = 'float32' | 'int32' | 'int64'
 
-export type TensorData = Float32Array | Int32Array | BigInt64Array;
+export type TensorData = Float32Array | Int32Array | BigInt64Array
 
 /** A graph input or output: name, element type and shape (strings are symbolic dims). */
 export interface ValueInfo {
-  name: string;
-  type: ElementType;
-  shape: readonly (number | string)[];
+  name: string
+  type: ElementType
+  shape: readonly (number | string)[]
 }
 
 /** A constant tensor baked into the graph (weights, shape constants). */
 export interface Initializer {
-  name: string;
-  dims: readonly number[];
-  data: TensorData;
+  name: string
+  dims: readonly number[]
+  data: TensorData
 }
 
-export type AttributeValue = number | string | readonly number[];
+export type AttributeValue = number | string | readonly number[]
 
 export interface GraphNode {
-  opType: string;
-  inputs: readonly string[];
-  outputs: readonly string[];
-  name?: string;
-  domain?: string;
+  opType: string
+  inputs: readonly string[]
+  outputs: readonly string[]
+  name?: string
+  domain?: string
   /** Numbers are encoded as INT when integral, FLOAT otherwise; use `floatAttribute` to force FLOAT. */
-  attributes?: Readonly<Record<string, AttributeValue | FloatAttribute>>;
+  attributes?: Readonly<Record<string, AttributeValue | FloatAttribute>>
 }
 
 /** Marks a numeric attribute as FLOAT(S) even when its value happens to be integral (e.g. alpha = 1). */
 export interface FloatAttribute {
-  float: number | readonly number[];
+  float: number | readonly number[]
 }
 
 export function floatAttribute(value: number | readonly number[]): FloatAttribute {
-  return { float: value };
+  return { float: value }
 }
 
 export interface ModelSpec {
-  nodes: readonly GraphNode[];
-  inputs: readonly ValueInfo[];
-  outputs: readonly ValueInfo[];
-  initializers?: readonly Initializer[];
-  opset?: number;
-  irVersion?: number;
-  graphName?: string;
+  nodes: readonly GraphNode[]
+  inputs: readonly ValueInfo[]
+  outputs: readonly ValueInfo[]
+  initializers?: readonly Initializer[]
+  opset?: number
+  irVersion?: number
+  graphName?: string
 }
 
 const ELEMENT_TYPE_CODES: Record<ElementType, number> = {
   float32: onnx.TensorProto.DataType.FLOAT,
   int32: onnx.TensorProto.DataType.INT32,
-  int64: onnx.TensorProto.DataType.INT64,
-};
+  int64: onnx.TensorProto.DataType.INT64
+}
 
 /** Serialises a single-graph model; the bytes can go straight into `InferenceSession.create`. */
 export function buildModel(spec: ModelSpec): Uint8Array {
@@ -78,10 +78,10 @@ export function buildModel(spec: ModelSpec): Uint8Array {
       node: spec.nodes.map(toNodeProto),
       input: spec.inputs.map(toValueInfoProto),
       output: spec.outputs.map(toValueInfoProto),
-      initializer: (spec.initializers ?? []).map(toTensorProto),
-    },
-  });
-  return onnx.ModelProto.encode(model).finish();
+      initializer: (spec.initializers ?? []).map(toTensorProto)
+    }
+  })
+  return onnx.ModelProto.encode(model).finish()
 }
 
 function toNodeProto(node: GraphNode, index: number) {
@@ -91,29 +91,29 @@ function toNodeProto(node: GraphNode, index: number) {
     domain: node.domain ?? '',
     input: [...node.inputs],
     output: [...node.outputs],
-    attribute: Object.entries(node.attributes ?? {}).map(([name, value]) => toAttributeProto(name, value)),
-  });
+    attribute: Object.entries(node.attributes ?? {}).map(([name, value]) => toAttributeProto(name, value))
+  })
 }
 
 function toAttributeProto(name: string, value: AttributeValue | FloatAttribute) {
-  const Type = onnx.AttributeProto.AttributeType;
+  const Type = onnx.AttributeProto.AttributeType
   if (typeof value === 'string') {
-    return onnx.AttributeProto.create({ name, type: Type.STRING, s: new TextEncoder().encode(value) });
+    return onnx.AttributeProto.create({ name, type: Type.STRING, s: new TextEncoder().encode(value) })
   }
   if (typeof value === 'number') {
     return Number.isInteger(value)
       ? onnx.AttributeProto.create({ name, type: Type.INT, i: value })
-      : onnx.AttributeProto.create({ name, type: Type.FLOAT, f: value });
+      : onnx.AttributeProto.create({ name, type: Type.FLOAT, f: value })
   }
   if ('float' in value) {
-    const f = value.float;
+    const f = value.float
     return typeof f === 'number'
       ? onnx.AttributeProto.create({ name, type: Type.FLOAT, f })
-      : onnx.AttributeProto.create({ name, type: Type.FLOATS, floats: [...f] });
+      : onnx.AttributeProto.create({ name, type: Type.FLOATS, floats: [...f] })
   }
   return value.every(Number.isInteger)
     ? onnx.AttributeProto.create({ name, type: Type.INTS, ints: [...value] })
-    : onnx.AttributeProto.create({ name, type: Type.FLOATS, floats: [...value] });
+    : onnx.AttributeProto.create({ name, type: Type.FLOATS, floats: [...value] })
 }
 
 function toValueInfoProto(info: ValueInfo) {
@@ -123,17 +123,17 @@ function toValueInfoProto(info: ValueInfo) {
       tensorType: {
         elemType: ELEMENT_TYPE_CODES[info.type],
         shape: {
-          dim: info.shape.map((d) => (typeof d === 'number' ? { dimValue: d } : { dimParam: d })),
-        },
-      },
-    },
-  });
+          dim: info.shape.map(d => (typeof d === 'number' ? { dimValue: d } : { dimParam: d }))
+        }
+      }
+    }
+  })
 }
 
 function toTensorProto(init: Initializer) {
-  const expected = init.dims.reduce((a, b) => a * b, 1);
+  const expected = init.dims.reduce((a, b) => a * b, 1)
   if (init.data.length !== expected) {
-    throw new Error(`initializer ${init.name}: dims [${init.dims}] need ${expected} values, got ${init.data.length}`);
+    throw new Error(`initializer ${init.name}: dims [${init.dims}] need ${expected} values, got ${init.data.length}`)
   }
   return onnx.TensorProto.create({
     name: init.name,
@@ -141,12 +141,12 @@ function toTensorProto(init: Initializer) {
     dataType: ELEMENT_TYPE_CODES[elementTypeOf(init.data)],
     // raw_data is little-endian by spec; every platform onnxruntime-node ships for is
     // little-endian, so the typed array's bytes can be used as they are (no copy).
-    rawData: new Uint8Array(init.data.buffer, init.data.byteOffset, init.data.byteLength),
-  });
+    rawData: new Uint8Array(init.data.buffer, init.data.byteOffset, init.data.byteLength)
+  })
 }
 
 function elementTypeOf(data: TensorData): ElementType {
-  if (data instanceof Float32Array) return 'float32';
-  if (data instanceof Int32Array) return 'int32';
-  return 'int64';
+  if (data instanceof Float32Array) return 'float32'
+  if (data instanceof Int32Array) return 'int32'
+  return 'int64'
 }
