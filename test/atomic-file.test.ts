@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { readJsonIfExists, writeFileAtomic, writeJsonAtomic } from '../peer/util/atomic-file.ts'
+import { readJsonIfExists, writeFileAtomic, writeJsonAtomic } from '../storage/atomic-file.ts'
 
 describe('peer/util/atomic-file', () => {
   let root: string

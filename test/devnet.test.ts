@@ -32,6 +32,11 @@ describe('devnet', function () {
     try {
       await devnet.start()
       const victim = devnet.peers[2]
+      // A peer that has run a while: connected to both others, so its peer store knows them.
+      await waitFor('the victim to know both other peers', async () => {
+        const s = await fetchStatus(victim.statusUrl!)
+        return s.advertsSeen === 2 && new Set(s.connections.map(c => c.peerId)).size === 2
+      })
       const before = { peerId: victim.peerId, address: victim.address, addrs: victim.addrs }
       const oldPid = victim.child!.pid!
       await devnet.kill(victim)

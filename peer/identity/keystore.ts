@@ -9,7 +9,7 @@ import { decryptKeystoreJson, encryptKeystoreJson, getBytes, isKeystoreJson, Wal
 import { identityOf } from '../../protocols/identity.ts'
 import { signerFromPrivateKey, type Signer } from '../../protocols/signer.ts'
 import { CorruptKeystoreError, KeystoreExistsError, KeystoreNotFoundError, UsageError, WrongPassphraseError } from '../errors.ts'
-import { writeFileAtomic } from '../util/atomic-file.ts'
+import { writeFileAtomic } from '../../storage/atomic-file.ts'
 import { DEFAULT_KDF_COST, MAX_KDF_COST, MIN_KDF_COST } from './kdf.ts'
 
 export { DEFAULT_KDF_COST }

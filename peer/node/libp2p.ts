@@ -1,6 +1,7 @@
-// The libp2p stack of a peer: tcp + noise + yamux, identify (gossipsub needs it),
-// gossipsub for broadcast, bootstrap and (optionally) mDNS for discovery, and a
-// datastore on disk so the peer store outlives the process.
+// The network stack of a peer: libp2p with tcp + noise + yamux, identify (gossipsub
+// needs it), gossipsub for broadcast, bootstrap and (optionally) mDNS for discovery;
+// inside Helia, whose blockstore and datastore are on disk (so the peer store, pins
+// and blocks outlive the process) and which moves blocks with bitswap.
 import { bootstrap } from '@libp2p/bootstrap'
 import { gossipsub, type GossipSub } from '@libp2p/gossipsub'
 import { identify, type Identify } from '@libp2p/identify'
@@ -10,7 +11,13 @@ import { noise } from '@libp2p/noise'
 import { tcp } from '@libp2p/tcp'
 import { yamux } from '@libp2p/yamux'
 import type { Datastore } from 'interface-datastore'
-import { createLibp2p, type Libp2p } from 'libp2p'
+import type { Libp2p } from 'libp2p'
+import { withBitswap } from '@helia/bitswap'
+import type { Helia } from '@helia/interface'
+import { withLibp2pLight } from '@helia/libp2p'
+import * as dagCbor from '@ipld/dag-cbor'
+import type { Blockstore } from 'interface-blockstore'
+import { createHeliaLight } from 'helia'
 
 export type PeerLibp2p = Libp2p<{ identify: Identify, pubsub: GossipSub }>
 
@@ -21,21 +28,23 @@ export interface Libp2pOptions {
   mdns: boolean
   /** mDNS service tag: peers of other networks on the LAN are not found. */
   network: string
-  datastore?: Datastore
+  datastore: Datastore
+  blockstore: Blockstore
   agentVersion: string
   /** Largest gossip message accepted off the wire, before our own per-type caps. */
   maxGossipBytes: number
 }
 
-export async function createPeerLibp2p (opts: Libp2pOptions): Promise<PeerLibp2p> {
+/** A stopped Helia node around libp2p; `helia.libp2p` exists once it has started. */
+export function createPeerStack (opts: Libp2pOptions): Helia & { libp2p: PeerLibp2p } {
   const discovery: Array<(components: any) => PeerDiscovery> = []
   if (opts.bootstrap.length > 0) discovery.push(bootstrap({ list: opts.bootstrap, timeout: 100 }))
   if (opts.mdns) discovery.push(mdns({ serviceTag: `openledger-${opts.network}.local`, interval: 5_000 }))
 
-  return await createLibp2p({
+  const base = createHeliaLight({ blockstore: opts.blockstore, datastore: opts.datastore, codecs: [dagCbor] })
+  const withNet = withLibp2pLight(base, {
     privateKey: opts.privateKey,
     datastore: opts.datastore,
-    start: false,
     nodeInfo: { userAgent: opts.agentVersion },
     addresses: { listen: opts.listen },
     transports: [tcp()],
@@ -54,4 +63,5 @@ export async function createPeerLibp2p (opts: Libp2pOptions): Promise<PeerLibp2p
       })
     }
   })
+  return withBitswap(withNet) as unknown as Helia & { libp2p: PeerLibp2p }
 }

@@ -2,13 +2,16 @@
 // status API, started and stopped as one. Everything it keeps lives under dataDir:
 //   keystore.json   encrypted key (see identity/keystore.ts)
 //   node.json       listen addresses to reuse after a restart
-//   datastore/      libp2p peer store
+//   datastore/      libp2p peer store, Helia pins
+//   blocks/         Helia blockstore: manifest entries and shard blocks
 //   run.json        pid, status URL, addresses of the running process (removed on stop)
 import { join } from 'node:path'
 import { rm } from 'node:fs/promises'
 import type { PeerId } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
+import type { Helia } from '@helia/interface'
+import { FsBlockstore } from 'blockstore-fs'
 import { FsDatastore } from 'datastore-fs'
 import { measureCapacity, type CapacityFacts } from '../../compute/capacity/index.ts'
 import { sealEnvelope, maxEnvelopeBytes, type Envelope } from '../../protocols/envelope.ts'
@@ -21,12 +24,12 @@ import type { MessageRegistry } from '../../protocols/registry.ts'
 import { ReplayGuard } from '../../protocols/replay-guard.ts'
 import { CAPACITY_TOPIC, topicName } from '../../protocols/topics.ts'
 import type { Identity } from '../identity/keystore.ts'
-import { readJsonIfExists, writeJsonAtomic } from '../util/atomic-file.ts'
+import { readJsonIfExists, writeJsonAtomic } from '../../storage/atomic-file.ts'
 import { AGENT } from '../version.ts'
 import { AdvertBook, type AdvertRecord } from './advert-book.ts'
 import { Advertiser } from './advertiser.ts'
 import { InboundStats, type InboundReport } from './inbound-stats.ts'
-import { createPeerLibp2p, type PeerLibp2p } from './libp2p.ts'
+import { createPeerStack, type PeerLibp2p } from './libp2p.ts'
 import { startStatusServer, type StatusServer } from './status-server.ts'
 
 export interface PeerNodeOptions {
@@ -89,6 +92,8 @@ export class PeerNode {
   private readonly latencySamples: number[] = []
   private libp2p?: PeerLibp2p
   private datastore?: FsDatastore
+  private blockstore?: FsBlockstore
+  private helia?: Helia
   private hello?: Hello
   private advertiser?: Advertiser
   private statusServer?: StatusServer
@@ -125,16 +130,24 @@ export class PeerNode {
 
     this.datastore = new FsDatastore(join(this.dataDir, 'datastore'))
     await this.datastore.open()
-    const libp2p = await createPeerLibp2p({
+    this.blockstore = new FsBlockstore(join(this.dataDir, 'blocks'))
+    await this.blockstore.open()
+    const helia = createPeerStack({
       privateKey: this.identity.libp2pKey,
       listen,
       bootstrap: this.opts.bootstrap ?? [],
       mdns: this.opts.mdns ?? true,
       network: this.network,
       datastore: this.datastore,
+      blockstore: this.blockstore,
       agentVersion: AGENT,
       maxGossipBytes: maxEnvelopeBytes(this.registry) + 1024
     })
+    this.helia = helia
+    // libp2p exists once Helia has started; nothing reaches our handlers before we
+    // subscribe (gossip) or register (hello), both below.
+    await helia.start()
+    const libp2p = helia.libp2p
     this.libp2p = libp2p
 
     const inbound = new Inbound({
@@ -171,7 +184,6 @@ export class PeerNode {
       if (evt.detail.direction === 'outbound') void this.greet(evt.detail.remotePeer)
     })
 
-    await libp2p.start()
     libp2p.services.pubsub.subscribe(this.topic)
     await this.hello.start()
     await writeJsonAtomic(join(this.dataDir, 'node.json'), { listen: this.boundListenAddrs() } satisfies NodeFile)
@@ -254,7 +266,10 @@ export class PeerNode {
     for (const peer of await this.node.peerStore.all()) {
       if (!peer.id.equals(this.node.peerId) && peer.addresses.length > 0) targets.push(peer.id)
     }
-    await Promise.allSettled(targets.map(async t => await this.node.dial(t, { signal: AbortSignal.timeout(5_000) })))
+    if (targets.length === 0) return
+    const results = await Promise.allSettled(targets.map(async t => await this.node.dial(t, { signal: AbortSignal.timeout(5_000) })))
+    const failed = results.filter(r => r.status === 'rejected')
+    this.log('reconnect', { targets: targets.length, failed: failed.length, error: (failed[0] as PromiseRejectedResult | undefined)?.reason?.message })
   }
 
   private async dialIfNew (peer: PeerId): Promise<void> {
@@ -319,7 +334,8 @@ export class PeerNode {
       if (this.timer != null) clearInterval(this.timer)
       await this.statusServer?.close()
       await this.hello?.stop().catch(() => {})
-      await this.libp2p?.stop()
+      await this.helia?.stop()
+      await this.blockstore?.close()
       await this.datastore?.close()
       await rm(join(this.dataDir, 'run.json'), { force: true })
     })()

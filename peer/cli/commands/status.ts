@@ -3,7 +3,7 @@ import { join } from 'node:path'
 import type { Command } from 'commander'
 import { NodeNotRunningError, UsageError } from '../../errors.ts'
 import type { StatusReport } from '../../node/peer-node.ts'
-import { readJsonIfExists } from '../../util/atomic-file.ts'
+import { readJsonIfExists } from '../../../storage/atomic-file.ts'
 import { DATA_DIR_HELP, dataDirOf } from '../options.ts'
 import { formatBytes, printJson, table } from '../output.ts'
 
