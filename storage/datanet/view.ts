@@ -1,0 +1,171 @@
+// What a datanet says, derived from its manifest alone, the same on every peer that
+// holds the same entries: who contributed what, which files are duplicates, what
+// each contribution has been credited with by training cycles.
+//
+// Anti-farming: the first contribution of a file CID (in log order) is credited; the
+// same bytes contributed again are flagged `duplicateOf` and credit nobody new. With
+// MinHash sketches, text close to earlier text is flagged `nearDuplicateOf` with its
+// estimated similarity (it still counts: near is not the same, and reviewers decide).
+import type { ManifestLog } from '../manifest/log.ts'
+import type { StoredEntry } from '../manifest/entry.ts'
+import type { Contribution, ContributionFile, Genesis, TrainingCycle } from './records.ts'
+
+export interface NearDuplicateIndex {
+  /** Earlier items at least this similar to `sketch`, best first. */
+  query (sketch: Uint8Array, threshold: number): Array<{ id: string, similarity: number }>
+  add (id: string, sketch: Uint8Array): void
+}
+
+export interface FileView extends Omit<ContributionFile, 'cid'> {
+  cid: string
+  duplicateOf?: { contribution: string, contributor: string }
+  nearDuplicateOf?: { cid: string, similarity: number }
+}
+
+export interface ContributionView {
+  cid: string
+  contributor: string
+  ts: number
+  clock: number
+  license: string
+  files: FileView[]
+  bytes: number
+  /** Credit from training cycles, one line per cycle that named this contribution. */
+  credits: Array<{ cycle: string, model: string, version: string, weight: number }>
+}
+
+export interface ContributorView {
+  address: string
+  contributions: number
+  files: number
+  bytes: number
+  duplicateFiles: number
+  nearDuplicateFiles: number
+  creditWeight: number
+}
+
+export interface DatanetView {
+  id: string
+  name: string
+  description: string
+  license: string
+  creator: string
+  createdAt: number
+  heads: string[]
+  entries: number
+  contributions: ContributionView[]
+  contributors: ContributorView[]
+  cycles: Array<{ cid: string, reporter: string, model: string, version: string, adapter?: string, credits: number }>
+  totals: { files: number, uniqueFiles: number, bytes: number, uniqueBytes: number }
+}
+
+export interface ViewOptions {
+  /** MinHash sketches per contribution CID (one per file, null where none). */
+  sketches?: Map<string, Array<Uint8Array | null>>
+  nearDuplicates?: NearDuplicateIndex
+  /** Similarity at or above which text is flagged as a near duplicate. */
+  nearThreshold?: number
+}
+
+export function deriveView (log: ManifestLog, opts: ViewOptions = {}): DatanetView {
+  const entries = log.ordered()
+  const genesis = log.genesis.entry.payload as Genesis
+  const firstSeen = new Map<string, { contribution: string, contributor: string }>()
+  const contributions: ContributionView[] = []
+  const byCid = new Map<string, ContributionView>()
+  const cycles: DatanetView['cycles'] = []
+  const threshold = opts.nearThreshold ?? 0.8
+
+  for (const e of entries) {
+    const p = e.entry.payload
+    if (p.kind === 'contribution') {
+      const view = contributionView(e, p, firstSeen, opts, threshold)
+      contributions.push(view)
+      byCid.set(view.cid, view)
+    } else if (p.kind === 'training-cycle') {
+      cycles.push(cycleView(e, p))
+      for (const c of p.credits) {
+        byCid.get(c.contribution.toString())?.credits.push({ cycle: e.cid.toString(), model: p.model, version: p.version.toString(), weight: c.weight })
+      }
+    }
+  }
+
+  const contributors = new Map<string, ContributorView>()
+  for (const c of contributions) {
+    const v = contributors.get(c.contributor) ?? { address: c.contributor, contributions: 0, files: 0, bytes: 0, duplicateFiles: 0, nearDuplicateFiles: 0, creditWeight: 0 }
+    v.contributions++
+    v.files += c.files.length
+    v.bytes += c.bytes
+    v.duplicateFiles += c.files.filter(f => f.duplicateOf != null).length
+    v.nearDuplicateFiles += c.files.filter(f => f.nearDuplicateOf != null).length
+    v.creditWeight += c.credits.reduce((s, x) => s + x.weight, 0)
+    contributors.set(c.contributor, v)
+  }
+
+  const all = contributions.flatMap(c => c.files)
+  const unique = all.filter(f => f.duplicateOf == null)
+  return {
+    id: log.id,
+    name: genesis.name,
+    description: genesis.description,
+    license: genesis.license,
+    creator: genesis.creator,
+    createdAt: log.genesis.entry.ts,
+    heads: log.heads.map(String),
+    entries: entries.length,
+    contributions,
+    contributors: [...contributors.values()].sort((a, b) => b.bytes - a.bytes),
+    cycles,
+    totals: {
+      files: all.length,
+      uniqueFiles: unique.length,
+      bytes: all.reduce((s, f) => s + f.size, 0),
+      uniqueBytes: unique.reduce((s, f) => s + f.size, 0)
+    }
+  }
+}
+
+function contributionView (e: StoredEntry, p: Contribution, firstSeen: Map<string, { contribution: string, contributor: string }>,
+  opts: ViewOptions, threshold: number): ContributionView {
+  const cid = e.cid.toString()
+  const sketches = opts.sketches?.get(cid)
+  const files: FileView[] = p.files.map((f, i) => {
+    const fileCid = f.cid.toString()
+    const view: FileView = { ...f, cid: fileCid }
+    const first = firstSeen.get(fileCid)
+    if (first != null) {
+      view.duplicateOf = first
+      return view
+    }
+    firstSeen.set(fileCid, { contribution: cid, contributor: e.author })
+    const sketch = sketches?.[i]
+    if (sketch != null && opts.nearDuplicates != null) {
+      const best = opts.nearDuplicates.query(sketch, threshold).find(m => m.id !== fileCid)
+      if (best != null) view.nearDuplicateOf = { cid: best.id, similarity: best.similarity }
+      opts.nearDuplicates.add(fileCid, sketch)
+    }
+    return view
+  })
+  return {
+    cid,
+    contributor: e.author,
+    ts: e.entry.ts,
+    clock: e.entry.clock,
+    license: p.license,
+    files,
+    bytes: p.files.reduce((s, f) => s + f.size, 0),
+    credits: []
+  }
+}
+
+function cycleView (e: StoredEntry, p: TrainingCycle): DatanetView['cycles'][number] {
+  return {
+    cid: e.cid.toString(),
+    reporter: e.author,
+    model: p.model,
+    version: p.version.toString(),
+    adapter: p.adapter?.toString(),
+    credits: p.credits.length
+  }
+}
+
