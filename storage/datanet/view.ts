@@ -6,15 +6,10 @@
 // same bytes contributed again are flagged `duplicateOf` and credit nobody new. With
 // MinHash sketches, text close to earlier text is flagged `nearDuplicateOf` with its
 // estimated similarity (it still counts: near is not the same, and reviewers decide).
+import { LshIndex, signatureFromBytes } from '../dedupe/minhash.ts'
 import type { ManifestLog } from '../manifest/log.ts'
 import type { StoredEntry } from '../manifest/entry.ts'
 import type { Contribution, ContributionFile, Genesis, TrainingCycle } from './records.ts'
-
-export interface NearDuplicateIndex {
-  /** Earlier items at least this similar to `sketch`, best first. */
-  query (sketch: Uint8Array, threshold: number): Array<{ id: string, similarity: number }>
-  add (id: string, sketch: Uint8Array): void
-}
 
 export interface FileView extends Omit<ContributionFile, 'cid'> {
   cid: string
@@ -60,9 +55,8 @@ export interface DatanetView {
 }
 
 export interface ViewOptions {
-  /** MinHash sketches per contribution CID (one per file, null where none). */
+  /** MinHash signatures (bytes) per contribution CID: one per file, null where none. */
   sketches?: Map<string, Array<Uint8Array | null>>
-  nearDuplicates?: NearDuplicateIndex
   /** Similarity at or above which text is flagged as a near duplicate. */
   nearThreshold?: number
 }
@@ -75,11 +69,12 @@ export function deriveView (log: ManifestLog, opts: ViewOptions = {}): DatanetVi
   const byCid = new Map<string, ContributionView>()
   const cycles: DatanetView['cycles'] = []
   const threshold = opts.nearThreshold ?? 0.8
+  const near = new LshIndex()
 
   for (const e of entries) {
     const p = e.entry.payload
     if (p.kind === 'contribution') {
-      const view = contributionView(e, p, firstSeen, opts, threshold)
+      const view = contributionView(e, p, firstSeen, opts.sketches?.get(e.cid.toString()), near, threshold)
       contributions.push(view)
       byCid.set(view.cid, view)
     } else if (p.kind === 'training-cycle') {
@@ -126,9 +121,8 @@ export function deriveView (log: ManifestLog, opts: ViewOptions = {}): DatanetVi
 }
 
 function contributionView (e: StoredEntry, p: Contribution, firstSeen: Map<string, { contribution: string, contributor: string }>,
-  opts: ViewOptions, threshold: number): ContributionView {
+  sketches: Array<Uint8Array | null> | undefined, near: LshIndex, threshold: number): ContributionView {
   const cid = e.cid.toString()
-  const sketches = opts.sketches?.get(cid)
   const files: FileView[] = p.files.map((f, i) => {
     const fileCid = f.cid.toString()
     const view: FileView = { ...f, cid: fileCid }
@@ -139,10 +133,11 @@ function contributionView (e: StoredEntry, p: Contribution, firstSeen: Map<strin
     }
     firstSeen.set(fileCid, { contribution: cid, contributor: e.author })
     const sketch = sketches?.[i]
-    if (sketch != null && opts.nearDuplicates != null) {
-      const best = opts.nearDuplicates.query(sketch, threshold).find(m => m.id !== fileCid)
+    if (sketch != null) {
+      const signature = signatureFromBytes(sketch)
+      const best = near.query(signature, threshold).find(m => m.id !== fileCid)
       if (best != null) view.nearDuplicateOf = { cid: best.id, similarity: best.similarity }
-      opts.nearDuplicates.add(fileCid, sketch)
+      near.add(fileCid, signature)
     }
     return view
   })

@@ -20,6 +20,11 @@ export interface LogOptions {
   maxEntries?: number
 }
 
+export interface MergeOptions extends GetOptions {
+  /** Where missing entries are fetched from (e.g. a networked blockstore); default: the log's own store. */
+  source?: BlockStore
+}
+
 export class ManifestLog {
   readonly id: string
   private readonly store: BlockStore
@@ -48,11 +53,12 @@ export class ManifestLog {
    * Load a datanet from its id and known heads, reading (and, through a networked
    * blockstore, fetching) every entry reachable from them, each checked.
    */
-  static async open (store: BlockStore, id: string, heads: CID[], opts: LogOptions & GetOptions = {}): Promise<ManifestLog> {
+  static async open (store: BlockStore, id: string, heads: CID[], opts: LogOptions & MergeOptions = {}): Promise<ManifestLog> {
     const log = new ManifestLog(store, id, opts)
     const genesisCid = CID.parse(id)
     const genesis = await decodeEntry(genesisCid, await log.fetch(genesisCid, opts))
     if (genesis.entry.payload.kind !== 'genesis') throw new InvalidEntryLinkError('datanet id is not a genesis entry', { id })
+    await store.put(genesisCid, (await encodeEntry(genesis.entry)).bytes)
     log.entries.set(id, genesis)
     log.headSet.add(id)
     await log.merge(heads.length > 0 ? heads : [genesisCid], opts)
@@ -83,7 +89,7 @@ export class ManifestLog {
    * blockstore (a networked one fetches them from peers); each is fully checked
    * before it joins. Returns the entries added, in log order.
    */
-  async merge (heads: CID[], opts: GetOptions = {}): Promise<StoredEntry[]> {
+  async merge (heads: CID[], opts: MergeOptions = {}): Promise<StoredEntry[]> {
     const pending = new Map<string, StoredEntry>()
     const stack = heads.filter(h => !this.entries.has(h.toString()))
     while (stack.length > 0) {
@@ -117,9 +123,9 @@ export class ManifestLog {
     this.headSet.add(e.cid.toString())
   }
 
-  private async fetch (cid: CID, opts: GetOptions): Promise<Uint8Array> {
+  private async fetch (cid: CID, opts: MergeOptions): Promise<Uint8Array> {
     try {
-      return await getBlock(this.store, cid, opts)
+      return await getBlock(opts.source ?? this.store, cid, { signal: opts.signal })
     } catch (err) {
       throw new MissingEntryError('manifest entry not available', { cid: cid.toString(), cause: (err as Error).message })
     }

@@ -1,0 +1,115 @@
+// Datanets on a real blockstore on disk: contributions from files and folders, bad
+// input refused before anything is stored, duplicates credited to the first
+// contributor, near-duplicates flagged, state back after a restart, real corpora.
+import assert from 'node:assert/strict'
+import { mkdir, mkdtemp, readdir, rm, symlink, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { secp256k1 } from '@noble/curves/secp256k1.js'
+import { FsBlockstore } from 'blockstore-fs'
+import { signerFromPrivateKey } from '../protocols/signer.ts'
+import { corpusContributorSigner, importCorpus, AlreadyImportedError } from '../storage/datanet/corpus.ts'
+import { ingest, planIngest, UnsupportedFileError, InputTooLargeError, EmptyInputError } from '../storage/datanet/ingest.ts'
+import { DatanetStore, UnknownDatanetError } from '../storage/datanet/store.ts'
+import { readSotuAddresses } from '../storage/corpora/sotu.ts'
+import { readFileBytes } from '../storage/unixfs/index.ts'
+import { addressOf } from '../storage/signing.ts'
+
+const newSigner = () => signerFromPrivateKey(secp256k1.utils.randomSecretKey())
+
+describe('datanet store', function () {
+  this.timeout(120_000)
+  let dir: string
+  let blocks: FsBlockstore
+  let store: DatanetStore
+  const alice = newSigner()
+  const bob = newSigner()
+
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'openledger-datanets-'))
+    blocks = new FsBlockstore(join(dir, 'blocks'))
+    await blocks.open()
+    store = new DatanetStore({ dir: join(dir, 'datanets'), blockstore: blocks })
+  })
+  afterEach(async () => {
+    await blocks.close()
+    await rm(dir, { recursive: true, force: true })
+  })
+
+  async function files (sub: string, entries: Record<string, string>): Promise<string> {
+    const root = join(dir, sub)
+    for (const [name, text] of Object.entries(entries)) {
+      await mkdir(join(root, name, '..'), { recursive: true })
+      await writeFile(join(root, name), text)
+    }
+    return root
+  }
+
+  it('contributes a folder; the view credits contributors and flags duplicates and near-duplicates', async () => {
+    const speeches = readSotuAddresses({ limit: 3 })
+    const a = await files('a', { 'notes/one.md': speeches[0].text, 'two.txt': speeches[1].text, 'table.csv': 'x,y\n1,2\n' })
+    const log = await store.create({ name: 'speeches', description: 'test', license: 'CC0-1.0' }, alice)
+    await store.contribute(log.id, await ingest(blocks, await planIngest([a])), 'CC0-1.0', alice)
+
+    // Bob contributes the same bytes as one of Alice's files, and a lightly edited copy of another.
+    const edited = speeches[1].text.replace(/\bthe\b/, 'THE').replace(/\band\b/, 'also')
+    const b = await files('b', { 'copy.md': speeches[0].text, 'edited.txt': edited, 'new.txt': speeches[2].text })
+    await store.contribute('speeches', await ingest(blocks, await planIngest([b])), 'CC0-1.0', bob)
+
+    const view = await store.view('speeches')
+    assert.equal(view.contributions.length, 2)
+    assert.equal(view.totals.files, 6)
+    assert.equal(view.totals.uniqueFiles, 5)
+    const [first, second] = view.contributions
+    assert.equal(first.contributor, addressOf(alice.publicKey))
+    assert.deepEqual(first.files.map(f => f.path).sort(), ['a/notes/one.md', 'a/table.csv', 'a/two.txt'])
+    const copy = second.files.find(f => f.path === 'b/copy.md')!
+    assert.deepEqual(copy.duplicateOf, { contribution: first.cid, contributor: addressOf(alice.publicKey) })
+    const near = second.files.find(f => f.path === 'b/edited.txt')!
+    assert.equal(near.duplicateOf, undefined)
+    assert.equal(near.nearDuplicateOf?.cid, first.files.find(f => f.path === 'a/two.txt')!.cid)
+    assert.ok(near.nearDuplicateOf!.similarity > 0.8)
+    assert.equal(second.files.find(f => f.path === 'b/new.txt')!.nearDuplicateOf, undefined)
+    const bobView = view.contributors.find(c => c.address === addressOf(bob.publicKey))!
+    assert.equal(bobView.duplicateFiles, 1)
+    assert.equal(bobView.nearDuplicateFiles, 1)
+    // The stored bytes come back exactly.
+    assert.equal(new TextDecoder().decode(await readFileBytes(blocks, first.files.find(f => f.path === 'a/two.txt')!.cid)), speeches[1].text)
+
+    // A new store on the same folder (a restarted peer) sees the same datanet.
+    const again = new DatanetStore({ dir: join(dir, 'datanets'), blockstore: blocks })
+    await again.load()
+    assert.deepEqual(await again.view(log.id), view)
+  })
+
+  it('refuses unsupported, oversize, linked and empty input before storing anything', async () => {
+    const bad = await files('bad', { 'ok.txt': 'fine', 'model.bin': 'binary' })
+    await assert.rejects(planIngest([bad]), (err: Error) => err instanceof UnsupportedFileError && /\.bin/.test(err.message))
+    const big = await files('big', { 'big.txt': 'x'.repeat(2000) })
+    await assert.rejects(planIngest([big], { maxFileBytes: 1000, maxTotalBytes: 1e9, maxFiles: 10 }), InputTooLargeError)
+    await symlink(join(big, 'big.txt'), join(dir, 'link.txt'))
+    await assert.rejects(planIngest([join(dir, 'link.txt')]), UnsupportedFileError)
+    await assert.rejects(planIngest([join(dir, 'missing')]), UnsupportedFileError)
+    await mkdir(join(dir, 'empty'))
+    await assert.rejects(planIngest([join(dir, 'empty')]), EmptyInputError)
+    assert.deepEqual(await readdir(join(dir, 'blocks')).catch(() => []), [])
+    await assert.rejects(async () => store.resolve('nope'), UnknownDatanetError)
+  })
+
+  it('imports a real corpus with one signing contributor per president', async () => {
+    // For sotu, the limit is a number of presidents (the earliest): Washington, Adams, Jefferson.
+    const result = await importCorpus(store, blocks, 'sotu', alice, { limit: 3 })
+    const view = await store.view('sotu')
+    assert.deepEqual(result.contributors.map(c => c.id), ['george-washington', 'john-adams', 'thomas-jefferson'])
+    assert.equal(view.totals.files, result.contributors.reduce((s, c) => s + c.files, 0))
+    assert.ok(view.totals.files > 3)
+    assert.equal(view.contributors.length, 3)
+    for (const c of result.contributors) {
+      // Each contribution is signed by its contributor's own (derived) key.
+      assert.equal(c.address, corpusContributorSigner('sotu', c.id).address)
+      assert.ok(view.contributions.some(v => v.contributor === c.address))
+    }
+    assert.notEqual(new Set(result.contributors.map(c => c.address)).size, 1)
+    await assert.rejects(importCorpus(store, blocks, 'sotu', alice, { limit: 1 }), AlreadyImportedError)
+  })
+})
