@@ -1,6 +1,7 @@
 // Gossip topics. The network name is part of every topic, so two swarms that meet
 // (e.g. two devnets on one LAN) do not mix their traffic.
 import { CapacityAdvertMessage } from './messages/capacity-advert.ts'
+import { DatanetHeadsMessage } from './messages/datanet-heads.ts'
 
 export interface TopicSpec {
   /** Topic name without the network prefix. */
@@ -11,7 +12,9 @@ export interface TopicSpec {
 
 export const CAPACITY_TOPIC: TopicSpec = { name: 'capacity/1', accept: [CapacityAdvertMessage.type] }
 
-export const TOPICS: readonly TopicSpec[] = [CAPACITY_TOPIC]
+export const DATANET_TOPIC: TopicSpec = { name: 'datanets/1', accept: [DatanetHeadsMessage.type] }
+
+export const TOPICS: readonly TopicSpec[] = [CAPACITY_TOPIC, DATANET_TOPIC]
 
 export function topicName (network: string, topic: TopicSpec): string {
   return `/openledger/${network}/${topic.name}`

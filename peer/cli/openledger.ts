@@ -4,6 +4,7 @@
 import { Command, CommanderError } from 'commander'
 import { EXIT, PeerError } from '../errors.ts'
 import { VERSION } from '../version.ts'
+import { datanetCommand } from './commands/datanet.ts'
 import { devnetCommand } from './commands/devnet.ts'
 import { keyCommand } from './commands/key.ts'
 import { nodeCommand } from './commands/node.ts'
@@ -20,6 +21,7 @@ keyCommand(program)
 nodeCommand(program)
 statusCommand(program)
 devnetCommand(program)
+datanetCommand(program)
 
 try {
   await program.parseAsync(process.argv)

@@ -5,6 +5,7 @@
 //   datastore/      libp2p peer store, Helia pins
 //   blocks/         Helia blockstore: manifest entries and shard blocks
 //   run.json        pid, status URL, addresses of the running process (removed on stop)
+import { randomBytes } from 'node:crypto'
 import { join } from 'node:path'
 import { rm } from 'node:fs/promises'
 import type { PeerId } from '@libp2p/interface'
@@ -23,6 +24,7 @@ import { CapacityAdvertMessage, defaultRegistry, type CapacityAdvert } from '../
 import type { MessageRegistry } from '../../protocols/registry.ts'
 import { ReplayGuard } from '../../protocols/replay-guard.ts'
 import { CAPACITY_TOPIC, topicName } from '../../protocols/topics.ts'
+import type { StorageCandidate } from '../../storage/datanet/placement.ts'
 import type { Identity } from '../identity/keystore.ts'
 import { readJsonIfExists, writeJsonAtomic } from '../../storage/atomic-file.ts'
 import { AGENT } from '../version.ts'
@@ -30,7 +32,8 @@ import { AdvertBook, type AdvertRecord } from './advert-book.ts'
 import { Advertiser } from './advertiser.ts'
 import { InboundStats, type InboundReport } from './inbound-stats.ts'
 import { createPeerStack, type PeerLibp2p } from './libp2p.ts'
-import { startStatusServer, type StatusServer } from './status-server.ts'
+import { startApiServer, type ApiServer } from './api-server.ts'
+import { DatanetService } from './datanet-service.ts'
 
 export interface PeerNodeOptions {
   dataDir: string
@@ -44,6 +47,8 @@ export interface PeerNodeOptions {
   slots?: number
   /** 0 picks a free port. */
   statusPort?: number
+  /** Peers that pin each shard (default 3). */
+  replication?: number
   /** MatMul benchmark size for the advert (smaller = faster start). */
   benchSize?: number
   log?: (msg: string, fields?: Record<string, unknown>) => void
@@ -96,7 +101,8 @@ export class PeerNode {
   private helia?: Helia
   private hello?: Hello
   private advertiser?: Advertiser
-  private statusServer?: StatusServer
+  private api?: ApiServer
+  private datanetService?: DatanetService
   private timer?: NodeJS.Timeout
   private startedAt = 0
   private lastAdvert: CapacityAdvert | null = null
@@ -118,7 +124,12 @@ export class PeerNode {
     return this.libp2p
   }
 
-  get statusUrl (): string { return this.statusServer?.url ?? '' }
+  get statusUrl (): string { return this.api?.url ?? '' }
+
+  get datanets (): DatanetService {
+    if (this.datanetService == null) throw new Error('node not started')
+    return this.datanetService
+  }
 
   async start (facts?: CapacityFacts): Promise<void> {
     this.startedAt = Date.now()
@@ -188,15 +199,34 @@ export class PeerNode {
     await this.hello.start()
     await writeJsonAtomic(join(this.dataDir, 'node.json'), { listen: this.boundListenAddrs() } satisfies NodeFile)
 
-    this.statusServer = await startStatusServer(this.opts.statusPort ?? 0, {
-      '/status': () => this.status(),
-      '/health': () => ({ ok: true, peerId: this.identity.peerId })
+    this.datanetService = new DatanetService({
+      helia,
+      libp2p,
+      localBlocks: this.blockstore,
+      identity: this.identity,
+      dataDir: this.dataDir,
+      network: this.network,
+      registry: this.registry,
+      inbound,
+      replication: this.opts.replication,
+      candidates: () => this.storageCandidates(),
+      log: this.log
     })
+    await this.datanetService.start()
+
+    // The token guards the POST routes; run.json is readable by this user only.
+    const token = randomBytes(32).toString('hex')
+    this.api = await startApiServer(this.opts.statusPort ?? 0, token, [
+      { method: 'GET', path: '/status', handle: () => this.status() },
+      { method: 'GET', path: '/health', handle: () => ({ ok: true, peerId: this.identity.peerId }) },
+      ...this.datanetService.routes()
+    ], this.log)
     await writeJsonAtomic(join(this.dataDir, 'run.json'), {
       pid: process.pid,
       peerId: this.identity.peerId,
       address: this.identity.address,
-      statusUrl: this.statusServer.url,
+      statusUrl: this.api.url,
+      token,
       addrs: libp2p.getMultiaddrs().map(a => a.toString())
     })
 
@@ -204,6 +234,16 @@ export class PeerNode {
     this.timer = setInterval(() => { void this.tick() }, advertInterval)
     this.timer.unref()
     void this.reconnect()
+  }
+
+  /** Peers that can hold shards: every live advert, this peer's own included. */
+  private storageCandidates (): StorageCandidate[] {
+    const now = Date.now()
+    const out = this.book.list().filter(r => r.expiresAt > now).map(r => ({ peerId: r.peerId, freeBytes: r.advert.disk.freeBytes }))
+    if (this.lastAdvert != null && !out.some(c => c.peerId === this.identity.peerId)) {
+      out.push({ peerId: this.identity.peerId, freeBytes: this.lastAdvert.disk.freeBytes })
+    }
+    return out
   }
 
   /** Listen addresses with the ports actually bound, so a restart gets the same ones. */
@@ -332,7 +372,8 @@ export class PeerNode {
   async stop (): Promise<void> {
     this.stopping ??= (async () => {
       if (this.timer != null) clearInterval(this.timer)
-      await this.statusServer?.close()
+      await this.api?.close()
+      await this.datanetService?.stop()
       await this.hello?.stop().catch(() => {})
       await this.helia?.stop()
       await this.blockstore?.close()

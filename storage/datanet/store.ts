@@ -14,13 +14,15 @@ import { ManifestLog } from '../manifest/log.ts'
 import type { RecordSigner } from '../signing.ts'
 import { addressOf } from '../signing.ts'
 import type { IngestedFile } from './ingest.ts'
-import type { Genesis, TrainingCycle } from './records.ts'
+import { genesisSchema, type Genesis, type TrainingCycle } from './records.ts'
 import { deriveView, type DatanetView } from './view.ts'
 
 /** No datanet has that id or name here. */
 export class UnknownDatanetError extends StorageError {}
 /** A name that several datanets share: use the id. */
 export class AmbiguousDatanetError extends StorageError {}
+/** A name, description or licence a genesis record cannot hold. */
+export class InvalidDatanetFieldsError extends StorageError {}
 /** This peer follows as many datanets as it will. */
 export class TooManyDatanetsError extends StorageError {}
 
@@ -72,7 +74,12 @@ export class DatanetStore {
 
   async create (fields: Omit<Genesis, 'kind' | 'creator'>, signer: RecordSigner): Promise<ManifestLog> {
     this.checkRoom()
-    const log = await ManifestLog.create(this.opts.blockstore, { kind: 'genesis', ...fields, creator: addressOf(signer.publicKey) }, signer)
+    const genesis = genesisSchema.safeParse({ kind: 'genesis', ...fields, creator: addressOf(signer.publicKey) })
+    if (!genesis.success) {
+      const issue = genesis.error.issues[0]
+      throw new InvalidDatanetFieldsError(`${issue.path.join('.')}: ${issue.message}`, { issues: genesis.error.issues })
+    }
+    const log = await ManifestLog.create(this.opts.blockstore, genesis.data, signer)
     this.logs.set(log.id, log)
     await this.persist(log)
     return log

@@ -1,0 +1,142 @@
+// The peer's local API on 127.0.0.1: GET routes answer JSON (status, datanets) to
+// anyone on this machine; POST routes change things and need the bearer token the
+// node writes into run.json (readable by its owner only). A POST answers with
+// NDJSON: zero or more {"progress": ...} lines, then {"result": ...} or {"error": ...},
+// so long work (a big contribution) shows progress and a CLI can read it as it comes.
+import { timingSafeEqual } from 'node:crypto'
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import type { AddressInfo } from 'node:net'
+
+export const MAX_BODY_BYTES = 1024 * 1024
+
+export interface RouteContext {
+  params: string[]
+  body: unknown
+  /** Report progress (POST routes only). */
+  progress: (value: unknown) => void
+  /** Aborted when the client goes away. */
+  signal: AbortSignal
+}
+
+export interface Route {
+  method: 'GET' | 'POST'
+  /** Exact path, or a pattern whose groups become params. */
+  path: string | RegExp
+  handle: (ctx: RouteContext) => unknown
+}
+
+export interface ApiServer {
+  url: string
+  close (): Promise<void>
+}
+
+/** Status code for an error that reached the API: its own, a typed client error, or 500. */
+function statusOf (err: Error & { httpStatus?: number }): number {
+  if (err.httpStatus != null) return err.httpStatus
+  if (/^Unknown|NotFound/.test(err.name)) return 404
+  if (err.name !== 'Error' && err.name !== 'TypeError' && err.name !== 'RangeError') return 400
+  return 500
+}
+
+function errorBody (err: Error & { details?: unknown }): unknown {
+  const internal = statusOf(err) === 500
+  return { error: { name: internal ? 'InternalError' : err.name, message: internal ? 'internal error (see the node log)' : err.message, details: internal ? undefined : err.details } }
+}
+
+async function readBody (req: IncomingMessage): Promise<unknown> {
+  const chunks: Buffer[] = []
+  let size = 0
+  for await (const chunk of req) {
+    size += (chunk as Buffer).byteLength
+    if (size > MAX_BODY_BYTES) throw Object.assign(new Error(`request body over ${MAX_BODY_BYTES} bytes`), { name: 'BodyTooLargeError', httpStatus: 413 })
+    chunks.push(chunk as Buffer)
+  }
+  if (size === 0) return {}
+  try {
+    return JSON.parse(Buffer.concat(chunks).toString('utf8'))
+  } catch {
+    throw Object.assign(new Error('request body is not JSON'), { name: 'MalformedRequestError', httpStatus: 400 })
+  }
+}
+
+function match (route: Route, method: string, path: string): string[] | undefined {
+  if (route.method !== method) return undefined
+  if (typeof route.path === 'string') return route.path === path ? [] : undefined
+  const m = route.path.exec(path)
+  return m == null ? undefined : m.slice(1).map(decodeURIComponent)
+}
+
+export async function startApiServer (port: number, token: string, routes: Route[], log: (msg: string, f?: Record<string, unknown>) => void = () => {}): Promise<ApiServer> {
+  const expected = Buffer.from(`Bearer ${token}`)
+  const server: Server = createServer((req, res) => { void serve(req, res) })
+
+  async function serve (req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const path = (req.url ?? '/').split('?')[0]
+    const method = req.method ?? 'GET'
+    let params: string[] | undefined
+    const route = routes.find(r => (params = match(r, method, path)) != null)
+    if (route == null) {
+      const known = routes.some(r => match({ ...r, method: method as Route['method'] }, method, path) != null)
+      res.writeHead(known ? 405 : 404, { 'content-type': 'application/json' })
+      res.end(JSON.stringify({ error: { name: known ? 'MethodNotAllowedError' : 'NotFoundError', message: `${method} ${path}` } }))
+      return
+    }
+    const controller = new AbortController()
+    res.on('close', () => { if (!res.writableFinished) controller.abort() })
+    if (method === 'GET') {
+      try {
+        const value = await route.handle({ params: params!, body: {}, progress: () => {}, signal: controller.signal })
+        res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' })
+        res.end(JSON.stringify(value))
+      } catch (err) {
+        res.writeHead(statusOf(err as Error), { 'content-type': 'application/json' })
+        res.end(JSON.stringify(errorBody(err as Error)))
+        if (statusOf(err as Error) === 500) log('api error', { path, error: (err as Error).stack })
+      }
+      return
+    }
+    const auth = Buffer.from(req.headers.authorization ?? '')
+    if (auth.byteLength !== expected.byteLength || !timingSafeEqual(auth, expected)) {
+      res.writeHead(401, { 'content-type': 'application/json' })
+      res.end(JSON.stringify({ error: { name: 'UnauthorizedError', message: 'missing or wrong API token (see run.json)' } }))
+      return
+    }
+    let body: unknown
+    try {
+      body = await readBody(req)
+    } catch (err) {
+      res.writeHead(statusOf(err as Error), { 'content-type': 'application/json' })
+      res.end(JSON.stringify(errorBody(err as Error)))
+      return
+    }
+    res.writeHead(200, { 'content-type': 'application/x-ndjson', 'cache-control': 'no-store' })
+    let lastProgress = 0
+    const progress = (value: unknown): void => {
+      const now = Date.now()
+      if (now - lastProgress < 100) return // at most 10 lines a second
+      lastProgress = now
+      res.write(JSON.stringify({ progress: value }) + '\n')
+    }
+    try {
+      const result = await route.handle({ params: params!, body, progress, signal: controller.signal })
+      res.end(JSON.stringify({ result }) + '\n')
+    } catch (err) {
+      if (statusOf(err as Error) === 500) log('api error', { path, error: (err as Error).stack })
+      res.end(JSON.stringify(errorBody(err as Error)) + '\n')
+    }
+  }
+
+  server.keepAliveTimeout = 1_000
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject)
+    server.listen(port, '127.0.0.1', () => { server.off('error', reject); resolve() })
+  })
+  const { port: bound } = server.address() as AddressInfo
+  return {
+    url: `http://127.0.0.1:${bound}`,
+    close: async () => {
+      server.closeAllConnections()
+      await new Promise<void>((resolve) => server.close(() => resolve()))
+    }
+  }
+}

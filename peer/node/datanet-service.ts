@@ -1,0 +1,367 @@
+// Datanets on a running peer: the storage engine (DatanetStore) wired to the swarm.
+// - Heads travel on the datanets gossip topic; a peer merges what it lacks, fetching
+//   entries through Helia (bitswap), and follows every datanet it hears of.
+// - Each shard is pinned by the R peers that placement (rendezvous hashing over the
+//   adverts) picks; when a holder's advert expires, the next peer in line pins it.
+// - /openledger/has/1.0.0 answers which shards this peer holds, so `datanet show`
+//   reports real replication, not just intended placement.
+// - Entries that fail their checks get the announcing peer disconnected and ignored.
+import { mkdir, rename, rm } from 'node:fs/promises'
+import { createWriteStream } from 'node:fs'
+import { dirname, join, resolve, sep } from 'node:path'
+import { pipeline } from 'node:stream/promises'
+import { Readable } from 'node:stream'
+import type { Helia } from '@helia/interface'
+import type { PeerId } from '@libp2p/interface'
+import { peerIdFromString } from '@libp2p/peer-id'
+import { CID } from 'multiformats/cid'
+import { sealEnvelope, type Envelope } from '../../protocols/envelope.ts'
+import { topicValidator } from '../../protocols/gossip-validator.ts'
+import { askHas, serveHas } from '../../protocols/has/has.ts'
+import type { Inbound } from '../../protocols/inbound.ts'
+import { DatanetHeadsMessage, type DatanetHeads } from '../../protocols/messages/index.ts'
+import type { MessageRegistry } from '../../protocols/registry.ts'
+import { DATANET_TOPIC, topicName } from '../../protocols/topics.ts'
+import type { BlockStore } from '../../storage/blocks.ts'
+import { StorageError } from '../../storage/errors.ts'
+import { CORPORA, importCorpus, type CorpusName } from '../../storage/datanet/corpus.ts'
+import { ingest, planIngest } from '../../storage/datanet/ingest.ts'
+import { DEFAULT_REPLICATION, holdersFor, type StorageCandidate } from '../../storage/datanet/placement.ts'
+import type { Genesis } from '../../storage/datanet/records.ts'
+import { DatanetStore } from '../../storage/datanet/store.ts'
+import type { DatanetView } from '../../storage/datanet/view.ts'
+import type { ManifestLog } from '../../storage/manifest/log.ts'
+import { readFile as readUnixfsFile } from '../../storage/unixfs/index.ts'
+import type { Identity } from '../identity/keystore.ts'
+import { UsageError } from '../errors.ts'
+import type { Route } from './api-server.ts'
+import type { PeerLibp2p } from './libp2p.ts'
+
+/** Bad content from a peer: the named entry or block failed its checks. */
+const CONTENT_ERRORS = new Set(['MalformedEntryError', 'InvalidEntrySignatureError', 'ForgedContributorError', 'InvalidEntryLinkError', 'BlockHashMismatchError', 'MalformedDagError'])
+
+export interface DatanetServiceOptions {
+  helia: Helia
+  libp2p: PeerLibp2p
+  /** The peer's own blocks: reads here never go to the network. */
+  localBlocks: BlockStore
+  identity: Identity
+  dataDir: string
+  network: string
+  registry: MessageRegistry
+  inbound: Inbound
+  replication?: number
+  /** Peers that advertise storage, this one included. */
+  candidates: () => StorageCandidate[]
+  log: (msg: string, fields?: Record<string, unknown>) => void
+}
+
+export interface ShardReplication { cid: string, path: string, size: number, intended: string[], holders: string[] }
+
+export class DatanetService {
+  readonly store: DatanetStore
+  private readonly opts: DatanetServiceOptions
+  private readonly topic: string
+  private readonly replication: number
+  private readonly merging = new Map<string, CID[] | null>()
+  private readonly banned = new Map<string, number>()
+  private readonly pinning = new Set<string>()
+  private timer?: NodeJS.Timeout
+  private stopped = false
+  private replicating?: Promise<void>
+
+  constructor (opts: DatanetServiceOptions) {
+    this.opts = opts
+    this.topic = topicName(opts.network, DATANET_TOPIC)
+    this.replication = opts.replication ?? DEFAULT_REPLICATION
+    this.store = new DatanetStore({ dir: join(opts.dataDir, 'datanets'), blockstore: opts.localBlocks })
+  }
+
+  async start (): Promise<void> {
+    await this.store.load()
+    const { libp2p } = this.opts
+    libp2p.services.pubsub.topicValidators.set(this.topic, topicValidator(this.opts.inbound, DATANET_TOPIC, this.topic,
+      (env, from) => this.onHeads(env as Envelope<DatanetHeads>, from)))
+    libp2p.services.pubsub.subscribe(this.topic)
+    await serveHas(libp2p, async (cid) => await this.opts.helia.pins.isPinned(cid))
+    this.timer = setInterval(() => { void this.tick() }, 5_000)
+    this.timer.unref()
+  }
+
+  async stop (): Promise<void> {
+    this.stopped = true
+    if (this.timer != null) clearInterval(this.timer)
+    await this.replicating
+  }
+
+  // --- gossip -------------------------------------------------------------------
+
+  private announce (log: ManifestLog): void {
+    const body: DatanetHeads = { datanet: log.id, name: (log.genesis.entry.payload as Genesis).name, heads: log.heads.map(String).slice(0, 64), entries: log.size }
+    const bytes = sealEnvelope({ network: this.opts.network, type: DatanetHeadsMessage.type, body, signer: this.opts.identity.signer, registry: this.opts.registry })
+    this.opts.libp2p.services.pubsub.publish(this.topic, bytes).catch((err: Error) => this.opts.log('heads publish failed', { error: err.message }))
+  }
+
+  private onHeads (env: Envelope<DatanetHeads>, from: string): void {
+    if ((this.banned.get(from) ?? 0) > Date.now()) return
+    const heads = env.body.heads.map(h => CID.parse(h))
+    const log = this.store.has(env.body.datanet) ? this.store.resolve(env.body.datanet) : undefined
+    if (log != null && heads.every(h => log.has(h))) return
+    void this.mergeFrom(env.body.datanet, heads, from)
+  }
+
+  /** One merge per datanet at a time; heads that arrive meanwhile are merged next. */
+  private async mergeFrom (id: string, heads: CID[], from: string): Promise<void> {
+    if (this.merging.has(id)) { this.merging.set(id, [...(this.merging.get(id) ?? []), ...heads]); return }
+    this.merging.set(id, null)
+    try {
+      let next: CID[] | null = heads
+      while (next != null && !this.stopped) {
+        this.merging.set(id, null)
+        const added = await this.store.merge(id, next, this.opts.helia.blockstore, { signal: AbortSignal.timeout(60_000) })
+        if (added.length > 0) {
+          this.opts.log('datanet merged', { datanet: id, added: added.length, from })
+          const log = this.store.resolve(id)
+          // Our side had entries the announcer lacks: tell it (and everyone) where we stand.
+          if (!log.heads.every(h => next!.some(n => n.equals(h)))) this.announce(log)
+          void this.replicate()
+        }
+        next = this.merging.get(id) ?? null
+      }
+    } catch (err) {
+      const e = err as Error
+      this.opts.log('datanet merge failed', { datanet: id, from, error: e.name, message: e.message })
+      if (CONTENT_ERRORS.has(e.name)) await this.penalise(from, e.name)
+    } finally {
+      this.merging.delete(id)
+    }
+  }
+
+  /** A peer that served bad entries: disconnected, its announcements ignored for 10 minutes. */
+  private async penalise (peer: string, why: string): Promise<void> {
+    this.banned.set(peer, Date.now() + 10 * 60_000)
+    this.opts.log('peer penalised', { peer, why })
+    await this.opts.libp2p.hangUp(peerIdFromString(peer)).catch(() => {})
+  }
+
+  private async tick (): Promise<void> {
+    if (this.stopped) return
+    for (const log of this.store.list()) this.announce(log)
+    await this.replicate()
+  }
+
+  // --- replication -------------------------------------------------------------
+
+  /** Unique shards of a datanet (first occurrence of each CID), with their paths. */
+  private shards (log: ManifestLog): Array<{ cid: CID, path: string, size: number }> {
+    const seen = new Set<string>()
+    const out: Array<{ cid: CID, path: string, size: number }> = []
+    for (const e of log.ordered()) {
+      const p = e.entry.payload
+      if (p.kind !== 'contribution') continue
+      for (const f of p.files) {
+        const key = f.cid.toString()
+        if (seen.has(key)) continue
+        seen.add(key)
+        out.push({ cid: f.cid, path: f.path, size: f.size })
+      }
+    }
+    return out
+  }
+
+  /** Pin every shard placement gives this peer; never runs twice at once. */
+  async replicate (): Promise<void> {
+    if (this.replicating != null) return await this.replicating
+    this.replicating = (async () => {
+      const self = this.opts.identity.peerId
+      const candidates = this.opts.candidates()
+      const todo: CID[] = []
+      for (const log of this.store.list()) {
+        for (const s of this.shards(log)) {
+          if (!holdersFor(s.cid.toString(), candidates, this.replication).includes(self)) continue
+          if (this.pinning.has(s.cid.toString()) || await this.opts.helia.pins.isPinned(s.cid)) continue
+          todo.push(s.cid)
+        }
+      }
+      // A few at a time: each pin fetches a whole DAG.
+      const workers = Array.from({ length: 4 }, async () => {
+        while (todo.length > 0 && !this.stopped) await this.pin(todo.shift()!)
+      })
+      await Promise.all(workers)
+    })().finally(() => { this.replicating = undefined })
+    await this.replicating
+  }
+
+  private async pin (cid: CID): Promise<void> {
+    const key = cid.toString()
+    this.pinning.add(key)
+    try {
+      for await (const _ of this.opts.helia.pins.add(cid, { signal: AbortSignal.timeout(120_000) })) { /* drain: pins.add is lazy */ }
+      this.opts.log('shard pinned', { cid: key })
+    } catch (err) {
+      this.opts.log('shard pin failed', { cid: key, error: (err as Error).name, message: (err as Error).message })
+    } finally {
+      this.pinning.delete(key)
+    }
+  }
+
+  private async pinLocal (cids: CID[]): Promise<void> {
+    for (const cid of cids) {
+      if (await this.opts.helia.pins.isPinned(cid)) continue
+      for await (const _ of this.opts.helia.pins.add(cid, { offline: true } as any)) { /* local blocks only */ }
+    }
+  }
+
+  // --- actions (the API calls these) ---------------------------------------------
+
+  async create (fields: { name: string, description: string, license: string }): Promise<DatanetView> {
+    const log = await this.store.create(fields, this.opts.identity.signer)
+    this.announce(log)
+    return await this.store.view(log.id)
+  }
+
+  async contribute (idOrName: string, paths: string[], license: string | undefined, progress: (p: unknown) => void, signal: AbortSignal): Promise<unknown> {
+    const log = this.store.resolve(idOrName)
+    const planned = await planIngest(paths)
+    const batches = await ingest(this.opts.localBlocks as any, planned, { onProgress: progress, signal })
+    const entries = await this.store.contribute(log.id, batches, license ?? (log.genesis.entry.payload as Genesis).license, this.opts.identity.signer)
+    // The contributor's own peer holds what it contributed, whatever placement says.
+    await this.pinLocal(batches.flat().map(f => f.file.cid))
+    this.announce(this.store.resolve(log.id))
+    void this.replicate()
+    return { datanet: log.id, entries: entries.map(e => e.cid.toString()), files: planned.length, bytes: planned.reduce((s, f) => s + f.size, 0), version: (await this.store.resolve(log.id).version()).toString() }
+  }
+
+  async importCorpus (corpus: string, limit: number | undefined, progress: (p: unknown) => void, signal: AbortSignal): Promise<unknown> {
+    if (!(CORPORA as readonly string[]).includes(corpus)) throw new UsageError(`unknown corpus "${corpus}"; choose one of: ${CORPORA.join(', ')}`)
+    const result = await importCorpus(this.store, this.opts.localBlocks, corpus as CorpusName, this.opts.identity.signer, { limit, onProgress: progress, signal })
+    await this.pinLocal(this.shards(result.log).map(s => s.cid))
+    this.announce(result.log)
+    void this.replicate()
+    return { datanet: result.log.id, name: corpus, version: (await result.log.version()).toString(), contributors: result.contributors }
+  }
+
+  /** The view, plus where each shard is meant to be and where it really is. */
+  async show (idOrName: string): Promise<DatanetView & { version: string, replication: { target: number, shards: ShardReplication[] } }> {
+    const log = this.store.resolve(idOrName)
+    const view = await this.store.view(log.id)
+    const shards = this.shards(log)
+    const candidates = this.opts.candidates()
+    const self = this.opts.identity.peerId
+    const holders = new Map<string, string[]>(shards.map(s => [s.cid.toString(), []]))
+    const peers = candidates.map(c => c.peerId)
+    await Promise.all(peers.map(async (peer) => {
+      let has: boolean[]
+      try {
+        has = peer === self
+          ? await Promise.all(shards.map(async s => await this.opts.helia.pins.isPinned(s.cid)))
+          : await askHas(this.opts.libp2p, peerIdFromString(peer), shards.map(s => s.cid))
+      } catch { return } // unreachable peers hold nothing we can count on
+      has.forEach((h, i) => { if (h) holders.get(shards[i].cid.toString())!.push(peer) })
+    }))
+    return {
+      ...view,
+      version: (await log.version()).toString(),
+      replication: {
+        target: this.replication,
+        shards: shards.map(s => ({ cid: s.cid.toString(), path: s.path, size: s.size, intended: holdersFor(s.cid.toString(), candidates, this.replication), holders: holders.get(s.cid.toString())!.sort() }))
+      }
+    }
+  }
+
+  list (): unknown[] {
+    return this.store.list().map(l => ({ id: l.id, name: (l.genesis.entry.payload as Genesis).name, entries: l.size, heads: l.heads.map(String) }))
+  }
+
+  /**
+   * Fetch a whole datanet (by id, name or version) or one file (by CID) into `out`,
+   * every block checked against its CID on the way. Files land under their paths.
+   */
+  async get (target: string, out: string, progress: (p: unknown) => void, signal: AbortSignal): Promise<unknown> {
+    const root = resolve(out)
+    let files: Array<{ cid: CID, path: string, size: number }>
+    let datanet: string | undefined
+    if (this.isKnown(target)) {
+      const log = this.store.resolve(target)
+      datanet = log.id
+      files = this.shards(log)
+    } else {
+      let cid: CID
+      try { cid = CID.parse(target) } catch { throw new UsageError(`"${target}" is neither a datanet here nor a CID`) }
+      if (cid.code === 0x71) { // dag-cbor: a datanet id or version from elsewhere
+        const added = await this.store.merge(target, [cid], this.opts.helia.blockstore, { signal: AbortSignal.any([signal, AbortSignal.timeout(60_000)]) })
+        void added
+        const log = this.store.resolve(target)
+        datanet = log.id
+        files = this.shards(log)
+      } else {
+        files = [{ cid, path: cid.toString(), size: 0 }]
+      }
+    }
+    const bytesTotal = files.reduce((s, f) => s + f.size, 0)
+    let bytesDone = 0
+    for (const [i, f] of files.entries()) {
+      const dest = resolve(root, f.path)
+      if (!dest.startsWith(root + sep)) throw new UsageError(`refusing to write outside ${root}: ${f.path}`)
+      await mkdir(dirname(dest), { recursive: true })
+      const tmp = `${dest}.partial`
+      const source = readUnixfsFile(this.opts.helia.blockstore, f.cid, { signal })
+      const counted = (async function * () { for await (const chunk of source) { bytesDone += chunk.byteLength; progress({ bytesDone, bytesTotal, filesDone: i, filesTotal: files.length }); yield chunk } })()
+      try {
+        await pipeline(Readable.from(counted), createWriteStream(tmp))
+        await rename(tmp, dest)
+      } catch (err) {
+        await rm(tmp, { force: true })
+        throw err
+      }
+    }
+    return { datanet, out: root, files: files.length, bytes: bytesDone }
+  }
+
+  private isKnown (idOrName: string): boolean {
+    try { this.store.resolve(idOrName); return true } catch (err) { if (err instanceof StorageError) return false; throw err }
+  }
+
+  routes (): Route[] {
+    const str = (v: unknown, name: string, required = true): string | undefined => {
+      if (v == null && !required) return undefined
+      if (typeof v !== 'string' || v.length === 0 || v.length > 4096) throw new UsageError(`${name} must be a non-empty string`)
+      return v
+    }
+    return [
+      { method: 'GET', path: '/datanets', handle: () => this.list() },
+      { method: 'GET', path: /^\/datanets\/([^/]+)$/, handle: async ({ params }) => await this.show(params[0]) },
+      {
+        method: 'POST', path: '/datanets', handle: async ({ body }) => {
+          const b = body as Record<string, unknown>
+          const description = b.description ?? ''
+          if (typeof description !== 'string') throw new UsageError('description must be a string')
+          return await this.create({ name: str(b.name, 'name')!, description, license: str(b.license, 'license')! })
+        }
+      },
+      {
+        method: 'POST', path: /^\/datanets\/([^/]+)\/contribute$/, handle: async ({ params, body, progress, signal }) => {
+          const b = body as Record<string, unknown>
+          if (!Array.isArray(b.paths) || b.paths.length === 0 || b.paths.length > 1000) throw new UsageError('paths must be a list of 1 to 1000 paths')
+          return await this.contribute(params[0], b.paths.map((p, i) => str(p, `paths[${i}]`)!), str(b.license, 'license', false), progress, signal)
+        }
+      },
+      {
+        method: 'POST', path: '/datanets/import', handle: async ({ body, progress, signal }) => {
+          const b = body as Record<string, unknown>
+          const limit = b.limit == null ? undefined : Number(b.limit)
+          if (limit != null && (!Number.isInteger(limit) || limit < 1)) throw new UsageError('limit must be a positive integer')
+          return await this.importCorpus(str(b.corpus, 'corpus')!, limit, progress, signal)
+        }
+      },
+      {
+        method: 'POST', path: '/datanets/get', handle: async ({ body, progress, signal }) => {
+          const b = body as Record<string, unknown>
+          return await this.get(str(b.target, 'target')!, str(b.out, 'out')!, progress, signal)
+        }
+      }
+    ]
+  }
+}
+
+export type { PeerId }
