@@ -68,6 +68,8 @@ export class DatanetService {
   private readonly pinning = new Set<string>()
   private timer?: NodeJS.Timeout
   private stopped = false
+  private readonly failures: Record<string, number> = {}
+  private readonly penalised: Array<{ peer: string, why: string, at: number }> = []
   private replicating?: Promise<void>
 
   constructor (opts: DatanetServiceOptions) {
@@ -131,6 +133,7 @@ export class DatanetService {
     } catch (err) {
       const e = err as Error
       this.opts.log('datanet merge failed', { datanet: id, from, error: e.name, message: e.message })
+      this.failures[e.name] = (this.failures[e.name] ?? 0) + 1
       if (CONTENT_ERRORS.has(e.name)) await this.penalise(from, e.name)
     } finally {
       this.merging.delete(id)
@@ -140,6 +143,8 @@ export class DatanetService {
   /** A peer that served bad entries: disconnected, its announcements ignored for 10 minutes. */
   private async penalise (peer: string, why: string): Promise<void> {
     this.banned.set(peer, Date.now() + 10 * 60_000)
+    this.penalised.push({ peer, why, at: Date.now() })
+    if (this.penalised.length > 50) this.penalised.shift()
     this.opts.log('peer penalised', { peer, why })
     await this.opts.libp2p.hangUp(peerIdFromString(peer)).catch(() => {})
   }
@@ -267,6 +272,11 @@ export class DatanetService {
         shards: shards.map(s => ({ cid: s.cid.toString(), path: s.path, size: s.size, intended: holdersFor(s.cid.toString(), candidates, this.replication), holders: holders.get(s.cid.toString())!.sort() }))
       }
     }
+  }
+
+  /** Counters for the status API: failed merges by error, peers penalised. */
+  stats (): { followed: number, failures: Record<string, number>, penalised: Array<{ peer: string, why: string, at: number }> } {
+    return { followed: this.store.list().length, failures: { ...this.failures }, penalised: [...this.penalised] }
   }
 
   list (): unknown[] {

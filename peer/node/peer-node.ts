@@ -75,6 +75,7 @@ export interface StatusReport {
   inbound: InboundReport
   /** Recent gossip propagation latencies (receive time minus signing time, ms). */
   latencySamples: number[]
+  datanets: ReturnType<DatanetService['stats']>
 }
 
 interface NodeFile { listen: string[] }
@@ -365,7 +366,8 @@ export class PeerNode {
       adverts,
       advertsSeen: adverts.filter(r => r.peerId !== this.identity.peerId).length,
       inbound: this.stats.snapshot(),
-      latencySamples: [...this.latencySamples]
+      latencySamples: [...this.latencySamples],
+      datanets: this.datanets.stats()
     }
   }
 

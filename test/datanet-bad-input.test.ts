@@ -1,0 +1,119 @@
+// Bad manifest entries from the network: a plain Helia node (libp2p + bitswap +
+// gossipsub, not the project's peer code) announces heads whose entries fail their
+// checks. The peer must refuse them with the typed error, keep its datanet as it was,
+// and disconnect and ignore the sender.
+import assert from 'node:assert/strict'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { withBitswap } from '@helia/bitswap'
+import { withLibp2pLight } from '@helia/libp2p'
+import { gossipsub, type GossipSub } from '@libp2p/gossipsub'
+import { identify } from '@libp2p/identify'
+import { noise } from '@libp2p/noise'
+import { tcp } from '@libp2p/tcp'
+import { yamux } from '@libp2p/yamux'
+import * as dagCbor from '@ipld/dag-cbor'
+import { secp256k1 } from '@noble/curves/secp256k1.js'
+import { multiaddr } from '@multiformats/multiaddr'
+import { MemoryBlockstore } from 'blockstore-core'
+import { MemoryDatastore } from 'datastore-core'
+import { createHeliaLight } from 'helia'
+import { CID } from 'multiformats/cid'
+import { Devnet } from '../peer/devnet/devnet.ts'
+import { fetchStatus } from '../peer/cli/commands/status.ts'
+import { sealEnvelope } from '../protocols/envelope.ts'
+import { DatanetHeadsMessage } from '../protocols/messages/index.ts'
+import { signerFromPrivateKey } from '../protocols/signer.ts'
+import { DATANET_TOPIC, topicName } from '../protocols/topics.ts'
+import { encodeEntry, signEntry } from '../storage/manifest/entry.ts'
+import { addressOf } from '../storage/signing.ts'
+import { runCli } from './helpers/cli.ts'
+import { waitFor } from './helpers/plain-node.ts'
+
+const TOPIC = topicName('devnet', DATANET_TOPIC)
+
+async function attackerNode () {
+  const helia = withBitswap(withLibp2pLight(createHeliaLight({ blockstore: new MemoryBlockstore(), datastore: new MemoryDatastore(), codecs: [dagCbor] }), {
+    addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] },
+    transports: [tcp()],
+    connectionEncrypters: [noise()],
+    streamMuxers: [yamux()],
+    services: { identify: identify(), pubsub: gossipsub({ globalSignaturePolicy: 'StrictNoSign', allowPublishToZeroTopicPeers: true }) }
+  }))
+  await helia.start()
+  return helia as typeof helia & { libp2p: { services: { pubsub: GossipSub } } }
+}
+
+describe('bad manifest entries from a plain Helia node', function () {
+  this.timeout(120_000)
+  let dir: string
+  let devnet: Devnet
+  let datanet: { id: string, creator: string }
+
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'openledger-datanet-attack-'))
+    devnet = new Devnet({ dir, peers: 1, advertIntervalMs: 1_000, benchSize: 64 })
+    await devnet.start()
+    const r = await runCli(['datanet', 'create', 'target', '--license', 'CC0-1.0', '--json', '-d', devnet.peers[0].dataDir])
+    assert.equal(r.code, 0, r.stderr)
+    datanet = JSON.parse(r.stdout)
+  })
+  after(async () => {
+    await devnet?.stop()
+    await rm(dir, { recursive: true, force: true })
+  })
+
+  const cases = [
+    {
+      error: 'ForgedContributorError',
+      entry: (attacker: ReturnType<typeof signerFromPrivateKey>) => signEntry({
+        v: 1, datanet: datanet.id, prev: [CID.parse(datanet.id)], clock: 1, ts: Date.now(),
+        // Claims the datanet's creator as contributor, signed with the attacker's key.
+        payload: { kind: 'contribution', contributor: datanet.creator, license: 'CC0-1.0', files: [{ path: 'x.txt', cid: CID.parse('QmT78zSuBmuS4z925WZfrqQ1qHaJ56DQaTfyMUF7F8ff5o'), size: 12, mediaType: 'text/plain' }] }
+      }, attacker)
+    },
+    {
+      error: 'InvalidEntrySignatureError',
+      entry: (attacker: ReturnType<typeof signerFromPrivateKey>) => {
+        const e = signEntry({
+          v: 1, datanet: datanet.id, prev: [CID.parse(datanet.id)], clock: 1, ts: Date.now(),
+          payload: { kind: 'contribution', contributor: addressOf(attacker.publicKey), license: 'CC0-1.0', files: [{ path: 'y.txt', cid: CID.parse('QmT78zSuBmuS4z925WZfrqQ1qHaJ56DQaTfyMUF7F8ff5o'), size: 12, mediaType: 'text/plain' }] }
+        }, attacker)
+        return { ...e, sig: Uint8Array.from(e.sig, (b, i) => i === 3 ? b ^ 0xff : b) }
+      }
+    }
+  ]
+
+  for (const c of cases) {
+    it(`refuses an entry that fails with ${c.error}, and drops the sender`, async () => {
+      const target = devnet.peers[0]
+      const attacker = await attackerNode()
+      try {
+        const key = secp256k1.utils.randomSecretKey()
+        const signer = signerFromPrivateKey(key)
+        const { cid, bytes } = await encodeEntry(c.entry(signer) as any)
+        await attacker.blockstore.put(cid, bytes)
+        attacker.libp2p.services.pubsub.subscribe(TOPIC)
+        await attacker.libp2p.dial(multiaddr(target.addrs[0]))
+        await waitFor('the attacker in the target\'s topic mesh', () => attacker.libp2p.services.pubsub.getSubscribers(TOPIC).some(p => p.toString() === target.peerId))
+        const before = await fetchStatus(target.statusUrl!)
+        await attacker.libp2p.services.pubsub.publish(TOPIC, sealEnvelope({
+          network: 'devnet', type: DatanetHeadsMessage.type, signer,
+          body: { datanet: datanet.id, name: 'target', heads: [cid.toString()], entries: 2 }
+        }))
+        const after = await waitFor(`${c.error} at the target`, async () => {
+          const s = await fetchStatus(target.statusUrl!)
+          return (s.datanets.failures[c.error] ?? 0) > (before.datanets.failures[c.error] ?? 0) ? s : undefined
+        })
+        assert.ok(after.datanets.penalised.some(p => p.peer === attacker.libp2p.peerId.toString() && p.why === c.error))
+        await waitFor('the target to hang up on the attacker', () => attacker.libp2p.getConnections().every(conn => conn.remotePeer.toString() !== target.peerId))
+        // The datanet is as it was: only its genesis.
+        const list = JSON.parse((await runCli(['datanet', 'list', '--json', '-d', target.dataDir])).stdout).datanets
+        assert.equal(list.find((d: any) => d.id === datanet.id).entries, 1)
+      } finally {
+        await attacker.stop()
+      }
+    })
+  }
+})
