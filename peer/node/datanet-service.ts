@@ -26,7 +26,7 @@ import type { BlockStore } from '../../storage/blocks.ts'
 import { StorageError } from '../../storage/errors.ts'
 import { CORPORA, importCorpus, type CorpusName } from '../../storage/datanet/corpus.ts'
 import { ingest, planIngest } from '../../storage/datanet/ingest.ts'
-import { DEFAULT_REPLICATION, holdersFor, type StorageCandidate } from '../../storage/datanet/placement.ts'
+import { canStore, DEFAULT_REPLICATION, holdersFor, type StorageCandidate } from '../../storage/datanet/placement.ts'
 import type { Genesis } from '../../storage/datanet/records.ts'
 import { DatanetStore } from '../../storage/datanet/store.ts'
 import type { DatanetView } from '../../storage/datanet/view.ts'
@@ -247,7 +247,7 @@ export class DatanetService {
   }
 
   /** The view, plus where each shard is meant to be and where it really is. */
-  async show (idOrName: string): Promise<DatanetView & { version: string, replication: { target: number, shards: ShardReplication[] } }> {
+  async show (idOrName: string): Promise<DatanetView & { version: string, replication: { target: number, wanted: number, shards: ShardReplication[] } }> {
     const log = this.store.resolve(idOrName)
     const view = await this.store.view(log.id)
     const shards = this.shards(log)
@@ -268,7 +268,9 @@ export class DatanetService {
       ...view,
       version: (await log.version()).toString(),
       replication: {
-        target: this.replication,
+        // With fewer storage peers than R, every one of them is the most there can be.
+        target: Math.min(this.replication, candidates.filter(canStore).length),
+        wanted: this.replication,
         shards: shards.map(s => ({ cid: s.cid.toString(), path: s.path, size: s.size, intended: holdersFor(s.cid.toString(), candidates, this.replication), holders: holders.get(s.cid.toString())!.sort() }))
       }
     }

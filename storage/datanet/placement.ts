@@ -30,10 +30,15 @@ function score (shard: string, c: StorageCandidate): number {
   return -weight / Math.log(unitHash(shard, c.peerId))
 }
 
+/** Whether a peer has room to take shards at all. */
+export function canStore (c: StorageCandidate): boolean {
+  return c.freeBytes >= MIN_FREE_BYTES
+}
+
 /** The `r` peers that should hold `shard`, best first. */
 export function holdersFor (shard: string, candidates: StorageCandidate[], r = DEFAULT_REPLICATION): string[] {
   return candidates
-    .filter(c => c.freeBytes >= MIN_FREE_BYTES)
+    .filter(canStore)
     .map(c => ({ peerId: c.peerId, s: score(shard, c) }))
     .sort((a, b) => b.s - a.s || (a.peerId < b.peerId ? -1 : 1))
     .slice(0, r)

@@ -82,7 +82,7 @@ export function datanetCommand (program: Command): void {
         `datanet  ${v.name}  (${v.license})`, `id       ${v.id}`, `version  ${v.version}`, `creator  ${v.creator}`,
         `entries  ${v.entries}   contributions ${v.contributions.length}   contributors ${v.contributors.length}`,
         `files    ${v.totals.files} (${v.totals.uniqueFiles} unique)   ${formatBytes(v.totals.bytes)} (${formatBytes(v.totals.uniqueBytes)} unique)`,
-        `replicas ${full}/${shards.length} shards on at least ${v.replication.target} peers`, ''
+        `replicas ${full}/${shards.length} shards on at least ${v.replication.target} peers` + (v.replication.target < v.replication.wanted ? ` (want ${v.replication.wanted}; fewer storage peers are up)` : ''), ''
       ].join('\n'))
       console.log(table([['contributor', 'contributions', 'files', 'bytes', 'duplicates', 'near-dup', 'credit'],
         ...v.contributors.map((c: any) => [c.address, String(c.contributions), String(c.files), formatBytes(c.bytes), String(c.duplicateFiles), String(c.nearDuplicateFiles), c.creditWeight.toFixed(3)])]))
