@@ -96,6 +96,27 @@ describe('datanet store', function () {
     await assert.rejects(async () => store.resolve('nope'), UnknownDatanetError)
   })
 
+  it('keeps a credit map across training cycles, queryable per contributor', async () => {
+    const log = await store.create({ name: 'credit', description: '', license: 'CC0-1.0' }, alice)
+    const a = await files('ca', { 'a.txt': 'alpha text for the model' })
+    const b = await files('cb', { 'b.txt': 'beta text for the model, different' })
+    const [ea] = await store.contribute(log.id, await ingest(blocks, await planIngest([a])), 'CC0-1.0', alice)
+    const [eb] = await store.contribute(log.id, await ingest(blocks, await planIngest([b])), 'CC0-1.0', bob)
+    const v1 = await store.resolve(log.id).version()
+    await store.recordCycle(log.id, { version: v1, model: 'tiny-lm', credits: [{ contribution: ea.cid, weight: 0.7 }, { contribution: eb.cid, weight: 0.3 }] }, alice)
+    const v2 = await store.resolve(log.id).version()
+    await store.recordCycle(log.id, { version: v2, model: 'tiny-lm', credits: [{ contribution: ea.cid, weight: 0.25 }, { contribution: eb.cid, weight: 0.75 }] }, bob)
+
+    const again = new DatanetStore({ dir: join(dir, 'datanets'), blockstore: blocks })
+    await again.load()
+    const view = await again.view(log.id)
+    assert.equal(view.cycles.length, 2)
+    const alicePart = view.contributions.find(c => c.cid === ea.cid.toString())!
+    assert.deepEqual(alicePart.credits.map(c => [c.version, c.weight]), [[v1.toString(), 0.7], [v2.toString(), 0.25]])
+    assert.equal(view.contributors.find(c => c.address === addressOf(alice.publicKey))!.creditWeight, 0.95)
+    assert.equal(view.contributors.find(c => c.address === addressOf(bob.publicKey))!.creditWeight, 1.05)
+  })
+
   it('imports a real corpus with one signing contributor per president', async () => {
     // For sotu, the limit is a number of presidents (the earliest): Washington, Adams, Jefferson.
     const result = await importCorpus(store, blocks, 'sotu', alice, { limit: 3 })

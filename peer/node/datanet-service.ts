@@ -37,6 +37,9 @@ import { UsageError } from '../errors.ts'
 import type { Route } from './api-server.ts'
 import type { PeerLibp2p } from './libp2p.ts'
 
+/** The address has no contribution in that datanet. */
+export class UnknownContributorError extends StorageError {}
+
 /** Bad content from a peer: the named entry or block failed its checks. */
 const CONTENT_ERRORS = new Set(['MalformedEntryError', 'InvalidEntrySignatureError', 'ForgedContributorError', 'InvalidEntryLinkError', 'BlockHashMismatchError', 'MalformedDagError'])
 
@@ -281,6 +284,14 @@ export class DatanetService {
     return { followed: this.store.list().length, failures: { ...this.failures }, penalised: [...this.penalised] }
   }
 
+  /** One contributor's record in a datanet: contributions, files, and credit per training cycle. */
+  async contributor (idOrName: string, address: string): Promise<unknown> {
+    const view = await this.store.view(idOrName)
+    const who = view.contributors.find(c => c.address.toLowerCase() === address.toLowerCase())
+    if (who == null) throw new UnknownContributorError(`${address} has not contributed to ${view.name}`, { address })
+    return { datanet: view.id, name: view.name, ...who, contributions: view.contributions.filter(c => c.contributor === who.address) }
+  }
+
   list (): unknown[] {
     return this.store.list().map(l => ({ id: l.id, name: (l.genesis.entry.payload as Genesis).name, entries: l.size, heads: l.heads.map(String) }))
   }
@@ -343,6 +354,7 @@ export class DatanetService {
     return [
       { method: 'GET', path: '/datanets', handle: () => this.list() },
       { method: 'GET', path: /^\/datanets\/([^/]+)$/, handle: async ({ params }) => await this.show(params[0]) },
+      { method: 'GET', path: /^\/datanets\/([^/]+)\/contributors\/([^/]+)$/, handle: async ({ params }) => await this.contributor(params[0], params[1]) },
       {
         method: 'POST', path: '/datanets', handle: async ({ body }) => {
           const b = body as Record<string, unknown>

@@ -73,7 +73,18 @@ export function datanetCommand (program: Command): void {
   common(datanet.command('show <datanet>'))
     .description('contributors, contributions, sizes, version and the replication of every shard')
     .option('--shards', 'list every shard with its holders')
-    .action(async (target: string, opts: Common & { shards?: boolean }) => {
+    .option('--contributor <address>', 'only this contributor: contributions, files and credit per training cycle')
+    .action(async (target: string, opts: Common & { shards?: boolean, contributor?: string }) => {
+      if (opts.contributor != null) {
+        const c = await apiGet<any>(await endpoint(opts), `/datanets/${encodeURIComponent(target)}/contributors/${encodeURIComponent(opts.contributor)}`)
+        if (opts.json === true) { printJson(c); return }
+        console.log(`${c.address} in ${c.name}: ${c.contributions.length} contributions, ${c.files} files, ${formatBytes(c.bytes)}, ${c.duplicateFiles} duplicates, credit ${c.creditWeight.toFixed(3)}`)
+        for (const k of c.contributions) {
+          console.log(`  ${k.cid}  ${k.files.length} files  ${formatBytes(k.bytes)}  ${new Date(k.ts).toISOString()}`)
+          for (const cr of k.credits) console.log(`    credit ${cr.weight.toFixed(4)} from ${cr.model} on version ${cr.version}`)
+        }
+        return
+      }
       const v = await apiGet<any>(await endpoint(opts), `/datanets/${encodeURIComponent(target)}`)
       if (opts.json === true) { printJson(v); return }
       const shards = v.replication.shards as Array<{ cid: string, path: string, size: number, holders: string[], intended: string[] }>
