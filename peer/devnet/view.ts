@@ -15,7 +15,7 @@ function percentile (values: number[], p: number): number | undefined {
 }
 
 export function renderDevnet (peers: DevnetPeer[], statuses: PeerStatus[], header: string): string {
-  const rows: string[][] = [['#', 'peer id', 'address', 'pid', 'state', 'conns', 'adverts', 'GFLOP/s', 'cores', 'free mem', 'gossip p50']]
+  const rows: string[][] = [['#', 'peer id', 'address', 'pid', 'state', 'conns', 'adverts', 'GFLOP/s', 'cores', 'free mem', 'gossip p50', 'datanets', 'shards']]
   peers.forEach((p, i) => {
     const s = statuses[i]
     if (!isUp(s)) { rows.push([String(i), '…' + p.peerId.slice(-8), p.address.slice(0, 10) + '…', String(p.child?.pid ?? '-'), s.error]); return }
@@ -25,7 +25,8 @@ export function renderDevnet (peers: DevnetPeer[], statuses: PeerStatus[], heade
       String(i), '…' + p.peerId.slice(-8), p.address.slice(0, 10) + '…', String(s.pid), 'up ' + Math.round(s.uptimeMs / 1000) + 's',
       String(new Set(s.connections.map(c => c.peerId)).size), `${s.advertsSeen}/${peers.length - 1}`,
       self != null ? self.ort.matmulGflops.toFixed(0) : '-', self != null ? String(self.cpu.cores) : '-',
-      self != null ? formatBytes(self.memory.freeBytes) : '-', p50 != null ? `${p50} ms` : '-'
+      self != null ? formatBytes(self.memory.freeBytes) : '-', p50 != null ? `${p50} ms` : '-',
+      String(s.datanets.followed), String(s.datanets.pinnedShards)
     ])
   })
   // Who sees whom: C = connected and advert held, a = advert held (via gossip relay), c = connected only.

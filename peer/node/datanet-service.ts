@@ -69,6 +69,8 @@ export class DatanetService {
   private readonly merging = new Map<string, CID[] | null>()
   private readonly banned = new Map<string, number>()
   private readonly pinning = new Set<string>()
+  /** Shards known to be pinned here (filled as passes and pins find them). */
+  private readonly pinned = new Set<string>()
   private timer?: NodeJS.Timeout
   private stopped = false
   private readonly failures: Record<string, number> = {}
@@ -186,9 +188,10 @@ export class DatanetService {
       const todo: CID[] = []
       for (const log of this.store.list()) {
         for (const s of this.shards(log)) {
-          if (!holdersFor(s.cid.toString(), candidates, this.replication).includes(self)) continue
-          if (this.pinning.has(s.cid.toString()) || await this.opts.helia.pins.isPinned(s.cid)) continue
-          todo.push(s.cid)
+          const key = s.cid.toString()
+          if (this.pinned.has(key) || this.pinning.has(key)) continue
+          if (await this.opts.helia.pins.isPinned(s.cid)) { this.pinned.add(key); continue }
+          if (holdersFor(key, candidates, this.replication).includes(self)) todo.push(s.cid)
         }
       }
       // A few at a time: each pin fetches a whole DAG.
@@ -205,6 +208,7 @@ export class DatanetService {
     this.pinning.add(key)
     try {
       for await (const _ of this.opts.helia.pins.add(cid, { signal: AbortSignal.timeout(120_000) })) { /* drain: pins.add is lazy */ }
+      this.pinned.add(key)
       this.opts.log('shard pinned', { cid: key })
     } catch (err) {
       this.opts.log('shard pin failed', { cid: key, error: (err as Error).name, message: (err as Error).message })
@@ -217,6 +221,7 @@ export class DatanetService {
     for (const cid of cids) {
       if (await this.opts.helia.pins.isPinned(cid)) continue
       for await (const _ of this.opts.helia.pins.add(cid, { offline: true } as any)) { /* local blocks only */ }
+      this.pinned.add(cid.toString())
     }
   }
 
@@ -280,8 +285,8 @@ export class DatanetService {
   }
 
   /** Counters for the status API: failed merges by error, peers penalised. */
-  stats (): { followed: number, failures: Record<string, number>, penalised: Array<{ peer: string, why: string, at: number }> } {
-    return { followed: this.store.list().length, failures: { ...this.failures }, penalised: [...this.penalised] }
+  stats (): { followed: number, pinnedShards: number, failures: Record<string, number>, penalised: Array<{ peer: string, why: string, at: number }> } {
+    return { followed: this.store.list().length, pinnedShards: this.pinned.size, failures: { ...this.failures }, penalised: [...this.penalised] }
   }
 
   /** One contributor's record in a datanet: contributions, files, and credit per training cycle. */

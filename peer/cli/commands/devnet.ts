@@ -20,6 +20,7 @@ interface DevnetCliOptions {
   network: string
   advertInterval: number
   benchSize: number
+  import: string[]
 }
 
 export function devnetCommand (program: Command): void {
@@ -33,6 +34,7 @@ export function devnetCommand (program: Command): void {
     .option('--network <name>', 'network name', networkOption, 'devnet')
     .option('--advert-interval <ms>', 'advert interval of each peer', intOption('--advert-interval', 500, 300_000), 2_000)
     .option('--bench-size <n>', 'MatMul size of each peer\'s start-up benchmark', intOption('--bench-size', 16, 4096), 256)
+    .option('--import <corpus>', 'import a corpus datanet on peer 0 once it is up: sotu or spam-assassin (repeatable)', (v: string, prev: string[]) => [...prev, v], [] as string[])
     .option('--json', 'with --smoke: one JSON object at the end; otherwise one JSON line per refresh')
     .action(async (opts: DevnetCliOptions) => {
       const temporary = opts.dir == null && opts.smoke === true
@@ -60,12 +62,26 @@ export function devnetCommand (program: Command): void {
       try {
         log(`starting ${opts.peers} peers in ${dir} …`)
         await devnet.start()
+        for (const corpus of opts.import) await importOnFirstPeer(devnet, corpus, log)
         if (opts.smoke === true) await smoke(devnet, opts)
         else await watch(devnet, opts, dir)
       } finally {
         await stop()
       }
     })
+}
+
+/** Import a corpus datanet on peer 0; one already there (a restarted devnet) is kept. */
+async function importOnFirstPeer (devnet: Devnet, corpus: string, log: (m: string) => void): Promise<void> {
+  const { apiPost, endpointOf, ApiError } = await import('../api-client.ts')
+  log(`importing ${corpus} on peer 0 …`)
+  try {
+    const r = await apiPost<any>(await endpointOf(devnet.peers[0].dataDir), '/datanets/import', { corpus })
+    log(`datanet ${corpus}: ${r.contributors.length} contributors, ${r.contributors.reduce((s: number, c: any) => s + c.files, 0)} files, id ${r.datanet}`)
+  } catch (err) {
+    if (err instanceof ApiError && err.remoteName === 'AlreadyImportedError') log(`datanet ${corpus} is already there`)
+    else throw err
+  }
 }
 
 /** Wait until every peer holds adverts from all the others; print the result. */
