@@ -32,10 +32,12 @@ import { DatanetStore } from '../../storage/datanet/store.ts'
 import type { DatanetView } from '../../storage/datanet/view.ts'
 import type { ManifestLog } from '../../storage/manifest/log.ts'
 import { readFile as readUnixfsFile } from '../../storage/unixfs/index.ts'
+import { ShardSync } from '../../protocols/shard/index.ts'
 import type { Identity } from '../identity/keystore.ts'
 import { UsageError } from '../errors.ts'
 import type { Route } from './api-server.ts'
 import type { PeerLibp2p } from './libp2p.ts'
+import { ShardFetcher } from './shard-fetcher.ts'
 
 /** The address has no contribution in that datanet. */
 export class UnknownContributorError extends StorageError {}
@@ -76,12 +78,23 @@ export class DatanetService {
   private readonly failures: Record<string, number> = {}
   private readonly penalised: Array<{ peer: string, why: string, at: number }> = []
   private replicating?: Promise<void>
+  private readonly shardSync: ShardSync
+  private readonly fetcher: ShardFetcher
 
   constructor (opts: DatanetServiceOptions) {
     this.opts = opts
     this.topic = topicName(opts.network, DATANET_TOPIC)
     this.replication = opts.replication ?? DEFAULT_REPLICATION
     this.store = new DatanetStore({ dir: join(opts.dataDir, 'datanets'), blockstore: opts.localBlocks })
+    this.shardSync = new ShardSync({ host: opts.libp2p, blockstore: opts.localBlocks })
+    this.fetcher = new ShardFetcher({
+      sync: this.shardSync,
+      host: opts.libp2p,
+      self: opts.identity.peerId,
+      peers: () => this.opts.candidates().map(c => c.peerId),
+      penalise: async (peer, why) => await this.penalise(peer, why),
+      log: opts.log
+    })
   }
 
   async start (): Promise<void> {
@@ -91,6 +104,7 @@ export class DatanetService {
       (env, from) => this.onHeads(env as Envelope<DatanetHeads>, from)))
     libp2p.services.pubsub.subscribe(this.topic)
     await serveHas(libp2p, async (cid) => await this.opts.helia.pins.isPinned(cid))
+    await this.shardSync.start()
     this.timer = setInterval(() => { void this.tick() }, 5_000)
     this.timer.unref()
   }
@@ -98,6 +112,7 @@ export class DatanetService {
   async stop (): Promise<void> {
     this.stopped = true
     if (this.timer != null) clearInterval(this.timer)
+    await this.shardSync.stop()
     await this.replicating
   }
 
@@ -194,11 +209,24 @@ export class DatanetService {
           if (holdersFor(key, candidates, this.replication).includes(self)) todo.push(s.cid)
         }
       }
-      // A few at a time: each pin fetches a whole DAG.
-      const workers = Array.from({ length: 4 }, async () => {
-        while (todo.length > 0 && !this.stopped) await this.pin(todo.shift()!)
-      })
-      await Promise.all(workers)
+      // Bulk transfer from holders first; bitswap for anything no holder would send.
+      for (let i = 0; i < todo.length && !this.stopped; i += 2_048) {
+        const batch = todo.slice(i, i + 2_048)
+        for (const cid of batch) this.pinning.add(cid.toString())
+        try {
+          const { fetched, missing } = await this.fetcher.fetch(batch, { signal: AbortSignal.timeout(300_000) })
+          await this.pinLocal(fetched)
+          if (fetched.length > 0) this.opts.log('shards pinned', { count: fetched.length, via: 'shard-sync' })
+          const workers = Array.from({ length: 4 }, async () => {
+            while (missing.length > 0 && !this.stopped) await this.pin(missing.shift()!)
+          })
+          await Promise.all(workers)
+        } catch (err) {
+          this.opts.log('replication pass failed', { error: (err as Error).name, message: (err as Error).message })
+        } finally {
+          for (const cid of batch) this.pinning.delete(cid.toString())
+        }
+      }
     })().finally(() => { this.replicating = undefined })
     await this.replicating
   }
@@ -217,10 +245,12 @@ export class DatanetService {
     }
   }
 
+  /** Pin DAGs whose blocks are all here already (offline: never waits on the network). */
   private async pinLocal (cids: CID[]): Promise<void> {
     for (const cid of cids) {
-      if (await this.opts.helia.pins.isPinned(cid)) continue
-      for await (const _ of this.opts.helia.pins.add(cid, { offline: true } as any)) { /* local blocks only */ }
+      if (!(await this.opts.helia.pins.isPinned(cid))) {
+        for await (const _ of this.opts.helia.pins.add(cid, { offline: true } as any)) { /* drain: pins.add is lazy */ }
+      }
       this.pinned.add(cid.toString())
     }
   }
@@ -327,6 +357,14 @@ export class DatanetService {
       }
     }
     const bytesTotal = files.reduce((s, f) => s + f.size, 0)
+    // Pull what is not here in bulk, from whichever holders answer; fall back to
+    // bitswap (through helia.blockstore) for anything they could not send.
+    let fetched = 0
+    const report = await this.fetcher.fetch(files.map(f => f.cid), {
+      signal,
+      onBytes: (b) => { fetched = Math.min(b, bytesTotal); progress({ bytesDone: fetched, bytesTotal, filesDone: 0, filesTotal: files.length }) }
+    })
+    if (report.missing.length > 0) this.opts.log('get: some shards only via bitswap', { missing: report.missing.length })
     let bytesDone = 0
     for (const [i, f] of files.entries()) {
       const dest = resolve(root, f.path)
@@ -334,7 +372,13 @@ export class DatanetService {
       await mkdir(dirname(dest), { recursive: true })
       const tmp = `${dest}.partial`
       const source = readUnixfsFile(this.opts.helia.blockstore, f.cid, { signal })
-      const counted = (async function * () { for await (const chunk of source) { bytesDone += chunk.byteLength; progress({ bytesDone, bytesTotal, filesDone: i, filesTotal: files.length }); yield chunk } })()
+      const counted = (async function * () {
+        for await (const chunk of source) {
+          bytesDone += chunk.byteLength
+          progress({ bytesDone: Math.max(bytesDone, fetched), bytesTotal, filesDone: i, filesTotal: files.length })
+          yield chunk
+        }
+      })()
       try {
         await pipeline(Readable.from(counted), createWriteStream(tmp))
         await rename(tmp, dest)
