@@ -357,6 +357,35 @@ describe('protocols/shard (/openledger/shard/1.0.0)', function () {
       assert.deepEqual(again.missing, [])
     })
 
+    it('the peer\'s fetcher completes from another holder when one dies part way', async () => {
+      // The first holder sends the root and one leaf, then its stream dies.
+      let tried = 0
+      misbehave = async (stream) => {
+        tried++
+        await sendAll(stream, [rawBlockFrame(file.cid, rootBytes), rawBlockFrame(leaf, leafBytes)])
+        stream.abort(new Error('killed mid-transfer'))
+      }
+      await serveHas(liar, async () => true).catch(() => {})
+      await fetcher.libp2p.dial(liarAddr)
+      await fetcher.libp2p.dial(providerAddr())
+      await serveHas(provider.libp2p, async (cid) => await providerStore.has(cid)).catch(() => {})
+      const { store, sync } = await fresh()
+      const penalised: string[] = []
+      const shardFetcher = new ShardFetcher({
+        sync,
+        host: fetcher.libp2p,
+        self: fetcher.libp2p.peerId.toString(),
+        peers: () => [liar.peerId.toString(), provider.libp2p.peerId.toString()],
+        penalise: async (peer) => { penalised.push(peer) },
+        log: () => {}
+      })
+      const report = await shardFetcher.fetch([file.cid])
+      assert.deepEqual(report.missing, [])
+      assert.equal(tried, 1) // the dying holder was asked first
+      assert.deepEqual(penalised, []) // going away is not bad content
+      assert.equal((await verifyDag(store, file.cid)).size, fileBytes.byteLength)
+    })
+
     it('a valid block not linked from the DAG: UnexpectedBlockError, not stored', async () => {
       const strayBytes = new TextEncoder().encode('a perfectly valid block, but nobody asked for it')
       const stray = CID.createV1(raw.code, await sha256.digest(strayBytes))
