@@ -9,7 +9,7 @@ export type BlockStore = Pick<Blockstore, 'get' | 'put' | 'has'>
 export interface GetOptions { signal?: AbortSignal }
 
 /** The whole block (blockstores hand blocks out as chunk streams). */
-export async function getBlock (store: BlockStore, cid: CID, opts: GetOptions = {}): Promise<Uint8Array> {
+export async function getBlock (store: Pick<Blockstore, 'get'>, cid: CID, opts: GetOptions = {}): Promise<Uint8Array> {
   const chunks: Uint8Array[] = []
   let size = 0
   for await (const chunk of store.get(cid, opts)) {

@@ -14,24 +14,7 @@ import {
 } from '../peer/errors.ts'
 import { identityOf } from '../protocols/identity.ts'
 import { verifyDigest } from '../protocols/signer.ts'
-
-type ErrorClass<E extends Error> = abstract new (...args: any[]) => E
-
-/** Awaits p, asserts it rejects with exactly this class (instanceof and `name`), returns the error. */
-async function expectRejects<E extends Error> (p: Promise<unknown>, cls: ErrorClass<E>): Promise<E> {
-  let caught: unknown
-  try {
-    await p
-  } catch (err) {
-    caught = err
-  }
-  assert.ok(caught !== undefined, `expected ${cls.name}, but it resolved`)
-  const err = caught as Error
-  assert.ok(err instanceof cls, `expected ${cls.name}, got ${err.name}: ${err.message}`)
-  assert.equal(err.name, cls.name)
-  assert.ok(err instanceof PeerError)
-  return err
-}
+import { expectRejects } from './helpers/expect-throws.ts'
 
 const PASS = 'correct horse battery staple'
 const FAST = { kdfCost: 10 }

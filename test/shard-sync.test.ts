@@ -24,6 +24,7 @@ import { BlockHashMismatchError, importFile, verifyDag, type ImportResult } from
 import { createPlainNode, type PlainNode } from './helpers/plain-node.ts'
 import { serveHas } from '../protocols/has/has.ts'
 import { ShardFetcher } from '../peer/node/shard-fetcher.ts'
+import { expectRejects } from './helpers/expect-throws.ts'
 
 type Peer = ReturnType<typeof createPeerStack>
 
@@ -36,20 +37,6 @@ function patterned (size: number, seed = 0x12345678): Uint8Array {
     out[i] = x >>> 24
   }
   return out
-}
-
-async function rejectsWith<E extends Error> (p: Promise<unknown>, cls: abstract new (...args: any[]) => E): Promise<E> {
-  let caught: unknown
-  try {
-    await p
-  } catch (err) {
-    caught = err
-  }
-  assert.ok(caught !== undefined, `expected ${cls.name}, nothing was thrown`)
-  const err = caught as Error
-  assert.ok(err instanceof cls, `expected ${cls.name}, got ${err.name}: ${err.message}`)
-  assert.equal(err.name, cls.name)
-  return err as E
 }
 
 // --- raw wire code for misbehaving responders (deliberately not protocols/shard/frames.ts)
@@ -246,7 +233,7 @@ describe('protocols/shard (/openledger/shard/1.0.0)', function () {
   it('a CID the responder does not hold: typed refusal (NotFoundError), nothing stored', async () => {
     const { store, sync } = await fresh()
     const absent = CID.createV1(raw.code, await sha256.digest(new TextEncoder().encode('not held anywhere')))
-    const err = await rejectsWith(sync.fetch(providerAddr(), [absent]), RemoteError)
+    const err = await expectRejects(sync.fetch(providerAddr(), [absent]), RemoteError)
     assert.equal(err.details.remoteName, 'NotFoundError')
     assert.equal(await assertAllBlocksValid(store), 0)
   })
@@ -275,7 +262,7 @@ describe('protocols/shard (/openledger/shard/1.0.0)', function () {
     await small.start()
     try {
       const { sync } = await fresh()
-      const err = await rejectsWith(sync.fetch(host.libp2p.getMultiaddrs()[0], [imported.cid]), RemoteError)
+      const err = await expectRejects(sync.fetch(host.libp2p.getMultiaddrs()[0], [imported.cid]), RemoteError)
       assert.equal(err.details.remoteName, 'TooManyBlocksError')
     } finally {
       await small.stop()
@@ -291,7 +278,7 @@ describe('protocols/shard (/openledger/shard/1.0.0)', function () {
     await limited.start()
     try {
       await (await fresh()).sync.fetch(host.libp2p.getMultiaddrs()[0], [imported.cid])
-      const err = await rejectsWith((await fresh()).sync.fetch(host.libp2p.getMultiaddrs()[0], [imported.cid]), RemoteError)
+      const err = await expectRejects((await fresh()).sync.fetch(host.libp2p.getMultiaddrs()[0], [imported.cid]), RemoteError)
       assert.equal(err.details.remoteName, 'RateLimitedError')
     } finally {
       await limited.stop()
@@ -318,7 +305,7 @@ describe('protocols/shard (/openledger/shard/1.0.0)', function () {
         await stream.close()
       }
       const { store, sync } = await fresh()
-      await rejectsWith(sync.fetch(liarAddr, [file.cid]), BlockHashMismatchError)
+      await expectRejects(sync.fetch(liarAddr, [file.cid]), BlockHashMismatchError)
       assert.equal(await store.has(leaf), false)
       // The root arrived intact before the bad leaf: it may be kept, and it is valid.
       assert.ok(await assertAllBlocksValid(store) <= 1)
@@ -394,7 +381,7 @@ describe('protocols/shard (/openledger/shard/1.0.0)', function () {
         await stream.close()
       }
       const { store, sync } = await fresh()
-      await rejectsWith(sync.fetch(liarAddr, [file.cid]), UnexpectedBlockError)
+      await expectRejects(sync.fetch(liarAddr, [file.cid]), UnexpectedBlockError)
       assert.equal(await store.has(stray), false)
       assert.ok(await assertAllBlocksValid(store) <= 1)
     })
@@ -405,7 +392,7 @@ describe('protocols/shard (/openledger/shard/1.0.0)', function () {
         await stream.close()
       }
       const { store, sync } = await fresh()
-      await rejectsWith(sync.fetch(liarAddr, [file.cid]), UnexpectedBlockError)
+      await expectRejects(sync.fetch(liarAddr, [file.cid]), UnexpectedBlockError)
       assert.equal(await assertAllBlocksValid(store), 0)
     })
 
@@ -414,7 +401,7 @@ describe('protocols/shard (/openledger/shard/1.0.0)', function () {
         await sendAll(stream, [rawBlockFrame(file.cid, rootBytes), rawBlockFrame(leaf, leafBytes), rawBlockFrame(leaf, leafBytes)])
         await stream.close()
       }
-      await rejectsWith((await fresh()).sync.fetch(liarAddr, [file.cid]), UnexpectedBlockError)
+      await expectRejects((await fresh()).sync.fetch(liarAddr, [file.cid]), UnexpectedBlockError)
     })
 
     it('an oversize frame: MessageTooLargeError as soon as its length is read', async () => {
@@ -424,7 +411,7 @@ describe('protocols/shard (/openledger/shard/1.0.0)', function () {
         await new Promise(resolve => setTimeout(resolve, 5_000))
       }
       const t0 = Date.now()
-      const err = await rejectsWith((await fresh()).sync.fetch(liarAddr, [file.cid]), MessageTooLargeError)
+      const err = await expectRejects((await fresh()).sync.fetch(liarAddr, [file.cid]), MessageTooLargeError)
       assert.ok(Date.now() - t0 < 4_000, 'refused before the responder gave up')
       assert.equal(err.details.max, 1024 * 1024 + 128)
     })
@@ -434,7 +421,7 @@ describe('protocols/shard (/openledger/shard/1.0.0)', function () {
         await sendAll(stream, [rawBlockFrame(file.cid, rootBytes), rawBlockFrame(leaf, leafBytes)])
         await stream.close()
       }
-      await rejectsWith((await fresh({ maxBlockBytes: 100_000 })).sync.fetch(liarAddr, [file.cid]), MessageTooLargeError)
+      await expectRejects((await fresh({ maxBlockBytes: 100_000 })).sync.fetch(liarAddr, [file.cid]), MessageTooLargeError)
     })
 
     it('an END frame before the DAG is complete: IncompleteTransferError', async () => {
@@ -443,7 +430,7 @@ describe('protocols/shard (/openledger/shard/1.0.0)', function () {
         await sendAll(stream, [rawBlockFrame(file.cid, rootBytes), rawFrame(end)])
         await stream.close()
       }
-      await rejectsWith((await fresh()).sync.fetch(liarAddr, [file.cid]), IncompleteTransferError)
+      await expectRejects((await fresh()).sync.fetch(liarAddr, [file.cid]), IncompleteTransferError)
     })
 
     it('a stream that just closes: IncompleteTransferError', async () => {
@@ -451,7 +438,7 @@ describe('protocols/shard (/openledger/shard/1.0.0)', function () {
         await sendAll(stream, [rawBlockFrame(file.cid, rootBytes)])
         await stream.close()
       }
-      await rejectsWith((await fresh()).sync.fetch(liarAddr, [file.cid]), IncompleteTransferError)
+      await expectRejects((await fresh()).sync.fetch(liarAddr, [file.cid]), IncompleteTransferError)
     })
 
     it('a responder that goes silent: RequestTimeoutError after idleTimeoutMs', async () => {
@@ -460,7 +447,7 @@ describe('protocols/shard (/openledger/shard/1.0.0)', function () {
         await new Promise(resolve => setTimeout(resolve, 3_000))
         stream.abort(new Error('done'))
       }
-      await rejectsWith((await fresh({ idleTimeoutMs: 500 })).sync.fetch(liarAddr, [file.cid]), RequestTimeoutError)
+      await expectRejects((await fresh({ idleTimeoutMs: 500 })).sync.fetch(liarAddr, [file.cid]), RequestTimeoutError)
     })
 
     it('an error frame is surfaced as RemoteError with the remote error name', async () => {
@@ -470,7 +457,7 @@ describe('protocols/shard (/openledger/shard/1.0.0)', function () {
         await sendAll(stream, [rawFrame(payload)])
         await stream.close()
       }
-      const err = await rejectsWith((await fresh()).sync.fetch(liarAddr, [file.cid]), RemoteError)
+      const err = await expectRejects((await fresh()).sync.fetch(liarAddr, [file.cid]), RemoteError)
       assert.equal(err.details.remoteName, 'NotFoundError')
     })
   })

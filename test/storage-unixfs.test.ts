@@ -14,6 +14,7 @@ import {
   BlockHashMismatchError, FileTooLargeError, importFile, importPath, KUBO_CHUNK_SIZE, MissingBlockError,
   NotAFileError, readFile, readFileBytes, verifyDag
 } from '../storage/unixfs/index.ts'
+import { expectRejects } from './helpers/expect-throws.ts'
 
 // Kubo's test suite makes its large files with a ChaCha20 keystream keyed by
 // sha256(seed), zero nonce, counter 0 (test/cli/testutils/random_deterministic.go,
@@ -52,20 +53,6 @@ async function collect (it: AsyncIterable<Uint8Array>): Promise<Uint8Array> {
   const parts: Uint8Array[] = []
   for await (const p of it) parts.push(p)
   return Buffer.concat(parts)
-}
-
-async function rejectsWith (p: Promise<unknown>, cls: abstract new (...args: any[]) => Error): Promise<Error> {
-  let caught: unknown
-  try {
-    await p
-  } catch (err) {
-    caught = err
-  }
-  assert.ok(caught !== undefined, `expected ${cls.name}, nothing was thrown`)
-  const err = caught as Error
-  assert.ok(err instanceof cls, `expected ${cls.name}, got ${err.name}: ${err.message}`)
-  assert.equal(err.name, cls.name)
-  return err
 }
 
 /** Where FsBlockstore (default NextToLast sharding) keeps a block on disk. */
@@ -227,13 +214,13 @@ describe('storage/unixfs', function () {
 
     it('maxBytes refuses a larger file before reading its data', async () => {
       const res = await importFile(store, patterned(KUBO_CHUNK_SIZE * 2))
-      const err = await rejectsWith(readFileBytes(store, res.cid, { maxBytes: KUBO_CHUNK_SIZE }), FileTooLargeError)
+      const err = await expectRejects(readFileBytes(store, res.cid, { maxBytes: KUBO_CHUNK_SIZE }), FileTooLargeError)
       assert.equal((err as FileTooLargeError).details.size, KUBO_CHUNK_SIZE * 2)
       assert.equal((await readFileBytes(store, res.cid, { maxBytes: KUBO_CHUNK_SIZE * 2 })).length, KUBO_CHUNK_SIZE * 2)
     })
 
     it('importPath refuses a directory', async () => {
-      await rejectsWith(importPath(store, root), NotAFileError)
+      await expectRejects(importPath(store, root), NotAFileError)
     })
   })
 
@@ -259,10 +246,10 @@ describe('storage/unixfs', function () {
       } finally {
         await fh.close()
       }
-      const err = await rejectsWith(verifyDag(store, res.cid), BlockHashMismatchError)
+      const err = await expectRejects(verifyDag(store, res.cid), BlockHashMismatchError)
       assert.equal((err as BlockHashMismatchError).details.cid, victim.toString())
       // Reading stops at that block too: no corrupt byte is ever handed out.
-      await rejectsWith(collect(readFile(store, res.cid)), BlockHashMismatchError)
+      await expectRejects(collect(readFile(store, res.cid)), BlockHashMismatchError)
     })
 
     it('a tampered root block: BlockHashMismatchError', async () => {
@@ -273,31 +260,31 @@ describe('storage/unixfs', function () {
       } finally {
         await fh.close()
       }
-      await rejectsWith(verifyDag(store, res.cid), BlockHashMismatchError)
+      await expectRejects(verifyDag(store, res.cid), BlockHashMismatchError)
     })
 
     it('a deleted block: MissingBlockError naming it', async () => {
       const res = await importFile(store, patterned(KUBO_CHUNK_SIZE * 3 + 5))
       const victim = res.blocks[3]
       await unlink(blockPath(storeDir, victim))
-      const err = await rejectsWith(verifyDag(store, res.cid), MissingBlockError)
+      const err = await expectRejects(verifyDag(store, res.cid), MissingBlockError)
       assert.equal((err as MissingBlockError).details.cid, victim.toString())
-      await rejectsWith(collect(readFile(store, res.cid)), MissingBlockError)
+      await expectRejects(collect(readFile(store, res.cid)), MissingBlockError)
       // A root that was never stored at all.
-      await rejectsWith(verifyDag(store, 'QmT78zSuBmuS4z925WZfrqQ1qHaJ56DQaTfyMUF7F8ff5o'), MissingBlockError)
+      await expectRejects(verifyDag(store, 'QmT78zSuBmuS4z925WZfrqQ1qHaJ56DQaTfyMUF7F8ff5o'), MissingBlockError)
     })
 
     it('a UnixFS directory or a dag-cbor value is NotAFileError', async () => {
       const dirBytes = dagPb.encode(dagPb.prepare({ Data: new UnixFS({ type: 'directory' }).marshal(), Links: [] }))
       const dirCid = CID.createV0(await sha256.digest(dirBytes))
       await store.put(dirCid, dirBytes)
-      await rejectsWith(verifyDag(store, dirCid), NotAFileError)
-      await rejectsWith(collect(readFile(store, dirCid)), NotAFileError)
+      await expectRejects(verifyDag(store, dirCid), NotAFileError)
+      await expectRejects(collect(readFile(store, dirCid)), NotAFileError)
 
       const cborBytes = dagCbor.encode({ hello: 'world' })
       const cborCid = CID.createV1(dagCbor.code, await sha256.digest(cborBytes))
       await store.put(cborCid, cborBytes)
-      await rejectsWith(verifyDag(store, cborCid), NotAFileError)
+      await expectRejects(verifyDag(store, cborCid), NotAFileError)
     })
   })
 })

@@ -9,6 +9,7 @@ import * as raw from 'multiformats/codecs/raw'
 import { sha256 } from 'multiformats/hashes/sha2'
 import { BlockHashMismatchError, FileTooLargeError, MalformedDagError, MissingBlockError, NotAFileError, UnsupportedCidError } from './errors.ts'
 import type { Blockstore } from 'interface-blockstore'
+import { getBlock } from '../blocks.ts'
 
 /** What reading needs: only `get` is used. */
 export type ReadableBlockstore = Pick<Blockstore, 'get'>
@@ -47,19 +48,6 @@ function toCid (cid: CID | string): CID {
 
 /** The whole block: blockstores hand blocks out as a stream of chunks. (storage/blocks.ts
  *  has the same helper, but it asks for a store with put and has as well.) */
-async function getBlock (store: ReadableBlockstore, cid: CID, signal?: AbortSignal): Promise<Uint8Array> {
-  const chunks: Uint8Array[] = []
-  let size = 0
-  for await (const chunk of store.get(cid, { signal })) {
-    chunks.push(chunk)
-    size += chunk.byteLength
-  }
-  if (chunks.length === 1) return chunks[0]
-  const out = new Uint8Array(size)
-  let o = 0
-  for (const c of chunks) { out.set(c, o); o += c.byteLength }
-  return out
-}
 
 /** Fetch one block and check its bytes against the CID's multihash. */
 async function loadVerified (store: ReadableBlockstore, cid: CID, signal?: AbortSignal): Promise<Uint8Array> {
@@ -69,7 +57,7 @@ async function loadVerified (store: ReadableBlockstore, cid: CID, signal?: Abort
   signal?.throwIfAborted()
   let bytes: Uint8Array
   try {
-    bytes = await getBlock(store, cid, signal)
+    bytes = await getBlock(store, cid, { signal })
   } catch (err) {
     if ((err as Error)?.name === 'NotFoundError') throw new MissingBlockError(`block ${cid} is not in the blockstore`, { cid: cid.toString() })
     throw err
