@@ -2,7 +2,8 @@
 // - Heads travel on the datanets gossip topic; a peer merges what it lacks, fetching
 //   entries through Helia (bitswap), and follows every datanet it hears of.
 // - Each shard is pinned by the R peers that placement (rendezvous hashing over the
-//   adverts) picks; when a holder's advert expires, the next peer in line pins it.
+//   adverts) picks; when a holder's advert expires, the next peer in line pins it
+//   (replicator.ts), pulling in bulk over shard sync (shard-fetcher.ts).
 // - /openledger/has/1.0.0 answers which shards this peer holds, so `datanet show`
 //   reports real replication, not just intended placement.
 // - Entries that fail their checks get the announcing peer disconnected and ignored.
@@ -12,7 +13,6 @@ import { dirname, join, resolve, sep } from 'node:path'
 import { pipeline } from 'node:stream/promises'
 import { Readable } from 'node:stream'
 import type { Helia } from '@helia/interface'
-import type { PeerId } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { CID } from 'multiformats/cid'
 import { sealEnvelope, type Envelope } from '../../protocols/envelope.ts'
@@ -28,6 +28,7 @@ import { CORPORA, importCorpus, type CorpusName } from '../../storage/datanet/co
 import { ingest, planIngest } from '../../storage/datanet/ingest.ts'
 import { canStore, DEFAULT_REPLICATION, holdersFor, type StorageCandidate } from '../../storage/datanet/placement.ts'
 import type { Genesis } from '../../storage/datanet/records.ts'
+import { uniqueShards } from '../../storage/datanet/shards.ts'
 import { DatanetStore } from '../../storage/datanet/store.ts'
 import type { DatanetView } from '../../storage/datanet/view.ts'
 import type { ManifestLog } from '../../storage/manifest/log.ts'
@@ -35,8 +36,8 @@ import { readFile as readUnixfsFile } from '../../storage/unixfs/index.ts'
 import { ShardSync } from '../../protocols/shard/index.ts'
 import type { Identity } from '../identity/keystore.ts'
 import { UsageError } from '../errors.ts'
-import type { Route } from './api-server.ts'
 import type { PeerLibp2p } from './libp2p.ts'
+import { Replicator } from './replicator.ts'
 import { ShardFetcher } from './shard-fetcher.ts'
 
 /** The address has no contribution in that datanet. */
@@ -70,16 +71,13 @@ export class DatanetService {
   private readonly replication: number
   private readonly merging = new Map<string, CID[] | null>()
   private readonly banned = new Map<string, number>()
-  private readonly pinning = new Set<string>()
-  /** Shards known to be pinned here (filled as passes and pins find them). */
-  private readonly pinned = new Set<string>()
   private timer?: NodeJS.Timeout
   private stopped = false
   private readonly failures: Record<string, number> = {}
   private readonly penalised: Array<{ peer: string, why: string, at: number }> = []
-  private replicating?: Promise<void>
   private readonly shardSync: ShardSync
   private readonly fetcher: ShardFetcher
+  private readonly replicator: Replicator
 
   constructor (opts: DatanetServiceOptions) {
     this.opts = opts
@@ -93,6 +91,15 @@ export class DatanetService {
       self: opts.identity.peerId,
       peers: () => this.opts.candidates().map(c => c.peerId),
       penalise: async (peer, why) => await this.penalise(peer, why),
+      log: opts.log
+    })
+    this.replicator = new Replicator({
+      helia: opts.helia,
+      store: this.store,
+      fetcher: this.fetcher,
+      self: opts.identity.peerId,
+      replication: this.replication,
+      candidates: opts.candidates,
       log: opts.log
     })
   }
@@ -113,7 +120,7 @@ export class DatanetService {
     this.stopped = true
     if (this.timer != null) clearInterval(this.timer)
     await this.shardSync.stop()
-    await this.replicating
+    await this.replicator.stop()
   }
 
   // --- gossip -------------------------------------------------------------------
@@ -146,7 +153,7 @@ export class DatanetService {
           const log = this.store.resolve(id)
           // Our side had entries the announcer lacks: tell it (and everyone) where we stand.
           if (!log.heads.every(h => next!.some(n => n.equals(h)))) this.announce(log)
-          void this.replicate()
+          void this.replicator.replicate()
         }
         next = this.merging.get(id) ?? null
       }
@@ -172,87 +179,7 @@ export class DatanetService {
   private async tick (): Promise<void> {
     if (this.stopped) return
     for (const log of this.store.list()) this.announce(log)
-    await this.replicate()
-  }
-
-  // --- replication -------------------------------------------------------------
-
-  /** Unique shards of a datanet (first occurrence of each CID), with their paths. */
-  private shards (log: ManifestLog): Array<{ cid: CID, path: string, size: number }> {
-    const seen = new Set<string>()
-    const out: Array<{ cid: CID, path: string, size: number }> = []
-    for (const e of log.ordered()) {
-      const p = e.entry.payload
-      if (p.kind !== 'contribution') continue
-      for (const f of p.files) {
-        const key = f.cid.toString()
-        if (seen.has(key)) continue
-        seen.add(key)
-        out.push({ cid: f.cid, path: f.path, size: f.size })
-      }
-    }
-    return out
-  }
-
-  /** Pin every shard placement gives this peer; never runs twice at once. */
-  async replicate (): Promise<void> {
-    if (this.replicating != null) return await this.replicating
-    this.replicating = (async () => {
-      const self = this.opts.identity.peerId
-      const candidates = this.opts.candidates()
-      const todo: CID[] = []
-      for (const log of this.store.list()) {
-        for (const s of this.shards(log)) {
-          const key = s.cid.toString()
-          if (this.pinned.has(key) || this.pinning.has(key)) continue
-          if (await this.opts.helia.pins.isPinned(s.cid)) { this.pinned.add(key); continue }
-          if (holdersFor(key, candidates, this.replication).includes(self)) todo.push(s.cid)
-        }
-      }
-      // Bulk transfer from holders first; bitswap for anything no holder would send.
-      for (let i = 0; i < todo.length && !this.stopped; i += 2_048) {
-        const batch = todo.slice(i, i + 2_048)
-        for (const cid of batch) this.pinning.add(cid.toString())
-        try {
-          const { fetched, missing } = await this.fetcher.fetch(batch, { signal: AbortSignal.timeout(300_000) })
-          await this.pinLocal(fetched)
-          if (fetched.length > 0) this.opts.log('shards pinned', { count: fetched.length, via: 'shard-sync' })
-          const workers = Array.from({ length: 4 }, async () => {
-            while (missing.length > 0 && !this.stopped) await this.pin(missing.shift()!)
-          })
-          await Promise.all(workers)
-        } catch (err) {
-          this.opts.log('replication pass failed', { error: (err as Error).name, message: (err as Error).message })
-        } finally {
-          for (const cid of batch) this.pinning.delete(cid.toString())
-        }
-      }
-    })().finally(() => { this.replicating = undefined })
-    await this.replicating
-  }
-
-  private async pin (cid: CID): Promise<void> {
-    const key = cid.toString()
-    this.pinning.add(key)
-    try {
-      for await (const _ of this.opts.helia.pins.add(cid, { signal: AbortSignal.timeout(120_000) })) { /* drain: pins.add is lazy */ }
-      this.pinned.add(key)
-      this.opts.log('shard pinned', { cid: key })
-    } catch (err) {
-      this.opts.log('shard pin failed', { cid: key, error: (err as Error).name, message: (err as Error).message })
-    } finally {
-      this.pinning.delete(key)
-    }
-  }
-
-  /** Pin DAGs whose blocks are all here already (offline: never waits on the network). */
-  private async pinLocal (cids: CID[]): Promise<void> {
-    for (const cid of cids) {
-      if (!(await this.opts.helia.pins.isPinned(cid))) {
-        for await (const _ of this.opts.helia.pins.add(cid, { offline: true } as any)) { /* drain: pins.add is lazy */ }
-      }
-      this.pinned.add(cid.toString())
-    }
+    await this.replicator.replicate()
   }
 
   // --- actions (the API calls these) ---------------------------------------------
@@ -269,18 +196,18 @@ export class DatanetService {
     const batches = await ingest(this.opts.localBlocks as any, planned, { onProgress: progress, signal })
     const entries = await this.store.contribute(log.id, batches, license ?? (log.genesis.entry.payload as Genesis).license, this.opts.identity.signer)
     // The contributor's own peer holds what it contributed, whatever placement says.
-    await this.pinLocal(batches.flat().map(f => f.file.cid))
+    await this.replicator.pinLocal(batches.flat().map(f => f.file.cid))
     this.announce(this.store.resolve(log.id))
-    void this.replicate()
+    void this.replicator.replicate()
     return { datanet: log.id, entries: entries.map(e => e.cid.toString()), files: planned.length, bytes: planned.reduce((s, f) => s + f.size, 0), version: (await this.store.resolve(log.id).version()).toString() }
   }
 
   async importCorpus (corpus: string, limit: number | undefined, progress: (p: unknown) => void, signal: AbortSignal): Promise<unknown> {
     if (!(CORPORA as readonly string[]).includes(corpus)) throw new UsageError(`unknown corpus "${corpus}"; choose one of: ${CORPORA.join(', ')}`)
     const result = await importCorpus(this.store, this.opts.localBlocks, corpus as CorpusName, this.opts.identity.signer, { limit, onProgress: progress, signal })
-    await this.pinLocal(this.shards(result.log).map(s => s.cid))
+    await this.replicator.pinLocal(uniqueShards(result.log).map(s => s.cid))
     this.announce(result.log)
-    void this.replicate()
+    void this.replicator.replicate()
     return { datanet: result.log.id, name: corpus, version: (await result.log.version()).toString(), contributors: result.contributors }
   }
 
@@ -288,7 +215,7 @@ export class DatanetService {
   async show (idOrName: string): Promise<DatanetView & { version: string, replication: { target: number, wanted: number, shards: ShardReplication[] } }> {
     const log = this.store.resolve(idOrName)
     const view = await this.store.view(log.id)
-    const shards = this.shards(log)
+    const shards = uniqueShards(log)
     const candidates = this.opts.candidates()
     const self = this.opts.identity.peerId
     const holders = new Map<string, string[]>(shards.map(s => [s.cid.toString(), []]))
@@ -316,7 +243,7 @@ export class DatanetService {
 
   /** Counters for the status API: failed merges by error, peers penalised. */
   stats (): { followed: number, pinnedShards: number, failures: Record<string, number>, penalised: Array<{ peer: string, why: string, at: number }> } {
-    return { followed: this.store.list().length, pinnedShards: this.pinned.size, failures: { ...this.failures }, penalised: [...this.penalised] }
+    return { followed: this.store.list().length, pinnedShards: this.replicator.pinnedCount, failures: { ...this.failures }, penalised: [...this.penalised] }
   }
 
   /** One contributor's record in a datanet: contributions, files, and credit per training cycle. */
@@ -342,7 +269,7 @@ export class DatanetService {
     if (this.isKnown(target)) {
       const log = this.store.resolve(target)
       datanet = log.id
-      files = this.shards(log)
+      files = uniqueShards(log)
     } else {
       let cid: CID
       try { cid = CID.parse(target) } catch { throw new UsageError(`"${target}" is neither a datanet here nor a CID`) }
@@ -351,7 +278,7 @@ export class DatanetService {
         void added
         const log = this.store.resolve(target)
         datanet = log.id
-        files = this.shards(log)
+        files = uniqueShards(log)
       } else {
         files = [{ cid, path: cid.toString(), size: 0 }]
       }
@@ -393,48 +320,5 @@ export class DatanetService {
   private isKnown (idOrName: string): boolean {
     try { this.store.resolve(idOrName); return true } catch (err) { if (err instanceof StorageError) return false; throw err }
   }
-
-  routes (): Route[] {
-    const str = (v: unknown, name: string, required = true): string | undefined => {
-      if (v == null && !required) return undefined
-      if (typeof v !== 'string' || v.length === 0 || v.length > 4096) throw new UsageError(`${name} must be a non-empty string`)
-      return v
-    }
-    return [
-      { method: 'GET', path: '/datanets', handle: () => this.list() },
-      { method: 'GET', path: /^\/datanets\/([^/]+)$/, handle: async ({ params }) => await this.show(params[0]) },
-      { method: 'GET', path: /^\/datanets\/([^/]+)\/contributors\/([^/]+)$/, handle: async ({ params }) => await this.contributor(params[0], params[1]) },
-      {
-        method: 'POST', path: '/datanets', handle: async ({ body }) => {
-          const b = body as Record<string, unknown>
-          const description = b.description ?? ''
-          if (typeof description !== 'string') throw new UsageError('description must be a string')
-          return await this.create({ name: str(b.name, 'name')!, description, license: str(b.license, 'license')! })
-        }
-      },
-      {
-        method: 'POST', path: /^\/datanets\/([^/]+)\/contribute$/, handle: async ({ params, body, progress, signal }) => {
-          const b = body as Record<string, unknown>
-          if (!Array.isArray(b.paths) || b.paths.length === 0 || b.paths.length > 1000) throw new UsageError('paths must be a list of 1 to 1000 paths')
-          return await this.contribute(params[0], b.paths.map((p, i) => str(p, `paths[${i}]`)!), str(b.license, 'license', false), progress, signal)
-        }
-      },
-      {
-        method: 'POST', path: '/datanets/import', handle: async ({ body, progress, signal }) => {
-          const b = body as Record<string, unknown>
-          const limit = b.limit == null ? undefined : Number(b.limit)
-          if (limit != null && (!Number.isInteger(limit) || limit < 1)) throw new UsageError('limit must be a positive integer')
-          return await this.importCorpus(str(b.corpus, 'corpus')!, limit, progress, signal)
-        }
-      },
-      {
-        method: 'POST', path: '/datanets/get', handle: async ({ body, progress, signal }) => {
-          const b = body as Record<string, unknown>
-          return await this.get(str(b.target, 'target')!, str(b.out, 'out')!, progress, signal)
-        }
-      }
-    ]
-  }
 }
 
-export type { PeerId }

@@ -33,6 +33,7 @@ import { Advertiser } from './advertiser.ts'
 import { InboundStats, type InboundReport } from './inbound-stats.ts'
 import { createPeerStack, type PeerLibp2p } from './libp2p.ts'
 import { startApiServer, type ApiServer } from './api-server.ts'
+import { datanetRoutes } from './datanet-routes.ts'
 import { DatanetService } from './datanet-service.ts'
 
 export interface PeerNodeOptions {
@@ -220,7 +221,7 @@ export class PeerNode {
     this.api = await startApiServer(this.opts.statusPort ?? 0, token, [
       { method: 'GET', path: '/status', handle: () => this.status() },
       { method: 'GET', path: '/health', handle: () => ({ ok: true, peerId: this.identity.peerId }) },
-      ...this.datanetService.routes()
+      ...datanetRoutes(this.datanetService)
     ], this.log)
     await writeJsonAtomic(join(this.dataDir, 'run.json'), {
       pid: process.pid,

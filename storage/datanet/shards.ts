@@ -1,0 +1,22 @@
+// The shards of a datanet: each file CID once, at its first contribution (later
+// copies are duplicates and need no extra storage), with the path it was added under.
+import type { CID } from 'multiformats/cid'
+import type { ManifestLog } from '../manifest/log.ts'
+
+export interface Shard { cid: CID, path: string, size: number }
+
+export function uniqueShards (log: ManifestLog): Shard[] {
+  const seen = new Set<string>()
+  const out: Shard[] = []
+  for (const e of log.ordered()) {
+    const p = e.entry.payload
+    if (p.kind !== 'contribution') continue
+    for (const f of p.files) {
+      const key = f.cid.toString()
+      if (seen.has(key)) continue
+      seen.add(key)
+      out.push({ cid: f.cid, path: f.path, size: f.size })
+    }
+  }
+  return out
+}
