@@ -33,7 +33,9 @@ export function formatStatus (s: StatusReport): string {
     ...s.addrs.map(a => `listen   ${a}`),
     `connections ${s.connections.length}   gossip peers ${s.gossipPeers}   adverts seen ${s.advertsSeen}`,
     `inbound  accepted ${s.inbound.accepted}  rejected ${s.inbound.rejected}  ignored ${s.inbound.ignored}` +
-      (Object.keys(s.inbound.byError).length > 0 ? `  (${Object.entries(s.inbound.byError).map(([k, v]) => `${k} ${v}`).join(', ')})` : '')
+      (Object.keys(s.inbound.byError).length > 0 ? `  (${Object.entries(s.inbound.byError).map(([k, v]) => `${k} ${v}`).join(', ')})` : ''),
+    `datanets ${s.datanets.followed} followed   ${s.datanets.pinnedShards} shards pinned` +
+      (s.datanets.penalised.length > 0 ? `   ${s.datanets.penalised.length} peers penalised` : '')
   ]
   const others = s.adverts.filter(a => a.peerId !== s.peerId)
   if (others.length > 0) {
