@@ -193,7 +193,7 @@ export class DatanetService {
   async contribute (idOrName: string, paths: string[], license: string | undefined, progress: (p: unknown) => void, signal: AbortSignal): Promise<unknown> {
     const log = this.store.resolve(idOrName)
     const planned = await planIngest(paths)
-    const batches = await ingest(this.opts.localBlocks as any, planned, { onProgress: progress, signal })
+    const batches = await ingest(this.opts.localBlocks, planned, { onProgress: progress, signal })
     const entries = await this.store.contribute(log.id, batches, license ?? (log.genesis.entry.payload as Genesis).license, this.opts.identity.signer)
     // The contributor's own peer holds what it contributed, whatever placement says.
     await this.replicator.pinLocal(batches.flat().map(f => f.file.cid))

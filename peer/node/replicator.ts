@@ -94,7 +94,9 @@ export class Replicator {
   async pinLocal (cids: CID[]): Promise<void> {
     for (const cid of cids) {
       if (!(await this.opts.helia.pins.isPinned(cid))) {
-        for await (const _ of this.opts.helia.pins.add(cid, { offline: true } as any)) { /* drain: pins.add is lazy */ }
+        // offline reaches the blockstore through Helia's graph walker; the timeout is a backstop.
+        const opts = { offline: true, signal: AbortSignal.timeout(60_000) } as Parameters<Helia['pins']['add']>[1]
+        for await (const _ of this.opts.helia.pins.add(cid, opts)) { /* drain: pins.add is lazy */ }
       }
       this.pinned.add(cid.toString())
     }
