@@ -10,6 +10,9 @@
 // connected and identified before the clock starts; the project and (b) write every
 // block to it. Repetitions alternate project, (a), (b) after a warm-up round.
 import { readFileSync } from 'node:fs'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { unixfs } from '@helia/unixfs'
 import { CID } from 'multiformats/cid'
@@ -22,6 +25,7 @@ import { max, median, min, round } from './lib/stats.ts'
 import { MIB, RAW_PROTOCOL } from './shard-sync/data.ts'
 import { startProvider } from './shard-sync/provider-process.ts'
 import { freshReceiver, MapBlockstore, type ProviderInfo, type Receiver } from './shard-sync/receiver.ts'
+import { PackBlockstore } from '../storage/packstore/pack-blockstore.ts'
 
 export const name = 'shard-sync'
 export const description = 'MiB/s fetching a datanet file peer to peer (ShardSync) vs one raw libp2p stream and vs Helia bitswap'
@@ -37,7 +41,7 @@ const ACCEPT_VS_RAW = 0.8
 const ACCEPT_VS_BITSWAP = 3
 const TRANSFER_TIMEOUT_MS = 300_000
 
-type CaseName = 'shard' | 'raw' | 'bitswap' | 'shardMem'
+type CaseName = 'shard' | 'raw' | 'bitswap' | 'shardMem' | 'shardPack'
 
 interface Timed { ms: number, check: () => Promise<void> }
 
@@ -56,8 +60,13 @@ function processCpuMs (pid: number): number {
 
 interface Sample { rate: number, receiverCpuMs: number, providerCpuMs: number, elu: number }
 
-async function shardCase (info: ProviderInfo, r: Receiver, memory: boolean): Promise<Timed> {
-  const store = memory ? new MapBlockstore() : r.blockstore
+async function shardCase (info: ProviderInfo, r: Receiver, memory: boolean, pack = false): Promise<Timed> {
+  // pack: the same fetch into storage/packstore (blocks appended to pack files), to see
+  // what one file per block costs blockstore-fs.
+  const packDir = pack ? await mkdtemp(join(tmpdir(), 'openledger-shard-pack-')) : undefined
+  const packStore = packDir != null ? new PackBlockstore(packDir) : undefined
+  await packStore?.open()
+  const store = packStore ?? (memory ? new MapBlockstore() : r.blockstore)
   const sync = new ShardSync({ host: r.helia.libp2p, blockstore: store })
   const root = CID.parse(info.root)
   const t0 = performance.now()
@@ -69,6 +78,8 @@ async function shardCase (info: ProviderInfo, r: Receiver, memory: boolean): Pro
       if (got.blocks !== info.blocks || got.bytes !== info.dagBytes) throw new Error(`shard fetched ${got.blocks} blocks / ${got.bytes} bytes, expected ${info.blocks} / ${info.dagBytes}`)
       const v = await verifyDag(store, root)
       if (v.size !== info.size) throw new Error(`fetched file is ${v.size} bytes, expected ${info.size}`)
+      await packStore?.close()
+      if (packDir != null) await rm(packDir, { recursive: true, force: true })
     }
   }
 }
@@ -110,7 +121,7 @@ export async function run (args: string[]): Promise<BenchResult> {
   const warmup = numberFlag(f, 'warmup', 1, { min: 0 })
   const seed = typeof f.seed === 'string' ? f.seed : 'openledger-shard-sync'
   const cases: CaseName[] = ['shard', 'raw', 'bitswap']
-  if (f.breakdown === true) cases.push('shardMem')
+  if (f.breakdown === true) cases.push('shardMem', 'shardPack')
   const log = (msg: string): void => { process.stderr.write(`shard-sync: ${msg}\n`) }
 
   log(`starting the provider process (${mib} MiB file, Kubo-style import)`)
@@ -133,7 +144,7 @@ export async function run (args: string[]): Promise<BenchResult> {
         try {
           t = c === 'raw'
             ? await rawCase(info, r)
-            : c === 'bitswap' ? await bitswapCase(info, r) : await shardCase(info, r, c === 'shardMem')
+            : c === 'bitswap' ? await bitswapCase(info, r) : await shardCase(info, r, c === 'shardMem', c === 'shardPack')
         } catch (err) {
           await r.close()
           throw err
@@ -169,7 +180,8 @@ export async function run (args: string[]): Promise<BenchResult> {
     shard: 'project: ShardSync -> blockstore-fs',
     raw: '(a) one libp2p stream, 64 KiB writes',
     bitswap: '(b) Helia bitswap, unixfs cat',
-    shardMem: 'ShardSync -> in-memory store'
+    shardMem: 'ShardSync -> in-memory store',
+    shardPack: 'ShardSync -> pack blockstore (disk)'
   }
   const rows = [['case', 'median MiB/s', 'min', 'max', 'project / case', 'cpu ms recv', 'cpu ms prov', 'recv loop busy']]
   for (const c of cases) {
@@ -187,7 +199,7 @@ export async function run (args: string[]): Promise<BenchResult> {
     params: { mib, fileBytes: info.size, blocks: info.blocks, dagBytes: info.dagBytes, reps, warmup, seed, cases: cases.join(',') },
     detail: {
       bitswap: { mibPerSec: round(med('bitswap')), msPerFetch: round(info.size / MIB / med('bitswap') * 1000) },
-      ...(f.breakdown === true ? { shardMemory: { mibPerSec: round(med('shardMem')) } } : {}),
+      ...(f.breakdown === true ? { shardMemory: { mibPerSec: round(med('shardMem')) }, shardPack: { mibPerSec: round(med('shardPack')), ratioVsRawStream: round(med('shardPack') / med('raw')), ratioVsBitswap: round(med('shardPack') / med('bitswap')) } } : {}),
       ratioVsRawStream: round(vsRaw),
       ratioVsBitswap: round(vsBitswap),
       acceptance: {
