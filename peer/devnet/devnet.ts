@@ -76,7 +76,7 @@ export class Devnet {
   async startPeer (peer: DevnetPeer, opts: { bootstrap?: string[] } = {}): Promise<void> {
     const args = [CLI_PATH, 'node', 'start', '--data-dir', peer.dataDir, '--json', '--stop-with-stdin', '--no-mdns',
       '--network', this.opts.network, '--advert-interval', String(this.opts.advertIntervalMs),
-      '--bench-size', String(this.opts.benchSize)]
+      '--bench-size', String(this.opts.benchSize), '--bench-lock', join(this.opts.dir, 'bench.lock')]
     for (const b of opts.bootstrap ?? this.bootstrapList(peer)) args.push('--bootstrap', b)
     const logFile = await open(join(peer.dataDir, 'node.log'), 'a')
     const child = spawn(process.execPath, args, {

@@ -33,6 +33,7 @@ import { Advertiser } from './advertiser.ts'
 import { InboundStats, type InboundReport } from './inbound-stats.ts'
 import { createPeerStack, type PeerLibp2p } from './libp2p.ts'
 import { startApiServer, type ApiServer } from './api-server.ts'
+import { withFileLock } from './bench-lock.ts'
 import { datanetRoutes } from './datanet-routes.ts'
 import { DatanetService } from './datanet-service.ts'
 
@@ -50,6 +51,8 @@ export interface PeerNodeOptions {
   statusPort?: number
   /** Peers that pin each shard (default 3). */
   replication?: number
+  /** A lock file shared by peers on one machine, so their start-up benchmarks take turns. */
+  benchLock?: string
   /** MatMul benchmark size for the advert (smaller = faster start). */
   benchSize?: number
   log?: (msg: string, fields?: Record<string, unknown>) => void
@@ -138,7 +141,8 @@ export class PeerNode {
     const nodeFile = await readJsonIfExists<NodeFile>(join(this.dataDir, 'node.json'))
     const listen = this.opts.listen ?? nodeFile?.listen ?? ['/ip4/127.0.0.1/tcp/0']
 
-    facts ??= await measureCapacity({ dataDir: this.dataDir, benchSize: this.opts.benchSize })
+    const measure = async (): Promise<CapacityFacts> => await measureCapacity({ dataDir: this.dataDir, benchSize: this.opts.benchSize })
+    facts ??= this.opts.benchLock != null ? await withFileLock(this.opts.benchLock, measure) : await measure()
     this.log('capacity measured', { gflops: Math.round(facts.ort.matmulGflops), cores: facts.cpu.cores })
 
     this.datastore = new FsDatastore(join(this.dataDir, 'datastore'))

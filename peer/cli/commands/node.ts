@@ -16,6 +16,7 @@ interface StartOptions {
   benchSize: number
   json?: boolean
   stopWithStdin?: boolean
+  benchLock?: string
 }
 
 export function nodeCommand (program: Command): void {
@@ -34,6 +35,7 @@ export function nodeCommand (program: Command): void {
     .option('--bench-size <n>', 'MatMul size of the start-up capacity benchmark', intOption('--bench-size', 16, 4096), 512)
     .option('--json', 'print a JSON line when ready')
     .addOption(new Option('--stop-with-stdin', 'stop when stdin closes (used by devnet so no peer outlives it)').hideHelp())
+    .addOption(new Option('--bench-lock <file>', 'take turns at the start-up benchmark with peers sharing this lock file (used by devnet)').hideHelp())
     .action(async (opts: StartOptions) => {
       const { loadKeystore } = await import('../../identity/keystore.ts')
       const { PeerNode } = await import('../../node/peer-node.ts')
@@ -50,6 +52,7 @@ export function nodeCommand (program: Command): void {
         slots: opts.slots,
         statusPort: opts.statusPort,
         benchSize: opts.benchSize,
+        benchLock: opts.benchLock,
         log: logLine
       })
 
