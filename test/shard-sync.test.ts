@@ -331,6 +331,7 @@ describe('protocols/shard (/openledger/shard/1.0.0)', function () {
         self: fetcher.libp2p.peerId.toString(),
         peers: () => [liar.peerId.toString(), provider.libp2p.peerId.toString()], // the liar ranks first
         penalise: async (peer, why) => { penalised.push([peer, why]) },
+        isBanned: (peer) => penalised.some(([p]) => p === peer),
         log: () => {}
       })
       const report = await shardFetcher.fetch([file.cid])
@@ -364,6 +365,7 @@ describe('protocols/shard (/openledger/shard/1.0.0)', function () {
         self: fetcher.libp2p.peerId.toString(),
         peers: () => [liar.peerId.toString(), provider.libp2p.peerId.toString()],
         penalise: async (peer) => { penalised.push(peer) },
+        isBanned: (peer) => penalised.includes(peer),
         log: () => {}
       })
       const report = await shardFetcher.fetch([file.cid])

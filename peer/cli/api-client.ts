@@ -22,10 +22,11 @@ export async function endpointOf (dataDir: string, url?: string): Promise<NodeEn
   return { url: run.statusUrl, token: run.token }
 }
 
-async function call (ep: NodeEndpoint, method: string, path: string, body?: unknown): Promise<Response> {
+async function call (ep: NodeEndpoint, method: string, path: string, body?: unknown, timeoutMs?: number): Promise<Response> {
   try {
     return await fetch(new URL(path, ep.url), {
       method,
+      signal: timeoutMs != null ? AbortSignal.timeout(timeoutMs) : undefined,
       headers: { 'content-type': 'application/json', ...(ep.token != null ? { authorization: `Bearer ${ep.token}` } : {}) },
       body: body === undefined ? undefined : JSON.stringify(body)
     })
@@ -40,8 +41,9 @@ function fail (value: unknown, status: number): never {
   throw new ApiError(e?.name ?? 'Error', e?.message ?? `HTTP ${status}`, e?.details)
 }
 
-export async function apiGet<T> (ep: NodeEndpoint, path: string): Promise<T> {
-  const res = await call(ep, 'GET', path)
+/** GET a route; with timeoutMs, a node that does not answer in time counts as not running. */
+export async function apiGet<T> (ep: NodeEndpoint, path: string, timeoutMs?: number): Promise<T> {
+  const res = await call(ep, 'GET', path, undefined, timeoutMs)
   const value = await res.json().catch(() => ({}))
   if (!res.ok) fail(value, res.status)
   return value as T

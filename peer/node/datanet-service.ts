@@ -28,7 +28,7 @@ import { CORPORA, importCorpus, type CorpusName } from '../../storage/datanet/co
 import { ingest, planIngest } from '../../storage/datanet/ingest.ts'
 import { canStore, DEFAULT_REPLICATION, holdersFor, type StorageCandidate } from '../../storage/datanet/placement.ts'
 import type { Genesis } from '../../storage/datanet/records.ts'
-import { uniqueShards } from '../../storage/datanet/shards.ts'
+import { uniqueShards, type Shard } from '../../storage/datanet/shards.ts'
 import { DatanetStore } from '../../storage/datanet/store.ts'
 import type { DatanetView } from '../../storage/datanet/view.ts'
 import type { ManifestLog } from '../../storage/manifest/log.ts'
@@ -91,6 +91,7 @@ export class DatanetService {
       self: opts.identity.peerId,
       peers: () => this.opts.candidates().map(c => c.peerId),
       penalise: async (peer, why) => await this.penalise(peer, why),
+      isBanned: (peer) => this.isBanned(peer),
       log: opts.log
     })
     this.replicator = new Replicator({
@@ -132,7 +133,7 @@ export class DatanetService {
   }
 
   private onHeads (env: Envelope<DatanetHeads>, from: string): void {
-    if ((this.banned.get(from) ?? 0) > Date.now()) return
+    if (this.isBanned(from)) return
     const heads = env.body.heads.map(h => CID.parse(h))
     const log = this.store.has(env.body.datanet) ? this.store.resolve(env.body.datanet) : undefined
     if (log != null && heads.every(h => log.has(h))) return
@@ -167,7 +168,11 @@ export class DatanetService {
     }
   }
 
-  /** A peer that served bad entries: disconnected, its announcements ignored for 10 minutes. */
+  private isBanned (peer: string): boolean {
+    return (this.banned.get(peer) ?? 0) > Date.now()
+  }
+
+  /** A peer that served bad entries or blocks: disconnected, its announcements ignored for 10 minutes. */
   private async penalise (peer: string, why: string): Promise<void> {
     this.banned.set(peer, Date.now() + 10 * 60_000)
     this.penalised.push({ peer, why, at: Date.now() })
@@ -264,25 +269,20 @@ export class DatanetService {
    */
   async get (target: string, out: string, progress: (p: unknown) => void, signal: AbortSignal): Promise<unknown> {
     const root = resolve(out)
-    let files: Array<{ cid: CID, path: string, size: number }>
-    let datanet: string | undefined
-    if (this.isKnown(target)) {
-      const log = this.store.resolve(target)
-      datanet = log.id
-      files = uniqueShards(log)
-    } else {
+    let log = this.tryResolve(target)
+    if (log == null) {
       let cid: CID
       try { cid = CID.parse(target) } catch { throw new UsageError(`"${target}" is neither a datanet here nor a CID`) }
-      if (cid.code === 0x71) { // dag-cbor: a datanet id or version from elsewhere
-        const added = await this.store.merge(target, [cid], this.opts.helia.blockstore, { signal: AbortSignal.any([signal, AbortSignal.timeout(60_000)]) })
-        void added
-        const log = this.store.resolve(target)
-        datanet = log.id
-        files = uniqueShards(log)
-      } else {
-        files = [{ cid, path: cid.toString(), size: 0 }]
-      }
+      if (cid.code !== 0x71) return await this.writeFiles(root, undefined, [{ cid, path: cid.toString(), size: 0 }], progress, signal)
+      // dag-cbor: a datanet id or version from elsewhere
+      await this.store.merge(target, [cid], this.opts.helia.blockstore, { signal: AbortSignal.any([signal, AbortSignal.timeout(60_000)]) })
+      log = this.store.resolve(target)
     }
+    return await this.writeFiles(root, log.id, uniqueShards(log), progress, signal)
+  }
+
+  /** Fetch `files` (bulk first, bitswap for the rest) and write them under `root`. */
+  private async writeFiles (root: string, datanet: string | undefined, files: Shard[], progress: (p: unknown) => void, signal: AbortSignal): Promise<unknown> {
     const bytesTotal = files.reduce((s, f) => s + f.size, 0)
     // Pull what is not here in bulk, from whichever holders answer; fall back to
     // bitswap (through helia.blockstore) for anything they could not send.
@@ -317,8 +317,9 @@ export class DatanetService {
     return { datanet, out: root, files: files.length, bytes: bytesDone }
   }
 
-  private isKnown (idOrName: string): boolean {
-    try { this.store.resolve(idOrName); return true } catch (err) { if (err instanceof StorageError) return false; throw err }
+  /** The datanet by id or name, or undefined when this peer does not follow it. */
+  private tryResolve (idOrName: string): ManifestLog | undefined {
+    try { return this.store.resolve(idOrName) } catch (err) { if (err instanceof StorageError) return undefined; throw err }
   }
 }
 

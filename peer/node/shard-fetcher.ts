@@ -28,7 +28,9 @@ export interface ShardFetcherOptions {
   self: string
   /** Peers that may hold shards, best first. */
   peers: () => string[]
+  /** Penalise a peer that sent bad content; isBanned must then say so for a while. */
   penalise: (peer: string, why: string) => Promise<void>
+  isBanned: (peer: string) => boolean
   log: (msg: string, fields?: Record<string, unknown>) => void
 }
 
@@ -40,7 +42,6 @@ export interface FetchReport {
 
 export class ShardFetcher {
   private readonly opts: ShardFetcherOptions
-  private readonly bad = new Set<string>()
 
   constructor (opts: ShardFetcherOptions) {
     this.opts = opts
@@ -49,7 +50,7 @@ export class ShardFetcher {
   /** Which live peers hold each shard (asked, not assumed). */
   private async whoHas (cids: CID[], signal?: AbortSignal): Promise<Map<string, string[]>> {
     const holders = new Map<string, string[]>(cids.map(c => [c.toString(), []]))
-    const peers = this.opts.peers().filter(p => p !== this.opts.self && !this.bad.has(p))
+    const peers = this.opts.peers().filter(p => p !== this.opts.self && !this.opts.isBanned(p))
     const answers = await Promise.all(peers.map(async (peer) => {
       try {
         signal?.throwIfAborted()
@@ -77,7 +78,7 @@ export class ShardFetcher {
       const groups = new Map<string, CID[]>()
       for (const cid of pending) {
         const key = cid.toString()
-        const peer = holders.get(key)!.find(p => !this.bad.has(p) && !tried.get(key)!.has(p))
+        const peer = holders.get(key)!.find(p => !this.opts.isBanned(p) && !tried.get(key)!.has(p))
         if (peer == null) { missing.push(cid); continue }
         groups.set(peer, [...(groups.get(peer) ?? []), cid])
       }
@@ -101,7 +102,6 @@ export class ShardFetcher {
             const name = (err as Error).name
             this.opts.log('shard fetch failed', { peer, roots: batch.length, error: name, message: (err as Error).message })
             if (BAD_CONTENT.has(name)) {
-              this.bad.add(peer)
               await this.opts.penalise(peer, name)
             }
             for (const cid of batch) tried.get(cid.toString())!.add(peer)

@@ -1,28 +1,13 @@
 // openledger status: ask a running peer's status API.
-import { join } from 'node:path'
 import type { Command } from 'commander'
-import { NodeNotRunningError, UsageError } from '../../errors.ts'
+import { UsageError } from '../../errors.ts'
 import type { StatusReport } from '../../node/peer-node.ts'
-import { readJsonIfExists } from '../../../storage/atomic-file.ts'
+import { apiGet, endpointOf } from '../api-client.ts'
 import { DATA_DIR_HELP, dataDirOf } from '../options.ts'
 import { formatBytes, printJson, table } from '../output.ts'
 
 export async function fetchStatus (url: string): Promise<StatusReport> {
-  let res: Response
-  try {
-    res = await fetch(new URL('/status', url), { signal: AbortSignal.timeout(5_000) })
-  } catch (err) {
-    throw new NodeNotRunningError(url, (err as Error).cause != null ? String((err as any).cause.code ?? (err as Error).message) : (err as Error).message)
-  }
-  if (!res.ok) throw new NodeNotRunningError(url, `HTTP ${res.status}`)
-  return await res.json() as StatusReport
-}
-
-/** The status URL of the peer running on dataDir, from its run.json. */
-export async function statusUrlOf (dataDir: string): Promise<string> {
-  const run = await readJsonIfExists<{ statusUrl: string }>(join(dataDir, 'run.json'))
-  if (run == null) throw new NodeNotRunningError(dataDir, 'no run.json (is the node started?)')
-  return run.statusUrl
+  return await apiGet<StatusReport>({ url }, '/status', 5_000)
 }
 
 export function formatStatus (s: StatusReport): string {
@@ -59,7 +44,7 @@ export function statusCommand (program: Command): void {
     .option('--json', 'print the full status as one JSON object')
     .action(async (opts: { dataDir?: string, url?: string, json?: boolean }) => {
       if (opts.url != null && !/^https?:\/\//.test(opts.url)) throw new UsageError(`--url must be an http URL, got "${opts.url}"`)
-      const url = opts.url ?? await statusUrlOf(dataDirOf(opts))
+      const url = opts.url ?? (await endpointOf(dataDirOf(opts))).url
       const status = await fetchStatus(url)
       if (opts.json === true) printJson(status)
       else console.log(formatStatus(status))
