@@ -12,9 +12,9 @@ const { onnx } = onnxProto
 const DEFAULT_IR_VERSION = 8
 const DEFAULT_OPSET = 17
 
-export type ElementType = 'float32' | 'int32' | 'int64'
+export type ElementType = 'float32' | 'float64' | 'int32' | 'int64' | 'bool'
 
-export type TensorData = Float32Array | Int32Array | BigInt64Array
+export type TensorData = Float32Array | Float64Array | Int32Array | BigInt64Array | Uint8Array
 
 /** A graph input or output: name, element type and shape (strings are symbolic dims). */
 export interface ValueInfo {
@@ -28,6 +28,8 @@ export interface Initializer {
   name: string
   dims: readonly number[]
   data: TensorData
+  /** Only needed to tell bool (one byte per value) from other Uint8Array data. */
+  type?: ElementType
 }
 
 export type AttributeValue = number | string | readonly number[]
@@ -39,7 +41,7 @@ export interface GraphNode {
   name?: string
   domain?: string
   /** Numbers are encoded as INT when integral, FLOAT otherwise; use `floatAttribute` to force FLOAT. */
-  attributes?: Readonly<Record<string, AttributeValue | FloatAttribute>>
+  attributes?: Readonly<Record<string, AttributeValue | FloatAttribute | TensorAttribute>>
 }
 
 /** Marks a numeric attribute as FLOAT(S) even when its value happens to be integral (e.g. alpha = 1). */
@@ -49,6 +51,11 @@ export interface FloatAttribute {
 
 export function floatAttribute(value: number | readonly number[]): FloatAttribute {
   return { float: value }
+}
+
+/** A TENSOR attribute (ConstantOfShape's `value`). */
+export interface TensorAttribute {
+  tensor: TensorData
 }
 
 export interface ModelSpec {
@@ -63,6 +70,8 @@ export interface ModelSpec {
 
 const ELEMENT_TYPE_CODES: Record<ElementType, number> = {
   float32: onnx.TensorProto.DataType.FLOAT,
+  float64: onnx.TensorProto.DataType.DOUBLE,
+  bool: onnx.TensorProto.DataType.BOOL,
   int32: onnx.TensorProto.DataType.INT32,
   int64: onnx.TensorProto.DataType.INT64
 }
@@ -95,7 +104,7 @@ function toNodeProto(node: GraphNode, index: number) {
   })
 }
 
-function toAttributeProto(name: string, value: AttributeValue | FloatAttribute) {
+function toAttributeProto(name: string, value: AttributeValue | FloatAttribute | TensorAttribute) {
   const Type = onnx.AttributeProto.AttributeType
   if (typeof value === 'string') {
     return onnx.AttributeProto.create({ name, type: Type.STRING, s: new TextEncoder().encode(value) })
@@ -104,6 +113,10 @@ function toAttributeProto(name: string, value: AttributeValue | FloatAttribute) 
     return Number.isInteger(value)
       ? onnx.AttributeProto.create({ name, type: Type.INT, i: value })
       : onnx.AttributeProto.create({ name, type: Type.FLOAT, f: value })
+  }
+  if ('tensor' in value) {
+    const t = toTensorProto({ name: '', dims: value.tensor.length === 1 ? [1] : [value.tensor.length], data: value.tensor })
+    return onnx.AttributeProto.create({ name, type: Type.TENSOR, t })
   }
   if ('float' in value) {
     const f = value.float
@@ -138,15 +151,19 @@ function toTensorProto(init: Initializer) {
   return onnx.TensorProto.create({
     name: init.name,
     dims: [...init.dims],
-    dataType: ELEMENT_TYPE_CODES[elementTypeOf(init.data)],
+    dataType: ELEMENT_TYPE_CODES[elementTypeOf(init)],
     // raw_data is little-endian by spec; every platform onnxruntime-node ships for is
     // little-endian, so the typed array's bytes can be used as they are (no copy).
     rawData: new Uint8Array(init.data.buffer, init.data.byteOffset, init.data.byteLength)
   })
 }
 
-function elementTypeOf(data: TensorData): ElementType {
+function elementTypeOf(init: Initializer): ElementType {
+  if (init.type !== undefined) return init.type
+  const data = init.data
   if (data instanceof Float32Array) return 'float32'
+  if (data instanceof Float64Array) return 'float64'
   if (data instanceof Int32Array) return 'int32'
-  return 'int64'
+  if (data instanceof BigInt64Array) return 'int64'
+  return 'bool'
 }

@@ -1,0 +1,71 @@
+// One place that opens onnxruntime sessions, so every graph the engine runs gets the
+// same settings: a fixed thread count (results are bitwise reproducible only for a
+// fixed count), sequential execution and full graph optimisation.
+
+import os from 'node:os'
+import { InferenceSession, Tensor } from 'onnxruntime-node'
+import { MalformedArtifactError } from '../errors.ts'
+import type { TensorData } from './model-proto.ts'
+
+export interface SessionOptions {
+  /** ORT intra-op threads; default: every core this process may use. */
+  threads?: number
+  /** Disable graph optimisations (gradient checks compare against the graph as written). */
+  optimize?: boolean
+}
+
+export type Feed = { data: TensorData, dims: readonly number[] }
+
+export class Session {
+  readonly inner: InferenceSession
+  readonly threads: number
+
+  private constructor (inner: InferenceSession, threads: number) {
+    this.inner = inner
+    this.threads = threads
+  }
+
+  static async create (model: Uint8Array, opts: SessionOptions = {}): Promise<Session> {
+    const threads = opts.threads ?? defaultThreads()
+    try {
+      const inner = await InferenceSession.create(model, {
+        intraOpNumThreads: threads,
+        interOpNumThreads: 1,
+        executionMode: 'sequential',
+        graphOptimizationLevel: opts.optimize === false ? 'disabled' : 'all',
+        logSeverityLevel: 3
+      })
+      return new Session(inner, threads)
+    } catch (err) {
+      throw new MalformedArtifactError('onnxruntime refused the model', { cause: (err as Error).message })
+    }
+  }
+
+  /** Runs the graph; returns the requested outputs' data (all outputs by default). */
+  async run (feeds: Record<string, Feed | Tensor>, outputs?: readonly string[]): Promise<Record<string, Tensor>> {
+    const tensors: Record<string, Tensor> = {}
+    for (const [name, feed] of Object.entries(feeds)) {
+      tensors[name] = feed instanceof Tensor ? feed : toTensor(feed as Feed)
+    }
+    return outputs === undefined
+      ? await this.inner.run(tensors)
+      : await this.inner.run(tensors, outputs as string[])
+  }
+
+  async release (): Promise<void> {
+    await this.inner.release()
+  }
+}
+
+export function toTensor (feed: Feed): Tensor {
+  const { data, dims } = feed
+  if (data instanceof Float32Array) return new Tensor('float32', data, dims)
+  if (data instanceof Float64Array) return new Tensor('float64', data, dims)
+  if (data instanceof Int32Array) return new Tensor('int32', data, dims)
+  if (data instanceof BigInt64Array) return new Tensor('int64', data, dims)
+  return new Tensor('bool', data, dims)
+}
+
+export function defaultThreads (): number {
+  return Math.max(1, os.availableParallelism())
+}
