@@ -61,9 +61,16 @@ export const reduceMean = (g: Graph, x: V, axes: readonly number[], keepdims = t
 export const softmax = (g: Graph, x: V, axis = -1): V => g.op('Softmax', [x], { axis })
 export const logSoftmax = (g: Graph, x: V, axis = -1): V => g.op('LogSoftmax', [x], { axis })
 
-/** Mean and inverse std-dev are stashed in the graph's float type (float32 unless float64). */
-export const layerNorm = (g: Graph, x: V, scaleW: V, bias: V, epsilon = 1e-5): V =>
-  g.op('LayerNormalization', [x, scaleW, bias], { axis: -1, epsilon: floatAttribute(epsilon), stash_type: codeOfElementType(g.float) })
+/**
+ * Layer normalisation over the last axis. onnxruntime has no float64 kernel for it, so
+ * float64 graphs (gradient checks) get the same function from primitives.
+ */
+export function layerNorm (g: Graph, x: V, scaleW: V, bias: V, epsilon = 1e-5): V {
+  if (g.float === 'float32') return g.op('LayerNormalization', [x, scaleW, bias], { axis: -1, epsilon: floatAttribute(epsilon) })
+  const centred = sub(g, x, reduceMean(g, x, [-1]))
+  const variance = reduceMean(g, mul(g, centred, centred), [-1])
+  return add(g, mul(g, div(g, centred, sqrt(g, add(g, variance, g.scalar(epsilon)))), scaleW), bias)
+}
 
 /** GELU, tanh approximation (GPT-2's), from primitives so autodiff needs no extra rule. */
 export function gelu (g: Graph, x: V): V {

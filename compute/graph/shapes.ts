@@ -157,7 +157,10 @@ export function normAxis (op: string, axis: number, rank: number): number {
   return a
 }
 
-/** Numpy broadcasting of several shapes. */
+/**
+ * Numpy broadcasting of several shapes. Two different symbols are taken to be equal
+ * (the runtime checks them); only numbers are held to the rule here.
+ */
 export function broadcast (op: string, shapes: readonly (readonly Dim[])[]): Dim[] {
   const rank = Math.max(...shapes.map(s => s.length))
   const out: Dim[] = []
@@ -167,6 +170,7 @@ export function broadcast (op: string, shapes: readonly (readonly Dim[])[]): Dim
       const d = s[i - rank + s.length] ?? 1
       if (d === 1) continue
       if (dim === 1) dim = d
+      else if (typeof dim === 'string' && typeof d === 'string') continue
       else if (dim !== d) throw new GraphBuildError(`${op}: shapes do not broadcast`, { op, shapes })
     }
     out.push(dim)
@@ -178,7 +182,7 @@ function matmulShape (a: readonly Dim[], b: readonly Dim[]): Dim[] {
   if (a.length < 2 || b.length < 2) throw new GraphBuildError('MatMul operands must have rank >= 2', { a, b })
   const k1 = a[a.length - 1]
   const k2 = b[b.length - 2]
-  if (k1 !== k2) throw new GraphBuildError('MatMul inner dims differ', { a, b })
+  if (k1 !== k2 && !(typeof k1 === 'string' && typeof k2 === 'string')) throw new GraphBuildError('MatMul inner dims differ', { a, b })
   const batch = broadcast('MatMul', [a.slice(0, -2), b.slice(0, -2)])
   return [...batch, a[a.length - 2], b[b.length - 1]]
 }
