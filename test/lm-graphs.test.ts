@@ -6,6 +6,7 @@ import type { LmConfig } from '../compute/models/lm/config.ts'
 import { initParams } from '../compute/models/param-spec.ts'
 import { loraSpecs, mergeAdapter, type LoraConfig } from '../compute/models/lora.ts'
 import { Session, type Feed } from '../compute/onnx/session.ts'
+import { checkGraphGradients } from './helpers/grad-check.ts'
 import { Rng } from '../compute/random.ts'
 import type { ParamSet } from '../compute/tensors/param-set.ts'
 
@@ -33,32 +34,6 @@ function feedsOf (b: ReturnType<typeof batch>, float: 'float32' | 'float64', par
   return feeds
 }
 
-async function fdCheck (float64Graph: ReturnType<typeof buildLmStepGraph>, feeds: Record<string, Feed>, names: string[]): Promise<number> {
-  const s = await Session.create(float64Graph.model, { threads: 1 })
-  try {
-    const out = await s.run(feeds)
-    let checked = 0
-    for (const name of names) {
-      const analytic = out[float64Graph.grads.get(name) as string].data as Float64Array
-      const base = feeds[name].data as Float64Array
-      const step = Math.max(1, Math.floor(base.length / 6))
-      for (let i = 0; i < base.length; i += step) {
-        const at = async (delta: number) => {
-          const d = Float64Array.from(base)
-          d[i] += delta
-          return Number((await s.run({ ...feeds, [name]: { data: d, dims: feeds[name].dims } }, [float64Graph.loss]))[float64Graph.loss].data[0])
-        }
-        const numeric = (await at(1e-6) - await at(-1e-6)) / 2e-6
-        assert.ok(Math.abs(numeric - analytic[i]) <= 1e-6 * (1 + Math.abs(numeric)), `${name}[${i}]: ${analytic[i]} vs ${numeric}`)
-        checked++
-      }
-    }
-    return checked
-  } finally {
-    await s.release()
-  }
-}
-
 describe('language model graphs', function () {
   this.timeout(60_000)
   const base = initParams(lmParamSpecs(cfg), 7)
@@ -69,7 +44,7 @@ describe('language model graphs', function () {
 
   it('pretraining gradients of every parameter match finite differences (float64)', async () => {
     const graph = buildLmStepGraph({ cfg, batch: B, seq: T, mode: { kind: 'base' }, train: true, float: 'float64' })
-    const checked = await fdCheck(graph, feedsOf(batch(1), 'float64', base), [...base.keys()])
+    const checked = await checkGraphGradients(graph, feedsOf(batch(1), 'float64', base), [...base.keys()])
     assert.ok(checked > 100)
   })
 
@@ -78,7 +53,7 @@ describe('language model graphs', function () {
     for (const t of adapter.values()) for (let i = 0; i < t.data.length; i++) t.data[i] += (rng.uniform() - 0.5) * 0.2
     const graph = buildLmStepGraph({ cfg, batch: B, seq: T, mode: { kind: 'lora', base, lora }, train: true, float: 'float64' })
     assert.deepEqual(graph.trainable.map(s => s.name), [...adapter.keys()])
-    await fdCheck(graph, feedsOf(batch(2), 'float64', adapter), [...adapter.keys()])
+    await checkGraphGradients(graph, feedsOf(batch(2), 'float64', adapter), [...adapter.keys()])
   })
 
   it('a fresh adapter (B = 0) leaves the loss exactly as the base model gives it', async () => {
