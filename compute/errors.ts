@@ -29,3 +29,6 @@ export class DivergenceError extends ComputeError {}
 
 /** Input data the job cannot use: empty, oversize, wrong kind. */
 export class BadTrainingDataError extends ComputeError {}
+
+/** An inference request the model cannot serve: empty or oversize prompt, bad token, bad limits. */
+export class InvalidRequestError extends ComputeError {}

@@ -48,7 +48,12 @@ export function checkLoraConfig (cfg: LoraConfig): void {
 /** How adapter factors reach a graph. */
 export type LoraBinding =
   | { kind: 'shared', scale: number, values: Map<string, string> }
-  | { kind: 'banked', scale: number, values: Map<string, string>, index: string }
+  /**
+   * Per-example factors: `values` are [N, ...] banks. With `index` (int64 [B]) each
+   * example gathers its row; without, the banks are already per example (N = B), as
+   * when a server gathers each request's adapter once per batch.
+   */
+  | { kind: 'banked', scale: number, values: Map<string, string>, index?: string }
 
 /** x @ W (+ the adapter's update when W is a target). x is [..., in]; banked x is [B, ..., in]. */
 export function linear (g: Graph, x: string, weightName: string, weight: string, lora?: LoraBinding): string {
@@ -60,7 +65,8 @@ export function linear (g: Graph, x: string, weightName: string, weight: string,
   // Banked: [B, T, in] @ [B, in, r] @ [B, r, out]; a 2-D x [B, in] goes through as [B, 1, in].
   const flat = g.shape(x).length === 2
   const x3 = flat ? unsqueeze(g, x, [1]) : x
-  let update = matmul(g, matmul(g, x3, gather(g, a, lora.index)), gather(g, b, lora.index))
+  const pick = (bank: string) => lora.index === undefined ? bank : gather(g, bank, lora.index)
+  let update = matmul(g, matmul(g, x3, pick(a)), pick(b))
   if (flat) update = squeeze(g, update, [1])
   return add(g, base, scale(g, update, lora.scale))
 }

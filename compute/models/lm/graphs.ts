@@ -108,10 +108,12 @@ export interface LmDecodeGraph {
  * One generation step over symbolic shapes: `tokens`/`positions` int64 [B, T],
  * `attn_bias` float [B, 1, T, P+T], `past_k{l}`/`past_v{l}` [B, H, P, hd]; outputs
  * `logits` [B, 1, V] for each sequence's last token and `present_k{l}`/`present_v{l}`.
- * With `adapters`, it also takes banks of LoRA factors [N, ...] and `adapter_index`
- * int64 [B]: each sequence runs its own adapter in the same call.
+ * With `adapters`, it also takes LoRA factors, so each sequence runs its own adapter in
+ * the same call: banks [N, ...] and `adapter_index` int64 [B] (`indexed`), or factors
+ * already gathered per sequence, [B, ...] (`perSequence`, what the server uses: it
+ * gathers once per batch instead of on every generated token).
  */
-export function buildLmDecodeGraph (cfg: LmConfig, base: ParamSet, adapters?: LoraConfig): LmDecodeGraph {
+export function buildLmDecodeGraph (cfg: LmConfig, base: ParamSet, adapters?: LoraConfig, layout: 'indexed' | 'perSequence' = 'indexed'): LmDecodeGraph {
   checkLmConfig(cfg)
   const g = new Graph('float32')
   const baseSpecs = lmParamSpecs(cfg)
@@ -131,7 +133,9 @@ export function buildLmDecodeGraph (cfg: LmConfig, base: ParamSet, adapters?: Lo
   if (adapters !== undefined) {
     checkLoraConfig(adapters)
     bank = loraSpecs(baseSpecs, adapters)
-    lora = { kind: 'banked', scale: adapters.alpha / adapters.rank, values: bindBank(g, bank, 'adapters'), index: g.input('adapter_index', ['batch'], 'int64') }
+    lora = layout === 'indexed'
+      ? { kind: 'banked', scale: adapters.alpha / adapters.rank, values: bindBank(g, bank, 'adapters'), index: g.input('adapter_index', ['batch'], 'int64') }
+      : { kind: 'banked', scale: adapters.alpha / adapters.rank, values: bindBank(g, bank, 'batch') }
   }
   const { hidden, present } = lmForward(g, cfg, weights, { tokens, positions, attnBias, past: { keys: pastKeys, values: pastValues }, lora })
   const last = g.op('Slice', [hidden, g.ints([-1]), g.ints([2 ** 31 - 1]), g.ints([1])])
