@@ -14,3 +14,8 @@ export function canonicalJson (value: unknown): string {
     return Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
   })
 }
+
+/** sha256 hex of raw bytes (training data, token streams), for a job description. */
+export function digestBytes (data: ArrayBufferView): string {
+  return createHash('sha256').update(new Uint8Array(data.buffer, data.byteOffset, data.byteLength)).digest('hex')
+}

@@ -1,0 +1,107 @@
+// Base models built here from local corpora: every parameter trainable, seeded, with
+// the same trainer (and so the same checkpoints and divergence checks) as adapters.
+// The result is a Model whose metadata records how it was made.
+
+import { ShapeMismatchError } from '../errors.ts'
+import type { Model } from '../models/artifacts.ts'
+import { buildClassifierGraph } from '../models/classifier/graphs.ts'
+import { classifierParamSpecs, type ClassifierConfig } from '../models/classifier/config.ts'
+import { classifierData, classifierStepFn, type LabelledTexts } from '../models/classifier/train-step.ts'
+import { buildLmStepGraph } from '../models/lm/graphs.ts'
+import { windowsOf } from '../models/lm/data.ts'
+import { lmStepFn } from '../models/lm/train-step.ts'
+import { checkLmConfig, type LmConfig } from '../models/lm/config.ts'
+import { lmParamSpecs } from '../models/lm/params.ts'
+import { initParams } from '../models/param-spec.ts'
+import { StepRunner } from '../models/step-runner.ts'
+import { DEFAULT_ADAMW } from '../train/adamw.ts'
+import type { CheckpointStore } from '../train/checkpoint-store.ts'
+import { digestBytes, fingerprint } from '../train/fingerprint.ts'
+import { train, type StepProgress } from '../train/trainer.ts'
+import type { ClassifierHyper } from './train-classifier-adapter.ts'
+import type { LmHyper } from './train-lm-adapter.ts'
+import type { TextTokenizer } from './text-tokenizer.ts'
+
+export interface PretrainCommon {
+  name: string
+  /** What the data was, for the model's provenance (e.g. corpus names and sizes). */
+  source: Record<string, unknown>
+  threads?: number
+  store?: CheckpointStore
+  onStep?: (p: StepProgress) => void
+  signal?: AbortSignal
+}
+
+export async function pretrainLm (opts: PretrainCommon & { cfg: LmConfig, tokenizer: TextTokenizer & { toJSON: () => unknown }, texts: readonly string[], hyper: LmHyper }): Promise<Model> {
+  const { cfg, hyper, tokenizer } = opts
+  checkLmConfig(cfg)
+  if (tokenizer.vocabSize !== cfg.vocab) throw new ShapeMismatchError('tokenizer and model disagree on the vocabulary', { tokenizer: tokenizer.vocabSize, model: cfg.vocab })
+  const windows = windowsOf(opts.texts.map(t => tokenizer.encode(t)), { seq: hyper.seq, eot: tokenizer.eot, pad: tokenizer.pad })
+  const specs = lmParamSpecs(cfg)
+  const job = fingerprint({ kind: 'lm-pretrain', cfg, hyper, tokenizer: tokenizer.toJSON(), data: digestBytes(windows.tokens) })
+  const runner = await StepRunner.create(buildLmStepGraph({ cfg, batch: hyper.batch, seq: hyper.seq, mode: { kind: 'base' }, train: true }), { threads: opts.threads })
+  try {
+    const run = await train({
+      job,
+      specs,
+      init: initParams(specs, hyper.seed),
+      examples: windows.count,
+      batch: hyper.batch,
+      steps: hyper.steps,
+      seed: hyper.seed,
+      schedule: { peak: hyper.lr, warmup: hyper.warmup, total: hyper.steps, kind: 'cosine', floor: 0.1 },
+      adamw: { ...DEFAULT_ADAMW, weightDecay: hyper.weightDecay },
+      checkpointEvery: hyper.checkpointEvery,
+      step: lmStepFn(runner, windows, hyper.batch),
+      store: opts.store,
+      onStep: opts.onStep,
+      signal: opts.signal
+    })
+    const tail = run.losses.slice(-20)
+    return {
+      meta: {
+        format: 'openledger/model/1',
+        kind: 'lm',
+        name: opts.name,
+        config: { ...cfg },
+        tokenizer: tokenizer.toJSON(),
+        provenance: { job, source: opts.source, hyper: { ...hyper }, tokens: windows.tokens.length, finalLoss: tail.reduce((a, b) => a + b, 0) / Math.max(1, tail.length) }
+      },
+      params: run.params
+    }
+  } finally {
+    await runner.release()
+  }
+}
+
+export async function pretrainClassifier (opts: PretrainCommon & { cfg: ClassifierConfig, labels: readonly string[], data: LabelledTexts, hyper: ClassifierHyper }): Promise<Model> {
+  const { cfg, hyper } = opts
+  const data = classifierData(opts.data, cfg)
+  const specs = classifierParamSpecs(cfg)
+  const job = fingerprint({ kind: 'classifier-pretrain', cfg, hyper, data: fingerprint([digestBytes(data.features.ids), digestBytes(data.features.weights), digestBytes(data.labels)]) })
+  const runner = await StepRunner.create(buildClassifierGraph({ cfg, batch: hyper.batch, mode: { kind: 'base' }, train: true }), { threads: opts.threads })
+  try {
+    const run = await train({
+      job,
+      specs,
+      init: initParams(specs, hyper.seed),
+      examples: data.count,
+      batch: hyper.batch,
+      steps: hyper.steps,
+      seed: hyper.seed,
+      schedule: { peak: hyper.lr, warmup: hyper.warmup, total: hyper.steps, kind: 'cosine', floor: 0.1 },
+      adamw: { ...DEFAULT_ADAMW, weightDecay: hyper.weightDecay },
+      checkpointEvery: hyper.checkpointEvery,
+      step: classifierStepFn(runner, data, hyper.batch),
+      store: opts.store,
+      onStep: opts.onStep,
+      signal: opts.signal
+    })
+    return {
+      meta: { format: 'openledger/model/1', kind: 'classifier', name: opts.name, config: { ...cfg }, labels: [...opts.labels], provenance: { job, source: opts.source, hyper: { ...hyper }, examples: data.count } },
+      params: run.params
+    }
+  } finally {
+    await runner.release()
+  }
+}

@@ -1,0 +1,117 @@
+// ModelFactory's language-model job: fine-tune a LoRA adapter on a set of documents
+// with the base frozen, measure held-out perplexity before and after, and return the
+// adapter with everything a verifier needs to name and replay the run (job
+// fingerprint, checkpoint chain, hyper-parameters).
+
+import { BadTrainingDataError, ShapeMismatchError } from '../errors.ts'
+import type { Adapter, LmModelMeta, Model } from '../models/artifacts.ts'
+import { buildLmStepGraph } from '../models/lm/graphs.ts'
+import { windowsOf } from '../models/lm/data.ts'
+import { lmStepFn } from '../models/lm/train-step.ts'
+import type { LmConfig } from '../models/lm/config.ts'
+import { lmParamSpecs } from '../models/lm/params.ts'
+import { loraSpecs, type LoraConfig } from '../models/lora.ts'
+import { initParams } from '../models/param-spec.ts'
+import { StepRunner } from '../models/step-runner.ts'
+import { DEFAULT_ADAMW } from '../train/adamw.ts'
+import type { CheckpointStore } from '../train/checkpoint-store.ts'
+import { digestBytes, fingerprint } from '../train/fingerprint.ts'
+import { train, type StepProgress, type TrainResult } from '../train/trainer.ts'
+import { LmEvaluator, type LmMetrics } from './lm-eval.ts'
+import type { TextTokenizer } from './text-tokenizer.ts'
+
+export interface LmHyper {
+  steps: number
+  batch: number
+  seq: number
+  lr: number
+  warmup: number
+  weightDecay: number
+  checkpointEvery: number
+  seed: number
+}
+
+export const DEFAULT_LM_ADAPTER_HYPER: LmHyper = { steps: 200, batch: 16, seq: 64, lr: 2e-3, warmup: 10, weightDecay: 0, checkpointEvery: 50, seed: 1 }
+/** Most tokens one adapter job reads (a datanet version can be far larger: sample it). */
+export const MAX_JOB_TOKENS = 20_000_000
+
+export interface LmAdapterJob {
+  base: Model
+  baseCid: string
+  tokenizer: TextTokenizer
+  train: readonly string[]
+  heldOut: readonly string[]
+  lora: LoraConfig
+  hyper: LmHyper
+  datanet?: { id: string, version: string }
+  threads?: number
+  store?: CheckpointStore
+  onStep?: (p: StepProgress) => void
+  signal?: AbortSignal
+}
+
+export interface AdapterJobResult<M> {
+  adapter: Adapter
+  before: M
+  after: M
+  /** Fingerprint of the job; its checkpoints carry it. */
+  job: string
+  run: TrainResult
+}
+
+export async function trainLmAdapter (job: LmAdapterJob): Promise<AdapterJobResult<LmMetrics>> {
+  const meta = job.base.meta
+  if (meta.kind !== 'lm') throw new ShapeMismatchError('base model is not a language model', { kind: meta.kind })
+  const cfg = meta.config as LmConfig
+  if (job.tokenizer.vocabSize !== cfg.vocab) throw new ShapeMismatchError('tokenizer and model disagree on the vocabulary', { tokenizer: job.tokenizer.vocabSize, model: cfg.vocab })
+  const { hyper } = job
+  if (hyper.seq > cfg.context) throw new BadTrainingDataError('sequence length exceeds the model context', { seq: hyper.seq, context: cfg.context })
+  if (job.train.length === 0 || job.heldOut.length === 0) throw new BadTrainingDataError('an adapter job needs training and held-out documents', { train: job.train.length, heldOut: job.heldOut.length })
+  const windows = windowsOf(job.train.map(t => job.tokenizer.encode(t)), { seq: hyper.seq, eot: job.tokenizer.eot, pad: job.tokenizer.pad, maxTokens: MAX_JOB_TOKENS })
+
+  const specs = loraSpecs(lmParamSpecs(cfg), job.lora)
+  const id = fingerprint({ kind: 'lm-adapter', base: job.baseCid, lora: job.lora, hyper, datanet: job.datanet ?? null, data: digestBytes(windows.tokens) })
+  const evaluator = await LmEvaluator.create({ cfg, base: job.base.params, lora: job.lora, batch: hyper.batch, seq: hyper.seq, threads: job.threads })
+  const runner = await StepRunner.create(buildLmStepGraph({ cfg, batch: hyper.batch, seq: hyper.seq, mode: { kind: 'lora', base: job.base.params, lora: job.lora }, train: true }), { threads: job.threads })
+  try {
+    const before = await evaluator.evaluate(job.heldOut, job.tokenizer, null)
+    const run = await train({
+      job: id,
+      specs,
+      init: initParams(specs, hyper.seed),
+      examples: windows.count,
+      batch: hyper.batch,
+      steps: hyper.steps,
+      seed: hyper.seed,
+      schedule: { peak: hyper.lr, warmup: hyper.warmup, total: hyper.steps, kind: 'cosine', floor: 0.1 },
+      adamw: { ...DEFAULT_ADAMW, weightDecay: hyper.weightDecay },
+      checkpointEvery: hyper.checkpointEvery,
+      step: lmStepFn(runner, windows, hyper.batch),
+      store: job.store,
+      onStep: job.onStep,
+      signal: job.signal
+    })
+    const after = await evaluator.evaluate(job.heldOut, job.tokenizer, run.params)
+    const adapter: Adapter = {
+      meta: {
+        format: 'openledger/adapter/1',
+        kind: 'lm',
+        base: job.baseCid,
+        lora: { rank: job.lora.rank, alpha: job.lora.alpha, targets: [...job.lora.targets] },
+        ...(job.datanet !== undefined ? { datanet: job.datanet } : {}),
+        hyper: { ...hyper },
+        metrics: { before, after, trainTokens: windows.tokens.length },
+        provenance: { job: id, checkpoints: run.chain }
+      },
+      params: run.params
+    }
+    return { adapter, before, after, job: id, run }
+  } finally {
+    await runner.release()
+    await evaluator.release()
+  }
+}
+
+export function isLmMeta (meta: Model['meta']): meta is LmModelMeta {
+  return meta.kind === 'lm'
+}
