@@ -128,3 +128,9 @@ function parseMeta<S extends z.ZodType> (schema: S, meta: unknown, what: string)
   if (!r.success) throw new MalformedArtifactError(`${what} metadata is invalid`, { issues: r.error.issues.slice(0, 5).map(i => `${i.path.join('.')}: ${i.message}`) })
   return r.data
 }
+
+/** The base-model CID an adapter file names, read before the base is loaded to check it against. */
+export function adapterBaseOf (bytes: Uint8Array): string {
+  if (bytes.byteLength > MAX_ADAPTER_BYTES) throw new MalformedArtifactError('adapter file too large', { bytes: bytes.byteLength, max: MAX_ADAPTER_BYTES })
+  return parseMeta(AdapterMetaSchema, decodeTensors(bytes, { maxBytes: MAX_ADAPTER_BYTES }).meta, 'adapter').base
+}

@@ -31,8 +31,8 @@ import type { Genesis } from '../../storage/datanet/records.ts'
 import { uniqueShards, type Shard } from '../../storage/datanet/shards.ts'
 import { DatanetStore } from '../../storage/datanet/store.ts'
 import type { DatanetView } from '../../storage/datanet/view.ts'
-import type { ManifestLog } from '../../storage/manifest/log.ts'
-import { readFile as readUnixfsFile } from '../../storage/unixfs/index.ts'
+import { ManifestLog, resolveVersion } from '../../storage/manifest/log.ts'
+import { readFile as readUnixfsFile, readFileBytes } from '../../storage/unixfs/index.ts'
 import { ShardSync } from '../../protocols/shard/index.ts'
 import type { Identity } from '../identity/keystore.ts'
 import { UsageError } from '../errors.ts'
@@ -246,6 +246,18 @@ export class DatanetService {
     }
   }
 
+  /** Records that a job trained `model` on a version of the datanet, and announces it. */
+  async recordCycle (id: string, cycle: { version: CID, model: string, adapter?: CID, credits: Array<{ contribution: CID, weight: number }> }): Promise<string> {
+    const entry = await this.store.recordCycle(id, cycle, this.opts.identity.signer)
+    this.announce(this.store.resolve(id))
+    return entry.cid.toString()
+  }
+
+  /** Pin DAGs whose blocks are all on this peer already (models, adapters). */
+  async pinLocal (cids: CID[]): Promise<void> {
+    await this.replicator.pinLocal(cids)
+  }
+
   /** Counters for the status API: failed merges by error, peers penalised. */
   stats (): { followed: number, pinnedShards: number, failures: Record<string, number>, penalised: Array<{ peer: string, why: string, at: number }> } {
     return { followed: this.store.list().length, pinnedShards: this.replicator.pinnedCount, failures: { ...this.failures }, penalised: [...this.penalised] }
@@ -315,6 +327,43 @@ export class DatanetService {
       }
     }
     return { datanet, out: root, files: files.length, bytes: bytesDone }
+  }
+
+  /**
+   * A datanet as of one version: `D` (its current version) or `D@VERSION`, D an id or
+   * a name. The version's entries are fetched from peers if this one lacks them, and
+   * the log returned holds exactly those entries: a job trains on what it names.
+   */
+  async atVersion (spec: string, signal?: AbortSignal): Promise<{ id: string, name: string, version: string, log: ManifestLog }> {
+    const at = spec.lastIndexOf('@')
+    const current = this.store.resolve(at < 0 ? spec : spec.slice(0, at))
+    const name = (current.genesis.entry.payload as Genesis).name
+    if (at < 0) return { id: current.id, name, version: (await current.version()).toString(), log: current }
+    let version: CID
+    try { version = CID.parse(spec.slice(at + 1)) } catch { throw new UsageError(`"${spec.slice(at + 1)}" is not a version CID`) }
+    const opts = { signal: AbortSignal.any([signal ?? new AbortController().signal, AbortSignal.timeout(60_000)]) }
+    const heads = await resolveVersion(this.opts.helia.blockstore, version, opts)
+    const log = await ManifestLog.open(this.opts.localBlocks, current.id, heads, { ...opts, source: this.opts.helia.blockstore })
+    return { id: current.id, name, version: version.toString(), log }
+  }
+
+  /**
+   * Whole files by CID: shards this peer lacks are pulled from their holders first
+   * (bulk, every block checked against its CID), then read; at most maxBytes in all.
+   */
+  async readShards (cids: CID[], opts: { signal?: AbortSignal, maxBytes: number, onBytes?: (bytes: number) => void }): Promise<Uint8Array[]> {
+    const missing: CID[] = []
+    for (const cid of cids) if (!(await this.opts.localBlocks.has(cid))) missing.push(cid)
+    if (missing.length > 0) await this.fetcher.fetch(missing, { signal: opts.signal, onBytes: opts.onBytes })
+    const out: Uint8Array[] = []
+    let total = 0
+    for (const cid of cids) {
+      const bytes = await readFileBytes(this.opts.helia.blockstore, cid, { signal: opts.signal })
+      total += bytes.byteLength
+      if (total > opts.maxBytes) throw new UsageError(`the files come to more than ${opts.maxBytes} bytes`, { maxBytes: opts.maxBytes })
+      out.push(bytes)
+    }
+    return out
   }
 
   /** The datanet by id or name, or undefined when this peer does not follow it. */

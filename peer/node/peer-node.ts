@@ -36,6 +36,10 @@ import { startApiServer, type ApiServer } from './api-server.ts'
 import { withFileLock } from './bench-lock.ts'
 import { datanetRoutes } from './datanet-routes.ts'
 import { DatanetService } from './datanet-service.ts'
+import { LoraServer } from './lora-server.ts'
+import { ModelFactory } from './model-factory.ts'
+import { ModelRegistry } from './model-registry.ts'
+import { modelRoutes } from './model-routes.ts'
 
 export interface PeerNodeOptions {
   dataDir: string
@@ -53,6 +57,8 @@ export interface PeerNodeOptions {
   replication?: number
   /** A lock file shared by peers on one machine, so their start-up benchmarks take turns. */
   benchLock?: string
+  /** onnxruntime threads for training and serving (default: every core). */
+  threads?: number
   /** MatMul benchmark size for the advert (smaller = faster start). */
   benchSize?: number
   log?: (msg: string, fields?: Record<string, unknown>) => void
@@ -108,6 +114,7 @@ export class PeerNode {
   private advertiser?: Advertiser
   private api?: ApiServer
   private datanetService?: DatanetService
+  private loraServer?: LoraServer
   private timer?: NodeJS.Timeout
   private startedAt = 0
   private lastAdvert: CapacityAdvert | null = null
@@ -219,13 +226,19 @@ export class PeerNode {
       log: this.log
     })
     await this.datanetService.start()
+    const datanets = this.datanetService
+    const models = new ModelRegistry({ helia, localBlocks: this.blockstore, dataDir: this.dataDir, pin: async (cids) => await datanets.pinLocal(cids) })
+    await models.load()
+    const factory = new ModelFactory({ datanets, registry: models, dataDir: this.dataDir, threads: this.opts.threads, log: this.log })
+    this.loraServer = new LoraServer({ registry: models, threads: this.opts.threads })
 
     // The token guards the POST routes; run.json is readable by this user only.
     const token = randomBytes(32).toString('hex')
     this.api = await startApiServer(this.opts.statusPort ?? 0, token, [
       { method: 'GET', path: '/status', handle: () => this.status() },
       { method: 'GET', path: '/health', handle: () => ({ ok: true, peerId: this.identity.peerId }) },
-      ...datanetRoutes(this.datanetService)
+      ...datanetRoutes(this.datanetService),
+      ...modelRoutes(models, factory, this.loraServer)
     ], this.log)
     await writeJsonAtomic(join(this.dataDir, 'run.json'), {
       pid: process.pid,
@@ -381,6 +394,7 @@ export class PeerNode {
       if (this.timer != null) clearInterval(this.timer)
       await this.api?.close()
       await this.datanetService?.stop()
+      await this.loraServer?.stop()
       await this.hello?.stop().catch(() => {})
       await this.helia?.stop()
       await this.blockstore?.close()

@@ -98,7 +98,8 @@ export async function importCorpus (store: DatanetStore, blockstore: BlockStore,
     for (const item of contributor.items) {
       const data = await src.bytesOf(item)
       const { cid, size } = await importFile(blockstore, data)
-      const label = (item as { label?: unknown }).label
+      // A mail's label is spam / ham; an address's is its president's party.
+      const label = (item as { label?: unknown }).label ?? (item as { party?: unknown }).party
       ingested.push({
         file: { path: item.name + src.extension, cid, size, mediaType: src.mediaType, label: typeof label === 'string' ? label : undefined },
         sketch: item.text.trim() === '' ? null : signatureToBytes(textSignature(item.text))

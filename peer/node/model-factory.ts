@@ -1,0 +1,188 @@
+// ModelFactory on a peer: a training request names a datanet version and a base model;
+// the peer reads that version's files (pulling shards it lacks from their holders),
+// splits them into training and held-out sets by a rule anyone can recompute, trains a
+// LoRA adapter with checkpoints under jobs/<job>/ (so the same request after a kill
+// resumes), stores the adapter in its blockstore and records the training cycle in
+// the datanet's credit map.
+import { createHash } from 'node:crypto'
+import { join } from 'node:path'
+import { CID } from 'multiformats/cid'
+import { encodeAdapter, type Model } from '../../compute/models/artifacts.ts'
+import type { LmConfig } from '../../compute/models/lm/config.ts'
+import { defaultLoraTargets } from '../../compute/models/lm/config.ts'
+import { CLASSIFIER_LORA_TARGETS } from '../../compute/models/classifier/config.ts'
+import { documentsOf } from '../../compute/jobs/documents.ts'
+import { DEFAULT_CLASSIFIER_ADAPTER_HYPER, trainClassifierAdapter, type ClassifierAdapterJob } from '../../compute/jobs/train-classifier-adapter.ts'
+import { DEFAULT_LM_ADAPTER_HYPER, trainLmAdapter } from '../../compute/jobs/train-lm-adapter.ts'
+import { fingerprint } from '../../compute/train/fingerprint.ts'
+import { Tokenizer } from '../../compute/tokenizer/index.ts'
+import { trainingFiles, type TrainingFile } from '../../storage/datanet/shards.ts'
+import { UsageError } from '../errors.ts'
+import { FileCheckpointStore } from './checkpoint-files.ts'
+import type { DatanetService } from './datanet-service.ts'
+import type { ModelRegistry } from './model-registry.ts'
+
+/** Most bytes of datanet files one job reads. */
+export const MAX_JOB_BYTES = 512 * 1024 * 1024
+
+export interface TrainRequest {
+  /** `D` or `D@VERSION`. */
+  datanet: string
+  /** Base model name or CID. */
+  base: string
+  rank?: number
+  alpha?: number
+  targets?: string[]
+  steps?: number
+  batch?: number
+  lr?: number
+  seq?: number
+  seed?: number
+  /** Train on files with this label only (e.g. one party's speeches). */
+  label?: string
+  /** Share of files held out for evaluation (0 < x <= 0.5). */
+  heldOut?: number
+}
+
+export interface ModelFactoryOptions {
+  datanets: DatanetService
+  registry: ModelRegistry
+  dataDir: string
+  threads?: number
+  log: (msg: string, fields?: Record<string, unknown>) => void
+}
+
+/** Whether a file is held out: the first byte of sha256(CID) below share * 256. */
+export function isHeldOut (cid: string, share: number): boolean {
+  return createHash('sha256').update(cid).digest()[0] < share * 256
+}
+
+export class ModelFactory {
+  private readonly opts: ModelFactoryOptions
+  private readonly running = new Set<string>()
+
+  constructor (opts: ModelFactoryOptions) {
+    this.opts = opts
+  }
+
+  async train (req: TrainRequest, progress: (p: unknown) => void, signal: AbortSignal): Promise<unknown> {
+    const started = Date.now()
+    const heldOutShare = req.heldOut ?? 0.1
+    if (!(heldOutShare > 0 && heldOutShare <= 0.5)) throw new UsageError('heldOut must be in (0, 0.5]')
+    const { datanets, registry } = this.opts
+    const dn = await datanets.atVersion(req.datanet, signal)
+    const baseEntry = registry.resolveModel(req.base)
+    const base = await registry.model(baseEntry.cid, signal)
+
+    let files = trainingFiles(dn.log)
+    if (req.label !== undefined) files = files.filter(f => f.label === req.label)
+    const skipped: Record<string, number> = {}
+    if (base.meta.kind === 'classifier') {
+      const labels = base.meta.labels
+      files = files.filter(f => {
+        const ok = f.label !== undefined && labels.includes(f.label)
+        if (!ok) skipped[f.label ?? '(none)'] = (skipped[f.label ?? '(none)'] ?? 0) + 1
+        return ok
+      })
+    }
+    if (files.length < 2) throw new UsageError(`datanet ${dn.name} has ${files.length} usable file(s) for this job; it needs at least 2`, { label: req.label, skipped })
+
+    const job = fingerprint({ request: { ...req, datanet: undefined }, datanet: dn.id, version: dn.version, base: baseEntry.cid })
+    if (this.running.has(job)) throw new UsageError('this training job is already running on this peer', { job })
+    this.running.add(job)
+    try {
+      const totalBytes = files.reduce((s, f) => s + f.size, 0)
+      progress({ phase: 'fetch', bytesDone: 0, bytesTotal: totalBytes })
+      const bytes = await datanets.readShards(files.map(f => f.cid), { signal, maxBytes: MAX_JOB_BYTES, onBytes: b => progress({ phase: 'fetch', bytesDone: b, bytesTotal: totalBytes }) })
+      const split = splitFiles(files, bytes, heldOutShare)
+      progress({ phase: 'evaluate', train: split.train.length, heldOut: split.heldOut.length })
+      const common = {
+        base,
+        baseCid: baseEntry.cid,
+        datanet: { id: dn.id, version: dn.version },
+        threads: this.opts.threads,
+        store: new FileCheckpointStore(join(this.opts.dataDir, 'jobs', job)),
+        onStep: (p: { step: number, steps: number, loss: number, resumedFrom: number }) => progress({ phase: 'train', step: p.step, steps: p.steps, loss: p.loss, resumedFrom: p.resumedFrom }),
+        signal
+      }
+      const result = base.meta.kind === 'classifier'
+        ? await this.trainClassifier(base, req, split, common)
+        : await this.trainLm(base, req, split, common)
+      const adapterBytes = encodeAdapter(result.adapter, base.meta)
+      const entry = await registry.addAdapter(adapterBytes, { base: baseEntry.cid, kind: base.meta.kind, datanet: { id: dn.id, version: dn.version }, metrics: { before: result.before, after: result.after } })
+      const cycle = await datanets.recordCycle(dn.id, { version: CID.parse(dn.version), model: baseEntry.cid, adapter: CID.parse(entry.cid), credits: [] })
+      this.opts.log('adapter trained', { adapter: entry.cid, datanet: dn.name, version: dn.version, steps: result.run.steps, ms: Date.now() - started })
+      return {
+        adapter: entry.cid,
+        bytes: adapterBytes.byteLength,
+        base: baseEntry.cid,
+        kind: base.meta.kind,
+        datanet: dn.id,
+        name: dn.name,
+        version: dn.version,
+        job: result.job,
+        cycle,
+        files: { train: split.train.length, heldOut: split.heldOut.length, skipped },
+        before: result.before,
+        after: result.after,
+        steps: result.run.steps,
+        resumedFrom: result.run.resumedFrom,
+        checkpoints: result.run.chain,
+        ms: Date.now() - started
+      }
+    } finally {
+      this.running.delete(job)
+    }
+  }
+
+  private async trainClassifier (base: Model, req: TrainRequest, split: Split, common: JobCommon) {
+    const labels = (base.meta as { labels: string[] }).labels
+    const labelled = (docs: Doc[]) => ({ texts: docs.map(d => d.text), labels: docs.map(d => labels.indexOf(d.label as string)) })
+    const rank = req.rank ?? 8
+    return await trainClassifierAdapter({
+      ...common,
+      train: labelled(split.train),
+      heldOut: labelled(split.heldOut),
+      lora: { rank, alpha: req.alpha ?? 2 * rank, targets: req.targets ?? [...CLASSIFIER_LORA_TARGETS] },
+      hyper: { ...DEFAULT_CLASSIFIER_ADAPTER_HYPER, ...defined({ steps: req.steps, batch: req.batch, lr: req.lr, seed: req.seed }) }
+    })
+  }
+
+  private async trainLm (base: Model, req: TrainRequest, split: Split, common: JobCommon) {
+    const cfg = base.meta.config as LmConfig
+    const tokenizer = Tokenizer.fromJSON((base.meta as { tokenizer: unknown }).tokenizer)
+    const rank = req.rank ?? 8
+    const hyper = { ...DEFAULT_LM_ADAPTER_HYPER, ...defined({ steps: req.steps, batch: req.batch, lr: req.lr, seed: req.seed, seq: req.seq }) }
+    hyper.seq = Math.min(hyper.seq, cfg.context)
+    return await trainLmAdapter({
+      ...common,
+      tokenizer,
+      train: split.train.map(d => d.text),
+      heldOut: split.heldOut.map(d => d.text),
+      lora: { rank, alpha: req.alpha ?? 2 * rank, targets: req.targets ?? defaultLoraTargets(cfg) },
+      hyper
+    })
+  }
+}
+
+/** What both kinds of adapter job take besides their data and hyper-parameters. */
+type JobCommon = Omit<ClassifierAdapterJob, 'train' | 'heldOut' | 'lora' | 'hyper'>
+
+interface Doc { text: string, label?: string, file: TrainingFile }
+interface Split { train: Doc[], heldOut: Doc[] }
+
+function splitFiles (files: TrainingFile[], bytes: Uint8Array[], share: number): Split {
+  const split: Split = { train: [], heldOut: [] }
+  files.forEach((file, i) => {
+    const side = isHeldOut(file.cid.toString(), share) ? split.heldOut : split.train
+    for (const text of documentsOf(bytes[i], file.mediaType)) side.push({ text, label: file.label, file })
+  })
+  // Tiny datanets: make sure both sides have something, by a rule that stays deterministic.
+  if (split.heldOut.length === 0) split.heldOut.push(split.train.pop() as Doc)
+  if (split.train.length === 0) split.train.push(split.heldOut.pop() as Doc)
+  return split
+}
+
+function defined<T extends Record<string, unknown>> (o: T): Partial<{ [K in keyof T]: Exclude<T[K], undefined> }> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as never
+}
