@@ -7,6 +7,7 @@ import { VERSION } from '../version.ts'
 import { datanetCommand } from './commands/datanet.ts'
 import { devnetCommand } from './commands/devnet.ts'
 import { keyCommand } from './commands/key.ts'
+import { modelCommand } from './commands/model.ts'
 import { nodeCommand } from './commands/node.ts'
 import { statusCommand } from './commands/status.ts'
 
@@ -22,6 +23,7 @@ nodeCommand(program)
 statusCommand(program)
 devnetCommand(program)
 datanetCommand(program)
+modelCommand(program)
 
 try {
   await program.parseAsync(process.argv)

@@ -107,6 +107,13 @@ export class LoraServer {
     return { ...common, kind: 'lm', text: engine.tokenizer.decode(tokens, { skipSpecial: true }), tokens, promptTokens: prompt.length, ms: performance.now() - started, batch }
   }
 
+  /** Fetches and decodes an adapter into the cache, and loads its base, ahead of requests. */
+  async preload (cid: string): Promise<{ adapter: string, base: string }> {
+    const { adapter, base } = await this.cache.get(cid)
+    await this.engine(base, await this.opts.registry.model(base), adapter.meta.lora)
+    return { adapter: cid, base }
+  }
+
   stats (): unknown {
     const { loadMs, ...cache } = this.cache.stats()
     const sorted = [...loadMs].sort((a, b) => a - b)

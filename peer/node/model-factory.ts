@@ -4,7 +4,6 @@
 // LoRA adapter with checkpoints under jobs/<job>/ (so the same request after a kill
 // resumes), stores the adapter in its blockstore and records the training cycle in
 // the datanet's credit map.
-import { createHash } from 'node:crypto'
 import { join } from 'node:path'
 import { CID } from 'multiformats/cid'
 import { encodeAdapter, type Model } from '../../compute/models/artifacts.ts'
@@ -12,6 +11,7 @@ import type { LmConfig } from '../../compute/models/lm/config.ts'
 import { defaultLoraTargets } from '../../compute/models/lm/config.ts'
 import { CLASSIFIER_LORA_TARGETS } from '../../compute/models/classifier/config.ts'
 import { documentsOf } from '../../compute/jobs/documents.ts'
+import { DEFAULT_HELD_OUT, isHeldOut } from '../../compute/jobs/held-out.ts'
 import { DEFAULT_CLASSIFIER_ADAPTER_HYPER, trainClassifierAdapter, type ClassifierAdapterJob } from '../../compute/jobs/train-classifier-adapter.ts'
 import { DEFAULT_LM_ADAPTER_HYPER, trainLmAdapter } from '../../compute/jobs/train-lm-adapter.ts'
 import { fingerprint } from '../../compute/train/fingerprint.ts'
@@ -52,11 +52,6 @@ export interface ModelFactoryOptions {
   log: (msg: string, fields?: Record<string, unknown>) => void
 }
 
-/** Whether a file is held out: the first byte of sha256(CID) below share * 256. */
-export function isHeldOut (cid: string, share: number): boolean {
-  return createHash('sha256').update(cid).digest()[0] < share * 256
-}
-
 export class ModelFactory {
   private readonly opts: ModelFactoryOptions
   private readonly running = new Set<string>()
@@ -67,7 +62,7 @@ export class ModelFactory {
 
   async train (req: TrainRequest, progress: (p: unknown) => void, signal: AbortSignal): Promise<unknown> {
     const started = Date.now()
-    const heldOutShare = req.heldOut ?? 0.1
+    const heldOutShare = req.heldOut ?? DEFAULT_HELD_OUT
     if (!(heldOutShare > 0 && heldOutShare <= 0.5)) throw new UsageError('heldOut must be in (0, 0.5]')
     const { datanets, registry } = this.opts
     const dn = await datanets.atVersion(req.datanet, signal)

@@ -57,6 +57,7 @@ export function modelRoutes (registry: ModelRegistry, factory: ModelFactory, ser
       }
     },
     { method: 'POST', path: '/train', handle: async ({ body, progress, signal }) => await factory.train(parse(TrainSchema, body), progress, signal) },
-    { method: 'POST', path: '/infer', handle: async ({ body }) => await server.infer(parse(InferSchema, body)) }
+    { method: 'POST', path: '/infer', handle: async ({ body }) => await server.infer(parse(InferSchema, body)) },
+    { method: 'POST', path: '/serve/load', handle: async ({ body }) => await server.preload(parse(z.strictObject({ adapter: z.string().min(1).max(200) }), body).adapter) }
   ]
 }
