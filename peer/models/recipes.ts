@@ -13,8 +13,8 @@ import type { ClassifierConfig } from '../../compute/models/classifier/config.ts
 import type { LmConfig } from '../../compute/models/lm/config.ts'
 import type { StepProgress } from '../../compute/train/trainer.ts'
 import { mobyDickTexts, trainBpe } from '../../compute/tokenizer/index.ts'
-import { readSotuAddresses } from '../../storage/corpora/sotu.ts'
-import { readSpamAssassinMails, spamAssassinDataDir } from '../../storage/corpora/spam-assassin.ts'
+import { readSotuAddresses, type SotuAddress } from '../../storage/corpora/sotu.ts'
+import { readSpamAssassinMails, spamAssassinDataDir, type SpamAssassinMail } from '../../storage/corpora/spam-assassin.ts'
 import { importFile } from '../../storage/unixfs/index.ts'
 
 export const RECIPES = ['sotu-lm', 'spam-base'] as const
@@ -47,15 +47,29 @@ export async function buildBase (name: RecipeName, opts: RecipeOptions = {}): Pr
   return name === 'sotu-lm' ? await sotuLm(opts) : await spamBase(opts)
 }
 
-async function sotuLm (opts: RecipeOptions): Promise<Model> {
+/** The SOTU addresses split by the held-out rule, as `datanet import sotu` stores them. */
+export async function sotuSplit (): Promise<{ kept: SotuAddress[], heldOut: SotuAddress[] }> {
   const encoder = new TextEncoder()
-  const addresses = readSotuAddresses()
-  const kept: string[] = []
-  let heldOut = 0
-  for (const a of addresses) {
-    if (isHeldOut((await kuboCid(encoder.encode(a.text))).toString())) heldOut++
-    else kept.push(a.text)
+  const split = { kept: [] as SotuAddress[], heldOut: [] as SotuAddress[] }
+  for (const a of readSotuAddresses()) (isHeldOut((await kuboCid(encoder.encode(a.text))).toString()) ? split.heldOut : split.kept).push(a)
+  return split
+}
+
+/** The SpamAssassin mails split by the held-out rule, as `datanet import spam-assassin` stores them. */
+export async function spamSplit (): Promise<{ kept: SpamAssassinMail[], heldOut: SpamAssassinMail[] }> {
+  const dir = spamAssassinDataDir()
+  const split = { kept: [] as SpamAssassinMail[], heldOut: [] as SpamAssassinMail[] }
+  for (const m of readSpamAssassinMails()) {
+    const cid = await kuboCid(new Uint8Array(readFileSync(join(dir, `${m.name}.txt`))))
+    ;(isHeldOut(cid.toString()) ? split.heldOut : split.kept).push(m)
   }
+  return split
+}
+
+async function sotuLm (opts: RecipeOptions): Promise<Model> {
+  const split = await sotuSplit()
+  const kept = split.kept.map(a => a.text)
+  const heldOut = split.heldOut.length
   const texts = [...mobyDickTexts().map(t => t.text), ...kept]
   const vocab = opts.tiny === true ? 512 : SOTU_LM.vocab
   opts.onPhase?.('tokenizer', { texts: texts.length, heldOutAddresses: heldOut, vocab })
@@ -81,13 +95,7 @@ export const SPAM_BASE_CONFIG: ClassifierConfig = { buckets: 1 << 14, maxFeature
 
 async function spamBase (opts: RecipeOptions): Promise<Model> {
   // The base knows the corpus's first collection only; datanets bring the rest.
-  const dir = spamAssassinDataDir()
-  const mails = []
-  for (const m of readSpamAssassinMails()) {
-    if (!m.group.endsWith('-1')) continue
-    const cid = await kuboCid(new Uint8Array(readFileSync(join(dir, `${m.name}.txt`))))
-    if (!isHeldOut(cid.toString())) mails.push(m)
-  }
+  const mails = (await spamSplit()).kept.filter(m => m.group.endsWith('-1'))
   const cfg = opts.tiny === true ? { ...SPAM_BASE_CONFIG, buckets: 1024, embed: 8, hidden: 8 } : SPAM_BASE_CONFIG
   const steps = opts.steps ?? 400
   opts.onPhase?.('pretrain', { mails: mails.length, steps })
