@@ -11,7 +11,7 @@
 import { readFile } from 'node:fs/promises'
 import { fileURLToPath } from 'node:url'
 import { decodeModel, type Model } from '../compute/models/artifacts.ts'
-import { defaultLoraTargets, type LmConfig } from '../compute/models/lm/config.ts'
+import { allLoraTargets, type LmConfig } from '../compute/models/lm/config.ts'
 import { CLASSIFIER_LORA_TARGETS } from '../compute/models/classifier/config.ts'
 import { DEFAULT_CLASSIFIER_ADAPTER_HYPER, trainClassifierAdapter } from '../compute/jobs/train-classifier-adapter.ts'
 import { DEFAULT_LM_ADAPTER_HYPER, trainLmAdapter } from '../compute/jobs/train-lm-adapter.ts'
@@ -25,7 +25,8 @@ export const name = 'adapter-quality'
 export const description = 'held-out perplexity (sotu, per party) and accuracy (spam) of LoRA adapters against their base'
 export const flags = [
   '--models DIR     folder with sotu-lm.safetensors and spam-base.safetensors (default peer/models/built)',
-  '--lm-steps N     adapter steps for each party (default 300)',
+  '--lm-steps N     adapter steps for each party (default 600)',
+  '--lm-rank R      adapter rank on every projection (default 16)',
   '--seeds N        spam adapters trained with seeds 1..N (default 3)',
   '--threads N      onnxruntime threads (default 2)',
   '--only lm|spam   run one half'
@@ -43,7 +44,7 @@ async function load (dir: string, file: string): Promise<Model> {
 }
 
 export async function run (args: string[]): Promise<BenchResult> {
-  const a = parseFlags(args, { models: 'string', 'lm-steps': 'string', seeds: 'string', threads: 'string', only: 'string' })
+  const a = parseFlags(args, { models: 'string', 'lm-steps': 'string', 'lm-rank': 'string', seeds: 'string', threads: 'string', only: 'string' })
   const dir = (a.models as string | undefined) ?? BUILT
   const threads = numberFlag(a, 'threads', 2, { min: 1 })
   const only = a.only as string | undefined
@@ -59,22 +60,24 @@ export async function run (args: string[]): Promise<BenchResult> {
     const tokenizer = Tokenizer.fromJSON((base.meta as { tokenizer: unknown }).tokenizer)
     const cfg = base.meta.config as LmConfig
     const split = await sotuSplit()
-    const steps = numberFlag(a, 'lm-steps', 300, { min: 1 })
+    const steps = numberFlag(a, 'lm-steps', 600, { min: 1 })
+    const rank = numberFlag(a, 'lm-rank', 16, { min: 1 })
+    const lora = { rank, alpha: 2 * rank, targets: allLoraTargets(cfg) }
     const heldOutOf = (p: string) => split.heldOut.filter(x => x.party === p).map(x => x.text)
     for (const party of PARTIES) {
       const train = split.kept.filter(x => x.party === party).map(x => x.text)
       const started = performance.now()
       const r = await trainLmAdapter({
         base, baseCid: 'sotu-lm', tokenizer, train, heldOut: heldOutOf(party),
-        lora: { rank: 8, alpha: 16, targets: defaultLoraTargets(cfg) },
-        hyper: { ...DEFAULT_LM_ADAPTER_HYPER, steps, batch: 16, seq: cfg.context, lr: 2e-3, checkpointEvery: steps },
+        lora,
+        hyper: { ...DEFAULT_LM_ADAPTER_HYPER, steps, batch: 16, seq: cfg.context, lr: 5e-3, checkpointEvery: steps },
         threads,
         onStep: p => { if (p.step % 50 === 0) process.stderr.write(`${party}: step ${p.step}/${p.steps} loss ${p.loss.toFixed(3)}\n`) }
       })
       const seconds = (performance.now() - started) / 1000
       const other = PARTIES.find(p => p !== party) as string
       const { LmEvaluator } = await import('../compute/jobs/lm-eval.ts')
-      const ev = await LmEvaluator.create({ cfg, base: base.params, lora: { rank: 8, alpha: 16, targets: defaultLoraTargets(cfg) }, batch: 16, seq: cfg.context, threads })
+      const ev = await LmEvaluator.create({ cfg, base: base.params, lora, batch: 16, seq: cfg.context, threads })
       const otherBase = await ev.evaluate(heldOutOf(other), tokenizer, null)
       const otherAfter = await ev.evaluate(heldOutOf(other), tokenizer, r.adapter.params)
       await ev.release()
@@ -85,7 +88,7 @@ export async function run (args: string[]): Promise<BenchResult> {
       rows.push([`sotu ${party}`, `${party} held out (${heldOutOf(party).length} addresses, ${r.after.tokens} tokens)`, r.before.perplexity.toFixed(2), r.after.perplexity.toFixed(2), (r.after.perplexity / r.before.perplexity).toFixed(3), seconds.toFixed(0)])
       rows.push([`sotu ${party}`, `${other} held out`, otherBase.perplexity.toFixed(2), otherAfter.perplexity.toFixed(2), (otherAfter.perplexity / otherBase.perplexity).toFixed(3), ''])
     }
-    notes.push('perplexity is per BPE token of the base\'s own tokenizer; lower is better')
+    notes.push(`perplexity is per BPE token of the base's own tokenizer; lower is better. LM adapters: rank ${rank} on all ${lora.targets.length} projections, ${steps} steps, lr 5e-3`)
   }
 
   if (only !== 'lm') {

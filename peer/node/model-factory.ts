@@ -8,7 +8,7 @@ import { join } from 'node:path'
 import { CID } from 'multiformats/cid'
 import { encodeAdapter, type Model } from '../../compute/models/artifacts.ts'
 import type { LmConfig } from '../../compute/models/lm/config.ts'
-import { defaultLoraTargets } from '../../compute/models/lm/config.ts'
+import { allLoraTargets, defaultLoraTargets } from '../../compute/models/lm/config.ts'
 import { CLASSIFIER_LORA_TARGETS } from '../../compute/models/classifier/config.ts'
 import { documentsOf } from '../../compute/jobs/documents.ts'
 import { DEFAULT_HELD_OUT, isHeldOut } from '../../compute/jobs/held-out.ts'
@@ -32,6 +32,7 @@ export interface TrainRequest {
   base: string
   rank?: number
   alpha?: number
+  /** Weight names, or ['all'] for every projection (default: attention q and v for a language model). */
   targets?: string[]
   steps?: number
   batch?: number
@@ -138,7 +139,7 @@ export class ModelFactory {
       ...common,
       train: labelled(split.train),
       heldOut: labelled(split.heldOut),
-      lora: { rank, alpha: req.alpha ?? 2 * rank, targets: req.targets ?? [...CLASSIFIER_LORA_TARGETS] },
+      lora: { rank, alpha: req.alpha ?? 2 * rank, targets: req.targets === undefined || req.targets[0] === 'all' ? [...CLASSIFIER_LORA_TARGETS] : req.targets },
       hyper: { ...DEFAULT_CLASSIFIER_ADAPTER_HYPER, ...defined({ steps: req.steps, batch: req.batch, lr: req.lr, seed: req.seed }) }
     })
   }
@@ -154,7 +155,7 @@ export class ModelFactory {
       tokenizer,
       train: split.train.map(d => d.text),
       heldOut: split.heldOut.map(d => d.text),
-      lora: { rank, alpha: req.alpha ?? 2 * rank, targets: req.targets ?? defaultLoraTargets(cfg) },
+      lora: { rank, alpha: req.alpha ?? 2 * rank, targets: req.targets === undefined ? defaultLoraTargets(cfg) : req.targets[0] === 'all' ? allLoraTargets(cfg) : req.targets },
       hyper
     })
   }

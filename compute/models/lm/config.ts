@@ -29,3 +29,10 @@ export function defaultLoraTargets (cfg: LmConfig): string[] {
   for (let l = 0; l < cfg.layers; l++) out.push(`l${l}.attn.wq`, `l${l}.attn.wv`)
   return out
 }
+
+/** Every projection of every block: attention q, k, v and output, and both MLP matrices. */
+export function allLoraTargets (cfg: LmConfig): string[] {
+  const out: string[] = []
+  for (let l = 0; l < cfg.layers; l++) for (const w of ['attn.wq', 'attn.wk', 'attn.wv', 'attn.wo', 'mlp.up', 'mlp.down']) out.push(`l${l}.${w}`)
+  return out
+}

@@ -91,6 +91,7 @@ export function modelCommand (program: Command): void {
     .requiredOption('--base <model>', 'base model name or CID')
     .option('--rank <r>', 'LoRA rank', intOption('--rank', 1, 256), 8)
     .option('--alpha <a>', 'LoRA alpha (default 2 x rank)', numberOption('--alpha', 1e-6, 1e4))
+    .option('--targets <names>', 'weights that get an adapter, comma-separated, or "all" (default: attention q and v of a language model; embedding and both layers of a classifier)')
     .option('--steps <n>', 'optimizer steps', intOption('--steps', 1, 1_000_000))
     .option('--batch <n>', 'examples per step', intOption('--batch', 1, 4096))
     .option('--lr <x>', 'peak learning rate', numberOption('--lr', 1e-8, 1))
@@ -98,10 +99,12 @@ export function modelCommand (program: Command): void {
     .option('--seed <n>', 'seed for initialisation and batch order', intOption('--seed', 0, 2 ** 31 - 1))
     .option('--label <label>', 'only files with this label (e.g. a party, for sotu)')
     .option('--held-out <share>', 'share of files held out for evaluation', numberOption('--held-out', 0.001, 0.5))
-    .action(async (opts: Common & { datanet: string, base: string, rank: number, alpha?: number, steps?: number, batch?: number, lr?: number, seq?: number, seed?: number, label?: string, heldOut?: number }) => {
+    .action(async (opts: Common & { datanet: string, base: string, rank: number, alpha?: number, targets?: string, steps?: number, batch?: number, lr?: number, seq?: number, seed?: number, label?: string, heldOut?: number }) => {
       const bar = opts.json === true ? undefined : progressBar('training', 'items')
       let fetch: ReturnType<typeof progressBar> | undefined
-      const body = { datanet: opts.datanet, base: opts.base, rank: opts.rank, alpha: opts.alpha, steps: opts.steps, batch: opts.batch, lr: opts.lr, seq: opts.seq, seed: opts.seed, label: opts.label, heldOut: opts.heldOut }
+      const targets = opts.targets?.split(',').map(t => t.trim()).filter(t => t !== '')
+      if (targets != null && targets.length === 0) throw new UsageError('--targets names no weight')
+      const body = { datanet: opts.datanet, base: opts.base, rank: opts.rank, alpha: opts.alpha, targets, steps: opts.steps, batch: opts.batch, lr: opts.lr, seq: opts.seq, seed: opts.seed, label: opts.label, heldOut: opts.heldOut }
       const r = await apiPost<any>(await endpointOf(dataDirOf(opts), opts.url), '/train', body, (p) => {
         if (opts.json === true) return
         if (p.phase === 'fetch') { fetch ??= progressBar('reading datanet'); fetch.update(p.bytesDone, p.bytesTotal) }
