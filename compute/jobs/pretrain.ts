@@ -14,10 +14,10 @@ import { checkLmConfig, type LmConfig } from '../models/lm/config.ts'
 import { lmParamSpecs } from '../models/lm/params.ts'
 import { initParams } from '../models/param-spec.ts'
 import { StepRunner } from '../models/step-runner.ts'
-import { DEFAULT_ADAMW } from '../train/adamw.ts'
 import type { CheckpointStore } from '../train/checkpoint-store.ts'
 import { digestBytes, fingerprint } from '../train/fingerprint.ts'
-import { train, type StepProgress } from '../train/trainer.ts'
+import type { StepProgress } from '../train/trainer.ts'
+import { runTraining } from './run-training.ts'
 import type { ClassifierHyper } from './train-classifier-adapter.ts'
 import type { LmHyper } from './train-lm-adapter.ts'
 import type { TextTokenizer } from './text-tokenizer.ts'
@@ -41,22 +41,7 @@ export async function pretrainLm (opts: PretrainCommon & { cfg: LmConfig, tokeni
   const job = fingerprint({ kind: 'lm-pretrain', cfg, hyper, tokenizer: tokenizer.toJSON(), data: digestBytes(windows.tokens) })
   const runner = await StepRunner.create(buildLmStepGraph({ cfg, batch: hyper.batch, seq: hyper.seq, mode: { kind: 'base' }, train: true }), { threads: opts.threads })
   try {
-    const run = await train({
-      job,
-      specs,
-      init: initParams(specs, hyper.seed),
-      examples: windows.count,
-      batch: hyper.batch,
-      steps: hyper.steps,
-      seed: hyper.seed,
-      schedule: { peak: hyper.lr, warmup: hyper.warmup, total: hyper.steps, kind: 'cosine', floor: 0.1 },
-      adamw: { ...DEFAULT_ADAMW, weightDecay: hyper.weightDecay },
-      checkpointEvery: hyper.checkpointEvery,
-      step: lmStepFn(runner, windows, hyper.batch),
-      store: opts.store,
-      onStep: opts.onStep,
-      signal: opts.signal
-    })
+    const run = await runTraining({ job, specs, init: initParams(specs, hyper.seed), examples: windows.count, hyper, step: lmStepFn(runner, windows, hyper.batch), store: opts.store, onStep: opts.onStep, signal: opts.signal })
     const tail = run.losses.slice(-20)
     return {
       meta: {
@@ -81,22 +66,7 @@ export async function pretrainClassifier (opts: PretrainCommon & { cfg: Classifi
   const job = fingerprint({ kind: 'classifier-pretrain', cfg, hyper, data: fingerprint([digestBytes(data.features.ids), digestBytes(data.features.weights), digestBytes(data.labels)]) })
   const runner = await StepRunner.create(buildClassifierGraph({ cfg, batch: hyper.batch, mode: { kind: 'base' }, train: true }), { threads: opts.threads })
   try {
-    const run = await train({
-      job,
-      specs,
-      init: initParams(specs, hyper.seed),
-      examples: data.count,
-      batch: hyper.batch,
-      steps: hyper.steps,
-      seed: hyper.seed,
-      schedule: { peak: hyper.lr, warmup: hyper.warmup, total: hyper.steps, kind: 'cosine', floor: 0.1 },
-      adamw: { ...DEFAULT_ADAMW, weightDecay: hyper.weightDecay },
-      checkpointEvery: hyper.checkpointEvery,
-      step: classifierStepFn(runner, data, hyper.batch),
-      store: opts.store,
-      onStep: opts.onStep,
-      signal: opts.signal
-    })
+    const run = await runTraining({ job, specs, init: initParams(specs, hyper.seed), examples: data.count, hyper, step: classifierStepFn(runner, data, hyper.batch), store: opts.store, onStep: opts.onStep, signal: opts.signal })
     return {
       meta: { format: 'openledger/model/1', kind: 'classifier', name: opts.name, config: { ...cfg }, labels: [...opts.labels], provenance: { job, source: opts.source, hyper: { ...hyper }, examples: data.count } },
       params: run.params

@@ -10,22 +10,14 @@ import { classifierData, classifierStepFn, type LabelledTexts } from '../models/
 import { loraSpecs, type LoraConfig } from '../models/lora.ts'
 import { initParams } from '../models/param-spec.ts'
 import { StepRunner } from '../models/step-runner.ts'
-import { DEFAULT_ADAMW } from '../train/adamw.ts'
 import type { CheckpointStore } from '../train/checkpoint-store.ts'
 import { digestBytes, fingerprint } from '../train/fingerprint.ts'
-import { train, type StepProgress } from '../train/trainer.ts'
+import type { StepProgress } from '../train/trainer.ts'
+import { runTraining, type TrainingHyper } from './run-training.ts'
 import { ClassifierEvaluator, type ClassifierMetrics } from './classifier-eval.ts'
 import type { AdapterJobResult } from './train-lm-adapter.ts'
 
-export interface ClassifierHyper {
-  steps: number
-  batch: number
-  lr: number
-  warmup: number
-  weightDecay: number
-  checkpointEvery: number
-  seed: number
-}
+export type ClassifierHyper = TrainingHyper
 
 export const DEFAULT_CLASSIFIER_ADAPTER_HYPER: ClassifierHyper = { steps: 300, batch: 64, lr: 5e-3, warmup: 10, weightDecay: 0, checkpointEvery: 50, seed: 1 }
 export const MAX_CLASSIFIER_EXAMPLES = 1_000_000
@@ -61,22 +53,7 @@ export async function trainClassifierAdapter (job: ClassifierAdapterJob): Promis
   const runner = await StepRunner.create(buildClassifierGraph({ cfg, batch: hyper.batch, mode: { kind: 'lora', base: job.base.params, lora: job.lora }, train: true }), { threads: job.threads })
   try {
     const before = await evaluator.evaluate(heldOut, null)
-    const run = await train({
-      job: id,
-      specs,
-      init: initParams(specs, hyper.seed),
-      examples: trainData.count,
-      batch: hyper.batch,
-      steps: hyper.steps,
-      seed: hyper.seed,
-      schedule: { peak: hyper.lr, warmup: hyper.warmup, total: hyper.steps, kind: 'cosine', floor: 0.1 },
-      adamw: { ...DEFAULT_ADAMW, weightDecay: hyper.weightDecay },
-      checkpointEvery: hyper.checkpointEvery,
-      step: classifierStepFn(runner, trainData, hyper.batch),
-      store: job.store,
-      onStep: job.onStep,
-      signal: job.signal
-    })
+    const run = await runTraining({ job: id, specs, init: initParams(specs, hyper.seed), examples: trainData.count, hyper, step: classifierStepFn(runner, trainData, hyper.batch), store: job.store, onStep: job.onStep, signal: job.signal })
     const after = await evaluator.evaluate(heldOut, run.params)
     const adapter: Adapter = {
       meta: {

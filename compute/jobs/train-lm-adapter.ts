@@ -13,22 +13,16 @@ import { lmParamSpecs } from '../models/lm/params.ts'
 import { loraSpecs, type LoraConfig } from '../models/lora.ts'
 import { initParams } from '../models/param-spec.ts'
 import { StepRunner } from '../models/step-runner.ts'
-import { DEFAULT_ADAMW } from '../train/adamw.ts'
 import type { CheckpointStore } from '../train/checkpoint-store.ts'
 import { digestBytes, fingerprint } from '../train/fingerprint.ts'
-import { train, type StepProgress, type TrainResult } from '../train/trainer.ts'
+import type { StepProgress, TrainResult } from '../train/trainer.ts'
+import { runTraining, type TrainingHyper } from './run-training.ts'
 import { LmEvaluator, type LmMetrics } from './lm-eval.ts'
 import type { TextTokenizer } from './text-tokenizer.ts'
 
-export interface LmHyper {
-  steps: number
-  batch: number
+export interface LmHyper extends TrainingHyper {
+  /** Tokens per training window. */
   seq: number
-  lr: number
-  warmup: number
-  weightDecay: number
-  checkpointEvery: number
-  seed: number
 }
 
 export const DEFAULT_LM_ADAPTER_HYPER: LmHyper = { steps: 200, batch: 16, seq: 64, lr: 2e-3, warmup: 10, weightDecay: 0, checkpointEvery: 50, seed: 1 }
@@ -75,22 +69,7 @@ export async function trainLmAdapter (job: LmAdapterJob): Promise<AdapterJobResu
   const runner = await StepRunner.create(buildLmStepGraph({ cfg, batch: hyper.batch, seq: hyper.seq, mode: { kind: 'lora', base: job.base.params, lora: job.lora }, train: true }), { threads: job.threads })
   try {
     const before = await evaluator.evaluate(job.heldOut, job.tokenizer, null)
-    const run = await train({
-      job: id,
-      specs,
-      init: initParams(specs, hyper.seed),
-      examples: windows.count,
-      batch: hyper.batch,
-      steps: hyper.steps,
-      seed: hyper.seed,
-      schedule: { peak: hyper.lr, warmup: hyper.warmup, total: hyper.steps, kind: 'cosine', floor: 0.1 },
-      adamw: { ...DEFAULT_ADAMW, weightDecay: hyper.weightDecay },
-      checkpointEvery: hyper.checkpointEvery,
-      step: lmStepFn(runner, windows, hyper.batch),
-      store: job.store,
-      onStep: job.onStep,
-      signal: job.signal
-    })
+    const run = await runTraining({ job: id, specs, init: initParams(specs, hyper.seed), examples: windows.count, hyper, step: lmStepFn(runner, windows, hyper.batch), store: job.store, onStep: job.onStep, signal: job.signal })
     const after = await evaluator.evaluate(job.heldOut, job.tokenizer, run.params)
     const adapter: Adapter = {
       meta: {

@@ -2,6 +2,7 @@
 // option, never a NaN that travels on.
 import { homedir } from 'node:os'
 import { join, resolve } from 'node:path'
+import type { Command } from 'commander'
 import { multiaddr } from '@multiformats/multiaddr'
 import { UsageError } from '../errors.ts'
 
@@ -41,3 +42,11 @@ export function dataDirOf (opts: { dataDir?: string }): string {
 }
 
 export const DATA_DIR_HELP = 'data folder (default: $OPENLEDGER_DATA_DIR or ~/.openledger)'
+
+/** The options every command that talks to a running node takes. */
+export function nodeClientOptions (cmd: Command): Command {
+  return cmd
+    .option('-d, --data-dir <dir>', DATA_DIR_HELP)
+    .option('--url <url>', 'API URL of the node (default: from <data-dir>/run.json)')
+    .option('--json', 'print one JSON object')
+}

@@ -6,19 +6,7 @@ import type { ManifestLog } from '../manifest/log.ts'
 export interface Shard { cid: CID, path: string, size: number }
 
 export function uniqueShards (log: ManifestLog): Shard[] {
-  const seen = new Set<string>()
-  const out: Shard[] = []
-  for (const e of log.ordered()) {
-    const p = e.entry.payload
-    if (p.kind !== 'contribution') continue
-    for (const f of p.files) {
-      const key = f.cid.toString()
-      if (seen.has(key)) continue
-      seen.add(key)
-      out.push({ cid: f.cid, path: f.path, size: f.size })
-    }
-  }
-  return out
+  return trainingFiles(log).map(f => ({ cid: f.cid, path: f.path, size: f.size }))
 }
 
 /** A file as a training job reads it: who contributed it first, in which entry, with which label. */

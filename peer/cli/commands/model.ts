@@ -5,18 +5,13 @@ import { resolve } from 'node:path'
 import type { Command } from 'commander'
 import { UsageError } from '../../errors.ts'
 import { apiGet, apiPost, endpointOf } from '../api-client.ts'
-import { DATA_DIR_HELP, dataDirOf, intOption } from '../options.ts'
+import { dataDirOf, intOption, nodeClientOptions } from '../options.ts'
 import { formatBytes, printJson, table } from '../output.ts'
 import { progressBar } from '../progress.ts'
 
 interface Common { dataDir?: string, url?: string, json?: boolean }
 
-function common (cmd: Command): Command {
-  return cmd
-    .option('-d, --data-dir <dir>', DATA_DIR_HELP)
-    .option('--url <url>', 'API URL of the node (default: from <data-dir>/run.json)')
-    .option('--json', 'print one JSON object')
-}
+const common = nodeClientOptions
 
 function numberOption (name: string, min: number, max: number) {
   return (value: string): number => {
