@@ -10,6 +10,7 @@
 // Repetitions go base, baseline, lora, baseline, ... after a warm-up; medians.
 import os from 'node:os'
 import { DEFAULT_LM_CONFIG } from '../compute/models/lm/config.ts'
+import { SOTU_LM } from '../peer/models/recipes.ts'
 import { lmParamSpecs } from '../compute/models/lm/params.ts'
 import { initParams } from '../compute/models/param-spec.ts'
 import { numberFlag, parseFlags } from './lib/args.ts'
@@ -26,7 +27,8 @@ export const flags = [
   '--seq N       tokens per sequence, <= context 128 (default 128)',
   '--reps N      timed repetitions of each case, >= 5 (default 11)',
   '--warmup N    untimed repetitions of each case first (default 2; at least 3 s in all)',
-  '--threads N   ORT intra-op threads for every session (default: all cores)'
+  '--threads N   ORT intra-op threads for every session (default: all cores)',
+  '--model M     default (DEFAULT_LM_CONFIG, d256) or sotu-lm (the shipped base\'s shape, d128)'
 ]
 
 const SEED = 1
@@ -39,8 +41,10 @@ const WARMUP_MIN_MS = 3_000
 const BASELINE_RUNS = 6
 
 export async function run (args: string[]): Promise<BenchResult> {
-  const f = parseFlags(args, { batch: 'string', seq: 'string', reps: 'string', warmup: 'string', threads: 'string' })
-  const cfg = DEFAULT_LM_CONFIG
+  const f = parseFlags(args, { batch: 'string', seq: 'string', reps: 'string', warmup: 'string', threads: 'string', model: 'string' })
+  const model = (f.model as string | undefined) ?? 'default'
+  if (model !== 'default' && model !== 'sotu-lm') throw new BenchUsageError('--model must be default or sotu-lm')
+  const cfg = model === 'default' ? DEFAULT_LM_CONFIG : { vocab: SOTU_LM.vocab, ...SOTU_LM.cfg }
   const batch = numberFlag(f, 'batch', 16, { min: 1 })
   const seq = numberFlag(f, 'seq', 128, { min: 1 })
   const reps = numberFlag(f, 'reps', 11, { min: 5 })
