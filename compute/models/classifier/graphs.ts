@@ -44,18 +44,38 @@ export function buildClassifierGraph (opts: { cfg: ClassifierConfig, batch: numb
     trainable = loraSpecs(baseSpecs, mode.lora, new Set(['emb']))
     lora = { kind: 'shared', scale: mode.lora.alpha / mode.lora.rank, values: bindParams(g, trainable, { trainable: new Set(trainable.map(s => s.name)) }) }
   }
-  const p = (name: string) => w.get(name) as string
-  const ids = g.input('ids', [batch, cfg.maxFeatures], 'int64')
-  const weights = g.input('weights', [batch, cfg.maxFeatures])
-  const labels = g.input('labels', [batch], 'int64')
-  const mask = g.input('mask', [batch])
-
-  const bag = reduceSum(g, mul(g, embedding(g, ids, 'emb', p('emb'), lora), unsqueeze(g, weights, [2])), [1], false)
-  const hidden = relu(g, add(g, linear(g, bag, 'w1', p('w1'), lora), p('b1')))
-  const logits = add(g, linear(g, hidden, 'w2', p('w2'), lora), p('b2'))
-  const picked = reshape(g, gatherElements(g, logSoftmax(g, logits, -1), unsqueeze(g, labels, [1]), 1), [batch])
-  const loss = div(g, reduceSum(g, mul(g, neg(g, picked), mask), [], false), g.op('Max', [reduceSum(g, mask, [], false), g.scalar(1)]))
+  const inputs = classifierInputs(g, cfg, batch)
+  const { logits, nll } = classifierForward(g, w, inputs, lora, lora)
+  const { mask } = inputs
+  const loss = div(g, reduceSum(g, mul(g, nll, mask), [], false), g.op('Max', [reduceSum(g, mask, [], false), g.scalar(1)]))
   const grads = opts.train ? differentiate(g, loss, trainable.map(s => s.name)) : new Map<string, string>()
   g.output(loss, logits, ...grads.values())
   return { model: g.toModel({ name: 'classifier_step' }), trainable: opts.train ? trainable : [], loss, logits, grads, flops: matmulFlops(g) }
+}
+
+export interface ClassifierInputs { ids: string, weights: string, labels: string, mask: string }
+
+/** `ids` int64 [B, K], `weights` float [B, K], `labels` int64 [B], `mask` float [B]. */
+export function classifierInputs (g: Graph, cfg: ClassifierConfig, batch: number): ClassifierInputs {
+  return {
+    ids: g.input('ids', [batch, cfg.maxFeatures], 'int64'),
+    weights: g.input('weights', [batch, cfg.maxFeatures]),
+    labels: g.input('labels', [batch], 'int64'),
+    mask: g.input('mask', [batch])
+  }
+}
+
+/**
+ * The forward pass: logits [B, classes] and each example's negative log-likelihood [B].
+ * The embedding's adapter and the layers' adapters are bound separately, so a graph can
+ * hold the embedding's shared while the layers' are banked per example (attribution).
+ */
+export function classifierForward (g: Graph, w: ReadonlyMap<string, string>, inp: ClassifierInputs, embLora?: LoraBinding, layerLora?: LoraBinding): { logits: string, nll: string } {
+  const p = (name: string) => w.get(name) as string
+  const batch = g.shape(inp.labels)[0] as number
+  const bag = reduceSum(g, mul(g, embedding(g, inp.ids, 'emb', p('emb'), embLora), unsqueeze(g, inp.weights, [2])), [1], false)
+  const hidden = relu(g, add(g, linear(g, bag, 'w1', p('w1'), layerLora), p('b1')))
+  const logits = add(g, linear(g, hidden, 'w2', p('w2'), layerLora), p('b2'))
+  const picked = reshape(g, gatherElements(g, logSoftmax(g, logits, -1), unsqueeze(g, inp.labels, [1]), 1), [batch])
+  return { logits, nll: neg(g, picked) }
 }

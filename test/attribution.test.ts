@@ -1,0 +1,83 @@
+import assert from 'node:assert/strict'
+import { buildClassifierExampleGrads, ExampleGradients } from '../compute/attribution/example-grads.ts'
+import { datainf, meanRow, sumByGroup, tracin } from '../compute/attribution/influence.ts'
+import { buildClassifierGraph } from '../compute/models/classifier/graphs.ts'
+import { classifierParamSpecs, type ClassifierConfig } from '../compute/models/classifier/config.ts'
+import { classifierBatch, classifierData } from '../compute/models/classifier/train-step.ts'
+import { loraSpecs } from '../compute/models/lora.ts'
+import { initParams } from '../compute/models/param-spec.ts'
+import { StepRunner } from '../compute/models/step-runner.ts'
+import { Rng } from '../compute/random.ts'
+import { readSpamAssassinMails } from '../storage/corpora/spam-assassin.ts'
+
+const cfg: ClassifierConfig = { buckets: 512, maxFeatures: 32, maxChars: 3000, embed: 8, hidden: 6, classes: 2 }
+const lora = { rank: 3, alpha: 6, targets: ['emb', 'w1', 'w2'] }
+
+describe('per-example gradients and influence estimators', function () {
+  this.timeout(60_000)
+
+  it('each row of the banked gradient equals the gradient of that example alone', async () => {
+    const mails = readSpamAssassinMails({ limit: 12 })
+    const data = classifierData({ texts: mails.map(m => m.text), labels: mails.map(m => (m.label === 'spam' ? 1 : 0)) }, cfg)
+    const base = initParams(classifierParamSpecs(cfg), 1)
+    const adapter = initParams(loraSpecs(classifierParamSpecs(cfg), lora, new Set(['emb'])), 2)
+    // B starts at zero; give every factor a value so no gradient is trivially zero.
+    const rng = new Rng(3)
+    for (const t of adapter.values()) for (let i = 0; i < t.data.length; i++) t.data[i] += 0.3 * rng.normal()
+    const graph = buildClassifierExampleGrads(cfg, base, lora, 8)
+    const eg = await ExampleGradients.create(graph, 1)
+    const { grads } = await eg.classifier(adapter, data)
+    await eg.release()
+    const runner = await StepRunner.create(buildClassifierGraph({ cfg, batch: 1, mode: { kind: 'lora', base, lora }, train: true }), { threads: 1 })
+    for (const k of [0, 5, 11]) {
+      const r = await runner.run(adapter, classifierBatch(data, [k], 1), 1)
+      let offset = 0
+      for (const spec of graph.bank) {
+        const alone = r.grads.get(spec.name)!.data
+        for (let j = 0; j < alone.length; j++) {
+          const banked = grads[k * graph.dims + offset + j]
+          assert.ok(Math.abs(banked - alone[j]) <= 1e-5 + 1e-4 * Math.abs(alone[j]), `${spec.name}[${j}] of example ${k}: ${banked} vs ${alone[j]}`)
+        }
+        offset += alone.length
+      }
+      assert.equal(offset, graph.dims)
+    }
+    await runner.release()
+  })
+
+  it('DataInf matches its closed form computed the slow way, TracIn the checkpoint sum', () => {
+    const rng = new Rng(9)
+    const n = 7
+    const d = 5
+    const g = Float32Array.from({ length: n * d }, () => rng.normal())
+    const v = Float64Array.from({ length: d }, () => rng.normal())
+    const blocks = [{ offset: 0, size: 2 }, { offset: 2, size: 3 }]
+    const fast = datainf(g, n, d, v, blocks, { damping: 0.1 })
+    for (let k = 0; k < n; k++) {
+      let expected = 0
+      for (const { offset, size } of blocks) {
+        const row = (i: number) => Array.from(g.subarray(i * d + offset, i * d + offset + size))
+        const norm = (x: number[]) => x.reduce((s, y) => s + y * y, 0)
+        const lambda = 0.1 * Array.from({ length: n }, (_, i) => norm(row(i))).reduce((a, b) => a + b) / n
+        const vl = Array.from(v.subarray(offset, offset + size))
+        const gk = row(k)
+        // (1/n) sum_i (1/lambda) (v.g_k - (v.g_i)(g_i.g_k)/(lambda + |g_i|^2))
+        let s = 0
+        for (let i = 0; i < n; i++) {
+          const gi = row(i)
+          const vgk = vl.reduce((a, x, j) => a + x * gk[j], 0)
+          const vgi = vl.reduce((a, x, j) => a + x * gi[j], 0)
+          const gigk = gi.reduce((a, x, j) => a + x * gk[j], 0)
+          s += (vgk - vgi * gigk / (lambda + norm(gi))) / lambda / n
+        }
+        expected += s
+      }
+      assert.ok(Math.abs(fast[k] - expected) < 1e-9 * Math.max(1, Math.abs(expected)), `k=${k}: ${fast[k]} vs ${expected}`)
+    }
+    const t = tracin([{ lr: 0.5, train: g, val: v }, { lr: 2, train: g, val: v }], n, d)
+    const once = tracin([{ lr: 1, train: g, val: v }], n, d)
+    for (let k = 0; k < n; k++) assert.ok(Math.abs(t[k] - 2.5 * once[k]) < 1e-9)
+    assert.deepEqual([...sumByGroup([1, 2, 3], ['a', 'b', 'a'])], [['a', 4], ['b', 2]])
+    assert.deepEqual(Array.from(meanRow(Float32Array.of(1, 2, 3, 4), 2, 2)), [2, 3])
+  })
+})
