@@ -11,6 +11,10 @@ import type { ClassifierData } from '../models/classifier/train-step.ts'
 import type { LoraConfig } from '../models/lora.ts'
 import { sizeOf, type ParamSet } from '../tensors/param-set.ts'
 import { ShapeMismatchError } from '../errors.ts'
+import type { ParamSpec } from '../models/param-spec.ts'
+import { decodeCheckpoint } from '../train/checkpoint.ts'
+import type { CheckpointStore } from '../train/checkpoint-store.ts'
+import { lrMass, type TrainingHyper } from './run-training.ts'
 
 export interface AttributionCheckpoint {
   step: number
@@ -22,8 +26,9 @@ export interface AttributionCheckpoint {
 export interface ClassifierAttributionJob {
   base: Model
   lora: LoraConfig
-  /** The final adapter. */
-  adapter: ParamSet
+  /** The adapter before the first step (the job's seeded initialisation). */
+  initial: ParamSet
+  /** The run's checkpoints in order; the last one is the final adapter. */
   checkpoints: readonly AttributionCheckpoint[]
   train: ClassifierData
   /** Which contribution each training example came from. */
@@ -53,14 +58,20 @@ export async function attributeClassifier (job: ClassifierAttributionJob): Promi
   try {
     const n = job.train.count
     const d = graph.dims
+    // Each segment between checkpoints is scored at both its ends, half its lr mass at
+    // each (the trapezoid rule): with a handful of checkpoints, scoring only at the end
+    // would miss the early steps, where an adapter learns most.
+    const points = [{ params: job.initial, lrMass: 0 }, ...job.checkpoints]
     const perCheckpoint: CheckpointGrads[] = []
-    for (const c of job.checkpoints) {
+    let finalTrain: Float32Array<ArrayBufferLike> = new Float32Array(0)
+    let finalVal: Float64Array<ArrayBufferLike> = new Float64Array(0)
+    for (const [i, c] of points.entries()) {
+      const weight = ((points[i]?.lrMass ?? 0) + (points[i + 1]?.lrMass ?? 0)) / 2
       const train = (await grads.classifier(c.params, job.train)).grads
       const val = meanRow((await grads.classifier(c.params, job.validation)).grads, job.validation.count, d)
-      perCheckpoint.push({ lr: c.lrMass, train, val })
+      if (weight > 0) perCheckpoint.push({ lr: weight, train, val })
+      if (i === points.length - 1) { finalTrain = train; finalVal = val }
     }
-    const finalTrain = (await grads.classifier(job.adapter, job.train)).grads
-    const finalVal = meanRow((await grads.classifier(job.adapter, job.validation)).grads, job.validation.count, d)
     const gradientMs = performance.now() - started
     const t0 = performance.now()
     const blocks: Block[] = []
@@ -82,4 +93,16 @@ export async function attributeClassifier (job: ClassifierAttributionJob): Promi
   } finally {
     await grads.release()
   }
+}
+
+/** The run's checkpoints as TracIn needs them: adapter values and the lr mass of each segment. */
+export async function attributionCheckpoints (store: CheckpointStore, specs: readonly ParamSpec[], hyper: TrainingHyper): Promise<AttributionCheckpoint[]> {
+  const out: AttributionCheckpoint[] = []
+  let prev = 0
+  for (const step of await store.steps()) {
+    const c = decodeCheckpoint(await store.load(step), specs)
+    out.push({ step, params: c.params, lrMass: lrMass(hyper, prev, step) })
+    prev = step
+  }
+  return out
 }

@@ -2,11 +2,13 @@
 // warm-up, AdamW with the job's weight decay, checkpoints every `checkpointEvery` steps.
 // Pretraining and adapter jobs differ only in what they train and on which data.
 
+import { createHash } from 'node:crypto'
 import type { ParamSpec } from '../models/param-spec.ts'
 import type { StepResult } from '../models/step-runner.ts'
 import type { ParamSet } from '../tensors/param-set.ts'
 import { DEFAULT_ADAMW } from '../train/adamw.ts'
 import type { CheckpointStore } from '../train/checkpoint-store.ts'
+import { learningRate, type LrSchedule } from '../train/schedule.ts'
 import { train, type StepProgress, type TrainResult } from '../train/trainer.ts'
 
 export interface TrainingHyper {
@@ -25,11 +27,26 @@ export interface RunHooks {
   signal?: AbortSignal
 }
 
+/** The learning-rate schedule every job trains with. */
+export function scheduleOf (hyper: TrainingHyper): LrSchedule {
+  return { peak: hyper.lr, warmup: hyper.warmup, total: hyper.steps, kind: 'cosine', floor: 0.1 }
+}
+
+/** Sum of the learning rates of steps from..to-1: how much a checkpoint segment moved. */
+export function lrMass (hyper: TrainingHyper, from: number, to: number): number {
+  const schedule = scheduleOf(hyper)
+  let s = 0
+  for (let step = from; step < to; step++) s += learningRate(schedule, step)
+  return s
+}
+
 export async function runTraining (opts: {
   job: string
   specs: readonly ParamSpec[]
   init: ParamSet
   examples: number
+  /** Content hash per example (see epochOrder); adapter jobs pass them, pretraining does not. */
+  keys?: Uint32Array
   hyper: TrainingHyper
   step: (params: ParamSet, indices: readonly number[]) => Promise<StepResult>
 } & RunHooks): Promise<TrainResult> {
@@ -39,10 +56,11 @@ export async function runTraining (opts: {
     specs: opts.specs,
     init: opts.init,
     examples: opts.examples,
+    keys: opts.keys,
     batch: hyper.batch,
     steps: hyper.steps,
     seed: hyper.seed,
-    schedule: { peak: hyper.lr, warmup: hyper.warmup, total: hyper.steps, kind: 'cosine', floor: 0.1 },
+    schedule: scheduleOf(hyper),
     adamw: { ...DEFAULT_ADAMW, weightDecay: hyper.weightDecay },
     checkpointEvery: hyper.checkpointEvery,
     step: opts.step,
@@ -50,4 +68,16 @@ export async function runTraining (opts: {
     onStep: opts.onStep,
     signal: opts.signal
   })
+}
+
+/** A 32-bit content key per example: the first four bytes of sha256 of its text. */
+export function exampleKeys (items: readonly string[] | readonly ArrayBufferView[]): Uint32Array {
+  const keys = new Uint32Array(items.length)
+  items.forEach((item, i) => {
+    const h = createHash('sha256')
+    if (typeof item === 'string') h.update(item)
+    else h.update(new Uint8Array(item.buffer, item.byteOffset, item.byteLength))
+    keys[i] = h.digest().readUInt32LE(0)
+  })
+  return keys
 }

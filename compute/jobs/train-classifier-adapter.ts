@@ -13,7 +13,7 @@ import { StepRunner } from '../models/step-runner.ts'
 import type { CheckpointStore } from '../train/checkpoint-store.ts'
 import { digestBytes, fingerprint } from '../train/fingerprint.ts'
 import type { StepProgress } from '../train/trainer.ts'
-import { runTraining, type TrainingHyper } from './run-training.ts'
+import { exampleKeys, runTraining, type TrainingHyper } from './run-training.ts'
 import { ClassifierEvaluator, type ClassifierMetrics } from './classifier-eval.ts'
 import type { AdapterJobResult } from './train-lm-adapter.ts'
 
@@ -53,7 +53,7 @@ export async function trainClassifierAdapter (job: ClassifierAdapterJob): Promis
   const runner = await StepRunner.create(buildClassifierGraph({ cfg, batch: hyper.batch, mode: { kind: 'lora', base: job.base.params, lora: job.lora }, train: true }), { threads: job.threads })
   try {
     const before = await evaluator.evaluate(heldOut, null)
-    const run = await runTraining({ job: id, specs, init: initParams(specs, hyper.seed), examples: trainData.count, hyper, step: classifierStepFn(runner, trainData, hyper.batch), store: job.store, onStep: job.onStep, signal: job.signal })
+    const run = await runTraining({ job: id, specs, init: initParams(specs, hyper.seed), examples: trainData.count, keys: exampleKeys(job.train.texts.map((t, i) => `${job.train.labels[i]}\u0000${t}`)), hyper, step: classifierStepFn(runner, trainData, hyper.batch), store: job.store, onStep: job.onStep, signal: job.signal })
     const after = await evaluator.evaluate(heldOut, run.params)
     const adapter: Adapter = {
       meta: {

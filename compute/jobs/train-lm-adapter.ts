@@ -16,7 +16,7 @@ import { StepRunner } from '../models/step-runner.ts'
 import type { CheckpointStore } from '../train/checkpoint-store.ts'
 import { digestBytes, fingerprint } from '../train/fingerprint.ts'
 import type { StepProgress, TrainResult } from '../train/trainer.ts'
-import { runTraining, type TrainingHyper } from './run-training.ts'
+import { exampleKeys, runTraining, type TrainingHyper } from './run-training.ts'
 import { LmEvaluator, type LmMetrics } from './lm-eval.ts'
 import type { TextTokenizer } from './text-tokenizer.ts'
 
@@ -69,7 +69,7 @@ export async function trainLmAdapter (job: LmAdapterJob): Promise<AdapterJobResu
   const runner = await StepRunner.create(buildLmStepGraph({ cfg, batch: hyper.batch, seq: hyper.seq, mode: { kind: 'lora', base: job.base.params, lora: job.lora }, train: true }), { threads: job.threads })
   try {
     const before = await evaluator.evaluate(job.heldOut, job.tokenizer, null)
-    const run = await runTraining({ job: id, specs, init: initParams(specs, hyper.seed), examples: windows.count, hyper, step: lmStepFn(runner, windows, hyper.batch), store: job.store, onStep: job.onStep, signal: job.signal })
+    const run = await runTraining({ job: id, specs, init: initParams(specs, hyper.seed), examples: windows.count, keys: exampleKeys(Array.from({ length: windows.count }, (_, w) => windows.tokens.subarray(w * hyper.seq, w * hyper.seq + hyper.seq + 1))), hyper, step: lmStepFn(runner, windows, hyper.batch), store: job.store, onStep: job.onStep, signal: job.signal })
     const after = await evaluator.evaluate(job.heldOut, job.tokenizer, run.params)
     const adapter: Adapter = {
       meta: {

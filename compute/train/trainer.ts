@@ -24,6 +24,8 @@ export interface TrainTask {
   /** Number of training examples; batches are drawn from 0..examples-1. */
   examples: number
   batch: number
+  /** Optional content hash per example: makes the batch order stable under removals (see epochOrder). */
+  keys?: Uint32Array
   /** Optimizer steps in all. */
   steps: number
   seed: number
@@ -62,20 +64,39 @@ export interface TrainResult {
   resumedFrom: number
 }
 
-/** Example indices of every step of epoch `epoch`: a Fisher-Yates shuffle seeded by (seed, epoch). */
-export function epochOrder (seed: number, epoch: number, examples: number): number[] {
-  const rng = new Rng((Math.imul(seed >>> 0, 0x9e3779b1) ^ Math.imul(epoch + 1, 0x85ebca77)) >>> 0)
-  return rng.shuffle(Array.from({ length: examples }, (_, i) => i))
+/**
+ * Example indices of epoch `epoch` in training order. Without keys: a Fisher-Yates shuffle
+ * seeded by (seed, epoch). With keys (one 32-bit content hash per example): the examples
+ * sorted by a seeded mix of their keys, so removing some examples leaves the others in
+ * the same relative order: a leave-one-out retraining then differs only by what was left
+ * out, not by a reshuffle of everything.
+ */
+export function epochOrder (seed: number, epoch: number, examples: number, keys?: Uint32Array): number[] {
+  const mix = (Math.imul(seed >>> 0, 0x9e3779b1) ^ Math.imul(epoch + 1, 0x85ebca77)) >>> 0
+  if (keys === undefined) return new Rng(mix).shuffle(Array.from({ length: examples }, (_, i) => i))
+  const ranked = Array.from({ length: examples }, (_, i) => [fmix32(keys[i] ^ mix), keys[i], i] as const)
+  ranked.sort((a, b) => a[0] - b[0] || a[1] - b[1] || a[2] - b[2])
+  return ranked.map(r => r[2])
+}
+
+/** murmur3's 32-bit finaliser: every input bit reaches every output bit. */
+function fmix32 (h: number): number {
+  h ^= h >>> 16
+  h = Math.imul(h, 0x85ebca6b)
+  h ^= h >>> 13
+  h = Math.imul(h, 0xc2b2ae35)
+  h ^= h >>> 16
+  return h >>> 0
 }
 
 /** The example indices of global step `step`. The last batch of an epoch may be short. */
-export function batchIndices (task: Pick<TrainTask, 'seed' | 'examples' | 'batch'>, step: number, cache?: { epoch: number, order: number[] }): number[] {
+export function batchIndices (task: Pick<TrainTask, 'seed' | 'examples' | 'batch' | 'keys'>, step: number, cache?: { epoch: number, order: number[] }): number[] {
   const perEpoch = Math.ceil(task.examples / task.batch)
   const epoch = Math.floor(step / perEpoch)
   let order: number[]
   if (cache !== undefined && cache.epoch === epoch) order = cache.order
   else {
-    order = epochOrder(task.seed, epoch, task.examples)
+    order = epochOrder(task.seed, epoch, task.examples, task.keys)
     if (cache !== undefined) { cache.epoch = epoch; cache.order = order }
   }
   const at = (step % perEpoch) * task.batch
@@ -183,4 +204,5 @@ function checkTask (task: TrainTask): void {
   for (const key of ['examples', 'batch', 'steps', 'checkpointEvery'] as const) {
     if (!Number.isSafeInteger(task[key]) || task[key] < 1) throw new RangeError(`${key} must be a positive integer`)
   }
+  if (task.keys !== undefined && task.keys.length !== task.examples) throw new RangeError('one key per example')
 }

@@ -37,7 +37,7 @@ async function kuboCid (bytes: Uint8Array): Promise<CID> {
 export const SOTU_LM: { cfg: Omit<LmConfig, 'vocab'>, vocab: number, steps: number, batch: number, seq: number, lr: number } = {
   cfg: { dModel: 128, layers: 4, heads: 4, ffn: 512, context: 128 },
   vocab: 4096,
-  steps: 3000,
+  steps: 6000,
   batch: 16,
   seq: 128,
   lr: 3e-3
