@@ -21,6 +21,7 @@ import { numberFlag, parseFlags } from './lib/args.ts'
 import { BenchUsageError, type BenchResult } from './lib/bench.ts'
 import { round } from './lib/stats.ts'
 import { detectionAuc, spearman } from './attribution/metrics.ts'
+import { payoutWeights } from './attribution/payout.ts'
 import { buildScenario, NOISE_KINDS, type NoiseKind } from './attribution/scenario.ts'
 
 export const name = 'attribution'
@@ -96,7 +97,12 @@ export async function run (args: string[]): Promise<BenchResult> {
     datainfPerMailAuc: round(detectionAuc(perMail(datainfScores), bad), 4),
     attributionCost: round(attributionMs / full.ms, 3)
   }
-  const detail: Record<string, unknown> = { trainingMs: round(full.ms, 4), attributionMs: round(attributionMs, 4), gradientMs: round(scores.ms.gradients, 4), validation: full.r.after }
+  // The money: per-mail TracIn through the shared payout policy (duplicates, negative
+  // influence, cap), then the same AUC on each contributor's payout weight.
+  const payout = payoutWeights(people, scores.tracin)
+  const weights = people.map(p => payout.weights.get(p.id) ?? 0)
+  figures.payoutAuc = round(detectionAuc(weights, bad), 4)
+  const detail: Record<string, unknown> = { payoutFlags: payout.flagged, trainingMs: round(full.ms, 4), attributionMs: round(attributionMs, 4), gradientMs: round(scores.ms.gradients, 4), validation: full.r.after }
   let truth: number[] | undefined
   if (loo) {
     const looStarted = performance.now()
@@ -113,8 +119,8 @@ export async function run (args: string[]): Promise<BenchResult> {
     figures.looCost = round(looMs / full.ms, 3)
     detail.looMs = round(looMs, 4)
   }
-  const rows = [['contributor', 'bad', 'mails', 'TracIn', 'DataInf', 'leave-one-out dLoss'], ...people.map((p, i) => [p.id, p.bad ? (p.copyOf !== undefined ? `copy of ${p.copyOf}` : noise) : '', String(p.texts.length), tracinScores[i].toExponential(3), datainfScores[i].toExponential(3), truth !== undefined ? truth[i].toExponential(3) : '-'])]
-  detail.contributors = people.map((p, i) => ({ id: p.id, bad: p.bad, mails: p.texts.length, tracin: tracinScores[i], datainf: datainfScores[i], loo: truth?.[i] }))
+  const rows = [['contributor', 'bad', 'mails', 'TracIn', 'DataInf', 'leave-one-out dLoss', 'payout'], ...people.map((p, i) => [p.id, p.bad ? (p.copyOf !== undefined ? `copy of ${p.copyOf}` : noise) : '', String(p.texts.length), tracinScores[i].toExponential(3), datainfScores[i].toExponential(3), truth !== undefined ? truth[i].toExponential(3) : '-', weights[i].toFixed(4)])]
+  detail.contributors = people.map((p, i) => ({ id: p.id, bad: p.bad, mails: p.texts.length, tracin: tracinScores[i], datainf: datainfScores[i], loo: truth?.[i], payout: weights[i] }))
   return {
     figures,
     baseline: truth !== undefined ? { looAuc: figures.looAuc, looCost: figures.looCost } : null,
@@ -125,6 +131,7 @@ export async function run (args: string[]): Promise<BenchResult> {
     detail,
     notes: [
       'scores: summed per contributor, positive = lowers the validation loss; AUC: P(good scores above bad)',
+      'payoutAuc: the same AUC on payout weights (per-mail TracIn through settlement/policy: duplicates and negative influence earn nothing, 25% cap)',
       'ratio: attribution time / leave-one-out time (the exact ground truth it replaces)',
       'targets: AUC >= 0.95, Spearman >= 0.8, cost <= 2x one training run'
     ],
