@@ -117,6 +117,25 @@ describe('datanet store', function () {
     assert.equal(view.contributors.find(c => c.address === addressOf(bob.publicKey))!.creditWeight, 1.05)
   })
 
+  it('attribution records credit a cycle after the fact; a newer one replaces the older', async () => {
+    const log = await store.create({ name: 'attributed', description: '', license: 'CC0-1.0' }, alice)
+    const [ea] = await store.contribute(log.id, await ingest(blocks, await planIngest([await files('aa', { 'a.txt': 'gamma text' })])), 'CC0-1.0', alice)
+    const [eb] = await store.contribute(log.id, await ingest(blocks, await planIngest([await files('ab', { 'b.txt': 'delta text, other' })])), 'CC0-1.0', bob)
+    const cycle = await store.recordCycle(log.id, { version: await store.resolve(log.id).version(), model: 'm', credits: [] }, bob)
+    await store.recordAttribution(log.id, { cycle: cycle.cid, method: 'tracin', credits: [{ contribution: ea.cid, weight: 0.9, influence: 2 }, { contribution: eb.cid, weight: 0.1, influence: 0.2 }] }, bob)
+    let view = await store.view(log.id)
+    assert.equal(view.cycles[0].credits, 2)
+    assert.equal(view.cycles[0].method, 'tracin')
+    assert.deepEqual(view.contributions.find(c => c.cid === ea.cid.toString())!.credits.map(c => [c.weight, c.influence]), [[0.9, 2]])
+    await store.recordAttribution(log.id, { cycle: cycle.cid, method: 'tracin', credits: [{ contribution: ea.cid, weight: 0.4, influence: 1 }, { contribution: eb.cid, weight: 0.6, influence: 1.5 }] }, alice)
+    view = await store.view(log.id)
+    assert.deepEqual(view.contributions.find(c => c.cid === ea.cid.toString())!.credits.map(c => c.weight), [0.4])
+    assert.equal(view.contributors.find(c => c.address === addressOf(bob.publicKey))!.creditWeight, 0.6)
+    // An attribution of a cycle this log does not hold credits nobody.
+    await store.recordAttribution(log.id, { cycle: ea.cid, method: 'tracin', credits: [{ contribution: ea.cid, weight: 1, influence: 1 }] }, alice)
+    assert.deepEqual((await store.view(log.id)).contributions.find(c => c.cid === ea.cid.toString())!.credits.map(c => c.weight), [0.4])
+  })
+
   it('imports a real corpus with one signing contributor per president', async () => {
     // For sotu, the limit is a number of presidents (the earliest): Washington, Adams, Jefferson.
     const result = await importCorpus(store, blocks, 'sotu', alice, { limit: 3 })

@@ -253,6 +253,13 @@ export class DatanetService {
     return entry.cid.toString()
   }
 
+  /** Records Proof of Attribution's credits for a training cycle, and announces them. */
+  async recordAttribution (id: string, record: { cycle: CID, method: string, credits: Array<{ contribution: CID, weight: number, influence: number }> }): Promise<string> {
+    const entry = await this.store.recordAttribution(id, record, this.opts.identity.signer)
+    this.announce(this.store.resolve(id))
+    return entry.cid.toString()
+  }
+
   /** Pin DAGs whose blocks are all on this peer already (models, adapters). */
   async pinLocal (cids: CID[]): Promise<void> {
     await this.replicator.pinLocal(cids)

@@ -55,12 +55,27 @@ export const trainingCycleSchema = z.object({
   credits: z.array(z.object({ contribution: cidSchema, weight: z.number().finite() })).max(MAX_CREDITS_PER_CYCLE)
 })
 
-export const payloadSchema = z.discriminatedUnion('kind', [genesisSchema, contributionSchema, trainingCycleSchema])
+/**
+ * Proof of Attribution's result for one training cycle: each contribution's measured
+ * influence and the payout weight the shared policy gave it. A later record for the
+ * same cycle (a re-measurement) replaces an earlier one in the view.
+ */
+export const attributionSchema = z.object({
+  kind: z.literal('attribution'),
+  reporter: addressSchema,
+  /** The training-cycle entry whose adapter was measured. */
+  cycle: cidSchema,
+  method: z.string().min(1).max(64),
+  credits: z.array(z.object({ contribution: cidSchema, weight: z.number().finite().min(0).max(1), influence: z.number().finite() })).max(MAX_CREDITS_PER_CYCLE)
+})
+
+export const payloadSchema = z.discriminatedUnion('kind', [genesisSchema, contributionSchema, trainingCycleSchema, attributionSchema])
 
 export type Genesis = z.infer<typeof genesisSchema>
 export type ContributionFile = z.infer<typeof fileSchema>
 export type Contribution = z.infer<typeof contributionSchema>
 export type TrainingCycle = z.infer<typeof trainingCycleSchema>
+export type Attribution = z.infer<typeof attributionSchema>
 export type Payload = z.infer<typeof payloadSchema>
 
 /** The address a payload claims as its author; it must be the entry's signer. */
@@ -69,5 +84,6 @@ export function claimedAuthor (p: Payload): string {
     case 'genesis': return p.creator
     case 'contribution': return p.contributor
     case 'training-cycle': return p.reporter
+    case 'attribution': return p.reporter
   }
 }

@@ -14,7 +14,7 @@ import { ManifestLog } from '../manifest/log.ts'
 import type { RecordSigner } from '../signing.ts'
 import { addressOf } from '../signing.ts'
 import type { IngestedFile } from './ingest.ts'
-import { genesisSchema, type Genesis, type TrainingCycle } from './records.ts'
+import { genesisSchema, type Attribution, type Genesis, type TrainingCycle } from './records.ts'
 import { deriveView, type DatanetView } from './view.ts'
 
 /** No datanet has that id or name here. */
@@ -111,6 +111,15 @@ export class DatanetStore {
     const log = this.resolve(idOrName)
     return await this.locked(log.id, async () => {
       const entry = await log.append({ kind: 'training-cycle', reporter: addressOf(signer.publicKey), ...cycle }, signer)
+      await this.persist(log)
+      return entry
+    })
+  }
+
+  async recordAttribution (idOrName: string, record: Omit<Attribution, 'kind' | 'reporter'>, signer: RecordSigner): Promise<StoredEntry> {
+    const log = this.resolve(idOrName)
+    return await this.locked(log.id, async () => {
+      const entry = await log.append({ kind: 'attribution', reporter: addressOf(signer.publicKey), ...record }, signer)
       await this.persist(log)
       return entry
     })

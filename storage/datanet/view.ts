@@ -1,6 +1,7 @@
 // What a datanet says, derived from its manifest alone, the same on every peer that
 // holds the same entries: who contributed what, which files are duplicates, what
-// each contribution has been credited with by training cycles.
+// each contribution has been credited with by training cycles (weights from a cycle's
+// own credits, or from the latest attribution record that scores the cycle).
 //
 // Anti-farming: the first contribution of a file CID (in log order) is credited; the
 // same bytes contributed again are flagged `duplicateOf` and credit nobody new. With
@@ -26,7 +27,7 @@ export interface ContributionView {
   files: FileView[]
   bytes: number
   /** Credit from training cycles, one line per cycle that named this contribution. */
-  credits: Array<{ cycle: string, model: string, version: string, weight: number }>
+  credits: Array<{ cycle: string, model: string, version: string, weight: number, influence?: number, method?: string }>
 }
 
 export interface ContributorView {
@@ -50,7 +51,7 @@ export interface DatanetView {
   entries: number
   contributions: ContributionView[]
   contributors: ContributorView[]
-  cycles: Array<{ cid: string, reporter: string, model: string, version: string, adapter?: string, credits: number }>
+  cycles: Array<{ cid: string, reporter: string, model: string, version: string, adapter?: string, credits: number, attributedBy?: string, method?: string }>
   totals: { files: number, uniqueFiles: number, bytes: number, uniqueBytes: number }
 }
 
@@ -81,6 +82,18 @@ export function deriveView (log: ManifestLog, opts: ViewOptions = {}): DatanetVi
       cycles.push(cycleView(e, p))
       for (const c of p.credits) {
         byCid.get(c.contribution.toString())?.credits.push({ cycle: e.cid.toString(), model: p.model, version: p.version.toString(), weight: c.weight })
+      }
+    } else if (p.kind === 'attribution') {
+      // Entries are in log order, so the cycle (if this peer has it) came first.
+      const cycle = cycles.find(c => c.cid === p.cycle.toString())
+      if (cycle == null) continue
+      // A newer attribution of the same cycle replaces the older one's lines.
+      for (const c of contributions) c.credits = c.credits.filter(x => x.cycle !== cycle.cid)
+      cycle.credits = p.credits.length
+      cycle.attributedBy = e.author
+      cycle.method = p.method
+      for (const c of p.credits) {
+        byCid.get(c.contribution.toString())?.credits.push({ cycle: cycle.cid, model: cycle.model, version: cycle.version, weight: c.weight, influence: c.influence, method: p.method })
       }
     }
   }
