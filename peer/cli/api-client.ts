@@ -8,7 +8,7 @@ import { EXIT, NodeNotRunningError, PeerError } from '../errors.ts'
 export class ApiError extends PeerError {
   readonly remoteName: string
   constructor (name: string, message: string, details?: Record<string, unknown>) {
-    super(message, /NotFound|Unknown/.test(name) ? EXIT.notFound : /Usage|Unsupported|TooLarge|Empty|Ambiguous|AlreadyImported|Malformed|Invalid|GraphBuild|ShapeMismatch|BadTrainingData/.test(name) ? EXIT.usage : EXIT.failure, details)
+    super(message, /NotFound|Unknown/.test(name) ? EXIT.notFound : /Usage|Unsupported|TooLarge|Empty|Ambiguous|AlreadyImported|Malformed|Invalid|GraphBuild|ShapeMismatch|BadTrainingData|Refused/.test(name) ? EXIT.usage : EXIT.failure, details)
     this.remoteName = name
   }
 }

@@ -4,6 +4,7 @@
 import { Command, CommanderError } from 'commander'
 import { EXIT, PeerError } from '../errors.ts'
 import { VERSION } from '../version.ts'
+import { attributeCommand } from './commands/attribute.ts'
 import { datanetCommand } from './commands/datanet.ts'
 import { devnetCommand } from './commands/devnet.ts'
 import { keyCommand } from './commands/key.ts'
@@ -24,6 +25,7 @@ statusCommand(program)
 devnetCommand(program)
 datanetCommand(program)
 modelCommand(program)
+attributeCommand(program)
 
 try {
   await program.parseAsync(process.argv)

@@ -16,7 +16,10 @@ import { DEFAULT_CLASSIFIER_ADAPTER_HYPER, trainClassifierAdapter, type Classifi
 import { DEFAULT_LM_ADAPTER_HYPER, trainLmAdapter } from '../../compute/jobs/train-lm-adapter.ts'
 import { fingerprint } from '../../compute/train/fingerprint.ts'
 import { Tokenizer } from '../../compute/tokenizer/index.ts'
+import { readJsonIfExists, writeJsonAtomic } from '../../storage/atomic-file.ts'
 import { trainingFiles, type TrainingFile } from '../../storage/datanet/shards.ts'
+import type { ManifestLog } from '../../storage/manifest/log.ts'
+import { importFile } from '../../storage/unixfs/index.ts'
 import { UsageError } from '../errors.ts'
 import { FileCheckpointStore } from './checkpoint-files.ts'
 import type { DatanetService } from './datanet-service.ts'
@@ -61,8 +64,12 @@ export class ModelFactory {
     this.opts = opts
   }
 
-  async train (req: TrainRequest, progress: (p: unknown) => void, signal: AbortSignal): Promise<unknown> {
-    const started = Date.now()
+  /**
+   * What a job on this request reads, exactly: the datanet version, the base, the usable
+   * files, their documents split by the held-out rule. Training and attribution both
+   * start here, so attribution scores the very examples the adapter was trained on.
+   */
+  async prepare (req: TrainRequest, progress: (p: unknown) => void, signal: AbortSignal): Promise<PreparedJob> {
     const heldOutShare = req.heldOut ?? DEFAULT_HELD_OUT
     if (!(heldOutShare > 0 && heldOutShare <= 0.5)) throw new UsageError('heldOut must be in (0, 0.5]')
     const { datanets, registry } = this.opts
@@ -82,22 +89,32 @@ export class ModelFactory {
       })
     }
     if (files.length < 2) throw new UsageError(`datanet ${dn.name} has ${files.length} usable file(s) for this job; it needs at least 2`, { label: req.label, skipped })
-
+    const totalBytes = files.reduce((s, f) => s + f.size, 0)
+    progress({ phase: 'fetch', bytesDone: 0, bytesTotal: totalBytes })
+    const bytes = await datanets.readShards(files.map(f => f.cid), { signal, maxBytes: MAX_JOB_BYTES, onBytes: b => progress({ phase: 'fetch', bytesDone: b, bytesTotal: totalBytes }) })
     const job = fingerprint({ request: { ...req, datanet: undefined }, datanet: dn.id, version: dn.version, base: baseEntry.cid })
+    return { job, dn, baseCid: baseEntry.cid, base, files, skipped, split: splitFiles(files, bytes, heldOutShare) }
+  }
+
+  /** The folder of a job's checkpoints and record. */
+  jobDir (job: string): string {
+    return join(this.opts.dataDir, 'jobs', job)
+  }
+
+  async train (req: TrainRequest, progress: (p: unknown) => void, signal: AbortSignal): Promise<unknown> {
+    const started = Date.now()
+    const { datanets, registry } = this.opts
+    const { job, dn, baseCid, base, skipped, split } = await this.prepare(req, progress, signal)
     if (this.running.has(job)) throw new UsageError('this training job is already running on this peer', { job })
     this.running.add(job)
     try {
-      const totalBytes = files.reduce((s, f) => s + f.size, 0)
-      progress({ phase: 'fetch', bytesDone: 0, bytesTotal: totalBytes })
-      const bytes = await datanets.readShards(files.map(f => f.cid), { signal, maxBytes: MAX_JOB_BYTES, onBytes: b => progress({ phase: 'fetch', bytesDone: b, bytesTotal: totalBytes }) })
-      const split = splitFiles(files, bytes, heldOutShare)
       progress({ phase: 'evaluate', train: split.train.length, heldOut: split.heldOut.length })
       const common = {
         base,
-        baseCid: baseEntry.cid,
+        baseCid,
         datanet: { id: dn.id, version: dn.version },
         threads: this.opts.threads,
-        store: new FileCheckpointStore(join(this.opts.dataDir, 'jobs', job)),
+        store: new FileCheckpointStore(this.jobDir(job)),
         onStep: (p: { step: number, steps: number, loss: number, resumedFrom: number }) => progress({ phase: 'train', step: p.step, steps: p.steps, loss: p.loss, resumedFrom: p.resumedFrom }),
         signal
       }
@@ -105,13 +122,19 @@ export class ModelFactory {
         ? await this.trainClassifier(base, req, split, common)
         : await this.trainLm(base, req, split, common)
       const adapterBytes = encodeAdapter(result.adapter, base.meta)
-      const entry = await registry.addAdapter(adapterBytes, { base: baseEntry.cid, kind: base.meta.kind, datanet: { id: dn.id, version: dn.version }, metrics: { before: result.before, after: result.after } })
-      const cycle = await datanets.recordCycle(dn.id, { version: CID.parse(dn.version), model: baseEntry.cid, adapter: CID.parse(entry.cid), credits: [] })
+      const { cid: adapterCid } = await importFile({ put: async (c: CID) => c }, adapterBytes)
+      // A retry of a finished job finds its cycle in the record instead of adding another.
+      const record = await readJsonIfExists<JobRecord>(join(this.jobDir(job), 'job.json'))
+      const cycle = record?.adapter === adapterCid.toString()
+        ? record.cycle
+        : await datanets.recordCycle(dn.id, { version: CID.parse(dn.version), model: baseCid, adapter: adapterCid, credits: [] })
+      await writeJsonAtomic(join(this.jobDir(job), 'job.json'), { request: req, adapter: adapterCid.toString(), cycle, datanet: dn.id, version: dn.version, base: baseCid } satisfies JobRecord)
+      const entry = await registry.addAdapter(adapterBytes, { base: baseCid, kind: base.meta.kind, job, datanet: { id: dn.id, version: dn.version }, metrics: { before: result.before, after: result.after } })
       this.opts.log('adapter trained', { adapter: entry.cid, datanet: dn.name, version: dn.version, steps: result.run.steps, ms: Date.now() - started })
       return {
         adapter: entry.cid,
         bytes: adapterBytes.byteLength,
-        base: baseEntry.cid,
+        base: baseCid,
         kind: base.meta.kind,
         datanet: dn.id,
         name: dn.name,
@@ -164,8 +187,29 @@ export class ModelFactory {
 /** What both kinds of adapter job take besides their data and hyper-parameters. */
 type JobCommon = Omit<ClassifierAdapterJob, 'train' | 'heldOut' | 'lora' | 'hyper'>
 
-interface Doc { text: string, label?: string, file: TrainingFile }
-interface Split { train: Doc[], heldOut: Doc[] }
+export interface Doc { text: string, label?: string, file: TrainingFile }
+export interface Split { train: Doc[], heldOut: Doc[] }
+
+export interface PreparedJob {
+  job: string
+  dn: { id: string, name: string, version: string, log: ManifestLog }
+  baseCid: string
+  base: Model
+  files: TrainingFile[]
+  skipped: Record<string, number>
+  split: Split
+}
+
+/** jobs/<job>/job.json: what a finished job produced, for attribution and retries. */
+export interface JobRecord {
+  request: TrainRequest
+  adapter: string
+  /** The training-cycle entry recorded in the datanet. */
+  cycle: string
+  datanet: string
+  version: string
+  base: string
+}
 
 function splitFiles (files: TrainingFile[], bytes: Uint8Array[], share: number): Split {
   const split: Split = { train: [], heldOut: [] }

@@ -18,7 +18,7 @@ export class UnknownModelError extends PeerError {
 }
 
 export interface ModelEntry { cid: string, name: string, kind: string, bytes: number, addedAt: number, provenance?: unknown }
-export interface AdapterEntry { cid: string, base: string, kind: string, bytes: number, createdAt: number, datanet?: { id: string, version: string }, metrics?: unknown }
+export interface AdapterEntry { cid: string, base: string, kind: string, bytes: number, createdAt: number, datanet?: { id: string, version: string }, metrics?: unknown, /** The ModelFactory job (jobs/<job>/) that trained it on this peer. */ job?: string }
 
 export interface ModelRegistryOptions {
   helia: Helia

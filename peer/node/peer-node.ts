@@ -35,6 +35,8 @@ import { createPeerStack, type PeerLibp2p } from './libp2p.ts'
 import { startApiServer, type ApiServer } from './api-server.ts'
 import { withFileLock } from './bench-lock.ts'
 import { datanetRoutes } from './datanet-routes.ts'
+import { AttributionService } from './attribution-service.ts'
+import { attributionRoutes } from './attribution-routes.ts'
 import { DatanetService } from './datanet-service.ts'
 import { LoraServer } from './lora-server.ts'
 import { ModelFactory } from './model-factory.ts'
@@ -238,7 +240,8 @@ export class PeerNode {
       { method: 'GET', path: '/status', handle: () => this.status() },
       { method: 'GET', path: '/health', handle: () => ({ ok: true, peerId: this.identity.peerId }) },
       ...datanetRoutes(this.datanetService),
-      ...modelRoutes(models, factory, this.loraServer)
+      ...modelRoutes(models, factory, this.loraServer),
+      ...attributionRoutes(new AttributionService({ factory, registry: models, datanets, threads: this.opts.threads, log: this.log }))
     ], this.log)
     await writeJsonAtomic(join(this.dataDir, 'run.json'), {
       pid: process.pid,

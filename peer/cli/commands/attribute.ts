@@ -1,0 +1,24 @@
+// openledger attribute: Proof of Attribution for an adapter, on the peer that trained it.
+import { resolve } from 'node:path'
+import type { Command } from 'commander'
+import { apiPost, endpointOf } from '../api-client.ts'
+import { dataDirOf, nodeClientOptions } from '../options.ts'
+import { printJson, table } from '../output.ts'
+
+export function attributeCommand (program: Command): void {
+  nodeClientOptions(program.command('attribute'))
+    .description('measure each contribution\'s influence on an adapter (TracIn, DataInf), turn it into payout weights and record them in the datanet\'s credit map')
+    .requiredOption('--adapter <cid>', 'an adapter this peer trained')
+    .option('--datanet <D[@version]>', 'check that the adapter was trained on this datanet version')
+    .option('--svg <file>', 'write a chart of influence per contributor')
+    .action(async (opts: { dataDir?: string, url?: string, json?: boolean, adapter: string, datanet?: string, svg?: string }) => {
+      const r = await apiPost<any>(await endpointOf(dataDirOf(opts), opts.url), '/attribute', { adapter: opts.adapter, datanet: opts.datanet, svg: opts.svg != null ? resolve(opts.svg) : undefined },
+        (p) => { if (opts.json !== true && p.phase === 'attribute') process.stderr.write(`scoring ${p.examples} training examples at ${p.checkpoints} checkpoints\n`) })
+      if (opts.json === true) { printJson(r); return }
+      console.log(`attribution ${r.attribution} of adapter ${r.adapter}\ndatanet ${r.datanet}@${r.version}, method ${r.method}, ${(r.ms.total / 1000).toFixed(1)} s\n`)
+      console.log(table([['contributor', 'influence (TracIn)', 'payout'], ...r.contributors.map((c: any) => [c.address, c.influence.toExponential(3), `${(c.weight * 100).toFixed(2)}%`])]))
+      const flagged = r.flags.filter((f: any) => f.reason !== 'capped')
+      if (flagged.length > 0) console.log(`\nflagged: ${flagged.map((f: any) => `${f.reason}${f.contributor != null ? ` ${f.contributor}` : ''}`).join(', ')}`)
+      if (r.svg != null) console.log(`\nchart: ${r.svg}`)
+    })
+}

@@ -1,0 +1,25 @@
+// The local API's attribution route: Proof of Attribution for an adapter this peer trained.
+import { isAbsolute } from 'node:path'
+import { z } from 'zod'
+import { UsageError } from '../errors.ts'
+import type { Route } from './api-server.ts'
+import type { AttributionService } from './attribution-service.ts'
+
+const AttributeSchema = z.strictObject({
+  adapter: z.string().min(1).max(200),
+  datanet: z.string().min(1).max(300).optional(),
+  svg: z.string().min(1).max(4096).optional()
+})
+
+export function attributionRoutes (service: AttributionService): Route[] {
+  return [{
+    method: 'POST',
+    path: '/attribute',
+    handle: async ({ body, progress, signal }) => {
+      const r = AttributeSchema.safeParse(body)
+      if (!r.success) throw new UsageError(`${r.error.issues[0].path.join('.') || 'body'}: ${r.error.issues[0].message}`)
+      if (r.data.svg !== undefined && !isAbsolute(r.data.svg)) throw new UsageError('svg must be an absolute path')
+      return await service.attribute(r.data, progress, signal)
+    }
+  }]
+}

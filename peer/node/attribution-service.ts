@@ -1,0 +1,142 @@
+// Proof of Attribution on a peer: for an adapter this peer trained, re-read exactly the
+// examples the job trained on (ModelFactory.prepare), check the job's checkpoints
+// against the chain the adapter names, score every example (TracIn over the
+// checkpoints, DataInf at the end), sum per contribution, turn the sums into payout
+// weights with the shared policy (settlement/policy), and record them in the datanet's
+// credit map. The result carries what a verifier needs to recompute a sample.
+import { createHash } from 'node:crypto'
+import { join } from 'node:path'
+import { CID } from 'multiformats/cid'
+import { attributeClassifier, attributionCheckpoints } from '../../compute/jobs/attribute-classifier.ts'
+import type { TrainingHyper } from '../../compute/jobs/run-training.ts'
+import { decodeAdapter } from '../../compute/models/artifacts.ts'
+import { classifierParamSpecs, type ClassifierConfig } from '../../compute/models/classifier/config.ts'
+import { classifierData } from '../../compute/models/classifier/train-step.ts'
+import { loraSpecs } from '../../compute/models/lora.ts'
+import { initParams } from '../../compute/models/param-spec.ts'
+import { checkpointHash } from '../../compute/train/checkpoint.ts'
+import { attributionRewards } from '../../settlement/policy/index.ts'
+import { readJsonIfExists, writeFileAtomic } from '../../storage/atomic-file.ts'
+import { EXIT, PeerError, UsageError } from '../errors.ts'
+import { FileCheckpointStore } from './checkpoint-files.ts'
+import type { DatanetService } from './datanet-service.ts'
+import { influenceChart } from './influence-chart.ts'
+import type { Doc, JobRecord, ModelFactory } from './model-factory.ts'
+import type { ModelRegistry } from './model-registry.ts'
+
+/** The adapter, its job or its checkpoints are not what attribution needs. */
+export class AttributionRefusedError extends PeerError {
+  constructor (message: string, details?: Record<string, unknown>) { super(message, EXIT.usage, details) }
+}
+
+export const ATTRIBUTION_METHOD = 'tracin-cp/trapezoid+datainf'
+/** Examples whose scores a verifier is given to recompute. */
+const SAMPLE = 16
+
+export interface AttributeRequest {
+  adapter: string
+  /** `D[@VERSION]`: must be what the adapter was trained on. */
+  datanet?: string
+  /** Absolute path for an SVG chart of influence per contributor. */
+  svg?: string
+}
+
+export interface AttributionServiceOptions {
+  factory: ModelFactory
+  registry: ModelRegistry
+  datanets: DatanetService
+  threads?: number
+  log: (msg: string, fields?: Record<string, unknown>) => void
+}
+
+export class AttributionService {
+  private readonly opts: AttributionServiceOptions
+
+  constructor (opts: AttributionServiceOptions) {
+    this.opts = opts
+  }
+
+  async attribute (req: AttributeRequest, progress: (p: unknown) => void, signal: AbortSignal): Promise<unknown> {
+    const started = Date.now()
+    const { factory, registry, datanets } = this.opts
+    const entry = registry.listAdapters().find(a => a.cid === req.adapter)
+    if (entry?.job === undefined) throw new AttributionRefusedError(`this peer did not train adapter ${req.adapter}: attribution needs the training job's checkpoints`, { adapter: req.adapter })
+    const record = await readJsonIfExists<JobRecord>(join(factory.jobDir(entry.job), 'job.json'))
+    if (record == null || record.adapter !== req.adapter) throw new AttributionRefusedError('the training job of this adapter left no record', { job: entry.job })
+    if (req.datanet !== undefined) {
+      const asked = await datanets.atVersion(req.datanet, signal)
+      if (asked.id !== record.datanet || asked.version !== record.version) {
+        throw new AttributionRefusedError('the adapter was not trained on that datanet version', { trainedOn: `${record.datanet}@${record.version}`, asked: `${asked.id}@${asked.version}` })
+      }
+    }
+    const prepared = await factory.prepare(record.request, progress, signal)
+    const { base, split } = prepared
+    if (base.meta.kind !== 'classifier') throw new AttributionRefusedError('training-time attribution of language-model adapters is not available yet; classifier adapters only', { kind: base.meta.kind })
+    const adapter = decodeAdapter(await registry.adapterBytes(req.adapter, signal), { cid: prepared.baseCid, meta: base.meta })
+    const hyper = adapter.meta.hyper as unknown as TrainingHyper
+    const lora = adapter.meta.lora
+    const cfg = base.meta.config as ClassifierConfig
+    const specs = loraSpecs(classifierParamSpecs(cfg), lora, new Set(['emb']))
+
+    // The checkpoints on disk must be the ones the adapter names, link for link.
+    const store = new FileCheckpointStore(factory.jobDir(entry.job))
+    const named = ((adapter.meta.provenance as { checkpoints?: Array<{ step: number, hash: string }> } | undefined)?.checkpoints) ?? []
+    const held = await store.steps()
+    if (named.length === 0 || held.length !== named.length) throw new AttributionRefusedError('the job\'s checkpoints are missing', { named: named.length, held: held.length })
+    for (const [i, step] of held.entries()) {
+      if (named[i].step !== step || checkpointHash(await store.load(step)) !== named[i].hash) throw new AttributionRefusedError('a checkpoint on disk is not the one the adapter names', { step })
+    }
+
+    const labels = base.meta.labels
+    const labelled = (docs: Doc[]) => ({ texts: docs.map(d => d.text), labels: docs.map(d => labels.indexOf(d.label as string)) })
+    progress({ phase: 'attribute', examples: split.train.length, checkpoints: held.length })
+    const scores = await attributeClassifier({
+      base,
+      lora,
+      initial: initParams(specs, hyper.seed),
+      checkpoints: await attributionCheckpoints(store, specs, hyper),
+      train: classifierData(labelled(split.train), cfg),
+      groups: split.train.map(d => d.file.contribution.toString()),
+      validation: classifierData(labelled(split.heldOut), cfg),
+      threads: this.opts.threads
+    })
+
+    // Contributions in the datanet's agreed order; those whose files were all
+    // duplicates trained nothing and have no examples.
+    const order = new Map(prepared.dn.log.ordered().map((e, i) => [e.cid.toString(), i]))
+    const contributorOf = new Map(split.train.map(d => [d.file.contribution.toString(), d.file.contributor]))
+    const rewards = attributionRewards(scores.byGroup.map(g => ({ id: g.group, contributor: contributorOf.get(g.group) as string, influence: g.tracin, order: order.get(g.group) ?? 0 })))
+    const weightOf = new Map(rewards.contributions.map(c => [c.id, c.weight]))
+    const credits = scores.byGroup.map(g => ({ contribution: CID.parse(g.group), weight: weightOf.get(g.group) ?? 0, influence: g.tracin }))
+    const attribution = await datanets.recordAttribution(record.datanet, { cycle: CID.parse(record.cycle), method: ATTRIBUTION_METHOD, credits })
+
+    const byContributor = new Map<string, number>()
+    for (const g of scores.byGroup) byContributor.set(contributorOf.get(g.group) as string, (byContributor.get(contributorOf.get(g.group) as string) ?? 0) + g.tracin)
+    const payout = new Map(rewards.contributors.map(c => [c.contributor, c.weight]))
+    const contributors = [...byContributor].map(([address, influence]) => ({ address, influence, weight: payout.get(address) ?? 0 })).sort((a, b) => b.influence - a.influence)
+    if (req.svg !== undefined) {
+      if (!req.svg.endsWith('.svg')) throw new UsageError('--svg must name a .svg file')
+      await writeFileAtomic(req.svg, influenceChart(`${prepared.dn.name}: adapter ${req.adapter.slice(0, 16)}…`, contributors.map(c => ({ label: c.address, influence: c.influence, weight: c.weight }))), { mode: 0o644 })
+    }
+
+    // A verifier's sample: examples picked by a hash of the adapter CID, with their scores.
+    const n = split.train.length
+    const sample = Array.from({ length: Math.min(SAMPLE, n) }, (_, i) => createHash('sha256').update(`${req.adapter}/${i}`).digest().readUInt32LE(0) % n)
+      .map(k => ({ example: k, file: split.train[k].file.cid.toString(), contribution: split.train[k].file.contribution.toString(), tracin: scores.tracin[k], datainf: scores.datainf[k] }))
+    this.opts.log('attribution recorded', { adapter: req.adapter, attribution, contributions: credits.length, ms: Date.now() - started })
+    return {
+      adapter: req.adapter,
+      datanet: record.datanet,
+      version: record.version,
+      cycle: record.cycle,
+      attribution,
+      method: ATTRIBUTION_METHOD,
+      contributions: scores.byGroup.map(g => ({ contribution: g.group, contributor: contributorOf.get(g.group), examples: g.examples, tracin: g.tracin, datainf: g.datainf, weight: weightOf.get(g.group) ?? 0 })).sort((a, b) => b.tracin - a.tracin),
+      contributors,
+      flags: rewards.flags,
+      verification: { checkpoints: named, heldOutRule: 'compute/jobs/held-out.ts', sample, tolerance: { relative: 1e-4, sameMachine: 'bit-identical' } },
+      svg: req.svg,
+      ms: { total: Date.now() - started, gradients: scores.ms.gradients, scores: scores.ms.scores }
+    }
+  }
+}
