@@ -9,7 +9,7 @@
 // other copy stays), so the AUC is taken on the final payout weights, and no Spearman.
 import { readFile } from 'node:fs/promises'
 import { fileURLToPath } from 'node:url'
-import { attributeClassifier, attributionCheckpoints } from '../compute/jobs/attribute-classifier.ts'
+import { attributeClassifier, attributionCheckpoints } from '../compute/jobs/attribute.ts'
 import { DEFAULT_CLASSIFIER_ADAPTER_HYPER, trainClassifierAdapter } from '../compute/jobs/train-classifier-adapter.ts'
 import { decodeModel } from '../compute/models/artifacts.ts'
 import { CLASSIFIER_LORA_TARGETS, classifierParamSpecs, type ClassifierConfig } from '../compute/models/classifier/config.ts'

@@ -1,5 +1,8 @@
 import assert from 'node:assert/strict'
-import { buildClassifierExampleGrads, ExampleGradients } from '../compute/attribution/example-grads.ts'
+import { buildClassifierExampleGrads, buildLmExampleGrads, ExampleGradients } from '../compute/attribution/example-grads.ts'
+import { lmBatch, windowsOf } from '../compute/models/lm/data.ts'
+import { buildLmStepGraph } from '../compute/models/lm/graphs.ts'
+import { lmParamSpecs } from '../compute/models/lm/params.ts'
 import { datainf, meanRow, sumByGroup, tracin } from '../compute/attribution/influence.ts'
 import { buildClassifierGraph } from '../compute/models/classifier/graphs.ts'
 import { classifierParamSpecs, type ClassifierConfig } from '../compute/models/classifier/config.ts'
@@ -41,6 +44,38 @@ describe('per-example gradients and influence estimators', function () {
         offset += alone.length
       }
       assert.equal(offset, graph.dims)
+    }
+    await runner.release()
+  })
+
+  it('each language-model window\'s banked gradient equals that window\'s own (its summed token loss)', async () => {
+    const lmCfg = { vocab: 40, dModel: 8, layers: 1, heads: 2, ffn: 16, context: 8 }
+    const lmLora = { rank: 2, alpha: 4, targets: ['l0.attn.wq', 'l0.attn.wv', 'l0.mlp.up'] }
+    const base = initParams(lmParamSpecs(lmCfg), 4)
+    const adapter = initParams(loraSpecs(lmParamSpecs(lmCfg), lmLora), 5)
+    const rng = new Rng(6)
+    for (const t of adapter.values()) for (let i = 0; i < t.data.length; i++) t.data[i] += 0.3 * rng.normal()
+    const docs = [Int32Array.from({ length: 30 }, () => rng.int(38)), Int32Array.from({ length: 11 }, () => rng.int(38))]
+    const windows = windowsOf(docs, { seq: 6, eot: 38, pad: 39 })
+    const graph = buildLmExampleGrads(lmCfg, base, lmLora, 4, 6)
+    const eg = await ExampleGradients.create(graph, 1)
+    const rows: Float32Array[] = []
+    await eg.lmWindows(adapter, windows, [0, 3, 6], (g, n) => { for (let r = 0; r < n; r++) rows.push(g.slice(r * graph.dims, (r + 1) * graph.dims)) })
+    await eg.release()
+    assert.equal(rows.length, 3)
+    const runner = await StepRunner.create(buildLmStepGraph({ cfg: lmCfg, batch: 1, seq: 6, mode: { kind: 'lora', base, lora: lmLora }, train: true }), { threads: 1 })
+    for (const [i, w] of [0, 3, 6].entries()) {
+      const b = lmBatch(windows, [w], 1)
+      const r = await runner.run(adapter, { tokens: { data: b.tokens, dims: [1, 6] }, targets: { data: b.targets, dims: [1, 6] }, mask: { data: b.mask, dims: [1, 6] } }, b.count)
+      let offset = 0
+      for (const spec of graph.bank) {
+        const alone = r.grads.get(spec.name)!.data
+        for (let j = 0; j < alone.length; j++) {
+          const expected = alone[j] * b.count // the step graph averages over tokens
+          assert.ok(Math.abs(rows[i][offset + j] - expected) <= 1e-5 + 1e-4 * Math.abs(expected), `${spec.name}[${j}] of window ${w}`)
+        }
+        offset += alone.length
+      }
     }
     await runner.release()
   })

@@ -4,6 +4,7 @@
 // b is the gradient of example b's loss alone. Attribution (TracIn, DataInf) is built on
 // these vectors. For the classifier the embedding table's adapter stays shared (a
 // per-example bank of a 16k-row table would not fit); its layers' adapters are banked.
+// For the language model every factor is banked and an example is one training window.
 
 import { differentiate } from '../graph/autodiff.ts'
 import { Graph } from '../graph/graph.ts'
@@ -12,6 +13,10 @@ import { classifierForward, classifierInputs } from '../models/classifier/graphs
 import { classifierParamSpecs, type ClassifierConfig } from '../models/classifier/config.ts'
 import { classifierBatch, type ClassifierData } from '../models/classifier/train-step.ts'
 import { bindBank, checkLoraConfig, loraSpecs, type LoraConfig } from '../models/lora.ts'
+import type { LmConfig } from '../models/lm/config.ts'
+import { lmBatch, type LmWindows } from '../models/lm/data.ts'
+import { lmWindowNll } from '../models/lm/graphs.ts'
+import { lmParamSpecs } from '../models/lm/params.ts'
 import { bindParams, type ParamSpec } from '../models/param-spec.ts'
 import { Session, type Feed } from '../onnx/session.ts'
 import { sizeOf, type ParamSet } from '../tensors/param-set.ts'
@@ -49,6 +54,22 @@ export function buildClassifierExampleGrads (cfg: ClassifierConfig, base: ParamS
   const grads = bank.map(s => gradMap.get(s.name) as string)
   g.output(nll, ...grads)
   return { model: g.toModel({ name: 'classifier_example_grads' }), batch, bank, shared, nll, grads, dims: bank.reduce((n, s) => n + sizeOf(s.shape), 0) }
+}
+
+/** The language model's per-window gradients: every LoRA factor banked ([B, ...]). */
+export function buildLmExampleGrads (cfg: LmConfig, base: ParamSet, lora: LoraConfig, batch: number, seq: number): ExampleGradGraph {
+  checkLoraConfig(lora)
+  const g = new Graph('float32')
+  const baseSpecs = lmParamSpecs(cfg)
+  const w = bindParams(g, baseSpecs, { trainable: new Set(), values: base })
+  const bank = loraSpecs(baseSpecs, lora)
+  const { nll: tokenNll } = lmWindowNll(g, cfg, w, batch, seq, { kind: 'banked', scale: lora.alpha / lora.rank, values: bindBank(g, bank, batch) })
+  // A window's loss is the sum over its target tokens (mask already applied).
+  const nll = reduceSum(g, tokenNll, [1], false)
+  const gradMap = differentiate(g, reduceSum(g, nll, [], false), bank.map(s => s.name))
+  const grads = bank.map(s => gradMap.get(s.name) as string)
+  g.output(nll, ...grads)
+  return { model: g.toModel({ name: 'lm_example_grads' }), batch, bank, shared: [], nll, grads, dims: bank.reduce((n, s) => n + sizeOf(s.shape), 0) }
 }
 
 export class ExampleGradients {
@@ -102,6 +123,18 @@ export class ExampleGradients {
       losses.set(r.losses, start)
     }
     return { grads, losses }
+  }
+
+  /** Streams the gradients of the language-model windows at `indices` a batch at a time. */
+  async lmWindows (adapter: ParamSet, windows: LmWindows, indices: readonly number[], onBatch: (grads: Float32Array, rows: number, start: number) => void): Promise<void> {
+    const { batch } = this.graph
+    const dims = [batch, windows.seq]
+    for (let start = 0; start < indices.length; start += batch) {
+      const rows = indices.slice(start, start + batch)
+      const b = lmBatch(windows, rows, batch)
+      const r = await this.run(adapter, { tokens: { data: b.tokens, dims }, targets: { data: b.targets, dims }, mask: { data: b.mask, dims } }, rows.length)
+      onBatch(r.grads, rows.length, start)
+    }
   }
 
   async release (): Promise<void> {

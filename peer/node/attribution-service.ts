@@ -7,7 +7,7 @@
 import { createHash } from 'node:crypto'
 import { join } from 'node:path'
 import { CID } from 'multiformats/cid'
-import { attributeClassifier, attributionCheckpoints } from '../../compute/jobs/attribute-classifier.ts'
+import { attributeClassifier, attributionCheckpoints } from '../../compute/jobs/attribute.ts'
 import type { TrainingHyper } from '../../compute/jobs/run-training.ts'
 import { decodeAdapter } from '../../compute/models/artifacts.ts'
 import { classifierParamSpecs, type ClassifierConfig } from '../../compute/models/classifier/config.ts'

@@ -66,6 +66,19 @@ export function buildLmStepGraph (opts: LmStepOptions): LmStepGraph {
     trainable = loraSpecs(baseSpecs, mode.lora)
     lora = { kind: 'shared', scale: mode.lora.alpha / mode.lora.rank, values: bindParams(g, trainable, { trainable: new Set(trainable.map(s => s.name)) }) }
   }
+  const { nll, mask } = lmWindowNll(g, cfg, weights, batch, seq, lora)
+  const loss = div(g, reduceSum(g, nll, [], false), g.op('Max', [reduceSum(g, mask, [], false), g.scalar(1)]))
+  const grads = opts.train ? differentiate(g, loss, trainable.map(s => s.name)) : new Map<string, string>()
+  g.output(loss, nll, ...grads.values())
+  return { model: g.toModel({ name: 'lm_step' }), trainable: opts.train ? trainable : [], loss, nll, grads, flops: matmulFlops(g) }
+}
+
+/**
+ * Inputs `tokens`, `targets` (int64 [B, T]) and `mask` (float [B, T]); returns each
+ * target token's negative log-likelihood [B, T], 0 where masked: the training loss,
+ * the evaluation and the per-example gradients of attribution all start here.
+ */
+export function lmWindowNll (g: Graph, cfg: LmConfig, weights: ReadonlyMap<string, string>, batch: number, seq: number, lora?: LoraBinding): { nll: string, mask: string } {
   const tokens = g.input('tokens', [batch, seq], 'int64')
   const targets = g.input('targets', [batch, seq], 'int64')
   const mask = g.input('mask', [batch, seq])
@@ -73,11 +86,7 @@ export function buildLmStepGraph (opts: LmStepOptions): LmStepGraph {
   const { hidden } = lmForward(g, cfg, weights, { tokens, positions, attnBias: causalBias(g, seq, 0), lora })
   const logits = lmHead(g, weights, reshape(g, hidden, [batch * seq, cfg.dModel]))
   const picked = gatherElements(g, logSoftmax(g, logits, -1), reshape(g, targets, [batch * seq, 1]), 1)
-  const nll = mul(g, neg(g, reshape(g, picked, [batch, seq])), mask)
-  const loss = div(g, reduceSum(g, nll, [], false), g.op('Max', [reduceSum(g, mask, [], false), g.scalar(1)]))
-  const grads = opts.train ? differentiate(g, loss, trainable.map(s => s.name)) : new Map<string, string>()
-  g.output(loss, nll, ...grads.values())
-  return { model: g.toModel({ name: 'lm_step' }), trainable: opts.train ? trainable : [], loss, nll, grads, flops: matmulFlops(g) }
+  return { nll: mul(g, neg(g, reshape(g, picked, [batch, seq])), mask), mask }
 }
 
 function transposed (data: Float32Array, rows: number, cols: number): Float32Array {

@@ -1,0 +1,155 @@
+// Proof of Attribution for an adapter: per-example gradients at the run's checkpoints
+// (TracIn-CP) and at the final adapter (DataInf), summed per contribution. The inputs
+// are exactly what the training job used (same examples, same checkpoints, same seed),
+// so anyone holding the datanet version and the checkpoint chain can recompute any
+// score. Gradients are streamed a batch at a time: only one dot product per example
+// and checkpoint is kept, plus the final point's gradients for DataInf.
+
+import { buildClassifierExampleGrads, buildLmExampleGrads, ExampleGradients, type ExampleGradGraph } from '../attribution/example-grads.ts'
+import { datainf, sumByGroup, tracin, type Block } from '../attribution/influence.ts'
+import { ShapeMismatchError } from '../errors.ts'
+import type { Model } from '../models/artifacts.ts'
+import type { ClassifierConfig } from '../models/classifier/config.ts'
+import { classifierBatch, type ClassifierData } from '../models/classifier/train-step.ts'
+import type { LmConfig } from '../models/lm/config.ts'
+import type { LmWindows } from '../models/lm/data.ts'
+import type { LoraConfig } from '../models/lora.ts'
+import type { ParamSpec } from '../models/param-spec.ts'
+import { sizeOf, type ParamSet } from '../tensors/param-set.ts'
+import { decodeCheckpoint } from '../train/checkpoint.ts'
+import type { CheckpointStore } from '../train/checkpoint-store.ts'
+import { lrMass, type TrainingHyper } from './run-training.ts'
+
+export interface AttributionCheckpoint {
+  step: number
+  params: ParamSet
+  /** Learning-rate mass of the steps this checkpoint stands for (sum of their lrs). */
+  lrMass: number
+}
+
+export interface AttributionInputs {
+  base: Model
+  lora: LoraConfig
+  /** The adapter before the first step (the job's seeded initialisation). */
+  initial: ParamSet
+  /** The run's checkpoints in order; the last one is the final adapter. */
+  checkpoints: readonly AttributionCheckpoint[]
+  /** Which contribution each training example came from. */
+  groups: readonly string[]
+  batch?: number
+  threads?: number
+}
+
+export interface AttributionScores {
+  /** Per training example. */
+  tracin: Float64Array
+  datainf: Float64Array
+  /** Summed per contribution (positive: lowers validation loss). */
+  byGroup: Array<{ group: string, examples: number, tracin: number, datainf: number }>
+  ms: { gradients: number, scores: number }
+  dims: number
+}
+
+/** How one model kind streams per-example gradients over its training and validation sets. */
+interface GradientSource {
+  graph: ExampleGradGraph
+  trainCount: number
+  valCount: number
+  each: (grads: ExampleGradients, params: ParamSet, set: 'train' | 'val', fn: (g: Float32Array, rows: number, start: number) => void) => Promise<void>
+}
+
+export async function attributeClassifier (job: AttributionInputs & { train: ClassifierData, validation: ClassifierData }): Promise<AttributionScores> {
+  if (job.base.meta.kind !== 'classifier') throw new ShapeMismatchError('base model is not a classifier')
+  const graph = buildClassifierExampleGrads(job.base.meta.config as ClassifierConfig, job.base.params, job.lora, job.batch ?? 64)
+  return await attribute(job, {
+    graph,
+    trainCount: job.train.count,
+    valCount: job.validation.count,
+    each: async (grads, params, set, fn) => {
+      const data = set === 'train' ? job.train : job.validation
+      for (let start = 0; start < data.count; start += graph.batch) {
+        const indices = Array.from({ length: Math.min(graph.batch, data.count - start) }, (_, i) => start + i)
+        fn((await grads.run(params, classifierBatch(data, indices, graph.batch), indices.length)).grads, indices.length, start)
+      }
+    }
+  })
+}
+
+/** Examples are the training windows; each window counts for the document it starts in. */
+export async function attributeLm (job: AttributionInputs & { train: LmWindows, validation: LmWindows }): Promise<AttributionScores> {
+  if (job.base.meta.kind !== 'lm') throw new ShapeMismatchError('base model is not a language model')
+  const graph = buildLmExampleGrads(job.base.meta.config as LmConfig, job.base.params, job.lora, job.batch ?? 16, job.train.seq)
+  const all = (n: number) => Array.from({ length: n }, (_, i) => i)
+  return await attribute(job, {
+    graph,
+    trainCount: job.train.count,
+    valCount: job.validation.count,
+    each: async (grads, params, set, fn) => {
+      const w = set === 'train' ? job.train : job.validation
+      await grads.lmWindows(params, w, all(w.count), fn)
+    }
+  })
+}
+
+async function attribute (job: AttributionInputs, source: GradientSource): Promise<AttributionScores> {
+  const { graph } = source
+  const n = source.trainCount
+  const d = graph.dims
+  if (job.groups.length !== n) throw new ShapeMismatchError('one group per training example', { groups: job.groups.length, examples: n })
+  const grads = await ExampleGradients.create(graph, job.threads)
+  const started = performance.now()
+  try {
+    // Each segment between checkpoints is scored at both its ends, half its lr mass at
+    // each (the trapezoid rule): with a handful of checkpoints, scoring only at the end
+    // would miss the early steps, where an adapter learns most.
+    const points = [{ params: job.initial, lrMass: 0 }, ...job.checkpoints]
+    const t = new Float64Array(n)
+    let finalTrain = new Float32Array(0)
+    let finalVal = new Float64Array(0)
+    for (const [i, c] of points.entries()) {
+      const weight = (points[i].lrMass + (points[i + 1]?.lrMass ?? 0)) / 2
+      const v = new Float64Array(d)
+      await source.each(grads, c.params, 'val', (g, rows) => { for (let r = 0; r < rows; r++) for (let j = 0; j < d; j++) v[j] += g[r * d + j] })
+      for (let j = 0; j < d; j++) v[j] /= Math.max(1, source.valCount)
+      const last = i === points.length - 1
+      if (last) { finalTrain = new Float32Array(n * d); finalVal = v }
+      await source.each(grads, c.params, 'train', (g, rows, start) => {
+        if (last) finalTrain.set(g.subarray(0, rows * d), start * d)
+        if (weight === 0) return
+        const part = tracin([{ lr: weight, train: g.subarray(0, rows * d), val: v }], rows, d)
+        for (let r = 0; r < rows; r++) t[start + r] += part[r]
+      })
+    }
+    const gradientMs = performance.now() - started
+    const t0 = performance.now()
+    // One block per LoRA target: both factors of one layer's update share a Hessian block.
+    const blocks: Block[] = []
+    let offset = 0
+    for (let i = 0; i < graph.bank.length; i += 2) {
+      const size = sizeOf(graph.bank[i].shape) + sizeOf(graph.bank[i + 1].shape)
+      blocks.push({ offset, size })
+      offset += size
+    }
+    const di = datainf(finalTrain, n, d, finalVal, blocks)
+    const tg = sumByGroup(t, job.groups)
+    const dg = sumByGroup(di, job.groups)
+    const counts = new Map<string, number>()
+    for (const g of job.groups) counts.set(g, (counts.get(g) ?? 0) + 1)
+    const byGroup = [...tg.keys()].sort().map(group => ({ group, examples: counts.get(group) ?? 0, tracin: tg.get(group) ?? 0, datainf: dg.get(group) ?? 0 }))
+    return { tracin: t, datainf: di, byGroup, ms: { gradients: gradientMs, scores: performance.now() - t0 }, dims: d }
+  } finally {
+    await grads.release()
+  }
+}
+
+/** The run's checkpoints as TracIn needs them: adapter values and the lr mass of each segment. */
+export async function attributionCheckpoints (store: CheckpointStore, specs: readonly ParamSpec[], hyper: TrainingHyper): Promise<AttributionCheckpoint[]> {
+  const out: AttributionCheckpoint[] = []
+  let prev = 0
+  for (const step of await store.steps()) {
+    const c = decodeCheckpoint(await store.load(step), specs)
+    out.push({ step, params: c.params, lrMass: lrMass(hyper, prev, step) })
+    prev = step
+  }
+  return out
+}
