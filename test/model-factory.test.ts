@@ -86,6 +86,16 @@ describe('ModelFactory and OpenLoRA on a 3-peer devnet', function () {
     assert.match(tooLong.stderr, /context/)
   })
 
+  it('attributes the language-model adapter to the speeches it was trained on', async () => {
+    const r = await cli(1, ['attribute', '--adapter', adapter.adapter, '--datanet', `sotu@${version}`])
+    const view = await cli(1, ['datanet', 'show', 'sotu'])
+    const entries = new Map(view.contributions.map((c: any) => [c.cid, c.contributor]))
+    assert.ok(r.contributions.length >= 2)
+    for (const c of r.contributions) assert.equal(entries.get(c.contribution), c.contributor, 'every scored contribution is one of the datanet\'s, with its own contributor')
+    assert.ok(Math.abs(r.contributors.reduce((s: number, c: any) => s + c.weight, 0) - 1) < 1e-9)
+    assert.ok(r.contributions.every((c: any) => Number.isFinite(c.tracin) && Number.isFinite(c.datainf)))
+  })
+
   it('a training job killed with -9 resumes from its last checkpoint to the same adapter', async () => {
     // The version is named: training cycles recorded meanwhile add entries to the datanet.
     const args = ['train', '--datanet', `sotu@${version}`, '--base', 'tiny-lm', '--steps', '400', '--seq', '32', '--batch', '8', '--seed', '7']

@@ -7,11 +7,15 @@
 import { createHash } from 'node:crypto'
 import { join } from 'node:path'
 import { CID } from 'multiformats/cid'
-import { attributeClassifier, attributionCheckpoints } from '../../compute/jobs/attribute.ts'
+import { attributeClassifier, attributeLm, attributionCheckpoints, type AttributionScores } from '../../compute/jobs/attribute.ts'
 import type { TrainingHyper } from '../../compute/jobs/run-training.ts'
 import { decodeAdapter } from '../../compute/models/artifacts.ts'
 import { classifierParamSpecs, type ClassifierConfig } from '../../compute/models/classifier/config.ts'
 import { classifierData } from '../../compute/models/classifier/train-step.ts'
+import type { LmConfig } from '../../compute/models/lm/config.ts'
+import { windowDocuments, windowsOf } from '../../compute/models/lm/data.ts'
+import { lmParamSpecs } from '../../compute/models/lm/params.ts'
+import { Tokenizer } from '../../compute/tokenizer/index.ts'
 import { loraSpecs } from '../../compute/models/lora.ts'
 import { initParams } from '../../compute/models/param-spec.ts'
 import { checkpointHash } from '../../compute/train/checkpoint.ts'
@@ -71,12 +75,12 @@ export class AttributionService {
     }
     const prepared = await factory.prepare(record.request, progress, signal)
     const { base, split } = prepared
-    if (base.meta.kind !== 'classifier') throw new AttributionRefusedError('training-time attribution of language-model adapters is not available yet; classifier adapters only', { kind: base.meta.kind })
     const adapter = decodeAdapter(await registry.adapterBytes(req.adapter, signal), { cid: prepared.baseCid, meta: base.meta })
-    const hyper = adapter.meta.hyper as unknown as TrainingHyper
+    const hyper = adapter.meta.hyper as unknown as TrainingHyper & { seq?: number }
     const lora = adapter.meta.lora
-    const cfg = base.meta.config as ClassifierConfig
-    const specs = loraSpecs(classifierParamSpecs(cfg), lora, new Set(['emb']))
+    const specs = base.meta.kind === 'classifier'
+      ? loraSpecs(classifierParamSpecs(base.meta.config as ClassifierConfig), lora, new Set(['emb']))
+      : loraSpecs(lmParamSpecs(base.meta.config as LmConfig), lora)
 
     // The checkpoints on disk must be the ones the adapter names, link for link.
     const store = new FileCheckpointStore(factory.jobDir(entry.job))
@@ -87,19 +91,28 @@ export class AttributionService {
       if (named[i].step !== step || checkpointHash(await store.load(step)) !== named[i].hash) throw new AttributionRefusedError('a checkpoint on disk is not the one the adapter names', { step })
     }
 
-    const labels = base.meta.labels
-    const labelled = (docs: Doc[]) => ({ texts: docs.map(d => d.text), labels: docs.map(d => labels.indexOf(d.label as string)) })
-    progress({ phase: 'attribute', examples: split.train.length, checkpoints: held.length })
-    const scores = await attributeClassifier({
-      base,
-      lora,
-      initial: initParams(specs, hyper.seed),
-      checkpoints: await attributionCheckpoints(store, specs, hyper),
-      train: classifierData(labelled(split.train), cfg),
-      groups: split.train.map(d => d.file.contribution.toString()),
-      validation: classifierData(labelled(split.heldOut), cfg),
-      threads: this.opts.threads
-    })
+    const common = { base, lora, initial: initParams(specs, hyper.seed), checkpoints: await attributionCheckpoints(store, specs, hyper), threads: this.opts.threads }
+    let scores: AttributionScores
+    // The example each score belongs to: a mail (classifier) or a window, credited to the document it starts in (LM).
+    let exampleDocs: Doc[]
+    if (base.meta.kind === 'classifier') {
+      const cfg = base.meta.config as ClassifierConfig
+      const labels = base.meta.labels
+      const labelled = (docs: Doc[]) => ({ texts: docs.map(d => d.text), labels: docs.map(d => labels.indexOf(d.label as string)) })
+      progress({ phase: 'attribute', examples: split.train.length, checkpoints: held.length })
+      exampleDocs = split.train
+      scores = await attributeClassifier({ ...common, train: classifierData(labelled(split.train), cfg), groups: split.train.map(d => d.file.contribution.toString()), validation: classifierData(labelled(split.heldOut), cfg) })
+    } else {
+      const tokenizer = Tokenizer.fromJSON((base.meta as { tokenizer: unknown }).tokenizer)
+      const seq = hyper.seq ?? 64
+      const encode = (docs: Doc[]) => docs.map(d => tokenizer.encode(d.text))
+      const trainTokens = encode(split.train)
+      const train = windowsOf(trainTokens, { seq, eot: tokenizer.eot, pad: tokenizer.pad })
+      const docOf = windowDocuments(trainTokens.map(t => t.length), train)
+      exampleDocs = Array.from(docOf, i => split.train[i])
+      progress({ phase: 'attribute', examples: train.count, checkpoints: held.length })
+      scores = await attributeLm({ ...common, train, groups: exampleDocs.map(d => d.file.contribution.toString()), validation: windowsOf(encode(split.heldOut), { seq, eot: tokenizer.eot, pad: tokenizer.pad }) })
+    }
 
     // Contributions in the datanet's agreed order; those whose files were all
     // duplicates trained nothing and have no examples.
@@ -120,9 +133,9 @@ export class AttributionService {
     }
 
     // A verifier's sample: examples picked by a hash of the adapter CID, with their scores.
-    const n = split.train.length
+    const n = exampleDocs.length
     const sample = Array.from({ length: Math.min(SAMPLE, n) }, (_, i) => createHash('sha256').update(`${req.adapter}/${i}`).digest().readUInt32LE(0) % n)
-      .map(k => ({ example: k, file: split.train[k].file.cid.toString(), contribution: split.train[k].file.contribution.toString(), tracin: scores.tracin[k], datainf: scores.datainf[k] }))
+      .map(k => ({ example: k, file: exampleDocs[k].file.cid.toString(), contribution: exampleDocs[k].file.contribution.toString(), tracin: scores.tracin[k], datainf: scores.datainf[k] }))
     this.opts.log('attribution recorded', { adapter: req.adapter, attribution, contributions: credits.length, ms: Date.now() - started })
     return {
       adapter: req.adapter,

@@ -49,3 +49,21 @@ export function lmBatch (w: LmWindows, indices: readonly number[], batch: number
   })
   return { tokens, targets, mask, count }
 }
+
+/**
+ * Which document each window starts in (documents joined as windowsOf joins them, each
+ * followed by the end-of-text token): how per-window scores are credited to documents.
+ */
+export function windowDocuments (docLengths: readonly number[], w: LmWindows): Int32Array {
+  const starts: number[] = []
+  let at = 0
+  for (const len of docLengths) { starts.push(at); at += len + 1 }
+  const out = new Int32Array(w.count)
+  let doc = 0
+  for (let i = 0; i < w.count; i++) {
+    const pos = i * w.seq
+    while (doc + 1 < starts.length && starts[doc + 1] <= pos) doc++
+    out[i] = doc
+  }
+  return out
+}
