@@ -2,6 +2,9 @@
 // kept in a byte-bounded LRU; requests that arrive together for the same base (and
 // adapter shape) are batched into one generation, each sequence with its own adapter,
 // so 100 requests for 100 adapters cost one ORT call per generated token, not 100.
+// With `explain`, a language model's answer comes with the datanet contributions its
+// text copies (explain.ts); asking that of a classifier, of a base model alone or of an
+// adapter that names no datanet is an ExplainUnsupportedError, before any work is done.
 import { InvalidRequestError, ShapeMismatchError } from '../../compute/errors.ts'
 import { ClassifierEvaluator } from '../../compute/jobs/classifier-eval.ts'
 import { adapterBaseOf, decodeAdapter, type Adapter, type Model } from '../../compute/models/artifacts.ts'
@@ -12,6 +15,7 @@ import type { LoraConfig } from '../../compute/models/lora.ts'
 import { AdapterCache } from '../../compute/serve/adapter-cache.ts'
 import { LmGenerator, type GenerationRequest, type GenerationResult } from '../../compute/serve/generator.ts'
 import { Tokenizer } from '../../compute/tokenizer/index.ts'
+import { Explainer, ExplainUnsupportedError, type ExplainDatanets, type Explanation, type IndexedVersion } from './explain.ts'
 import type { ModelRegistry } from './model-registry.ts'
 
 export const MAX_PROMPT_CHARS = 16_384
@@ -26,10 +30,12 @@ export interface InferRequest {
   maxTokens?: number
   temperature?: number
   seed?: number
+  /** Language models with an adapter: credit the answer to the datanet contributions it copies. */
+  explain?: boolean
 }
 
 export type InferResult = { adapter: string | null, base: string, ms: number, batch: number } & (
-  | { kind: 'lm', text: string, tokens: number[], promptTokens: number }
+  | { kind: 'lm', text: string, tokens: number[], promptTokens: number, explanation?: Explanation }
   | { kind: 'classifier', label: string, probabilities: Record<string, number> }
 )
 
@@ -44,6 +50,9 @@ export interface LoraServerOptions {
   maxBatch?: number
   /** Bytes of decoded adapters kept in memory. */
   cacheBytes?: number
+  /** The peer's datanets, for `explain`; without them the server explains nothing. */
+  datanets?: ExplainDatanets
+  log?: (msg: string, fields?: Record<string, unknown>) => void
 }
 
 export class LoraServer {
@@ -51,9 +60,11 @@ export class LoraServer {
   private readonly engines = new Map<string, Promise<LmEngine | ClassifierEngine>>()
   private readonly cache: AdapterCache<{ adapter: Adapter, base: string }>
   private readonly counters = { requests: 0, batches: 0, sequences: 0 }
+  private readonly explainer: Explainer | null
 
   constructor (opts: LoraServerOptions) {
     this.opts = opts
+    this.explainer = opts.datanets != null ? new Explainer({ datanets: opts.datanets, log: opts.log }) : null
     this.cache = new AdapterCache({
       maxBytes: opts.cacheBytes ?? 256 * 1024 * 1024,
       load: async (cid) => {
@@ -84,6 +95,12 @@ export class LoraServer {
     const model = await this.opts.registry.model(baseCid)
     const engine = await this.engine(baseCid, model, adapter?.meta.lora ?? null)
     const common = { adapter: req.adapter ?? null, base: baseCid }
+    if (req.explain === true) {
+      if (engine.kind === 'classifier') throw new ExplainUnsupportedError('a classifier answers with a label, not text: only a language model\'s answer can be explained')
+      if (adapter == null) throw new ExplainUnsupportedError('a base model alone was trained on no datanet: explain an answer of an adapter')
+      if (adapter.meta.datanet == null) throw new ExplainUnsupportedError('this adapter names no datanet version it was trained on', { adapter: req.adapter })
+      if (this.explainer == null) throw new ExplainUnsupportedError('this server has no datanets to explain answers from')
+    }
     if (engine.kind === 'classifier') {
       const probs = await engine.evaluator.predict(classifierData({ texts: [req.prompt], labels: [0] }, engine.cfg), adapter?.params ?? null)
       let best = 0
@@ -99,12 +116,24 @@ export class LoraServer {
     if (prompt.length + maxNewTokens > engine.cfg.context) {
       throw new InvalidRequestError('prompt plus maxTokens exceeds the model context', { promptTokens: prompt.length, maxTokens: maxNewTokens, context: engine.cfg.context })
     }
+    // The index (built on first use) is read and built while the answer is generated.
+    const datanet = req.explain === true ? adapter?.meta.datanet : undefined
+    let indexing: Promise<IndexedVersion> | undefined
+    if (datanet != null && this.explainer != null) {
+      indexing = this.explainer.index(datanet, baseCid, engine.tokenizer)
+      indexing.catch(() => {})
+    }
     const { result, batch } = await new Promise<{ result: GenerationResult, batch: number }>((resolve, reject) => {
       engine.queue.push({ request: { prompt, maxNewTokens, adapter: adapter?.params ?? null, temperature, seed: req.seed ?? 0, stopToken: engine.tokenizer.eot }, resolve, reject })
       void this.pump(engine)
     })
     const tokens = Array.from(result.tokens)
-    return { ...common, kind: 'lm', text: engine.tokenizer.decode(tokens, { skipSpecial: true }), tokens, promptTokens: prompt.length, ms: performance.now() - started, batch }
+    const text = engine.tokenizer.decode(tokens, { skipSpecial: true })
+    if (datanet != null && this.explainer != null) {
+      const explanation = await this.explainer.explain({ datanet, tokenizerKey: baseCid, tokenizer: engine.tokenizer, answer: tokens, indexed: indexing })
+      return { ...common, kind: 'lm', text, tokens, promptTokens: prompt.length, explanation, ms: performance.now() - started, batch }
+    }
+    return { ...common, kind: 'lm', text, tokens, promptTokens: prompt.length, ms: performance.now() - started, batch }
   }
 
   /** Fetches and decodes an adapter into the cache, and loads its base, ahead of requests. */
@@ -117,7 +146,7 @@ export class LoraServer {
   stats (): unknown {
     const { loadMs, ...cache } = this.cache.stats()
     const sorted = [...loadMs].sort((a, b) => a - b)
-    return { ...this.counters, engines: this.engines.size, adapters: { ...cache, loadMsMedian: sorted[Math.floor(sorted.length / 2)] ?? null } }
+    return { ...this.counters, engines: this.engines.size, adapters: { ...cache, loadMsMedian: sorted[Math.floor(sorted.length / 2)] ?? null }, explain: this.explainer?.stats() ?? null }
   }
 
   /** Loads a base (and adapter shape) once; later requests share it. */

@@ -31,7 +31,8 @@ const InferSchema = z.strictObject({
   prompt: z.string().min(1).max(16_384),
   maxTokens: int(1, 512),
   temperature: z.number().min(0).max(10).optional(),
-  seed: int(0, 2 ** 31 - 1)
+  seed: int(0, 2 ** 31 - 1),
+  explain: z.boolean().optional()
 })
 
 function parse<S extends z.ZodType> (schema: S, body: unknown): z.infer<S> {

@@ -126,12 +126,24 @@ export function modelCommand (program: Command): void {
     .option('--max-tokens <n>', 'language models: most tokens to generate', intOption('--max-tokens', 1, 512), 48)
     .option('--temperature <t>', 'language models: 0 is greedy', numberOption('--temperature', 0, 10), 0)
     .option('--seed <n>', 'sampling seed', intOption('--seed', 0, 2 ** 31 - 1))
-    .action(async (prompt: string, opts: Common & { adapter?: string, base?: string, maxTokens: number, temperature: number, seed?: number }) => {
+    .option('--explain', 'language models with an adapter: which datanet contributions the answer\'s text copies, and the base model\'s share')
+    .action(async (prompt: string, opts: Common & { adapter?: string, base?: string, maxTokens: number, temperature: number, seed?: number, explain?: boolean }) => {
       if (opts.adapter == null && opts.base == null) throw new UsageError('name --adapter CID or --base MODEL')
-      const r = await apiPost<any>(await endpointOf(dataDirOf(opts), opts.url), '/infer', { prompt, adapter: opts.adapter, base: opts.base, maxTokens: opts.maxTokens, temperature: opts.temperature, seed: opts.seed })
+      const r = await apiPost<any>(await endpointOf(dataDirOf(opts), opts.url), '/infer', { prompt, adapter: opts.adapter, base: opts.base, maxTokens: opts.maxTokens, temperature: opts.temperature, seed: opts.seed, explain: opts.explain })
       if (opts.json === true) { printJson(r); return }
-      if (r.kind === 'lm') console.log(`${prompt}${r.text}\n\n(${r.tokens.length} tokens in ${r.ms.toFixed(0)} ms, batch of ${r.batch})`)
-      else console.log(`${r.label}  ${Object.entries(r.probabilities).map(([l, p]) => `${l} ${((p as number) * 100).toFixed(1)}%`).join('  ')}`)
+      if (r.kind !== 'lm') { console.log(`${r.label}  ${Object.entries(r.probabilities).map(([l, p]) => `${l} ${((p as number) * 100).toFixed(1)}%`).join('  ')}`); return }
+      console.log(`${prompt}${r.text}\n\n(${r.tokens.length} tokens in ${r.ms.toFixed(0)} ms, batch of ${r.batch})`)
+      if (r.explanation != null) {
+        const e = r.explanation
+        const pct = (x: number): string => `${(x * 100).toFixed(1)}%`
+        const short = (cid: string): string => cid.length > 16 ? `${cid.slice(0, 8)}…${cid.slice(-6)}` : cid
+        const rows = [['contributor', 'contribution', 'share', 'longest span'], ...e.shares.map((s: any) => [s.contributor, short(s.contribution), pct(s.share), `${s.longest} tokens`])]
+        if (e.otherShare > 0) rows.push([`${e.contributions - e.shares.length} more`, '', pct(e.otherShare), ''])
+        rows.push(['base model', '', pct(e.baseShare), ''])
+        console.log(`\nexplained ${e.answerTokens} answer tokens against datanet ${e.datanet}@${short(e.version)} (${e.index.files} files, ${e.index.tokens} tokens; index ${e.cached === true ? 'cached' : `built in ${e.indexMs.toFixed(0)} ms`})\n${table(rows)}`)
+        const longest = [...new Map(e.spans.filter((s: any) => s.contributions.length > 0).map((s: any) => [s.text, s])).values()].slice(0, 3) as any[]
+        for (const s of longest) console.log(`  ${s.length} tokens  ${JSON.stringify(s.text)}  ${s.files.slice(0, 2).join(', ')}`)
+      }
     })
 
   common(program.command('serve'))
