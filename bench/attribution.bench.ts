@@ -9,7 +9,12 @@
 // other copy stays), so the AUC is taken on the final payout weights, and no Spearman.
 import { readFile } from 'node:fs/promises'
 import { fileURLToPath } from 'node:url'
-import { attributeClassifier, attributionCheckpoints } from '../compute/jobs/attribute.ts'
+import { attributeClassifier, attributeLm, attributionCheckpoints, type AttributionScores } from '../compute/jobs/attribute.ts'
+import { DEFAULT_LM_ADAPTER_HYPER, trainLmAdapter } from '../compute/jobs/train-lm-adapter.ts'
+import { defaultLoraTargets, type LmConfig } from '../compute/models/lm/config.ts'
+import { windowDocuments, windowsOf } from '../compute/models/lm/data.ts'
+import { lmParamSpecs } from '../compute/models/lm/params.ts'
+import { Tokenizer } from '../compute/tokenizer/index.ts'
 import { DEFAULT_CLASSIFIER_ADAPTER_HYPER, trainClassifierAdapter } from '../compute/jobs/train-classifier-adapter.ts'
 import { decodeModel } from '../compute/models/artifacts.ts'
 import { CLASSIFIER_LORA_TARGETS, classifierParamSpecs, type ClassifierConfig } from '../compute/models/classifier/config.ts'
@@ -22,7 +27,8 @@ import { BenchUsageError, type BenchResult } from './lib/bench.ts'
 import { round } from './lib/stats.ts'
 import { detectionAuc, spearman } from './attribution/metrics.ts'
 import { payoutWeights } from './attribution/payout.ts'
-import { buildScenario, NOISE_KINDS, type NoiseKind } from './attribution/scenario.ts'
+import { buildLmScenario } from './attribution/lm-scenario.ts'
+import { buildScenario, NOISE_KINDS, type NoiseKind, type ScenarioContributor } from './attribution/scenario.ts'
 
 export const name = 'attribution'
 export const description = 'TracIn and DataInf per contributor vs leave-one-contributor-out retraining: AUC, Spearman, cost'
@@ -32,62 +38,36 @@ export const flags = [
   '--noise KIND       label-flip | duplicate | random-text | off-topic (default label-flip)',
   '--seed S           which contributors are bad, and the noise (default 1)',
   '--threads N        onnxruntime threads (default 2)',
-  '--no-loo           skip the leave-one-out ground truth (AUC and cost only)'
+  '--no-loo           skip the leave-one-out ground truth (AUC and cost only)',
+  '--model M          spam (classifier, contributors = sender domains; default) or sotu (language model, contributors = speeches)'
 ]
 
 const SPAM_BASE = fileURLToPath(new URL('../peer/models/built/spam-base.safetensors', import.meta.url))
+const SOTU_LM = fileURLToPath(new URL('../peer/models/built/sotu-lm.safetensors', import.meta.url))
 
 export async function run (args: string[]): Promise<BenchResult> {
-  const f = parseFlags(args, { contributors: 'string', bad: 'string', noise: 'string', seed: 'string', threads: 'string', 'no-loo': 'boolean' })
+  const f = parseFlags(args, { contributors: 'string', bad: 'string', noise: 'string', seed: 'string', threads: 'string', 'no-loo': 'boolean', model: 'string' })
+  const model = (f.model as string | undefined) ?? 'spam'
+  if (model !== 'spam' && model !== 'sotu') throw new BenchUsageError('--model must be spam or sotu')
   const N = numberFlag(f, 'contributors', 30, { min: 3 })
   const K = numberFlag(f, 'bad', 5, { min: 1 })
   const seed = numberFlag(f, 'seed', 1, { min: 0 })
   const threads = numberFlag(f, 'threads', 2, { min: 1 })
-  const noise = ((f.noise as string | undefined) ?? 'label-flip') as NoiseKind
+  const noise = ((f.noise as string | undefined) ?? (model === 'sotu' ? 'random-text' : 'label-flip')) as NoiseKind
+  if (model === 'sotu' && noise === 'label-flip') throw new BenchUsageError('label-flip has no meaning for the language model: use random-text, off-topic or duplicate')
   if (!(NOISE_KINDS as readonly string[]).includes(noise)) throw new BenchUsageError(`--noise must be one of ${NOISE_KINDS.join(', ')}`)
   const loo = f['no-loo'] !== true && noise !== 'duplicate'
   const log = (msg: string): void => { process.stderr.write(`attribution: ${msg}\n`) }
 
-  const base = decodeModel(new Uint8Array(await readFile(SPAM_BASE)))
-  const cfg = base.meta.config as ClassifierConfig
-  const scenario = await buildScenario({ contributors: N, bad: K, noise, seed })
-  const people = scenario.contributors
-  const lora = { rank: 8, alpha: 16, targets: [...CLASSIFIER_LORA_TARGETS] }
-  const hyper = { ...DEFAULT_CLASSIFIER_ADAPTER_HYPER, checkpointEvery: 50 }
-  const specs = loraSpecs(classifierParamSpecs(cfg), lora, new Set(['emb']))
-  const trainSet = (without?: string) => {
-    const kept = people.filter(p => p.id !== without)
-    return { texts: kept.flatMap(p => p.texts), labels: kept.flatMap(p => p.labels) }
-  }
-  const trainOnce = async (without?: string, store?: MemoryCheckpointStore) => {
-    const started = performance.now()
-    const r = await trainClassifierAdapter({ base, baseCid: 'spam-base', train: trainSet(without), heldOut: scenario.validation, lora, hyper, threads, store })
-    return { r, ms: performance.now() - started }
-  }
-
-  log(`${people.length} contributors (${K} ${noise}), ${trainSet().texts.length} training mails, ${scenario.validation.texts.length} validation mails`)
-  const store = new MemoryCheckpointStore()
-  const full = await trainOnce(undefined, store)
-  log(`full run: validation loss ${full.r.before.loss.toFixed(4)} -> ${full.r.after.loss.toFixed(4)}, accuracy ${(full.r.after.accuracy * 100).toFixed(2)}% in ${(full.ms / 1000).toFixed(1)} s`)
-
-  const started = performance.now()
-  const all = trainSet()
-  const scores = await attributeClassifier({
-    base,
-    lora,
-    initial: initParams(specs, hyper.seed),
-    checkpoints: await attributionCheckpoints(store, specs, hyper),
-    train: classifierData(all, cfg),
-    groups: people.flatMap(p => p.texts.map(() => p.id)),
-    validation: classifierData(scenario.validation, cfg),
-    threads
-  })
-  const attributionMs = performance.now() - started
+  const exp = model === 'sotu'
+    ? await sotuExperiment({ N, K, noise, seed, threads, log })
+    : await spamExperiment({ N, K, noise, seed, threads, log })
+  const { people, trainOnce, full, scores, attributionMs, perText } = exp
   const byId = new Map(scores.byGroup.map(g => [g.group, g]))
   const tracinScores = people.map(p => byId.get(p.id)?.tracin ?? 0)
   const datainfScores = people.map(p => byId.get(p.id)?.datainf ?? 0)
   const bad = people.map(p => p.bad)
-  log(`attribution in ${(attributionMs / 1000).toFixed(1)} s (${scores.dims} gradient dims, ${hyper.steps / hyper.checkpointEvery} checkpoints)`)
+  log(`attribution in ${(attributionMs / 1000).toFixed(1)} s (${scores.dims} gradient dims)`)
 
   const perMail = (xs: number[]) => xs.map((x, i) => x / people[i].texts.length)
   const figures: Record<string, number> = {
@@ -99,17 +79,17 @@ export async function run (args: string[]): Promise<BenchResult> {
   }
   // The money: per-mail TracIn through the shared payout policy (duplicates, negative
   // influence, cap), then the same AUC on each contributor's payout weight.
-  const payout = payoutWeights(people, scores.tracin)
+  const payout = payoutWeights(people, perText)
   const weights = people.map(p => payout.weights.get(p.id) ?? 0)
   figures.payoutAuc = round(detectionAuc(weights, bad), 4)
-  const detail: Record<string, unknown> = { payoutFlags: payout.flagged, trainingMs: round(full.ms, 4), attributionMs: round(attributionMs, 4), gradientMs: round(scores.ms.gradients, 4), validation: full.r.after }
+  const detail: Record<string, unknown> = { payoutFlags: payout.flagged, trainingMs: round(full.ms, 4), attributionMs: round(attributionMs, 4), gradientMs: round(scores.ms.gradients, 4), validation: full.after }
   let truth: number[] | undefined
   if (loo) {
     const looStarted = performance.now()
     truth = []
     for (const [i, p] of people.entries()) {
       const without = await trainOnce(p.id)
-      truth.push(without.r.after.loss - full.r.after.loss)
+      truth.push(without.loss - full.loss)
       log(`leave out ${i + 1}/${people.length} ${p.id}${p.bad ? ' (bad)' : ''}: validation loss ${truth[i] >= 0 ? '+' : ''}${truth[i].toExponential(3)}`)
     }
     const looMs = performance.now() - looStarted
@@ -126,7 +106,7 @@ export async function run (args: string[]): Promise<BenchResult> {
     baseline: truth !== undefined ? { looAuc: figures.looAuc, looCost: figures.looCost } : null,
     ratio: truth !== undefined ? round(figures.attributionCost / figures.looCost, 4) : null,
     reps: 1,
-    params: { contributors: people.length, bad: K, noise, seed, threads, lora: `rank ${lora.rank} on ${lora.targets.join(',')}`, steps: hyper.steps, checkpoints: hyper.steps / hyper.checkpointEvery },
+    params: { model, contributors: people.length, bad: K, noise, seed, threads, ...exp.params },
     units: { attributionCost: 'x one training run', looCost: 'x one training run' },
     detail,
     notes: [
@@ -136,5 +116,109 @@ export async function run (args: string[]): Promise<BenchResult> {
       'targets: AUC >= 0.95, Spearman >= 0.8, cost <= 2x one training run'
     ],
     tables: [{ title: 'per contributor', rows }]
+  }
+}
+
+interface ExperimentOptions { N: number, K: number, noise: NoiseKind, seed: number, threads: number, log: (msg: string) => void }
+
+interface Experiment {
+  people: ScenarioContributor[]
+  trainOnce: (without?: string) => Promise<{ loss: number, ms: number }>
+  full: { loss: number, ms: number, after: unknown }
+  scores: AttributionScores
+  attributionMs: number
+  /** TracIn per text of each contributor, in contributor order: what payout takes. */
+  perText: Float64Array
+  params: Record<string, unknown>
+}
+
+/** SpamAssassin on the shipped spam-base: one example per mail. */
+async function spamExperiment (o: ExperimentOptions): Promise<Experiment> {
+  const base = decodeModel(new Uint8Array(await readFile(SPAM_BASE)))
+  const cfg = base.meta.config as ClassifierConfig
+  const scenario = await buildScenario({ contributors: o.N, bad: o.K, noise: o.noise, seed: o.seed })
+  const people = scenario.contributors
+  const lora = { rank: 8, alpha: 16, targets: [...CLASSIFIER_LORA_TARGETS] }
+  const hyper = { ...DEFAULT_CLASSIFIER_ADAPTER_HYPER, checkpointEvery: 50 }
+  const specs = loraSpecs(classifierParamSpecs(cfg), lora, new Set(['emb']))
+  const trainSet = (without?: string) => {
+    const kept = people.filter(p => p.id !== without)
+    return { texts: kept.flatMap(p => p.texts), labels: kept.flatMap(p => p.labels) }
+  }
+  const run = async (without?: string, store?: MemoryCheckpointStore) => {
+    const started = performance.now()
+    const r = await trainClassifierAdapter({ base, baseCid: 'spam-base', train: trainSet(without), heldOut: scenario.validation, lora, hyper, threads: o.threads, store })
+    return { r, loss: r.after.loss, ms: performance.now() - started }
+  }
+  o.log(`${people.length} contributors (${o.K} ${o.noise}), ${trainSet().texts.length} training mails, ${scenario.validation.texts.length} validation mails`)
+  const store = new MemoryCheckpointStore()
+  const full = await run(undefined, store)
+  o.log(`full run: validation loss ${full.r.before.loss.toFixed(4)} -> ${full.r.after.loss.toFixed(4)}, accuracy ${(full.r.after.accuracy * 100).toFixed(2)}% in ${(full.ms / 1000).toFixed(1)} s`)
+  const started = performance.now()
+  const scores = await attributeClassifier({
+    base,
+    lora,
+    initial: initParams(specs, hyper.seed),
+    checkpoints: await attributionCheckpoints(store, specs, hyper),
+    train: classifierData(trainSet(), cfg),
+    groups: people.flatMap(p => p.texts.map(() => p.id)),
+    validation: classifierData(scenario.validation, cfg),
+    threads: o.threads
+  })
+  return {
+    people,
+    trainOnce: async (without) => await run(without),
+    full: { loss: full.loss, ms: full.ms, after: full.r.after },
+    scores,
+    attributionMs: performance.now() - started,
+    perText: scores.tracin,
+    params: { lora: `rank ${lora.rank} on ${lora.targets.join(',')}`, steps: hyper.steps, checkpoints: hyper.steps / hyper.checkpointEvery }
+  }
+}
+
+/** SOTU addresses on the shipped sotu-lm: one contributor per speech, examples are 64-token windows. */
+async function sotuExperiment (o: ExperimentOptions): Promise<Experiment> {
+  const base = decodeModel(new Uint8Array(await readFile(SOTU_LM)))
+  const cfg = base.meta.config as LmConfig
+  const tokenizer = Tokenizer.fromJSON((base.meta as { tokenizer: unknown }).tokenizer)
+  const scenario = await buildLmScenario({ contributors: o.N, bad: o.K, noise: o.noise, seed: o.seed, maxChars: 12_000 })
+  const people = scenario.contributors
+  const lora = { rank: 8, alpha: 16, targets: defaultLoraTargets(cfg) }
+  const hyper = { ...DEFAULT_LM_ADAPTER_HYPER, steps: 200, batch: 16, seq: 64, lr: 2e-3, checkpointEvery: 50 }
+  const specs = loraSpecs(lmParamSpecs(cfg), lora)
+  const texts = (without?: string) => people.filter(p => p.id !== without).flatMap(p => p.texts)
+  const run = async (without?: string, store?: MemoryCheckpointStore) => {
+    const started = performance.now()
+    const r = await trainLmAdapter({ base, baseCid: 'sotu-lm', tokenizer, train: texts(without), heldOut: scenario.validation.texts, lora, hyper, threads: o.threads, store })
+    return { r, loss: r.after.loss, ms: performance.now() - started }
+  }
+  o.log(`${people.length} speeches (${o.K} ${o.noise}), ${scenario.validation.texts.length} held-out speeches`)
+  const store = new MemoryCheckpointStore()
+  const full = await run(undefined, store)
+  o.log(`full run: validation perplexity ${full.r.before.perplexity.toFixed(2)} -> ${full.r.after.perplexity.toFixed(2)} in ${(full.ms / 1000).toFixed(1)} s`)
+  const started = performance.now()
+  const docs = texts().map(t => tokenizer.encode(t))
+  const windows = windowsOf(docs, { seq: hyper.seq, eot: tokenizer.eot, pad: tokenizer.pad })
+  const docOf = windowDocuments(docs.map(d => d.length), windows)
+  const scores = await attributeLm({
+    base,
+    lora,
+    initial: initParams(specs, hyper.seed),
+    checkpoints: await attributionCheckpoints(store, specs, hyper),
+    train: windows,
+    groups: Array.from(docOf, i => people[i].id),
+    validation: windowsOf(scenario.validation.texts.map(t => tokenizer.encode(t)), { seq: hyper.seq, eot: tokenizer.eot, pad: tokenizer.pad }),
+    threads: o.threads
+  })
+  const perText = new Float64Array(people.length)
+  docOf.forEach((doc, w) => { perText[doc] += scores.tracin[w] })
+  return {
+    people,
+    trainOnce: async (without) => await run(without),
+    full: { loss: full.loss, ms: full.ms, after: full.r.after },
+    scores,
+    attributionMs: performance.now() - started,
+    perText,
+    params: { lora: `rank ${lora.rank} on ${lora.targets.length} projections`, steps: hyper.steps, seq: hyper.seq, checkpoints: hyper.steps / hyper.checkpointEvery }
   }
 }
