@@ -180,6 +180,13 @@ export async function buildExplainIndex (files: readonly ExplainFile[], tokenize
 }
 
 /**
+ * Shortest span that credits a contribution. Against millions of tokens of one genre,
+ * 4-token spans match stock phrases ("of the United States") and spread credit over
+ * everyone; 8 tokens is where a match starts to mean the answer copied someone.
+ */
+export const EXPLAIN_MIN_SPAN = 8
+
+/**
  * Credits an answer's tokens to the index's contributions. `answer` is what the model
  * generated; special tokens are left out (no document holds them). Throws
  * InvalidRequestError for bad options or tokens outside the index's vocabulary.
@@ -187,7 +194,7 @@ export async function buildExplainIndex (files: readonly ExplainFile[], tokenize
 export function explainTokens (ix: ExplainIndex, tokenizer: Tokenizer, answer: ArrayLike<number>, opts: ExplainOptions = {}): AnswerExplanation {
   const top = opts.top ?? DEFAULT_TOP
   const tokens = Int32Array.from(Array.from(answer).filter(t => !tokenizer.isSpecial(t)))
-  const a = attributeSpans(ix.index, tokens, opts)
+  const a = attributeSpans(ix.index, tokens, { minSpan: EXPLAIN_MIN_SPAN, ...opts })
 
   // The files each crediting span occurs in (some of them, for a very common span).
   const filesOf = new Map<string, Set<string>>()
