@@ -19,7 +19,7 @@ import type { AdapterJobResult } from './train-lm-adapter.ts'
 
 export type ClassifierHyper = TrainingHyper
 
-export const DEFAULT_CLASSIFIER_ADAPTER_HYPER: ClassifierHyper = { steps: 300, batch: 64, lr: 5e-3, warmup: 10, weightDecay: 0, checkpointEvery: 50, seed: 1 }
+export const DEFAULT_CLASSIFIER_ADAPTER_HYPER: ClassifierHyper = { steps: 300, batch: 64, lr: 2e-3, warmup: 10, weightDecay: 0, checkpointEvery: 50, seed: 1 }
 export const MAX_CLASSIFIER_EXAMPLES = 1_000_000
 
 export interface ClassifierAdapterJob {
