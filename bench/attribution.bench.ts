@@ -181,7 +181,7 @@ async function sotuExperiment (o: ExperimentOptions): Promise<Experiment> {
   const base = decodeModel(new Uint8Array(await readFile(SOTU_LM)))
   const cfg = base.meta.config as LmConfig
   const tokenizer = Tokenizer.fromJSON((base.meta as { tokenizer: unknown }).tokenizer)
-  const scenario = await buildLmScenario({ contributors: o.N, bad: o.K, noise: o.noise, seed: o.seed, maxChars: 12_000 })
+  const scenario = await buildLmScenario({ contributors: o.N, bad: o.K, noise: o.noise, seed: o.seed, maxChars: 12_000, validation: 8 })
   const people = scenario.contributors
   const lora = { rank: 8, alpha: 16, targets: defaultLoraTargets(cfg) }
   const hyper = { ...DEFAULT_LM_ADAPTER_HYPER, steps: 200, batch: 16, seq: 64, lr: 2e-3, checkpointEvery: 50 }

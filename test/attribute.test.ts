@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { Devnet } from '../peer/devnet/devnet.ts'
-import { runCli } from './helpers/cli.ts'
+import { devnetCli } from './helpers/cli.ts'
 import { waitFor } from './helpers/plain-node.ts'
 
 const SPAM_BASE = fileURLToPath(new URL('../peer/models/built/spam-base.safetensors', import.meta.url))
@@ -21,12 +21,7 @@ describe('openledger attribute on a 2-peer devnet', function () {
   let imported: any
   let trained: any
 
-  const cli = async (peer: number, args: string[], ok = true): Promise<any> => {
-    const r = await runCli([...args, '--json', '-d', devnet.peers[peer].dataDir], {}, 240_000)
-    if (!ok) return r
-    assert.equal(r.code, 0, `peer ${peer}: openledger ${args.join(' ')}\n${r.stderr}`)
-    return JSON.parse(r.stdout.trim().split('\n').at(-1)!)
-  }
+  const cli = devnetCli(() => devnet.peers, 240_000)
 
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), 'openledger-attribute-'))

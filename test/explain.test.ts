@@ -17,7 +17,7 @@ import { importFile } from '../storage/unixfs/index.ts'
 import { Devnet } from '../peer/devnet/devnet.ts'
 import { buildBase } from '../peer/models/recipes.ts'
 import { buildExplainIndex, explainTokens, Explainer, ExplainTooLargeError, type ExplainDatanets, type ExplainFile } from '../peer/node/explain.ts'
-import { runCli } from './helpers/cli.ts'
+import { devnetCli, runCli } from './helpers/cli.ts'
 import { expectRejects } from './helpers/expect-throws.ts'
 import { waitFor } from './helpers/plain-node.ts'
 
@@ -171,12 +171,7 @@ describe('infer --explain on a 2-peer devnet', function () {
   let devnet: Devnet
   let adapter: any
 
-  const cli = async (peer: number, args: string[], ok = true): Promise<any> => {
-    const r = await runCli([...args, '--json', '-d', devnet.peers[peer].dataDir], {}, 120_000)
-    if (!ok) return r
-    assert.equal(r.code, 0, `peer ${peer}: openledger ${args.join(' ')}\n${r.stderr}`)
-    return JSON.parse(r.stdout.trim().split('\n').at(-1)!)
-  }
+  const cli = devnetCli(() => devnet.peers, 120_000)
 
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), 'openledger-explain-'))

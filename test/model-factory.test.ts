@@ -12,7 +12,7 @@ import { encodeModel } from '../compute/models/artifacts.ts'
 import { writeFileAtomic } from '../storage/atomic-file.ts'
 import { Devnet } from '../peer/devnet/devnet.ts'
 import { buildBase } from '../peer/models/recipes.ts'
-import { runCli, spawnCli } from './helpers/cli.ts'
+import { devnetCli, spawnCli } from './helpers/cli.ts'
 import { waitFor } from './helpers/plain-node.ts'
 
 describe('ModelFactory and OpenLoRA on a 3-peer devnet', function () {
@@ -23,12 +23,7 @@ describe('ModelFactory and OpenLoRA on a 3-peer devnet', function () {
   let adapter: any
   let version: string
 
-  const cli = async (peer: number, args: string[], ok = true): Promise<any> => {
-    const r = await runCli([...args, '--json', '-d', devnet.peers[peer].dataDir], {}, 300_000)
-    if (!ok) return r
-    assert.equal(r.code, 0, `peer ${peer}: openledger ${args.join(' ')}\n${r.stderr}`)
-    return JSON.parse(r.stdout.trim().split('\n').at(-1)!)
-  }
+  const cli = devnetCli(() => devnet.peers, 300_000)
 
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), 'openledger-model-factory-'))

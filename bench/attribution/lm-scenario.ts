@@ -1,6 +1,6 @@
 // The language-model version of the attribution harness: contributors are State of the
 // Union addresses (one speech each, N of them drawn by seed from those the held-out rule
-// keeps), K of them bad; validation is held-out addresses. Bad kinds:
+// keeps), K of them bad; validation is a seeded sample of held-out addresses. Bad kinds:
 //  - random-text: word salad drawn from the speeches' own words;
 //  - off-topic: Moby-Dick chapters in place of the speech;
 //  - duplicate: a late, lightly perturbed copy of another contributor's speech.
@@ -9,7 +9,7 @@ import { mobyDickTexts } from '../../compute/tokenizer/index.ts'
 import { sotuSplit } from '../../peer/models/recipes.ts'
 import type { NoiseKind, Scenario, ScenarioContributor } from './scenario.ts'
 
-export async function buildLmScenario (opts: { contributors: number, bad: number, noise: NoiseKind, seed: number, maxChars: number }): Promise<Scenario> {
+export async function buildLmScenario (opts: { contributors: number, bad: number, noise: NoiseKind, seed: number, maxChars: number, validation: number }): Promise<Scenario> {
   if (opts.noise === 'label-flip') throw new RangeError('label-flip has no meaning for a language model; use random-text, off-topic or duplicate')
   const { kept, heldOut } = await sotuSplit()
   const rng = new Rng(opts.seed)
@@ -32,5 +32,8 @@ export async function buildLmScenario (opts: { contributors: number, bad: number
     }
   })
   contributors.sort((x, y) => x.order - y.order)
-  return { contributors, validation: { texts: heldOut.map(a => clip(a.text)), labels: heldOut.map(() => 0) } }
+  // A seeded sample of the held-out speeches: the validation loss is what scores are
+  // measured against, and its gradient is computed at every checkpoint.
+  const validation = new Rng(opts.seed + 1).shuffle([...heldOut]).slice(0, opts.validation)
+  return { contributors, validation: { texts: validation.map(a => clip(a.text)), labels: validation.map(() => 0) } }
 }

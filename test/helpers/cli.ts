@@ -27,3 +27,16 @@ export function spawnCli (args: string[], env: Record<string, string | undefined
 export function isAlive (pid: number): boolean {
   try { process.kill(pid, 0); return true } catch { return false }
 }
+
+/**
+ * `openledger ARGS --json -d <peer's data dir>` on a devnet peer. With ok (default) it
+ * must exit 0 and its last stdout line is returned parsed; without, the raw result.
+ */
+export function devnetCli (peers: () => ReadonlyArray<{ dataDir: string }>, timeoutMs = 240_000) {
+  return async (peer: number, args: string[], ok = true): Promise<any> => {
+    const r = await runCli([...args, '--json', '-d', peers()[peer].dataDir], {}, timeoutMs)
+    if (!ok) return r
+    if (r.code !== 0) throw new Error(`peer ${peer}: openledger ${args.join(' ')} exited ${r.code}\n${r.stderr}`)
+    return JSON.parse(r.stdout.trim().split('\n').at(-1)!)
+  }
+}
