@@ -111,7 +111,7 @@ export async function run (args: string[]): Promise<BenchResult> {
     detail,
     notes: [
       'scores: summed per contributor, positive = lowers the validation loss; AUC: P(good scores above bad)',
-      'payoutAuc: the same AUC on payout weights (per-mail TracIn through settlement/policy: duplicates and negative influence earn nothing, 25% cap)',
+      'payoutAuc: the same AUC on payout weights: per-contributor TracIn sums (mails that repeat earlier mail, exactly or at MinHash >= 0.8, left out) through settlement/policy (negative earns nothing, 25% cap)',
       'ratio: attribution time / leave-one-out time (the exact ground truth it replaces)',
       'targets: AUC >= 0.95, Spearman >= 0.8, cost <= 2x one training run'
     ],

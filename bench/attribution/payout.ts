@@ -1,37 +1,40 @@
-// From scores to money, as settlement will do it: every mail is one unit paid to its
-// contributor, with its own influence score; exact and near duplicates of earlier mail
-// (MinHash over normalised text, as the datanet view flags them) are marked; the shared
-// policy (settlement/policy) turns the units into per-contributor payout weights.
+// From scores to money, as the peer's attribute command does it: one unit per
+// contributor holding the summed influence of its mails, paid by the shared policy
+// (settlement/policy: negative earns nothing, 25% cap). Mails that repeat earlier mail,
+// exactly or nearly (MinHash over normalised text at the datanet view's threshold, 0.8),
+// add nothing to their contributor's sum: the first copy is the one that counts.
 import { createHash } from 'node:crypto'
-import { attributionRewards, type AttributionContribution } from '../../settlement/policy/index.ts'
+import { attributionRewards } from '../../settlement/policy/index.ts'
 import { LshIndex, textSignature } from '../../storage/dedupe/minhash.ts'
 import type { ScenarioContributor } from './scenario.ts'
 
-export function payoutWeights (people: readonly ScenarioContributor[], perExample: ArrayLike<number>): { weights: Map<string, number>, flagged: Record<string, number> } {
-  const units: AttributionContribution[] = []
-  const firstByText = new Map<string, string>()
+export const NEAR_DUPLICATE = 0.8
+
+export function payoutWeights (people: readonly ScenarioContributor[], perText: ArrayLike<number>): { weights: Map<string, number>, flagged: Record<string, number> } {
+  const seen = new Set<string>()
   const lsh = new LshIndex()
+  const flagged: Record<string, number> = { duplicate: 0, 'near-duplicate': 0 }
+  const influence = new Map<string, number>()
+  // Scores come in contributor order as given; duplicates are judged in datanet order.
+  const offsets = new Map<string, number>()
   let k = 0
+  for (const p of people) { offsets.set(p.id, k); k += p.texts.length }
+  if (k !== perText.length) throw new RangeError('one score per text')
   for (const p of [...people].sort((a, b) => a.order - b.order)) {
+    let sum = 0
     p.texts.forEach((text, j) => {
-      const id = `${p.id}/${j}`
-      const unit: AttributionContribution = { id, contributor: p.id, influence: perExample[k++], order: p.order * 1e6 + j }
       const hash = createHash('sha256').update(text).digest('hex')
-      const original = firstByText.get(hash)
-      if (original !== undefined) unit.duplicateOf = original
-      else {
-        firstByText.set(hash, id)
-        const sig = textSignature(text)
-        const best = lsh.query(sig).sort((a, b) => b.similarity - a.similarity)[0]
-        if (best !== undefined && best.similarity >= 0.8) unit.nearDuplicateOf = { id: best.id, similarity: best.similarity }
-        lsh.add(id, sig)
-      }
-      units.push(unit)
+      if (seen.has(hash)) { flagged.duplicate++; return }
+      seen.add(hash)
+      const sig = textSignature(text)
+      const near = lsh.query(sig, NEAR_DUPLICATE).length > 0
+      lsh.add(`${p.id}/${j}`, sig)
+      if (near) { flagged['near-duplicate']++; return }
+      sum += perText[(offsets.get(p.id) as number) + j]
     })
+    influence.set(p.id, sum)
   }
-  if (k !== perExample.length) throw new RangeError('one score per mail')
-  const rewards = attributionRewards(units)
-  const flagged: Record<string, number> = {}
+  const rewards = attributionRewards(people.map(p => ({ id: p.id, contributor: p.id, influence: influence.get(p.id) ?? 0, order: p.order })))
   for (const f of rewards.flags) flagged[f.reason] = (flagged[f.reason] ?? 0) + 1
   return { weights: new Map(rewards.contributors.map(c => [c.contributor, c.weight])), flagged }
 }
