@@ -118,7 +118,18 @@ export class AttributionService {
     // duplicates trained nothing and have no examples.
     const order = new Map(prepared.dn.log.ordered().map((e, i) => [e.cid.toString(), i]))
     const contributorOf = new Map(split.train.map(d => [d.file.contribution.toString(), d.file.contributor]))
-    const rewards = attributionRewards(scores.byGroup.map(g => ({ id: g.group, contributor: contributorOf.get(g.group) as string, influence: g.tracin, order: order.get(g.group) ?? 0 })))
+    // Files the datanet flags as near-duplicates of earlier text add nothing to what
+    // their contribution is paid for: the first copy is the one that counts.
+    const view = await datanets.store.view(record.datanet)
+    const near = new Set(view.contributions.flatMap(c => c.files.filter(f => f.nearDuplicateOf != null).map(f => f.cid)))
+    const paid = new Map<string, number>()
+    let nearExamples = 0
+    exampleDocs.forEach((d, k) => {
+      if (near.has(d.file.cid.toString())) { nearExamples++; return }
+      const key = d.file.contribution.toString()
+      paid.set(key, (paid.get(key) ?? 0) + scores.tracin[k])
+    })
+    const rewards = attributionRewards(scores.byGroup.map(g => ({ id: g.group, contributor: contributorOf.get(g.group) as string, influence: paid.get(g.group) ?? 0, order: order.get(g.group) ?? 0 })))
     const weightOf = new Map(rewards.contributions.map(c => [c.id, c.weight]))
     const credits = scores.byGroup.map(g => ({ contribution: CID.parse(g.group), weight: weightOf.get(g.group) ?? 0, influence: g.tracin }))
     const attribution = await datanets.recordAttribution(record.datanet, { cycle: CID.parse(record.cycle), method: ATTRIBUTION_METHOD, credits })
@@ -144,9 +155,10 @@ export class AttributionService {
       cycle: record.cycle,
       attribution,
       method: ATTRIBUTION_METHOD,
-      contributions: scores.byGroup.map(g => ({ contribution: g.group, contributor: contributorOf.get(g.group), examples: g.examples, tracin: g.tracin, datainf: g.datainf, weight: weightOf.get(g.group) ?? 0 })).sort((a, b) => b.tracin - a.tracin),
+      contributions: scores.byGroup.map(g => ({ contribution: g.group, contributor: contributorOf.get(g.group), examples: g.examples, tracin: g.tracin, datainf: g.datainf, paidInfluence: paid.get(g.group) ?? 0, weight: weightOf.get(g.group) ?? 0 })).sort((a, b) => b.tracin - a.tracin),
       contributors,
       flags: rewards.flags,
+      nearDuplicateExamples: nearExamples,
       verification: { checkpoints: named, heldOutRule: 'compute/jobs/held-out.ts', sample, tolerance: { relative: 1e-4, sameMachine: 'bit-identical' } },
       svg: req.svg,
       ms: { total: Date.now() - started, gradients: scores.ms.gradients, scores: scores.ms.scores }
