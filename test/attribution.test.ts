@@ -4,6 +4,7 @@ import { lmBatch, windowsOf } from '../compute/models/lm/data.ts'
 import { buildLmStepGraph } from '../compute/models/lm/graphs.ts'
 import { lmParamSpecs } from '../compute/models/lm/params.ts'
 import { datainf, meanRow, sumByGroup, tracin } from '../compute/attribution/influence.ts'
+import { CountSketch, cosine } from '../compute/attribution/sketch.ts'
 import { buildClassifierGraph } from '../compute/models/classifier/graphs.ts'
 import { classifierParamSpecs, type ClassifierConfig } from '../compute/models/classifier/config.ts'
 import { classifierBatch, classifierData } from '../compute/models/classifier/train-step.ts'
@@ -78,6 +79,21 @@ describe('per-example gradients and influence estimators', function () {
       }
     }
     await runner.release()
+  })
+
+  it('CountSketch is linear, seeded, and keeps dot products on average', () => {
+    const d = 2000
+    const cs = new CountSketch(d, 256, 7)
+    const rng = new Rng(11)
+    const a = Float32Array.from({ length: d }, () => rng.normal())
+    const b = Float32Array.from({ length: d }, (_, i) => 0.6 * a[i] + 0.8 * rng.normal())
+    const sa = cs.apply(a)
+    const sb = cs.apply(b)
+    const both = cs.apply(b, 0, cs.apply(a))
+    for (let i = 0; i < 256; i++) assert.ok(Math.abs(both[i] - sa[i] - sb[i]) < 1e-4)
+    assert.deepEqual(new CountSketch(d, 256, 7).apply(a), sa)
+    assert.ok(Math.abs(cosine(sa, sb) - cosine(a, b)) < 0.15, `sketched cosine ${cosine(sa, sb)} vs ${cosine(a, b)}`)
+    assert.equal(cosine(sa, sa), 1)
   })
 
   it('DataInf matches its closed form computed the slow way, TracIn the checkpoint sum', () => {

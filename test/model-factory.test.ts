@@ -89,6 +89,19 @@ describe('ModelFactory and OpenLoRA on a 3-peer devnet', function () {
     for (const c of r.contributions) assert.equal(entries.get(c.contribution), c.contributor, 'every scored contribution is one of the datanet\'s, with its own contributor')
     assert.ok(Math.abs(r.contributors.reduce((s: number, c: any) => s + c.weight, 0) - 1) < 1e-9)
     assert.ok(r.contributions.every((c: any) => Number.isFinite(c.tracin) && Number.isFinite(c.datainf)))
+
+    // Attribution left gradient sketches: an explained answer now also says which
+    // contributions it resembles in gradient space.
+    const answer = await cli(1, ['infer', '--adapter', adapter.adapter, 'Fellow citizens of the Senate', '--max-tokens', '12', '--explain'])
+    const g = answer.explanation.gradient
+    assert.equal(g.method, 'countsketch-cosine')
+    const total = g.shares.reduce((s: number, x: any) => s + x.share, 0) + g.baseShare
+    assert.ok(Math.abs(total - 1) < 1e-9 || g.shares.length === 20, `gradient shares and base sum to ${total}`)
+    assert.ok(g.baseShare >= 0 && g.baseShare <= 1)
+    for (const x of g.shares) assert.equal(entries.get(x.contribution), x.contributor)
+    // On a peer that did not attribute it, the gradient part says why it is missing.
+    const elsewhere = await cli(2, ['infer', '--adapter', adapter.adapter, 'Fellow citizens of the Senate', '--max-tokens', '12', '--explain'], false)
+    if (elsewhere.code === 0) assert.match(JSON.parse(elsewhere.stdout.trim().split('\n').at(-1)).explanation.gradient.unavailable, /not trained on this peer/)
   })
 
   it('a training job killed with -9 resumes from its last checkpoint to the same adapter', async () => {

@@ -7,6 +7,7 @@
 
 import { buildClassifierExampleGrads, buildLmExampleGrads, ExampleGradients, type ExampleGradGraph } from '../attribution/example-grads.ts'
 import { datainf, sumByGroup, tracin, type Block } from '../attribution/influence.ts'
+import { CountSketch, SKETCH_DIMS } from '../attribution/sketch.ts'
 import { ShapeMismatchError } from '../errors.ts'
 import type { Model } from '../models/artifacts.ts'
 import type { ClassifierConfig } from '../models/classifier/config.ts'
@@ -19,6 +20,9 @@ import { sizeOf, type ParamSet } from '../tensors/param-set.ts'
 import { decodeCheckpoint } from '../train/checkpoint.ts'
 import type { CheckpointStore } from '../train/checkpoint-store.ts'
 import { lrMass, type TrainingHyper } from './run-training.ts'
+
+/** The seed of the sketch every attribution uses, so sketches of one adapter compare. */
+export const SKETCH_SEED = 0x5eed
 
 export interface AttributionCheckpoint {
   step: number
@@ -48,6 +52,9 @@ export interface AttributionScores {
   byGroup: Array<{ group: string, examples: number, tracin: number, datainf: number }>
   ms: { gradients: number, scores: number }
   dims: number
+  /** Per contribution: a CountSketch of its examples' summed gradient at the final adapter. */
+  sketches: Map<string, Float32Array>
+  sketch: { k: number, seed: number }
 }
 
 /** How one model kind streams per-example gradients over its training and validation sets. */
@@ -136,7 +143,15 @@ async function attribute (job: AttributionInputs, source: GradientSource): Promi
     const counts = new Map<string, number>()
     for (const g of job.groups) counts.set(g, (counts.get(g) ?? 0) + 1)
     const byGroup = [...tg.keys()].sort().map(group => ({ group, examples: counts.get(group) ?? 0, tracin: tg.get(group) ?? 0, datainf: dg.get(group) ?? 0 }))
-    return { tracin: t, datainf: di, byGroup, ms: { gradients: gradientMs, scores: performance.now() - t0 }, dims: d }
+    const cs = new CountSketch(d, SKETCH_DIMS, SKETCH_SEED)
+    const sketches = new Map<string, Float32Array>()
+    for (let k = 0; k < n; k++) {
+      const group = job.groups[k]
+      let acc = sketches.get(group)
+      if (acc === undefined) sketches.set(group, acc = new Float32Array(cs.k))
+      cs.apply(finalTrain, k * d, acc)
+    }
+    return { tracin: t, datainf: di, byGroup, ms: { gradients: gradientMs, scores: performance.now() - t0 }, dims: d, sketches, sketch: { k: cs.k, seed: SKETCH_SEED } }
   } finally {
     await grads.release()
   }

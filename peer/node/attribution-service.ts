@@ -24,6 +24,7 @@ import { readJsonIfExists, writeFileAtomic } from '../../storage/atomic-file.ts'
 import { EXIT, PeerError, UsageError } from '../errors.ts'
 import { FileCheckpointStore } from './checkpoint-files.ts'
 import type { DatanetService } from './datanet-service.ts'
+import { saveSketches, SKETCHES_FORMAT } from './gradient-explain.ts'
 import { influenceChart } from './influence-chart.ts'
 import type { Doc, JobRecord, ModelFactory } from './model-factory.ts'
 import type { ModelRegistry } from './model-registry.ts'
@@ -130,6 +131,8 @@ export class AttributionService {
       paid.set(key, (paid.get(key) ?? 0) + scores.tracin[k])
     })
     const rewards = attributionRewards(scores.byGroup.map(g => ({ id: g.group, contributor: contributorOf.get(g.group) as string, influence: paid.get(g.group) ?? 0, order: order.get(g.group) ?? 0 })))
+    // For infer --explain: each contribution's gradient, sketched, next to the checkpoints.
+    await saveSketches(factory.jobDir(entry.job), { format: SKETCHES_FORMAT, adapter: req.adapter, k: scores.sketch.k, seed: scores.sketch.seed, dims: scores.dims, contributors: Object.fromEntries(contributorOf) }, scores.sketches)
     const weightOf = new Map(rewards.contributions.map(c => [c.id, c.weight]))
     const credits = scores.byGroup.map(g => ({ contribution: CID.parse(g.group), weight: weightOf.get(g.group) ?? 0, influence: g.tracin }))
     const attribution = await datanets.recordAttribution(record.datanet, { cycle: CID.parse(record.cycle), method: ATTRIBUTION_METHOD, credits })

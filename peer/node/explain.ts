@@ -20,6 +20,7 @@ import type { Tokenizer } from '../../compute/tokenizer/index.ts'
 import { trainingFiles } from '../../storage/datanet/shards.ts'
 import { EXIT, PeerError } from '../errors.ts'
 import type { DatanetService } from './datanet-service.ts'
+import type { GradientExplanation } from './gradient-explain.ts'
 
 /** Most bytes of files one index covers (the files' sizes, checked before reading any). */
 export const DEFAULT_MAX_EXPLAIN_BYTES = 64 * 1024 * 1024
@@ -129,6 +130,8 @@ export interface Explanation extends AnswerExplanation {
   /** Attributing the answer against the index. */
   explainMs: number
   index: Omit<ExplainIndexStats, 'ms'>
+  /** Gradient-sketch similarity to the training contributions (gradient-explain.ts). */
+  gradient?: GradientExplanation | { unavailable: string }
 }
 
 export interface ExplainOptions extends AttributionOptions {

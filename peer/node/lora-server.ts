@@ -15,6 +15,7 @@ import type { LoraConfig } from '../../compute/models/lora.ts'
 import { AdapterCache } from '../../compute/serve/adapter-cache.ts'
 import { LmGenerator, type GenerationRequest, type GenerationResult } from '../../compute/serve/generator.ts'
 import { Tokenizer } from '../../compute/tokenizer/index.ts'
+import { GradientExplainer } from './gradient-explain.ts'
 import { Explainer, ExplainUnsupportedError, type ExplainDatanets, type Explanation, type IndexedVersion } from './explain.ts'
 import type { ModelRegistry } from './model-registry.ts'
 
@@ -52,6 +53,8 @@ export interface LoraServerOptions {
   cacheBytes?: number
   /** The peer's datanets, for `explain`; without them the server explains nothing. */
   datanets?: ExplainDatanets
+  /** Where the peer's training jobs keep their files (gradient sketches, for `explain`). */
+  jobDir?: (job: string) => string
   log?: (msg: string, fields?: Record<string, unknown>) => void
 }
 
@@ -61,10 +64,12 @@ export class LoraServer {
   private readonly cache: AdapterCache<{ adapter: Adapter, base: string }>
   private readonly counters = { requests: 0, batches: 0, sequences: 0 }
   private readonly explainer: Explainer | null
+  private readonly gradients: GradientExplainer | null
 
   constructor (opts: LoraServerOptions) {
     this.opts = opts
     this.explainer = opts.datanets != null ? new Explainer({ datanets: opts.datanets, log: opts.log }) : null
+    this.gradients = opts.jobDir != null ? new GradientExplainer({ registry: opts.registry, jobDir: opts.jobDir, threads: opts.threads }) : null
     this.cache = new AdapterCache({
       maxBytes: opts.cacheBytes ?? 256 * 1024 * 1024,
       load: async (cid) => {
@@ -131,6 +136,10 @@ export class LoraServer {
     const text = engine.tokenizer.decode(tokens, { skipSpecial: true })
     if (datanet != null && this.explainer != null) {
       const explanation = await this.explainer.explain({ datanet, tokenizerKey: baseCid, tokenizer: engine.tokenizer, answer: tokens, indexed: indexing })
+      if (this.gradients != null && adapter != null && req.adapter !== undefined) {
+        const answer = tokens.filter(t => !engine.tokenizer.isSpecial(t))
+        explanation.gradient = await this.gradients.explain(req.adapter, adapter, model, prompt, answer)
+      }
       return { ...common, kind: 'lm', text, tokens, promptTokens: prompt.length, explanation, ms: performance.now() - started, batch }
     }
     return { ...common, kind: 'lm', text, tokens, promptTokens: prompt.length, ms: performance.now() - started, batch }
@@ -200,6 +209,7 @@ export class LoraServer {
   }
 
   async stop (): Promise<void> {
+    await this.gradients?.stop()
     for (const p of this.engines.values()) {
       const e = await p.catch(() => undefined)
       if (e?.kind === 'lm') await e.generator.release()

@@ -232,7 +232,7 @@ export class PeerNode {
     const models = new ModelRegistry({ helia, localBlocks: this.blockstore, dataDir: this.dataDir, pin: async (cids) => await datanets.pinLocal(cids) })
     await models.load()
     const factory = new ModelFactory({ datanets, registry: models, dataDir: this.dataDir, threads: this.opts.threads, log: this.log })
-    this.loraServer = new LoraServer({ registry: models, threads: this.opts.threads, datanets, log: this.log })
+    this.loraServer = new LoraServer({ registry: models, threads: this.opts.threads, datanets, jobDir: (job) => factory.jobDir(job), log: this.log })
 
     // The token guards the POST routes; run.json is readable by this user only.
     const token = randomBytes(32).toString('hex')

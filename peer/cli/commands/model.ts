@@ -143,6 +143,12 @@ export function modelCommand (program: Command): void {
         console.log(`\nexplained ${e.answerTokens} answer tokens against datanet ${e.datanet}@${short(e.version)} (${e.index.files} files, ${e.index.tokens} tokens; index ${e.cached === true ? 'cached' : `built in ${e.indexMs.toFixed(0)} ms`})\n${table(rows)}`)
         const longest = [...new Map(e.spans.filter((s: any) => s.contributions.length > 0).map((s: any) => [s.text, s])).values()].slice(0, 3) as any[]
         for (const s of longest) console.log(`  ${s.length} tokens  ${JSON.stringify(s.text)}  ${s.files.slice(0, 2).join(', ')}`)
+        const g = e.gradient
+        if (g?.unavailable != null) console.log(`\ngradient similarity: ${g.unavailable}`)
+        else if (g != null) {
+          console.log('\nby gradient similarity to the training contributions:')
+          console.log(table([['contributor', 'contribution', 'cosine', 'share'], ...g.shares.filter((s: any) => s.share > 0).slice(0, 10).map((s: any) => [s.contributor, short(s.contribution), s.similarity.toFixed(3), pct(s.share)]), ['base model', '', '', pct(g.baseShare)]]))
+        }
       }
     })
 
