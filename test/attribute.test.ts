@@ -4,7 +4,7 @@
 // weights that sum to one, an SVG chart, and credits recorded in the datanet's credit
 // map that every peer sees.
 import assert from 'node:assert/strict'
-import { mkdtemp, readFile, rm } from 'node:fs/promises'
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -63,6 +63,27 @@ describe('openledger attribute on a 2-peer devnet', function () {
       return credit != null ? c : undefined
     }, 60_000, 500)
     assert.ok(Math.abs(seen.creditWeight - top.weight) < 1e-9)
+  })
+
+  it('a verifier recomputes the sampled scores: an honest result passes, a doctored one yields evidence', async () => {
+    const result = await cli(1, ['attribute', '--adapter', trained.adapter])
+    const honest = join(dir, 'honest.json')
+    await writeFile(honest, JSON.stringify(result))
+    const ok = await cli(1, ['attribute', '--adapter', trained.adapter, '--verify', honest])
+    assert.equal(ok.ok, true)
+    assert.equal(ok.checked, 16)
+    const doctored = structuredClone(result)
+    doctored.verification.sample[3].tracin *= 1.5
+    const forged = join(dir, 'forged.json')
+    await writeFile(forged, JSON.stringify(doctored))
+    const bad = await cli(1, ['attribute', '--adapter', trained.adapter, '--verify', forged], false)
+    assert.equal(bad.code, 1, bad.stderr)
+    const v = JSON.parse(bad.stdout.trim().split('\n').at(-1)!)
+    assert.equal(v.ok, false)
+    assert.equal(v.evidence.mismatches.length, 1)
+    assert.equal(v.evidence.mismatches[0].example, result.verification.sample[3].example)
+    assert.equal(v.evidence.checkpoints.length, result.verification.checkpoints.length)
+    assert.ok(v.evidence.mismatches[0].file.startsWith('Qm'))
   })
 
   it('refuses an adapter this peer did not train, and a datanet version it was not trained on', async () => {

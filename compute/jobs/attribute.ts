@@ -62,40 +62,98 @@ interface GradientSource {
   graph: ExampleGradGraph
   trainCount: number
   valCount: number
-  each: (grads: ExampleGradients, params: ParamSet, set: 'train' | 'val', fn: (g: Float32Array, rows: number, start: number) => void) => Promise<void>
+  /** Calls fn per batch; `start` counts rows of `indices` (default: every example, in order). */
+  each: (grads: ExampleGradients, params: ParamSet, set: 'train' | 'val', fn: (g: Float32Array, rows: number, start: number) => void, indices?: readonly number[]) => Promise<void>
 }
 
-export async function attributeClassifier (job: AttributionInputs & { train: ClassifierData, validation: ClassifierData }): Promise<AttributionScores> {
+type ClassifierAttribution = AttributionInputs & { train: ClassifierData, validation: ClassifierData }
+type LmAttribution = AttributionInputs & { train: LmWindows, validation: LmWindows }
+
+const range = (n: number): number[] => Array.from({ length: n }, (_, i) => i)
+
+function classifierSource (job: ClassifierAttribution): GradientSource {
   if (job.base.meta.kind !== 'classifier') throw new ShapeMismatchError('base model is not a classifier')
   const graph = buildClassifierExampleGrads(job.base.meta.config as ClassifierConfig, job.base.params, job.lora, job.batch ?? 64)
-  return await attribute(job, {
+  return {
     graph,
     trainCount: job.train.count,
     valCount: job.validation.count,
-    each: async (grads, params, set, fn) => {
+    each: async (grads, params, set, fn, indices) => {
       const data = set === 'train' ? job.train : job.validation
-      for (let start = 0; start < data.count; start += graph.batch) {
-        const indices = Array.from({ length: Math.min(graph.batch, data.count - start) }, (_, i) => start + i)
-        fn((await grads.run(params, classifierBatch(data, indices, graph.batch), indices.length)).grads, indices.length, start)
+      const rows = indices ?? range(data.count)
+      for (let start = 0; start < rows.length; start += graph.batch) {
+        const batch = rows.slice(start, start + graph.batch)
+        fn((await grads.run(params, classifierBatch(data, batch, graph.batch), batch.length)).grads, batch.length, start)
       }
     }
-  })
+  }
 }
 
 /** Examples are the training windows; each window counts for the document it starts in. */
-export async function attributeLm (job: AttributionInputs & { train: LmWindows, validation: LmWindows }): Promise<AttributionScores> {
+function lmSource (job: LmAttribution): GradientSource {
   if (job.base.meta.kind !== 'lm') throw new ShapeMismatchError('base model is not a language model')
   const graph = buildLmExampleGrads(job.base.meta.config as LmConfig, job.base.params, job.lora, job.batch ?? 16, job.train.seq)
-  const all = (n: number) => Array.from({ length: n }, (_, i) => i)
-  return await attribute(job, {
+  return {
     graph,
     trainCount: job.train.count,
     valCount: job.validation.count,
-    each: async (grads, params, set, fn) => {
+    each: async (grads, params, set, fn, indices) => {
       const w = set === 'train' ? job.train : job.validation
-      await grads.lmWindows(params, w, all(w.count), fn)
+      await grads.lmWindows(params, w, indices ?? range(w.count), fn)
     }
+  }
+}
+
+export async function attributeClassifier (job: ClassifierAttribution): Promise<AttributionScores> {
+  return await attribute(job, classifierSource(job))
+}
+
+export async function attributeLm (job: LmAttribution): Promise<AttributionScores> {
+  return await attribute(job, lmSource(job))
+}
+
+/**
+ * A verifier's recomputation: the TracIn scores of just these training examples, from
+ * the same checkpoints. Costs one validation pass per checkpoint plus the sample, not
+ * a pass over all the training data.
+ */
+export async function recomputeTracin (job: ClassifierAttribution | LmAttribution, indices: readonly number[]): Promise<Float64Array> {
+  const source = job.base.meta.kind === 'classifier' ? classifierSource(job as ClassifierAttribution) : lmSource(job as LmAttribution)
+  for (const k of indices) if (!Number.isInteger(k) || k < 0 || k >= source.trainCount) throw new ShapeMismatchError('sample index out of range', { index: k, examples: source.trainCount })
+  const d = source.graph.dims
+  const grads = await ExampleGradients.create(source.graph, job.threads)
+  try {
+    const out = new Float64Array(indices.length)
+    const points = [{ params: job.initial, lrMass: 0 }, ...job.checkpoints]
+    for (const [i, c] of points.entries()) {
+      const weight = (points[i].lrMass + (points[i + 1]?.lrMass ?? 0)) / 2
+      if (weight === 0) continue
+      const v = await meanValGradient(source, grads, c.params, d)
+      await source.each(grads, c.params, 'train', (g, rows, start) => {
+        const part = tracin([{ lr: weight, train: g.subarray(0, rows * d), val: v }], rows, d)
+        for (let r = 0; r < rows; r++) out[start + r] += part[r]
+      }, indices)
+    }
+    return out
+  } finally {
+    await grads.release()
+  }
+}
+
+/** Claimed per-example scores that a recomputation does not reproduce within tolerance. */
+export function sampleMismatches (claimed: ReadonlyArray<{ example: number, tracin: number }>, recomputed: ArrayLike<number>, relative: number): Array<{ example: number, claimed: number, recomputed: number }> {
+  return claimed.flatMap((c, i) => {
+    const r = recomputed[i]
+    const scale = Math.max(Math.abs(c.tracin), Math.abs(r), 1e-12)
+    return Math.abs(c.tracin - r) <= relative * scale ? [] : [{ example: c.example, claimed: c.tracin, recomputed: r }]
   })
+}
+
+async function meanValGradient (source: GradientSource, grads: ExampleGradients, params: ParamSet, d: number): Promise<Float64Array> {
+  const v = new Float64Array(d)
+  await source.each(grads, params, 'val', (g, rows) => { for (let r = 0; r < rows; r++) for (let j = 0; j < d; j++) v[j] += g[r * d + j] })
+  for (let j = 0; j < d; j++) v[j] /= Math.max(1, source.valCount)
+  return v
 }
 
 async function attribute (job: AttributionInputs, source: GradientSource): Promise<AttributionScores> {
@@ -112,12 +170,10 @@ async function attribute (job: AttributionInputs, source: GradientSource): Promi
     const points = [{ params: job.initial, lrMass: 0 }, ...job.checkpoints]
     const t = new Float64Array(n)
     let finalTrain = new Float32Array(0)
-    let finalVal = new Float64Array(0)
+    let finalVal: Float64Array<ArrayBufferLike> = new Float64Array(0)
     for (const [i, c] of points.entries()) {
       const weight = (points[i].lrMass + (points[i + 1]?.lrMass ?? 0)) / 2
-      const v = new Float64Array(d)
-      await source.each(grads, c.params, 'val', (g, rows) => { for (let r = 0; r < rows; r++) for (let j = 0; j < d; j++) v[j] += g[r * d + j] })
-      for (let j = 0; j < d; j++) v[j] /= Math.max(1, source.valCount)
+      const v = await meanValGradient(source, grads, c.params, d)
       const last = i === points.length - 1
       if (last) { finalTrain = new Float32Array(n * d); finalVal = v }
       await source.each(grads, c.params, 'train', (g, rows, start) => {

@@ -11,8 +11,29 @@ const AttributeSchema = z.strictObject({
   svg: z.string().min(1).max(4096).optional()
 })
 
+const VerifySchema = z.strictObject({
+  adapter: z.string().min(1).max(200),
+  datanet: z.string().min(1).max(300).optional(),
+  claimed: z.object({
+    adapter: z.string().min(1).max(200),
+    method: z.string().max(64).optional(),
+    verification: z.object({
+      sample: z.array(z.object({ example: z.number().int().nonnegative(), tracin: z.number() })).min(1).max(1000),
+      tolerance: z.object({ relative: z.number().positive().max(1).optional() }).optional()
+    })
+  })
+})
+
 export function attributionRoutes (service: AttributionService): Route[] {
   return [{
+    method: 'POST',
+    path: '/attribute/verify',
+    handle: async ({ body, progress, signal }) => {
+      const r = VerifySchema.safeParse(body)
+      if (!r.success) throw new UsageError(`${r.error.issues[0].path.join('.') || 'body'}: ${r.error.issues[0].message}`)
+      return await service.verify(r.data, progress, signal)
+    }
+  }, {
     method: 'POST',
     path: '/attribute',
     handle: async ({ body, progress, signal }) => {

@@ -7,7 +7,7 @@
 import { createHash } from 'node:crypto'
 import { join } from 'node:path'
 import { CID } from 'multiformats/cid'
-import { attributeClassifier, attributeLm, attributionCheckpoints, type AttributionScores } from '../../compute/jobs/attribute.ts'
+import { attributeClassifier, attributeLm, attributionCheckpoints, recomputeTracin, sampleMismatches, type AttributionScores } from '../../compute/jobs/attribute.ts'
 import type { TrainingHyper } from '../../compute/jobs/run-training.ts'
 import { decodeAdapter } from '../../compute/models/artifacts.ts'
 import { classifierParamSpecs, type ClassifierConfig } from '../../compute/models/classifier/config.ts'
@@ -61,13 +61,18 @@ export class AttributionService {
     this.opts = opts
   }
 
-  async attribute (req: AttributeRequest, progress: (p: unknown) => void, signal: AbortSignal): Promise<unknown> {
-    const started = Date.now()
+  /**
+   * Everything a (re)computation of this adapter's attribution needs: the job's record,
+   * its exact examples, and its checkpoints, checked link by link against the chain
+   * the adapter names.
+   */
+  private async load (req: AttributeRequest, progress: (p: unknown) => void, signal: AbortSignal) {
     const { factory, registry, datanets } = this.opts
     const entry = registry.listAdapters().find(a => a.cid === req.adapter)
     if (entry?.job === undefined) throw new AttributionRefusedError(`this peer did not train adapter ${req.adapter}: attribution needs the training job's checkpoints`, { adapter: req.adapter })
-    const record = await readJsonIfExists<JobRecord>(join(factory.jobDir(entry.job), 'job.json'))
-    if (record == null || record.adapter !== req.adapter) throw new AttributionRefusedError('the training job of this adapter left no record', { job: entry.job })
+    const job = entry.job
+    const record = await readJsonIfExists<JobRecord>(join(factory.jobDir(job), 'job.json'))
+    if (record == null || record.adapter !== req.adapter) throw new AttributionRefusedError('the training job of this adapter left no record', { job })
     if (req.datanet !== undefined) {
       const asked = await datanets.atVersion(req.datanet, signal)
       if (asked.id !== record.datanet || asked.version !== record.version) {
@@ -83,37 +88,79 @@ export class AttributionService {
       ? loraSpecs(classifierParamSpecs(base.meta.config as ClassifierConfig), lora, new Set(['emb']))
       : loraSpecs(lmParamSpecs(base.meta.config as LmConfig), lora)
 
-    // The checkpoints on disk must be the ones the adapter names, link for link.
-    const store = new FileCheckpointStore(factory.jobDir(entry.job))
+    const store = new FileCheckpointStore(factory.jobDir(job))
     const named = ((adapter.meta.provenance as { checkpoints?: Array<{ step: number, hash: string }> } | undefined)?.checkpoints) ?? []
     const held = await store.steps()
     if (named.length === 0 || held.length !== named.length) throw new AttributionRefusedError('the job\'s checkpoints are missing', { named: named.length, held: held.length })
     for (const [i, step] of held.entries()) {
       if (named[i].step !== step || checkpointHash(await store.load(step)) !== named[i].hash) throw new AttributionRefusedError('a checkpoint on disk is not the one the adapter names', { step })
     }
-
     const common = { base, lora, initial: initParams(specs, hyper.seed), checkpoints: await attributionCheckpoints(store, specs, hyper), threads: this.opts.threads }
-    let scores: AttributionScores
-    // The example each score belongs to: a mail (classifier) or a window, credited to the document it starts in (LM).
+
+    // The examples, as the job trained on them: mails (classifier), or windows credited
+    // to the document they start in (LM).
+    let inputs: Parameters<typeof attributeClassifier>[0] | Parameters<typeof attributeLm>[0]
     let exampleDocs: Doc[]
     if (base.meta.kind === 'classifier') {
       const cfg = base.meta.config as ClassifierConfig
       const labels = base.meta.labels
       const labelled = (docs: Doc[]) => ({ texts: docs.map(d => d.text), labels: docs.map(d => labels.indexOf(d.label as string)) })
-      progress({ phase: 'attribute', examples: split.train.length, checkpoints: held.length })
       exampleDocs = split.train
-      scores = await attributeClassifier({ ...common, train: classifierData(labelled(split.train), cfg), groups: split.train.map(d => d.file.contribution.toString()), validation: classifierData(labelled(split.heldOut), cfg) })
+      inputs = { ...common, train: classifierData(labelled(split.train), cfg), groups: split.train.map(d => d.file.contribution.toString()), validation: classifierData(labelled(split.heldOut), cfg) }
     } else {
       const tokenizer = Tokenizer.fromJSON((base.meta as { tokenizer: unknown }).tokenizer)
       const seq = hyper.seq ?? 64
       const encode = (docs: Doc[]) => docs.map(d => tokenizer.encode(d.text))
       const trainTokens = encode(split.train)
       const train = windowsOf(trainTokens, { seq, eot: tokenizer.eot, pad: tokenizer.pad })
-      const docOf = windowDocuments(trainTokens.map(t => t.length), train)
-      exampleDocs = Array.from(docOf, i => split.train[i])
-      progress({ phase: 'attribute', examples: train.count, checkpoints: held.length })
-      scores = await attributeLm({ ...common, train, groups: exampleDocs.map(d => d.file.contribution.toString()), validation: windowsOf(encode(split.heldOut), { seq, eot: tokenizer.eot, pad: tokenizer.pad }) })
+      exampleDocs = Array.from(windowDocuments(trainTokens.map(t => t.length), train), i => split.train[i])
+      inputs = { ...common, train, groups: exampleDocs.map(d => d.file.contribution.toString()), validation: windowsOf(encode(split.heldOut), { seq, eot: tokenizer.eot, pad: tokenizer.pad }) }
     }
+    return { job, record, prepared, named, held, inputs, exampleDocs }
+  }
+
+  /**
+   * A verifier's check of someone's attribution result: recompute the TracIn score of
+   * every sampled example from this peer's copy of the job's checkpoints. Mismatches
+   * beyond the tolerance come back as evidence: what was claimed, what the same inputs
+   * give, and the hashes that pin those inputs down.
+   */
+  async verify (req: AttributeRequest & { claimed: { adapter: string, method?: string, verification?: { sample?: Array<{ example: number, tracin: number }>, tolerance?: { relative?: number } } } }, progress: (p: unknown) => void, signal: AbortSignal): Promise<unknown> {
+    const claimed = req.claimed
+    if (claimed.adapter !== req.adapter) throw new UsageError('the result to verify is for another adapter', { claimed: claimed.adapter, adapter: req.adapter })
+    const sample = claimed.verification?.sample ?? []
+    if (sample.length === 0 || sample.length > 1000) throw new UsageError('the result carries no sample to verify (1 to 1000 examples)')
+    const relative = claimed.verification?.tolerance?.relative ?? 1e-4
+    const { record, named, inputs, exampleDocs } = await this.load(req, progress, signal)
+    for (const x of sample) if (!Number.isInteger(x.example) || x.example < 0 || x.example >= exampleDocs.length || !Number.isFinite(x.tracin)) throw new UsageError('a sampled example is out of range', { example: x.example })
+    progress({ phase: 'verify', examples: sample.length, checkpoints: named.length })
+    const recomputed = await recomputeTracin(inputs, sample.map(x => x.example))
+    const mismatches = sampleMismatches(sample, recomputed, relative)
+    return {
+      adapter: req.adapter,
+      ok: mismatches.length === 0,
+      checked: sample.length,
+      tolerance: { relative },
+      evidence: mismatches.length === 0 ? null : {
+        adapter: req.adapter,
+        datanet: record.datanet,
+        version: record.version,
+        cycle: record.cycle,
+        method: claimed.method ?? ATTRIBUTION_METHOD,
+        checkpoints: named,
+        mismatches: mismatches.map(m => ({ ...m, file: exampleDocs[m.example].file.cid.toString(), contribution: exampleDocs[m.example].file.contribution.toString() }))
+      }
+    }
+  }
+
+  async attribute (req: AttributeRequest, progress: (p: unknown) => void, signal: AbortSignal): Promise<unknown> {
+    const started = Date.now()
+    const { factory, datanets } = this.opts
+    const { job, record, prepared, named, held, inputs, exampleDocs } = await this.load(req, progress, signal)
+    const { split } = prepared
+    const entry = { job }
+    progress({ phase: 'attribute', examples: exampleDocs.length, checkpoints: held.length })
+    const scores: AttributionScores = 'labels' in inputs.train ? await attributeClassifier(inputs as Parameters<typeof attributeClassifier>[0]) : await attributeLm(inputs as Parameters<typeof attributeLm>[0])
 
     // Contributions in the datanet's agreed order; those whose files were all
     // duplicates trained nothing and have no examples.

@@ -1,5 +1,7 @@
 // openledger attribute: Proof of Attribution for an adapter, on the peer that trained it.
+import { readFile } from 'node:fs/promises'
 import { resolve } from 'node:path'
+import { UsageError } from '../../errors.ts'
 import type { Command } from 'commander'
 import { apiPost, endpointOf } from '../api-client.ts'
 import { dataDirOf, nodeClientOptions } from '../options.ts'
@@ -11,7 +13,18 @@ export function attributeCommand (program: Command): void {
     .requiredOption('--adapter <cid>', 'an adapter this peer trained')
     .option('--datanet <D[@version]>', 'check that the adapter was trained on this datanet version')
     .option('--svg <file>', 'write a chart of influence per contributor')
-    .action(async (opts: { dataDir?: string, url?: string, json?: boolean, adapter: string, datanet?: string, svg?: string }) => {
+    .option('--verify <file>', 'instead: check an attribution result (saved --json output) by recomputing its sampled scores from this peer\'s checkpoints')
+    .action(async (opts: { dataDir?: string, url?: string, json?: boolean, adapter: string, datanet?: string, svg?: string, verify?: string }) => {
+      if (opts.verify != null) {
+        let claimed: any
+        try { claimed = JSON.parse(await readFile(resolve(opts.verify), 'utf8')) } catch (err) { throw new UsageError(`cannot read ${opts.verify}: ${(err as Error).message}`) }
+        const v = await apiPost<any>(await endpointOf(dataDirOf(opts), opts.url), '/attribute/verify',
+          { adapter: opts.adapter, datanet: opts.datanet, claimed: { adapter: claimed?.adapter, method: claimed?.method, verification: { sample: claimed?.verification?.sample, tolerance: claimed?.verification?.tolerance } } })
+        if (opts.json === true) printJson(v)
+        else console.log(v.ok === true ? `verified: ${v.checked} sampled scores recomputed within ${v.tolerance.relative} relative` : `MISMATCH: ${v.evidence.mismatches.length} of ${v.checked} sampled scores differ\n${table([['example', 'file', 'claimed', 'recomputed'], ...v.evidence.mismatches.map((m: any) => [String(m.example), m.file, String(m.claimed), String(m.recomputed)])])}`)
+        if (v.ok !== true) process.exitCode = 1
+        return
+      }
       const r = await apiPost<any>(await endpointOf(dataDirOf(opts), opts.url), '/attribute', { adapter: opts.adapter, datanet: opts.datanet, svg: opts.svg != null ? resolve(opts.svg) : undefined },
         (p) => { if (opts.json !== true && p.phase === 'attribute') process.stderr.write(`scoring ${p.examples} training examples at ${p.checkpoints} checkpoints\n`) })
       if (opts.json === true) { printJson(r); return }
