@@ -13,6 +13,8 @@ import { ingest, planIngest, UnsupportedFileError, InputTooLargeError, EmptyInpu
 import { DatanetStore, UnknownDatanetError } from '../storage/datanet/store.ts'
 import { readSotuAddresses } from '../storage/corpora/sotu.ts'
 import { readFileBytes } from '../storage/unixfs/index.ts'
+import { putDagCbor } from '../storage/blocks.ts'
+import { signatureToBytes, textSignature } from '../storage/dedupe/minhash.ts'
 import { addressOf } from '../storage/signing.ts'
 
 const newSigner = () => signerFromPrivateKey(secp256k1.utils.randomSecretKey())
@@ -52,7 +54,8 @@ describe('datanet store', function () {
     await store.contribute(log.id, await ingest(blocks, await planIngest([a])), 'CC0-1.0', alice)
 
     // Bob contributes the same bytes as one of Alice's files, and a lightly edited copy of another.
-    const edited = speeches[1].text.replace(/\bthe\b/, 'THE').replace(/\band\b/, 'also')
+    // (The edit drops one word in 37: 5-word shingles put such a copy under 0.8 similarity; the stored sketches use 3.)
+    const edited = speeches[1].text.split(' ').filter((_, j) => j % 37 !== 5).join(' ')
     const b = await files('b', { 'copy.md': speeches[0].text, 'edited.txt': edited, 'new.txt': speeches[2].text })
     await store.contribute('speeches', await ingest(blocks, await planIngest([b])), 'CC0-1.0', bob)
 
@@ -115,6 +118,25 @@ describe('datanet store', function () {
     assert.deepEqual(alicePart.credits.map(c => [c.version, c.weight]), [[v1.toString(), 0.7], [v2.toString(), 0.25]])
     assert.equal(view.contributors.find(c => c.address === addressOf(alice.publicKey))!.creditWeight, 0.95)
     assert.equal(view.contributors.find(c => c.address === addressOf(bob.publicKey))!.creditWeight, 1.05)
+  })
+
+  it('compares near-duplicate sketches only within one sketch version (old bare-list blocks still load)', async () => {
+    const speech = readSotuAddresses({ limit: 1 })[0].text
+    const copy = speech.split(' ').filter((_, j) => j % 53 !== 7).join(' ')
+    const log = await store.create({ name: 'versions', description: '', license: 'CC0-1.0' }, alice)
+    await store.contribute(log.id, await ingest(blocks, await planIngest([await files('v2a', { 'a.txt': speech })])), 'CC0-1.0', alice)
+    // Entries as peers before the change wrote them: a bare list of 5-word-shingle signatures.
+    const v1 = async (text: string, signer: typeof bob) => {
+      const [[f]] = await ingest(blocks, await planIngest([await files(`v1-${Math.random()}`, { 'x.txt': text })]))
+      const { cid } = await putDagCbor(blocks, [signatureToBytes(textSignature(text))])
+      await store.resolve(log.id).append({ kind: 'contribution', contributor: addressOf(signer.publicKey), license: 'CC0-1.0', files: [f.file], sketches: cid }, signer)
+    }
+    await v1(copy, bob)
+    let view = await store.view(log.id)
+    assert.equal(view.contributions[1].files[0].nearDuplicateOf, undefined, 'a version-1 sketch is not compared with version-2 ones')
+    await v1(copy + ' Thank you.', alice)
+    view = await store.view(log.id)
+    assert.ok((view.contributions[2].files[0].nearDuplicateOf?.similarity ?? 0) > 0.8, 'two version-1 sketches still compare')
   })
 
   it('attribution records credit a cycle after the fact; a newer one replaces the older', async () => {

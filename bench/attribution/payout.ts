@@ -5,7 +5,7 @@
 // add nothing to their contributor's sum: the first copy is the one that counts.
 import { createHash } from 'node:crypto'
 import { attributionRewards } from '../../settlement/policy/index.ts'
-import { LshIndex, textSignature } from '../../storage/dedupe/minhash.ts'
+import { LshIndex, sketchSignature } from '../../storage/dedupe/minhash.ts'
 import type { ScenarioContributor } from './scenario.ts'
 
 export const NEAR_DUPLICATE = 0.8
@@ -26,7 +26,7 @@ export function payoutWeights (people: readonly ScenarioContributor[], perText: 
       const hash = createHash('sha256').update(text).digest('hex')
       if (seen.has(hash)) { flagged.duplicate++; return }
       seen.add(hash)
-      const sig = textSignature(text)
+      const sig = sketchSignature(text)
       const near = lsh.query(sig, NEAR_DUPLICATE).length > 0
       lsh.add(`${p.id}/${j}`, sig)
       if (near) { flagged['near-duplicate']++; return }

@@ -9,7 +9,7 @@ import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { secp256k1 } from '@noble/curves/secp256k1.js'
 import { keccak_256 } from '@noble/hashes/sha3.js'
-import { signatureToBytes, textSignature } from '../dedupe/minhash.ts'
+import { signatureToBytes, sketchSignature } from '../dedupe/minhash.ts'
 import { sotuContributors } from '../corpora/sotu.ts'
 import { spamAssassinContributors, spamAssassinDataDir } from '../corpora/spam-assassin.ts'
 import type { Contributor, CorpusItem } from '../corpora/types.ts'
@@ -102,7 +102,7 @@ export async function importCorpus (store: DatanetStore, blockstore: BlockStore,
       const label = (item as { label?: unknown }).label ?? (item as { party?: unknown }).party
       ingested.push({
         file: { path: item.name + src.extension, cid, size, mediaType: src.mediaType, label: typeof label === 'string' ? label : undefined },
-        sketch: item.text.trim() === '' ? null : signatureToBytes(textSignature(item.text))
+        sketch: item.text.trim() === '' ? null : signatureToBytes(sketchSignature(item.text))
       })
       bytes += size
     }

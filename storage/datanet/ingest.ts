@@ -6,7 +6,7 @@ import { createReadStream } from 'node:fs'
 import { lstat, readdir } from 'node:fs/promises'
 import { basename, extname, join, relative, resolve, sep } from 'node:path'
 import { StorageError } from '../errors.ts'
-import { signatureToBytes, textSignature } from '../dedupe/minhash.ts'
+import { signatureToBytes, sketchSignature } from '../dedupe/minhash.ts'
 import { importPath, type WritableBlockstore } from '../unixfs/index.ts'
 import { MAX_FILES_PER_CONTRIBUTION, type ContributionFile } from './records.ts'
 
@@ -94,7 +94,7 @@ async function sketchOf (path: string): Promise<Uint8Array | null> {
   const chunks: Buffer[] = []
   for await (const chunk of createReadStream(path, { end: SKETCH_BYTES - 1 })) chunks.push(chunk as Buffer)
   const text = Buffer.concat(chunks).toString('utf8')
-  return text.trim().length === 0 ? null : signatureToBytes(textSignature(text))
+  return text.trim().length === 0 ? null : signatureToBytes(sketchSignature(text))
 }
 
 /** Import planned files into the blockstore; returns them in batches that fit one record each. */

@@ -13,9 +13,10 @@ import type { StoredEntry } from '../manifest/entry.ts'
 import { ManifestLog } from '../manifest/log.ts'
 import type { RecordSigner } from '../signing.ts'
 import { addressOf } from '../signing.ts'
+import { SKETCH_SHINGLE_WORDS, SKETCH_VERSION } from '../dedupe/minhash.ts'
 import type { IngestedFile } from './ingest.ts'
 import { genesisSchema, type Attribution, type Genesis, type TrainingCycle } from './records.ts'
-import { deriveView, type DatanetView } from './view.ts'
+import { deriveView, type DatanetView, type Sketches } from './view.ts'
 
 /** No datanet has that id or name here. */
 export class UnknownDatanetError extends StorageError {}
@@ -92,7 +93,7 @@ export class DatanetStore {
       const out: StoredEntry[] = []
       for (const batch of batches) {
         const sketches = batch.some(f => f.sketch != null)
-          ? (await putDagCbor(this.opts.blockstore, batch.map(f => f.sketch))).cid
+          ? (await putDagCbor(this.opts.blockstore, { v: SKETCH_VERSION, sigs: batch.map(f => f.sketch) })).cid
           : undefined
         out.push(await log.append({
           kind: 'contribution',
@@ -147,7 +148,7 @@ export class DatanetStore {
 
   async view (idOrName: string): Promise<DatanetView> {
     const log = this.resolve(idOrName)
-    const sketches = new Map<string, Array<Uint8Array | null>>()
+    const sketches = new Map<string, Sketches>()
     for (const e of log.ordered()) {
       const p = e.entry.payload
       if (p.kind !== 'contribution' || p.sketches == null) continue
@@ -157,13 +158,18 @@ export class DatanetStore {
     return deriveView(log, { sketches })
   }
 
-  /** Sketch blocks come from other peers: anything malformed is ignored, not trusted. */
-  private async loadSketches (cid: CID, files: number): Promise<Array<Uint8Array | null> | undefined> {
+  /**
+   * Sketch blocks come from other peers: anything malformed is ignored, not trusted.
+   * Version 1 blocks are a bare list of signatures; later ones say their version.
+   */
+  private async loadSketches (cid: CID, files: number): Promise<Sketches | undefined> {
     try {
       if (!(await this.opts.blockstore.has(cid))) return undefined
-      const value = dagCbor.decode(await getBlock(this.opts.blockstore, cid))
-      if (!Array.isArray(value) || value.length !== files) return undefined
-      return value.map(v => v instanceof Uint8Array && v.byteLength === SKETCH_BYTES ? v : null)
+      const value = dagCbor.decode(await getBlock(this.opts.blockstore, cid)) as unknown
+      const versioned = value as { v?: unknown, sigs?: unknown } | null
+      const [version, sigs] = Array.isArray(value) ? [1, value] : [versioned?.v, versioned?.sigs]
+      if (typeof version !== 'number' || SKETCH_SHINGLE_WORDS[version] === undefined || !Array.isArray(sigs) || sigs.length !== files) return undefined
+      return { version, sigs: sigs.map(v => v instanceof Uint8Array && v.byteLength === SKETCH_BYTES ? v : null) }
     } catch {
       return undefined
     }

@@ -55,9 +55,12 @@ export interface DatanetView {
   totals: { files: number, uniqueFiles: number, bytes: number, uniqueBytes: number }
 }
 
+/** A contribution's MinHash signatures (bytes), one per file (null where none), and their format version. */
+export interface Sketches { version: number, sigs: Array<Uint8Array | null> }
+
 export interface ViewOptions {
-  /** MinHash signatures (bytes) per contribution CID: one per file, null where none. */
-  sketches?: Map<string, Array<Uint8Array | null>>
+  /** Sketches per contribution CID. */
+  sketches?: Map<string, Sketches>
   /** Similarity at or above which text is flagged as a near duplicate. */
   nearThreshold?: number
 }
@@ -70,7 +73,8 @@ export function deriveView (log: ManifestLog, opts: ViewOptions = {}): DatanetVi
   const byCid = new Map<string, ContributionView>()
   const cycles: DatanetView['cycles'] = []
   const threshold = opts.nearThreshold ?? 0.8
-  const near = new LshIndex()
+  // One index per sketch version: signatures of different versions do not compare.
+  const near = new Map<number, LshIndex>()
 
   for (const e of entries) {
     const p = e.entry.payload
@@ -134,7 +138,12 @@ export function deriveView (log: ManifestLog, opts: ViewOptions = {}): DatanetVi
 }
 
 function contributionView (e: StoredEntry, p: Contribution, firstSeen: Map<string, { contribution: string, contributor: string }>,
-  sketches: Array<Uint8Array | null> | undefined, near: LshIndex, threshold: number): ContributionView {
+  sketches: Sketches | undefined, indexes: Map<number, LshIndex>, threshold: number): ContributionView {
+  let near: LshIndex | undefined
+  if (sketches != null) {
+    near = indexes.get(sketches.version)
+    if (near == null) indexes.set(sketches.version, near = new LshIndex())
+  }
   const cid = e.cid.toString()
   const files: FileView[] = p.files.map((f, i) => {
     const fileCid = f.cid.toString()
@@ -145,8 +154,8 @@ function contributionView (e: StoredEntry, p: Contribution, firstSeen: Map<strin
       return view
     }
     firstSeen.set(fileCid, { contribution: cid, contributor: e.author })
-    const sketch = sketches?.[i]
-    if (sketch != null) {
+    const sketch = sketches?.sigs[i]
+    if (sketch != null && near != null) {
       const signature = signatureFromBytes(sketch)
       const best = near.query(signature, threshold).find(m => m.id !== fileCid)
       if (best != null) view.nearDuplicateOf = { cid: best.id, similarity: best.similarity }

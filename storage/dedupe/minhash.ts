@@ -176,6 +176,21 @@ export function minhash (items: Iterable<string>, opts: MinHashOptions = {}): Ui
   return sig
 }
 
+/**
+ * The near-duplicate sketch datanets store, by format version. Version 1 (5-word
+ * shingles) let a copy with one word in 37 dropped fall to ~0.77 similarity, under the
+ * 0.8 flag; version 2 uses 3-word shingles, where the same copy stays near 0.9 while
+ * unrelated texts stay far apart. Sketches are compared only within one version.
+ */
+export const SKETCH_VERSION = 2
+export const SKETCH_SHINGLE_WORDS: Readonly<Record<number, number>> = { 1: 5, 2: 3 }
+
+export function sketchSignature (text: string, version: number = SKETCH_VERSION): Uint32Array {
+  const k = SKETCH_SHINGLE_WORDS[version]
+  if (k === undefined) throw new RangeError(`unknown sketch version ${version}`)
+  return textSignature(text, { k })
+}
+
 /** shingles + minhash: the signature of a text. */
 export function textSignature (text: string, opts: MinHashOptions = {}): Uint32Array {
   return minhash(shingles(text, opts), opts)
