@@ -39,6 +39,7 @@ export const flags = [
   '--seed S           which contributors are bad, and the noise (default 1)',
   '--threads N        onnxruntime threads (default 2)',
   '--no-loo           skip the leave-one-out ground truth (AUC and cost only)',
+  '--loo-noise        also redo leave-one-out with another training seed: the truth\'s own reproducibility (looSeedSpearman)',
   '--model M          spam (classifier, contributors = sender domains; default) or sotu (language model, contributors = speeches)'
 ]
 
@@ -46,7 +47,7 @@ const SPAM_BASE = fileURLToPath(new URL('../peer/models/built/spam-base.safetens
 const SOTU_LM = fileURLToPath(new URL('../peer/models/built/sotu-lm.safetensors', import.meta.url))
 
 export async function run (args: string[]): Promise<BenchResult> {
-  const f = parseFlags(args, { contributors: 'string', bad: 'string', noise: 'string', seed: 'string', threads: 'string', 'no-loo': 'boolean', model: 'string' })
+  const f = parseFlags(args, { contributors: 'string', bad: 'string', noise: 'string', seed: 'string', threads: 'string', 'no-loo': 'boolean', 'loo-noise': 'boolean', model: 'string' })
   const model = (f.model as string | undefined) ?? 'spam'
   if (model !== 'spam' && model !== 'sotu') throw new BenchUsageError('--model must be spam or sotu')
   const N = numberFlag(f, 'contributors', 30, { min: 3 })
@@ -98,6 +99,15 @@ export async function run (args: string[]): Promise<BenchResult> {
     figures.looAuc = round(detectionAuc(truth, bad), 4)
     figures.looCost = round(looMs / full.ms, 3)
     detail.looMs = round(looMs, 4)
+    if (f['loo-noise'] === true) {
+      // How reproducible is the ground truth itself? The same leave-one-out with another
+      // training seed: an estimator cannot track the truth better than it tracks itself.
+      const other = await trainOnce(undefined, 2)
+      const second: number[] = []
+      for (const p of people) second.push((await trainOnce(p.id, 2)).loss - other.loss)
+      figures.looSeedSpearman = round(spearman(truth, second), 4)
+      detail.looSecondSeed = second
+    }
   }
   const rows = [['contributor', 'bad', 'mails', 'TracIn', 'DataInf', 'leave-one-out dLoss', 'payout'], ...people.map((p, i) => [p.id, p.bad ? (p.copyOf !== undefined ? `copy of ${p.copyOf}` : noise) : '', String(p.texts.length), tracinScores[i].toExponential(3), datainfScores[i].toExponential(3), truth !== undefined ? truth[i].toExponential(3) : '-', weights[i].toFixed(4)])]
   detail.contributors = people.map((p, i) => ({ id: p.id, bad: p.bad, mails: p.texts.length, tracin: tracinScores[i], datainf: datainfScores[i], loo: truth?.[i], payout: weights[i] }))
@@ -123,7 +133,8 @@ interface ExperimentOptions { N: number, K: number, noise: NoiseKind, seed: numb
 
 interface Experiment {
   people: ScenarioContributor[]
-  trainOnce: (without?: string) => Promise<{ loss: number, ms: number }>
+  /** Trains without one contributor (or on everything), with the job's seed or another. */
+  trainOnce: (without?: string, seed?: number) => Promise<{ loss: number, ms: number }>
   full: { loss: number, ms: number, after: unknown }
   scores: AttributionScores
   attributionMs: number
@@ -145,9 +156,9 @@ async function spamExperiment (o: ExperimentOptions): Promise<Experiment> {
     const kept = people.filter(p => p.id !== without)
     return { texts: kept.flatMap(p => p.texts), labels: kept.flatMap(p => p.labels) }
   }
-  const run = async (without?: string, store?: MemoryCheckpointStore) => {
+  const run = async (without?: string, store?: MemoryCheckpointStore, seed = hyper.seed) => {
     const started = performance.now()
-    const r = await trainClassifierAdapter({ base, baseCid: 'spam-base', train: trainSet(without), heldOut: scenario.validation, lora, hyper, threads: o.threads, store })
+    const r = await trainClassifierAdapter({ base, baseCid: 'spam-base', train: trainSet(without), heldOut: scenario.validation, lora, hyper: { ...hyper, seed }, threads: o.threads, store })
     return { r, loss: r.after.loss, ms: performance.now() - started }
   }
   o.log(`${people.length} contributors (${o.K} ${o.noise}), ${trainSet().texts.length} training mails, ${scenario.validation.texts.length} validation mails`)
@@ -167,7 +178,7 @@ async function spamExperiment (o: ExperimentOptions): Promise<Experiment> {
   })
   return {
     people,
-    trainOnce: async (without) => await run(without),
+    trainOnce: async (without, seed) => await run(without, undefined, seed),
     full: { loss: full.loss, ms: full.ms, after: full.r.after },
     scores,
     attributionMs: performance.now() - started,
@@ -187,9 +198,9 @@ async function sotuExperiment (o: ExperimentOptions): Promise<Experiment> {
   const hyper = { ...DEFAULT_LM_ADAPTER_HYPER, steps: 200, batch: 16, seq: 64, lr: 2e-3, checkpointEvery: 50 }
   const specs = loraSpecs(lmParamSpecs(cfg), lora)
   const texts = (without?: string) => people.filter(p => p.id !== without).flatMap(p => p.texts)
-  const run = async (without?: string, store?: MemoryCheckpointStore) => {
+  const run = async (without?: string, store?: MemoryCheckpointStore, seed = hyper.seed) => {
     const started = performance.now()
-    const r = await trainLmAdapter({ base, baseCid: 'sotu-lm', tokenizer, train: texts(without), heldOut: scenario.validation.texts, lora, hyper, threads: o.threads, store })
+    const r = await trainLmAdapter({ base, baseCid: 'sotu-lm', tokenizer, train: texts(without), heldOut: scenario.validation.texts, lora, hyper: { ...hyper, seed }, threads: o.threads, store })
     return { r, loss: r.after.loss, ms: performance.now() - started }
   }
   o.log(`${people.length} speeches (${o.K} ${o.noise}), ${scenario.validation.texts.length} held-out speeches`)
@@ -214,7 +225,7 @@ async function sotuExperiment (o: ExperimentOptions): Promise<Experiment> {
   docOf.forEach((doc, w) => { perText[doc] += scores.tracin[w] })
   return {
     people,
-    trainOnce: async (without) => await run(without),
+    trainOnce: async (without, seed) => await run(without, undefined, seed),
     full: { loss: full.loss, ms: full.ms, after: full.r.after },
     scores,
     attributionMs: performance.now() - started,
