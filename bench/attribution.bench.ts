@@ -26,6 +26,7 @@ import { numberFlag, parseFlags } from './lib/args.ts'
 import { BenchUsageError, type BenchResult } from './lib/bench.ts'
 import { round } from './lib/stats.ts'
 import { detectionAuc, spearman } from './attribution/metrics.ts'
+import { fitGate } from '../settlement/policy/index.ts'
 import { payoutWeights } from './attribution/payout.ts'
 import { buildLmScenario } from './attribution/lm-scenario.ts'
 import { buildScenario, NOISE_KINDS, type NoiseKind, type ScenarioContributor } from './attribution/scenario.ts'
@@ -80,7 +81,10 @@ export async function run (args: string[]): Promise<BenchResult> {
   }
   // The money: per-mail TracIn through the shared payout policy (duplicates, negative
   // influence, cap), then the same AUC on each contributor's payout weight.
-  const payout = payoutWeights(people, perText)
+  const unfit = new Set(fitGate(scores.byGroup.map(g => ({ id: g.group, meanLoss: g.meanLoss })), scores.validationLoss).unfit.map(u => u.id))
+  figures.fitGateAuc = round(detectionAuc(people.map((p, i) => unfit.has(p.id) ? -Number.MAX_VALUE : tracinScores[i]), bad), 4)
+  // Payouts gate classifiers only, as the peer does (see attribution-service.ts).
+  const payout = payoutWeights(people, perText, model === 'spam' ? unfit : new Set())
   const weights = people.map(p => payout.weights.get(p.id) ?? 0)
   figures.payoutAuc = round(detectionAuc(weights, bad), 4)
   const detail: Record<string, unknown> = { payoutFlags: payout.flagged, trainingMs: round(full.ms, 4), attributionMs: round(attributionMs, 4), gradientMs: round(scores.ms.gradients, 4), validation: full.after }
@@ -121,7 +125,8 @@ export async function run (args: string[]): Promise<BenchResult> {
     detail,
     notes: [
       'scores: summed per contributor, positive = lowers the validation loss; AUC: P(good scores above bad)',
-      'payoutAuc: the same AUC on payout weights: per-contributor TracIn sums (mails that repeat earlier mail, exactly or at MinHash >= 0.8, left out) through settlement/policy (negative earns nothing, 25% cap)',
+      'fitGateAuc: TracIn with contributions that fail the fit gate (mean own loss above the validation loss) ranked last',
+      'payoutAuc: the same AUC on payout weights (after the fit gate): per-contributor TracIn sums (mails that repeat earlier mail, exactly or at MinHash >= 0.8, left out) through settlement/policy (negative earns nothing, 25% cap)',
       'ratio: attribution time / leave-one-out time (the exact ground truth it replaces)',
       'targets: AUC >= 0.95, Spearman >= 0.8, cost <= 2x one training run'
     ],

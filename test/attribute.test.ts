@@ -47,7 +47,11 @@ describe('openledger attribute on a 2-peer devnet', function () {
     const paid = r.contributors.reduce((s: number, c: any) => s + c.weight, 0)
     assert.ok(Math.abs(paid - 1) < 1e-9, `weights sum to ${paid}`)
     for (const c of r.contributions) if (c.paidInfluence <= 0) assert.equal(c.weight, 0, 'harmful contributions earn nothing')
-    for (const c of r.contributions) if (r.nearDuplicateExamples === 0) assert.equal(c.paidInfluence, c.tracin)
+    for (const c of r.contributions) {
+      if (c.unfit === true) assert.equal(c.paidInfluence, 0, 'data the adapter could not fit earns nothing')
+      else if (r.nearDuplicateExamples === 0) assert.equal(c.paidInfluence, c.tracin)
+      assert.equal(c.unfit, c.meanLoss > r.validationLoss)
+    }
     assert.ok(r.contributions.some((c: any) => c.tracin > 0))
     assert.equal(r.verification.sample.length, 16)
     assert.equal(r.verification.checkpoints.length, 2)

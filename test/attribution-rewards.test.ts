@@ -562,3 +562,16 @@ describe('settlement/policy: splitPool', () => {
     expectThrows(() => splitPool(5n, [{ contributor: '', weight: 1 }]), InvalidPolicyInputError)
   })
 })
+
+describe('fit gate', () => {
+  it('fails contributions the model fits worse than the validation data, and only those', async () => {
+    const { fitGate, InvalidPolicyInputError } = await import('../settlement/policy/index.ts')
+    const r = fitGate([{ id: 'a', meanLoss: 0.01 }, { id: 'b', meanLoss: 0.5 }, { id: 'c', meanLoss: 0.2 }], 0.2)
+    assert.deepEqual(r.unfit.map(u => u.id), ['b'])
+    assert.equal(r.unfit[0].bar, 0.2)
+    assert.deepEqual(fitGate([{ id: 'b', meanLoss: 0.5 }], 0.2, { margin: 3 }).unfit, [])
+    for (const bad of [() => fitGate([{ id: 'a', meanLoss: Number.NaN }], 0.1), () => fitGate([], -1), () => fitGate([], 0.1, { margin: 0 })]) {
+      assert.throws(bad, (err: Error) => err instanceof InvalidPolicyInputError && err.name === 'InvalidPolicyInputError')
+    }
+  })
+})

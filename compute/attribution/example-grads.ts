@@ -126,14 +126,14 @@ export class ExampleGradients {
   }
 
   /** Streams the gradients of the language-model windows at `indices` a batch at a time. */
-  async lmWindows (adapter: ParamSet, windows: LmWindows, indices: readonly number[], onBatch: (grads: Float32Array, rows: number, start: number) => void): Promise<void> {
+  async lmWindows (adapter: ParamSet, windows: LmWindows, indices: readonly number[], onBatch: (grads: Float32Array, rows: number, start: number, losses: Float32Array) => void): Promise<void> {
     const { batch } = this.graph
     const dims = [batch, windows.seq]
     for (let start = 0; start < indices.length; start += batch) {
       const rows = indices.slice(start, start + batch)
       const b = lmBatch(windows, rows, batch)
       const r = await this.run(adapter, { tokens: { data: b.tokens, dims }, targets: { data: b.targets, dims }, mask: { data: b.mask, dims } }, rows.length)
-      onBatch(r.grads, rows.length, start)
+      onBatch(r.grads, rows.length, start, r.losses)
     }
   }
 

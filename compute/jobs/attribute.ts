@@ -49,9 +49,13 @@ export interface AttributionScores {
   tracin: Float64Array
   datainf: Float64Array
   /** Summed per contribution (positive: lowers validation loss). */
-  byGroup: Array<{ group: string, examples: number, tracin: number, datainf: number }>
+  byGroup: Array<{ group: string, examples: number, tracin: number, datainf: number, meanLoss: number }>
   ms: { gradients: number, scores: number }
   dims: number
+  /** Each training example's loss under the final adapter (per mail, or summed over a window's tokens). */
+  finalLoss: Float64Array
+  /** The validation examples' mean loss under the final adapter, in the same units. */
+  validationLoss: number
   /** Per contribution: a CountSketch of its examples' summed gradient at the final adapter. */
   sketches: Map<string, Float32Array>
   sketch: { k: number, seed: number }
@@ -63,7 +67,7 @@ interface GradientSource {
   trainCount: number
   valCount: number
   /** Calls fn per batch; `start` counts rows of `indices` (default: every example, in order). */
-  each: (grads: ExampleGradients, params: ParamSet, set: 'train' | 'val', fn: (g: Float32Array, rows: number, start: number) => void, indices?: readonly number[]) => Promise<void>
+  each: (grads: ExampleGradients, params: ParamSet, set: 'train' | 'val', fn: (g: Float32Array, rows: number, start: number, losses: Float32Array) => void, indices?: readonly number[]) => Promise<void>
 }
 
 type ClassifierAttribution = AttributionInputs & { train: ClassifierData, validation: ClassifierData }
@@ -83,7 +87,8 @@ function classifierSource (job: ClassifierAttribution): GradientSource {
       const rows = indices ?? range(data.count)
       for (let start = 0; start < rows.length; start += graph.batch) {
         const batch = rows.slice(start, start + graph.batch)
-        fn((await grads.run(params, classifierBatch(data, batch, graph.batch), batch.length)).grads, batch.length, start)
+        const r = await grads.run(params, classifierBatch(data, batch, graph.batch), batch.length)
+        fn(r.grads, batch.length, start, r.losses)
       }
     }
   }
@@ -149,10 +154,14 @@ export function sampleMismatches (claimed: ReadonlyArray<{ example: number, trac
   })
 }
 
-async function meanValGradient (source: GradientSource, grads: ExampleGradients, params: ParamSet, d: number): Promise<Float64Array> {
+async function meanValGradient (source: GradientSource, grads: ExampleGradients, params: ParamSet, d: number, onLoss?: (mean: number) => void): Promise<Float64Array> {
   const v = new Float64Array(d)
-  await source.each(grads, params, 'val', (g, rows) => { for (let r = 0; r < rows; r++) for (let j = 0; j < d; j++) v[j] += g[r * d + j] })
+  let loss = 0
+  await source.each(grads, params, 'val', (g, rows, _start, losses) => {
+    for (let r = 0; r < rows; r++) { loss += losses[r]; for (let j = 0; j < d; j++) v[j] += g[r * d + j] }
+  })
   for (let j = 0; j < d; j++) v[j] /= Math.max(1, source.valCount)
+  onLoss?.(loss / Math.max(1, source.valCount))
   return v
 }
 
@@ -171,13 +180,18 @@ async function attribute (job: AttributionInputs, source: GradientSource): Promi
     const t = new Float64Array(n)
     let finalTrain = new Float32Array(0)
     let finalVal: Float64Array<ArrayBufferLike> = new Float64Array(0)
+    const finalLoss = new Float64Array(n)
+    let validationLoss = 0
     for (const [i, c] of points.entries()) {
       const weight = (points[i].lrMass + (points[i + 1]?.lrMass ?? 0)) / 2
-      const v = await meanValGradient(source, grads, c.params, d)
       const last = i === points.length - 1
+      const v = await meanValGradient(source, grads, c.params, d, last ? (l) => { validationLoss = l } : undefined)
       if (last) { finalTrain = new Float32Array(n * d); finalVal = v }
-      await source.each(grads, c.params, 'train', (g, rows, start) => {
-        if (last) finalTrain.set(g.subarray(0, rows * d), start * d)
+      await source.each(grads, c.params, 'train', (g, rows, start, losses) => {
+        if (last) {
+          finalTrain.set(g.subarray(0, rows * d), start * d)
+          for (let r = 0; r < rows; r++) finalLoss[start + r] = losses[r]
+        }
         if (weight === 0) return
         const part = tracin([{ lr: weight, train: g.subarray(0, rows * d), val: v }], rows, d)
         for (let r = 0; r < rows; r++) t[start + r] += part[r]
@@ -198,7 +212,8 @@ async function attribute (job: AttributionInputs, source: GradientSource): Promi
     const dg = sumByGroup(di, job.groups)
     const counts = new Map<string, number>()
     for (const g of job.groups) counts.set(g, (counts.get(g) ?? 0) + 1)
-    const byGroup = [...tg.keys()].sort().map(group => ({ group, examples: counts.get(group) ?? 0, tracin: tg.get(group) ?? 0, datainf: dg.get(group) ?? 0 }))
+    const lg = sumByGroup(finalLoss, job.groups)
+    const byGroup = [...tg.keys()].sort().map(group => ({ group, examples: counts.get(group) ?? 0, tracin: tg.get(group) ?? 0, datainf: dg.get(group) ?? 0, meanLoss: (lg.get(group) ?? 0) / Math.max(1, counts.get(group) ?? 0) }))
     const cs = new CountSketch(d, SKETCH_DIMS, SKETCH_SEED)
     const sketches = new Map<string, Float32Array>()
     for (let k = 0; k < n; k++) {
@@ -207,7 +222,7 @@ async function attribute (job: AttributionInputs, source: GradientSource): Promi
       if (acc === undefined) sketches.set(group, acc = new Float32Array(cs.k))
       cs.apply(finalTrain, k * d, acc)
     }
-    return { tracin: t, datainf: di, byGroup, ms: { gradients: gradientMs, scores: performance.now() - t0 }, dims: d, sketches, sketch: { k: cs.k, seed: SKETCH_SEED } }
+    return { tracin: t, datainf: di, byGroup, finalLoss, validationLoss, ms: { gradients: gradientMs, scores: performance.now() - t0 }, dims: d, sketches, sketch: { k: cs.k, seed: SKETCH_SEED } }
   } finally {
     await grads.release()
   }

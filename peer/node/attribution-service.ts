@@ -19,7 +19,7 @@ import { Tokenizer } from '../../compute/tokenizer/index.ts'
 import { loraSpecs } from '../../compute/models/lora.ts'
 import { initParams } from '../../compute/models/param-spec.ts'
 import { checkpointHash } from '../../compute/train/checkpoint.ts'
-import { attributionRewards } from '../../settlement/policy/index.ts'
+import { attributionRewards, fitGate } from '../../settlement/policy/index.ts'
 import { readJsonIfExists, writeFileAtomic } from '../../storage/atomic-file.ts'
 import { EXIT, PeerError, UsageError } from '../errors.ts'
 import { FileCheckpointStore } from './checkpoint-files.ts'
@@ -34,7 +34,7 @@ export class AttributionRefusedError extends PeerError {
   constructor (message: string, details?: Record<string, unknown>) { super(message, EXIT.usage, details) }
 }
 
-export const ATTRIBUTION_METHOD = 'tracin-cp/trapezoid+datainf'
+export const ATTRIBUTION_METHOD = 'tracin-cp/trapezoid+datainf+fit-gate'
 /** Examples whose scores a verifier is given to recompute. */
 const SAMPLE = 16
 
@@ -177,6 +177,11 @@ export class AttributionService {
       const key = d.file.contribution.toString()
       paid.set(key, (paid.get(key) ?? 0) + scores.tracin[k])
     })
+    // Data the adapter could not fit (worse than it fits unseen validation data) earns
+    // nothing. Classifiers only for now: a language model's speeches differ so much in
+    // difficulty that the same bar also fails good, hard ones (measured in the bench).
+    const unfit = new Set(prepared.base.meta.kind !== 'classifier' ? [] : fitGate(scores.byGroup.map(g => ({ id: g.group, meanLoss: g.meanLoss })), scores.validationLoss).unfit.map(u => u.id))
+    for (const id of unfit) paid.set(id, 0)
     const rewards = attributionRewards(scores.byGroup.map(g => ({ id: g.group, contributor: contributorOf.get(g.group) as string, influence: paid.get(g.group) ?? 0, order: order.get(g.group) ?? 0 })))
     // For infer --explain: each contribution's gradient, sketched, next to the checkpoints.
     await saveSketches(factory.jobDir(entry.job), { format: SKETCHES_FORMAT, adapter: req.adapter, k: scores.sketch.k, seed: scores.sketch.seed, dims: scores.dims, contributors: Object.fromEntries(contributorOf) }, scores.sketches)
@@ -205,10 +210,12 @@ export class AttributionService {
       cycle: record.cycle,
       attribution,
       method: ATTRIBUTION_METHOD,
-      contributions: scores.byGroup.map(g => ({ contribution: g.group, contributor: contributorOf.get(g.group), examples: g.examples, tracin: g.tracin, datainf: g.datainf, paidInfluence: paid.get(g.group) ?? 0, weight: weightOf.get(g.group) ?? 0 })).sort((a, b) => b.tracin - a.tracin),
+      contributions: scores.byGroup.map(g => ({ contribution: g.group, contributor: contributorOf.get(g.group), examples: g.examples, tracin: g.tracin, datainf: g.datainf, meanLoss: g.meanLoss, unfit: unfit.has(g.group), paidInfluence: paid.get(g.group) ?? 0, weight: weightOf.get(g.group) ?? 0 })).sort((a, b) => b.tracin - a.tracin),
       contributors,
       flags: rewards.flags,
       nearDuplicateExamples: nearExamples,
+      unfit: [...unfit],
+      validationLoss: scores.validationLoss,
       verification: { checkpoints: named, heldOutRule: 'compute/jobs/held-out.ts', sample, tolerance: { relative: 1e-4, sameMachine: 'bit-identical' } },
       svg: req.svg,
       ms: { total: Date.now() - started, gradients: scores.ms.gradients, scores: scores.ms.scores }

@@ -7,3 +7,4 @@ export {
   type AttributionContribution, type AttributionPolicy, type AttributionRewards,
   type AttributionFlag, type ContributionReward, type ContributorReward
 } from './attribution-rewards.ts'
+export { fitGate, DEFAULT_FIT_GATE, type FitInput, type FitGatePolicy, type FitGateResult } from './fit-gate.ts'
