@@ -158,7 +158,6 @@ export class AttributionService {
     const { factory, datanets } = this.opts
     const { job, record, prepared, named, held, inputs, exampleDocs } = await this.load(req, progress, signal)
     const { split } = prepared
-    const entry = { job }
     progress({ phase: 'attribute', examples: exampleDocs.length, checkpoints: held.length })
     const scores: AttributionScores = 'labels' in inputs.train ? await attributeClassifier(inputs as Parameters<typeof attributeClassifier>[0]) : await attributeLm(inputs as Parameters<typeof attributeLm>[0])
 
@@ -184,7 +183,7 @@ export class AttributionService {
     for (const id of unfit) paid.set(id, 0)
     const rewards = attributionRewards(scores.byGroup.map(g => ({ id: g.group, contributor: contributorOf.get(g.group) as string, influence: paid.get(g.group) ?? 0, order: order.get(g.group) ?? 0 })))
     // For infer --explain: each contribution's gradient, sketched, next to the checkpoints.
-    await saveSketches(factory.jobDir(entry.job), { format: SKETCHES_FORMAT, adapter: req.adapter, k: scores.sketch.k, seed: scores.sketch.seed, dims: scores.dims, contributors: Object.fromEntries(contributorOf) }, scores.sketches)
+    await saveSketches(factory.jobDir(job), { format: SKETCHES_FORMAT, adapter: req.adapter, k: scores.sketch.k, seed: scores.sketch.seed, dims: scores.dims, contributors: Object.fromEntries(contributorOf) }, scores.sketches)
     const weightOf = new Map(rewards.contributions.map(c => [c.id, c.weight]))
     const credits = scores.byGroup.map(g => ({ contribution: CID.parse(g.group), weight: weightOf.get(g.group) ?? 0, influence: g.tracin }))
     const attribution = await datanets.recordAttribution(record.datanet, { cycle: CID.parse(record.cycle), method: ATTRIBUTION_METHOD, credits })
