@@ -5,6 +5,7 @@
 // with every contribution without keeping the gradients.
 
 import { ShapeMismatchError } from '../errors.ts'
+import { fmix32 } from '../random.ts'
 
 export const SKETCH_DIMS = 512
 
@@ -21,9 +22,9 @@ export class CountSketch {
     this.bucket = new Int32Array(d)
     this.sign = new Float32Array(d)
     for (let j = 0; j < d; j++) {
-      const h = mix(j ^ Math.imul(seed, 0x9e3779b1))
+      const h = fmix32(j ^ Math.imul(seed, 0x9e3779b1))
       this.bucket[j] = h % k
-      this.sign[j] = (mix(h ^ 0x85ebca6b) & 1) === 0 ? 1 : -1
+      this.sign[j] = (fmix32(h ^ 0x85ebca6b) & 1) === 0 ? 1 : -1
     }
   }
 
@@ -42,13 +43,4 @@ export function cosine (a: ArrayLike<number>, b: ArrayLike<number>): number {
   let bb = 0
   for (let i = 0; i < a.length; i++) { ab += a[i] * b[i]; aa += a[i] * a[i]; bb += b[i] * b[i] }
   return aa === 0 || bb === 0 ? 0 : ab / Math.sqrt(aa * bb)
-}
-
-function mix (h: number): number {
-  h ^= h >>> 16
-  h = Math.imul(h, 0x85ebca6b)
-  h ^= h >>> 13
-  h = Math.imul(h, 0xc2b2ae35)
-  h ^= h >>> 16
-  return h >>> 0
 }

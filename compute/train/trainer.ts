@@ -7,7 +7,7 @@
 import { DivergenceError, MalformedArtifactError } from '../errors.ts'
 import type { StepResult } from '../models/step-runner.ts'
 import type { ParamSpec } from '../models/param-spec.ts'
-import { Rng } from '../random.ts'
+import { fmix32, Rng } from '../random.ts'
 import { cloneParams, type ParamSet } from '../tensors/param-set.ts'
 import { adamwStep, initAdamW, type AdamWConfig, type AdamWState } from './adamw.ts'
 import { checkpointHash, decodeCheckpoint, encodeCheckpoint, type Checkpoint } from './checkpoint.ts'
@@ -77,16 +77,6 @@ export function epochOrder (seed: number, epoch: number, examples: number, keys?
   const ranked = Array.from({ length: examples }, (_, i) => [fmix32(keys[i] ^ mix), keys[i], i] as const)
   ranked.sort((a, b) => a[0] - b[0] || a[1] - b[1] || a[2] - b[2])
   return ranked.map(r => r[2])
-}
-
-/** murmur3's 32-bit finaliser: every input bit reaches every output bit. */
-function fmix32 (h: number): number {
-  h ^= h >>> 16
-  h = Math.imul(h, 0x85ebca6b)
-  h ^= h >>> 13
-  h = Math.imul(h, 0xc2b2ae35)
-  h ^= h >>> 16
-  return h >>> 0
 }
 
 /** The example indices of global step `step`. The last batch of an epoch may be short. */
