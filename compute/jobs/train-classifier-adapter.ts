@@ -3,7 +3,7 @@
 // held-out accuracy before and after.
 
 import { BadTrainingDataError, ShapeMismatchError } from '../errors.ts'
-import type { Adapter, Model } from '../models/artifacts.ts'
+import type { Model } from '../models/artifacts.ts'
 import { buildClassifierGraph } from '../models/classifier/graphs.ts'
 import { classifierParamSpecs, type ClassifierConfig } from '../models/classifier/config.ts'
 import { classifierData, classifierStepFn, type LabelledTexts } from '../models/classifier/train-step.ts'
@@ -15,7 +15,7 @@ import { digestBytes, fingerprint } from '../train/fingerprint.ts'
 import type { StepProgress } from '../train/trainer.ts'
 import { exampleKeys, runTraining, type TrainingHyper } from './run-training.ts'
 import { ClassifierEvaluator, type ClassifierMetrics } from './classifier-eval.ts'
-import type { AdapterJobResult } from './train-lm-adapter.ts'
+import { adapterResult, type AdapterJobResult } from './adapter-result.ts'
 
 export type ClassifierHyper = TrainingHyper
 
@@ -55,20 +55,7 @@ export async function trainClassifierAdapter (job: ClassifierAdapterJob): Promis
     const before = await evaluator.evaluate(heldOut, null)
     const run = await runTraining({ job: id, specs, init: initParams(specs, hyper.seed), examples: trainData.count, keys: exampleKeys(job.train.texts.map((t, i) => `${job.train.labels[i]}\u0000${t}`)), hyper, step: classifierStepFn(runner, trainData, hyper.batch), store: job.store, onStep: job.onStep, signal: job.signal })
     const after = await evaluator.evaluate(heldOut, run.params)
-    const adapter: Adapter = {
-      meta: {
-        format: 'openledger/adapter/1',
-        kind: 'classifier',
-        base: job.baseCid,
-        lora: { rank: job.lora.rank, alpha: job.lora.alpha, targets: [...job.lora.targets] },
-        ...(job.datanet !== undefined ? { datanet: job.datanet } : {}),
-        hyper: { ...hyper },
-        metrics: { before, after, trainExamples: trainData.count },
-        provenance: { job: id, checkpoints: run.chain }
-      },
-      params: run.params
-    }
-    return { adapter, before, after, job: id, run }
+    return adapterResult({ kind: 'classifier', baseCid: job.baseCid, lora: job.lora, datanet: job.datanet, hyper, job: id, run, before, after, data: { trainExamples: trainData.count } })
   } finally {
     await runner.release()
     await evaluator.release()

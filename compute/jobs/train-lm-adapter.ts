@@ -4,7 +4,7 @@
 // fingerprint, checkpoint chain, hyper-parameters).
 
 import { BadTrainingDataError, ShapeMismatchError } from '../errors.ts'
-import type { Adapter, LmModelMeta, Model } from '../models/artifacts.ts'
+import type { Model } from '../models/artifacts.ts'
 import { buildLmStepGraph } from '../models/lm/graphs.ts'
 import { windowsOf } from '../models/lm/data.ts'
 import { lmStepFn } from '../models/lm/train-step.ts'
@@ -15,8 +15,9 @@ import { initParams } from '../models/param-spec.ts'
 import { StepRunner } from '../models/step-runner.ts'
 import type { CheckpointStore } from '../train/checkpoint-store.ts'
 import { digestBytes, fingerprint } from '../train/fingerprint.ts'
-import type { StepProgress, TrainResult } from '../train/trainer.ts'
+import type { StepProgress } from '../train/trainer.ts'
 import { exampleKeys, runTraining, type TrainingHyper } from './run-training.ts'
+import { adapterResult, type AdapterJobResult } from './adapter-result.ts'
 import { LmEvaluator, type LmMetrics } from './lm-eval.ts'
 import type { TextTokenizer } from './text-tokenizer.ts'
 
@@ -44,15 +45,6 @@ export interface LmAdapterJob {
   signal?: AbortSignal
 }
 
-export interface AdapterJobResult<M> {
-  adapter: Adapter
-  before: M
-  after: M
-  /** Fingerprint of the job; its checkpoints carry it. */
-  job: string
-  run: TrainResult
-}
-
 export async function trainLmAdapter (job: LmAdapterJob): Promise<AdapterJobResult<LmMetrics>> {
   const meta = job.base.meta
   if (meta.kind !== 'lm') throw new ShapeMismatchError('base model is not a language model', { kind: meta.kind })
@@ -71,26 +63,9 @@ export async function trainLmAdapter (job: LmAdapterJob): Promise<AdapterJobResu
     const before = await evaluator.evaluate(job.heldOut, job.tokenizer, null)
     const run = await runTraining({ job: id, specs, init: initParams(specs, hyper.seed), examples: windows.count, keys: exampleKeys(Array.from({ length: windows.count }, (_, w) => windows.tokens.subarray(w * hyper.seq, w * hyper.seq + hyper.seq + 1))), hyper, step: lmStepFn(runner, windows, hyper.batch), store: job.store, onStep: job.onStep, signal: job.signal })
     const after = await evaluator.evaluate(job.heldOut, job.tokenizer, run.params)
-    const adapter: Adapter = {
-      meta: {
-        format: 'openledger/adapter/1',
-        kind: 'lm',
-        base: job.baseCid,
-        lora: { rank: job.lora.rank, alpha: job.lora.alpha, targets: [...job.lora.targets] },
-        ...(job.datanet !== undefined ? { datanet: job.datanet } : {}),
-        hyper: { ...hyper },
-        metrics: { before, after, trainTokens: windows.tokens.length },
-        provenance: { job: id, checkpoints: run.chain }
-      },
-      params: run.params
-    }
-    return { adapter, before, after, job: id, run }
+    return adapterResult({ kind: 'lm', baseCid: job.baseCid, lora: job.lora, datanet: job.datanet, hyper, job: id, run, before, after, data: { trainTokens: windows.tokens.length } })
   } finally {
     await runner.release()
     await evaluator.release()
   }
-}
-
-export function isLmMeta (meta: Model['meta']): meta is LmModelMeta {
-  return meta.kind === 'lm'
 }
