@@ -19,7 +19,6 @@ import { Tokenizer } from '../../compute/tokenizer/index.ts'
 import { readJsonIfExists, writeJsonAtomic } from '../../storage/atomic-file.ts'
 import { trainingFiles, type TrainingFile } from '../../storage/datanet/shards.ts'
 import type { ManifestLog } from '../../storage/manifest/log.ts'
-import { importFile } from '../../storage/unixfs/index.ts'
 import { UsageError } from '../errors.ts'
 import { FileCheckpointStore } from './checkpoint-files.ts'
 import type { DatanetService } from './datanet-service.ts'
@@ -122,14 +121,13 @@ export class ModelFactory {
         ? await this.trainClassifier(base, req, split, common)
         : await this.trainLm(base, req, split, common)
       const adapterBytes = encodeAdapter(result.adapter, base.meta)
-      const { cid: adapterCid } = await importFile({ put: async (c: CID) => c }, adapterBytes)
+      const entry = await registry.addAdapter(adapterBytes, { base: baseCid, kind: base.meta.kind, job, datanet: { id: dn.id, version: dn.version }, metrics: { before: result.before, after: result.after } })
       // A retry of a finished job finds its cycle in the record instead of adding another.
       const record = await readJsonIfExists<JobRecord>(join(this.jobDir(job), 'job.json'))
-      const cycle = record?.adapter === adapterCid.toString()
+      const cycle = record?.adapter === entry.cid
         ? record.cycle
-        : await datanets.recordCycle(dn.id, { version: CID.parse(dn.version), model: baseCid, adapter: adapterCid, credits: [] })
-      await writeJsonAtomic(join(this.jobDir(job), 'job.json'), { request: req, adapter: adapterCid.toString(), cycle, datanet: dn.id, version: dn.version, base: baseCid } satisfies JobRecord)
-      const entry = await registry.addAdapter(adapterBytes, { base: baseCid, kind: base.meta.kind, job, datanet: { id: dn.id, version: dn.version }, metrics: { before: result.before, after: result.after } })
+        : await datanets.recordCycle(dn.id, { version: CID.parse(dn.version), model: baseCid, adapter: CID.parse(entry.cid), credits: [] })
+      await writeJsonAtomic(join(this.jobDir(job), 'job.json'), { request: req, adapter: entry.cid, cycle, datanet: dn.id, version: dn.version, base: baseCid } satisfies JobRecord)
       this.opts.log('adapter trained', { adapter: entry.cid, datanet: dn.name, version: dn.version, steps: result.run.steps, ms: Date.now() - started })
       return {
         adapter: entry.cid,
