@@ -7,4 +7,8 @@ export {
   type AttributionContribution, type AttributionPolicy, type AttributionRewards,
   type AttributionFlag, type ContributionReward, type ContributorReward
 } from './attribution-rewards.ts'
-export { fitGate, DEFAULT_FIT_GATE, type FitInput, type FitGatePolicy, type FitGateResult } from './fit-gate.ts'
+export { fitGate, DEFAULT_FIT_GATE, FIT_GATES, type FitInput, type FitGatePolicy, type FitGateResult } from './fit-gate.ts'
+export {
+  splitFee, DEFAULT_FEE_SPLIT, BASIS_POINTS,
+  type FeeSplitPolicy, type FeeSplitInput, type FeeSplit, type Payout
+} from './fee-split.ts'
