@@ -29,9 +29,9 @@ const V = [addr(3), addr(2)]
 describe('fee split policy', function () {
   it('cuts a round fee exactly by the default basis points', function () {
     const s = splitFee({ fee: 10_000n, worker: W, verifiers: V, contributorWeights: [{ contributor: addr(9), weight: 3 }, { contributor: addr(8), weight: 1 }] })
-    assert.deepEqual(s.parts, { worker: 7000n, verifiers: 1000n, contributors: 1500n, treasury: 500n })
-    assert.deepEqual(s.verifiers, [{ account: addr(2), amount: 500n }, { account: addr(3), amount: 500n }])
-    assert.deepEqual(s.contributors, [{ account: addr(8), amount: 375n }, { account: addr(9), amount: 1125n }])
+    assert.deepEqual(s.parts, { worker: 5000n, verifiers: 2000n, contributors: 2500n, treasury: 500n })
+    assert.deepEqual(s.verifiers, [{ account: addr(2), amount: 1000n }, { account: addr(3), amount: 1000n }])
+    assert.deepEqual(s.contributors, [{ account: addr(8), amount: 625n }, { account: addr(9), amount: 1875n }])
     assert.equal(s.treasury, 500n)
     assert.deepEqual(s.redirected, { verifiers: 0n, contributors: 0n })
     assert.equal(total(s), 10_000n)
@@ -47,16 +47,16 @@ describe('fee split policy', function () {
   it('sends the contributors part to the treasury when there are no weights, and the verifiers part when nobody signed', function () {
     for (const contributorWeights of [undefined, [], [{ contributor: addr(4), weight: 0 }]]) {
       const s = splitFee({ fee: 10_000n, worker: W, verifiers: [], contributorWeights })
-      assert.equal(s.treasury, 500n + 1500n + 1000n)
-      assert.deepEqual(s.redirected, { verifiers: 1000n, contributors: 1500n })
-      assert.deepEqual(s.payouts, [{ account: W, amount: 7000n }])
+      assert.equal(s.treasury, 500n + 2500n + 2000n)
+      assert.deepEqual(s.redirected, { verifiers: 2000n, contributors: 2500n })
+      assert.deepEqual(s.payouts, [{ account: W, amount: 5000n }])
       assert.equal(total(s), 10_000n)
     }
   })
 
   it('merges an address that has several roles into one payout', function () {
     const s = splitFee({ fee: 10_000n, worker: W, verifiers: [W, addr(2)], contributorWeights: [{ contributor: W, weight: 1 }] })
-    assert.deepEqual(s.payouts, [{ account: W, amount: 7000n + 500n + 1500n }, { account: addr(2), amount: 500n }])
+    assert.deepEqual(s.payouts, [{ account: W, amount: 5000n + 1000n + 2500n }, { account: addr(2), amount: 1000n }])
   })
 
   it('a zero fee pays zero to everyone', function () {

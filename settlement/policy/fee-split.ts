@@ -27,9 +27,9 @@ export interface FeeSplitPolicy {
  * not these, are what the network pays by.
  */
 export const DEFAULT_FEE_SPLIT: Readonly<FeeSplitPolicy> = Object.freeze({
-  worker: 7000,
-  verifiers: 1000,
-  contributors: 1500,
+  worker: 5000,
+  verifiers: 2000,
+  contributors: 2500,
   treasury: 500
 })
 
