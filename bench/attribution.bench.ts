@@ -26,7 +26,7 @@ import { numberFlag, parseFlags } from './lib/args.ts'
 import { BenchUsageError, type BenchResult } from './lib/bench.ts'
 import { round } from './lib/stats.ts'
 import { detectionAuc, spearman } from './attribution/metrics.ts'
-import { fitGate } from '../settlement/policy/index.ts'
+import { FIT_GATES, fitGate } from '../settlement/policy/index.ts'
 import { payoutWeights } from './attribution/payout.ts'
 import { buildLmScenario } from './attribution/lm-scenario.ts'
 import { buildScenario, NOISE_KINDS, type NoiseKind, type ScenarioContributor } from './attribution/scenario.ts'
@@ -81,12 +81,20 @@ export async function run (args: string[]): Promise<BenchResult> {
   }
   // The money: per-mail TracIn through the shared payout policy (duplicates, negative
   // influence, cap), then the same AUC on each contributor's payout weight.
-  const unfit = new Set(fitGate(scores.byGroup.map(g => ({ id: g.group, meanLoss: g.meanLoss })), scores.validationLoss).unfit.map(u => u.id))
+  const unfit = new Set(fitGate(scores.byGroup.map(g => ({ id: g.group, meanLoss: g.meanLoss })), scores.validationLoss, FIT_GATES[model === 'spam' ? 'classifier' : 'lm']).unfit.map(u => u.id))
+  figures.unfitGood = people.filter(p => !p.bad && unfit.has(p.id)).length
+  figures.unfitBad = people.filter(p => p.bad && unfit.has(p.id)).length
   figures.fitGateAuc = round(detectionAuc(people.map((p, i) => unfit.has(p.id) ? -Number.MAX_VALUE : tracinScores[i]), bad), 4)
-  // Payouts gate classifiers only, as the peer does (see attribution-service.ts).
-  const payout = payoutWeights(people, perText, model === 'spam' ? unfit : new Set())
+  const payout = payoutWeights(people, perText, unfit)
   const weights = people.map(p => payout.weights.get(p.id) ?? 0)
   figures.payoutAuc = round(detectionAuc(weights, bad), 4)
+  // Centred TracIn: a job runs a fixed number of steps, so leaving data out hands its
+  // batch slots to the average example; the matching estimate subtracts that example.
+  const centred = centredScores(people, exp.perExample, exp.exampleOf)
+  figures.centredAuc = round(detectionAuc(centred.byPerson, bad), 4)
+  const centredPayout = payoutWeights(people, centred.perText, unfit)
+  const centredWeights = people.map(p => centredPayout.weights.get(p.id) ?? 0)
+  figures.centredPayoutAuc = round(detectionAuc(centredWeights, bad), 4)
   const detail: Record<string, unknown> = { payoutFlags: payout.flagged, trainingMs: round(full.ms, 4), attributionMs: round(attributionMs, 4), gradientMs: round(scores.ms.gradients, 4), validation: full.after }
   let truth: number[] | undefined
   if (loo) {
@@ -100,6 +108,7 @@ export async function run (args: string[]): Promise<BenchResult> {
     const looMs = performance.now() - looStarted
     figures.tracinSpearman = round(spearman(tracinScores, truth), 4)
     figures.datainfSpearman = round(spearman(datainfScores, truth), 4)
+    figures.centredSpearman = round(spearman(centred.byPerson, truth), 4)
     figures.looAuc = round(detectionAuc(truth, bad), 4)
     figures.looCost = round(looMs / full.ms, 3)
     detail.looMs = round(looMs, 4)
@@ -114,7 +123,8 @@ export async function run (args: string[]): Promise<BenchResult> {
     }
   }
   const rows = [['contributor', 'bad', 'mails', 'TracIn', 'DataInf', 'leave-one-out dLoss', 'payout'], ...people.map((p, i) => [p.id, p.bad ? (p.copyOf !== undefined ? `copy of ${p.copyOf}` : noise) : '', String(p.texts.length), tracinScores[i].toExponential(3), datainfScores[i].toExponential(3), truth !== undefined ? truth[i].toExponential(3) : '-', weights[i].toFixed(4)])]
-  detail.contributors = people.map((p, i) => ({ id: p.id, bad: p.bad, mails: p.texts.length, tracin: tracinScores[i], datainf: datainfScores[i], loo: truth?.[i], payout: weights[i] }))
+  detail.contributors = people.map((p, i) => ({ id: p.id, bad: p.bad, mails: p.texts.length, tracin: tracinScores[i], datainf: datainfScores[i], centred: centred.byPerson[i], meanLoss: byId.get(p.id)?.meanLoss, loo: truth?.[i], payout: weights[i] }))
+  detail.validationLoss = scores.validationLoss
   return {
     figures,
     baseline: truth !== undefined ? { looAuc: figures.looAuc, looCost: figures.looCost } : null,
@@ -145,6 +155,9 @@ interface Experiment {
   attributionMs: number
   /** TracIn per text of each contributor, in contributor order: what payout takes. */
   perText: Float64Array
+  /** TracIn per training example, and which text (index into perText) each belongs to. */
+  perExample: Float64Array
+  exampleOf: ArrayLike<number>
   params: Record<string, unknown>
 }
 
@@ -188,6 +201,8 @@ async function spamExperiment (o: ExperimentOptions): Promise<Experiment> {
     scores,
     attributionMs: performance.now() - started,
     perText: scores.tracin,
+    perExample: scores.tracin,
+    exampleOf: Array.from(scores.tracin, (_, i) => i),
     params: { lora: `rank ${lora.rank} on ${lora.targets.join(',')}`, steps: hyper.steps, checkpoints: hyper.steps / hyper.checkpointEvery }
   }
 }
@@ -235,6 +250,25 @@ async function sotuExperiment (o: ExperimentOptions): Promise<Experiment> {
     scores,
     attributionMs: performance.now() - started,
     perText,
+    perExample: scores.tracin,
+    exampleOf: docOf,
     params: { lora: `rank ${lora.rank} on ${lora.targets.length} projections`, steps: hyper.steps, seq: hyper.seq, checkpoints: hyper.steps / hyper.checkpointEvery }
   }
+}
+
+/** Each example's TracIn minus the mean example's, summed per text and per contributor. */
+function centredScores (people: readonly ScenarioContributor[], perExample: Float64Array, exampleOf: ArrayLike<number>): { perText: Float64Array, byPerson: number[] } {
+  let mean = 0
+  for (const x of perExample) mean += x / perExample.length
+  const texts = people.reduce((n, p) => n + p.texts.length, 0)
+  const perText = new Float64Array(texts)
+  perExample.forEach((x, i) => { perText[exampleOf[i]] += x - mean })
+  const byPerson: number[] = []
+  let k = 0
+  for (const p of people) {
+    let sum = 0
+    for (let j = 0; j < p.texts.length; j++) sum += perText[k++]
+    byPerson.push(sum)
+  }
+  return { perText, byPerson }
 }

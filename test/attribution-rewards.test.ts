@@ -570,6 +570,10 @@ describe('fit gate', () => {
     assert.deepEqual(r.unfit.map(u => u.id), ['b'])
     assert.equal(r.unfit[0].bar, 0.2)
     assert.deepEqual(fitGate([{ id: 'b', meanLoss: 0.5 }], 0.2, { margin: 3 }).unfit, [])
+    // A language model's bar is looser: a speech 5% harder than validation text passes.
+    const { FIT_GATES } = await import('../settlement/policy/index.ts')
+    assert.deepEqual(fitGate([{ id: 'hard', meanLoss: 1.05 }, { id: 'noise', meanLoss: 1.6 }], 1, FIT_GATES.lm).unfit.map(u => u.id), ['noise'])
+    assert.deepEqual(fitGate([{ id: 'hard', meanLoss: 1.05 }], 1, FIT_GATES.classifier).unfit.map(u => u.id), ['hard'])
     for (const bad of [() => fitGate([{ id: 'a', meanLoss: Number.NaN }], 0.1), () => fitGate([], -1), () => fitGate([], 0.1, { margin: 0 })]) {
       assert.throws(bad, (err: Error) => err instanceof InvalidPolicyInputError && err.name === 'InvalidPolicyInputError')
     }

@@ -19,7 +19,7 @@ import { Tokenizer } from '../../compute/tokenizer/index.ts'
 import { loraSpecs } from '../../compute/models/lora.ts'
 import { initParams } from '../../compute/models/param-spec.ts'
 import { checkpointHash } from '../../compute/train/checkpoint.ts'
-import { attributionRewards, fitGate } from '../../settlement/policy/index.ts'
+import { FIT_GATES, attributionRewards, fitGate } from '../../settlement/policy/index.ts'
 import { readJsonIfExists, writeFileAtomic } from '../../storage/atomic-file.ts'
 import { EXIT, PeerError, UsageError } from '../errors.ts'
 import { FileCheckpointStore } from './checkpoint-files.ts'
@@ -176,10 +176,9 @@ export class AttributionService {
       const key = d.file.contribution.toString()
       paid.set(key, (paid.get(key) ?? 0) + scores.tracin[k])
     })
-    // Data the adapter could not fit (worse than it fits unseen validation data) earns
-    // nothing. Classifiers only for now: a language model's speeches differ so much in
-    // difficulty that the same bar also fails good, hard ones (measured in the bench).
-    const unfit = new Set(prepared.base.meta.kind !== 'classifier' ? [] : fitGate(scores.byGroup.map(g => ({ id: g.group, meanLoss: g.meanLoss })), scores.validationLoss).unfit.map(u => u.id))
+    // Data the adapter could not fit (worse than it fits unseen validation data, by the
+    // model kind's measured margin) earns nothing.
+    const unfit = new Set(fitGate(scores.byGroup.map(g => ({ id: g.group, meanLoss: g.meanLoss })), scores.validationLoss, FIT_GATES[prepared.base.meta.kind]).unfit.map(u => u.id))
     for (const id of unfit) paid.set(id, 0)
     const rewards = attributionRewards(scores.byGroup.map(g => ({ id: g.group, contributor: contributorOf.get(g.group) as string, influence: paid.get(g.group) ?? 0, order: order.get(g.group) ?? 0 })))
     // For infer --explain: each contribution's gradient, sketched, next to the checkpoints.

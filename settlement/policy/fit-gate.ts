@@ -21,6 +21,17 @@ export interface FitGatePolicy {
 
 export const DEFAULT_FIT_GATE: Readonly<FitGatePolicy> = Object.freeze({ margin: 1 })
 
+/**
+ * The bar per model kind, as measured (bench/RESULTS.md, attribution): a classifier's
+ * good data sits below its validation loss, so margin 1. A language model's good
+ * documents spread around it (0.86-1.05x on sotu speeches, random text 1.63x, other
+ * books 1.05-1.12x), so margin 1.1: all random text fails, no good speech did.
+ */
+export const FIT_GATES: Readonly<Record<'classifier' | 'lm', Readonly<FitGatePolicy>>> = Object.freeze({
+  classifier: DEFAULT_FIT_GATE,
+  lm: Object.freeze({ margin: 1.1 })
+})
+
 export interface FitGateResult {
   /** Ids that failed the gate, in input order, with their loss and the bar. */
   unfit: Array<{ id: string, meanLoss: number, bar: number }>
