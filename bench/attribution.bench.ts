@@ -41,6 +41,7 @@ export const flags = [
   '--threads N        onnxruntime threads (default 2)',
   '--no-loo           skip the leave-one-out ground truth (AUC and cost only)',
   '--loo-noise        also redo leave-one-out with another training seed: the truth\'s own reproducibility (looSeedSpearman)',
+  '--checkpoint-every N  steps between the checkpoints TracIn is taken at (default 50)',
   '--model M          spam (classifier, contributors = sender domains; default) or sotu (language model, contributors = speeches)'
 ]
 
@@ -48,13 +49,14 @@ const SPAM_BASE = fileURLToPath(new URL('../peer/models/built/spam-base.safetens
 const SOTU_LM = fileURLToPath(new URL('../peer/models/built/sotu-lm.safetensors', import.meta.url))
 
 export async function run (args: string[]): Promise<BenchResult> {
-  const f = parseFlags(args, { contributors: 'string', bad: 'string', noise: 'string', seed: 'string', threads: 'string', 'no-loo': 'boolean', 'loo-noise': 'boolean', model: 'string' })
+  const f = parseFlags(args, { contributors: 'string', bad: 'string', noise: 'string', seed: 'string', threads: 'string', 'no-loo': 'boolean', 'loo-noise': 'boolean', model: 'string', 'checkpoint-every': 'string' })
   const model = (f.model as string | undefined) ?? 'spam'
   if (model !== 'spam' && model !== 'sotu') throw new BenchUsageError('--model must be spam or sotu')
   const N = numberFlag(f, 'contributors', 30, { min: 3 })
   const K = numberFlag(f, 'bad', 5, { min: 1 })
   const seed = numberFlag(f, 'seed', 1, { min: 0 })
   const threads = numberFlag(f, 'threads', 2, { min: 1 })
+  const checkpointEvery = numberFlag(f, 'checkpoint-every', 50, { min: 1 })
   const noise = ((f.noise as string | undefined) ?? (model === 'sotu' ? 'random-text' : 'label-flip')) as NoiseKind
   if (model === 'sotu' && noise === 'label-flip') throw new BenchUsageError('label-flip has no meaning for the language model: use random-text, off-topic or duplicate')
   if (!(NOISE_KINDS as readonly string[]).includes(noise)) throw new BenchUsageError(`--noise must be one of ${NOISE_KINDS.join(', ')}`)
@@ -62,8 +64,8 @@ export async function run (args: string[]): Promise<BenchResult> {
   const log = (msg: string): void => { process.stderr.write(`attribution: ${msg}\n`) }
 
   const exp = model === 'sotu'
-    ? await sotuExperiment({ N, K, noise, seed, threads, log })
-    : await spamExperiment({ N, K, noise, seed, threads, log })
+    ? await sotuExperiment({ N, K, noise, seed, threads, checkpointEvery, log })
+    : await spamExperiment({ N, K, noise, seed, threads, checkpointEvery, log })
   const { people, trainOnce, full, scores, attributionMs, perText } = exp
   const byId = new Map(scores.byGroup.map(g => [g.group, g]))
   const tracinScores = people.map(p => byId.get(p.id)?.tracin ?? 0)
@@ -144,7 +146,7 @@ export async function run (args: string[]): Promise<BenchResult> {
   }
 }
 
-interface ExperimentOptions { N: number, K: number, noise: NoiseKind, seed: number, threads: number, log: (msg: string) => void }
+interface ExperimentOptions { N: number, K: number, noise: NoiseKind, seed: number, threads: number, checkpointEvery: number, log: (msg: string) => void }
 
 interface Experiment {
   people: ScenarioContributor[]
@@ -168,7 +170,7 @@ async function spamExperiment (o: ExperimentOptions): Promise<Experiment> {
   const scenario = await buildScenario({ contributors: o.N, bad: o.K, noise: o.noise, seed: o.seed })
   const people = scenario.contributors
   const lora = { rank: 8, alpha: 16, targets: [...CLASSIFIER_LORA_TARGETS] }
-  const hyper = { ...DEFAULT_CLASSIFIER_ADAPTER_HYPER, checkpointEvery: 50 }
+  const hyper = { ...DEFAULT_CLASSIFIER_ADAPTER_HYPER, checkpointEvery: o.checkpointEvery }
   const specs = loraSpecs(classifierParamSpecs(cfg), lora, new Set(['emb']))
   const trainSet = (without?: string) => {
     const kept = people.filter(p => p.id !== without)
@@ -215,7 +217,7 @@ async function sotuExperiment (o: ExperimentOptions): Promise<Experiment> {
   const scenario = await buildLmScenario({ contributors: o.N, bad: o.K, noise: o.noise, seed: o.seed, maxChars: 12_000, validation: 8 })
   const people = scenario.contributors
   const lora = { rank: 8, alpha: 16, targets: defaultLoraTargets(cfg) }
-  const hyper = { ...DEFAULT_LM_ADAPTER_HYPER, steps: 200, batch: 16, seq: 64, lr: 2e-3, checkpointEvery: 50 }
+  const hyper = { ...DEFAULT_LM_ADAPTER_HYPER, steps: 200, batch: 16, seq: 64, lr: 2e-3, checkpointEvery: o.checkpointEvery }
   const specs = loraSpecs(lmParamSpecs(cfg), lora)
   const texts = (without?: string) => people.filter(p => p.id !== without).flatMap(p => p.texts)
   const run = async (without?: string, store?: MemoryCheckpointStore, seed = hyper.seed) => {

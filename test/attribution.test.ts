@@ -12,6 +12,8 @@ import { loraSpecs } from '../compute/models/lora.ts'
 import { initParams } from '../compute/models/param-spec.ts'
 import { StepRunner } from '../compute/models/step-runner.ts'
 import { Rng } from '../compute/random.ts'
+import { attributeLm } from '../compute/jobs/attribute.ts'
+import type { Model } from '../compute/models/artifacts.ts'
 import { readSpamAssassinMails } from '../storage/corpora/spam-assassin.ts'
 
 const cfg: ClassifierConfig = { buckets: 512, maxFeatures: 32, maxChars: 3000, embed: 8, hidden: 6, classes: 2 }
@@ -79,6 +81,50 @@ describe('per-example gradients and influence estimators', function () {
       }
     }
     await runner.release()
+  })
+
+  it('language-model TracIn from the step graph\'s validation gradient equals the per-window computation', async () => {
+    const lmCfg = { vocab: 40, dModel: 8, layers: 1, heads: 2, ffn: 16, context: 8 }
+    const lmLora = { rank: 2, alpha: 4, targets: ['l0.attn.wq', 'l0.attn.wv'] }
+    const params = initParams(lmParamSpecs(lmCfg), 7)
+    const base = { meta: { format: 'openledger-model/1', kind: 'lm', name: 'tiny', config: lmCfg, tokenizer: {} }, params } as unknown as Model
+    const rng = new Rng(8)
+    const point = (seed: number) => {
+      const a = initParams(loraSpecs(lmParamSpecs(lmCfg), lmLora), seed)
+      for (const t of a.values()) for (let i = 0; i < t.data.length; i++) t.data[i] += 0.3 * rng.normal()
+      return a
+    }
+    const doc = (n: number) => Int32Array.from({ length: n }, () => rng.int(38))
+    const train = windowsOf([doc(40), doc(17)], { seq: 6, eot: 38, pad: 39 })
+    // 45 validation windows: more than one wide batch, with a short, padded tail.
+    const validation = windowsOf([doc(200), doc(61)], { seq: 6, eot: 38, pad: 39 })
+    const initial = point(1)
+    const checkpoints = [{ step: 5, params: point(2), lrMass: 0.3 }, { step: 10, params: point(3), lrMass: 0.2 }]
+    const scores = await attributeLm({ base, lora: lmLora, initial, checkpoints, train, validation, groups: Array.from({ length: train.count }, (_, i) => String(i % 3)), batch: 4, threads: 1 })
+
+    const graph = buildLmExampleGrads(lmCfg, params, lmLora, 4, 6)
+    const eg = await ExampleGradients.create(graph, 1)
+    const rows = async (adapter: typeof initial, w: typeof train) => {
+      const out = new Float32Array(w.count * graph.dims)
+      const losses = new Float64Array(w.count)
+      await eg.lmWindows(adapter, w, Array.from({ length: w.count }, (_, i) => i), (g, n, start, l) => { out.set(g.subarray(0, n * graph.dims), start * graph.dims); for (let r = 0; r < n; r++) losses[start + r] = l[r] })
+      return { out, losses }
+    }
+    const points = [{ params: initial, lrMass: 0 }, ...checkpoints]
+    const expected = new Float64Array(train.count)
+    let valLoss = 0
+    for (const [i, c] of points.entries()) {
+      const weight = (points[i].lrMass + (points[i + 1]?.lrMass ?? 0)) / 2
+      const val = await rows(c.params, validation)
+      const v = meanRow(val.out, validation.count, graph.dims)
+      valLoss = val.losses.reduce((a, b) => a + b, 0) / validation.count
+      const t = tracin([{ lr: weight, train: (await rows(c.params, train)).out, val: v }], train.count, graph.dims)
+      for (let k = 0; k < train.count; k++) expected[k] += t[k]
+    }
+    await eg.release()
+    assert.ok(Math.abs(scores.validationLoss - valLoss) <= 1e-4 * valLoss, `validation loss ${scores.validationLoss} vs ${valLoss}`)
+    const scale = Math.max(...Array.from(expected, Math.abs))
+    for (let k = 0; k < train.count; k++) assert.ok(Math.abs(scores.tracin[k] - expected[k]) <= 1e-4 * scale, `window ${k}: ${scores.tracin[k]} vs ${expected[k]}`)
   })
 
   it('CountSketch is linear, seeded, and keeps dot products on average', () => {

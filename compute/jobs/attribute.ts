@@ -13,13 +13,15 @@ import type { Model } from '../models/artifacts.ts'
 import type { ClassifierConfig } from '../models/classifier/config.ts'
 import { classifierBatch, type ClassifierData } from '../models/classifier/train-step.ts'
 import type { LmConfig } from '../models/lm/config.ts'
-import type { LmWindows } from '../models/lm/data.ts'
+import { lmBatch, type LmWindows } from '../models/lm/data.ts'
 import type { LoraConfig } from '../models/lora.ts'
 import type { ParamSpec } from '../models/param-spec.ts'
 import { sizeOf, type ParamSet } from '../tensors/param-set.ts'
 import { decodeCheckpoint } from '../train/checkpoint.ts'
 import type { CheckpointStore } from '../train/checkpoint-store.ts'
 import { lrMass, type TrainingHyper } from './run-training.ts'
+import { buildLmStepGraph } from '../models/lm/graphs.ts'
+import { StepRunner } from '../models/step-runner.ts'
 
 /** The seed of the sketch every attribution uses, so sketches of one adapter compare. */
 export const SKETCH_SEED = 0x5eed
@@ -68,6 +70,9 @@ interface GradientSource {
   valCount: number
   /** Calls fn per batch; `start` counts rows of `indices` (default: every example, in order). */
   each: (grads: ExampleGradients, params: ParamSet, set: 'train' | 'val', fn: (g: Float32Array, rows: number, start: number, losses: Float32Array) => void, indices?: readonly number[]) => Promise<void>
+  /** The mean validation gradient and loss without per-example gradients, where cheaper. */
+  meanVal?: (params: ParamSet) => Promise<{ v: Float64Array, loss: number }>
+  release?: () => Promise<void>
 }
 
 type ClassifierAttribution = AttributionInputs & { train: ClassifierData, validation: ClassifierData }
@@ -97,7 +102,9 @@ function classifierSource (job: ClassifierAttribution): GradientSource {
 /** Examples are the training windows; each window counts for the document it starts in. */
 function lmSource (job: LmAttribution): GradientSource {
   if (job.base.meta.kind !== 'lm') throw new ShapeMismatchError('base model is not a language model')
-  const graph = buildLmExampleGrads(job.base.meta.config as LmConfig, job.base.params, job.lora, job.batch ?? 16, job.train.seq)
+  const cfg = job.base.meta.config as LmConfig
+  const graph = buildLmExampleGrads(cfg, job.base.params, job.lora, job.batch ?? 16, job.train.seq)
+  let step: Promise<StepRunner> | undefined
   return {
     graph,
     trainCount: job.train.count,
@@ -105,9 +112,40 @@ function lmSource (job: LmAttribution): GradientSource {
     each: async (grads, params, set, fn, indices) => {
       const w = set === 'train' ? job.train : job.validation
       await grads.lmWindows(params, w, indices ?? range(w.count), fn)
-    }
+    },
+    // Validation needs only the mean gradient: the training step graph (one shared
+    // adapter, no per-window bank) gives each batch's token-mean gradient, and
+    // tokens x that is the batch's sum of per-window gradients, in the same layout.
+    meanVal: async (params) => {
+      const batch = VAL_BATCH
+      step ??= StepRunner.create(buildLmStepGraph({ cfg, batch, seq: job.validation.seq, mode: { kind: 'lora', base: job.base.params, lora: job.lora }, train: true }), { threads: job.threads })
+      const runner = await step
+      const v = new Float64Array(graph.dims)
+      let loss = 0
+      const all = range(job.validation.count)
+      for (let start = 0; start < all.length; start += batch) {
+        const b = lmBatch(job.validation, all.slice(start, start + batch), batch)
+        const tokens = b.count
+        const r = await runner.run(params, { tokens: { data: b.tokens, dims: [batch, job.validation.seq] }, targets: { data: b.targets, dims: [batch, job.validation.seq] }, mask: { data: b.mask, dims: [batch, job.validation.seq] } }, b.count)
+        loss += r.loss * tokens
+        let offset = 0
+        for (const s of graph.bank) {
+          const t = r.grads.get(s.name)
+          if (t === undefined) throw new ShapeMismatchError(`step graph has no gradient for ${s.name}`)
+          for (let j = 0; j < t.data.length; j++) v[offset + j] += t.data[j] * tokens
+          offset += t.data.length
+        }
+      }
+      const n = Math.max(1, job.validation.count)
+      for (let j = 0; j < v.length; j++) v[j] /= n
+      return { v, loss: loss / n }
+    },
+    release: async () => { if (step !== undefined) await (await step).release() }
   }
 }
+
+/** Validation windows per step-graph run: only the mean gradient is kept, so batches can be wide. */
+const VAL_BATCH = 32
 
 export async function attributeClassifier (job: ClassifierAttribution): Promise<AttributionScores> {
   return await attribute(job, classifierSource(job))
@@ -142,6 +180,7 @@ export async function recomputeTracin (job: ClassifierAttribution | LmAttributio
     return out
   } finally {
     await grads.release()
+    await source.release?.()
   }
 }
 
@@ -155,6 +194,11 @@ export function sampleMismatches (claimed: ReadonlyArray<{ example: number, trac
 }
 
 async function meanValGradient (source: GradientSource, grads: ExampleGradients, params: ParamSet, d: number, onLoss?: (mean: number) => void): Promise<Float64Array> {
+  if (source.meanVal !== undefined) {
+    const r = await source.meanVal(params)
+    onLoss?.(r.loss)
+    return r.v
+  }
   const v = new Float64Array(d)
   let loss = 0
   await source.each(grads, params, 'val', (g, rows, _start, losses) => {
@@ -225,6 +269,7 @@ async function attribute (job: AttributionInputs, source: GradientSource): Promi
     return { tracin: t, datainf: di, byGroup, finalLoss, validationLoss, ms: { gradients: gradientMs, scores: performance.now() - t0 }, dims: d, sketches, sketch: { k: cs.k, seed: SKETCH_SEED } }
   } finally {
     await grads.release()
+    await source.release?.()
   }
 }
 
