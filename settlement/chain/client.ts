@@ -1,0 +1,344 @@
+// Thin typed wrappers over ethers Contracts for what the peer and the CLI do on chain:
+// stake, escrow jobs, post/challenge/claim reward roots, run governance. Each write
+// waits for its receipt; a revert comes back as ContractRevertError whose
+// details.error is the Solidity custom error's name and details.args its arguments,
+// decoded with the ABIs of all our contracts (a revert may come from a callee).
+import {
+  Contract, ErrorDescription, Interface, JsonRpcProvider, id, isError,
+  type ContractRunner, type InterfaceAbi, type Log, type LogDescription, type TransactionReceipt
+} from 'ethers'
+import { compileContracts } from './compile.ts'
+import { ContractRevertError } from './errors.ts'
+import { domain, type DomainContract } from './signatures.ts'
+import type { TypedDataDomain } from 'ethers'
+
+export const ROLE = { worker: 0, verifier: 1, aggregator: 2 } as const
+export type Role = typeof ROLE[keyof typeof ROLE]
+
+/** What deploy() writes: every contract address of one deployment. */
+export interface Addresses {
+  chainId: number
+  open: string
+  gopen: string
+  governor: string
+  timelock: string
+  registry: string
+  staking: string
+  escrow: string
+  distributor: string
+  treasury: string
+  deployBlock: number
+}
+
+export const CONTRACT_NAMES = {
+  open: 'OPEN',
+  gopen: 'GOpen',
+  governor: 'OpenGovernor',
+  timelock: 'Timelock',
+  registry: 'ParameterRegistry',
+  staking: 'Staking',
+  escrow: 'JobEscrow',
+  distributor: 'RewardDistributor'
+} as const
+export type ContractKey = keyof typeof CONTRACT_NAMES
+
+/** OpenZeppelin's Governor states, by their enum index. */
+export const PROPOSAL_STATES = ['Pending', 'Active', 'Canceled', 'Defeated', 'Succeeded', 'Queued', 'Expired', 'Executed'] as const
+export type ProposalState = typeof PROPOSAL_STATES[number]
+
+export interface Proposal {
+  targets: string[]
+  values: bigint[]
+  calldatas: string[]
+  description: string
+}
+
+export interface RootInfo { root: string, total: bigint, finalAt: bigint }
+export interface JobInfo { requester: string, amount: bigint, deadline: bigint, status: number }
+
+/** A JSON-RPC provider tuned for a local chain: no batching stall, no caching, fast polling. */
+export function connectProvider (rpcUrl: string, chainId?: number): JsonRpcProvider {
+  const provider = new JsonRpcProvider(rpcUrl, chainId, { staticNetwork: chainId !== undefined, batchMaxCount: 1, cacheTimeout: -1 })
+  provider.pollingInterval = 50
+  return provider
+}
+
+let abisP: Promise<Record<string, InterfaceAbi>> | undefined
+/** Every compiled contract's ABI, by contract name (from the compile cache once built). */
+export async function loadAbis (): Promise<Record<string, InterfaceAbi>> {
+  abisP ??= compileContracts().then(r => Object.fromEntries(Object.entries(r.contracts).map(([n, a]) => [n, a.abi as InterfaceAbi])))
+  return await abisP
+}
+
+/** One Interface with the custom errors of every ABI, to decode a revert from any callee. */
+export function errorInterface (abis: Record<string, InterfaceAbi>): Interface {
+  const seen = new Map<string, unknown>()
+  for (const abi of Object.values(abis)) {
+    for (const f of abi as Array<{ type: string, name: string, inputs: Array<{ type: string }> }>) {
+      if (f.type !== 'error') continue
+      const sig = `${f.name}(${f.inputs.map(i => i.type).join(',')})`
+      if (!seen.has(sig)) seen.set(sig, f)
+    }
+  }
+  return new Interface([...seen.values()] as InterfaceAbi)
+}
+
+function revertData (err: unknown): string | undefined {
+  let e: any = err
+  for (let depth = 0; e != null && depth < 6; depth++) {
+    if (typeof e.data === 'string' && e.data.startsWith('0x')) return e.data
+    if (typeof e.data?.data === 'string') return e.data.data
+    e = e.error ?? e.info?.error ?? e.cause
+  }
+  return undefined
+}
+
+function argsByName (desc: ErrorDescription): Record<string, unknown> {
+  const out: Record<string, unknown> = {}
+  desc.fragment.inputs.forEach((input, i) => { out[input.name !== '' ? input.name : String(i)] = desc.args[i] })
+  return out
+}
+
+/** Turns an ethers revert into ContractRevertError; other errors pass through unchanged. */
+export function decodeRevert (err: unknown, errors: Interface, where: { contract: string, method: string }): unknown {
+  if (!isError(err, 'CALL_EXCEPTION') && revertData(err) === undefined) return err
+  const data = revertData(err)
+  if (data === undefined || data === '0x') {
+    return new ContractRevertError(`${where.contract}.${where.method} reverted without data`, { ...where, error: 'unknown', args: {}, data: data ?? null })
+  }
+  let desc: ErrorDescription | null = null
+  try { desc = errors.parseError(data) } catch {}
+  if (desc === null) {
+    return new ContractRevertError(`${where.contract}.${where.method} reverted`, { ...where, error: 'unknown', args: {}, data })
+  }
+  // ethers parses Error(string) and Panic(uint256) itself, under those names.
+  return new ContractRevertError(`${where.contract}.${where.method} reverted: ${desc.name}`, { ...where, error: desc.name, args: argsByName(desc), data })
+}
+
+export interface TxResult {
+  receipt: TransactionReceipt
+  gasUsed: bigint
+  /** Logs this transaction emitted that our ABIs can parse. */
+  events: LogDescription[]
+}
+
+export class SettlementClient {
+  readonly addresses: Addresses
+  readonly runner: ContractRunner
+  readonly abis: Record<string, InterfaceAbi>
+  readonly errors: Interface
+  readonly c: Record<ContractKey, Contract>
+
+  private constructor (addresses: Addresses, runner: ContractRunner, abis: Record<string, InterfaceAbi>) {
+    this.addresses = addresses
+    this.runner = runner
+    this.abis = abis
+    this.errors = errorInterface(abis)
+    const c = {} as Record<ContractKey, Contract>
+    for (const key of Object.keys(CONTRACT_NAMES) as ContractKey[]) c[key] = new Contract(addresses[key], abis[CONTRACT_NAMES[key]], runner)
+    this.c = c
+  }
+
+  static async create (addresses: Addresses, runner: ContractRunner): Promise<SettlementClient> {
+    return new SettlementClient(addresses, runner, await loadAbis())
+  }
+
+  /** The same deployment seen through another signer. */
+  as (runner: ContractRunner): SettlementClient {
+    return new SettlementClient(this.addresses, runner, this.abis)
+  }
+
+  domain (contract: DomainContract): TypedDataDomain {
+    const at = contract === 'distributor' ? this.addresses.distributor : contract === 'staking' ? this.addresses.staking : this.addresses.escrow
+    return domain(contract, this.addresses.chainId, at)
+  }
+
+  async address (): Promise<string> {
+    const r = this.runner as { getAddress?: () => Promise<string> }
+    if (r.getAddress === undefined) throw new TypeError('this client has no signer')
+    return await r.getAddress()
+  }
+
+  /** Sends one transaction and waits for it; reverts become ContractRevertError. */
+  async send (key: ContractKey | Contract, method: string, args: unknown[]): Promise<TxResult> {
+    const contract = typeof key === 'string' ? this.c[key] : key
+    const where = { contract: typeof key === 'string' ? CONTRACT_NAMES[key] : String(contract.target), method }
+    try {
+      const tx = await contract.getFunction(method).send(...args)
+      const receipt = await tx.wait()
+      if (receipt === null) throw new ContractRevertError('transaction dropped', { ...where, error: 'unknown', args: {} })
+      return { receipt, gasUsed: receipt.gasUsed, events: this.parseLogs(receipt.logs) }
+    } catch (err) {
+      throw decodeRevert(err, this.errors, where)
+    }
+  }
+
+  /** A read; reverts become ContractRevertError. */
+  async read<T = unknown> (key: ContractKey, method: string, args: unknown[] = []): Promise<T> {
+    try {
+      return await this.c[key].getFunction(method).staticCall(...args) as T
+    } catch (err) {
+      throw decodeRevert(err, this.errors, { contract: CONTRACT_NAMES[key], method })
+    }
+  }
+
+  parseLogs (logs: readonly Log[]): LogDescription[] {
+    const out: LogDescription[] = []
+    for (const log of logs) {
+      const key = (Object.keys(CONTRACT_NAMES) as ContractKey[]).find(k => this.addresses[k].toLowerCase() === log.address.toLowerCase())
+      if (key === undefined) continue
+      const parsed = this.c[key].interface.parseLog(log)
+      if (parsed !== null) out.push(parsed)
+    }
+    return out
+  }
+
+  // OPEN
+
+  async balanceOf (account: string): Promise<bigint> {
+    return await this.read<bigint>('open', 'balanceOf', [account])
+  }
+
+  async transfer (to: string, amount: bigint): Promise<TxResult> {
+    return await this.send('open', 'transfer', [to, amount])
+  }
+
+  /** Approves `spender` for `amount` unless the allowance already covers it. */
+  async ensureAllowance (spender: string, amount: bigint): Promise<void> {
+    const have = await this.read<bigint>('open', 'allowance', [await this.address(), spender])
+    if (have < amount) await this.send('open', 'approve', [spender, amount])
+  }
+
+  // Staking
+
+  async stake (role: Role, amount: bigint): Promise<TxResult> {
+    await this.ensureAllowance(this.addresses.staking, amount)
+    return await this.send('staking', 'stake', [role, amount])
+  }
+
+  async requestUnbond (role: Role, amount: bigint): Promise<TxResult> {
+    return await this.send('staking', 'requestUnbond', [role, amount])
+  }
+
+  async withdraw (role: Role): Promise<TxResult> {
+    return await this.send('staking', 'withdraw', [role])
+  }
+
+  async stakeOf (peer: string, role: Role): Promise<bigint> {
+    return await this.read<bigint>('staking', 'stakeOf', [peer, role])
+  }
+
+  async unbondingOf (peer: string, role: Role): Promise<{ amount: bigint, unlockAt: bigint }> {
+    const [amount, unlockAt] = await this.read<[bigint, bigint]>('staking', 'unbondingOf', [peer, role])
+    return { amount, unlockAt }
+  }
+
+  async slash (peer: string, role: Role, amount: bigint, evidence: string, prover: string, signatures: string): Promise<TxResult> {
+    return await this.send('staking', 'slash', [peer, role, amount, evidence, prover, signatures])
+  }
+
+  // JobEscrow
+
+  async openJob (jobId: string, amount: bigint, deadline: bigint | number): Promise<TxResult> {
+    await this.ensureAllowance(this.addresses.escrow, amount)
+    return await this.send('escrow', 'open', [jobId, amount, deadline])
+  }
+
+  async releaseJob (jobId: string, worker: string, resultHash: string, signatures: string): Promise<TxResult> {
+    return await this.send('escrow', 'release', [jobId, worker, resultHash, signatures])
+  }
+
+  async refundJob (jobId: string): Promise<TxResult> {
+    return await this.send('escrow', 'refund', [jobId])
+  }
+
+  async jobOf (jobId: string): Promise<JobInfo> {
+    const [requester, amount, deadline, status] = await this.read<[string, bigint, bigint, bigint]>('escrow', 'jobOf', [jobId])
+    return { requester, amount, deadline, status: Number(status) }
+  }
+
+  // RewardDistributor
+
+  async postRoot (epoch: bigint | number, root: string, total: bigint, signatures: string): Promise<TxResult> {
+    return await this.send('distributor', 'postRoot', [epoch, root, total, signatures])
+  }
+
+  async challengeRoot (epoch: bigint | number, evidence: string, signatures: string): Promise<TxResult> {
+    return await this.send('distributor', 'challengeRoot', [epoch, evidence, signatures])
+  }
+
+  async claim (epoch: bigint | number, account: string, cumulative: bigint, proof: readonly string[]): Promise<TxResult> {
+    return await this.send('distributor', 'claim', [epoch, account, cumulative, proof])
+  }
+
+  /** `accounts`/`cumulatives` in the order of StandardMerkleTree.getMultiProof's `leaves`. */
+  async claimMultiple (
+    epoch: bigint | number,
+    accounts: readonly string[],
+    cumulatives: readonly bigint[],
+    proof: readonly string[],
+    proofFlags: readonly boolean[]
+  ): Promise<TxResult> {
+    return await this.send('distributor', 'claimMultiple', [epoch, accounts, cumulatives, proof, proofFlags])
+  }
+
+  async nextEpoch (): Promise<bigint> {
+    return await this.read<bigint>('distributor', 'nextEpoch')
+  }
+
+  async rootOf (epoch: bigint | number): Promise<RootInfo> {
+    const [root, total, finalAt] = await this.read<[string, bigint, bigint]>('distributor', 'rootOf', [epoch])
+    return { root, total, finalAt }
+  }
+
+  async claimed (account: string): Promise<bigint> {
+    return await this.read<bigint>('distributor', 'claimed', [account])
+  }
+
+  // Governance
+
+  /** Locks OPEN into gOPEN (votes count from the next second on). */
+  async lockForVotes (amount: bigint): Promise<TxResult> {
+    await this.ensureAllowance(this.addresses.gopen, amount)
+    return await this.send('gopen', 'depositFor', [await this.address(), amount])
+  }
+
+  /** Pays the registry's proposal fee (approving it) and proposes; returns the proposal id. */
+  async propose (p: Proposal): Promise<{ proposalId: bigint, tx: TxResult }> {
+    const fee = await this.read<bigint>('registry', 'proposalFee')
+    if (fee > 0n) await this.ensureAllowance(this.addresses.governor, fee)
+    const tx = await this.send('governor', 'propose', [p.targets, p.values, p.calldatas, p.description])
+    return { proposalId: await this.proposalId(p), tx }
+  }
+
+  async proposalId (p: Proposal): Promise<bigint> {
+    return await this.read<bigint>('governor', 'getProposalId', [p.targets, p.values, p.calldatas, id(p.description)])
+  }
+
+  /** support: 0 against, 1 for, 2 abstain. */
+  async castVote (proposalId: bigint, support: 0 | 1 | 2): Promise<TxResult> {
+    return await this.send('governor', 'castVote', [proposalId, support])
+  }
+
+  async queue (p: Proposal): Promise<TxResult> {
+    return await this.send('governor', 'queue', [p.targets, p.values, p.calldatas, id(p.description)])
+  }
+
+  async execute (p: Proposal): Promise<TxResult> {
+    return await this.send('governor', 'execute', [p.targets, p.values, p.calldatas, id(p.description)])
+  }
+
+  async proposalState (proposalId: bigint): Promise<ProposalState> {
+    return PROPOSAL_STATES[Number(await this.read<bigint>('governor', 'state', [proposalId]))]
+  }
+
+  /** A proposal that calls one registry setter, e.g. ('setChallengeWindow', [7200]). */
+  registryProposal (setter: string, args: unknown[], description: string): Proposal {
+    return {
+      targets: [this.addresses.registry],
+      values: [0n],
+      calldatas: [this.c.registry.interface.encodeFunctionData(setter, args)],
+      description
+    }
+  }
+}

@@ -1,0 +1,24 @@
+// SPDX-License-Identifier: Apache-2.0
+// What the settlement contracts read from each other: the registry's parameters and
+// the bonded stake of a signer. Kept minimal so each contract's dependency is visible.
+pragma solidity ^0.8.24;
+
+interface IParameterRegistry {
+    function treasury() external view returns (address);
+    function rewardSplit() external view returns (uint16 worker, uint16 verifiers, uint16 contributors, uint16 treasury_);
+    function auditRateBps() external view returns (uint16);
+    function slashAmount(uint8 role) external view returns (uint256);
+    function proverShareBps() external view returns (uint16);
+    function epochLength() external view returns (uint64);
+    function challengeWindow() external view returns (uint64);
+    function unbondingDelay() external view returns (uint64);
+    function aggregatorQuorum() external view returns (uint16);
+    function verifierQuorum() external view returns (uint16);
+    function minStake(uint8 role) external view returns (uint256);
+    function proposalFee() external view returns (uint256);
+}
+
+interface IStaking {
+    /// Bonded stake of `peer` for `role`, not counting stake that is unbonding.
+    function stakeOf(address peer, uint8 role) external view returns (uint256);
+}

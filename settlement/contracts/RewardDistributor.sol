@@ -1,0 +1,197 @@
+// SPDX-License-Identifier: Apache-2.0
+// Pays out the rewards the off-chain epoch builder computed. Each epoch a quorum of
+// staked aggregators signs (EIP-712) one Merkle root over (account, cumulative amount)
+// leaves, OpenZeppelin StandardMerkleTree style; after a challenge window, during which
+// a verifier quorum can cancel it, anyone may claim for an account the difference
+// between its cumulative amount and what it already claimed. Amounts are cumulative, so
+// the newest final root is enough and a claim can't be repeated.
+//
+// claim() is the hot path (every account, every epoch): it reads two slots for the
+// epoch, one for the account, one global counter, and nothing from the registry.
+pragma solidity ^0.8.24;
+
+import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
+import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
+import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
+import {MerkleProof} from "@openzeppelin/contracts/utils/cryptography/MerkleProof.sol";
+import {IParameterRegistry, IStaking} from "./Interfaces.sol";
+import {QuorumSigned} from "./QuorumSigned.sol";
+import {Roles} from "./Roles.sol";
+
+contract RewardDistributor is EIP712, QuorumSigned {
+    using SafeERC20 for IERC20;
+
+    error WrongEpoch(uint64 expected, uint64 got);
+    error ZeroRoot();
+    error EvidenceRequired();
+    error PreviousRootNotFinal(uint64 epoch, uint64 finalAt);
+    error TotalDecreased(uint256 previous, uint256 total);
+    error RootNotFunded(uint256 total, uint256 totalClaimed, uint256 balance);
+    error UnknownEpoch(uint64 epoch);
+    error RootNotFinal(uint64 epoch, uint64 finalAt);
+    error RootAlreadyFinal(uint64 epoch, uint64 finalAt);
+    error NotLatestEpoch(uint64 latest, uint64 got);
+    error InvalidProof();
+    error NothingToClaim(address account);
+    error LengthMismatch(uint256 accounts, uint256 cumulatives);
+
+    event RootPosted(uint64 indexed epoch, bytes32 root, uint256 total, uint64 finalAt);
+    event RootChallenged(uint64 indexed epoch, bytes32 root, bytes32 evidence);
+    event Claimed(address indexed account, uint64 indexed epoch, uint256 amount, uint256 cumulative);
+
+    bytes32 public constant EPOCH_ROOT_TYPEHASH = keccak256("EpochRoot(uint64 epoch,bytes32 root,uint256 total)");
+    bytes32 public constant CHALLENGE_TYPEHASH = keccak256("Challenge(uint64 epoch,bytes32 root,bytes32 evidence)");
+
+    // Two slots per epoch: the root alone, then total and finalAt packed.
+    struct Epoch {
+        bytes32 root;
+        uint128 total;
+        uint64 finalAt;
+    }
+
+    IERC20 public immutable token;
+    IStaking public immutable staking;
+    IParameterRegistry public immutable registry;
+
+    mapping(uint64 => Epoch) internal _epochs;
+    mapping(address => uint256) public claimed;
+    uint128 public totalClaimed;
+    uint64 public nextEpoch = 1;
+
+    constructor(IERC20 token_, IStaking staking_, IParameterRegistry registry_)
+        EIP712("openledger RewardDistributor", "1")
+    {
+        token = token_;
+        staking = staking_;
+        registry = registry_;
+    }
+
+    function rootOf(uint64 epoch) external view returns (bytes32 root, uint256 total, uint64 finalAt) {
+        Epoch storage e = _epochs[epoch];
+        return (e.root, e.total, e.finalAt);
+    }
+
+    function epochRootDigest(uint64 epoch, bytes32 root, uint256 total) public view returns (bytes32) {
+        return _hashTypedDataV4(keccak256(abi.encode(EPOCH_ROOT_TYPEHASH, epoch, root, total)));
+    }
+
+    function challengeDigest(uint64 epoch, bytes32 root, bytes32 evidence) public view returns (bytes32) {
+        return _hashTypedDataV4(keccak256(abi.encode(CHALLENGE_TYPEHASH, epoch, root, evidence)));
+    }
+
+    /// Posts `epoch`'s root, signed by an aggregator quorum. The previous root must be
+    /// final (so at most the latest is pending) and the contract must hold enough OPEN
+    /// for everything the root owes beyond what was already claimed.
+    function postRoot(uint64 epoch, bytes32 root, uint256 total, bytes calldata signatures) external {
+        uint64 expected = nextEpoch;
+        if (epoch != expected) revert WrongEpoch(expected, epoch);
+        if (root == bytes32(0)) revert ZeroRoot();
+        uint256 previousTotal = 0;
+        if (epoch > 1) {
+            Epoch storage prev = _epochs[epoch - 1];
+            if (block.timestamp < prev.finalAt) revert PreviousRootNotFinal(epoch - 1, prev.finalAt);
+            previousTotal = prev.total;
+        }
+        // Cumulative amounts only grow, so their sum can't shrink.
+        if (total < previousTotal) revert TotalDecreased(previousTotal, total);
+        uint256 balance = token.balanceOf(address(this));
+        uint256 claimedSoFar = totalClaimed;
+        if (total - claimedSoFar > balance) revert RootNotFunded(total, claimedSoFar, balance);
+        _checkQuorum(
+            epochRootDigest(epoch, root, total),
+            signatures,
+            staking,
+            Roles.AGGREGATOR,
+            registry.minStake(Roles.AGGREGATOR),
+            registry.aggregatorQuorum()
+        );
+        uint64 finalAt = uint64(block.timestamp) + registry.challengeWindow();
+        // total <= balance + claimed <= token supply, so it fits 128 bits.
+        _epochs[epoch] = Epoch(root, uint128(total), finalAt);
+        nextEpoch = epoch + 1;
+        emit RootPosted(epoch, root, total, finalAt);
+    }
+
+    /// Cancels the pending (latest, not yet final) root on a verifier quorum's signed
+    /// evidence; the epoch can then be posted again.
+    function challengeRoot(uint64 epoch, bytes32 evidence, bytes calldata signatures) external {
+        uint64 latest = nextEpoch - 1;
+        if (epoch != latest || epoch == 0) revert NotLatestEpoch(latest, epoch);
+        if (evidence == bytes32(0)) revert EvidenceRequired();
+        Epoch storage e = _epochs[epoch];
+        if (block.timestamp >= e.finalAt) revert RootAlreadyFinal(epoch, e.finalAt);
+        bytes32 root = e.root;
+        _checkQuorum(
+            challengeDigest(epoch, root, evidence),
+            signatures,
+            staking,
+            Roles.VERIFIER,
+            registry.minStake(Roles.VERIFIER),
+            registry.verifierQuorum()
+        );
+        delete _epochs[epoch];
+        nextEpoch = epoch;
+        emit RootChallenged(epoch, root, evidence);
+    }
+
+    /// Pays `account` what `epoch`'s final root owes it beyond earlier claims. Anyone may
+    /// submit (relayers); the tokens always go to `account`.
+    function claim(uint64 epoch, address account, uint256 cumulative, bytes32[] calldata proof) external {
+        bytes32 root = _finalRoot(epoch);
+        if (!MerkleProof.verifyCalldata(proof, root, _leaf(account, cumulative))) revert InvalidProof();
+        uint256 prev = claimed[account];
+        if (cumulative <= prev) revert NothingToClaim(account);
+        uint256 amount = cumulative - prev;
+        claimed[account] = cumulative;
+        totalClaimed += uint128(amount);
+        emit Claimed(account, epoch, amount, cumulative);
+        token.safeTransfer(account, amount);
+    }
+
+    /// Claims for several accounts with one OpenZeppelin multiproof. `accounts` and
+    /// `cumulatives` must list the proven leaves in the order the multiproof consumes
+    /// them: the `leaves` order StandardMerkleTree.getMultiProof returns. Accounts with
+    /// nothing due are skipped, so one already-claimed account doesn't sink the batch.
+    function claimMultiple(
+        uint64 epoch,
+        address[] calldata accounts,
+        uint256[] calldata cumulatives,
+        bytes32[] calldata proof,
+        bool[] calldata proofFlags
+    ) external {
+        if (accounts.length != cumulatives.length) revert LengthMismatch(accounts.length, cumulatives.length);
+        bytes32 root = _finalRoot(epoch);
+        bytes32[] memory leaves = new bytes32[](accounts.length);
+        for (uint256 i = 0; i < accounts.length; i++) leaves[i] = _leaf(accounts[i], cumulatives[i]);
+        if (!MerkleProof.multiProofVerifyCalldata(proof, proofFlags, root, leaves)) revert InvalidProof();
+        for (uint256 i = 0; i < accounts.length; i++) {
+            address account = accounts[i];
+            uint256 cumulative = cumulatives[i];
+            uint256 prev = claimed[account];
+            if (cumulative <= prev) continue;
+            uint256 amount = cumulative - prev;
+            claimed[account] = cumulative;
+            totalClaimed += uint128(amount);
+            emit Claimed(account, epoch, amount, cumulative);
+            token.safeTransfer(account, amount);
+        }
+    }
+
+    function _finalRoot(uint64 epoch) internal view returns (bytes32 root) {
+        Epoch storage e = _epochs[epoch];
+        root = e.root;
+        if (root == bytes32(0)) revert UnknownEpoch(epoch);
+        uint64 finalAt = e.finalAt;
+        if (block.timestamp < finalAt) revert RootNotFinal(epoch, finalAt);
+    }
+
+    /// StandardMerkleTree leaf for ['address', 'uint256']: keccak256(bytes.concat(keccak256(abi.encode(a, c)))).
+    function _leaf(address account, uint256 cumulative) internal pure returns (bytes32 leaf) {
+        assembly ("memory-safe") {
+            mstore(0x00, account)
+            mstore(0x20, cumulative)
+            mstore(0x00, keccak256(0x00, 0x40))
+            leaf := keccak256(0x00, 0x20)
+        }
+    }
+}

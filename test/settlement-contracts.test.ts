@@ -1,0 +1,547 @@
+// The settlement contracts on a real anvil chain: the happy paths (stake, post a root,
+// wait out the challenge window, claim; escrow release and refund; a governance
+// proposal changing a registry parameter end to end) and the attacks each contract
+// must refuse, each asserting the exact Solidity custom error. One anvil per file; every
+// test starts from the same snapshot (deployed, staked, funded), so tests don't leak
+// state into each other.
+import assert from 'node:assert/strict'
+import { randomBytes } from 'node:crypto'
+import { StandardMerkleTree } from '@openzeppelin/merkle-tree'
+import {
+  AbiCoder, Contract, ContractFactory, Wallet, concat, getAddress, hexlify, keccak256, recoverAddress,
+  TypedDataEncoder, type InterfaceAbi, type JsonRpcProvider, type TypedDataDomain
+} from 'ethers'
+import { startAnvil, type Anvil } from '../settlement/chain/anvil.ts'
+import { ROLE, SettlementClient, type Addresses } from '../settlement/chain/client.ts'
+import { compileContracts } from '../settlement/chain/compile.ts'
+import { deploy } from '../settlement/chain/deploy.ts'
+import { ContractRevertError } from '../settlement/chain/errors.ts'
+import { domain, packSignatures, signAndPack, signMessage, TYPES, type MessageType, type Messages } from '../settlement/chain/signatures.ts'
+import { expectRejects } from './helpers/expect-throws.ts'
+
+const E18 = 10n ** 18n
+const WINDOW = 300 // challengeWindow the deploy sets (DEVNET_PARAMS)
+const ZERO32 = '0x' + '00'.repeat(32)
+
+function rand32 (): string {
+  return hexlify(randomBytes(32))
+}
+
+/** Awaits p and asserts it reverted with this custom error (and these args, when given). */
+async function expectRevert (p: Promise<unknown>, error: string, args?: Record<string, unknown>): Promise<ContractRevertError> {
+  const err = await expectRejects(p, ContractRevertError)
+  assert.equal(err.details.error, error, `expected ${error}, got ${String(err.details.error)}: ${err.message}`)
+  for (const [k, v] of Object.entries(args ?? {})) {
+    const got = err.args[k]
+    assert.equal(typeof got === 'string' && typeof v === 'string' ? got.toLowerCase() : got, typeof v === 'string' ? v.toLowerCase() : v, `${error}.${k}`)
+  }
+  return err
+}
+
+/** The OZ StandardMerkleTree leaf for ['address','uint256']. */
+function leafOf (account: string, cumulative: bigint): string {
+  return keccak256(keccak256(AbiCoder.defaultAbiCoder().encode(['address', 'uint256'], [account, cumulative])))
+}
+
+/** OZ's commutative pair hash (sorted pairs). */
+function hashPair (a: string, b: string): string {
+  return BigInt(a) < BigInt(b) ? keccak256(concat([a, b])) : keccak256(concat([b, a]))
+}
+
+describe('settlement contracts on anvil', function () {
+  this.timeout(60_000)
+
+  let anvil: Anvil
+  let provider: JsonRpcProvider
+  let addresses: Addresses
+  let wallets: Wallet[]
+  let admin: SettlementClient // the deployer, also the treasury
+  let aggregators: Wallet[]
+  let verifiers: Wallet[]
+  let requester: Wallet
+  let worker: Wallet
+  let outsider: Wallet // funded with OPEN, never staked
+  let snapshot: string
+
+  const client = (w: Wallet): SettlementClient => admin.as(w)
+
+  async function rpc (method: string, params: unknown[] = []): Promise<any> {
+    return await provider.send(method, params)
+  }
+
+  async function warp (seconds: number): Promise<void> {
+    await rpc('evm_increaseTime', [seconds])
+    await rpc('evm_mine')
+  }
+
+  async function now (): Promise<number> {
+    const block = await provider.getBlock('latest')
+    return block === null ? 0 : block.timestamp
+  }
+
+  const dist = (): TypedDataDomain => admin.domain('distributor')
+
+  async function signed<T extends MessageType> (signers: Wallet[], type: T, value: Messages[T], dom?: TypedDataDomain): Promise<string> {
+    const d = dom ?? admin.domain(type === 'Slash' ? 'staking' : type === 'Completion' ? 'escrow' : 'distributor')
+    return await signAndPack(signers, type, d, value)
+  }
+
+  /** Posts `epoch`'s tree of [account, cumulative] (after funding the distributor to cover it). */
+  async function postTree (epoch: number, entries: Array<[string, bigint]>): Promise<StandardMerkleTree<[string, bigint]>> {
+    const tree = StandardMerkleTree.of(entries, ['address', 'uint256'])
+    const total = entries.reduce((s, [, c]) => s + c, 0n)
+    const owed = total - (await admin.read<bigint>('distributor', 'totalClaimed')) - (await admin.balanceOf(addresses.distributor))
+    if (owed > 0n) await admin.transfer(addresses.distributor, owed)
+    const sigs = await signed(aggregators.slice(0, 2), 'EpochRoot', { epoch, root: tree.root, total })
+    await client(aggregators[0]).postRoot(epoch, tree.root, total, sigs)
+    return tree
+  }
+
+  function proofOf (tree: StandardMerkleTree<[string, bigint]>, account: string): { cumulative: bigint, proof: string[] } {
+    for (const [i, [a, c]] of tree.entries()) {
+      if (getAddress(a) === getAddress(account)) return { cumulative: c, proof: tree.getProof(i) }
+    }
+    throw new Error(`no leaf for ${account}`)
+  }
+
+  /**
+   * What the contract says when these signatures, made over another message, are
+   * checked against `digest`: the first recovers to an unrelated address, which holds no stake.
+   */
+  function foreignSignatureError (digest: string, packed: string): { error: string, args: Record<string, unknown> } {
+    const signer = recoverAddress(digest, packed.slice(0, 132))
+    return { error: 'SignerNotStaked', args: { signer, stake: 0n } }
+  }
+
+  before(async function () {
+    const compiled = await compileContracts()
+    console.log(`      compile: ${compiled.fromCache ? 'cache hit' : 'compiled'} in ${Math.round(compiled.ms)} ms`)
+    anvil = await startAnvil({ accounts: 12 })
+    wallets = anvil.accounts.map(a => new Wallet(a.privateKey))
+    const deployment = await deploy({
+      rpcUrl: anvil.rpcUrl,
+      deployerKey: anvil.accounts[0].privateKey,
+      fund: { accounts: anvil.accounts.slice(1).map(a => a.address), amount: 100_000n * E18 },
+      params: { aggregatorQuorum: 2, verifierQuorum: 2 }
+    })
+    provider = deployment.provider as JsonRpcProvider
+    wallets = wallets.map(w => w.connect(provider))
+    addresses = deployment.addresses
+    admin = await SettlementClient.create(addresses, wallets[0])
+    aggregators = wallets.slice(1, 4)
+    verifiers = wallets.slice(4, 7)
+    requester = wallets[7]
+    worker = wallets[8]
+    outsider = wallets[9]
+    for (const a of aggregators) await client(a).stake(ROLE.aggregator, 1000n * E18)
+    for (const v of verifiers) await client(v).stake(ROLE.verifier, 500n * E18)
+    await client(worker).stake(ROLE.worker, 200n * E18)
+    snapshot = await rpc('evm_snapshot')
+  })
+
+  beforeEach(async function () {
+    await rpc('evm_revert', [snapshot])
+    snapshot = await rpc('evm_snapshot')
+  })
+
+  after(async function () {
+    await anvil?.stop()
+  })
+
+  describe('RewardDistributor', function () {
+    it('pays a claim after the window, and only the difference after a new epoch', async function () {
+      const [a, b, c] = wallets.slice(9, 12).map(w => w.address)
+      const t1 = await postTree(1, [[a, 10n * E18], [b, 20n * E18], [c, 30n * E18]])
+      const r1 = await admin.rootOf(1)
+      assert.equal(r1.root, t1.root)
+      assert.equal(r1.total, 60n * E18)
+      assert.equal(await admin.nextEpoch(), 2n)
+      await warp(WINDOW)
+
+      // A relayer (the outsider) submits; the tokens go to the account.
+      const before = await admin.balanceOf(b)
+      const p1 = proofOf(t1, b)
+      const tx = await client(outsider).claim(1, b, p1.cumulative, p1.proof)
+      assert.equal(await admin.balanceOf(b) - before, 20n * E18)
+      assert.equal(await admin.claimed(b), 20n * E18)
+      const ev = tx.events.find(e => e.name === 'Claimed')
+      assert.deepEqual(ev?.args.toArray(), [b, 1n, 20n * E18, 20n * E18])
+
+      const t2 = await postTree(2, [[a, 15n * E18], [b, 25n * E18], [c, 30n * E18]])
+      await warp(WINDOW)
+      const p2 = proofOf(t2, b)
+      await client(outsider).claim(2, b, p2.cumulative, p2.proof)
+      assert.equal(await admin.balanceOf(b) - before, 25n * E18)
+      assert.equal(await admin.claimed(b), 25n * E18)
+      // An old epoch's smaller cumulative pays nothing now.
+      await expectRevert(client(outsider).claim(1, b, p1.cumulative, p1.proof), 'NothingToClaim', { account: b })
+    })
+
+    it('rejects a double claim', async function () {
+      const [a, b] = wallets.slice(10, 12).map(w => w.address)
+      const t = await postTree(1, [[a, 10n * E18], [b, 20n * E18]])
+      await warp(WINDOW)
+      const p = proofOf(t, a)
+      await client(outsider).claim(1, a, p.cumulative, p.proof)
+      await expectRevert(client(outsider).claim(1, a, p.cumulative, p.proof), 'NothingToClaim', { account: a })
+    })
+
+    it('rejects a proof for a wrong amount', async function () {
+      const [a, b] = wallets.slice(10, 12).map(w => w.address)
+      const t = await postTree(1, [[a, 10n * E18], [b, 20n * E18]])
+      await warp(WINDOW)
+      const p = proofOf(t, a)
+      await expectRevert(client(outsider).claim(1, a, p.cumulative + 1n, p.proof), 'InvalidProof')
+      // b's amount with a's proof is no better.
+      await expectRevert(client(outsider).claim(1, a, 20n * E18, p.proof), 'InvalidProof')
+    })
+
+    it('rejects a claim before the challenge window closes, and an unknown epoch', async function () {
+      const [a, b] = wallets.slice(10, 12).map(w => w.address)
+      const t = await postTree(1, [[a, 10n * E18], [b, 20n * E18]])
+      const { finalAt } = await admin.rootOf(1)
+      const p = proofOf(t, a)
+      await expectRevert(client(outsider).claim(1, a, p.cumulative, p.proof), 'RootNotFinal', { epoch: 1n, finalAt })
+      await expectRevert(client(outsider).claim(2, a, p.cumulative, p.proof), 'UnknownEpoch', { epoch: 2n })
+      await warp(WINDOW)
+      await client(outsider).claim(1, a, p.cumulative, p.proof)
+    })
+
+    it('rejects a root signed by too few aggregators', async function () {
+      const root = rand32()
+      await admin.transfer(addresses.distributor, 10n * E18)
+      const one = await signed(aggregators.slice(0, 1), 'EpochRoot', { epoch: 1, root, total: 10n * E18 })
+      await expectRevert(client(aggregators[0]).postRoot(1, root, 10n * E18, one), 'TooFewSignatures', { count: 1n, quorum: 2n })
+      await expectRevert(client(aggregators[0]).postRoot(1, root, 10n * E18, '0x'), 'TooFewSignatures', { count: 0n, quorum: 2n })
+      // The same aggregator twice is not two aggregators.
+      const s = await signMessage(aggregators[0], 'EpochRoot', dist(), { epoch: 1, root, total: 10n * E18 })
+      await expectRevert(client(aggregators[0]).postRoot(1, root, 10n * E18, concat([s.signature, s.signature])), 'SignersNotAscending', { index: 1n })
+    })
+
+    it('rejects a root signed by an unstaked signer', async function () {
+      const root = rand32()
+      await admin.transfer(addresses.distributor, 10n * E18)
+      // A verifier's stake is not aggregator stake either.
+      for (const stranger of [outsider, verifiers[0]]) {
+        const sigs = await signed([aggregators[0], stranger], 'EpochRoot', { epoch: 1, root, total: 10n * E18 })
+        await expectRevert(client(aggregators[0]).postRoot(1, root, 10n * E18, sigs), 'SignerNotStaked', { signer: stranger.address, role: 2n, stake: 0n })
+      }
+    })
+
+    it('rejects a root replayed for another epoch', async function () {
+      const [a, b] = wallets.slice(10, 12).map(w => w.address)
+      const entries: Array<[string, bigint]> = [[a, 10n * E18], [b, 20n * E18]]
+      const tree = StandardMerkleTree.of(entries, ['address', 'uint256'])
+      await admin.transfer(addresses.distributor, 30n * E18)
+      const sigs = await signed(aggregators.slice(0, 2), 'EpochRoot', { epoch: 1, root: tree.root, total: 30n * E18 })
+      await client(aggregators[0]).postRoot(1, tree.root, 30n * E18, sigs)
+      await warp(WINDOW)
+      // The same call again: epoch 1 is done.
+      await expectRevert(client(outsider).postRoot(1, tree.root, 30n * E18, sigs), 'WrongEpoch', { expected: 2n, got: 1n })
+      // Epoch 1's signatures presented as epoch 2's: they sign another message.
+      const digest = await admin.read<string>('distributor', 'epochRootDigest', [2, tree.root, 30n * E18])
+      const want = foreignSignatureError(digest, sigs)
+      await expectRevert(client(outsider).postRoot(2, tree.root, 30n * E18, sigs), want.error, want.args)
+    })
+
+    it('rejects a root signed for another chain id or another contract', async function () {
+      const root = rand32()
+      await admin.transfer(addresses.distributor, 10n * E18)
+      const value = { epoch: 1, root, total: 10n * E18 }
+      const digest = await admin.read<string>('distributor', 'epochRootDigest', [1, root, 10n * E18])
+      assert.equal(digest, TypedDataEncoder.hash(dist(), { EpochRoot: [...TYPES.EpochRoot] }, value))
+      for (const dom of [domain('distributor', 1, addresses.distributor), domain('distributor', addresses.chainId, addresses.escrow)]) {
+        const sigs = await signed(aggregators.slice(0, 2), 'EpochRoot', value, dom)
+        const want = foreignSignatureError(digest, sigs)
+        await expectRevert(client(aggregators[0]).postRoot(1, root, 10n * E18, sigs), want.error, want.args)
+      }
+    })
+
+    it('rejects a root the distributor cannot pay, and a zero root', async function () {
+      const root = rand32()
+      const balance = await admin.balanceOf(addresses.distributor)
+      const total = balance + 1n
+      const sigs = await signed(aggregators.slice(0, 2), 'EpochRoot', { epoch: 1, root, total })
+      await expectRevert(client(aggregators[0]).postRoot(1, root, total, sigs), 'RootNotFunded', { total, totalClaimed: 0n, balance })
+      await expectRevert(client(aggregators[0]).postRoot(1, ZERO32, total, sigs), 'ZeroRoot')
+    })
+
+    it('lets a verifier quorum cancel a pending root, which is then re-posted', async function () {
+      const [a, b] = wallets.slice(10, 12).map(w => w.address)
+      const bad = await postTree(1, [[a, 29n * E18], [b, 1n * E18]])
+      const evidence = rand32()
+      const one = await signed(verifiers.slice(0, 1), 'Challenge', { epoch: 1, root: bad.root, evidence })
+      await expectRevert(client(outsider).challengeRoot(1, evidence, one), 'TooFewSignatures', { count: 1n, quorum: 2n })
+      const sigs = await signed(verifiers.slice(0, 2), 'Challenge', { epoch: 1, root: bad.root, evidence })
+      await expectRevert(client(outsider).challengeRoot(1, ZERO32, sigs), 'EvidenceRequired')
+      const tx = await client(outsider).challengeRoot(1, evidence, sigs)
+      assert.deepEqual(tx.events.find(e => e.name === 'RootChallenged')?.args.toArray(), [1n, bad.root, evidence])
+      assert.equal(await admin.nextEpoch(), 1n)
+      await warp(WINDOW)
+      const p = proofOf(bad, a)
+      await expectRevert(client(outsider).claim(1, a, p.cumulative, p.proof), 'UnknownEpoch', { epoch: 1n })
+
+      const good = await postTree(1, [[a, 10n * E18], [b, 20n * E18]])
+      const { finalAt } = await admin.rootOf(1)
+      await warp(WINDOW)
+      await expectRevert(client(outsider).challengeRoot(1, evidence, sigs), 'RootAlreadyFinal', { epoch: 1n, finalAt })
+      const q = proofOf(good, b)
+      await client(outsider).claim(1, b, q.cumulative, q.proof)
+      assert.equal(await admin.claimed(b), 20n * E18)
+    })
+
+    it('refuses a new root while the previous one is still pending', async function () {
+      const [a] = wallets.slice(10, 11).map(w => w.address)
+      await postTree(1, [[a, 1n * E18]])
+      const { finalAt } = await admin.rootOf(1)
+      const root = rand32()
+      const sigs = await signed(aggregators.slice(0, 2), 'EpochRoot', { epoch: 2, root, total: 1n * E18 })
+      await expectRevert(client(aggregators[0]).postRoot(2, root, 1n * E18, sigs), 'PreviousRootNotFinal', { epoch: 1n, finalAt })
+    })
+
+    it('claimMultiple pays several accounts with one multiproof and skips those already paid', async function () {
+      const people = wallets.slice(1, 12).map(w => w.address)
+      const entries = people.map((a, i): [string, bigint] => [a, BigInt(i + 1) * E18])
+      const tree = await postTree(1, entries)
+      await warp(WINDOW)
+      const picked = [people[2], people[5], people[6], people[9]]
+      const single = proofOf(tree, people[5])
+      await client(outsider).claim(1, people[5], single.cumulative, single.proof)
+
+      const multi = tree.getMultiProof(picked.map(a => entries.findIndex(([x]) => x === a)))
+      const accounts = multi.leaves.map(([a]) => a)
+      const cumulatives = multi.leaves.map(([, c]) => c)
+      const before = await Promise.all(accounts.map(async a => await admin.balanceOf(a)))
+      const tx = await client(outsider).claimMultiple(1, accounts, cumulatives, multi.proof, multi.proofFlags)
+      const after = await Promise.all(accounts.map(async a => await admin.balanceOf(a)))
+      for (const [i, a] of accounts.entries()) {
+        assert.equal(after[i] - before[i], a === people[5] ? 0n : cumulatives[i], a)
+        assert.equal(await admin.claimed(a), cumulatives[i])
+      }
+      assert.equal(tx.events.filter(e => e.name === 'Claimed').length, 3)
+      // Tampered amount: the multiproof no longer reaches the root.
+      const bumped = cumulatives.map((c, i) => i === 0 ? c + 1n : c)
+      await expectRevert(client(outsider).claimMultiple(1, accounts, bumped, multi.proof, multi.proofFlags), 'InvalidProof')
+      await expectRevert(client(outsider).claimMultiple(1, accounts, cumulatives.slice(1), multi.proof, multi.proofFlags), 'LengthMismatch')
+    })
+
+    it('a returning claimant pays <= 60,000 gas at tree depth 17', async function () {
+      // 100k recipients make a depth-17 tree; a leaf plus 17 random siblings defines such a root.
+      const account = wallets[11].address
+      const handmade = (cumulative: bigint): { root: string, proof: string[] } => {
+        const proof = Array.from({ length: 17 }, rand32)
+        let node = leafOf(account, cumulative)
+        for (const sibling of proof) node = hashPair(node, sibling)
+        return { root: node, proof }
+      }
+      const post = async (epoch: number, root: string, total: bigint): Promise<bigint> => {
+        const owed = total - (await admin.read<bigint>('distributor', 'totalClaimed')) - (await admin.balanceOf(addresses.distributor))
+        if (owed > 0n) await admin.transfer(addresses.distributor, owed)
+        const sigs = await signed(aggregators.slice(0, 2), 'EpochRoot', { epoch, root, total })
+        return (await client(aggregators[0]).postRoot(epoch, root, total, sigs)).gasUsed
+      }
+      const first = handmade(1234n * E18)
+      const postGas = await post(1, first.root, 100_000n * E18)
+      await warp(WINDOW)
+      const firstGas = (await client(outsider).claim(1, account, 1234n * E18, first.proof)).gasUsed
+      const second = handmade(2345n * E18)
+      await post(2, second.root, 200_000n * E18)
+      await warp(WINDOW)
+      const tx = await client(outsider).claim(2, account, 2345n * E18, second.proof)
+      assert.equal(await admin.claimed(account), 2345n * E18)
+      console.log(`      gas: postRoot (2 aggregators) ${postGas}, first claim ${firstGas}, returning claim ${tx.gasUsed} (depth 17)`)
+      assert.ok(tx.gasUsed <= 60_000n, `returning claim used ${tx.gasUsed} gas`)
+    })
+  })
+
+  describe('Staking', function () {
+    it('stakes, unbonds, and withdraws only after the delay', async function () {
+      const w = client(worker)
+      assert.equal(await w.stakeOf(worker.address, ROLE.worker), 200n * E18)
+      await expectRevert(w.requestUnbond(ROLE.worker, 201n * E18), 'InsufficientStake', { requested: 201n * E18 })
+      await w.requestUnbond(ROLE.worker, 150n * E18)
+      assert.equal(await w.stakeOf(worker.address, ROLE.worker), 50n * E18)
+      const { amount, unlockAt } = await w.unbondingOf(worker.address, ROLE.worker)
+      assert.equal(amount, 150n * E18)
+      await expectRevert(w.withdraw(ROLE.worker), 'StillUnbonding', { unlockAt })
+      await warp(Number(unlockAt) - await now())
+      const before = await w.balanceOf(worker.address)
+      await w.withdraw(ROLE.worker)
+      assert.equal(await w.balanceOf(worker.address) - before, 150n * E18)
+      await expectRevert(w.withdraw(ROLE.worker), 'NothingUnbonding')
+      await expectRevert(w.stake(7 as 0, 1n), 'UnknownRole', { role: 7n })
+    })
+
+    it('slashes with evidence: the prover gets its share, the treasury the rest, unbonding stake included', async function () {
+      const prover = outsider.address
+      await client(worker).requestUnbond(ROLE.worker, 180n * E18) // trying to leave doesn't help
+      const evidence = rand32()
+      const msg = { peer: worker.address, role: ROLE.worker, amount: 50n * E18, evidence, prover }
+      const sigs = await signed(verifiers.slice(0, 2), 'Slash', msg)
+      const proverBefore = await admin.balanceOf(prover)
+      const treasuryBefore = await admin.balanceOf(addresses.treasury)
+      const tx = await client(outsider).slash(worker.address, ROLE.worker, 50n * E18, evidence, prover, sigs)
+      assert.equal(await admin.balanceOf(prover) - proverBefore, 25n * E18)
+      assert.equal(await admin.balanceOf(addresses.treasury) - treasuryBefore, 25n * E18)
+      assert.equal(await admin.stakeOf(worker.address, ROLE.worker), 0n)
+      assert.equal((await admin.unbondingOf(worker.address, ROLE.worker)).amount, 150n * E18)
+      const ev = tx.events.find(e => e.name === 'Slashed')
+      assert.deepEqual(ev?.args.toArray(), [worker.address, BigInt(ROLE.worker), evidence, 50n * E18, prover, 25n * E18, 25n * E18])
+    })
+
+    it('refuses to slash without evidence: zero hash, reused evidence, too few verifiers', async function () {
+      const prover = outsider.address
+      const s = client(outsider)
+      const zero = { peer: worker.address, role: ROLE.worker, amount: 10n * E18, evidence: ZERO32, prover }
+      await expectRevert(s.slash(worker.address, ROLE.worker, 10n * E18, ZERO32, prover, await signed(verifiers.slice(0, 2), 'Slash', zero)), 'EvidenceRequired')
+
+      const evidence = rand32()
+      const msg = { ...zero, evidence }
+      const sigs = await signed(verifiers.slice(0, 2), 'Slash', msg)
+      await s.slash(worker.address, ROLE.worker, 10n * E18, evidence, prover, sigs)
+      await expectRevert(s.slash(worker.address, ROLE.worker, 10n * E18, evidence, prover, sigs), 'EvidenceAlreadyUsed', { evidence })
+
+      const fresh = { ...zero, evidence: rand32() }
+      const one = await signed(verifiers.slice(0, 1), 'Slash', fresh)
+      await expectRevert(s.slash(worker.address, ROLE.worker, 10n * E18, fresh.evidence, prover, one), 'TooFewSignatures', { count: 1n, quorum: 2n })
+      // Aggregators are not verifiers.
+      const wrongRole = await signed([aggregators[0], verifiers[0]], 'Slash', fresh)
+      await expectRevert(s.slash(worker.address, ROLE.worker, 10n * E18, fresh.evidence, prover, wrongRole), 'SignerNotStaked', { signer: aggregators[0].address })
+      // The signed amount is the amount: signatures for 10 don't slash 40.
+      const digest = await admin.read<string>('staking', 'slashDigest', [worker.address, ROLE.worker, 40n * E18, fresh.evidence, prover])
+      const two = await signed(verifiers.slice(0, 2), 'Slash', fresh)
+      const want = foreignSignatureError(digest, two)
+      await expectRevert(s.slash(worker.address, ROLE.worker, 40n * E18, fresh.evidence, prover, two), want.error, want.args)
+      // And no more than the registry's slash amount for the role.
+      const big = { ...fresh, amount: 51n * E18 }
+      await expectRevert(s.slash(worker.address, ROLE.worker, 51n * E18, fresh.evidence, prover, await signed(verifiers.slice(0, 2), 'Slash', big)), 'SlashTooLarge', { max: 50n * E18 })
+    })
+  })
+
+  describe('JobEscrow', function () {
+    it('opens a job and releases it to the distributor on a verifier quorum', async function () {
+      const jobId = rand32()
+      const resultHash = rand32()
+      const deadline = await now() + 3600
+      await client(requester).openJob(jobId, 40n * E18, deadline)
+      assert.deepEqual(await admin.jobOf(jobId), { requester: requester.address, amount: 40n * E18, deadline: BigInt(deadline), status: 1 })
+      await expectRevert(client(requester).openJob(jobId, 1n, deadline), 'JobExists', { jobId })
+
+      const completion = { jobId, worker: worker.address, resultHash }
+      const one = await signed(verifiers.slice(0, 1), 'Completion', completion)
+      await expectRevert(client(outsider).releaseJob(jobId, worker.address, resultHash, one), 'TooFewSignatures')
+      const sigs = await signed(verifiers.slice(1, 3), 'Completion', completion)
+      // Signatures over another worker don't release to this one.
+      const digest = await admin.read<string>('escrow', 'completionDigest', [jobId, outsider.address, resultHash])
+      const want = foreignSignatureError(digest, sigs)
+      await expectRevert(client(outsider).releaseJob(jobId, outsider.address, resultHash, sigs), want.error, want.args)
+
+      const before = await admin.balanceOf(addresses.distributor)
+      const tx = await client(outsider).releaseJob(jobId, worker.address, resultHash, sigs)
+      assert.equal(await admin.balanceOf(addresses.distributor) - before, 40n * E18)
+      assert.deepEqual(tx.events.find(e => e.name === 'JobReleased')?.args.toArray(), [jobId, worker.address, resultHash, 40n * E18])
+      await expectRevert(client(outsider).releaseJob(jobId, worker.address, resultHash, sigs), 'JobNotOpen', { jobId, status: 2n })
+      await expectRevert(client(requester).refundJob(jobId), 'JobNotOpen', { status: 2n })
+    })
+
+    it('refunds after the deadline, not before, and not twice', async function () {
+      const jobId = rand32()
+      const deadline = await now() + 600
+      await client(requester).openJob(jobId, 40n * E18, deadline)
+      await expectRevert(client(requester).refundJob(jobId), 'JobNotExpired', { jobId, deadline: BigInt(deadline) })
+      await warp(601)
+      const sigs = await signed(verifiers.slice(0, 2), 'Completion', { jobId, worker: worker.address, resultHash: rand32() })
+      await expectRevert(client(outsider).releaseJob(jobId, worker.address, rand32(), sigs), 'JobExpired', { jobId })
+      const before = await admin.balanceOf(requester.address)
+      await client(outsider).refundJob(jobId) // anyone may trigger it; the money goes to the requester
+      assert.equal(await admin.balanceOf(requester.address) - before, 40n * E18)
+      await expectRevert(client(requester).refundJob(jobId), 'JobNotOpen', { status: 3n })
+    })
+
+    it('a token that re-enters the escrow during release is stopped by the reentrancy guard', async function () {
+      const { contracts } = await compileContracts()
+      const art = (name: string): [InterfaceAbi, string] => [contracts[name].abi as InterfaceAbi, contracts[name].bytecode]
+      const evilToken = await new ContractFactory(...art('ReentrantToken'), requester).deploy(requester.address, 1000n * E18)
+      await evilToken.waitForDeployment()
+      const escrow = await new ContractFactory(...art('JobEscrow'), requester).deploy(
+        await evilToken.getAddress(), addresses.staking, addresses.registry, addresses.distributor)
+      await escrow.waitForDeployment()
+      const escrowAddr = await escrow.getAddress()
+      const token = evilToken as Contract
+      const esc = escrow as Contract
+      await (await token.getFunction('approve').send(escrowAddr, 100n * E18)).wait()
+      const deadline = await now() + 3600
+      const [job1, job2] = [rand32(), rand32()]
+      await (await esc.getFunction('open').send(job1, 10n * E18, deadline)).wait()
+      await (await esc.getFunction('open').send(job2, 10n * E18, deadline)).wait()
+      // During job1's payout the token asks for job2's refund (a second payout in one call).
+      await (await token.getFunction('arm').send(escrowAddr, esc.interface.encodeFunctionData('refund', [job2]))).wait()
+      const resultHash = rand32()
+      const sigs = await signed(verifiers.slice(0, 2), 'Completion', { jobId: job1, worker: worker.address, resultHash }, domain('escrow', addresses.chainId, escrowAddr))
+      await expectRevert(admin.as(outsider).send(esc.connect(outsider) as Contract, 'release', [job1, worker.address, resultHash, sigs]), 'ReentrancyGuardReentrantCall')
+      const [, , , status] = await esc.getFunction('jobOf').staticCall(job1) as [string, bigint, bigint, bigint]
+      assert.equal(status, 1n, 'job1 still open: the whole release rolled back')
+    })
+  })
+
+  describe('Governance', function () {
+    it('a proposal pays its fee, passes, waits out the timelock and changes a registry parameter', async function () {
+      const voter = client(outsider)
+      await voter.lockForVotes(50_000n * E18)
+      await warp(1) // votes count from the next second
+      const proposal = admin.registryProposal('setChallengeWindow', [7200], 'Challenge window: two hours')
+
+      // No allowance for the fee: refused with the fee error.
+      await expectRevert(voter.send('governor', 'propose', [proposal.targets, proposal.values, proposal.calldatas, proposal.description]),
+        'ProposalFeeNotPaid', { proposer: outsider.address, fee: 10n * E18, allowance: 0n })
+
+      const treasuryBefore = await admin.balanceOf(addresses.treasury)
+      const { proposalId, tx } = await voter.propose(proposal)
+      assert.equal(await admin.balanceOf(addresses.treasury) - treasuryBefore, 10n * E18)
+      assert.ok(tx.events.some(e => e.name === 'ProposalFeePaid'))
+      assert.equal(await voter.proposalState(proposalId), 'Pending')
+      await warp(61)
+      await voter.castVote(proposalId, 1)
+      await warp(601)
+      assert.equal(await voter.proposalState(proposalId), 'Succeeded')
+      await voter.queue(proposal)
+      assert.equal(await voter.proposalState(proposalId), 'Queued')
+
+      // Executing before the timelock delay: the timelock refuses.
+      await expectRevert(voter.execute(proposal), 'TimelockUnexpectedOperationState')
+      await warp(301)
+      const exec = await voter.execute(proposal)
+      assert.ok(exec.events.some(e => e.name === 'ChallengeWindowSet'))
+      assert.equal(await admin.read<bigint>('registry', 'challengeWindow'), 7200n)
+      assert.equal(await voter.proposalState(proposalId), 'Executed')
+    })
+
+    it('the registry obeys only the timelock, within bounds', async function () {
+      await expectRevert(admin.send('registry', 'setChallengeWindow', [7200]), 'OwnableUnauthorizedAccount', { account: addresses.treasury })
+      // Impersonate the timelock to check the bounds themselves.
+      await rpc('anvil_impersonateAccount', [addresses.timelock])
+      await rpc('anvil_setBalance', [addresses.timelock, '0x' + (10n ** 18n).toString(16)])
+      const timelock = admin.as(await provider.getSigner(addresses.timelock))
+      try {
+        await expectRevert(timelock.send('registry', 'setChallengeWindow', [1]), 'ParameterOutOfRange', { value: 1n, min: 60n })
+        await expectRevert(timelock.send('registry', 'setAggregatorQuorum', [0]), 'ParameterOutOfRange', { value: 0n, min: 1n })
+        await expectRevert(timelock.send('registry', 'setMinStake', [ROLE.aggregator, 0]), 'ParameterOutOfRange', { value: 0n })
+        await expectRevert(timelock.send('registry', 'setRewardSplit', [5000, 2000, 2500, 400]), 'RewardSplitNotWhole', { sum: 9900n })
+        await timelock.send('registry', 'setRewardSplit', [6000, 1000, 2500, 500])
+        assert.deepEqual((await admin.read<{ toArray: () => unknown[] }>('registry', 'rewardSplit')).toArray(), [6000n, 1000n, 2500n, 500n])
+      } finally {
+        await rpc('anvil_stopImpersonatingAccount', [addresses.timelock])
+      }
+    })
+
+    it('gOPEN moves only by wrapping and unwrapping', async function () {
+      const voter = client(outsider)
+      await voter.lockForVotes(10n * E18)
+      await expectRevert(voter.send('gopen', 'transfer', [requester.address, 1n]), 'GOpenNonTransferable', { from: outsider.address, to: requester.address })
+      assert.equal(await voter.read<bigint>('gopen', 'getVotes', [outsider.address]), 10n * E18)
+      await voter.send('gopen', 'withdrawTo', [outsider.address, 10n * E18])
+      assert.equal(await voter.read<bigint>('gopen', 'getVotes', [outsider.address]), 0n)
+      assert.equal(await voter.read<string>('gopen', 'CLOCK_MODE'), 'mode=timestamp')
+    })
+  })
+})
