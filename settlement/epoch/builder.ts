@@ -1,0 +1,610 @@
+// The epoch builder: verified receipts in, a posted Merkle root of cumulative earnings
+// and claim proofs out. One builder owns one directory:
+//
+//   <dir>/meta.json           format and first epoch number
+//   <dir>/journal.jsonl       every acknowledged receipt and every epoch close, in order
+//   <dir>/<n>/tree.json       the sealed epoch's tree (entries; rebuilt and root-checked on load)
+//   <dir>/<n>/ledger.json     written last when sealing: its presence means "sealed"
+//   <dir>/<n>/posted.json     the root is on chain (tx hash when this builder sent it)
+//   <dir>/<n>/final.json      the challenge window has passed
+//
+// Epoch n goes open -> closed -> sealed -> posted -> final. Why it is crash-safe:
+// - a receipt is acknowledged only once it is fsynced in the journal, tagged with the
+//   epoch that was open when it was written; closing epoch n is itself a journal record,
+//   written under the same lock, so a receipt that arrives while n is sealing is tagged
+//   n + 1: every receipt lands in exactly one epoch;
+// - the close record carries the fee split and treasury used, so re-sealing after a
+//   crash recomputes the same ledger (receipts in id order) and the same root;
+// - before posting, and after any failed post, the chain is asked whether the epoch's
+//   root is already there; if it is (ours), it is only recorded, so no root is sent twice.
+import { join } from 'node:path'
+import { readJsonIfExists, writeFileAtomic, writeJsonAtomic } from '../../storage/atomic-file.ts'
+import { DEFAULT_FEE_SPLIT, splitFee, type FeeSplitPolicy } from '../policy/index.ts'
+import {
+  buildCumulativeTree, CumulativeTree, keccak256, normalizeAddress, toHex,
+  type CumulativeMultiProof, type CumulativeTreeDump
+} from '../merkle/index.ts'
+import { Journal } from './journal.ts'
+import { computeEpochLedger, type EpochLedger } from './ledger.ts'
+import { isJobReceipt, normalizeReceipt, receiptKey, receiptToJson, type Receipt, type ReceiptJson } from './receipts.ts'
+import { packSignatures, type RootSignature } from './signatures.ts'
+import {
+  EmptyEpochError, EpochStateError, EpochStoreError, InvalidReceiptError, QuorumNotReachedError, RootConflictError
+} from './errors.ts'
+
+/** What the builder needs of RewardDistributor (the chain client implements it). */
+export interface RootChain {
+  /** The only epoch postRoot accepts now. */
+  nextEpoch (): Promise<bigint>
+  /** A zero root for an epoch not posted. finalAt: unix seconds from which claims against it are final. */
+  rootOf (epoch: bigint): Promise<{ root: string, total: bigint, finalAt: bigint }>
+  /** Resolves once the transaction is mined; reverts WrongEpoch unless epoch = nextEpoch. `signatures` = packSignatures().packed. */
+  postRoot (epoch: bigint, root: string, total: bigint, signatures: string): Promise<{ txHash: string }>
+}
+
+/** One aggregator of the quorum: signs (epoch, root, total) the way the contract checks (EIP-712 in the chain client). */
+export interface RootSigner {
+  sign (epoch: bigint, root: string, total: bigint): Promise<RootSignature>
+}
+
+export interface EpochBuilderOptions {
+  dir: string
+  /** Address credited with the treasury's part of fees (the registry's treasury()). */
+  treasury: string
+  /** Basis points to seal with (the registry's rewardSplit()); recorded per epoch when it closes. */
+  feeSplit?: FeeSplitPolicy
+  /** Number of the first epoch, the contract's first nextEpoch(). Default 1. Fixed when the store is created. */
+  firstEpoch?: number
+  chain?: RootChain
+  signers?: readonly RootSigner[]
+  /** Signatures needed to post (the registry's aggregatorQuorum()); default: every signer. */
+  quorum?: number
+  /** Unix seconds, for finality. */
+  now?: () => number
+}
+
+export type EpochState = 'open' | 'closed' | 'sealed' | 'posted' | 'final' | 'future' | 'unknown'
+
+export interface AcceptResult {
+  id: string
+  /** The epoch the receipt is paid in (for a duplicate: where the first copy went). */
+  epoch: number
+  duplicate: boolean
+  /** A duplicate id whose content differs from the first copy; the first copy stands. */
+  conflict: boolean
+}
+
+export interface LedgerFile {
+  format: typeof LEDGER_FORMAT
+  epoch: number
+  root: string
+  /** Decimal wei: sum of all cumulative balances, what postRoot is given. */
+  total: string
+  accounts: number
+  depth: number
+  receipts: number
+  /** keccak256 of the receipts' canonical JSON, one per line in id order: aggregators compare it. */
+  receiptsDigest: string
+  fees: string
+  toTreasury: string
+  credits: string
+  earnedTotal: string
+  feeSplit: FeeSplitPolicy
+  treasury: string
+  /** This epoch's earnings, [account, decimal wei], by account. */
+  earned: Array<[string, string]>
+}
+
+export interface SealedEpoch {
+  epoch: number
+  root: string
+  total: bigint
+  accounts: number
+  receipts: number
+  receiptsDigest: string
+}
+
+export interface PostedEpoch {
+  epoch: number
+  root: string
+  total: bigint
+  /** Null when the root was found already on chain (posted before a crash, or by another aggregator). */
+  txHash: string | null
+  signers: string[]
+}
+
+export interface Claim {
+  epoch: number
+  root: string
+  account: string
+  cumulative: bigint
+  proof: string[]
+}
+
+export interface MultiClaim extends CumulativeMultiProof {
+  epoch: number
+  root: string
+}
+
+const META_FORMAT = 'openledger-epochs-v1'
+const LEDGER_FORMAT = 'openledger-epoch-ledger-v1'
+
+interface Meta { format: typeof META_FORMAT, firstEpoch: number }
+type CloseRecord = { t: 'close', epoch: number, feeSplit: FeeSplitPolicy, treasury: string }
+type JournalRecord = { t: 'receipt', epoch: number, receipt: ReceiptJson } | CloseRecord
+interface PostedFile { epoch: number, root: string, total: string, txHash: string | null, signers: string[] }
+interface FinalFile { epoch: number, finalAt: string }
+
+/** Runs tasks one at a time, in call order. */
+class Mutex {
+  #tail: Promise<unknown> = Promise.resolve()
+
+  run<T> (fn: () => Promise<T>): Promise<T> {
+    const result = this.#tail.then(fn)
+    this.#tail = result.catch(() => {})
+    return result
+  }
+}
+
+function sealedOf (l: LedgerFile): SealedEpoch {
+  return { epoch: l.epoch, root: l.root, total: BigInt(l.total), accounts: l.accounts, receipts: l.receipts, receiptsDigest: l.receiptsDigest }
+}
+
+function postedOf (p: PostedFile): PostedEpoch {
+  return { epoch: p.epoch, root: p.root, total: BigInt(p.total), txHash: p.txHash, signers: p.signers }
+}
+
+function receiptsDigest (receipts: readonly Receipt[], ledger: EpochLedger): string {
+  const byId = new Map(receipts.map(r => [r.id, r]))
+  const text = ledger.receiptIds.map(id => receiptKey(byId.get(id) as Receipt)).join('\n')
+  return toHex(keccak256(new TextEncoder().encode(text)))
+}
+
+function pays (r: Receipt): boolean {
+  return isJobReceipt(r) ? r.fee > 0n : r.amount > 0n
+}
+
+export class EpochBuilder {
+  readonly dir: string
+  readonly firstEpoch: number
+  #journal: Journal
+  #treasury: string
+  #feeSplit: FeeSplitPolicy
+  #chain: RootChain | undefined
+  #signers: readonly RootSigner[]
+  #quorum: number
+  #now: () => number
+  #open: number
+  /** Every receipt id ever acknowledged: its epoch and canonical content. */
+  #ids = new Map<string, { epoch: number, key: string }>()
+  /** Receipts of epochs not sealed yet. */
+  #pending = new Map<number, Receipt[]>()
+  #closes = new Map<number, CloseRecord>()
+  #ledgers = new Map<number, LedgerFile>()
+  #posted = new Map<number, PostedFile>()
+  #final = new Map<number, FinalFile>()
+  #trees = new Map<number, CumulativeTree>()
+  readonly #journalLock = new Mutex()
+  readonly #sealLock = new Mutex()
+  readonly #postLock = new Mutex()
+  /** Torn journal tail dropped when opening (bytes). */
+  readonly recoveredBytes: number
+
+  private constructor (opts: EpochBuilderOptions, meta: Meta, journal: Journal, droppedBytes: number) {
+    this.dir = opts.dir
+    this.firstEpoch = meta.firstEpoch
+    this.#journal = journal
+    this.#treasury = normalizeAddress(opts.treasury)
+    this.#feeSplit = { ...(opts.feeSplit ?? DEFAULT_FEE_SPLIT) }
+    this.#chain = opts.chain
+    this.#signers = opts.signers ?? []
+    this.#quorum = Math.max(1, opts.quorum ?? this.#signers.length)
+    this.#now = opts.now ?? (() => Math.floor(Date.now() / 1000))
+    this.#open = meta.firstEpoch
+    this.recoveredBytes = droppedBytes
+  }
+
+  /** Opens (or creates) the store, drops a torn journal tail, and finishes any seal a crash interrupted. */
+  static async open (opts: EpochBuilderOptions): Promise<EpochBuilder> {
+    const firstEpoch = opts.firstEpoch ?? 1
+    if (!Number.isSafeInteger(firstEpoch) || firstEpoch < 0) throw new EpochStateError('firstEpoch must be an integer >= 0', { firstEpoch })
+    // Refuse bad settings before touching the disk.
+    splitFee({ fee: 0n, worker: opts.treasury, verifiers: [] }, opts.feeSplit ?? DEFAULT_FEE_SPLIT)
+    normalizeAddress(opts.treasury)
+    const metaPath = join(opts.dir, 'meta.json')
+    let meta = await readJsonIfExists<Meta>(metaPath)
+    if (meta === undefined) {
+      meta = { format: META_FORMAT, firstEpoch }
+      await writeJsonAtomic(metaPath, meta)
+    }
+    if (meta.format !== META_FORMAT) throw new EpochStoreError('unknown epoch store format', { dir: opts.dir, format: meta.format })
+    if (opts.firstEpoch !== undefined && opts.firstEpoch !== meta.firstEpoch) {
+      throw new EpochStoreError('store was created with another first epoch', { dir: opts.dir, stored: meta.firstEpoch, given: opts.firstEpoch })
+    }
+    const { journal, records, droppedBytes } = await Journal.open<JournalRecord>(join(opts.dir, 'journal.jsonl'))
+    const b = new EpochBuilder(opts, meta, journal, droppedBytes)
+    try {
+      await b.#load(records)
+    } catch (err) {
+      await journal.close()
+      throw err
+    }
+    return b
+  }
+
+  async #load (records: readonly JournalRecord[]): Promise<void> {
+    for (const rec of records) {
+      if (rec.t === 'receipt') {
+        const r = normalizeReceipt(rec.receipt)
+        this.#ids.set(r.id, { epoch: rec.epoch, key: receiptKey(r) })
+        this.#pendingOf(rec.epoch).push(r)
+      } else if (rec.t === 'close') {
+        if (rec.epoch !== this.#open) throw new EpochStoreError('journal closes epochs out of order', { epoch: rec.epoch, open: this.#open })
+        this.#closes.set(rec.epoch, rec)
+        this.#open = rec.epoch + 1
+      }
+    }
+    for (let n = this.firstEpoch; n < this.#open; n++) {
+      const ledger = await readJsonIfExists<LedgerFile>(this.#path(n, 'ledger.json'))
+      if (ledger === undefined) break // the rest is re-sealed below
+      if (ledger.format !== LEDGER_FORMAT || ledger.epoch !== n) throw new EpochStoreError('bad ledger file', { epoch: n })
+      this.#ledgers.set(n, ledger)
+      this.#pending.delete(n)
+      const posted = await readJsonIfExists<PostedFile>(this.#path(n, 'posted.json'))
+      if (posted !== undefined) this.#posted.set(n, posted)
+      const final = await readJsonIfExists<FinalFile>(this.#path(n, 'final.json'))
+      if (final !== undefined) this.#final.set(n, final)
+    }
+    await this.#sealLock.run(() => this.#finishSeals(this.#open - 1))
+    const latest = this.latestSealed
+    if (latest !== undefined) await this.#tree(latest)
+  }
+
+  #path (epoch: number, file: string): string {
+    return join(this.dir, String(epoch), file)
+  }
+
+  #pendingOf (epoch: number): Receipt[] {
+    let list = this.#pending.get(epoch)
+    if (list === undefined) {
+      list = []
+      this.#pending.set(epoch, list)
+    }
+    return list
+  }
+
+  /** The epoch new receipts are paid in. */
+  get openEpoch (): number {
+    return this.#open
+  }
+
+  get latestSealed (): number | undefined {
+    return this.#latest(n => this.#ledgers.has(n))
+  }
+
+  get latestPosted (): number | undefined {
+    return this.#latest(n => this.#posted.has(n))
+  }
+
+  get latestFinal (): number | undefined {
+    return this.#latest(n => this.#final.has(n))
+  }
+
+  #latest (has: (n: number) => boolean): number | undefined {
+    for (let n = this.#open - 1; n >= this.firstEpoch; n--) if (has(n)) return n
+    return undefined
+  }
+
+  state (epoch: number): EpochState {
+    if (epoch < this.firstEpoch) return 'unknown'
+    if (epoch > this.#open) return 'future'
+    if (epoch === this.#open) return 'open'
+    if (this.#final.has(epoch)) return 'final'
+    if (this.#posted.has(epoch)) return 'posted'
+    if (this.#ledgers.has(epoch)) return 'sealed'
+    return 'closed'
+  }
+
+  /** The sealed epoch's ledger file (earnings of the epoch, totals, the policy it was sealed with). */
+  ledger (epoch: number): LedgerFile | undefined {
+    return this.#ledgers.get(epoch)
+  }
+
+  posted (epoch: number): PostedEpoch | undefined {
+    const p = this.#posted.get(epoch)
+    return p === undefined ? undefined : postedOf(p)
+  }
+
+  /** Uses these basis points for epochs closed from now on (e.g. after the registry changed). */
+  setFeeSplit (policy: FeeSplitPolicy): void {
+    splitFee({ fee: 0n, worker: this.#treasury, verifiers: [] }, policy)
+    this.#feeSplit = { ...policy }
+  }
+
+  async accept (receipt: unknown): Promise<AcceptResult> {
+    return (await this.acceptMany([receipt]))[0]
+  }
+
+  /**
+   * Journals the receipts (one fsync for the batch) and resolves once they are durable.
+   * A receipt id seen before is ignored (`duplicate`). All-or-nothing: one invalid
+   * receipt refuses the batch with InvalidReceiptError (`details.index`) and nothing is written.
+   */
+  async acceptMany (inputs: readonly unknown[]): Promise<AcceptResult[]> {
+    const receipts = inputs.map((x, index) => {
+      try {
+        return normalizeReceipt(x)
+      } catch (err) {
+        if (err instanceof InvalidReceiptError) throw new InvalidReceiptError(err.message, { index, ...err.details })
+        throw err
+      }
+    })
+    return await this.#journalLock.run(async () => {
+      const results: AcceptResult[] = []
+      const fresh = new Map<string, { receipt: Receipt, epoch: number, key: string }>()
+      for (const r of receipts) {
+        const key = receiptKey(r)
+        const seen = this.#ids.get(r.id) ?? fresh.get(r.id)
+        if (seen !== undefined) {
+          results.push({ id: r.id, epoch: seen.epoch, duplicate: true, conflict: seen.key !== key })
+          continue
+        }
+        const epoch = Math.max(this.#open, r.epoch ?? 0)
+        fresh.set(r.id, { receipt: r, epoch, key })
+        results.push({ id: r.id, epoch, duplicate: false, conflict: false })
+      }
+      await this.#journal.append([...fresh.values()].map(f => ({ t: 'receipt', epoch: f.epoch, receipt: receiptToJson(f.receipt) })))
+      for (const [id, f] of fresh) {
+        this.#ids.set(id, { epoch: f.epoch, key: f.key })
+        this.#pendingOf(f.epoch).push(f.receipt)
+      }
+      return results
+    })
+  }
+
+  /**
+   * Seals the open epoch (or finishes sealing a closed one, or returns an already sealed
+   * one unchanged): closes it in the journal, so later receipts go to the next epoch,
+   * then writes its tree and ledger. Throws EmptyEpochError, leaving the epoch open,
+   * when nobody would have a balance; EpochStateError for a future epoch.
+   */
+  async seal (epoch?: number): Promise<SealedEpoch> {
+    return await this.#sealLock.run(async () => {
+      const n = epoch ?? this.#open
+      const done = this.#ledgers.get(n)
+      if (done !== undefined) return sealedOf(done)
+      if (n > this.#open || n < this.firstEpoch) throw new EpochStateError('no such epoch to seal', { epoch: n, open: this.#open })
+      await this.#finishSeals(n - 1)
+      if (n === this.#open) {
+        await this.#journalLock.run(async () => {
+          const prev = n === this.firstEpoch ? undefined : this.#ledgers.get(n - 1)
+          const hasBalances = (prev !== undefined && prev.accounts > 0) || (this.#pending.get(n) ?? []).some(pays)
+          if (!hasBalances) throw new EmptyEpochError('nothing earned yet: no tree to seal', { epoch: n })
+          const close: CloseRecord = { t: 'close', epoch: n, feeSplit: { ...this.#feeSplit }, treasury: this.#treasury }
+          await this.#journal.append([close])
+          this.#closes.set(n, close)
+          this.#open = n + 1
+        })
+      }
+      await this.#finishSeals(n)
+      return sealedOf(this.#ledgers.get(n) as LedgerFile)
+    })
+  }
+
+  /** Seals every closed, unsealed epoch up to `upTo`, in order. Caller holds the seal lock. */
+  async #finishSeals (upTo: number): Promise<void> {
+    for (let n = this.firstEpoch; n <= upTo; n++) {
+      if (this.#ledgers.has(n)) continue
+      const close = this.#closes.get(n)
+      if (close === undefined) throw new EpochStateError('epoch is not closed', { epoch: n })
+      const receipts = this.#pending.get(n) ?? []
+      const previous = n === this.firstEpoch ? [] : (await this.#tree(n - 1)).entries()
+      const ledger = computeEpochLedger({ receipts, previous, feeSplit: close.feeSplit, treasury: close.treasury })
+      const tree = buildCumulativeTree(ledger.cumulative)
+      const file: LedgerFile = {
+        format: LEDGER_FORMAT,
+        epoch: n,
+        root: tree.root,
+        total: tree.total.toString(),
+        accounts: tree.size,
+        depth: tree.depth,
+        receipts: receipts.length,
+        receiptsDigest: receiptsDigest(receipts, ledger),
+        fees: ledger.fees.toString(),
+        toTreasury: ledger.toTreasury.toString(),
+        credits: ledger.credits.toString(),
+        earnedTotal: ledger.earnedTotal.toString(),
+        feeSplit: close.feeSplit,
+        treasury: close.treasury,
+        earned: ledger.earned.map(e => [e.account, e.amount.toString()])
+      }
+      // Tree first: ledger.json is the "sealed" mark, so a crash in between re-seals.
+      await writeFileAtomic(this.#path(n, 'tree.json'), JSON.stringify(tree.dump()))
+      await writeJsonAtomic(this.#path(n, 'ledger.json'), file)
+      this.#ledgers.set(n, file)
+      this.#trees.set(n, tree)
+      this.#pending.delete(n)
+      this.#dropOldTrees()
+    }
+  }
+
+  /** Keeps the trees reads need: the latest sealed and the latest posted. */
+  #dropOldTrees (): void {
+    const keep = new Set([this.latestSealed, this.latestPosted])
+    for (const n of this.#trees.keys()) if (!keep.has(n)) this.#trees.delete(n)
+  }
+
+  async #tree (epoch: number): Promise<CumulativeTree> {
+    const cached = this.#trees.get(epoch)
+    if (cached !== undefined) return cached
+    const ledger = this.#ledgers.get(epoch)
+    if (ledger === undefined) throw new EpochStateError('epoch is not sealed', { epoch })
+    const dump = await readJsonIfExists<CumulativeTreeDump>(this.#path(epoch, 'tree.json'))
+    if (dump === undefined) throw new EpochStoreError('sealed epoch has no tree file', { epoch })
+    const tree = CumulativeTree.load(dump)
+    if (tree.root !== ledger.root) throw new EpochStoreError('tree file does not match the ledger', { epoch, ledger: ledger.root, tree: tree.root })
+    this.#trees.set(epoch, tree)
+    return tree
+  }
+
+  /**
+   * Posts the root of `epoch` (default: the oldest sealed epoch not yet posted). Asks
+   * the chain first: if the root is already there it is only recorded. Epochs post in
+   * order (the contract takes only nextEpoch). Throws RootConflictError when the chain
+   * has a different root or total for the epoch, QuorumNotReachedError when too few
+   * signers answer, EpochStateError for an unsealed epoch or one with earlier epochs unposted.
+   */
+  async post (epoch?: number): Promise<PostedEpoch> {
+    return await this.#postLock.run(async () => {
+      const chain = this.#chain
+      if (chain === undefined) throw new EpochStateError('no chain to post to', {})
+      let n = epoch
+      if (n === undefined) {
+        for (let m = this.firstEpoch; m < this.#open && n === undefined; m++) if (!this.#posted.has(m)) n = m
+        if (n === undefined) throw new EpochStateError('nothing to post', { open: this.#open })
+      }
+      const done = this.#posted.get(n)
+      if (done !== undefined) return postedOf(done)
+      const ledger = this.#ledgers.get(n)
+      if (ledger === undefined) throw new EpochStateError('epoch is not sealed', { epoch: n, state: this.state(n) })
+      for (let m = this.firstEpoch; m < n; m++) {
+        if (!this.#posted.has(m)) throw new EpochStateError('post earlier epochs first', { epoch: n, unposted: m })
+      }
+      const root = ledger.root
+      const total = BigInt(ledger.total)
+      if (await this.#onChain(chain, n, root, total)) return await this.#recordPosted(n, root, total, null, [])
+      const { signers, packed } = await this.#signatures(n, root, total)
+      let tx: { txHash: string }
+      try {
+        tx = await chain.postRoot(BigInt(n), root, total, packed)
+      } catch (err) {
+        // The transaction may have landed before the error, or another aggregator got
+        // there first: what the chain holds decides, not the error.
+        let there: boolean
+        try {
+          there = await this.#onChain(chain, n, root, total)
+        } catch (again) {
+          if (again instanceof RootConflictError) throw again
+          throw err
+        }
+        if (there) return await this.#recordPosted(n, root, total, null, signers)
+        throw err
+      }
+      return await this.#recordPosted(n, root, total, tx.txHash, signers)
+    })
+  }
+
+  /** Posts every sealed, unposted epoch in order. */
+  async postPending (): Promise<PostedEpoch[]> {
+    const out: PostedEpoch[] = []
+    for (let n = this.firstEpoch; n < this.#open; n++) {
+      if (this.#posted.has(n)) continue
+      if (!this.#ledgers.has(n)) break
+      out.push(await this.post(n))
+    }
+    return out
+  }
+
+  /** True when the chain already has our root for the epoch; false when the epoch is the chain's next. */
+  async #onChain (chain: RootChain, n: number, root: string, total: bigint): Promise<boolean> {
+    const next = await chain.nextEpoch()
+    if (next === BigInt(n)) return false
+    if (next < BigInt(n)) throw new EpochStateError('the chain expects an earlier epoch first', { epoch: n, chainNext: next.toString() })
+    const there = await chain.rootOf(BigInt(n))
+    if (there.root.toLowerCase() !== root || there.total !== total) {
+      throw new RootConflictError('the chain holds another root for this epoch', {
+        epoch: n, ours: root, theirs: there.root, ourTotal: total.toString(), theirTotal: there.total.toString()
+      })
+    }
+    return true
+  }
+
+  async #signatures (n: number, root: string, total: bigint): Promise<{ signers: string[], packed: string }> {
+    const settled = await Promise.allSettled(this.#signers.map(s => s.sign(BigInt(n), root, total)))
+    const good = new Map<string, RootSignature>()
+    const failures: string[] = []
+    for (const [i, s] of settled.entries()) {
+      if (s.status === 'rejected') {
+        failures.push(`signer ${i}: ${(s.reason as Error)?.message ?? String(s.reason)}`)
+        continue
+      }
+      try {
+        const { signers: [signer] } = packSignatures([s.value])
+        if (good.has(signer)) failures.push(`signer ${i}: ${signer} signed twice`)
+        else good.set(signer, s.value)
+      } catch (err) {
+        failures.push(`signer ${i}: ${(err as Error).message}`)
+      }
+    }
+    if (good.size < this.#quorum) throw new QuorumNotReachedError('too few root signatures', { epoch: n, got: good.size, quorum: this.#quorum, failures })
+    return packSignatures([...good.values()])
+  }
+
+  async #recordPosted (n: number, root: string, total: bigint, txHash: string | null, signers: string[]): Promise<PostedEpoch> {
+    const file: PostedFile = { epoch: n, root, total: total.toString(), txHash, signers }
+    await writeJsonAtomic(this.#path(n, 'posted.json'), file)
+    this.#posted.set(n, file)
+    this.#dropOldTrees()
+    return postedOf(file)
+  }
+
+  /** Marks posted epochs final once the chain's finalAt has passed; returns the epochs that became final. */
+  async finalize (): Promise<number[]> {
+    return await this.#postLock.run(async () => {
+      const chain = this.#chain
+      if (chain === undefined) throw new EpochStateError('no chain to ask', {})
+      const out: number[] = []
+      for (let n = this.firstEpoch; n < this.#open; n++) {
+        const p = this.#posted.get(n)
+        if (p === undefined) break
+        if (this.#final.has(n)) continue
+        const there = await chain.rootOf(BigInt(n))
+        if (there.root.toLowerCase() !== p.root || there.total !== BigInt(p.total)) {
+          throw new RootConflictError('the chain no longer holds the posted root', { epoch: n, ours: p.root, theirs: there.root })
+        }
+        if (there.finalAt === 0n || BigInt(this.#now()) < there.finalAt) break
+        const file: FinalFile = { epoch: n, finalAt: there.finalAt.toString() }
+        await writeJsonAtomic(this.#path(n, 'final.json'), file)
+        this.#final.set(n, file)
+        out.push(n)
+      }
+      return out
+    })
+  }
+
+  /** Everything the account has earned up to the latest sealed epoch (0n before any). */
+  balance (account: string): bigint {
+    const n = this.latestSealed
+    if (n === undefined) return 0n
+    const tree = this.#trees.get(n)
+    return tree?.cumulativeOf(account) ?? 0n
+  }
+
+  /** What the account can claim and its proof, against the latest posted epoch (or the given posted one); undefined when it has nothing there. */
+  async claimFor (account: string, epoch?: number): Promise<Claim | undefined> {
+    const n = this.#postedEpoch(epoch)
+    if (n === undefined) return undefined
+    const tree = await this.#tree(n)
+    const cumulative = tree.cumulativeOf(account)
+    if (cumulative === undefined) return undefined
+    return { epoch: n, root: tree.root, account: normalizeAddress(account), cumulative, proof: tree.proof(account) }
+  }
+
+  /** One multiproof for several accounts (each must be in the tree), against the latest posted epoch. */
+  async multiClaim (accounts: readonly string[], epoch?: number): Promise<MultiClaim | undefined> {
+    const n = this.#postedEpoch(epoch)
+    if (n === undefined) return undefined
+    const tree = await this.#tree(n)
+    return { epoch: n, root: tree.root, ...tree.multiProof(accounts) }
+  }
+
+  #postedEpoch (epoch: number | undefined): number | undefined {
+    if (epoch === undefined) return this.latestPosted
+    if (!this.#posted.has(epoch)) throw new EpochStateError('epoch is not posted', { epoch, state: this.state(epoch) })
+    return epoch
+  }
+
+  async close (): Promise<void> {
+    await this.#journalLock.run(() => this.#journal.close())
+  }
+}

@@ -1,0 +1,17 @@
+// The epoch builder and its parts, one import for the peer and the simulator.
+export {
+  EpochBuilder,
+  type EpochBuilderOptions, type RootChain, type RootSigner, type EpochState, type AcceptResult,
+  type LedgerFile, type SealedEpoch, type PostedEpoch, type Claim, type MultiClaim
+} from './builder.ts'
+export { computeEpochLedger, type EpochLedger, type EpochLedgerInput } from './ledger.ts'
+export {
+  normalizeReceipt, receiptToJson, isJobReceipt, JOB_KINDS, CREDIT_KINDS,
+  type Receipt, type JobReceipt, type CreditReceipt, type ReceiptJson, type JobKind, type CreditKind
+} from './receipts.ts'
+export { packSignatures, type RootSignature } from './signatures.ts'
+export { Journal } from './journal.ts'
+export {
+  EpochError, InvalidReceiptError, JournalCorruptError, EpochStoreError, EpochStateError, EmptyEpochError,
+  RootConflictError, QuorumNotReachedError, InvalidSignatureError
+} from './errors.ts'
