@@ -258,7 +258,7 @@ export function verifyCumulativeProof (root: string, entry: CumulativeEntry, pro
   return toHex(h) === root.toLowerCase()
 }
 
-/** MerkleProof.multiProofVerify off chain (OZ processMultiProof); false on a malformed proof. */
+/** MerkleProof.multiProofVerify off chain (OZ processMultiProof); false when the shape does not fit, InvalidLeafError on a proof element that is not 32 bytes of hex. */
 export function verifyCumulativeMultiProof (root: string, mp: CumulativeMultiProof): boolean {
   const queue = mp.leaves.map(e => fromHex(cumulativeLeafHash(e.account, e.cumulative)))
   const proof = mp.proof.map(word)
