@@ -5,9 +5,11 @@
 // close and ledger, between posting and recording it, a torn journal line) lose nothing
 // and post nothing twice, and the proofs it serves verify with OpenZeppelin's verifier.
 import assert from 'node:assert/strict'
+import { spawn } from 'node:child_process'
 import { appendFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import { StandardMerkleTree } from '@openzeppelin/merkle-tree'
 import {
   EpochBuilder, EmptyEpochError, EpochStateError, EpochStoreError, InvalidReceiptError, InvalidSignatureError, JournalCorruptError,
@@ -438,6 +440,54 @@ describe('epoch builder', function () {
     assert.equal((await b.post()).epoch, 0)
     await b.close()
     await expectRejects(EpochBuilder.open({ dir: b.dir, treasury: TREASURY, firstEpoch: 1 }), EpochStoreError)
+  })
+
+  it('loses no acknowledged receipt when the process is killed with SIGKILL mid-stream and mid-seal', async function () {
+    const dir = await mkdtemp(join(tmpdir(), 'ol-epochs-kill-'))
+    dirs.push(dir)
+    const builderUrl = new URL('../settlement/epoch/index.ts', import.meta.url).href
+    // The child accepts receipts one by one, prints each id once acknowledged, and seals every 40.
+    const child = spawn(process.execPath, ['--input-type=module', '-e', `
+      const { EpochBuilder } = await import(${JSON.stringify(builderUrl)})
+      const b = await EpochBuilder.open({ dir: ${JSON.stringify(dir)}, treasury: ${JSON.stringify(TREASURY)} })
+      for (let i = 0; ; i++) {
+        await b.accept({ id: 'k' + String(i).padStart(6, '0'), kind: 'proposal-refund', account: '0x' + (1 + i % 50).toString(16).padStart(40, '0'), amount: BigInt(i + 1) })
+        process.stdout.write(i + '\\n')
+        if (i % 40 === 39) b.seal() // not awaited: the kill may land inside it
+      }
+    `], { stdio: ['ignore', 'pipe', 'inherit'], cwd: fileURLToPath(new URL('..', import.meta.url)) })
+    let acked = -1
+    let buf = ''
+    await new Promise<void>((resolve, reject) => {
+      child.on('error', reject)
+      child.stdout.on('data', (d: Buffer) => {
+        buf += d.toString()
+        const lines = buf.split('\n')
+        buf = lines.pop() ?? ''
+        for (const l of lines) acked = Number(l)
+        if (acked >= 300 && child.exitCode === null && !child.killed) {
+          child.kill('SIGKILL')
+          resolve()
+        }
+      })
+      child.on('exit', () => resolve())
+    })
+    if (child.exitCode === null && child.signalCode === null) await new Promise(resolve => child.once('exit', resolve))
+    assert.ok(acked >= 300)
+    const b = await fresh({}, dir)
+    assert.ok(b.openEpoch > 1, 'some seals happened before the kill')
+    for (let i = 0; i <= acked; i++) {
+      const r = await b.accept({ id: 'k' + String(i).padStart(6, '0'), kind: 'proposal-refund', account: addr(1 + i % 50), amount: BigInt(i + 1) })
+      assert.equal(r.duplicate, true, `acknowledged receipt ${i} was lost`)
+      assert.equal(r.conflict, false)
+    }
+    const s = await b.seal()
+    // everything acknowledged is paid, plus at most the one in flight at the kill
+    const ackedTotal = BigInt((acked + 1) * (acked + 2) / 2)
+    assert.ok(s.total === ackedTotal || s.total === ackedTotal + BigInt(acked + 2), `total ${s.total} vs acknowledged ${ackedTotal}`)
+    let receipts = 0
+    for (let n = 1; n <= s.epoch; n++) receipts += b.ledger(n)?.receipts ?? 0
+    assert.equal(BigInt(receipts), BigInt(s.total === ackedTotal ? acked + 1 : acked + 2))
   })
 
   it('packs signatures sorted by signer, 65 bytes each', function () {
