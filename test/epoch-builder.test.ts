@@ -35,13 +35,13 @@ class WrongEpoch extends Error {
   }
 }
 
-/** RewardDistributor's root bookkeeping in memory. */
+/** RewardDistributor's root bookkeeping in memory, with its reverts. */
 class FakeChain implements RootChain {
   next: bigint
   roots = new Map<bigint, { root: string, total: bigint, finalAt: bigint }>()
   postCalls = 0
   now = 1000n
-  window = 100n
+  window = 0n
   /** Next postRoot lands on chain, then throws (connection lost before the receipt). */
   failAfterPost = false
   /** Every call throws, as if the node went away. */
@@ -65,7 +65,11 @@ class FakeChain implements RootChain {
     if (this.down) throw new Error('ECONNREFUSED')
     this.postCalls++
     if (epoch !== this.next) throw new WrongEpoch(epoch, this.next)
-    assert.equal((signatures.length - 2) % 130, 0)
+    if (root === ZERO) throw new Error('ZeroRoot')
+    const prev = this.roots.get(epoch - 1n)
+    if (prev !== undefined && this.now < prev.finalAt) throw new Error('PreviousRootNotFinal')
+    if (prev !== undefined && total < prev.total) throw new Error('TotalDecreased')
+    assert.ok(signatures.length > 2 && (signatures.length - 2) % 130 === 0)
     this.roots.set(epoch, { root, total, finalAt: this.now + this.window })
     this.next++
     if (this.failAfterPost) {
@@ -74,6 +78,13 @@ class FakeChain implements RootChain {
       throw new Error('socket hang up')
     }
     return { txHash: '0x' + epoch.toString(16).padStart(64, 'a') }
+  }
+
+  /** challengeRoot: deletes the pending root, the epoch can be posted again. */
+  challenge (epoch: bigint): void {
+    assert.equal(epoch, this.next - 1n)
+    this.roots.delete(epoch)
+    this.next = epoch
   }
 }
 
@@ -417,19 +428,61 @@ describe('epoch builder', function () {
     assert.equal(err.details.got, 1)
   })
 
-  it('marks posted epochs final once the challenge window has passed', async function () {
+  it('marks posted epochs final once the challenge window has passed, and serves claims against final roots', async function () {
     const chain = new FakeChain()
+    chain.window = 100n
     let now = 1050
-    const b = await fresh({ chain, now: () => now })
+    let b = await fresh({ chain, now: () => now })
     await b.accept(job('f', 100n, 1, [2]))
     await b.seal()
-    await b.post()
+    assert.equal((await b.post()).finalAt, 1100n)
+    assert.equal((await b.claimFor(addr(1)))?.finalAt, 1100n)
+    assert.equal(await b.claimFor(addr(1), 'final'), undefined)
     assert.deepEqual(await b.finalize(), [])
     now = 1100
     assert.deepEqual(await b.finalize(), [1])
     assert.equal(b.state(1), 'final')
     assert.equal(b.latestFinal, 1)
-    assert.equal((await reopen(b, { chain })).state(1), 'final')
+    // epoch 2 posted but not final: 'final' claims stay on epoch 1
+    await b.accept(job('g', 100n, 1, [2]))
+    await b.seal()
+    chain.now = 1100n
+    await b.post()
+    assert.equal((await b.claimFor(addr(1)))?.epoch, 2)
+    const c = await b.claimFor(addr(1), 'final')
+    assert.equal(c?.epoch, 1)
+    assert.equal(c?.cumulative, 50n)
+    assert.ok(StandardMerkleTree.verify(chain.roots.get(1n)?.root as string, ENCODING, [addr(1), '50'], c?.proof ?? []))
+    b = await reopen(b, { chain, now: () => now })
+    assert.equal(b.state(1), 'final')
+    assert.equal((await b.multiClaim([addr(1), addr(2)], 'final'))?.epoch, 1)
+    await expectRejects(b.claimFor(addr(1), 3), EpochStateError)
+  })
+
+  it('reports a challenged root instead of finalizing it', async function () {
+    const chain = new FakeChain()
+    chain.window = 100n
+    const b = await fresh({ chain, now: () => 2000 })
+    await b.accept(job('ch', 100n, 1, [2]))
+    await b.seal()
+    await b.post()
+    chain.challenge(1n)
+    const err = await expectRejects(b.finalize(), RootConflictError)
+    assert.equal(err.details.challenged, true)
+  })
+
+  it('drops a signature that does not verify, and posts if the rest make the quorum', async function () {
+    const chain = new FakeChain()
+    const verifySignature = (_e: bigint, _r: string, _t: bigint, s: { signer: string }): boolean => s.signer !== addr(0xa002)
+    const b = await fresh({ chain, quorum: 2, verifySignature })
+    await b.accept(job('v', 100n, 1, [2]))
+    await b.seal()
+    assert.deepEqual((await b.post()).signers, [addr(0xa001), addr(0xa003)])
+    const c = await fresh({ chain: new FakeChain(), quorum: 3, verifySignature })
+    await c.accept(job('v', 100n, 1, [2]))
+    await c.seal()
+    const err = await expectRejects(c.post(), QuorumNotReachedError)
+    assert.match(String(err.details.failures), /does not verify/)
   })
 
   it('uses the first epoch the chain starts at, and keeps it', async function () {

@@ -59,6 +59,12 @@ export interface EpochBuilderOptions {
   signers?: readonly RootSigner[]
   /** Signatures needed to post (the registry's aggregatorQuorum()); default: every signer. */
   quorum?: number
+  /**
+   * Checks one signature off chain before it is packed (e.g. the chain client's
+   * verifySigned for EpochRoot); one bad signature would make the whole postRoot revert,
+   * so a signature that fails counts as a signer that did not answer.
+   */
+  verifySignature?: (epoch: bigint, root: string, total: bigint, signature: RootSignature) => boolean
   /** Unix seconds, for finality. */
   now?: () => number
 }
@@ -111,11 +117,15 @@ export interface PostedEpoch {
   /** Null when the root was found already on chain (posted before a crash, or by another aggregator). */
   txHash: string | null
   signers: string[]
+  /** Unix seconds from which the contract accepts claims against this root; null if the chain could not be asked. */
+  finalAt: bigint | null
 }
 
 export interface Claim {
   epoch: number
   root: string
+  /** Claims revert (RootNotFinal) before this; null when unknown. */
+  finalAt: bigint | null
   account: string
   cumulative: bigint
   proof: string[]
@@ -124,7 +134,11 @@ export interface Claim {
 export interface MultiClaim extends CumulativeMultiProof {
   epoch: number
   root: string
+  finalAt: bigint | null
 }
+
+/** Which epoch a claim is proven against: a posted epoch's number, the latest posted, or the latest final. */
+export type ClaimAt = number | 'posted' | 'final'
 
 const META_FORMAT = 'openledger-epochs-v1'
 const LEDGER_FORMAT = 'openledger-epoch-ledger-v1'
@@ -132,7 +146,7 @@ const LEDGER_FORMAT = 'openledger-epoch-ledger-v1'
 interface Meta { format: typeof META_FORMAT, firstEpoch: number }
 type CloseRecord = { t: 'close', epoch: number, feeSplit: FeeSplitPolicy, treasury: string }
 type JournalRecord = { t: 'receipt', epoch: number, receipt: ReceiptJson } | CloseRecord
-interface PostedFile { epoch: number, root: string, total: string, txHash: string | null, signers: string[] }
+interface PostedFile { epoch: number, root: string, total: string, txHash: string | null, signers: string[], finalAt: string | null }
 interface FinalFile { epoch: number, finalAt: string }
 
 /** Runs tasks one at a time, in call order. */
@@ -151,7 +165,7 @@ function sealedOf (l: LedgerFile): SealedEpoch {
 }
 
 function postedOf (p: PostedFile): PostedEpoch {
-  return { epoch: p.epoch, root: p.root, total: BigInt(p.total), txHash: p.txHash, signers: p.signers }
+  return { epoch: p.epoch, root: p.root, total: BigInt(p.total), txHash: p.txHash, signers: p.signers, finalAt: p.finalAt == null ? null : BigInt(p.finalAt) }
 }
 
 function receiptsDigest (receipts: readonly Receipt[], ledger: EpochLedger): string {
@@ -173,6 +187,7 @@ export class EpochBuilder {
   #chain: RootChain | undefined
   #signers: readonly RootSigner[]
   #quorum: number
+  #verify: EpochBuilderOptions['verifySignature']
   #now: () => number
   #open: number
   /** Every receipt id ever acknowledged: its epoch and canonical content. */
@@ -199,6 +214,7 @@ export class EpochBuilder {
     this.#chain = opts.chain
     this.#signers = opts.signers ?? []
     this.#quorum = Math.max(1, opts.quorum ?? this.#signers.length)
+    this.#verify = opts.verifySignature
     this.#now = opts.now ?? (() => Math.floor(Date.now() / 1000))
     this.#open = meta.firstEpoch
     this.recoveredBytes = droppedBytes
@@ -428,9 +444,9 @@ export class EpochBuilder {
     }
   }
 
-  /** Keeps the trees reads need: the latest sealed and the latest posted. */
+  /** Keeps the trees reads need: the latest sealed, posted and final. */
   #dropOldTrees (): void {
-    const keep = new Set([this.latestSealed, this.latestPosted])
+    const keep = new Set([this.latestSealed, this.latestPosted, this.latestFinal])
     for (const n of this.#trees.keys()) if (!keep.has(n)) this.#trees.delete(n)
   }
 
@@ -472,7 +488,8 @@ export class EpochBuilder {
       }
       const root = ledger.root
       const total = BigInt(ledger.total)
-      if (await this.#onChain(chain, n, root, total)) return await this.#recordPosted(n, root, total, null, [])
+      const already = await this.#onChain(chain, n, root, total)
+      if (already !== null) return await this.#recordPosted(n, root, total, null, [], already.finalAt)
       const { signers, packed } = await this.#signatures(n, root, total)
       let tx: { txHash: string }
       try {
@@ -480,17 +497,19 @@ export class EpochBuilder {
       } catch (err) {
         // The transaction may have landed before the error, or another aggregator got
         // there first: what the chain holds decides, not the error.
-        let there: boolean
+        let there: { finalAt: bigint } | null
         try {
           there = await this.#onChain(chain, n, root, total)
         } catch (again) {
           if (again instanceof RootConflictError) throw again
           throw err
         }
-        if (there) return await this.#recordPosted(n, root, total, null, signers)
+        if (there !== null) return await this.#recordPosted(n, root, total, null, signers, there.finalAt)
         throw err
       }
-      return await this.#recordPosted(n, root, total, tx.txHash, signers)
+      // finalAt is only for display and claims' convenience: not knowing it is no reason to fail.
+      const finalAt = await chain.rootOf(BigInt(n)).then(r => r.finalAt, () => null)
+      return await this.#recordPosted(n, root, total, tx.txHash, signers, finalAt)
     })
   }
 
@@ -505,10 +524,10 @@ export class EpochBuilder {
     return out
   }
 
-  /** True when the chain already has our root for the epoch; false when the epoch is the chain's next. */
-  async #onChain (chain: RootChain, n: number, root: string, total: bigint): Promise<boolean> {
+  /** The chain's record when it already has our root for the epoch; null when the epoch is the chain's next. */
+  async #onChain (chain: RootChain, n: number, root: string, total: bigint): Promise<{ finalAt: bigint } | null> {
     const next = await chain.nextEpoch()
-    if (next === BigInt(n)) return false
+    if (next === BigInt(n)) return null
     if (next < BigInt(n)) throw new EpochStateError('the chain expects an earlier epoch first', { epoch: n, chainNext: next.toString() })
     const there = await chain.rootOf(BigInt(n))
     if (there.root.toLowerCase() !== root || there.total !== total) {
@@ -516,7 +535,7 @@ export class EpochBuilder {
         epoch: n, ours: root, theirs: there.root, ourTotal: total.toString(), theirTotal: there.total.toString()
       })
     }
-    return true
+    return { finalAt: there.finalAt }
   }
 
   async #signatures (n: number, root: string, total: bigint): Promise<{ signers: string[], packed: string }> {
@@ -531,6 +550,7 @@ export class EpochBuilder {
       try {
         const { signers: [signer] } = packSignatures([s.value])
         if (good.has(signer)) failures.push(`signer ${i}: ${signer} signed twice`)
+        else if (this.#verify !== undefined && !this.#verify(BigInt(n), root, total, s.value)) failures.push(`signer ${i}: ${signer}: signature does not verify`)
         else good.set(signer, s.value)
       } catch (err) {
         failures.push(`signer ${i}: ${(err as Error).message}`)
@@ -540,8 +560,8 @@ export class EpochBuilder {
     return packSignatures([...good.values()])
   }
 
-  async #recordPosted (n: number, root: string, total: bigint, txHash: string | null, signers: string[]): Promise<PostedEpoch> {
-    const file: PostedFile = { epoch: n, root, total: total.toString(), txHash, signers }
+  async #recordPosted (n: number, root: string, total: bigint, txHash: string | null, signers: string[], finalAt: bigint | null): Promise<PostedEpoch> {
+    const file: PostedFile = { epoch: n, root, total: total.toString(), txHash, signers, finalAt: finalAt === null ? null : finalAt.toString() }
     await writeJsonAtomic(this.#path(n, 'posted.json'), file)
     this.#posted.set(n, file)
     this.#dropOldTrees()
@@ -560,12 +580,14 @@ export class EpochBuilder {
         if (this.#final.has(n)) continue
         const there = await chain.rootOf(BigInt(n))
         if (there.root.toLowerCase() !== p.root || there.total !== BigInt(p.total)) {
-          throw new RootConflictError('the chain no longer holds the posted root', { epoch: n, ours: p.root, theirs: there.root })
+          // A zero root where ours was: a verifier quorum challenged it (challengeRoot), and the epoch is open for posting again.
+          throw new RootConflictError('the chain no longer holds the posted root', { epoch: n, ours: p.root, theirs: there.root, challenged: /^0x0{64}$/.test(there.root) })
         }
         if (there.finalAt === 0n || BigInt(this.#now()) < there.finalAt) break
         const file: FinalFile = { epoch: n, finalAt: there.finalAt.toString() }
         await writeJsonAtomic(this.#path(n, 'final.json'), file)
         this.#final.set(n, file)
+        this.#dropOldTrees()
         out.push(n)
       }
       return out
@@ -580,28 +602,39 @@ export class EpochBuilder {
     return tree?.cumulativeOf(account) ?? 0n
   }
 
-  /** What the account can claim and its proof, against the latest posted epoch (or the given posted one); undefined when it has nothing there. */
-  async claimFor (account: string, epoch?: number): Promise<Claim | undefined> {
-    const n = this.#postedEpoch(epoch)
+  /**
+   * What the account can claim (its cumulative amount; the contract pays the part not
+   * yet claimed) and the proof, against the latest posted epoch by default. The contract
+   * accepts it from `finalAt` on; `at: 'final'` proves against the latest epoch known
+   * final instead. Undefined when nothing is posted or the account has nothing there.
+   */
+  async claimFor (account: string, at: ClaimAt = 'posted'): Promise<Claim | undefined> {
+    const n = this.#claimEpoch(at)
     if (n === undefined) return undefined
     const tree = await this.#tree(n)
     const cumulative = tree.cumulativeOf(account)
     if (cumulative === undefined) return undefined
-    return { epoch: n, root: tree.root, account: normalizeAddress(account), cumulative, proof: tree.proof(account) }
+    return { epoch: n, root: tree.root, finalAt: this.#finalAt(n), account: normalizeAddress(account), cumulative, proof: tree.proof(account) }
   }
 
-  /** One multiproof for several accounts (each must be in the tree), against the latest posted epoch. */
-  async multiClaim (accounts: readonly string[], epoch?: number): Promise<MultiClaim | undefined> {
-    const n = this.#postedEpoch(epoch)
+  /** One multiproof for several accounts (each must be in the tree: UnknownAccountError otherwise), leaves in claimMultiple's order. */
+  async multiClaim (accounts: readonly string[], at: ClaimAt = 'posted'): Promise<MultiClaim | undefined> {
+    const n = this.#claimEpoch(at)
     if (n === undefined) return undefined
     const tree = await this.#tree(n)
-    return { epoch: n, root: tree.root, ...tree.multiProof(accounts) }
+    return { epoch: n, root: tree.root, finalAt: this.#finalAt(n), ...tree.multiProof(accounts) }
   }
 
-  #postedEpoch (epoch: number | undefined): number | undefined {
-    if (epoch === undefined) return this.latestPosted
-    if (!this.#posted.has(epoch)) throw new EpochStateError('epoch is not posted', { epoch, state: this.state(epoch) })
-    return epoch
+  #claimEpoch (at: ClaimAt): number | undefined {
+    if (at === 'posted') return this.latestPosted
+    if (at === 'final') return this.latestFinal
+    if (!this.#posted.has(at)) throw new EpochStateError('epoch is not posted', { epoch: at, state: this.state(at) })
+    return at
+  }
+
+  #finalAt (n: number): bigint | null {
+    const f = this.#final.get(n)?.finalAt ?? this.#posted.get(n)?.finalAt
+    return f == null ? null : BigInt(f)
   }
 
   async close (): Promise<void> {

@@ -2,7 +2,7 @@
 export {
   EpochBuilder,
   type EpochBuilderOptions, type RootChain, type RootSigner, type EpochState, type AcceptResult,
-  type LedgerFile, type SealedEpoch, type PostedEpoch, type Claim, type MultiClaim
+  type LedgerFile, type SealedEpoch, type PostedEpoch, type Claim, type MultiClaim, type ClaimAt
 } from './builder.ts'
 export { computeEpochLedger, type EpochLedger, type EpochLedgerInput } from './ledger.ts'
 export {
