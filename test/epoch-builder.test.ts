@@ -222,6 +222,7 @@ describe('epoch builder', function () {
     await b.seal()
     assert.deepEqual(await b.accept(r), { id: 'dup', epoch: 1, duplicate: true, conflict: false })
     b = await reopen(b)
+    assert.deepEqual(await b.accept(r), { id: 'dup', epoch: 1, duplicate: true, conflict: false })
     assert.deepEqual(await b.accept({ ...r, fee: 999_999n }), { id: 'dup', epoch: 1, duplicate: true, conflict: true })
     await b.accept(job('y', 1n, 1, [2]))
     await b.seal()

@@ -17,6 +17,7 @@
 //   crash recomputes the same ledger (receipts in id order) and the same root;
 // - before posting, and after any failed post, the chain is asked whether the epoch's
 //   root is already there; if it is (ours), it is only recorded, so no root is sent twice.
+import { createHash } from 'node:crypto'
 import { join } from 'node:path'
 import { readJsonIfExists, writeFileAtomic, writeJsonAtomic } from '../../storage/atomic-file.ts'
 import { DEFAULT_FEE_SPLIT, splitFee, type FeeSplitPolicy } from '../policy/index.ts'
@@ -174,6 +175,11 @@ function receiptsDigest (receipts: readonly Receipt[], ledger: EpochLedger): str
   return toHex(keccak256(new TextEncoder().encode(text)))
 }
 
+/** 96 bits of sha256 of a receipt's canonical JSON: enough to tell a conflicting duplicate, small enough to keep for every receipt ever seen. */
+function digestOf (key: string): string {
+  return createHash('sha256').update(key).digest('base64').slice(0, 16)
+}
+
 function pays (r: Receipt): boolean {
   return isJobReceipt(r) ? r.fee > 0n : r.amount > 0n
 }
@@ -191,7 +197,7 @@ export class EpochBuilder {
   #now: () => number
   #open: number
   /** Every receipt id ever acknowledged: its epoch and canonical content. */
-  #ids = new Map<string, { epoch: number, key: string }>()
+  #ids = new Map<string, { epoch: number, digest: string }>()
   /** Receipts of epochs not sealed yet. */
   #pending = new Map<number, Receipt[]>()
   #closes = new Map<number, CloseRecord>()
@@ -250,11 +256,7 @@ export class EpochBuilder {
 
   async #load (records: readonly JournalRecord[]): Promise<void> {
     for (const rec of records) {
-      if (rec.t === 'receipt') {
-        const r = normalizeReceipt(rec.receipt)
-        this.#ids.set(r.id, { epoch: rec.epoch, key: receiptKey(r) })
-        this.#pendingOf(rec.epoch).push(r)
-      } else if (rec.t === 'close') {
+      if (rec.t === 'close') {
         if (rec.epoch !== this.#open) throw new EpochStoreError('journal closes epochs out of order', { epoch: rec.epoch, open: this.#open })
         this.#closes.set(rec.epoch, rec)
         this.#open = rec.epoch + 1
@@ -270,6 +272,18 @@ export class EpochBuilder {
       if (posted !== undefined) this.#posted.set(n, posted)
       const final = await readJsonIfExists<FinalFile>(this.#path(n, 'final.json'))
       if (final !== undefined) this.#final.set(n, final)
+    }
+    // Receipts of sealed epochs are only needed for their ids: the journal holds them in
+    // canonical form, so they are not validated again (that is most of a reopen's time).
+    for (const rec of records) {
+      if (rec.t !== 'receipt') continue
+      if (this.#ledgers.has(rec.epoch)) {
+        this.#ids.set(rec.receipt.id, { epoch: rec.epoch, digest: digestOf(JSON.stringify(rec.receipt)) })
+      } else {
+        const r = normalizeReceipt(rec.receipt)
+        this.#ids.set(r.id, { epoch: rec.epoch, digest: digestOf(receiptKey(r)) })
+        this.#pendingOf(rec.epoch).push(r)
+      }
     }
     await this.#sealLock.run(() => this.#finishSeals(this.#open - 1))
     const latest = this.latestSealed
@@ -357,21 +371,21 @@ export class EpochBuilder {
     })
     return await this.#journalLock.run(async () => {
       const results: AcceptResult[] = []
-      const fresh = new Map<string, { receipt: Receipt, epoch: number, key: string }>()
+      const fresh = new Map<string, { receipt: Receipt, epoch: number, digest: string }>()
       for (const r of receipts) {
-        const key = receiptKey(r)
+        const digest = digestOf(receiptKey(r))
         const seen = this.#ids.get(r.id) ?? fresh.get(r.id)
         if (seen !== undefined) {
-          results.push({ id: r.id, epoch: seen.epoch, duplicate: true, conflict: seen.key !== key })
+          results.push({ id: r.id, epoch: seen.epoch, duplicate: true, conflict: seen.digest !== digest })
           continue
         }
         const epoch = Math.max(this.#open, r.epoch ?? 0)
-        fresh.set(r.id, { receipt: r, epoch, key })
+        fresh.set(r.id, { receipt: r, epoch, digest })
         results.push({ id: r.id, epoch, duplicate: false, conflict: false })
       }
       await this.#journal.append([...fresh.values()].map(f => ({ t: 'receipt', epoch: f.epoch, receipt: receiptToJson(f.receipt) })))
       for (const [id, f] of fresh) {
-        this.#ids.set(id, { epoch: f.epoch, key: f.key })
+        this.#ids.set(id, { epoch: f.epoch, digest: f.digest })
         this.#pendingOf(f.epoch).push(f.receipt)
       }
       return results
