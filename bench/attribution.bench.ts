@@ -9,7 +9,7 @@
 // other copy stays), so the AUC is taken on the final payout weights, and no Spearman.
 import { readFile } from 'node:fs/promises'
 import { fileURLToPath } from 'node:url'
-import { attributeClassifier, attributeLm, attributionCheckpoints, type AttributionScores } from '../compute/jobs/attribute.ts'
+import { TRACIN_STRIDE, attributeClassifier, attributeLm, attributionCheckpoints, type AttributionScores } from '../compute/jobs/attribute.ts'
 import { DEFAULT_LM_ADAPTER_HYPER, trainLmAdapter } from '../compute/jobs/train-lm-adapter.ts'
 import { defaultLoraTargets, type LmConfig } from '../compute/models/lm/config.ts'
 import { windowDocuments, windowsOf } from '../compute/models/lm/data.ts'
@@ -41,7 +41,7 @@ export const flags = [
   '--threads N        onnxruntime threads (default 2)',
   '--no-loo           skip the leave-one-out ground truth (AUC and cost only)',
   '--loo-noise        also redo leave-one-out with another training seed: the truth\'s own reproducibility (looSeedSpearman)',
-  '--checkpoint-every N  steps between the checkpoints TracIn is taken at (default 50)',
+  '--tracin-stride N  steps between the checkpoints TracIn is taken at (default TRACIN_STRIDE: 50 classifier, 100 LM; jobs checkpoint every 50)',
   '--model M          spam (classifier, contributors = sender domains; default) or sotu (language model, contributors = speeches)'
 ]
 
@@ -49,14 +49,14 @@ const SPAM_BASE = fileURLToPath(new URL('../peer/models/built/spam-base.safetens
 const SOTU_LM = fileURLToPath(new URL('../peer/models/built/sotu-lm.safetensors', import.meta.url))
 
 export async function run (args: string[]): Promise<BenchResult> {
-  const f = parseFlags(args, { contributors: 'string', bad: 'string', noise: 'string', seed: 'string', threads: 'string', 'no-loo': 'boolean', 'loo-noise': 'boolean', model: 'string', 'checkpoint-every': 'string' })
+  const f = parseFlags(args, { contributors: 'string', bad: 'string', noise: 'string', seed: 'string', threads: 'string', 'no-loo': 'boolean', 'loo-noise': 'boolean', model: 'string', 'tracin-stride': 'string' })
   const model = (f.model as string | undefined) ?? 'spam'
   if (model !== 'spam' && model !== 'sotu') throw new BenchUsageError('--model must be spam or sotu')
   const N = numberFlag(f, 'contributors', 30, { min: 3 })
   const K = numberFlag(f, 'bad', 5, { min: 1 })
   const seed = numberFlag(f, 'seed', 1, { min: 0 })
   const threads = numberFlag(f, 'threads', 2, { min: 1 })
-  const checkpointEvery = numberFlag(f, 'checkpoint-every', 50, { min: 1 })
+  const tracinStride = numberFlag(f, 'tracin-stride', TRACIN_STRIDE[model === 'spam' ? 'classifier' : 'lm'], { min: 1 })
   const noise = ((f.noise as string | undefined) ?? (model === 'sotu' ? 'random-text' : 'label-flip')) as NoiseKind
   if (model === 'sotu' && noise === 'label-flip') throw new BenchUsageError('label-flip has no meaning for the language model: use random-text, off-topic or duplicate')
   if (!(NOISE_KINDS as readonly string[]).includes(noise)) throw new BenchUsageError(`--noise must be one of ${NOISE_KINDS.join(', ')}`)
@@ -64,8 +64,8 @@ export async function run (args: string[]): Promise<BenchResult> {
   const log = (msg: string): void => { process.stderr.write(`attribution: ${msg}\n`) }
 
   const exp = model === 'sotu'
-    ? await sotuExperiment({ N, K, noise, seed, threads, checkpointEvery, log })
-    : await spamExperiment({ N, K, noise, seed, threads, checkpointEvery, log })
+    ? await sotuExperiment({ N, K, noise, seed, threads, tracinStride, log })
+    : await spamExperiment({ N, K, noise, seed, threads, tracinStride, log })
   const { people, trainOnce, full, scores, attributionMs, perText } = exp
   const byId = new Map(scores.byGroup.map(g => [g.group, g]))
   const tracinScores = people.map(p => byId.get(p.id)?.tracin ?? 0)
@@ -146,7 +146,7 @@ export async function run (args: string[]): Promise<BenchResult> {
   }
 }
 
-interface ExperimentOptions { N: number, K: number, noise: NoiseKind, seed: number, threads: number, checkpointEvery: number, log: (msg: string) => void }
+interface ExperimentOptions { N: number, K: number, noise: NoiseKind, seed: number, threads: number, tracinStride: number, log: (msg: string) => void }
 
 interface Experiment {
   people: ScenarioContributor[]
@@ -170,7 +170,7 @@ async function spamExperiment (o: ExperimentOptions): Promise<Experiment> {
   const scenario = await buildScenario({ contributors: o.N, bad: o.K, noise: o.noise, seed: o.seed })
   const people = scenario.contributors
   const lora = { rank: 8, alpha: 16, targets: [...CLASSIFIER_LORA_TARGETS] }
-  const hyper = { ...DEFAULT_CLASSIFIER_ADAPTER_HYPER, checkpointEvery: o.checkpointEvery }
+  const hyper = { ...DEFAULT_CLASSIFIER_ADAPTER_HYPER, checkpointEvery: 50 }
   const specs = loraSpecs(classifierParamSpecs(cfg), lora, new Set(['emb']))
   const trainSet = (without?: string) => {
     const kept = people.filter(p => p.id !== without)
@@ -190,7 +190,7 @@ async function spamExperiment (o: ExperimentOptions): Promise<Experiment> {
     base,
     lora,
     initial: initParams(specs, hyper.seed),
-    checkpoints: await attributionCheckpoints(store, specs, hyper),
+    checkpoints: await attributionCheckpoints(store, specs, hyper, o.tracinStride),
     train: classifierData(trainSet(), cfg),
     groups: people.flatMap(p => p.texts.map(() => p.id)),
     validation: classifierData(scenario.validation, cfg),
@@ -205,7 +205,7 @@ async function spamExperiment (o: ExperimentOptions): Promise<Experiment> {
     perText: scores.tracin,
     perExample: scores.tracin,
     exampleOf: Array.from(scores.tracin, (_, i) => i),
-    params: { lora: `rank ${lora.rank} on ${lora.targets.join(',')}`, steps: hyper.steps, checkpoints: hyper.steps / hyper.checkpointEvery }
+    params: { lora: `rank ${lora.rank} on ${lora.targets.join(',')}`, steps: hyper.steps, checkpoints: hyper.steps / o.tracinStride }
   }
 }
 
@@ -217,7 +217,7 @@ async function sotuExperiment (o: ExperimentOptions): Promise<Experiment> {
   const scenario = await buildLmScenario({ contributors: o.N, bad: o.K, noise: o.noise, seed: o.seed, maxChars: 12_000, validation: 8 })
   const people = scenario.contributors
   const lora = { rank: 8, alpha: 16, targets: defaultLoraTargets(cfg) }
-  const hyper = { ...DEFAULT_LM_ADAPTER_HYPER, steps: 200, batch: 16, seq: 64, lr: 2e-3, checkpointEvery: o.checkpointEvery }
+  const hyper = { ...DEFAULT_LM_ADAPTER_HYPER, steps: 200, batch: 16, seq: 64, lr: 2e-3, checkpointEvery: 50 }
   const specs = loraSpecs(lmParamSpecs(cfg), lora)
   const texts = (without?: string) => people.filter(p => p.id !== without).flatMap(p => p.texts)
   const run = async (without?: string, store?: MemoryCheckpointStore, seed = hyper.seed) => {
@@ -237,7 +237,7 @@ async function sotuExperiment (o: ExperimentOptions): Promise<Experiment> {
     base,
     lora,
     initial: initParams(specs, hyper.seed),
-    checkpoints: await attributionCheckpoints(store, specs, hyper),
+    checkpoints: await attributionCheckpoints(store, specs, hyper, o.tracinStride),
     train: windows,
     groups: Array.from(docOf, i => people[i].id),
     validation: windowsOf(scenario.validation.texts.map(t => tokenizer.encode(t)), { seq: hyper.seq, eot: tokenizer.eot, pad: tokenizer.pad }),
@@ -254,7 +254,7 @@ async function sotuExperiment (o: ExperimentOptions): Promise<Experiment> {
     perText,
     perExample: scores.tracin,
     exampleOf: docOf,
-    params: { lora: `rank ${lora.rank} on ${lora.targets.length} projections`, steps: hyper.steps, seq: hyper.seq, checkpoints: hyper.steps / hyper.checkpointEvery }
+    params: { lora: `rank ${lora.rank} on ${lora.targets.length} projections`, steps: hyper.steps, seq: hyper.seq, checkpoints: hyper.steps / o.tracinStride }
   }
 }
 

@@ -6,6 +6,9 @@ import { decodeAdapter, encodeAdapter, encodeModel } from '../compute/models/art
 import type { ClassifierConfig } from '../compute/models/classifier/config.ts'
 import type { LabelledTexts } from '../compute/models/classifier/train-step.ts'
 import { MemoryCheckpointStore } from '../compute/train/checkpoint-store.ts'
+import { attributionCheckpoints } from '../compute/jobs/attribute.ts'
+import { classifierParamSpecs } from '../compute/models/classifier/config.ts'
+import { loraSpecs } from '../compute/models/lora.ts'
 import { readSpamAssassinMails, type SpamAssassinMail } from '../storage/corpora/spam-assassin.ts'
 import { expectRejects } from './helpers/expect-throws.ts'
 
@@ -35,6 +38,15 @@ describe('ModelFactory jobs: a classifier base, then a LoRA adapter on real Spam
     assert.ok(result.after.loss < result.before.loss)
     assert.deepEqual((await store.steps()).at(-1), 120)
     assert.equal(result.run.chain.length, 3)
+    // TracIn at a coarser stride keeps fewer checkpoints, each standing for all its steps.
+    const specs = loraSpecs(classifierParamSpecs(cfg), lora, new Set(['emb']))
+    const hyper = { ...DEFAULT_CLASSIFIER_ADAPTER_HYPER, steps: 120 }
+    const every = await attributionCheckpoints(store, specs, hyper)
+    const coarse = await attributionCheckpoints(store, specs, hyper, 100)
+    assert.deepEqual(every.map(c => c.step), [50, 100, 120])
+    assert.deepEqual(coarse.map(c => c.step), [100, 120])
+    assert.ok(Math.abs(coarse[0].lrMass - every[0].lrMass - every[1].lrMass) < 1e-12)
+    assert.equal(coarse[1].lrMass, every[2].lrMass)
 
     const bytes = encodeAdapter(result.adapter, base.meta)
     const back = decodeAdapter(bytes, { cid: baseCid, meta: base.meta })

@@ -273,11 +273,25 @@ async function attribute (job: AttributionInputs, source: GradientSource): Promi
   }
 }
 
-/** The run's checkpoints as TracIn needs them: adapter values and the lr mass of each segment. */
-export async function attributionCheckpoints (store: CheckpointStore, specs: readonly ParamSpec[], hyper: TrainingHyper): Promise<AttributionCheckpoint[]> {
+/**
+ * Steps between the checkpoints TracIn is taken at, per model kind (measured in the
+ * attribution bench): for the language model every 100 steps halves the passes over
+ * the data (cost 2.5 -> 1.7 training runs) for a small loss of rank agreement with
+ * leave-one-out (Spearman 0.58 -> 0.55) and the same detection AUC.
+ */
+export const TRACIN_STRIDE: Readonly<Record<'classifier' | 'lm', number>> = Object.freeze({ classifier: 50, lm: 100 })
+
+/**
+ * The run's checkpoints as TracIn needs them: adapter values and the lr mass of each
+ * segment. With `stride`, only checkpoints at multiples of it (and the last) are kept,
+ * each standing for every step since the previous one kept.
+ */
+export async function attributionCheckpoints (store: CheckpointStore, specs: readonly ParamSpec[], hyper: TrainingHyper, stride = 1): Promise<AttributionCheckpoint[]> {
   const out: AttributionCheckpoint[] = []
   let prev = 0
-  for (const step of await store.steps()) {
+  const steps = await store.steps()
+  for (const [i, step] of steps.entries()) {
+    if (step % stride !== 0 && i !== steps.length - 1) continue
     const c = decodeCheckpoint(await store.load(step), specs)
     out.push({ step, params: c.params, lrMass: lrMass(hyper, prev, step) })
     prev = step

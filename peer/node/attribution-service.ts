@@ -7,7 +7,7 @@
 import { createHash } from 'node:crypto'
 import { join } from 'node:path'
 import { CID } from 'multiformats/cid'
-import { attributeClassifier, attributeLm, attributionCheckpoints, recomputeTracin, sampleMismatches, type AttributionScores } from '../../compute/jobs/attribute.ts'
+import { TRACIN_STRIDE, attributeClassifier, attributeLm, attributionCheckpoints, recomputeTracin, sampleMismatches, type AttributionScores } from '../../compute/jobs/attribute.ts'
 import type { TrainingHyper } from '../../compute/jobs/run-training.ts'
 import { decodeAdapter } from '../../compute/models/artifacts.ts'
 import { classifierParamSpecs, type ClassifierConfig } from '../../compute/models/classifier/config.ts'
@@ -95,7 +95,7 @@ export class AttributionService {
     for (const [i, step] of held.entries()) {
       if (named[i].step !== step || checkpointHash(await store.load(step)) !== named[i].hash) throw new AttributionRefusedError('a checkpoint on disk is not the one the adapter names', { step })
     }
-    const common = { base, lora, initial: initParams(specs, hyper.seed), checkpoints: await attributionCheckpoints(store, specs, hyper), threads: this.opts.threads }
+    const common = { base, lora, initial: initParams(specs, hyper.seed), checkpoints: await attributionCheckpoints(store, specs, hyper, TRACIN_STRIDE[base.meta.kind]), threads: this.opts.threads }
 
     // The examples, as the job trained on them: mails (classifier), or windows credited
     // to the document they start in (LM).
