@@ -259,6 +259,21 @@ export class SettlementClient {
 
   // RewardDistributor
 
+  /** Adds OPEN to the reward pool (approving it); only funded OPEN backs roots. */
+  async fund (amount: bigint): Promise<TxResult> {
+    await this.ensureAllowance(this.addresses.distributor, amount)
+    return await this.send('distributor', 'fund', [amount])
+  }
+
+  async totalFunded (): Promise<bigint> {
+    return await this.read<bigint>('distributor', 'totalFunded')
+  }
+
+  /** Copies a final root to where claims read it in one slot; anyone may call, once is enough. */
+  async finalize (epoch: bigint | number): Promise<TxResult> {
+    return await this.send('distributor', 'finalize', [epoch])
+  }
+
   async postRoot (epoch: bigint | number, root: string, total: bigint, signatures: string): Promise<TxResult> {
     return await this.send('distributor', 'postRoot', [epoch, root, total, signatures])
   }

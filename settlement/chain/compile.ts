@@ -19,7 +19,7 @@ const REPO = resolve(HERE, '../..')
 const DEFAULT_CACHE_DIR = join(REPO, 'node_modules/.cache/openledger-contracts')
 
 export const SOLC_SETTINGS = {
-  optimizer: { enabled: true, runs: 1000 },
+  optimizer: { enabled: true, runs: 20_000 },
   evmVersion: 'cancun',
   outputSelection: { '*': { '*': ['abi', 'evm.bytecode.object', 'evm.deployedBytecode.object'] } }
 } as const
@@ -112,7 +112,7 @@ export async function compileContracts (opts: CompileOptions = {}): Promise<Comp
     if (cached !== undefined && cached.key === key) return { ...cached, fromCache: true, ms: performance.now() - started }
   }
 
-  const solc = (await import('solc')).default
+  const solc = await loadSolc()
   const input = { language: 'Solidity', sources, settings: SOLC_SETTINGS }
   const output = JSON.parse(solc.compile(JSON.stringify(input), { import: findImport })) as SolcOutput
   const messages = output.errors ?? []
@@ -137,6 +137,17 @@ export async function compileContracts (opts: CompileOptions = {}): Promise<Comp
   }
   await writeJsonAtomic(cachePath, result)
   return { ...result, fromCache: false, ms: performance.now() - started }
+}
+
+/**
+ * solc-js (emscripten) installs an unhandledRejection listener on load that keeps a
+ * process with a rejected top-level await alive forever; take it off again.
+ */
+async function loadSolc (): Promise<any> {
+  const before = new Set(process.listeners('unhandledRejection'))
+  const solc = (await import('solc')).default
+  for (const l of process.listeners('unhandledRejection')) if (!before.has(l)) process.removeListener('unhandledRejection', l)
+  return solc
 }
 
 async function readCache (path: string): Promise<CompileOutput | undefined> {

@@ -22,3 +22,8 @@ interface IStaking {
     /// Bonded stake of `peer` for `role`, not counting stake that is unbonding.
     function stakeOf(address peer, uint8 role) external view returns (uint256);
 }
+
+interface IRewardFunding {
+    /// Pulls `amount` OPEN from the caller (after approve) into the reward pool.
+    function fund(uint256 amount) external;
+}

@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 // Holds a requester's OPEN for one job until a quorum of staked verifiers signs
 // (EIP-712) that the worker's result is correct; the money then goes to the
-// RewardDistributor, whose epoch roots split it off-chain among worker, verifiers and
-// contributors. Unreleased jobs refund the requester after the deadline. The token is
-// a constructor argument so tests can run it over a hostile token: every entry point is
-// nonReentrant and changes state before it moves tokens.
+// RewardDistributor (through its fund()), whose epoch roots split it off-chain among
+// worker, verifiers and contributors. Unreleased jobs refund the requester after the
+// deadline. The token is a constructor argument so tests can run it over a hostile
+// token: every entry point is nonReentrant and changes state before it moves tokens.
 pragma solidity ^0.8.24;
 
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
@@ -13,7 +13,7 @@ import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol
 import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
 import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
-import {IParameterRegistry, IStaking} from "./Interfaces.sol";
+import {IParameterRegistry, IRewardFunding, IStaking} from "./Interfaces.sol";
 import {QuorumSigned} from "./QuorumSigned.sol";
 import {Roles} from "./Roles.sol";
 
@@ -122,7 +122,9 @@ contract JobEscrow is EIP712, QuorumSigned, ReentrancyGuardTransient {
         j.status = RELEASED;
         uint256 amount = j.amount;
         emit JobReleased(jobId, worker, resultHash, amount);
-        token.safeTransfer(distributor, amount);
+        // Through fund(), so the distributor counts it as backing for reward roots.
+        token.forceApprove(distributor, amount);
+        IRewardFunding(distributor).fund(amount);
     }
 
     /// Returns an unreleased job's OPEN to its requester after the deadline; anyone may call.

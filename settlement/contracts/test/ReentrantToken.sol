@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-// Test-only hostile token: once armed, its transfer() calls back into a target (the
-// escrow) with prepared calldata before moving tokens, and bubbles up the callee's
+// Test-only hostile token: once armed, its next transfer or transferFrom calls back
+// into a target (the escrow) with prepared calldata before moving tokens, and bubbles up the callee's
 // revert, so a test sees exactly what the guard said.
 pragma solidity ^0.8.24;
 
@@ -20,6 +20,16 @@ contract ReentrantToken is ERC20 {
     }
 
     function transfer(address to, uint256 value) public override returns (bool) {
+        _hook();
+        return super.transfer(to, value);
+    }
+
+    function transferFrom(address from, address to, uint256 value) public override returns (bool) {
+        _hook();
+        return super.transferFrom(from, to, value);
+    }
+
+    function _hook() internal {
         address t = target;
         if (t != address(0)) {
             target = address(0);
@@ -30,6 +40,5 @@ contract ReentrantToken is ERC20 {
                 }
             }
         }
-        return super.transfer(to, value);
     }
 }
