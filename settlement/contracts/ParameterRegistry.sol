@@ -52,7 +52,9 @@ contract ParameterRegistry is Ownable, IParameterRegistry {
     mapping(uint8 => uint256) internal _minStake;
 
     /// Devnet-friendly defaults; the deployer tunes them, then hands ownership to the timelock.
-    constructor(address owner_, address treasury_) Ownable(owner_) {
+    /// The defaults go through the setters (and their bounds) as the deployer, then `owner_` owns.
+    constructor(address owner_, address treasury_) Ownable(msg.sender) {
+        if (owner_ == address(0)) revert ZeroAddress();
         setTreasury(treasury_);
         setRewardSplit(5000, 2000, 2500, 500);
         setAuditRateBps(1000);
@@ -67,6 +69,7 @@ contract ParameterRegistry is Ownable, IParameterRegistry {
             setSlashAmount(r, 50e18);
         }
         setProposalFee(10e18);
+        if (owner_ != msg.sender) _transferOwnership(owner_);
     }
 
     function rewardSplit() external view returns (uint16 worker, uint16 verifiers, uint16 contributors, uint16 treasury_) {
