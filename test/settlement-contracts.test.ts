@@ -421,6 +421,17 @@ describe('settlement contracts on anvil', function () {
       const big = { ...fresh, amount: 51n * E18 }
       await expectRevert(s.slash(worker.address, ROLE.worker, 51n * E18, fresh.evidence, prover, await signed(verifiers.slice(0, 2), 'Slash', big)), 'SlashTooLarge', { max: 50n * E18 })
     })
+
+    it('an unbonding verifier no longer counts as a signer, and an empty position has nothing to slash', async function () {
+      await client(verifiers[2]).requestUnbond(ROLE.verifier, 500n * E18)
+      const msg = { peer: worker.address, role: ROLE.worker, amount: 10n * E18, evidence: rand32(), prover: outsider.address }
+      const sigs = await signed([verifiers[0], verifiers[2]], 'Slash', msg)
+      await expectRevert(client(outsider).slash(worker.address, ROLE.worker, 10n * E18, msg.evidence, msg.prover, sigs),
+        'SignerNotStaked', { signer: verifiers[2].address, stake: 0n })
+      const nobody = { ...msg, peer: requester.address }
+      const ok = await signed(verifiers.slice(0, 2), 'Slash', nobody)
+      await expectRevert(client(outsider).slash(requester.address, ROLE.worker, 10n * E18, msg.evidence, msg.prover, ok), 'NothingToSlash', { peer: requester.address })
+    })
   })
 
   describe('JobEscrow', function () {
