@@ -29,7 +29,8 @@ contract JobEscrow is EIP712, QuorumSigned, ReentrancyGuardTransient {
     error JobNotExpired(bytes32 jobId, uint64 deadline);
 
     event JobOpened(bytes32 indexed jobId, address indexed requester, uint256 amount, uint64 deadline);
-    event JobReleased(bytes32 indexed jobId, address indexed worker, bytes32 resultHash, uint256 amount);
+    /// `verifiers`: who signed the completion, so the epoch builder can pay them their share.
+    event JobReleased(bytes32 indexed jobId, address indexed worker, bytes32 resultHash, uint256 amount, address[] verifiers);
     event JobRefunded(bytes32 indexed jobId, address indexed requester, uint256 amount);
 
     uint8 public constant NONE = 0;
@@ -111,7 +112,7 @@ contract JobEscrow is EIP712, QuorumSigned, ReentrancyGuardTransient {
         if (j.status != OPEN) revert JobNotOpen(jobId, j.status);
         if (block.timestamp > j.deadline) revert JobExpired(jobId, j.deadline);
         if (worker == address(0)) revert ZeroAddress();
-        _checkQuorum(
+        address[] memory verifiers = _checkQuorum(
             completionDigest(jobId, worker, resultHash),
             signatures,
             staking,
@@ -121,7 +122,7 @@ contract JobEscrow is EIP712, QuorumSigned, ReentrancyGuardTransient {
         );
         j.status = RELEASED;
         uint256 amount = j.amount;
-        emit JobReleased(jobId, worker, resultHash, amount);
+        emit JobReleased(jobId, worker, resultHash, amount, verifiers);
         // Through fund(), so the distributor counts it as backing for reward roots.
         token.forceApprove(distributor, amount);
         IRewardFunding(distributor).fund(amount);

@@ -16,7 +16,7 @@ abstract contract QuorumSigned {
     error SignerNotStaked(address signer, uint8 role, uint256 stake, uint256 minStake);
 
     /// Reverts unless `signatures` holds >= quorum valid signatures over `digest` by
-    /// distinct peers (ascending) each staking >= minStake for `role`. Returns the count.
+    /// distinct peers (ascending) each staking >= minStake for `role`. Returns the signers.
     function _checkQuorum(
         bytes32 digest,
         bytes calldata signatures,
@@ -24,27 +24,35 @@ abstract contract QuorumSigned {
         uint8 role,
         uint256 minStake,
         uint256 quorum
-    ) internal view returns (uint256 count) {
+    ) internal view returns (address[] memory signers) {
         if (signatures.length % 65 != 0) revert SignaturesMalformed(signatures.length);
-        count = signatures.length / 65;
+        uint256 count = signatures.length / 65;
         if (count < quorum || count == 0) revert TooFewSignatures(count, quorum);
+        signers = new address[](count);
         address last = address(0);
         for (uint256 i = 0; i < count; i++) {
-            bytes32 r;
-            bytes32 s;
-            uint8 v;
-            assembly ("memory-safe") {
-                let p := add(signatures.offset, mul(i, 65))
-                r := calldataload(p)
-                s := calldataload(add(p, 32))
-                v := byte(0, calldataload(add(p, 64)))
-            }
-            (address signer, ECDSA.RecoverError err, ) = ECDSA.tryRecover(digest, v, r, s);
-            if (err != ECDSA.RecoverError.NoError) revert InvalidSignature(i);
+            address signer = _signerAt(digest, signatures, i);
             if (signer <= last) revert SignersNotAscending(i, signer);
             last = signer;
+            signers[i] = signer;
             uint256 stake = staking.stakeOf(signer, role);
             if (stake < minStake) revert SignerNotStaked(signer, role, stake, minStake);
         }
+    }
+
+    /// The signer of the i-th 65-byte signature (its own frame keeps the loop's stack small).
+    function _signerAt(bytes32 digest, bytes calldata signatures, uint256 i) private pure returns (address signer) {
+        bytes32 r;
+        bytes32 s;
+        uint8 v;
+        assembly ("memory-safe") {
+            let p := add(signatures.offset, mul(i, 65))
+            r := calldataload(p)
+            s := calldataload(add(p, 32))
+            v := byte(0, calldataload(add(p, 64)))
+        }
+        ECDSA.RecoverError err;
+        (signer, err, ) = ECDSA.tryRecover(digest, v, r, s);
+        if (err != ECDSA.RecoverError.NoError) revert InvalidSignature(i);
     }
 }
