@@ -11,6 +11,7 @@ import { createKeystore, keystorePath, loadKeystore } from '../identity/keystore
 import { PASSPHRASE_ENV } from '../identity/passphrase.ts'
 import type { StatusReport } from '../node/peer-node.ts'
 import { fetchStatus } from '../cli/commands/status.ts'
+import { startDevnetChain, type DevnetChain } from './devnet-chain.ts'
 
 export const CLI_PATH = fileURLToPath(new URL('../cli/openledger.ts', import.meta.url))
 /** Devnet keys are throwaway: a cheap KDF keeps start-up fast. Never use for real keys. */
@@ -25,6 +26,10 @@ export interface DevnetOptions {
   network?: string
   advertIntervalMs?: number
   benchSize?: number
+  /** Start anvil, deploy the contracts and settle on them; peer 0 aggregates rewards. */
+  chain?: boolean
+  /** How often peer 0 seals a reward epoch (ms). */
+  epochIntervalMs?: number
   log?: (msg: string) => void
 }
 
@@ -45,9 +50,10 @@ export class Devnet {
   readonly peers: DevnetPeer[] = []
   private readonly passphrase: string
   private stopping = false
+  chain?: DevnetChain
 
   constructor (opts: DevnetOptions) {
-    this.opts = { network: 'devnet', advertIntervalMs: 2_000, benchSize: 256, ...opts, dir: resolve(opts.dir) }
+    this.opts = { network: 'devnet', advertIntervalMs: 2_000, benchSize: 256, chain: false, epochIntervalMs: 5_000, ...opts, dir: resolve(opts.dir) }
     this.passphrase = process.env[PASSPHRASE_ENV] ?? DEVNET_PASSPHRASE
   }
 
@@ -59,6 +65,7 @@ export class Devnet {
       const id = await keyFor(dataDir, this.passphrase)
       this.peers.push({ index: i, dataDir, peerId: id.peerId, address: id.address, addrs: [], restarts: 0 })
     }
+    if (this.opts.chain) this.chain = await startDevnetChain(this.opts.dir, this.peers.map(p => p.address), { log: this.opts.log })
     // Peer 0 first: everyone else bootstraps from it.
     await this.startPeer(this.peers[0])
     await Promise.all(this.peers.slice(1).map(async p => await this.startPeer(p)))
@@ -78,6 +85,10 @@ export class Devnet {
       '--network', this.opts.network, '--advert-interval', String(this.opts.advertIntervalMs),
       '--bench-size', String(this.opts.benchSize), '--bench-lock', join(this.opts.dir, 'bench.lock')]
     for (const b of opts.bootstrap ?? this.bootstrapList(peer)) args.push('--bootstrap', b)
+    if (this.chain != null) {
+      args.push('--chain', this.chain.file)
+      if (peer.index === 0) args.push('--aggregator', '--epoch-interval', String(this.opts.epochIntervalMs))
+    }
     const logFile = await open(join(peer.dataDir, 'node.log'), 'a')
     const child = spawn(process.execPath, args, {
       // Own process group: a Ctrl-C at the terminal reaches only the devnet, which then
@@ -141,6 +152,7 @@ export class Devnet {
       await exited
       clearTimeout(timer)
     }))
+    await this.chain?.stop()
   }
 }
 

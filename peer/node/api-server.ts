@@ -63,7 +63,7 @@ function match (route: Route, method: string, path: string): string[] | undefine
   if (route.method !== method) return undefined
   if (typeof route.path === 'string') return route.path === path ? [] : undefined
   const m = route.path.exec(path)
-  return m == null ? undefined : m.slice(1).map(decodeURIComponent)
+  return m == null ? undefined : m.slice(1).map(x => x === undefined ? '' : decodeURIComponent(x))
 }
 
 export async function startApiServer (port: number, token: string, routes: Route[], log: (msg: string, f?: Record<string, unknown>) => void = () => {}): Promise<ApiServer> {

@@ -42,6 +42,11 @@ import { LoraServer } from './lora-server.ts'
 import { ModelFactory } from './model-factory.ts'
 import { ModelRegistry } from './model-registry.ts'
 import { modelRoutes } from './model-routes.ts'
+import type { ChainConfig } from './chain-config.ts'
+import { Governance } from './governance.ts'
+import { settlementRoutes } from './settlement-routes.ts'
+import { SettlementService } from './settlement-service.ts'
+import { REWARDS_PROTOCOL } from '../../protocols/rewards/rewards.ts'
 
 export interface PeerNodeOptions {
   dataDir: string
@@ -63,6 +68,12 @@ export interface PeerNodeOptions {
   threads?: number
   /** MatMul benchmark size for the advert (smaller = faster start). */
   benchSize?: number
+  /** Where to settle (devnet: the local anvil chain); none = no settlement routes. */
+  chain?: ChainConfig
+  /** Run the epoch builder: follow escrow, post reward roots, serve proofs. */
+  aggregator?: boolean
+  /** How often an aggregator seals an epoch (ms; default 15 s). */
+  epochIntervalMs?: number
   log?: (msg: string, fields?: Record<string, unknown>) => void
 }
 
@@ -117,6 +128,7 @@ export class PeerNode {
   private api?: ApiServer
   private datanetService?: DatanetService
   private loraServer?: LoraServer
+  private settlement?: SettlementService
   private timer?: NodeJS.Timeout
   private startedAt = 0
   private lastAdvert: CapacityAdvert | null = null
@@ -234,6 +246,24 @@ export class PeerNode {
     const factory = new ModelFactory({ datanets, registry: models, dataDir: this.dataDir, threads: this.opts.threads, log: this.log })
     this.loraServer = new LoraServer({ registry: models, threads: this.opts.threads, datanets, jobDir: (job) => factory.jobDir(job), log: this.log })
 
+    const chainRoutes = []
+    if (this.opts.chain != null) {
+      const settlement = new SettlementService({
+        config: this.opts.chain,
+        identity: this.identity,
+        dataDir: this.dataDir,
+        aggregator: this.opts.aggregator === true,
+        epochIntervalMs: this.opts.epochIntervalMs ?? 15_000,
+        host: libp2p,
+        aggregators: async () => (await libp2p.peerStore.all()).filter(p => p.protocols.includes(REWARDS_PROTOCOL)).map(p => p.id),
+        log: this.log
+      })
+      await settlement.start()
+      this.settlement = settlement
+      chainRoutes.push(...settlementRoutes(settlement, new Governance(() => settlement.chain, this.dataDir)))
+      this.log('settlement ready', { chainId: this.opts.chain.chainId, aggregator: this.opts.aggregator === true })
+    }
+
     // The token guards the POST routes; run.json is readable by this user only.
     const token = randomBytes(32).toString('hex')
     this.api = await startApiServer(this.opts.statusPort ?? 0, token, [
@@ -241,7 +271,8 @@ export class PeerNode {
       { method: 'GET', path: '/health', handle: () => ({ ok: true, peerId: this.identity.peerId }) },
       ...datanetRoutes(this.datanetService),
       ...modelRoutes(models, factory, this.loraServer),
-      ...attributionRoutes(new AttributionService({ factory, registry: models, datanets, threads: this.opts.threads, log: this.log }))
+      ...attributionRoutes(new AttributionService({ factory, registry: models, datanets, threads: this.opts.threads, log: this.log })),
+      ...chainRoutes
     ], this.log)
     await writeJsonAtomic(join(this.dataDir, 'run.json'), {
       pid: process.pid,
@@ -396,6 +427,7 @@ export class PeerNode {
     this.stopping ??= (async () => {
       if (this.timer != null) clearInterval(this.timer)
       await this.api?.close()
+      await this.settlement?.stop()
       await this.datanetService?.stop()
       await this.loraServer?.stop()
       await this.hello?.stop().catch(() => {})

@@ -308,6 +308,11 @@ export class EpochBuilder {
     return this.#open
   }
 
+  /** Receipts waiting in the open epoch: the aggregator seals only when there are some. */
+  get pendingReceipts (): number {
+    return this.#pending.get(this.#open)?.length ?? 0
+  }
+
   get latestSealed (): number | undefined {
     return this.#latest(n => this.#ledgers.has(n))
   }

@@ -17,6 +17,11 @@ interface StartOptions {
   json?: boolean
   stopWithStdin?: boolean
   benchLock?: string
+  chain?: string
+  rpcUrl?: string
+  chainId?: number
+  aggregator?: boolean
+  epochInterval: number
 }
 
 export function nodeCommand (program: Command): void {
@@ -33,6 +38,11 @@ export function nodeCommand (program: Command): void {
     .option('--slots <n>', 'job slots to advertise (default: CPU cores)', intOption('--slots', 0, 4096))
     .option('--status-port <port>', 'status API port on 127.0.0.1 (0: any free port)', intOption('--status-port', 0, 65_535), 0)
     .option('--bench-size <n>', 'MatMul size of the start-up capacity benchmark', intOption('--bench-size', 16, 4096), 512)
+    .option('--chain <file>', 'settle on this deployment: JSON with the contract addresses (and rpcUrl), as devnet or deploy writes it')
+    .option('--rpc-url <url>', 'JSON-RPC endpoint of the L2 (overrides the chain file\'s)')
+    .option('--chain-id <id>', 'refuse to start unless the deployment is on this chain', intOption('--chain-id', 1, 2 ** 48))
+    .option('--aggregator', 'build and post reward epochs, and serve claim proofs (needs aggregator stake)')
+    .option('--epoch-interval <ms>', 'how often an aggregator seals an epoch', intOption('--epoch-interval', 1_000, 86_400_000), 15_000)
     .option('--json', 'print a JSON line when ready')
     .addOption(new Option('--stop-with-stdin', 'stop when stdin closes (used by devnet so no peer outlives it)').hideHelp())
     .addOption(new Option('--bench-lock <file>', 'take turns at the start-up benchmark with peers sharing this lock file (used by devnet)').hideHelp())
@@ -41,6 +51,8 @@ export function nodeCommand (program: Command): void {
       const { PeerNode } = await import('../../node/peer-node.ts')
       const dataDir = dataDirOf(opts)
       const identity = await loadKeystore(dataDir, await readPassphrase())
+      const { loadChainConfig } = await import('../../node/chain-config.ts')
+      const chain = opts.chain != null ? await loadChainConfig(opts.chain, { rpcUrl: opts.rpcUrl, chainId: opts.chainId }) : undefined
       const peer = new PeerNode({
         dataDir,
         identity,
@@ -53,6 +65,9 @@ export function nodeCommand (program: Command): void {
         statusPort: opts.statusPort,
         benchSize: opts.benchSize,
         benchLock: opts.benchLock,
+        chain,
+        aggregator: opts.aggregator,
+        epochIntervalMs: opts.epochInterval,
         log: logLine
       })
 

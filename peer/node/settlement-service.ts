@@ -1,0 +1,275 @@
+// The peer's side of settlement: its wallet (the same key as its peer id), the chain
+// client, and, on an aggregator, the epoch builder. An aggregator follows the escrow's
+// JobReleased events (each a job a verifier quorum signed off), turns them into
+// receipts, seals an epoch at every interval, signs and posts its root, and answers
+// /openledger/rewards with proofs. Any peer can show and claim its own rewards: it
+// asks an aggregator for the proof and checks it against the root on chain first.
+// Crash safety: receipts are idempotent by job id and the event cursor is written only
+// after the receipts are fsynced, so a restart re-reads at most a few events.
+import { join } from 'node:path'
+import type { PeerId } from '@libp2p/interface'
+import { NonceManager, Wallet, hexlify, type JsonRpcProvider } from 'ethers'
+import { connectProvider, ROLE, SettlementClient, type Role } from '../../settlement/chain/client.ts'
+import { ContractRevertError } from '../../settlement/chain/errors.ts'
+import { signMessage, verifySigned } from '../../settlement/chain/signatures.ts'
+import { EpochBuilder, type RootChain, type RootSigner } from '../../settlement/epoch/index.ts'
+import { verifyCumulativeProof } from '../../settlement/merkle/index.ts'
+import { readJsonIfExists, writeJsonAtomic } from '../../storage/atomic-file.ts'
+import { askRewards, serveRewards, REWARDS_PROTOCOL, type RewardsAnswer } from '../../protocols/rewards/rewards.ts'
+import type { StreamHost } from '../../protocols/reqresp.ts'
+import type { Identity } from '../identity/keystore.ts'
+import { PeerError, EXIT } from '../errors.ts'
+import type { ChainConfig } from './chain-config.ts'
+
+/** Nothing to claim, no aggregator reachable, a proof that does not match the chain. */
+export class RewardsUnavailableError extends PeerError {
+  constructor (message: string, details?: Record<string, unknown>) { super(message, EXIT.failure, details) }
+}
+
+export interface SettlementServiceOptions {
+  config: ChainConfig
+  identity: Identity
+  dataDir: string
+  /** Run the epoch builder: follow escrow, post roots, serve proofs. */
+  aggregator: boolean
+  /** How often an aggregator seals and posts (ms). */
+  epochIntervalMs: number
+  host: StreamHost
+  /** Peers that speak /openledger/rewards (aggregators), best first. */
+  aggregators: () => Promise<PeerId[]>
+  log: (msg: string, fields?: Record<string, unknown>) => void
+}
+
+interface Cursor { block: number }
+
+export interface RewardsReport {
+  address: string
+  /** OPEN held by the address now. */
+  balance: string
+  /** What the address has claimed on chain so far. */
+  claimed: string
+  /** Cumulative earnings in the latest root the aggregator posted, and whether it is final. */
+  earned: string | null
+  epoch: number | null
+  final: boolean
+  finalAt: number | null
+  /** earned - claimed, when positive. */
+  claimable: string
+  /** Stake per role. */
+  stake: Record<keyof typeof ROLE, string>
+}
+
+export class SettlementService {
+  readonly opts: SettlementServiceOptions
+  private provider?: JsonRpcProvider
+  private wallet?: NonceManager
+  private client?: SettlementClient
+  private builder?: EpochBuilder
+  private timer?: NodeJS.Timeout
+  private ticking?: Promise<void>
+  private chainNow = Math.floor(Date.now() / 1000)
+  private stopped = false
+
+  constructor (opts: SettlementServiceOptions) {
+    this.opts = opts
+  }
+
+  get chain (): SettlementClient {
+    if (this.client == null) throw new RewardsUnavailableError('settlement is not started')
+    return this.client
+  }
+
+  get address (): string { return this.opts.identity.address }
+
+  async start (): Promise<void> {
+    const { config } = this.opts
+    this.provider = connectProvider(config.rpcUrl, config.chainId)
+    const network = await this.provider.getNetwork()
+    if (Number(network.chainId) !== config.chainId) throw new RewardsUnavailableError(`the RPC at ${config.rpcUrl} is chain ${network.chainId}, the deployment is on ${config.chainId}`)
+    this.wallet = new NonceManager(new Wallet(hexlify(this.opts.identity.libp2pKey.raw), this.provider))
+    this.client = await SettlementClient.create(config.addresses, this.wallet)
+    if (!this.opts.aggregator) return
+
+    await this.ensureStake(ROLE.aggregator)
+    const [split, quorum, deployHash] = await Promise.all([
+      this.chain.read<bigint[]>('registry', 'rewardSplit'),
+      this.chain.read<bigint>('registry', 'aggregatorQuorum'),
+      this.provider.getBlock(config.addresses.deployBlock).then(b => b?.hash ?? 'unknown')
+    ])
+    const distributorDomain = this.chain.domain('distributor')
+    const wallet = this.wallet
+    const signer: RootSigner = {
+      sign: async (epoch, root, total) => await signMessage(wallet, 'EpochRoot', distributorDomain, { epoch, root, total })
+    }
+    const client = this.chain
+    const rootChain: RootChain = {
+      nextEpoch: async () => await client.nextEpoch(),
+      rootOf: async (epoch) => await client.rootOf(epoch),
+      postRoot: async (epoch, root, total, signatures) => ({ txHash: (await client.postRoot(epoch, root, total, signatures)).receipt.hash })
+    }
+    // One store per deployment: a fresh chain (same addresses, new blocks) starts afresh.
+    const id = `${config.chainId}-${config.addresses.distributor.toLowerCase()}-${deployHash.slice(2, 14)}`
+    this.builder = await EpochBuilder.open({
+      dir: join(this.opts.dataDir, 'epochs', id),
+      treasury: config.addresses.treasury,
+      feeSplit: { worker: Number(split[0]), verifiers: Number(split[1]), contributors: Number(split[2]), treasury: Number(split[3]) },
+      chain: rootChain,
+      signers: [signer],
+      quorum: Number(quorum),
+      verifySignature: (epoch, root, total, sig) => verifySigned('EpochRoot', distributorDomain, { epoch, root, total }, sig),
+      now: () => this.chainNow
+    })
+    await serveRewards(this.opts.host, async (accounts) => await this.answer(accounts))
+    this.timer = setInterval(() => { void this.tick() }, this.opts.epochIntervalMs)
+    this.timer.unref()
+    void this.tick()
+  }
+
+  async stop (): Promise<void> {
+    this.stopped = true
+    if (this.timer != null) clearInterval(this.timer)
+    await this.ticking?.catch(() => {})
+    if (this.builder != null) {
+      await this.opts.host.unhandle(REWARDS_PROTOCOL).catch(() => {})
+      await this.builder.close()
+    }
+    this.provider?.destroy()
+  }
+
+  /** Stakes the registry's minimum for a role if this peer holds less (devnet peers start funded). */
+  async ensureStake (role: Role): Promise<void> {
+    const [have, min] = await Promise.all([this.chain.stakeOf(this.address, role), this.chain.read<bigint>('registry', 'minStake', [role])])
+    if (have >= min) return
+    await this.chain.stake(role, min - have)
+    this.opts.log('staked', { role, amount: (min - have).toString() })
+  }
+
+  /** One aggregator round: new receipts from the chain, then seal, post and finalize what is due. */
+  async tick (): Promise<void> {
+    if (this.ticking != null || this.stopped) return await this.ticking
+    this.ticking = (async () => {
+      try {
+        const head = await this.provider!.getBlock('latest')
+        if (head != null) this.chainNow = head.timestamp
+        const added = await this.follow(head?.number)
+        const builder = this.builder!
+        await builder.finalize()
+        // An epoch is sealed only with something in it, once every earlier root is posted
+        // and final (the distributor takes the next root only then).
+        const last = builder.latestPosted
+        const settled = builder.latestSealed === last && (last === undefined || builder.state(last) === 'final')
+        if (settled && builder.pendingReceipts > 0) {
+          const sealed = await builder.seal()
+          this.opts.log('epoch sealed', { epoch: sealed.epoch, root: sealed.root, accounts: sealed.accounts, receipts: sealed.receipts, added })
+        }
+        for (const p of await builder.postPending()) this.opts.log('epoch root posted', { epoch: p.epoch, root: p.root, tx: p.txHash, finalAt: p.finalAt?.toString() })
+      } catch (err) {
+        const e = err as Error & { details?: unknown }
+        // PreviousRootNotFinal and the like resolve themselves on a later round.
+        this.opts.log('settlement round failed', { error: e.name, message: e.message, details: e instanceof ContractRevertError ? e.details.error : undefined })
+      } finally {
+        this.ticking = undefined
+      }
+    })()
+    await this.ticking
+  }
+
+  /** JobReleased events since the cursor become receipts; the cursor moves only after they are on disk. */
+  private async follow (head?: number): Promise<number> {
+    const path = join(this.opts.dataDir, 'settlement-cursor.json')
+    const cursor = await readJsonIfExists<Cursor>(path) ?? { block: this.opts.config.addresses.deployBlock }
+    const to = head ?? await this.provider!.getBlockNumber()
+    if (to < cursor.block) return 0
+    const escrow = this.chain.c.escrow
+    const logs = await escrow.queryFilter(escrow.filters.JobReleased(), cursor.block, to)
+    const receipts = logs.map(log => {
+      const e = escrow.interface.parseLog(log)!
+      return {
+        id: `job:${e.args.jobId as string}`,
+        kind: 'train',
+        jobId: e.args.jobId as string,
+        fee: (e.args.amount as bigint).toString(),
+        worker: e.args.worker as string,
+        verifiers: [...(e.args.verifiers as string[])]
+      }
+    })
+    let added = 0
+    if (receipts.length > 0) {
+      for (const r of await this.builder!.acceptMany(receipts)) if (!r.duplicate) added++
+      if (added > 0) this.opts.log('receipts accepted', { added, upTo: to })
+    }
+    await writeJsonAtomic(path, { block: to + 1 } satisfies Cursor)
+    return added
+  }
+
+  /** What /openledger/rewards answers: the latest final root's claims, else the latest posted. */
+  private async answer (accounts: string[]): Promise<RewardsAnswer> {
+    const b = this.builder!
+    const at = b.latestFinal !== undefined ? 'final' : 'posted'
+    if (accounts.length === 1) {
+      const c = await b.claimFor(accounts[0], at)
+      const epoch = at === 'final' ? b.latestFinal : b.latestPosted
+      if (c === undefined) return { epoch: epoch ?? 0, root: '0x' + '00'.repeat(32), finalAt: null, leaves: [], proof: [] }
+      return { epoch: c.epoch, root: c.root, finalAt: c.finalAt, leaves: [{ account: c.account, cumulative: c.cumulative }], proof: c.proof }
+    }
+    const known = []
+    for (const a of accounts) if ((await b.claimFor(a, at)) !== undefined) known.push(a)
+    const m = known.length > 0 ? await b.multiClaim(known, at) : undefined
+    if (m === undefined) return { epoch: 0, root: '0x' + '00'.repeat(32), finalAt: null, leaves: [], proof: [] }
+    return { epoch: m.epoch, root: m.root, finalAt: m.finalAt, leaves: m.leaves, proof: m.proof, flags: m.proofFlags }
+  }
+
+  /** The latest proof for one account, from this peer's builder or an aggregator, checked against the chain. */
+  private async proofFor (account: string): Promise<RewardsAnswer | undefined> {
+    let answer: RewardsAnswer | undefined
+    if (this.builder != null) answer = await this.answer([account])
+    else {
+      const errors: string[] = []
+      for (const peer of await this.opts.aggregators()) {
+        try { answer = await askRewards(this.opts.host, peer, [account]); break } catch (err) { errors.push(`${peer.toString()}: ${(err as Error).message}`) }
+      }
+      if (answer === undefined) throw new RewardsUnavailableError('no aggregator answered', { errors })
+    }
+    if (answer.epoch === 0 || answer.leaves.length === 0) return undefined
+    const leaf = answer.leaves[0]
+    if (leaf.account.toLowerCase() !== account.toLowerCase()) throw new RewardsUnavailableError('the aggregator answered for another account', { asked: account, got: leaf.account })
+    const onChain = await this.chain.rootOf(answer.epoch)
+    if (onChain.root.toLowerCase() !== answer.root.toLowerCase()) throw new RewardsUnavailableError('the aggregator\'s root is not the one on chain', { epoch: answer.epoch, claimed: answer.root, onChain: onChain.root })
+    if (!verifyCumulativeProof(answer.root, leaf, answer.proof)) throw new RewardsUnavailableError('the aggregator\'s proof does not verify', { epoch: answer.epoch })
+    return { ...answer, finalAt: onChain.finalAt }
+  }
+
+  async rewards (address = this.address): Promise<RewardsReport> {
+    const [balance, claimed, proof, block, ...stakes] = await Promise.all([
+      this.chain.balanceOf(address),
+      this.chain.claimed(address),
+      this.proofFor(address),
+      this.provider!.getBlock('latest'),
+      ...Object.values(ROLE).map(async r => await this.chain.stakeOf(address, r))
+    ])
+    const earned = proof?.leaves[0].cumulative
+    const now = BigInt(block?.timestamp ?? Math.floor(Date.now() / 1000))
+    return {
+      address,
+      balance: balance.toString(),
+      claimed: claimed.toString(),
+      earned: earned?.toString() ?? null,
+      epoch: proof?.epoch ?? null,
+      final: proof?.finalAt != null && proof.finalAt > 0n && now >= proof.finalAt,
+      finalAt: proof?.finalAt != null ? Number(proof.finalAt) : null,
+      claimable: earned !== undefined && earned > claimed ? (earned - claimed).toString() : '0',
+      stake: Object.fromEntries(Object.keys(ROLE).map((k, i) => [k, stakes[i].toString()])) as RewardsReport['stake']
+    }
+  }
+
+  /** Claims what this peer is owed under the latest final root. */
+  async claim (): Promise<{ epoch: number, amount: string, cumulative: string, tx: string, gasUsed: string }> {
+    const proof = await this.proofFor(this.address)
+    if (proof === undefined) throw new RewardsUnavailableError('nothing earned yet: no posted root holds this address', { address: this.address })
+    const leaf = proof.leaves[0]
+    const claimed = await this.chain.claimed(this.address)
+    if (leaf.cumulative <= claimed) throw new RewardsUnavailableError('nothing to claim: everything in the latest root is claimed', { address: this.address, claimed: claimed.toString() })
+    const tx = await this.chain.claim(proof.epoch, this.address, leaf.cumulative, proof.proof)
+    return { epoch: proof.epoch, amount: (leaf.cumulative - claimed).toString(), cumulative: leaf.cumulative.toString(), tx: tx.receipt.hash, gasUsed: tx.gasUsed.toString() }
+  }
+}
