@@ -11,6 +11,7 @@ import { keyCommand } from './commands/key.ts'
 import { modelCommand } from './commands/model.ts'
 import { nodeCommand } from './commands/node.ts'
 import { statusCommand } from './commands/status.ts'
+import { govCommand, rewardsCommand, stakeCommand } from './commands/settle.ts'
 
 const program = new Command()
   .name('openledger')
@@ -26,6 +27,9 @@ devnetCommand(program)
 datanetCommand(program)
 modelCommand(program)
 attributeCommand(program)
+rewardsCommand(program)
+stakeCommand(program)
+govCommand(program)
 
 try {
   await program.parseAsync(process.argv)

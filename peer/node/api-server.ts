@@ -43,6 +43,11 @@ function errorBody (err: Error & { details?: unknown }): unknown {
   return { error: { name: internal ? 'InternalError' : err.name, message: internal ? 'internal error (see the node log)' : err.message, details: internal ? undefined : err.details } }
 }
 
+/** JSON with bigints (wei amounts, revert arguments) as decimal strings: a stray one must not crash the node. */
+function toJson (value: unknown): string {
+  return JSON.stringify(value, (_k, v: unknown) => typeof v === 'bigint' ? v.toString() : v)
+}
+
 async function readBody (req: IncomingMessage): Promise<unknown> {
   const chunks: Buffer[] = []
   let size = 0
@@ -87,10 +92,10 @@ export async function startApiServer (port: number, token: string, routes: Route
       try {
         const value = await route.handle({ params: params!, body: {}, progress: () => {}, signal: controller.signal })
         res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' })
-        res.end(JSON.stringify(value))
+        res.end(toJson(value))
       } catch (err) {
         res.writeHead(statusOf(err as Error), { 'content-type': 'application/json' })
-        res.end(JSON.stringify(errorBody(err as Error)))
+        res.end(toJson(errorBody(err as Error)))
         if (statusOf(err as Error) === 500) log('api error', { path, error: (err as Error).stack })
       }
       return
@@ -106,7 +111,7 @@ export async function startApiServer (port: number, token: string, routes: Route
       body = await readBody(req)
     } catch (err) {
       res.writeHead(statusOf(err as Error), { 'content-type': 'application/json' })
-      res.end(JSON.stringify(errorBody(err as Error)))
+      res.end(toJson(errorBody(err as Error)))
       return
     }
     res.writeHead(200, { 'content-type': 'application/x-ndjson', 'cache-control': 'no-store' })
@@ -115,14 +120,14 @@ export async function startApiServer (port: number, token: string, routes: Route
       const now = Date.now()
       if (now - lastProgress < 100) return // at most 10 lines a second
       lastProgress = now
-      res.write(JSON.stringify({ progress: value }) + '\n')
+      res.write(toJson({ progress: value }) + '\n')
     }
     try {
       const result = await route.handle({ params: params!, body, progress, signal: controller.signal })
-      res.end(JSON.stringify({ result }) + '\n')
+      res.end(toJson({ result }) + '\n')
     } catch (err) {
       if (statusOf(err as Error) === 500) log('api error', { path, error: (err as Error).stack })
-      res.end(JSON.stringify(errorBody(err as Error)) + '\n')
+      res.end(toJson(errorBody(err as Error)) + '\n')
     }
   }
 

@@ -57,6 +57,8 @@ export interface RewardsReport {
   claimable: string
   /** Stake per role. */
   stake: Record<keyof typeof ROLE, string>
+  /** Why earned is unknown (no aggregator answered, or its proof was refused). */
+  note?: string
 }
 
 export class SettlementService {
@@ -153,7 +155,10 @@ export class SettlementService {
         if (head != null) this.chainNow = head.timestamp
         const added = await this.follow(head?.number)
         const builder = this.builder!
-        await builder.finalize()
+        // Finalizing on chain too makes every later claim one storage read cheaper.
+        for (const n of await builder.finalize()) {
+          await this.chain.finalize(n).catch((err: Error) => { this.opts.log('finalize on chain failed', { epoch: n, error: err.message }) })
+        }
         // An epoch is sealed only with something in it, once every earlier root is posted
         // and final (the distributor takes the next root only then).
         const last = builder.latestPosted
@@ -240,10 +245,12 @@ export class SettlementService {
   }
 
   async rewards (address = this.address): Promise<RewardsReport> {
+    let note: string | undefined
     const [balance, claimed, proof, block, ...stakes] = await Promise.all([
       this.chain.balanceOf(address),
       this.chain.claimed(address),
-      this.proofFor(address),
+      // Balances and stake still show when no aggregator can be asked.
+      this.proofFor(address).catch((err: Error) => { if (!(err instanceof RewardsUnavailableError)) throw err; note = err.message; return undefined }),
       this.provider!.getBlock('latest'),
       ...Object.values(ROLE).map(async r => await this.chain.stakeOf(address, r))
     ])
@@ -258,7 +265,8 @@ export class SettlementService {
       final: proof?.finalAt != null && proof.finalAt > 0n && now >= proof.finalAt,
       finalAt: proof?.finalAt != null ? Number(proof.finalAt) : null,
       claimable: earned !== undefined && earned > claimed ? (earned - claimed).toString() : '0',
-      stake: Object.fromEntries(Object.keys(ROLE).map((k, i) => [k, stakes[i].toString()])) as RewardsReport['stake']
+      stake: Object.fromEntries(Object.keys(ROLE).map((k, i) => [k, stakes[i].toString()])) as RewardsReport['stake'],
+      ...(note !== undefined ? { note } : {})
     }
   }
 

@@ -169,6 +169,9 @@ export class SettlementClient {
       if (receipt === null) throw new ContractRevertError('transaction dropped', { ...where, error: 'unknown', args: {} })
       return { receipt, gasUsed: receipt.gasUsed, events: this.parseLogs(receipt.logs) }
     } catch (err) {
+      // ethers' NonceManager counts a nonce as used even when gas estimation reverts;
+      // without a reset the next transaction leaves a gap and waits forever.
+      (this.runner as { reset?: () => void }).reset?.()
       throw decodeRevert(err, this.errors, where)
     }
   }

@@ -21,6 +21,8 @@ interface DevnetCliOptions {
   advertInterval: number
   benchSize: number
   import: string[]
+  chain: boolean
+  epochInterval: number
 }
 
 export function devnetCommand (program: Command): void {
@@ -35,6 +37,8 @@ export function devnetCommand (program: Command): void {
     .option('--advert-interval <ms>', 'advert interval of each peer', intOption('--advert-interval', 500, 300_000), 2_000)
     .option('--bench-size <n>', 'MatMul size of each peer\'s start-up benchmark', intOption('--bench-size', 16, 4096), 256)
     .option('--import <corpus>', 'import a corpus datanet on peer 0 once it is up: sotu or spam-assassin (repeatable)', (v: string, prev: string[]) => [...prev, v], [] as string[])
+    .option('--no-chain', 'no local chain: peers do not settle (faster start)')
+    .option('--epoch-interval <ms>', 'how often peer 0 seals a reward epoch', intOption('--epoch-interval', 1_000, 3_600_000), 5_000)
     .option('--json', 'with --smoke: one JSON object at the end; otherwise one JSON line per refresh')
     .action(async (opts: DevnetCliOptions) => {
       const temporary = opts.dir == null && opts.smoke === true
@@ -42,7 +46,7 @@ export function devnetCommand (program: Command): void {
       if (opts.fresh === true) await rm(dir, { recursive: true, force: true })
       const log = (m: string): void => { process.stderr.write(m + '\n') }
       const { Devnet } = await import('../../devnet/devnet.ts')
-      const devnet = new Devnet({ dir, peers: opts.peers, network: opts.network, advertIntervalMs: opts.advertInterval, benchSize: opts.benchSize, log })
+      const devnet = new Devnet({ dir, peers: opts.peers, network: opts.network, advertIntervalMs: opts.advertInterval, benchSize: opts.benchSize, chain: opts.chain, epochIntervalMs: opts.epochInterval, log })
 
       let stopped = false
       const stop = async (): Promise<void> => {

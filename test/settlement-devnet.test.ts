@@ -1,0 +1,90 @@
+// Settlement end to end on a 3-peer devnet with its real anvil chain: a requester
+// escrows OPEN for a job, a staked verifier peer signs the completion, the escrow pays
+// the rewards pool; the aggregator peer turns the release into an epoch, posts its root
+// through the quorum; once the window is over the worker and the verifier claim their
+// shares from the command line, and a second claim is refused.
+import assert from 'node:assert/strict'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { NonceManager, Wallet, hexlify, id, parseUnits } from 'ethers'
+import { Devnet } from '../peer/devnet/devnet.ts'
+import { loadKeystore } from '../peer/identity/keystore.ts'
+import { connectProvider, SettlementClient } from '../settlement/chain/client.ts'
+import { packSignatures, signMessage } from '../settlement/chain/signatures.ts'
+import { devnetCli } from './helpers/cli.ts'
+import { waitFor } from './helpers/plain-node.ts'
+
+const OPEN = (n: string): bigint => parseUnits(n, 18)
+
+describe('settlement on a devnet: escrow -> epoch root -> claim', function () {
+  this.timeout(300_000)
+  let dir: string
+  let devnet: Devnet
+  const cli = devnetCli(() => devnet.peers, 120_000)
+
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'openledger-settle-'))
+    devnet = new Devnet({ dir: join(dir, 'devnet'), peers: 3, benchSize: 32, chain: true, epochIntervalMs: 1_000 })
+    await devnet.start()
+  })
+  after(async () => {
+    await devnet?.stop()
+    if (process.env.KEEP == null) await rm(dir, { recursive: true, force: true })
+  })
+
+  it('pays a job from escrow into an epoch root that the worker and the verifier claim', async () => {
+    const chain = devnet.chain!
+    const [worker, verifier] = [devnet.peers[1], devnet.peers[2]]
+    const staked = await cli(2, ['stake', 'add', '200', '--role', 'verifier'])
+    assert.equal(staked.staked, OPEN('200').toString())
+
+    // The requester is anvil's first dev account (the devnet's deployer and treasury).
+    const provider = connectProvider(chain.anvil.rpcUrl, chain.anvil.chainId)
+    const requester = await SettlementClient.create(chain.addresses, new NonceManager(new Wallet(chain.anvil.accounts[0].privateKey, provider)))
+    const jobId = id('devnet job 1')
+    const resultHash = id('the adapter the worker trained')
+    const deadline = (await provider.getBlock('latest'))!.timestamp + 3_600
+    await requester.openJob(jobId, OPEN('100'), deadline)
+    const verifierKey = await loadKeystore(verifier.dataDir, 'openledger-devnet')
+    const signed = await signMessage(new Wallet(hexlify(verifierKey.libp2pKey.raw)), 'Completion', requester.domain('escrow'), { jobId, worker: worker.address, resultHash })
+    await requester.releaseJob(jobId, worker.address, resultHash, packSignatures([signed]))
+
+    // Peer 0 aggregates: the release becomes epoch 1, posted with its signature.
+    const shown = await waitFor('the worker\'s earnings in a posted root', async () => {
+      const r = await cli(1, ['rewards', 'show'])
+      return r.epoch !== null ? r : undefined
+    }, 60_000, 500)
+    assert.equal(shown.epoch, 1)
+    assert.equal(shown.earned, OPEN('50').toString(), 'the worker\'s 50% of the fee')
+    assert.equal(shown.final, false)
+    const early = await cli(1, ['rewards', 'claim'], false)
+    assert.notEqual(early.code, 0, 'no claim before the challenge window closes')
+    assert.match(early.stderr, /RootNotFinal/)
+
+    await provider.send('evm_increaseTime', [61])
+    await provider.send('evm_mine', [])
+    const before = await requester.balanceOf(worker.address)
+    let refused = ''
+    const claim = await waitFor('the root to be final and the claim to go through', async () => {
+      const r = await cli(1, ['rewards', 'claim'], false)
+      refused = r.stderr
+      return r.code === 0 ? JSON.parse(r.stdout.trim().split('\n').at(-1)!) : undefined
+    }, 30_000, 1_000).catch((err: Error) => { throw new Error(`${err.message}; last refusal: ${refused}`) })
+    assert.equal(claim.amount, OPEN('50').toString())
+    assert.equal(await requester.balanceOf(worker.address) - before, OPEN('50'))
+    const v = await cli(2, ['rewards', 'claim'])
+    assert.equal(v.amount, OPEN('20').toString(), 'the verifier\'s 20%')
+    // The rest (contributors' 25% with no attribution, treasury 5%) is the treasury's.
+    const t = await cli(0, ['rewards', 'show', chain.addresses.treasury])
+    assert.equal(t.earned, OPEN('30').toString())
+
+    const again = await cli(1, ['rewards', 'claim'], false)
+    assert.notEqual(again.code, 0)
+    assert.match(again.stderr, /nothing to claim/)
+    const after = await cli(1, ['rewards', 'show'])
+    assert.equal(after.claimed, OPEN('50').toString())
+    assert.equal(after.claimable, '0')
+    provider.destroy()
+  })
+})
