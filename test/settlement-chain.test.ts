@@ -11,7 +11,8 @@ import { startAnvil } from '../settlement/chain/anvil.ts'
 import { SettlementClient, connectProvider, type Addresses } from '../settlement/chain/client.ts'
 import { compileContracts } from '../settlement/chain/compile.ts'
 import { deploy } from '../settlement/chain/deploy.ts'
-import { ContractRevertError, SignatureError } from '../settlement/chain/errors.ts'
+import { ContractRevertError } from '../settlement/chain/errors.ts'
+import { InvalidSignatureError } from '../settlement/epoch/errors.ts'
 import { packSignatures } from '../settlement/chain/signatures.ts'
 import { expectRejects, expectThrows } from './helpers/expect-throws.ts'
 
@@ -99,6 +100,6 @@ describe('settlement chain tooling', function () {
     const hi = '0xffffffffffffffffffffffffffffffffffffffff'
     const lo = '0x0000000000000000000000000000000000000001'
     assert.equal(packSignatures([{ signer: hi, signature: sig(2) }, { signer: lo, signature: sig(1) }]), '0x' + sig(1).slice(2) + sig(2).slice(2))
-    expectThrows(() => packSignatures([{ signer: lo, signature: sig(1) }, { signer: lo, signature: sig(2) }]), SignatureError)
+    expectThrows(() => packSignatures([{ signer: lo, signature: sig(1) }, { signer: lo, signature: sig(2) }]), InvalidSignatureError)
   })
 })

@@ -10,7 +10,7 @@ import { createRequire } from 'node:module'
 import { dirname, join, relative, resolve, sep } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { CompileError } from './errors.ts'
-import { writeJsonAtomic } from './json-file.ts'
+import { writeJsonAtomic } from '../../storage/atomic-file.ts'
 
 const require = createRequire(import.meta.url)
 const HERE = dirname(fileURLToPath(import.meta.url))

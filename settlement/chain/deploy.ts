@@ -7,7 +7,7 @@ import { ContractFactory, NonceManager, Wallet, ZeroAddress, getAddress, id, typ
 import { compileContracts, type Artifact } from './compile.ts'
 import { connectProvider, ROLE, type Addresses } from './client.ts'
 import { DeployError } from './errors.ts'
-import { writeJsonAtomic } from './json-file.ts'
+import { writeJsonAtomic } from '../../storage/atomic-file.ts'
 
 const E18 = 10n ** 18n
 

@@ -2,16 +2,9 @@
 // and contract calls that reverted. Each class name is its `name`; `details` carries
 // the specifics (solc's messages, the Solidity error name and its arguments) and
 // `message` stays short, so callers branch on `name` and `details.error`.
+import { SettlementError } from '../errors.ts'
 
-export class ChainError extends Error {
-  readonly details: Record<string, unknown>
-
-  constructor (message: string, details: Record<string, unknown> = {}) {
-    super(message)
-    this.name = new.target.name
-    this.details = details
-  }
-}
+export class ChainError extends SettlementError {}
 
 /** solc reported errors; `details.errors` lists solc's formatted messages. */
 export class CompileError extends ChainError {}
@@ -32,5 +25,3 @@ export class ContractRevertError extends ChainError {
   get args (): Record<string, unknown> { return this.details.args as Record<string, unknown> }
 }
 
-/** Signatures that can't be packed: a signer twice, or one that doesn't match its address. */
-export class SignatureError extends ChainError {}

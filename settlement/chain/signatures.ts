@@ -3,8 +3,8 @@
 // The type strings here must match the TYPEHASHes in the contracts byte for byte; the
 // domain (name, version, chainId, contract address) binds each signature to one
 // contract on one chain, so it can't be replayed elsewhere.
-import { concat, getAddress, verifyTypedData, type TypedDataDomain, type TypedDataField } from 'ethers'
-import { SignatureError } from './errors.ts'
+import { getAddress, verifyTypedData, type TypedDataDomain, type TypedDataField } from 'ethers'
+import { packSignatures as packChecked } from '../epoch/signatures.ts'
 
 /** Anything that signs typed data: an ethers Wallet, or a JSON-RPC signer. */
 export interface TypedDataSigner {
@@ -87,22 +87,9 @@ export async function signMessage<T extends MessageType> (
   return { signer: getAddress(await signer.getAddress()), signature }
 }
 
-/** Concatenates signatures in strictly ascending signer order, as the contracts require. */
+/** Concatenates signatures in strictly ascending signer order, as the contracts require (InvalidSignatureError otherwise). */
 export function packSignatures (signed: readonly SignedMessage[]): string {
-  const sorted = [...signed].sort((a, b) => {
-    const x = BigInt(a.signer)
-    const y = BigInt(b.signer)
-    return x < y ? -1 : x > y ? 1 : 0
-  })
-  for (let i = 1; i < sorted.length; i++) {
-    if (BigInt(sorted[i].signer) === BigInt(sorted[i - 1].signer)) {
-      throw new SignatureError('signer appears twice', { signer: sorted[i].signer })
-    }
-  }
-  for (const s of sorted) {
-    if ((s.signature.length - 2) / 2 !== 65) throw new SignatureError('signature is not 65 bytes', { signer: s.signer })
-  }
-  return sorted.length === 0 ? '0x' : concat(sorted.map(s => s.signature))
+  return signed.length === 0 ? '0x' : packChecked(signed).packed
 }
 
 /** Every signer signs the same message; returns the packed signatures for the contract call. */

@@ -1,16 +1,9 @@
 // Typed errors of the epoch builder. The class name is the `name`, so the peer can tell
 // a refused receipt (tell the sender) from a store problem (stop and page someone) from a
 // chain disagreement (another aggregator posted something else); `details` has the specifics.
+import { SettlementError } from '../errors.ts'
 
-export class EpochError extends Error {
-  readonly details: Record<string, unknown>
-
-  constructor (message: string, details: Record<string, unknown> = {}) {
-    super(message)
-    this.name = new.target.name
-    this.details = details
-  }
-}
+export class EpochError extends SettlementError {}
 
 /** A receipt the builder will not journal: malformed, or one its fee split refuses. */
 export class InvalidReceiptError extends EpochError {}

@@ -1,15 +1,8 @@
 // Typed errors of the cumulative Merkle tree. The class name is the `name`, so the epoch
 // builder and the peer can branch on it; `details` says which account or field.
+import { SettlementError } from '../errors.ts'
 
-export class MerkleError extends Error {
-  readonly details: Record<string, unknown>
-
-  constructor (message: string, details: Record<string, unknown> = {}) {
-    super(message)
-    this.name = new.target.name
-    this.details = details
-  }
-}
+export class MerkleError extends SettlementError {}
 
 /** An entry the tree refuses: not a 20-byte hex address, or an amount outside [0, 2^256). */
 export class InvalidLeafError extends MerkleError {}
