@@ -12,6 +12,7 @@ import { modelCommand } from './commands/model.ts'
 import { nodeCommand } from './commands/node.ts'
 import { statusCommand } from './commands/status.ts'
 import { govCommand, rewardsCommand, stakeCommand } from './commands/settle.ts'
+import { chainCommand } from './commands/chain.ts'
 
 const program = new Command()
   .name('openledger')
@@ -30,6 +31,7 @@ attributeCommand(program)
 rewardsCommand(program)
 stakeCommand(program)
 govCommand(program)
+chainCommand(program)
 
 try {
   await program.parseAsync(process.argv)
