@@ -1,6 +1,7 @@
 // The devnet as a newcomer meets it: real peer processes on loopback that find each
 // other, survive a kill -9 with their identity, and leave no process behind.
 import assert from 'node:assert/strict'
+import { readdirSync, readFileSync } from 'node:fs'
 import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -75,11 +76,26 @@ describe('devnet', function () {
       })
       assert.equal(pids.length, 2)
       assert.ok(pids.every(isAlive))
+      const chains = (): string[] => processesMentioning(dir).filter(cmd => cmd.includes('anvil'))
+      assert.equal(chains().length > 0, true, 'the devnet runs its chain')
       child.kill('SIGKILL')
       await waitFor('every peer process to exit', () => pids.every(pid => !isAlive(pid)), 20_000)
+      await waitFor('the devnet\'s anvil to exit', () => chains().length === 0, 20_000)
     } finally {
       if (child.exitCode == null) child.kill('SIGKILL')
       await rm(dir, { recursive: true, force: true })
     }
   })
 })
+
+/** Command lines of running processes that mention `text` (from /proc). */
+function processesMentioning (text: string): string[] {
+  const out: string[] = []
+  for (const pid of readdirSync('/proc').filter(p => /^[0-9]+$/.test(p))) {
+    try {
+      const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' ')
+      if (cmd.includes(text)) out.push(cmd)
+    } catch {}
+  }
+  return out
+}

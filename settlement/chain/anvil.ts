@@ -1,8 +1,9 @@
 // Starts a real local EVM (anvil, from the @foundry-rs/anvil npm package) for tests
 // and the devnet: on 127.0.0.1, on a port we find free ourselves, and returns once it
 // answers JSON-RPC. The dev accounts are anvil's defaults from its well-known
-// mnemonic: throwaway keys, never for a real chain. The process is killed on stop()
-// and when this process exits, so a crashed test run doesn't leave chains behind.
+// mnemonic: throwaway keys, never for a real chain. The process is stopped on stop(),
+// when this process exits, and (through a guard holding a pipe) when it is killed, so
+// a crashed test run or devnet doesn't leave chains behind.
 import { spawn, type ChildProcess } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { createRequire } from 'node:module'
@@ -90,16 +91,27 @@ async function rpcChainId (rpcUrl: string): Promise<number | undefined> {
   }
 }
 
+const GUARD = `
+const { spawn } = require('node:child_process')
+const anvil = spawn(process.argv[1], process.argv.slice(2), { stdio: ['ignore', 'ignore', 'inherit'] })
+const stop = (signal) => { try { anvil.kill(signal) } catch {} }
+process.stdin.on('end', () => stop('SIGTERM'))
+process.stdin.on('error', () => stop('SIGTERM'))
+process.stdin.resume()
+for (const signal of ['SIGTERM', 'SIGINT']) process.on(signal, () => stop(signal))
+anvil.on('exit', (code, signal) => process.exit(code ?? (signal === 'SIGTERM' ? 0 : 1)))
+`
+
 // Every live anvil of this process, killed when it exits.
 const live = new Set<ChildProcess>()
 let exitHookInstalled = false
 function installExitHook (): void {
   if (exitHookInstalled) return
   exitHookInstalled = true
-  process.once('exit', () => { for (const child of live) child.kill('SIGKILL') })
+  process.once('exit', () => { for (const child of live) child.kill('SIGTERM') })
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     const onSignal = (): void => {
-      for (const child of live) child.kill('SIGKILL')
+      for (const child of live) child.kill('SIGTERM')
       // Keep the default "die on signal" unless someone else handles it.
       if (process.listenerCount(signal) === 1) {
         process.removeListener(signal, onSignal)
@@ -116,7 +128,11 @@ async function startOnce (opts: AnvilOptions, port: number): Promise<Anvil> {
   if (opts.statePath !== undefined) args.push('--state', opts.statePath)
   if (opts.hardfork !== undefined) args.push('--hardfork', opts.hardfork)
   args.push(...(opts.args ?? []))
-  const child = spawn(anvilBinary(), args, { stdio: ['ignore', 'ignore', 'pipe'] })
+  // anvil runs under a small Node guard holding our end of a pipe: if this process dies
+  // any way at all (SIGKILL included), the pipe closes and the guard stops anvil, so no
+  // chain outlives a killed devnet or test run. Signals are passed on, so SIGTERM still
+  // lets anvil dump its --state.
+  const child = spawn(process.execPath, ['-e', GUARD, anvilBinary(), ...args], { stdio: ['pipe', 'ignore', 'pipe'] })
   live.add(child)
   installExitHook()
   let stderr = ''
@@ -133,11 +149,11 @@ async function startOnce (opts: AnvilOptions, port: number): Promise<Anvil> {
     const id = await rpcChainId(rpcUrl)
     if (id === chainId) break
     if (id !== undefined) {
-      child.kill('SIGKILL')
+      child.kill('SIGTERM')
       throw new AnvilError('another chain answers on the port', { port, chainId: id })
     }
     if (Date.now() > deadline) {
-      child.kill('SIGKILL')
+      child.kill('SIGTERM')
       throw new AnvilError('anvil did not answer JSON-RPC in time', { port, stderr: stderr.trim() })
     }
     await new Promise(resolve => setTimeout(resolve, 50))
