@@ -99,6 +99,8 @@ interface RunState {
   optimizer: AdamWState
   prev: string | null
   chain: Array<{ step: number, hash: string }>
+  /** Losses since the last checkpoint boundary (non-empty only when started mid-segment). */
+  pending?: number[]
 }
 
 export async function train (task: TrainTask): Promise<TrainResult> {
@@ -127,9 +129,25 @@ export async function replaySegment (task: TrainTask, from: Uint8Array | null): 
   return { step: state.step, hash: checkpointHash(last), bytes: last }
 }
 
-async function runUntil (task: TrainTask, state: RunState, until: number, resumedFrom: number): Promise<number[]> {
+/**
+ * Replays from any state of the run (a checkpoint, or a state between two checkpoints as
+ * `visit` hands them out) up to step `until`, calling `visit` with the state after each
+ * step in checkpoint form: `prev` names the segment's start checkpoint and `losses` holds
+ * the losses since it, so the state at a boundary is exactly the checkpoint the trainer
+ * writes there. This is what bisection narrows a disputed segment with. Writes nothing;
+ * the tensors handed to `visit` are live (the next step updates them): encode or copy.
+ */
+export async function replaySteps (task: TrainTask, from: Uint8Array | null, until: number, visit: (state: Checkpoint) => void | Promise<void>): Promise<void> {
+  checkTask(task)
+  let state: RunState = { step: 0, params: cloneParams(task.init), optimizer: initAdamW(task.specs), prev: null, chain: [] }
+  if (from !== null) state = fromCheckpoint(task, decodeCheckpoint(from, task.specs), checkpointHash(from))
+  if (!Number.isSafeInteger(until) || until < state.step || until > task.steps) throw new RangeError(`cannot replay from step ${state.step} to ${until}`)
+  await runUntil({ ...task, store: undefined }, state, until, state.step, visit)
+}
+
+async function runUntil (task: TrainTask, state: RunState, until: number, resumedFrom: number, visit?: (state: Checkpoint) => void | Promise<void>): Promise<number[]> {
   const losses: number[] = []
-  let sinceCheckpoint: number[] = []
+  let sinceCheckpoint: number[] = state.pending ?? []
   let smoothed: number | undefined
   let best = Infinity
   const order = { epoch: -1, order: [] as number[] }
@@ -151,6 +169,7 @@ async function runUntil (task: TrainTask, state: RunState, until: number, resume
     sinceCheckpoint.push(result.loss)
     state.step += 1
     task.onStep?.({ step: state.step, steps: task.steps, loss: result.loss, lr, gradNorm: norm, resumedFrom })
+    if (visit !== undefined) await visit({ meta: { format: 'openledger/checkpoint/1', job: task.job, step: state.step, prev: state.prev, losses: [...sinceCheckpoint] }, params: state.params, optimizer: state.optimizer })
     if (task.store !== undefined && (state.step % task.checkpointEvery === 0 || state.step === task.steps)) {
       const bytes = encodeCheckpoint({ meta: { format: 'openledger/checkpoint/1', job: task.job, step: state.step, prev: state.prev, losses: sinceCheckpoint }, params: state.params, optimizer: state.optimizer })
       await task.store.save(state.step, bytes)
@@ -186,6 +205,10 @@ async function resume (task: TrainTask, store: CheckpointStore): Promise<RunStat
 function fromCheckpoint (task: TrainTask, c: Checkpoint, hash: string): RunState {
   if (c.meta.job !== task.job) throw new MalformedArtifactError('checkpoint belongs to another job', { job: c.meta.job, expected: task.job })
   if (c.meta.step > task.steps) throw new MalformedArtifactError('checkpoint is past the end of the run', { step: c.meta.step, steps: task.steps })
+  // A state between two checkpoints (see replaySteps) carries its segment's start and losses so far.
+  if (c.meta.step % task.checkpointEvery !== 0 && c.meta.step !== task.steps) {
+    return { step: c.meta.step, params: c.params, optimizer: c.optimizer, prev: c.meta.prev, chain: [], pending: [...c.meta.losses] }
+  }
   return { step: c.meta.step, params: c.params, optimizer: c.optimizer, prev: hash, chain: [{ step: c.meta.step, hash }] }
 }
 
