@@ -2,6 +2,7 @@
 // (e.g. two devnets on one LAN) do not mix their traffic.
 import { CapacityAdvertMessage } from './messages/capacity-advert.ts'
 import { DatanetHeadsMessage } from './messages/datanet-heads.ts'
+import { JobAnnounceMessage, JobAssignMessage, JobVerdictMessage } from './messages/jobs.ts'
 
 export interface TopicSpec {
   /** Topic name without the network prefix. */
@@ -14,7 +15,13 @@ export const CAPACITY_TOPIC: TopicSpec = { name: 'capacity/1', accept: [Capacity
 
 export const DATANET_TOPIC: TopicSpec = { name: 'datanets/1', accept: [DatanetHeadsMessage.type] }
 
-export const TOPICS: readonly TopicSpec[] = [CAPACITY_TOPIC, DATANET_TOPIC]
+/** Jobs looking for workers, and who got them. */
+export const JOBS_TOPIC: TopicSpec = { name: 'jobs/1', accept: [JobAnnounceMessage.type, JobAssignMessage.type] }
+
+/** Verifiers' verdicts: what the epoch builder and every requester watch. */
+export const VERDICTS_TOPIC: TopicSpec = { name: 'verdicts/1', accept: [JobVerdictMessage.type] }
+
+export const TOPICS: readonly TopicSpec[] = [CAPACITY_TOPIC, DATANET_TOPIC, JOBS_TOPIC, VERDICTS_TOPIC]
 
 export function topicName (network: string, topic: TopicSpec): string {
   return `/openledger/${network}/${topic.name}`

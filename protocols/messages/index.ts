@@ -2,10 +2,16 @@
 import { MessageRegistry } from '../registry.ts'
 import { CapacityAdvertMessage } from './capacity-advert.ts'
 import { DatanetHeadsMessage } from './datanet-heads.ts'
+import { JOB_MESSAGES } from './jobs.ts'
 
 export { CapacityAdvertMessage, capacityAdvertSchema, type CapacityAdvert } from './capacity-advert.ts'
 export { DatanetHeadsMessage, datanetHeadsSchema, type DatanetHeads } from './datanet-heads.ts'
+export {
+  JobAnnounceMessage, JobBidMessage, JobAssignMessage, JobResultMessage, JobVerdictMessage, JOB_MESSAGES,
+  jobAnnounceSchema, jobBidSchema, jobAssignSchema, jobResultSchema, jobVerdictSchema,
+  type JobAnnounce, type JobBid, type JobAssign, type JobResult, type JobVerdict
+} from './jobs.ts'
 
 export function defaultRegistry (): MessageRegistry {
-  return new MessageRegistry([CapacityAdvertMessage, DatanetHeadsMessage])
+  return new MessageRegistry([CapacityAdvertMessage, DatanetHeadsMessage, ...JOB_MESSAGES])
 }

@@ -1,0 +1,102 @@
+// The task market's messages, one per step of a job's life: a requester announces a
+// job whose OPEN is already in escrow (job-announce/1, gossip); peers bid (job-bid/1,
+// request/response to the requester); the requester publishes who works and who
+// verifies (job-assign/1, gossip); the worker reports its result with the receipt
+// that lets any step be replayed (job-result/1); each verifier publishes its verdict,
+// carrying the EIP-712 Completion signature the escrow releases on (job-verdict/1).
+// Every one travels in a signed envelope: the signer is the requester, bidder, worker
+// or verifier, and its Ethereum address is the one paid or slashed.
+import { CID } from 'multiformats/cid'
+import { z } from 'zod'
+import { defineMessage } from '../registry.ts'
+
+const hash32 = z.string().regex(/^0x[0-9a-f]{64}$/, 'expected 0x + 32 bytes of lowercase hex')
+const address = z.string().regex(/^0x[0-9a-fA-F]{40}$/, 'expected a 0x address')
+const signature65 = z.string().regex(/^0x[0-9a-fA-F]{130}$/, 'expected a 65-byte signature')
+const cidString = z.string().max(128).refine((s) => { try { CID.parse(s); return true } catch { return false } }, 'expected a CID')
+/** OPEN in wei as a decimal string: msgpack has no bigint that every peer decodes alike. */
+const wei = z.string().regex(/^(0|[1-9][0-9]{0,77})$/, 'expected wei as a decimal string')
+const peerId = z.string().min(40).max(128)
+const ms = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER)
+
+export const JOB_KINDS = ['train', 'attribute', 'infer'] as const
+
+export const jobAnnounceSchema = z.object({
+  /** bytes32 id the escrow holds the payment under. */
+  job: hash32,
+  kind: z.enum(JOB_KINDS),
+  /** What to run: the datanet version, the base model, the hyperparameters (kind-specific, checked by the worker). */
+  spec: z.object({
+    datanet: cidString.optional(),
+    version: cidString.optional(),
+    base: cidString.optional(),
+    adapter: cidString.optional(),
+    params: z.record(z.string().max(32), z.union([z.number(), z.string().max(256), z.boolean()])).refine(r => Object.keys(r).length <= 32, 'too many parameters')
+  }),
+  /** Where the payment waits: verifiable on chain before anyone bids. */
+  escrow: z.object({ chainId: z.number().int().positive(), contract: address, amount: wei, deadline: ms }),
+  maxPrice: wei,
+  requiredStake: wei,
+  workers: z.number().int().min(1).max(16),
+  verifiers: z.number().int().min(1).max(16),
+  /** Bids are taken until then (ms since epoch). */
+  bidUntil: ms
+})
+export type JobAnnounce = z.infer<typeof jobAnnounceSchema>
+export const JobAnnounceMessage = defineMessage({ type: 'job-announce/1', maxBodyBytes: 4 * 1024, schema: jobAnnounceSchema })
+
+export const jobBidSchema = z.object({
+  job: hash32,
+  role: z.enum(['worker', 'verifier']),
+  price: wei,
+  etaMs: ms,
+  /** The bidder's stake for that role as it claims it; the requester checks the chain. */
+  stake: wei
+})
+export type JobBid = z.infer<typeof jobBidSchema>
+export const JobBidMessage = defineMessage({ type: 'job-bid/1', maxBodyBytes: 512, schema: jobBidSchema })
+
+export const jobAssignSchema = z.object({
+  job: hash32,
+  workers: z.array(z.object({ peer: peerId, address, price: wei })).min(1).max(16),
+  verifiers: z.array(z.object({ peer: peerId, address, price: wei })).min(1).max(16),
+  /** The bids considered (digest of their envelopes, sorted): anyone can recompute the rule's choice. */
+  bidsDigest: hash32
+})
+export type JobAssign = z.infer<typeof jobAssignSchema>
+export const JobAssignMessage = defineMessage({ type: 'job-assign/1', maxBodyBytes: 8 * 1024, schema: jobAssignSchema })
+
+export const jobResultSchema = z.object({
+  job: hash32,
+  worker: address,
+  /** The adapter, attribution result or output batch, by CID. */
+  result: cidString,
+  /** keccak256 of the result's bytes: what verifiers sign in the Completion. */
+  resultHash: hash32,
+  /**
+   * The receipt: the hash chain over checkpoints (training) or intermediate outputs.
+   * Its last hash commits to the whole chain (each entry names the previous one); the
+   * full list is a file fetched by CID, so the message stays small however long the job.
+   */
+  receipt: z.object({ head: hash32, entries: z.number().int().min(1).max(1_000_000), every: z.number().int().min(1).max(1_000_000), steps: z.number().int().min(1).max(100_000_000), chain: cidString })
+})
+export type JobResult = z.infer<typeof jobResultSchema>
+export const JobResultMessage = defineMessage({ type: 'job-result/1', maxBodyBytes: 2 * 1024, schema: jobResultSchema })
+
+export const jobVerdictSchema = z.object({
+  job: hash32,
+  worker: address,
+  resultHash: hash32,
+  ok: z.boolean(),
+  /** Which receipt entries the verifier replayed. */
+  checked: z.array(z.number().int().nonnegative()).max(1_000),
+  /** On ok: the EIP-712 Completion(jobId, worker, resultHash) signature for the escrow. */
+  completion: signature65.optional(),
+  /** On a fault: keccak256 of the evidence (what on-chain slashing commits to), and where to get it. */
+  evidence: z.object({ hash: hash32, cid: cidString }).optional()
+}).refine(v => v.ok ? v.completion !== undefined && v.evidence === undefined : v.evidence !== undefined && v.completion === undefined,
+  'a passing verdict carries the completion signature, a failing one the evidence')
+export type JobVerdict = z.infer<typeof jobVerdictSchema>
+export const JobVerdictMessage = defineMessage({ type: 'job-verdict/1', maxBodyBytes: 8 * 1024, schema: jobVerdictSchema })
+
+export const JOB_MESSAGES = [JobAnnounceMessage, JobBidMessage, JobAssignMessage, JobResultMessage, JobVerdictMessage] as const

@@ -1,0 +1,63 @@
+// The task market's wire messages: each one seals and opens in a signed envelope, and
+// what a peer must never accept (a passing verdict without the escrow signature, wei
+// that is not an integer, a job id that is not 32 bytes, a message on the wrong topic)
+// is refused with a typed error before anything acts on it.
+import assert from 'node:assert/strict'
+import { randomBytes } from 'node:crypto'
+import { openEnvelope, sealEnvelope } from '../protocols/envelope.ts'
+import { InvalidBodyError, UnexpectedMessageTypeError } from '../protocols/errors.ts'
+import { defaultRegistry, JobAnnounceMessage, JobAssignMessage, JobBidMessage, JobResultMessage, JobVerdictMessage } from '../protocols/messages/index.ts'
+import { signerFromPrivateKey } from '../protocols/signer.ts'
+import { JOBS_TOPIC, VERDICTS_TOPIC } from '../protocols/topics.ts'
+import { expectThrows } from './helpers/expect-throws.ts'
+
+const registry = defaultRegistry()
+const signer = signerFromPrivateKey(randomBytes(32))
+const job = '0x' + 'ab'.repeat(32)
+const address = '0x' + '12'.repeat(20)
+const cid = 'bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy'
+
+const bodies = {
+  [JobAnnounceMessage.type]: { job, kind: 'train', spec: { datanet: cid, base: cid, params: { steps: 200, lr: 0.002 } }, escrow: { chainId: 31337, contract: address, amount: '100000000000000000000', deadline: 1_900_000_000_000 }, maxPrice: '100000000000000000000', requiredStake: '100000000000000000000', workers: 1, verifiers: 2, bidUntil: 1_800_000_000_000 },
+  [JobBidMessage.type]: { job, role: 'worker', price: '90000000000000000000', etaMs: 60_000, stake: '100000000000000000000' },
+  [JobAssignMessage.type]: { job, workers: [{ peer: '16Uiu2HAm4iJX4ycKu9TFHRiRvTNm5fAnuBcMAnS37wnftN7nDkwd', address, price: '9' }], verifiers: [{ peer: '16Uiu2HAmCzB9pLDsbFErZjv9DoY4trcBS6urPL44KZ3dmu6tFPju', address, price: '1' }], bidsDigest: job },
+  [JobResultMessage.type]: { job, worker: address, result: cid, resultHash: job, receipt: { head: job, entries: 4, every: 50, steps: 200, chain: cid } },
+  [JobVerdictMessage.type]: { job, worker: address, resultHash: job, ok: true, checked: [1, 3], completion: '0x' + '11'.repeat(65) }
+}
+
+const seal = (type: string, body: unknown): Uint8Array => sealEnvelope({ network: 'devnet', type, body, signer, registry })
+
+describe('task market messages', () => {
+  it('every job message seals and opens, signed by its sender', () => {
+    for (const [type, body] of Object.entries(bodies)) {
+      const env = openEnvelope(seal(type, body), { network: 'devnet', registry })
+      assert.equal(env.type, type)
+      assert.deepEqual(env.body, body)
+    }
+  })
+
+  it('refuses bodies a peer must not act on, with InvalidBodyError', () => {
+    const bad: Array<[string, unknown]> = [
+      [JobVerdictMessage.type, { ...bodies[JobVerdictMessage.type], completion: undefined }],
+      [JobVerdictMessage.type, { ...bodies[JobVerdictMessage.type], ok: false }],
+      [JobBidMessage.type, { ...bodies[JobBidMessage.type], price: '1.5' }],
+      [JobBidMessage.type, { ...bodies[JobBidMessage.type], price: '-1' }],
+      [JobBidMessage.type, { ...bodies[JobBidMessage.type], job: '0xabc' }],
+      [JobAnnounceMessage.type, { ...bodies[JobAnnounceMessage.type], workers: 0 }],
+      [JobAnnounceMessage.type, { ...bodies[JobAnnounceMessage.type], kind: 'mine-bitcoin' }],
+      [JobResultMessage.type, { ...bodies[JobResultMessage.type], result: 'not a cid' }]
+    ]
+    for (const [type, body] of bad) {
+      expectThrows(() => seal(type, body), InvalidBodyError)
+    }
+    // A failing verdict carries evidence and no completion signature.
+    const failing = { ...bodies[JobVerdictMessage.type], ok: false, completion: undefined, evidence: { hash: job, cid } }
+    assert.equal(openEnvelope<{ ok: boolean }>(seal(JobVerdictMessage.type, failing), { network: 'devnet', registry }).body.ok, false)
+  })
+
+  it('keeps each message on its topic', () => {
+    const verdict = seal(JobVerdictMessage.type, bodies[JobVerdictMessage.type])
+    assert.equal(openEnvelope(verdict, { network: 'devnet', registry, accept: VERDICTS_TOPIC.accept }).type, JobVerdictMessage.type)
+    expectThrows(() => openEnvelope(verdict, { network: 'devnet', registry, accept: JOBS_TOPIC.accept }), UnexpectedMessageTypeError)
+  })
+})
