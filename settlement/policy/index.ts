@@ -12,3 +12,20 @@ export {
   splitFee, DEFAULT_FEE_SPLIT, BASIS_POINTS,
   type FeeSplitPolicy, type FeeSplitInput, type FeeSplit, type Payout
 } from './fee-split.ts'
+export {
+  auditProbability, forcedErrorRate, expectedCheatProfit, DEFAULT_DETERRENCE,
+  type DeterrenceInput, type DeterrencePolicy, type DeterrenceRate
+} from './audit.ts'
+export {
+  reputation, DEFAULT_REPUTATION_POLICY, DAY_MS,
+  type Outcome, type OutcomeKind, type ReputationPolicy, type Reputation
+} from './reputation.ts'
+export {
+  assignJob, assignmentTiebreak, DEFAULT_ASSIGNMENT_POLICY, PART_UNITS,
+  type Bid, type BidRole, type AssignmentJob, type AssignmentPolicy, type ScoreWeights, type AssignmentRole,
+  type RejectionReason, type RoleScore, type BidAssessment, type Assignment
+} from './assignment.ts'
+export {
+  slashFor, STAKE_ROLE_IDS, FAULTS,
+  type StakeRole, type Fault, type SlashInput, type Slash
+} from './slashing.ts'
