@@ -99,7 +99,14 @@ export class Bisection {
     const mid = this.query()
     if (mid === null) throw new BadDisputeError('bisection is already narrowed to one step', { lo: this.lo })
     this.rounds += 1
-    if (worker === challenger) { this.lo = mid; this.agreed = worker } else { this.hi = mid; this.worker = worker; this.challenger = challenger }
+    if (worker === challenger) {
+      this.lo = mid
+      this.agreed = worker
+    } else {
+      this.hi = mid
+      this.worker = worker
+      this.challenger = challenger
+    }
   }
 
   outcome (): BisectionOutcome {

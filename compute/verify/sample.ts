@@ -64,7 +64,9 @@ export function sampleSegments (seed: string, n: number, k: number): number[] {
     let r = stream()
     while (r >= limit) r = stream()
     const j = i + (r % range)
-    const t = pool[i]; pool[i] = pool[j]; pool[j] = t
+    const t = pool[i]
+    pool[i] = pool[j]
+    pool[j] = t
   }
   return pool.slice(0, k).sort((a, b) => a - b)
 }

@@ -113,7 +113,10 @@ export async function verifyTraining (opts: {
     const claimed = receipt.chain[i].hash
     const replay = await replaySegment(task, s.from === 0 ? null : opts.checkpoints.get(s.from) as Uint8Array)
     if (replay.hash === claimed) continue
-    if (mode === 'exact') { mismatches.push({ segment: i, step: s.to, claimed, recomputed: replay.hash }); continue }
+    if (mode === 'exact') {
+      mismatches.push({ segment: i, step: s.to, claimed, recomputed: replay.hash })
+      continue
+    }
     const cmp = compareCheckpoints(decodeCheckpoint(replay.bytes, task.specs), decoded.get(s.to) as Checkpoint, task.specs, mode.tolerance, mode.lossTolerance ?? LOSS_TOLERANCE)
     if (!cmp.ok) mismatches.push({ segment: i, step: s.to, claimed, recomputed: replay.hash, relative: cmp.relative })
   }
