@@ -213,8 +213,9 @@ export function assignJob (job: AssignmentJob, bids: readonly Bid[], policy: Par
   const excluded = new Set<string>()
   if (job.requester !== undefined) excluded.add(checkPeer(job.requester, 'job.requester'))
   if (job.exclude !== undefined) {
-    if (!Array.isArray(job.exclude)) throw new InvalidPolicyInputError('job.exclude must be an array', {})
-    (job.exclude as readonly string[]).forEach((p, i) => excluded.add(checkPeer(p, `job.exclude[${i}]`)))
+    const exclude: readonly string[] = job.exclude
+    if (!Array.isArray(exclude)) throw new InvalidPolicyInputError('job.exclude must be an array', {})
+    exclude.forEach((p, i) => excluded.add(checkPeer(p, `job.exclude[${i}]`)))
   }
   const deadline = job.deadlineMs
   if (deadline !== undefined && (typeof deadline !== 'number' || !(deadline >= 0) || !Number.isFinite(deadline))) {

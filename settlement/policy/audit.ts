@@ -39,7 +39,7 @@ export const DEFAULT_DETERRENCE: Readonly<DeterrencePolicy> = Object.freeze({ ma
 export interface DeterrenceRate {
   /** The rate to use, in [floor, cap]: at or above margin x breakEven whenever `deterred`. */
   p: number
-  /** p rounded up to a whole basis point, the registry's unit (auditRateBps), in [0, 10000]. */
+  /** The rate in whole basis points, the registry's unit (auditRateBps): the bound rounded up, clamped to floor and cap in whole bp; bps / 10000 >= the bound whenever `deterred`. */
   bps: number
   /** c / (R + S): the rate at which cheating gains exactly nothing (0 if c = 0, Infinity if R + S = 0 < c). */
   breakEven: number
@@ -132,8 +132,15 @@ function deterrenceRate (input: DeterrenceInput & Partial<DeterrencePolicy>): De
       clamped = 'cap'
     }
   }
-  const pd = dyadic(p)
-  const bps = Number(ceilDiv(pd.m * BPS, 1n << pd.e))
+  // The registry's unit: the exact bound rounded up to a whole basis point, floor and cap
+  // taken to the nearest one (0.01 means 100, not the 101 its binary value rounds up to).
+  const floorBps = Math.round(floor * 10_000)
+  const capBps = Math.round(cap * 10_000)
+  let bps = capBps
+  if (deterred) {
+    const needed = num === 0n ? 0 : Number(ceilDiv(num * BPS, den)) // <= 10000 because required <= cap <= 1
+    bps = Math.min(10_000, Math.max(needed, floorBps)) // above a cap that is not a whole bp rather than below the bound
+  }
   return { p, bps, breakEven, required, deterred, clamped }
 }
 
