@@ -301,7 +301,7 @@ describe('training verification: sampled segment replay, bisection to one step, 
     assert.ok(m.ratio <= 0.15, `verification costs ${(100 * m.ratio).toFixed(1)}% of training (target at most 15%)`)
   })
 
-  it('measures it on a small LM adapter too (byte-level, d 64, 2 layers), and catches a skipping worker there', async () => {
+  it('measures it on a small LM adapter too (byte-level, d 64, 2 layers), catches a skipping worker there, and on other kernels passes honest work within tolerance', async () => {
     const lmCfg: LmConfig = { vocab: 258, dModel: 64, layers: 2, heads: 2, ffn: 128, context: 32 }
     const seq = 32
     const lmBatch = 8
@@ -338,6 +338,35 @@ describe('training verification: sampled segment replay, bisection to one step, 
       assert.equal(outcome.lo, 8)
       const state = (await stepHashes(t, await cheat.load(5), { until: 8, keep: [8] })).states.get(8)!
       assert.equal((await refereeStep(t, state, outcome)).right, 'challenger')
+
+      // A verifier on other kernels (ORT graph optimisations off, the bench's stand-in for
+      // another CPU): its replays are not bit-identical, so it compares within tolerance.
+      const other = await StepRunner.create(buildLmStepGraph({ cfg: lmCfg, batch: lmBatch, seq, mode: { kind: 'lora', base: lmBase, lora: lmLora }, train: true }), { threads: THREADS, optimize: false })
+      try {
+        const theirs = { ...t, step: lmStepFn(other, windows, lmBatch) }
+        const store = new MemoryCheckpointStore()
+        const honestRun = await train({ ...t, store })
+        const r = { job: t.job, chain: honestRun.chain }
+        const all = [0, 1, 2, 3]
+        const exact = await verifyTraining({ task: theirs, receipt: r, segments: all, checkpoints: await bytesAt(store, checkpointsNeeded(t, all)) })
+        const tolerant = await verifyTraining({ task: theirs, receipt: r, segments: all, checkpoints: await bytesAt(store, checkpointsNeeded(t, all, { tolerance: WEIGHT_TOLERANCE })), mode: { tolerance: WEIGHT_TOLERANCE } })
+        console.log(`      other kernels: ${exact.mismatches.length} of 4 segments differ bit-wise, ${tolerant.mismatches.length} beyond tolerance ${WEIGHT_TOLERANCE}`)
+        assert.ok(tolerant.ok, 'honest work passes within tolerance on other kernels')
+        const caught = await verifyTraining({ task: theirs, receipt: bad, segments: [1], checkpoints: await bytesAt(cheat, [5, 10]), mode: { tolerance: WEIGHT_TOLERANCE } })
+        assert.deepEqual(caught.mismatches.map(x => x.segment), [1], 'the skipper is caught on other kernels too')
+        // The referee on other kernels rules by tolerance, given both parties' states after the step.
+        at = 8
+        const states = {
+          worker: (await stepHashes({ ...t, step: lazy }, state, { until: 9, keep: [9] })).states.get(9)!,
+          challenger: (await stepHashes(t, state, { until: 9, keep: [9] })).states.get(9)!
+        }
+        const ruling = await refereeStep(theirs, state, outcome, { tolerance: WEIGHT_TOLERANCE, states })
+        assert.notEqual(ruling.recomputed, outcome.challenger, 'not bit-identical on these kernels')
+        assert.equal(ruling.right, 'challenger')
+        assert.equal((await refereeStep(theirs, state, outcome)).right, 'neither', 'without the states and a tolerance it cannot tell')
+      } finally {
+        await other.release()
+      }
     } finally {
       await lmRunner.release()
     }

@@ -144,36 +144,37 @@ function checkHandedOver (task: TrainTask, receipt: TrainingReceipt, i: number, 
 
 /**
  * Two states of the same run within tolerance: same step, link and optimizer count;
- * every parameter and Adam moment within `tolerance` of its tensor's largest magnitude;
- * every loss within `lossTolerance` relative.
+ * parameters, first and second Adam moments each within `tolerance` of the largest
+ * magnitude in that group (as bench "determinism" measures it: an early LoRA B matrix is
+ * near zero, so a per-tensor scale would magnify noise); every loss within `lossTolerance`.
  */
 export function compareCheckpoints (a: Checkpoint, b: Checkpoint, specs: readonly ParamSpec[], tolerance = WEIGHT_TOLERANCE, lossTolerance = LOSS_TOLERANCE): { ok: boolean, relative: number } {
   if (a.meta.job !== b.meta.job || a.meta.step !== b.meta.step || a.meta.prev !== b.meta.prev || a.optimizer.t !== b.optimizer.t || a.meta.losses.length !== b.meta.losses.length) return { ok: false, relative: Infinity }
-  let worst = 0
   for (let i = 0; i < a.meta.losses.length; i++) {
     const x = a.meta.losses[i]
     const y = b.meta.losses[i]
     const rel = x === y ? 0 : Math.abs(x - y) / Math.max(Math.abs(x), Math.abs(y))
     if (!(rel <= lossTolerance)) return { ok: false, relative: rel }
   }
-  for (const spec of specs) {
-    for (const [x, y] of [[a.params, b.params], [a.optimizer.m, b.optimizer.m], [a.optimizer.v, b.optimizer.v]] as const) {
-      const rel = relativeDiff(x.get(spec.name) as Tensor, y.get(spec.name) as Tensor)
-      worst = Math.max(worst, rel)
-      if (!(rel <= tolerance)) return { ok: false, relative: rel }
-    }
+  let worst = 0
+  for (const [x, y] of [[a.params, b.params], [a.optimizer.m, b.optimizer.m], [a.optimizer.v, b.optimizer.v]] as const) {
+    const rel = relativeDiff(specs.map(spec => [x.get(spec.name) as Tensor, y.get(spec.name) as Tensor]))
+    worst = Math.max(worst, rel)
+    if (!(rel <= tolerance)) return { ok: false, relative: rel }
   }
   return { ok: true, relative: worst }
 }
 
-/** Largest |x - y| over the larger of the two tensors' largest magnitudes (0 when both are zero). */
-function relativeDiff (x: Tensor, y: Tensor): number {
-  if (x.data.length !== y.data.length) return Infinity
+/** Largest |x - y| over the largest magnitude in either group (0 when both are all zero). */
+function relativeDiff (pairs: ReadonlyArray<readonly [Tensor, Tensor]>): number {
   let diff = 0
   let scale = 0
-  for (let i = 0; i < x.data.length; i++) {
-    diff = Math.max(diff, Math.abs(x.data[i] - y.data[i]))
-    scale = Math.max(scale, Math.abs(x.data[i]), Math.abs(y.data[i]))
+  for (const [x, y] of pairs) {
+    if (x.data.length !== y.data.length) return Infinity
+    for (let i = 0; i < x.data.length; i++) {
+      diff = Math.max(diff, Math.abs(x.data[i] - y.data[i]))
+      scale = Math.max(scale, Math.abs(x.data[i]), Math.abs(y.data[i]))
+    }
   }
   if (Number.isNaN(diff)) return Infinity
   return diff === 0 ? 0 : diff / scale
