@@ -88,6 +88,31 @@ describe('settlement on a devnet: escrow -> epoch root -> claim', function () {
     provider.destroy()
   })
 
+  it('an aggregator killed with -9 right after a release comes back, and the epoch is posted once', async () => {
+    const chain = devnet.chain!
+    const [aggregator, worker, verifier] = devnet.peers
+    const provider = connectProvider(chain.anvil.rpcUrl, chain.anvil.chainId)
+    const requester = await SettlementClient.create(chain.addresses, new NonceManager(new Wallet(chain.anvil.accounts[0].privateKey, provider)))
+    const jobId = id('devnet job 2')
+    const resultHash = id('a second adapter')
+    await requester.openJob(jobId, OPEN('10'), (await provider.getBlock('latest'))!.timestamp + 3_600)
+    const verifierKey = await loadKeystore(verifier.dataDir, 'openledger-devnet')
+    const signed = await signMessage(new Wallet(hexlify(verifierKey.libp2pKey.raw)), 'Completion', requester.domain('escrow'), { jobId, worker: worker.address, resultHash })
+    await devnet.kill(aggregator)
+    await requester.releaseJob(jobId, worker.address, resultHash, packSignatures([signed]))
+    await devnet.startPeer(aggregator)
+    const shown = await waitFor('epoch 2 to hold the second job', async () => {
+      const r = await cli(1, ['rewards', 'show'])
+      return r.epoch === 2 ? r : undefined
+    }, 60_000, 500)
+    assert.equal(shown.earned, OPEN('55').toString(), '50 from the first job, 5 from this one')
+    // Some more rounds: nothing is posted again, no receipt counted twice.
+    await new Promise(resolve => setTimeout(resolve, 3_000))
+    assert.equal(await requester.nextEpoch(), 3n)
+    assert.equal((await requester.rootOf(2)).total, OPEN('110'))
+    provider.destroy()
+  })
+
   it('changes a registry parameter through gOPEN governance, and unbonds stake only after the delay', async () => {
     const chain = devnet.chain!
     const provider = connectProvider(chain.anvil.rpcUrl, chain.anvil.chainId)

@@ -15,7 +15,7 @@ import { signMessage, verifySigned } from '../../settlement/chain/signatures.ts'
 import { EpochBuilder, type RootChain, type RootSigner } from '../../settlement/epoch/index.ts'
 import { verifyCumulativeProof } from '../../settlement/merkle/index.ts'
 import { readJsonIfExists, writeJsonAtomic } from '../../storage/atomic-file.ts'
-import { askRewards, serveRewards, REWARDS_PROTOCOL, type RewardsAnswer } from '../../protocols/rewards/rewards.ts'
+import { askRewards, serveRewards, REWARDS_PROTOCOL, type RewardsAnswer, type RewardsAt } from '../../protocols/rewards/rewards.ts'
 import type { StreamHost } from '../../protocols/reqresp.ts'
 import type { Identity } from '../identity/keystore.ts'
 import { PeerError, EXIT } from '../errors.ts'
@@ -121,7 +121,7 @@ export class SettlementService {
       verifySignature: (epoch, root, total, sig) => verifySigned('EpochRoot', distributorDomain, { epoch, root, total }, sig),
       now: () => this.chainNow
     })
-    await serveRewards(this.opts.host, async (accounts) => await this.answer(accounts))
+    await serveRewards(this.opts.host, async (accounts, at) => await this.answer(accounts, at))
     this.timer = setInterval(() => { void this.tick() }, this.opts.epochIntervalMs)
     this.timer.unref()
     void this.tick()
@@ -207,10 +207,10 @@ export class SettlementService {
     return added
   }
 
-  /** What /openledger/rewards answers: the latest final root's claims, else the latest posted. */
-  private async answer (accounts: string[]): Promise<RewardsAnswer> {
+  /** What /openledger/rewards answers: claims against the latest final root (what pays now), or the latest posted. */
+  private async answer (accounts: string[], want: RewardsAt): Promise<RewardsAnswer> {
     const b = this.builder!
-    const at = b.latestFinal !== undefined ? 'final' : 'posted'
+    const at = want === 'posted' || b.latestFinal === undefined ? 'posted' : 'final'
     if (accounts.length === 1) {
       const c = await b.claimFor(accounts[0], at)
       const epoch = at === 'final' ? b.latestFinal : b.latestPosted
@@ -225,13 +225,13 @@ export class SettlementService {
   }
 
   /** The latest proof for one account, from this peer's builder or an aggregator, checked against the chain. */
-  private async proofFor (account: string): Promise<RewardsAnswer | undefined> {
+  private async proofFor (account: string, at: RewardsAt): Promise<RewardsAnswer | undefined> {
     let answer: RewardsAnswer | undefined
-    if (this.builder != null) answer = await this.answer([account])
+    if (this.builder != null) answer = await this.answer([account], at)
     else {
       const errors: string[] = []
       for (const peer of await this.opts.aggregators()) {
-        try { answer = await askRewards(this.opts.host, peer, [account]); break } catch (err) { errors.push(`${peer.toString()}: ${(err as Error).message}`) }
+        try { answer = await askRewards(this.opts.host, peer, [account], at); break } catch (err) { errors.push(`${peer.toString()}: ${(err as Error).message}`) }
       }
       if (answer === undefined) throw new RewardsUnavailableError('no aggregator answered', { errors })
     }
@@ -250,7 +250,7 @@ export class SettlementService {
       this.chain.balanceOf(address),
       this.chain.claimed(address),
       // Balances and stake still show when no aggregator can be asked.
-      this.proofFor(address).catch((err: Error) => { if (!(err instanceof RewardsUnavailableError)) throw err; note = err.message; return undefined }),
+      this.proofFor(address, 'posted').catch((err: Error) => { if (!(err instanceof RewardsUnavailableError)) throw err; note = err.message; return undefined }),
       this.provider!.getBlock('latest'),
       ...Object.values(ROLE).map(async r => await this.chain.stakeOf(address, r))
     ])
@@ -272,7 +272,7 @@ export class SettlementService {
 
   /** Claims what this peer is owed under the latest final root. */
   async claim (): Promise<{ epoch: number, amount: string, cumulative: string, tx: string, gasUsed: string }> {
-    const proof = await this.proofFor(this.address)
+    const proof = await this.proofFor(this.address, 'final')
     if (proof === undefined) throw new RewardsUnavailableError('nothing earned yet: no posted root holds this address', { address: this.address })
     const leaf = proof.leaves[0]
     const claimed = await this.chain.claimed(this.address)

@@ -4,7 +4,8 @@
 // answer needs no signature: the claimant checks the proof against the root the
 // RewardDistributor holds for that epoch before it spends gas, so a lying aggregator
 // can only waste a request.
-// Request: msgpack { accounts: bytes20[] } (1 to 1,000). Response: msgpack
+// Request: msgpack { accounts: bytes20[], at?: 'final' | 'posted' } (1 to 1,000 accounts;
+// 'final', the default, is what can be claimed now; 'posted' the newest root). Response: msgpack
 // { epoch, root: bytes32, finalAt: uint | null, leaves: [{ account: bytes20, cumulative:
 // decimal string }], proof: bytes32[], flags?: bool[] }; epoch 0 = nothing posted yet.
 import type { PeerId } from '@libp2p/interface'
@@ -45,13 +46,17 @@ function fixedBytes (value: unknown, length: number, what: string): string {
   return hex(value)
 }
 
-function parseRequest (body: Uint8Array): string[] {
-  const value = decode(body, REWARDS_LIMITS.maxRequestBytes) as { accounts?: unknown }
+export type RewardsAt = 'final' | 'posted'
+
+function parseRequest (body: Uint8Array): { accounts: string[], at: RewardsAt } {
+  const value = decode(body, REWARDS_LIMITS.maxRequestBytes) as { accounts?: unknown, at?: unknown }
+  const at = value?.at ?? 'final'
+  if (at !== 'final' && at !== 'posted') throw new MalformedMessageError('rewards: at must be final or posted')
   const accounts = value?.accounts
   if (!Array.isArray(accounts) || accounts.length === 0 || accounts.length > MAX_REWARD_ACCOUNTS) throw new MalformedMessageError(`rewards: expected 1 to ${MAX_REWARD_ACCOUNTS} accounts`)
   const out = accounts.map(a => fixedBytes(a, 20, 'an account'))
   if (new Set(out).size !== out.length) throw new MalformedMessageError('rewards: an account is listed twice')
-  return out
+  return { accounts: out, at }
 }
 
 function encodeAnswer (a: RewardsAnswer): Uint8Array {
@@ -92,13 +97,16 @@ export function parseRewardsAnswer (body: Uint8Array): RewardsAnswer {
   }
 }
 
-export async function serveRewards (host: StreamHost, lookup: (accounts: string[]) => Promise<RewardsAnswer>): Promise<void> {
-  await serveProtocol(host, REWARDS_PROTOCOL, REWARDS_LIMITS, async (req) => encodeAnswer(await lookup(parseRequest(req))))
+export async function serveRewards (host: StreamHost, lookup: (accounts: string[], at: RewardsAt) => Promise<RewardsAnswer>): Promise<void> {
+  await serveProtocol(host, REWARDS_PROTOCOL, REWARDS_LIMITS, async (req) => {
+    const { accounts, at } = parseRequest(req)
+    return encodeAnswer(await lookup(accounts, at))
+  })
 }
 
 /** Ask an aggregator for these accounts' latest cumulative earnings and proof. */
-export async function askRewards (host: StreamHost, peer: PeerId, accounts: string[]): Promise<RewardsAnswer> {
+export async function askRewards (host: StreamHost, peer: PeerId, accounts: string[], at: RewardsAt = 'final'): Promise<RewardsAnswer> {
   if (accounts.length === 0 || accounts.length > MAX_REWARD_ACCOUNTS) throw new RangeError(`ask for 1 to ${MAX_REWARD_ACCOUNTS} accounts`)
   for (const a of accounts) if (!ADDRESS.test(a)) throw new RangeError(`not an address: ${a}`)
-  return parseRewardsAnswer(await request(host, peer, REWARDS_PROTOCOL, REWARDS_LIMITS, encode({ accounts: accounts.map(bytes) })))
+  return parseRewardsAnswer(await request(host, peer, REWARDS_PROTOCOL, REWARDS_LIMITS, encode({ accounts: accounts.map(bytes), at })))
 }
