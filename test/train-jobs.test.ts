@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict'
 import { BadTrainingDataError, ShapeMismatchError } from '../compute/errors.ts'
 import { pretrainClassifier } from '../compute/jobs/pretrain.ts'
-import { DEFAULT_CLASSIFIER_ADAPTER_HYPER, trainClassifierAdapter } from '../compute/jobs/train-classifier-adapter.ts'
+import { DEFAULT_CLASSIFIER_ADAPTER_HYPER, classifierAdapterTask, trainClassifierAdapter } from '../compute/jobs/train-classifier-adapter.ts'
+import { checkpointsNeeded, verifyTraining } from '../compute/verify/training.ts'
 import { decodeAdapter, encodeAdapter, encodeModel } from '../compute/models/artifacts.ts'
 import type { ClassifierConfig } from '../compute/models/classifier/config.ts'
 import type { LabelledTexts } from '../compute/models/classifier/train-step.ts'
@@ -53,6 +54,23 @@ describe('ModelFactory jobs: a classifier base, then a LoRA adapter on real Spam
     assert.equal(back.meta.datanet?.version, 'v1')
     assert.deepEqual((back.meta.provenance as any).checkpoints, result.run.chain)
     assert.ok(bytes.byteLength < baseBytes.byteLength / 2, 'an adapter is much smaller than its base')
+
+    // A verifier rebuilds the job's exact task from its spec, in its own session, and
+    // replays the worker's checkpoint chain: it matches, and a tampered chain does not.
+    const rebuilt = await classifierAdapterTask({ base, baseCid, train: labelled(trainSet), heldOut: labelled(heldOut), lora, hyper: { ...DEFAULT_CLASSIFIER_ADAPTER_HYPER, steps: 120 }, threads: 2, datanet: { id: 'dn', version: 'v1' } })
+    try {
+      assert.equal(rebuilt.task.job, result.job)
+      const receipt = { job: rebuilt.task.job, chain: result.run.chain }
+      const segments = [0, 1, 2]
+      const checkpoints = new Map<number, Uint8Array>()
+      for (const step of checkpointsNeeded(rebuilt.task, segments)) checkpoints.set(step, await store.load(step))
+      const verdict = await verifyTraining({ task: rebuilt.task, receipt, segments, checkpoints })
+      assert.ok(verdict.ok, JSON.stringify(verdict.mismatches))
+      const forged = { ...receipt, chain: receipt.chain.map((c, i) => i === 2 ? { ...c, hash: 'ff'.repeat(32) } : c) }
+      assert.equal((await verifyTraining({ task: rebuilt.task, receipt: forged, segments: [2], checkpoints })).ok, false)
+    } finally {
+      await rebuilt.release()
+    }
 
     // Training again with the same inputs resumes nothing new and gives the same adapter.
     const again = await trainClassifierAdapter({ base, baseCid, train: labelled(trainSet), heldOut: labelled(heldOut), lora, hyper: { ...DEFAULT_CLASSIFIER_ADAPTER_HYPER, steps: 120 }, threads: 2, store, datanet: { id: 'dn', version: 'v1' } })

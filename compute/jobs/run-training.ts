@@ -9,7 +9,7 @@ import type { ParamSet } from '../tensors/param-set.ts'
 import { DEFAULT_ADAMW } from '../train/adamw.ts'
 import type { CheckpointStore } from '../train/checkpoint-store.ts'
 import { learningRate, type LrSchedule } from '../train/schedule.ts'
-import { train, type StepProgress, type TrainResult } from '../train/trainer.ts'
+import { train, type StepProgress, type TrainResult, type TrainTask } from '../train/trainer.ts'
 
 export interface TrainingHyper {
   steps: number
@@ -40,7 +40,7 @@ export function lrMass (hyper: TrainingHyper, from: number, to: number): number 
   return s
 }
 
-export async function runTraining (opts: {
+export interface TrainingRun extends RunHooks {
   job: string
   specs: readonly ParamSpec[]
   init: ParamSet
@@ -49,9 +49,12 @@ export async function runTraining (opts: {
   keys?: Uint32Array
   hyper: TrainingHyper
   step: (params: ParamSet, indices: readonly number[]) => Promise<StepResult>
-} & RunHooks): Promise<TrainResult> {
+}
+
+/** The trainer's task for a job: what runTraining runs and what a verifier replays. */
+export function trainingTask (opts: TrainingRun): TrainTask {
   const { hyper } = opts
-  return await train({
+  return {
     job: opts.job,
     specs: opts.specs,
     init: opts.init,
@@ -67,7 +70,17 @@ export async function runTraining (opts: {
     store: opts.store,
     onStep: opts.onStep,
     signal: opts.signal
-  })
+  }
+}
+
+/** A job's training task and the ORT session behind its step; release when done. */
+export interface AdapterTask {
+  task: TrainTask
+  release: () => Promise<void>
+}
+
+export async function runTraining (opts: TrainingRun): Promise<TrainResult> {
+  return await train(trainingTask(opts))
 }
 
 /** A 32-bit content key per example: the first four bytes of sha256 of its text. */

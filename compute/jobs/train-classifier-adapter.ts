@@ -12,8 +12,8 @@ import { initParams } from '../models/param-spec.ts'
 import { StepRunner } from '../models/step-runner.ts'
 import type { CheckpointStore } from '../train/checkpoint-store.ts'
 import { digestBytes, fingerprint } from '../train/fingerprint.ts'
-import type { StepProgress } from '../train/trainer.ts'
-import { exampleKeys, runTraining, type TrainingHyper } from './run-training.ts'
+import { train, type StepProgress } from '../train/trainer.ts'
+import { exampleKeys, trainingTask, type AdapterTask, type TrainingHyper } from './run-training.ts'
 import { ClassifierEvaluator, type ClassifierMetrics } from './classifier-eval.ts'
 import { adapterResult, type AdapterJobResult } from './adapter-result.ts'
 
@@ -36,28 +36,41 @@ export interface ClassifierAdapterJob {
   signal?: AbortSignal
 }
 
-export async function trainClassifierAdapter (job: ClassifierAdapterJob): Promise<AdapterJobResult<ClassifierMetrics>> {
+/**
+ * The exact training task of a classifier adapter job: the same fingerprint, data
+ * order, schedule and step graph the worker ran, so a verifier can replay any segment
+ * of its checkpoint chain.
+ */
+export async function classifierAdapterTask (job: ClassifierAdapterJob): Promise<AdapterTask & { examples: number }> {
   const meta = job.base.meta
   if (meta.kind !== 'classifier') throw new ShapeMismatchError('base model is not a classifier', { kind: meta.kind })
   const cfg = meta.config as ClassifierConfig
   if (job.train.texts.length > MAX_CLASSIFIER_EXAMPLES) throw new BadTrainingDataError('too many examples for one job', { examples: job.train.texts.length, max: MAX_CLASSIFIER_EXAMPLES })
   const trainData = classifierData(job.train, cfg)
-  const heldOut = classifierData(job.heldOut, cfg)
   const { hyper } = job
   const specs = loraSpecs(classifierParamSpecs(cfg), job.lora, new Set(['emb']))
   const id = fingerprint({
     kind: 'classifier-adapter', base: job.baseCid, lora: job.lora, hyper, datanet: job.datanet ?? null,
     data: fingerprint([digestBytes(trainData.features.ids), digestBytes(trainData.features.weights), digestBytes(trainData.labels)])
   })
-  const evaluator = await ClassifierEvaluator.create({ cfg, base: job.base.params, lora: job.lora, batch: hyper.batch, threads: job.threads })
   const runner = await StepRunner.create(buildClassifierGraph({ cfg, batch: hyper.batch, mode: { kind: 'lora', base: job.base.params, lora: job.lora }, train: true }), { threads: job.threads })
+  const task = trainingTask({ job: id, specs, init: initParams(specs, hyper.seed), examples: trainData.count, keys: exampleKeys(job.train.texts.map((t, i) => `${job.train.labels[i]}\u0000${t}`)), hyper, step: classifierStepFn(runner, trainData, hyper.batch), store: job.store, onStep: job.onStep, signal: job.signal })
+  return { task, examples: trainData.count, release: async () => await runner.release() }
+}
+
+export async function trainClassifierAdapter (job: ClassifierAdapterJob): Promise<AdapterJobResult<ClassifierMetrics>> {
+  const { task, examples, release } = await classifierAdapterTask(job)
+  const cfg = job.base.meta.config as ClassifierConfig
+  const heldOut = classifierData(job.heldOut, cfg)
+  const { hyper } = job
+  const evaluator = await ClassifierEvaluator.create({ cfg, base: job.base.params, lora: job.lora, batch: hyper.batch, threads: job.threads })
   try {
     const before = await evaluator.evaluate(heldOut, null)
-    const run = await runTraining({ job: id, specs, init: initParams(specs, hyper.seed), examples: trainData.count, keys: exampleKeys(job.train.texts.map((t, i) => `${job.train.labels[i]}\u0000${t}`)), hyper, step: classifierStepFn(runner, trainData, hyper.batch), store: job.store, onStep: job.onStep, signal: job.signal })
+    const run = await train(task)
     const after = await evaluator.evaluate(heldOut, run.params)
-    return adapterResult({ kind: 'classifier', baseCid: job.baseCid, lora: job.lora, datanet: job.datanet, hyper, job: id, run, before, after, data: { trainExamples: trainData.count } })
+    return adapterResult({ kind: 'classifier', baseCid: job.baseCid, lora: job.lora, datanet: job.datanet, hyper, job: task.job, run, before, after, data: { trainExamples: examples } })
   } finally {
-    await runner.release()
+    await release()
     await evaluator.release()
   }
 }

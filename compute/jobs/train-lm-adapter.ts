@@ -15,8 +15,8 @@ import { initParams } from '../models/param-spec.ts'
 import { StepRunner } from '../models/step-runner.ts'
 import type { CheckpointStore } from '../train/checkpoint-store.ts'
 import { digestBytes, fingerprint } from '../train/fingerprint.ts'
-import type { StepProgress } from '../train/trainer.ts'
-import { exampleKeys, runTraining, type TrainingHyper } from './run-training.ts'
+import { train, type StepProgress } from '../train/trainer.ts'
+import { exampleKeys, trainingTask, type AdapterTask, type TrainingHyper } from './run-training.ts'
 import { adapterResult, type AdapterJobResult } from './adapter-result.ts'
 import { LmEvaluator, type LmMetrics } from './lm-eval.ts'
 import type { TextTokenizer } from './text-tokenizer.ts'
@@ -45,7 +45,8 @@ export interface LmAdapterJob {
   signal?: AbortSignal
 }
 
-export async function trainLmAdapter (job: LmAdapterJob): Promise<AdapterJobResult<LmMetrics>> {
+/** The exact training task of a language-model adapter job (see classifierAdapterTask). */
+export async function lmAdapterTask (job: LmAdapterJob): Promise<AdapterTask & { tokens: number }> {
   const meta = job.base.meta
   if (meta.kind !== 'lm') throw new ShapeMismatchError('base model is not a language model', { kind: meta.kind })
   const cfg = meta.config as LmConfig
@@ -54,18 +55,25 @@ export async function trainLmAdapter (job: LmAdapterJob): Promise<AdapterJobResu
   if (hyper.seq > cfg.context) throw new BadTrainingDataError('sequence length exceeds the model context', { seq: hyper.seq, context: cfg.context })
   if (job.train.length === 0 || job.heldOut.length === 0) throw new BadTrainingDataError('an adapter job needs training and held-out documents', { train: job.train.length, heldOut: job.heldOut.length })
   const windows = windowsOf(job.train.map(t => job.tokenizer.encode(t)), { seq: hyper.seq, eot: job.tokenizer.eot, pad: job.tokenizer.pad, maxTokens: MAX_JOB_TOKENS })
-
   const specs = loraSpecs(lmParamSpecs(cfg), job.lora)
   const id = fingerprint({ kind: 'lm-adapter', base: job.baseCid, lora: job.lora, hyper, datanet: job.datanet ?? null, data: digestBytes(windows.tokens) })
-  const evaluator = await LmEvaluator.create({ cfg, base: job.base.params, lora: job.lora, batch: hyper.batch, seq: hyper.seq, threads: job.threads })
   const runner = await StepRunner.create(buildLmStepGraph({ cfg, batch: hyper.batch, seq: hyper.seq, mode: { kind: 'lora', base: job.base.params, lora: job.lora }, train: true }), { threads: job.threads })
+  const task = trainingTask({ job: id, specs, init: initParams(specs, hyper.seed), examples: windows.count, keys: exampleKeys(Array.from({ length: windows.count }, (_, w) => windows.tokens.subarray(w * hyper.seq, w * hyper.seq + hyper.seq + 1))), hyper, step: lmStepFn(runner, windows, hyper.batch), store: job.store, onStep: job.onStep, signal: job.signal })
+  return { task, tokens: windows.tokens.length, release: async () => await runner.release() }
+}
+
+export async function trainLmAdapter (job: LmAdapterJob): Promise<AdapterJobResult<LmMetrics>> {
+  const { task, tokens, release } = await lmAdapterTask(job)
+  const cfg = job.base.meta.config as LmConfig
+  const { hyper } = job
+  const evaluator = await LmEvaluator.create({ cfg, base: job.base.params, lora: job.lora, batch: hyper.batch, seq: hyper.seq, threads: job.threads })
   try {
     const before = await evaluator.evaluate(job.heldOut, job.tokenizer, null)
-    const run = await runTraining({ job: id, specs, init: initParams(specs, hyper.seed), examples: windows.count, keys: exampleKeys(Array.from({ length: windows.count }, (_, w) => windows.tokens.subarray(w * hyper.seq, w * hyper.seq + hyper.seq + 1))), hyper, step: lmStepFn(runner, windows, hyper.batch), store: job.store, onStep: job.onStep, signal: job.signal })
+    const run = await train(task)
     const after = await evaluator.evaluate(job.heldOut, job.tokenizer, run.params)
-    return adapterResult({ kind: 'lm', baseCid: job.baseCid, lora: job.lora, datanet: job.datanet, hyper, job: id, run, before, after, data: { trainTokens: windows.tokens.length } })
+    return adapterResult({ kind: 'lm', baseCid: job.baseCid, lora: job.lora, datanet: job.datanet, hyper, job: task.job, run, before, after, data: { trainTokens: tokens } })
   } finally {
-    await runner.release()
+    await release()
     await evaluator.release()
   }
 }
