@@ -13,6 +13,7 @@ import { nodeCommand } from './commands/node.ts'
 import { statusCommand } from './commands/status.ts'
 import { govCommand, rewardsCommand, stakeCommand } from './commands/settle.ts'
 import { chainCommand } from './commands/chain.ts'
+import { jobCommand } from './commands/job.ts'
 
 const program = new Command()
   .name('openledger')
@@ -32,6 +33,7 @@ rewardsCommand(program)
 stakeCommand(program)
 govCommand(program)
 chainCommand(program)
+jobCommand(program)
 
 try {
   await program.parseAsync(process.argv)

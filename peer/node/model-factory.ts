@@ -12,8 +12,9 @@ import { allLoraTargets, defaultLoraTargets } from '../../compute/models/lm/conf
 import { CLASSIFIER_LORA_TARGETS } from '../../compute/models/classifier/config.ts'
 import { documentsOf } from '../../compute/jobs/documents.ts'
 import { DEFAULT_HELD_OUT, isHeldOut } from '../../compute/jobs/held-out.ts'
-import { DEFAULT_CLASSIFIER_ADAPTER_HYPER, trainClassifierAdapter, type ClassifierAdapterJob } from '../../compute/jobs/train-classifier-adapter.ts'
-import { DEFAULT_LM_ADAPTER_HYPER, trainLmAdapter } from '../../compute/jobs/train-lm-adapter.ts'
+import { DEFAULT_CLASSIFIER_ADAPTER_HYPER, classifierAdapterTask, trainClassifierAdapter, type ClassifierAdapterJob } from '../../compute/jobs/train-classifier-adapter.ts'
+import { DEFAULT_LM_ADAPTER_HYPER, lmAdapterTask, trainLmAdapter, type LmAdapterJob } from '../../compute/jobs/train-lm-adapter.ts'
+import type { AdapterTask } from '../../compute/jobs/run-training.ts'
 import { fingerprint } from '../../compute/train/fingerprint.ts'
 import { Tokenizer } from '../../compute/tokenizer/index.ts'
 import { readJsonIfExists, writeJsonAtomic } from '../../storage/atomic-file.ts'
@@ -117,9 +118,7 @@ export class ModelFactory {
         onStep: (p: { step: number, steps: number, loss: number, resumedFrom: number }) => progress({ phase: 'train', step: p.step, steps: p.steps, loss: p.loss, resumedFrom: p.resumedFrom }),
         signal
       }
-      const result = base.meta.kind === 'classifier'
-        ? await this.trainClassifier(base, req, split, common)
-        : await this.trainLm(base, req, split, common)
+      const result = await this.trainAdapter(base, req, split, common)
       const adapterBytes = encodeAdapter(result.adapter, base.meta)
       const entry = await registry.addAdapter(adapterBytes, { base: baseCid, kind: base.meta.kind, job, datanet: { id: dn.id, version: dn.version }, metrics: { before: result.before, after: result.after } })
       // A retry of a finished job finds its cycle in the record instead of adding another.
@@ -138,6 +137,8 @@ export class ModelFactory {
         name: dn.name,
         version: dn.version,
         job: result.job,
+        /** The folder under jobs/ that holds the checkpoints. */
+        folder: job,
         cycle,
         files: { train: split.train.length, heldOut: split.heldOut.length, skipped },
         before: result.before,
@@ -152,33 +153,56 @@ export class ModelFactory {
     }
   }
 
-  private async trainClassifier (base: Model, req: TrainRequest, split: Split, common: JobCommon) {
-    const labels = (base.meta as { labels: string[] }).labels
-    const labelled = (docs: Doc[]) => ({ texts: docs.map(d => d.text), labels: docs.map(d => labels.indexOf(d.label as string)) })
-    const rank = req.rank ?? 8
-    return await trainClassifierAdapter({
-      ...common,
-      train: labelled(split.train),
-      heldOut: labelled(split.heldOut),
-      lora: { rank, alpha: req.alpha ?? 2 * rank, targets: req.targets === undefined || req.targets[0] === 'all' ? [...CLASSIFIER_LORA_TARGETS] : req.targets },
-      hyper: { ...DEFAULT_CLASSIFIER_ADAPTER_HYPER, ...defined({ steps: req.steps, batch: req.batch, lr: req.lr, seed: req.seed }) }
-    })
+  /**
+   * A verifier's copy of a training job: the same prepared data and hyper-parameters
+   * as `train`, as the trainer's task, to replay segments of the worker's checkpoint
+   * chain. Release it when done.
+   */
+  async replayTask (req: TrainRequest, signal: AbortSignal): Promise<AdapterTask & { job: string }> {
+    const { job, dn, baseCid, base, split } = await this.prepare(req, () => {}, signal)
+    const common = { base, baseCid, datanet: { id: dn.id, version: dn.version }, threads: this.opts.threads, signal }
+    const spec = this.adapterJob(base, req, split, common)
+    const t = spec.kind === 'classifier' ? await classifierAdapterTask(spec.job) : await lmAdapterTask(spec.job)
+    return { ...t, job }
   }
 
-  private async trainLm (base: Model, req: TrainRequest, split: Split, common: JobCommon) {
+  private async trainAdapter (base: Model, req: TrainRequest, split: Split, common: JobCommon) {
+    const spec = this.adapterJob(base, req, split, common)
+    return spec.kind === 'classifier' ? await trainClassifierAdapter(spec.job) : await trainLmAdapter(spec.job)
+  }
+
+  /** The adapter job a request describes, for either kind of base. */
+  private adapterJob (base: Model, req: TrainRequest, split: Split, common: JobCommon): { kind: 'classifier', job: ClassifierAdapterJob } | { kind: 'lm', job: LmAdapterJob } {
+    const rank = req.rank ?? 8
+    if (base.meta.kind === 'classifier') {
+      const labels = (base.meta as { labels: string[] }).labels
+      const labelled = (docs: Doc[]) => ({ texts: docs.map(d => d.text), labels: docs.map(d => labels.indexOf(d.label as string)) })
+      return {
+        kind: 'classifier',
+        job: {
+          ...common,
+          train: labelled(split.train),
+          heldOut: labelled(split.heldOut),
+          lora: { rank, alpha: req.alpha ?? 2 * rank, targets: req.targets === undefined || req.targets[0] === 'all' ? [...CLASSIFIER_LORA_TARGETS] : req.targets },
+          hyper: { ...DEFAULT_CLASSIFIER_ADAPTER_HYPER, ...defined({ steps: req.steps, batch: req.batch, lr: req.lr, seed: req.seed }) }
+        }
+      }
+    }
     const cfg = base.meta.config as LmConfig
     const tokenizer = Tokenizer.fromJSON((base.meta as { tokenizer: unknown }).tokenizer)
-    const rank = req.rank ?? 8
     const hyper = { ...DEFAULT_LM_ADAPTER_HYPER, ...defined({ steps: req.steps, batch: req.batch, lr: req.lr, seed: req.seed, seq: req.seq }) }
     hyper.seq = Math.min(hyper.seq, cfg.context)
-    return await trainLmAdapter({
-      ...common,
-      tokenizer,
-      train: split.train.map(d => d.text),
-      heldOut: split.heldOut.map(d => d.text),
-      lora: { rank, alpha: req.alpha ?? 2 * rank, targets: req.targets === undefined ? defaultLoraTargets(cfg) : req.targets[0] === 'all' ? allLoraTargets(cfg) : req.targets },
-      hyper
-    })
+    return {
+      kind: 'lm',
+      job: {
+        ...common,
+        tokenizer,
+        train: split.train.map(d => d.text),
+        heldOut: split.heldOut.map(d => d.text),
+        lora: { rank, alpha: req.alpha ?? 2 * rank, targets: req.targets === undefined ? defaultLoraTargets(cfg) : req.targets[0] === 'all' ? allLoraTargets(cfg) : req.targets },
+        hyper
+      }
+    }
   }
 }
 

@@ -32,7 +32,7 @@ import { AdvertBook, type AdvertRecord } from './advert-book.ts'
 import { Advertiser } from './advertiser.ts'
 import { InboundStats, type InboundReport } from './inbound-stats.ts'
 import { createPeerStack, type PeerLibp2p } from './libp2p.ts'
-import { startApiServer, type ApiServer } from './api-server.ts'
+import { startApiServer, type ApiServer, type Route } from './api-server.ts'
 import { withFileLock } from './bench-lock.ts'
 import { datanetRoutes } from './datanet-routes.ts'
 import { AttributionService } from './attribution-service.ts'
@@ -46,6 +46,8 @@ import type { ChainConfig } from './chain-config.ts'
 import { Governance } from './governance.ts'
 import { settlementRoutes } from './settlement-routes.ts'
 import { SettlementService } from './settlement-service.ts'
+import { MarketService } from './market-service.ts'
+import { marketRoutes } from './market-routes.ts'
 import { REWARDS_PROTOCOL } from '../../protocols/rewards/rewards.ts'
 
 export interface PeerNodeOptions {
@@ -129,6 +131,7 @@ export class PeerNode {
   private datanetService?: DatanetService
   private loraServer?: LoraServer
   private settlement?: SettlementService
+  private market?: MarketService
   private timer?: NodeJS.Timeout
   private startedAt = 0
   private lastAdvert: CapacityAdvert | null = null
@@ -246,7 +249,7 @@ export class PeerNode {
     const factory = new ModelFactory({ datanets, registry: models, dataDir: this.dataDir, threads: this.opts.threads, log: this.log })
     this.loraServer = new LoraServer({ registry: models, threads: this.opts.threads, datanets, jobDir: (job) => factory.jobDir(job), log: this.log })
 
-    const chainRoutes = []
+    const chainRoutes: Route[] = []
     if (this.opts.chain != null) {
       const settlement = new SettlementService({
         config: this.opts.chain,
@@ -261,6 +264,21 @@ export class PeerNode {
       await settlement.start()
       this.settlement = settlement
       chainRoutes.push(...settlementRoutes(settlement, new Governance(() => settlement.chain, this.dataDir)))
+      const market = new MarketService({
+        identity: this.identity,
+        network: this.network,
+        registry: this.registry,
+        inbound,
+        libp2p,
+        settlement,
+        factory,
+        hasModel: (m) => { try { models.resolveModel(m); return true } catch { return false } },
+        dataDir: this.dataDir,
+        log: this.log
+      })
+      await market.start()
+      this.market = market
+      chainRoutes.push(...marketRoutes(market))
       this.log('settlement ready', { chainId: this.opts.chain.chainId, aggregator: this.opts.aggregator === true })
     }
 
@@ -427,6 +445,7 @@ export class PeerNode {
     this.stopping ??= (async () => {
       if (this.timer != null) clearInterval(this.timer)
       await this.api?.close()
+      await this.market?.stop()
       await this.settlement?.stop()
       await this.datanetService?.stop()
       await this.loraServer?.stop()

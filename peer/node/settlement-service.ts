@@ -138,6 +138,11 @@ export class SettlementService {
     this.provider?.destroy()
   }
 
+  /** The chain's clock (unix seconds of the latest block): deadlines are judged by it. */
+  async chainTime (): Promise<number> {
+    return (await this.provider!.getBlock('latest'))?.timestamp ?? Math.floor(Date.now() / 1000)
+  }
+
   /** Stakes the registry's minimum for a role if this peer holds less (devnet peers start funded). */
   async ensureStake (role: Role): Promise<void> {
     const [have, min] = await Promise.all([this.chain.stakeOf(this.address, role), this.chain.read<bigint>('registry', 'minStake', [role])])

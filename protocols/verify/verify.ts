@@ -1,6 +1,7 @@
 // /openledger/verify/1.0.0 — a verifier fetches what it needs to replay part of a job
-// from the worker: the bytes of one receipt entry (a training checkpoint). Request:
-// msgpack { job: bytes32, entry: uint }. Response: the raw bytes (at most 16 MiB). The
+// from the worker: the receipt itself, or the bytes of one receipt entry (a training
+// checkpoint, named by its step). Request: msgpack { job: bytes32, entry?: uint } (no
+// entry: the receipt). Response: the raw bytes (at most 16 MiB). The
 // worker cannot lie usefully: the verifier checks the bytes against the receipt's hash
 // chain before replaying from them, and a worker that withholds an entry a verifier
 // sampled fails verification.
@@ -23,14 +24,16 @@ export const VERIFY_LIMITS: ProtocolLimits = {
   rateLimit: { burst: 64, refillMs: 250 }
 }
 
-function parseRequest (bytes: Uint8Array): { job: string, entry: number } {
+export type ReceiptPart = number | 'receipt'
+
+function parseRequest (bytes: Uint8Array): { job: string, entry: ReceiptPart } {
   const v = decode(bytes, VERIFY_LIMITS.maxRequestBytes) as Record<string, unknown>
   if (!(v?.job instanceof Uint8Array) || v.job.byteLength !== 32) throw new MalformedMessageError('verify: job must be 32 bytes')
-  if (!Number.isSafeInteger(v.entry) || (v.entry as number) < 0) throw new MalformedMessageError('verify: entry must be an index')
-  return { job: '0x' + Buffer.from(v.job).toString('hex'), entry: v.entry as number }
+  if (v.entry !== undefined && (!Number.isSafeInteger(v.entry) || (v.entry as number) < 0)) throw new MalformedMessageError('verify: entry must be an index')
+  return { job: '0x' + Buffer.from(v.job).toString('hex'), entry: v.entry === undefined ? 'receipt' : v.entry as number }
 }
 
-export async function serveVerify (host: StreamHost, lookup: (job: string, entry: number, from: string) => Promise<Uint8Array | undefined>): Promise<void> {
+export async function serveVerify (host: StreamHost, lookup: (job: string, entry: ReceiptPart, from: string) => Promise<Uint8Array | undefined>): Promise<void> {
   await serveProtocol(host, VERIFY_PROTOCOL, VERIFY_LIMITS, async (req, connection) => {
     const { job, entry } = parseRequest(req)
     const bytes = await lookup(job, entry, connection.remotePeer.toString())
@@ -40,8 +43,9 @@ export async function serveVerify (host: StreamHost, lookup: (job: string, entry
   })
 }
 
-/** The bytes of receipt entry `entry` of `job`, from the worker `peer`. Unchecked: verify them against the receipt. */
-export async function fetchReceiptEntry (host: StreamHost, peer: PeerId, job: string, entry: number): Promise<Uint8Array> {
+/** The receipt of `job`, or the bytes of one of its entries, from the worker `peer`. Unchecked: verify them against the receipt. */
+export async function fetchReceiptEntry (host: StreamHost, peer: PeerId, job: string, entry: ReceiptPart): Promise<Uint8Array> {
   if (!/^0x[0-9a-f]{64}$/.test(job)) throw new RangeError('job must be 0x + 32 bytes of lowercase hex')
-  return await request(host, peer, VERIFY_PROTOCOL, VERIFY_LIMITS, encode({ job: Uint8Array.from(Buffer.from(job.slice(2), 'hex')), entry }))
+  const id = Uint8Array.from(Buffer.from(job.slice(2), 'hex'))
+  return await request(host, peer, VERIFY_PROTOCOL, VERIFY_LIMITS, encode(entry === 'receipt' ? { job: id } : { job: id, entry }))
 }

@@ -1,0 +1,39 @@
+// The local API's task-market routes: submit a training job (escrow, announce, bids,
+// assignment), and follow jobs this peer took part in.
+import { z } from 'zod'
+import { UsageError } from '../errors.ts'
+import type { Route } from './api-server.ts'
+import type { MarketService } from './market-service.ts'
+
+const SubmitSchema = z.strictObject({
+  datanet: z.string().min(1).max(300),
+  base: z.string().min(1).max(200),
+  amount: z.string().regex(/^[0-9]{1,30}(\.[0-9]{1,18})?$/, 'an amount of OPEN like 100 or 2.5'),
+  steps: z.number().int().min(1).max(1_000_000).optional(),
+  batch: z.number().int().min(1).max(4096).optional(),
+  lr: z.number().positive().max(1).optional(),
+  label: z.string().min(1).max(200).optional(),
+  verifiers: z.number().int().min(1).max(16).optional(),
+  bidWindowMs: z.number().int().min(500).max(600_000).optional()
+})
+
+export function marketRoutes (market: MarketService): Route[] {
+  return [{
+    method: 'POST',
+    path: '/jobs',
+    handle: async ({ body }) => {
+      const r = SubmitSchema.safeParse(body)
+      if (!r.success) throw new UsageError(`${r.error.issues[0].path.join('.') || 'body'}: ${r.error.issues[0].message}`)
+      const { amount, verifiers, bidWindowMs, ...train } = r.data
+      return await market.submit({ train, amount, verifiers, bidWindowMs })
+    }
+  }, {
+    method: 'GET',
+    path: '/jobs',
+    handle: async () => await market.list()
+  }, {
+    method: 'GET',
+    path: /^\/jobs\/(0x[0-9a-f]{64})$/,
+    handle: async ({ params }) => await market.status(params[0])
+  }]
+}

@@ -1,0 +1,65 @@
+// A training job through the market on a 4-peer devnet with its anvil chain: peer 1
+// escrows 100 OPEN and broadcasts the job; peer 2 (worker stake, holds spam-base) and
+// peer 3 (verifier stake) bid; the shared policy assigns them; peer 2 trains, peer 3
+// replays sampled segments of its checkpoint chain and signs the completion; the escrow
+// pays the rewards pool, and peer 0's epoch credits the worker its share.
+import assert from 'node:assert/strict'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { parseUnits } from 'ethers'
+import { Devnet } from '../peer/devnet/devnet.ts'
+import { devnetCli } from './helpers/cli.ts'
+import { waitFor } from './helpers/plain-node.ts'
+
+const SPAM_BASE = fileURLToPath(new URL('../peer/models/built/spam-base.safetensors', import.meta.url))
+
+describe('the task market on a devnet: escrow -> bids -> training -> verification -> release -> epoch', function () {
+  this.timeout(400_000)
+  let dir: string
+  let devnet: Devnet
+  const cli = devnetCli(() => devnet.peers, 300_000)
+
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'openledger-market-'))
+    devnet = new Devnet({ dir: join(dir, 'devnet'), peers: 4, benchSize: 32, chain: true, epochIntervalMs: 1_000 })
+    await devnet.start()
+  })
+  after(async () => {
+    await devnet?.stop()
+    if (process.env.KEEP == null) await rm(dir, { recursive: true, force: true })
+  })
+
+  it('pays an honest worker for a verified training job', async () => {
+    const imported = await cli(0, ['datanet', 'import', 'spam-assassin', '--limit', '600'])
+    for (const p of [2, 3]) {
+      await waitFor(`peer ${p} to follow the datanet`, async () => (await cli(p, ['datanet', 'list'])).datanets.some((d: any) => d.id === imported.datanet), 60_000, 500)
+      await cli(p, ['model', 'add', SPAM_BASE])
+    }
+    await cli(2, ['stake', 'add', '100', '--role', 'worker'])
+    await cli(3, ['stake', 'add', '200', '--role', 'verifier'])
+
+    const submitted = await cli(1, ['job', 'submit', '--datanet', `spam-assassin@${imported.version}`, '--base', 'spam-base', '--amount', '100', '--steps', '100', '--batch', '32', '--bid-window', '3000'])
+    assert.equal(submitted.phase, 'assigned', submitted.error)
+    assert.equal(submitted.assign.workers[0].address, devnet.peers[2].address)
+    assert.equal(submitted.assign.verifiers[0].address, devnet.peers[3].address)
+
+    const done = await waitFor('the job to be verified and released', async () => {
+      const s = await cli(1, ['job', 'status', submitted.job])
+      return s.phase === 'released' || s.phase === 'failed' ? s : undefined
+    }, 240_000, 1_000)
+    assert.equal(done.phase, 'released', JSON.stringify(done.verdicts))
+    assert.equal(done.verdicts[0].ok, true)
+    assert.ok(done.verdicts[0].checked.length >= 1)
+    const worker = await cli(2, ['job', 'status', submitted.job])
+    assert.equal(worker.role, 'worker')
+    assert.equal(worker.result.receipt.entries, 2)
+
+    const earned = await waitFor('the worker\'s share in an epoch root', async () => {
+      const r = await cli(2, ['rewards', 'show'])
+      return r.earned !== null ? r : undefined
+    }, 60_000, 1_000)
+    assert.equal(earned.earned, parseUnits('50', 18).toString())
+  })
+})
