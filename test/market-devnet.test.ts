@@ -8,7 +8,8 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { parseUnits } from 'ethers'
+import { NonceManager, Wallet, parseUnits } from 'ethers'
+import { connectProvider, SettlementClient } from '../settlement/chain/client.ts'
 import { Devnet } from '../peer/devnet/devnet.ts'
 import { devnetCli } from './helpers/cli.ts'
 import { waitFor } from './helpers/plain-node.ts'
@@ -61,5 +62,61 @@ describe('the task market on a devnet: escrow -> bids -> training -> verificatio
       return r.earned !== null ? r : undefined
     }, 60_000, 1_000)
     assert.equal(earned.earned, parseUnits('50', 18).toString())
+  })
+})
+
+describe('the task market on a devnet with a cheating worker', function () {
+  this.timeout(400_000)
+  let dir: string
+  let devnet: Devnet
+  const cli = devnetCli(() => devnet.peers, 300_000)
+
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'openledger-cheat-'))
+    // Peer 3 is the cheater: it trains half the steps and claims all of them.
+    devnet = new Devnet({ dir: join(dir, 'devnet'), peers: 4, benchSize: 32, chain: true, epochIntervalMs: 1_000, cheaters: 1 })
+    await devnet.start()
+  })
+  after(async () => {
+    await devnet?.stop()
+    if (process.env.KEEP == null) await rm(dir, { recursive: true, force: true })
+  })
+
+  it('catches a worker that skips steps: no payment, its stake slashed on chain with evidence, the fee refundable', async () => {
+    const imported = await cli(0, ['datanet', 'import', 'spam-assassin', '--limit', '600'])
+    for (const p of [2, 3]) {
+      await waitFor(`peer ${p} to follow the datanet`, async () => (await cli(p, ['datanet', 'list'])).datanets.some((d: any) => d.id === imported.datanet), 60_000, 500)
+      await cli(p, ['model', 'add', SPAM_BASE])
+    }
+    await cli(3, ['stake', 'add', '100', '--role', 'worker'])
+    await cli(2, ['stake', 'add', '200', '--role', 'verifier'])
+    const submitted = await cli(1, ['job', 'submit', '--datanet', `spam-assassin@${imported.version}`, '--base', 'spam-base', '--amount', '100', '--steps', '100', '--batch', '32', '--bid-window', '3000'])
+    assert.equal(submitted.assign.workers[0].address, devnet.peers[3].address)
+
+    const verified = await waitFor('the verifier\'s verdict and slash', async () => {
+      const s = await cli(2, ['job', 'status', submitted.job])
+      return s.slash != null ? s : undefined
+    }, 240_000, 1_000)
+    assert.equal(verified.verdicts[0].ok, false)
+    assert.match(verified.verdicts[0].evidence.hash, /^0x[0-9a-f]{64}$/)
+    assert.equal(verified.slash.evidence, verified.verdicts[0].evidence.hash)
+    const requester = await waitFor('the requester to see the fault', async () => {
+      const s = await cli(1, ['job', 'status', submitted.job])
+      return s.phase === 'failed' ? s : undefined
+    }, 30_000, 500)
+    assert.equal(requester.release, undefined, 'nothing released for a faulty result')
+
+    // On chain: the cheater lost 50 OPEN of worker stake, the verifier got its prover share.
+    const cheater = await cli(3, ['rewards', 'show'])
+    assert.equal(cheater.stake.worker, parseUnits('50', 18).toString())
+    const chain = devnet.chain!
+    const provider = connectProvider(chain.anvil.rpcUrl, chain.anvil.chainId)
+    const client = await SettlementClient.create(chain.addresses, new NonceManager(new Wallet(chain.anvil.accounts[0].privateKey, provider)))
+    assert.equal((await client.jobOf(submitted.job)).status, 1, 'still in escrow')
+    await provider.send('evm_increaseTime', [3_601])
+    await provider.send('evm_mine', [])
+    await client.refundJob(submitted.job)
+    assert.equal((await client.jobOf(submitted.job)).status, 3, 'refunded to the requester')
+    provider.destroy()
   })
 })

@@ -30,6 +30,8 @@ export interface DevnetOptions {
   chain?: boolean
   /** How often peer 0 seals a reward epoch (ms). */
   epochIntervalMs?: number
+  /** Peers, counted from the last, that work as cheating workers (demonstrations, tests). */
+  cheaters?: number
   log?: (msg: string) => void
 }
 
@@ -53,7 +55,7 @@ export class Devnet {
   chain?: DevnetChain
 
   constructor (opts: DevnetOptions) {
-    this.opts = { network: 'devnet', advertIntervalMs: 2_000, benchSize: 256, chain: false, epochIntervalMs: 5_000, ...opts, dir: resolve(opts.dir) }
+    this.opts = { network: 'devnet', advertIntervalMs: 2_000, benchSize: 256, chain: false, epochIntervalMs: 5_000, cheaters: 0, ...opts, dir: resolve(opts.dir) }
     this.passphrase = process.env[PASSPHRASE_ENV] ?? DEVNET_PASSPHRASE
   }
 
@@ -88,6 +90,7 @@ export class Devnet {
     if (this.chain != null) {
       args.push('--chain', this.chain.file)
       if (peer.index === 0) args.push('--aggregator', '--epoch-interval', String(this.opts.epochIntervalMs))
+      if (peer.index >= this.peers.length - this.opts.cheaters) args.push('--cheat', 'lazy')
     }
     const logFile = await open(join(peer.dataDir, 'node.log'), 'a')
     const child = spawn(process.execPath, args, {

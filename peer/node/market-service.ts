@@ -28,7 +28,7 @@ import { JOBS_TOPIC, topicName, VERDICTS_TOPIC } from '../../protocols/topics.ts
 import { fetchReceiptEntry, serveVerify } from '../../protocols/verify/verify.ts'
 import { ROLE } from '../../settlement/chain/client.ts'
 import { packSignatures, signMessage, verifySigned } from '../../settlement/chain/signatures.ts'
-import { assignJob } from '../../settlement/policy/index.ts'
+import { assignJob, slashFor } from '../../settlement/policy/index.ts'
 import { readJsonIfExists, writeJsonAtomic } from '../../storage/atomic-file.ts'
 import { PeerError, EXIT, UsageError } from '../errors.ts'
 import type { Identity } from '../identity/keystore.ts'
@@ -59,6 +59,8 @@ export interface JobState {
   /** Verdicts from the assigned verifiers, each with the address that signed its envelope. */
   verdicts?: Array<JobVerdict & { by: string }>
   release?: { tx: string, by: string }
+  /** Verifier: the slash it proved on chain. */
+  slash?: { tx: string, amount: string, evidence: string }
   error?: string
   updatedAt: number
 }
@@ -82,6 +84,11 @@ export interface MarketServiceOptions {
   /** Whether this peer holds a base model (name or CID): it bids only on jobs it can run. */
   hasModel: (nameOrCid: string) => boolean
   dataDir: string
+  /**
+   * Demonstrations and tests only: 'lazy' trains half the steps and claims the rest by
+   * relabelling its last checkpoint, the cheapest lie a worker can tell.
+   */
+  cheat?: 'lazy'
   log: (msg: string, fields?: Record<string, unknown>) => void
 }
 
@@ -275,7 +282,14 @@ export class MarketService {
     try {
       const state = await this.status(job)
       const req = trainRequestOf(state.announce)
-      const trained = await this.opts.factory.train(req, () => {}, AbortSignal.timeout(3_600_000)) as { adapter: string, checkpoints: Array<{ step: number, hash: string }>, job: string, folder: string }
+      const lazy = this.opts.cheat === 'lazy'
+      const steps = req.steps ?? 0
+      const trained = await this.opts.factory.train(lazy ? { ...req, steps: Math.max(1, Math.floor(steps / 2)) } : req, () => {}, AbortSignal.timeout(3_600_000)) as { adapter: string, checkpoints: Array<{ step: number, hash: string }>, job: string, folder: string }
+      if (lazy) {
+        const last = trained.checkpoints.at(-1)!
+        for (let step = last.step + CHECKPOINT_EVERY; step <= steps; step += CHECKPOINT_EVERY) trained.checkpoints.push({ step, hash: last.hash })
+        this.opts.log('cheating: half the steps trained, the rest claimed', { job })
+      }
       const receipt: TrainingReceipt = { job: trained.job, chain: trained.checkpoints }
       const receiptBytes = Buffer.from(JSON.stringify(receipt))
       const result: JobResult = {
@@ -374,6 +388,30 @@ export class MarketService {
     await this.save(state)
     await this.publish(this.verdictsTopic, JobVerdictMessage.type, verdict)
     this.opts.log('verdict published', { job, ok: verdict.ok, checked: verdict.checked })
+    if (verdict.evidence !== undefined) await this.slash(state, verdict.evidence.hash)
+  }
+
+  /** A proven fault costs the worker its stake by the shared policy; this verifier proves it on chain. */
+  private async slash (state: JobState, evidence: string): Promise<void> {
+    try {
+      const chain = this.opts.settlement.chain
+      const worker = state.result!.worker
+      const [bonded, unbonding, amount, share, quorum] = await Promise.all([
+        chain.stakeOf(worker, ROLE.worker), chain.unbondingOf(worker, ROLE.worker),
+        chain.read<bigint>('registry', 'slashAmount', [ROLE.worker]), chain.read<bigint>('registry', 'proverShareBps'), chain.read<bigint>('registry', 'verifierQuorum')
+      ])
+      const s = slashFor({ fault: 'skipped-steps', role: 'worker', stake: bonded + unbonding.amount, registrySlashAmount: amount, proverShareBps: Number(share) })
+      // With a quorum above one, the other verifiers' signatures are needed: a later step.
+      if (!s.submit || Number(quorum) > 1) return
+      const me = this.opts.identity.address
+      const signed = await signMessage(this.wallet(), 'Slash', chain.domain('staking'), { peer: worker, role: ROLE.worker, amount: s.slashed, evidence, prover: me })
+      const tx = await chain.slash(worker, ROLE.worker, s.slashed, evidence, me, packSignatures([signed]))
+      state.slash = { tx: tx.receipt.hash, amount: s.slashed.toString(), evidence }
+      await this.save(state)
+      this.opts.log('worker slashed', { job: state.job, worker, amount: s.slashed.toString(), tx: tx.receipt.hash })
+    } catch (err) {
+      this.opts.log('slash failed', { job: state.job, error: (err as Error).name, message: (err as Error).message })
+    }
   }
 
   /** Requester and worker collect passing verdicts; at quorum either releases the escrow. */

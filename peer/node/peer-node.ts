@@ -76,6 +76,8 @@ export interface PeerNodeOptions {
   aggregator?: boolean
   /** How often an aggregator seals an epoch (ms; default 15 s). */
   epochIntervalMs?: number
+  /** Demonstrations and tests: make this peer a cheating worker (see MarketService). */
+  cheat?: 'lazy'
   log?: (msg: string, fields?: Record<string, unknown>) => void
 }
 
@@ -274,6 +276,7 @@ export class PeerNode {
         factory,
         hasModel: (m) => { try { models.resolveModel(m); return true } catch { return false } },
         dataDir: this.dataDir,
+        cheat: this.opts.cheat,
         log: this.log
       })
       await market.start()

@@ -23,6 +23,7 @@ interface DevnetCliOptions {
   import: string[]
   chain: boolean
   epochInterval: number
+  cheaters: number
 }
 
 export function devnetCommand (program: Command): void {
@@ -38,6 +39,7 @@ export function devnetCommand (program: Command): void {
     .option('--bench-size <n>', 'MatMul size of each peer\'s start-up benchmark', intOption('--bench-size', 16, 4096), 256)
     .option('--import <corpus>', 'import a corpus datanet on peer 0 once it is up: sotu or spam-assassin (repeatable)', (v: string, prev: string[]) => [...prev, v], [] as string[])
     .option('--no-chain', 'no local chain: peers do not settle (faster start)')
+    .option('--cheaters <k>', 'the last K peers work as cheating workers (they train half the steps and claim all)', intOption('--cheaters', 0, 64), 0)
     .option('--epoch-interval <ms>', 'how often peer 0 seals a reward epoch', intOption('--epoch-interval', 1_000, 3_600_000), 5_000)
     .option('--json', 'with --smoke: one JSON object at the end; otherwise one JSON line per refresh')
     .action(async (opts: DevnetCliOptions) => {
@@ -46,7 +48,7 @@ export function devnetCommand (program: Command): void {
       if (opts.fresh === true) await rm(dir, { recursive: true, force: true })
       const log = (m: string): void => { process.stderr.write(m + '\n') }
       const { Devnet } = await import('../../devnet/devnet.ts')
-      const devnet = new Devnet({ dir, peers: opts.peers, network: opts.network, advertIntervalMs: opts.advertInterval, benchSize: opts.benchSize, chain: opts.chain, epochIntervalMs: opts.epochInterval, log })
+      const devnet = new Devnet({ dir, peers: opts.peers, network: opts.network, advertIntervalMs: opts.advertInterval, benchSize: opts.benchSize, chain: opts.chain, epochIntervalMs: opts.epochInterval, cheaters: opts.cheaters, log })
 
       let stopped = false
       const stop = async (): Promise<void> => {

@@ -22,6 +22,7 @@ interface StartOptions {
   chainId?: number
   aggregator?: boolean
   epochInterval: number
+  cheat?: 'lazy'
 }
 
 export function nodeCommand (program: Command): void {
@@ -43,6 +44,7 @@ export function nodeCommand (program: Command): void {
     .option('--chain-id <id>', 'refuse to start unless the deployment is on this chain', intOption('--chain-id', 1, 2 ** 48))
     .option('--aggregator', 'build and post reward epochs, and serve claim proofs (needs aggregator stake)')
     .option('--epoch-interval <ms>', 'how often an aggregator seals an epoch', intOption('--epoch-interval', 1_000, 86_400_000), 15_000)
+    .addOption(new Option('--cheat <mode>', 'demonstrations and tests: work as a cheating worker (lazy)').choices(['lazy']).hideHelp())
     .option('--json', 'print a JSON line when ready')
     .addOption(new Option('--stop-with-stdin', 'stop when stdin closes (used by devnet so no peer outlives it)').hideHelp())
     .addOption(new Option('--bench-lock <file>', 'take turns at the start-up benchmark with peers sharing this lock file (used by devnet)').hideHelp())
@@ -68,6 +70,7 @@ export function nodeCommand (program: Command): void {
         chain,
         aggregator: opts.aggregator,
         epochIntervalMs: opts.epochInterval,
+        cheat: opts.cheat,
         log: logLine
       })
 
