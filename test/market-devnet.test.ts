@@ -4,7 +4,7 @@
 // replays sampled segments of its checkpoint chain and signs the completion; the escrow
 // pays the rewards pool, and peer 0's epoch credits the worker its share.
 import assert from 'node:assert/strict'
-import { mkdtemp, rm } from 'node:fs/promises'
+import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -56,6 +56,8 @@ describe('the task market on a devnet: escrow -> bids -> training -> verificatio
     const worker = await cli(2, ['job', 'status', submitted.job])
     assert.equal(worker.role, 'worker')
     assert.equal(worker.result.receipt.entries, 2)
+    const book = JSON.parse(await readFile(join(devnet.peers[1].dataDir, 'market', 'reputation.json'), 'utf8'))
+    assert.deepEqual(book[devnet.peers[2].address.toLowerCase()].map((o: any) => o.kind), ['verified'])
 
     const earned = await waitFor('the worker\'s share in an epoch root', async () => {
       const r = await cli(2, ['rewards', 'show'])
@@ -105,6 +107,9 @@ describe('the task market on a devnet with a cheating worker', function () {
       return s.phase === 'failed' ? s : undefined
     }, 30_000, 500)
     assert.equal(requester.release, undefined, 'nothing released for a faulty result')
+    // The requester remembers: the cheater's next bid starts from a failed record.
+    const book = JSON.parse(await readFile(join(devnet.peers[1].dataDir, 'market', 'reputation.json'), 'utf8'))
+    assert.deepEqual(book[devnet.peers[3].address.toLowerCase()].map((o: any) => o.kind), ['failed'])
 
     // On chain: the cheater lost 50 OPEN of worker stake, the verifier got its prover share.
     const cheater = await cli(3, ['rewards', 'show'])

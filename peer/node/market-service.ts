@@ -28,7 +28,7 @@ import { JOBS_TOPIC, topicName, VERDICTS_TOPIC } from '../../protocols/topics.ts
 import { fetchReceiptEntry, serveVerify } from '../../protocols/verify/verify.ts'
 import { ROLE } from '../../settlement/chain/client.ts'
 import { packSignatures, signMessage, verifySigned } from '../../settlement/chain/signatures.ts'
-import { assignJob, slashFor } from '../../settlement/policy/index.ts'
+import { assignJob, reputation, slashFor, type Outcome } from '../../settlement/policy/index.ts'
 import { readJsonIfExists, writeJsonAtomic } from '../../storage/atomic-file.ts'
 import { PeerError, EXIT, UsageError } from '../errors.ts'
 import type { Identity } from '../identity/keystore.ts'
@@ -104,6 +104,7 @@ export class MarketService {
   private readonly verdictsTopic: string
   private readonly dir: string
   private readonly busy = new Set<string>()
+  private reputationWrites: Promise<void> = Promise.resolve()
 
   constructor (opts: MarketServiceOptions) {
     this.opts = opts
@@ -195,7 +196,7 @@ export class MarketService {
       workers: state.announce.workers,
       verifiers: state.announce.verifiers,
       requester: this.opts.identity.peerId
-    }, bids.map(b => ({ peer: b.peer, price: BigInt(b.price), stake: BigInt(b.stake), reputation: 0.5, etaMs: b.etaMs, role: b.role })))
+    }, await Promise.all(bids.map(async b => ({ peer: b.peer, price: BigInt(b.price), stake: BigInt(b.stake), reputation: await this.reputationOf(b.address), etaMs: b.etaMs, role: b.role }))))
     if (!a.complete) {
       state.phase = 'unassigned'
       state.error = `not enough eligible bids: ${a.workers.length} worker(s), ${a.verifiers.length} verifier(s)`
@@ -419,9 +420,12 @@ export class MarketService {
     try {
       const v = env.body
       const state = await this.load(v.job)
-      if (state === undefined || state.assign === undefined || (state.role !== 'requester' && state.role !== 'worker')) return
+      if (state === undefined || state.assign === undefined) return
       const signer = identityOf(env.signer)
       if (!state.assign.verifiers.some(x => x.peer === signer.peerId)) return
+      // Every peer that saw the assignment learns from the verdict: reputation feeds the next assignment.
+      await this.recordOutcome(v.worker, v.ok ? 'verified' : 'failed', v.job)
+      if (state.role !== 'requester' && state.role !== 'worker') return
       const verdicts = [...(state.verdicts ?? []).filter(x => x.by.toLowerCase() !== signer.address.toLowerCase()), { ...v, by: signer.address }]
       state.verdicts = verdicts
       if (!v.ok) state.phase = 'failed'
@@ -452,6 +456,32 @@ export class MarketService {
     } catch (err) {
       this.opts.log('verdict handling failed', { error: (err as Error).name, message: (err as Error).message })
     }
+  }
+
+  // --- reputation
+
+  /** One outcome per job and worker, kept in market/reputation.json (newest 1,000 per address). */
+  private async recordOutcome (worker: string, kind: 'verified' | 'failed', job: string): Promise<void> {
+    // One writer at a time: verdicts of several jobs may arrive together.
+    const write = this.reputationWrites.then(async () => await this.writeOutcome(worker, kind, job))
+    this.reputationWrites = write.catch(() => {})
+    await write
+  }
+
+  private async writeOutcome (worker: string, kind: 'verified' | 'failed', job: string): Promise<void> {
+    const path = join(this.dir, 'reputation.json')
+    const book = await readJsonIfExists<Record<string, Array<Outcome & { job: string }>>>(path) ?? {}
+    const key = worker.toLowerCase()
+    const list = (book[key] ?? []).filter(o => o.job !== job)
+    list.push({ kind, at: Date.now(), job })
+    book[key] = list.slice(-1_000)
+    await writeJsonAtomic(path, book)
+  }
+
+  /** A bidder's score from what this peer saw verified (the policy's prior for a newcomer). */
+  private async reputationOf (address: string): Promise<number> {
+    const book = await readJsonIfExists<Record<string, Outcome[]>>(join(this.dir, 'reputation.json')) ?? {}
+    return reputation((book[address.toLowerCase()] ?? []).map(o => ({ kind: o.kind, at: o.at })), Date.now()).score
   }
 
   // --- plumbing
