@@ -16,6 +16,24 @@ import { waitFor } from './helpers/plain-node.ts'
 
 const SPAM_BASE = fileURLToPath(new URL('../peer/models/built/spam-base.safetensors', import.meta.url))
 
+type DevnetCli = ReturnType<typeof devnetCli>
+
+/**
+ * The market's cast on a 4-peer devnet: peer 0 imports SpamAssassin (and aggregates),
+ * the worker and the verifier add spam-base and stake for their roles, and peer 1
+ * submits a 100 OPEN training job. Returns the submission (after assignment).
+ */
+async function submitJob (cli: DevnetCli, who: { worker: number, verifier: number }): Promise<any> {
+  const imported = await cli(0, ['datanet', 'import', 'spam-assassin', '--limit', '600'])
+  for (const p of [who.worker, who.verifier]) {
+    await waitFor(`peer ${p} to follow the datanet`, async () => (await cli(p, ['datanet', 'list'])).datanets.some((d: any) => d.id === imported.datanet), 60_000, 500)
+    await cli(p, ['model', 'add', SPAM_BASE])
+  }
+  await cli(who.worker, ['stake', 'add', '100', '--role', 'worker'])
+  await cli(who.verifier, ['stake', 'add', '200', '--role', 'verifier'])
+  return await cli(1, ['job', 'submit', '--datanet', `spam-assassin@${imported.version}`, '--base', 'spam-base', '--amount', '100', '--steps', '100', '--batch', '32', '--bid-window', '3000'])
+}
+
 describe('the task market on a devnet: escrow -> bids -> training -> verification -> release -> epoch', function () {
   this.timeout(400_000)
   let dir: string
@@ -33,15 +51,7 @@ describe('the task market on a devnet: escrow -> bids -> training -> verificatio
   })
 
   it('pays an honest worker for a verified training job', async () => {
-    const imported = await cli(0, ['datanet', 'import', 'spam-assassin', '--limit', '600'])
-    for (const p of [2, 3]) {
-      await waitFor(`peer ${p} to follow the datanet`, async () => (await cli(p, ['datanet', 'list'])).datanets.some((d: any) => d.id === imported.datanet), 60_000, 500)
-      await cli(p, ['model', 'add', SPAM_BASE])
-    }
-    await cli(2, ['stake', 'add', '100', '--role', 'worker'])
-    await cli(3, ['stake', 'add', '200', '--role', 'verifier'])
-
-    const submitted = await cli(1, ['job', 'submit', '--datanet', `spam-assassin@${imported.version}`, '--base', 'spam-base', '--amount', '100', '--steps', '100', '--batch', '32', '--bid-window', '3000'])
+    const submitted = await submitJob(cli, { worker: 2, verifier: 3 })
     assert.equal(submitted.phase, 'assigned', submitted.error)
     assert.equal(submitted.assign.workers[0].address, devnet.peers[2].address)
     assert.equal(submitted.assign.verifiers[0].address, devnet.peers[3].address)
@@ -85,14 +95,7 @@ describe('the task market on a devnet with a cheating worker', function () {
   })
 
   it('catches a worker that skips steps: no payment, its stake slashed on chain with evidence, the fee refundable', async () => {
-    const imported = await cli(0, ['datanet', 'import', 'spam-assassin', '--limit', '600'])
-    for (const p of [2, 3]) {
-      await waitFor(`peer ${p} to follow the datanet`, async () => (await cli(p, ['datanet', 'list'])).datanets.some((d: any) => d.id === imported.datanet), 60_000, 500)
-      await cli(p, ['model', 'add', SPAM_BASE])
-    }
-    await cli(3, ['stake', 'add', '100', '--role', 'worker'])
-    await cli(2, ['stake', 'add', '200', '--role', 'verifier'])
-    const submitted = await cli(1, ['job', 'submit', '--datanet', `spam-assassin@${imported.version}`, '--base', 'spam-base', '--amount', '100', '--steps', '100', '--batch', '32', '--bid-window', '3000'])
+    const submitted = await submitJob(cli, { worker: 3, verifier: 2 })
     assert.equal(submitted.assign.workers[0].address, devnet.peers[3].address)
 
     const verified = await waitFor('the verifier\'s verdict and slash', async () => {
