@@ -75,6 +75,33 @@ describe('the task market on a devnet: escrow -> bids -> training -> verificatio
     }, 60_000, 1_000)
     assert.equal(earned.earned, parseUnits('50', 18).toString())
   })
+  it('a worker killed with -9 while training resumes after a restart, and is paid once', async () => {
+    const datanet = (await cli(1, ['job', 'list'])).map((j: any) => j.job)[0]
+    const first = await cli(1, ['job', 'status', datanet])
+    const submitted = await cli(1, ['job', 'submit', '--datanet', first.announce.spec.params.datanet, '--base', 'spam-base', '--amount', '10', '--steps', '1500', '--batch', '32', '--bid-window', '2000'])
+    assert.equal(submitted.assign.workers[0].address, devnet.peers[2].address)
+    await waitFor('the worker to be training', async () => (await cli(2, ['job', 'status', submitted.job])).phase === 'training', 60_000, 200)
+    await new Promise(resolve => setTimeout(resolve, 1_500))
+    await devnet.kill(devnet.peers[2])
+    await devnet.startPeer(devnet.peers[2])
+    const done = await waitFor('the resumed job to be released', async () => {
+      const s = await cli(1, ['job', 'status', submitted.job])
+      return s.phase === 'released' || s.phase === 'failed' ? s : undefined
+    }, 300_000, 1_000)
+    assert.equal(done.phase, 'released', JSON.stringify(done.verdicts))
+    const worker = await cli(2, ['job', 'status', submitted.job])
+    assert.equal(worker.result.receipt.entries, 30)
+    // Epoch 1's window must close before epoch 2 can be posted.
+    const provider = connectProvider(devnet.chain!.anvil.rpcUrl, devnet.chain!.anvil.chainId)
+    await provider.send('evm_increaseTime', [61])
+    await provider.send('evm_mine', [])
+    provider.destroy()
+    const earned = await waitFor('the second job in an epoch', async () => {
+      const r = await cli(2, ['rewards', 'show'])
+      return r.earned === parseUnits('55', 18).toString() ? r : undefined
+    }, 60_000, 1_000)
+    assert.equal(earned.earned, parseUnits('55', 18).toString(), '50 + 5: each job paid once')
+  })
 })
 
 describe('the task market on a devnet with a cheating worker', function () {

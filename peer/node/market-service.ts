@@ -125,6 +125,26 @@ export class MarketService {
       onResult: async (env, from) => await this.onResult(env, from)
     })
     await serveVerify(libp2p, async (job, entry) => await this.receiptPart(job, entry))
+    await this.resume()
+  }
+
+  /**
+   * After a restart (a kill -9 included), pick up what was in flight: a worker trains on
+   * (the factory resumes from its last checkpoint), a verifier verifies, a requester
+   * whose bidding window passed assigns. Everything needed is in market/<job>.json.
+   */
+  private async resume (): Promise<void> {
+    for (const { job } of await this.list()) {
+      const state = await this.load(job)
+      if (state === undefined) continue
+      if (state.role === 'worker' && state.phase === 'training') void this.work(job)
+      else if (state.role === 'verifier' && state.phase === 'verifying' && state.assign !== undefined) void this.verify(job, state.assign.workers[0].peer)
+      else if (state.role === 'requester' && state.phase === 'bidding') {
+        const wait = Math.max(0, state.announce.bidUntil - Date.now())
+        setTimeout(() => { void this.assign(job).catch((err: Error) => this.opts.log('assignment failed', { job, error: err.message })) }, wait).unref()
+      } else continue
+      this.opts.log('job resumed', { job, role: state.role, phase: state.phase })
+    }
   }
 
   async stop (): Promise<void> {
