@@ -155,3 +155,52 @@ describe('the task market on a devnet with a cheating worker', function () {
     provider.destroy()
   })
 })
+
+describe('the task market on a devnet with a worker that goes silent', function () {
+  this.timeout(400_000)
+  let dir: string
+  let devnet: Devnet
+  const cli = devnetCli(() => devnet.peers, 300_000)
+
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'openledger-silent-'))
+    devnet = new Devnet({ dir: join(dir, 'devnet'), peers: 5, benchSize: 32, chain: true, epochIntervalMs: 1_000 })
+    await devnet.start()
+  })
+  after(async () => {
+    await devnet?.stop()
+    if (process.env.KEEP == null) await rm(dir, { recursive: true, force: true })
+  })
+
+  it('replaces a worker killed mid-job with the next-best bidder, and pays the one that delivered', async () => {
+    const imported = await cli(0, ['datanet', 'import', 'spam-assassin', '--limit', '600'])
+    for (const p of [2, 3, 4]) {
+      await waitFor(`peer ${p} to follow the datanet`, async () => (await cli(p, ['datanet', 'list'])).datanets.some((d: any) => d.id === imported.datanet), 60_000, 500)
+      await cli(p, ['model', 'add', SPAM_BASE])
+    }
+    await cli(2, ['stake', 'add', '100', '--role', 'worker'])
+    await cli(3, ['stake', 'add', '100', '--role', 'worker'])
+    await cli(4, ['stake', 'add', '200', '--role', 'verifier'])
+    const submitted = await cli(1, ['job', 'submit', '--datanet', `spam-assassin@${imported.version}`, '--base', 'spam-base', '--amount', '100', '--steps', '1500', '--batch', '32', '--bid-window', '3000'])
+    const first = devnet.peers.find(p => p.address === submitted.assign.workers[0].address)!
+    const other = devnet.peers.find(p => p.index !== first.index && (p.index === 2 || p.index === 3))!
+    await waitFor('the first worker to be training', async () => (await cli(first.index, ['job', 'status', submitted.job])).phase === 'training', 60_000, 200)
+    await devnet.kill(first)
+
+    const done = await waitFor('the job to be reassigned, verified and released', async () => {
+      const s = await cli(1, ['job', 'status', submitted.job])
+      return s.phase === 'released' || s.phase === 'failed' ? s : undefined
+    }, 300_000, 1_000)
+    assert.equal(done.phase, 'released', JSON.stringify(done.verdicts))
+    assert.deepEqual(done.silent, [first.peerId])
+    assert.equal(done.assign.workers[0].address, other.address)
+    const book = JSON.parse(await readFile(join(devnet.peers[1].dataDir, 'market', 'reputation.json'), 'utf8'))
+    assert.deepEqual(book[first.address.toLowerCase()].map((o: any) => o.kind), ['timeout'])
+    assert.deepEqual(book[other.address.toLowerCase()].map((o: any) => o.kind), ['verified'])
+    const earned = await waitFor('the replacement\'s share in an epoch root', async () => {
+      const r = await cli(other.index, ['rewards', 'show'])
+      return r.earned !== null ? r : undefined
+    }, 60_000, 1_000)
+    assert.equal(earned.earned, parseUnits('50', 18).toString())
+  })
+})

@@ -58,6 +58,9 @@ export interface JobState {
   factoryJob?: string
   /** Verdicts from the assigned verifiers, each with the address that signed its envelope. */
   verdicts?: Array<JobVerdict & { by: string }>
+  /** Requester: when the assigned worker's result is due, and the workers replaced for silence. */
+  resultDueAt?: number
+  silent?: string[]
   release?: { tx: string, by: string }
   /** Verifier: the slash it proved on chain. */
   slash?: { tx: string, amount: string, evidence: string }
@@ -81,8 +84,8 @@ export interface MarketServiceOptions {
   libp2p: PeerLibp2p
   settlement: SettlementService
   factory: ModelFactory
-  /** Whether this peer holds a base model (name or CID): it bids only on jobs it can run. */
-  hasModel: (nameOrCid: string) => boolean
+  /** The kind of a base model this peer holds (name or CID), or undefined: it bids only on jobs it can run. */
+  modelKind: (nameOrCid: string) => string | undefined
   dataDir: string
   /**
    * Demonstrations and tests only: 'lazy' trains half the steps and claims the rest by
@@ -139,6 +142,7 @@ export class MarketService {
       if (state === undefined) continue
       if (state.role === 'worker' && state.phase === 'training') void this.work(job)
       else if (state.role === 'verifier' && state.phase === 'verifying' && state.assign !== undefined) void this.verify(job, state.assign.workers[0].peer)
+      else if (state.role === 'requester' && state.phase === 'assigned' && state.result === undefined && state.resultDueAt !== undefined) this.watch(job, state.resultDueAt)
       else if (state.role === 'requester' && state.phase === 'bidding') {
         const wait = Math.max(0, state.announce.bidUntil - Date.now())
         setTimeout(() => { void this.assign(job).catch((err: Error) => this.opts.log('assignment failed', { job, error: err.message })) }, wait).unref()
@@ -207,7 +211,8 @@ export class MarketService {
     const state = await this.status(job)
     const chain = this.opts.settlement.chain
     const minVerifier = await chain.read<bigint>('registry', 'minStake', [ROLE.verifier])
-    const bids = state.bids ?? []
+    // A worker that went silent on this job is not chosen again.
+    const bids = (state.bids ?? []).filter(b => !(state.silent ?? []).includes(b.peer))
     const a = assignJob({
       id: job,
       maxPrice: BigInt(state.announce.maxPrice),
@@ -231,10 +236,30 @@ export class MarketService {
     const assign: JobAssign = { job, workers: a.workers.map(pick), verifiers: a.verifiers.map(pick), bidsDigest: digest }
     state.assign = assign
     state.phase = 'assigned'
+    state.result = undefined
+    // Twice the worker's own estimate, then it is replaced by the next-best bid.
+    state.resultDueAt = Date.now() + 2 * (bids.find(b => b.peer === a.workers[0])?.etaMs ?? 60_000)
     await this.save(state)
     await this.publish(this.jobsTopic, JobAssignMessage.type, assign)
     this.opts.log('job assigned', { job, workers: a.workers, verifiers: a.verifiers })
+    this.watch(job, state.resultDueAt)
     return state
+  }
+
+  /** At the due time, a requester still without a result replaces the worker (reputation: timeout). */
+  private watch (job: string, dueAt: number): void {
+    setTimeout(() => {
+      void (async () => {
+        const state = await this.load(job)
+        if (state?.role !== 'requester' || state.phase !== 'assigned' || state.result !== undefined || state.assign === undefined || (state.resultDueAt ?? 0) > Date.now()) return
+        const silent = state.assign.workers[0]
+        state.silent = [...(state.silent ?? []), silent.peer]
+        await this.save(state)
+        await this.recordOutcome(silent.address, 'timeout', job)
+        this.opts.log('worker went silent: reassigning', { job, worker: silent.address })
+        await this.assign(job)
+      })().catch((err: Error) => this.opts.log('reassignment failed', { job, error: err.message }))
+    }, Math.max(0, dueAt - Date.now())).unref()
   }
 
   private async onBid (env: Envelope<JobBid>, from: string): Promise<TaskAnswer> {
@@ -264,7 +289,8 @@ export class MarketService {
     const a = env.body
     const requester = identityOf(env.signer)
     if (requester.peerId === this.opts.identity.peerId || a.kind !== 'train') return
-    if (typeof a.spec.params.base !== 'string' || !this.opts.hasModel(a.spec.params.base)) return
+    const kind = typeof a.spec.params.base === 'string' ? this.opts.modelKind(a.spec.params.base) : undefined
+    if (kind === undefined) return
     const chain = this.opts.settlement.chain
     // The payment must be in escrow as announced before anyone works for it.
     const onChain = await chain.jobOf(a.job)
@@ -276,7 +302,10 @@ export class MarketService {
     const [worker, verifier, minVerifier] = await Promise.all([chain.stakeOf(me, ROLE.worker), chain.stakeOf(me, ROLE.verifier), chain.read<bigint>('registry', 'minStake', [ROLE.verifier])])
     const role = worker >= BigInt(a.requiredStake) ? 'worker' : verifier >= minVerifier ? 'verifier' : undefined
     if (role === undefined) return
-    const bid: JobBid = { job: a.job, role, price: a.maxPrice, etaMs: 60_000, stake: (role === 'worker' ? worker : verifier).toString() }
+    // A conservative estimate (10 s, plus per step several times what bench train measured
+    // here: ~3 ms classifier, ~50 ms shipped LM); the requester replaces a worker at twice it.
+    const steps = typeof a.spec.params.steps === 'number' ? a.spec.params.steps : 300
+    const bid: JobBid = { job: a.job, role, price: a.maxPrice, etaMs: 10_000 + (kind === 'lm' ? 200 : 10) * steps, stake: (role === 'worker' ? worker : verifier).toString() }
     await this.save({ job: a.job, role, phase: 'bidding', announce: a, requester: requester.address, requesterPeer: requester.peerId, updatedAt: Date.now() })
     const answer = await sendTask(this.opts.libp2p, this.opts.registry, peerIdFromString(requester.peerId), this.seal(JobBidMessage.type, bid))
     this.opts.log('bid sent', { job: a.job, role, accepted: answer.accepted, reason: answer.reason })
@@ -360,6 +389,7 @@ export class MarketService {
     if (worker.peer !== from || worker.address.toLowerCase() !== env.body.worker.toLowerCase()) return { accepted: false, reason: 'not the assigned worker' }
     state.result = env.body
     if (state.role === 'verifier') state.phase = 'verifying'
+    if (state.role === 'requester' && state.phase === 'assigned') state.phase = 'submitted'
     await this.save(state)
     if (state.role === 'verifier') void this.verify(state.job, from)
     return { accepted: true }
@@ -481,14 +511,14 @@ export class MarketService {
   // --- reputation
 
   /** One outcome per job and worker, kept in market/reputation.json (newest 1,000 per address). */
-  private async recordOutcome (worker: string, kind: 'verified' | 'failed', job: string): Promise<void> {
+  private async recordOutcome (worker: string, kind: 'verified' | 'failed' | 'timeout', job: string): Promise<void> {
     // One writer at a time: verdicts of several jobs may arrive together.
     const write = this.reputationWrites.then(async () => await this.writeOutcome(worker, kind, job))
     this.reputationWrites = write.catch(() => {})
     await write
   }
 
-  private async writeOutcome (worker: string, kind: 'verified' | 'failed', job: string): Promise<void> {
+  private async writeOutcome (worker: string, kind: 'verified' | 'failed' | 'timeout', job: string): Promise<void> {
     const path = join(this.dir, 'reputation.json')
     const book = await readJsonIfExists<Record<string, Array<Outcome & { job: string }>>>(path) ?? {}
     const key = worker.toLowerCase()

@@ -274,7 +274,7 @@ export class PeerNode {
         libp2p,
         settlement,
         factory,
-        hasModel: (m) => { try { models.resolveModel(m); return true } catch { return false } },
+        modelKind: (m) => { try { return models.resolveModel(m).kind } catch { return undefined } },
         dataDir: this.dataDir,
         cheat: this.opts.cheat,
         log: this.log
