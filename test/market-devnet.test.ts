@@ -102,6 +102,17 @@ describe('the task market on a devnet: escrow -> bids -> training -> verificatio
     }, 60_000, 1_000)
     assert.equal(earned.earned, parseUnits('55', 18).toString(), '50 + 5: each job paid once')
   })
+  it('a requester that vanishes after assigning cannot withhold payment: the worker releases the escrow itself', async () => {
+    const first = await cli(1, ['job', 'status', (await cli(1, ['job', 'list'])).at(-1).job])
+    const submitted = await cli(1, ['job', 'submit', '--datanet', first.announce.spec.params.datanet, '--base', 'spam-base', '--amount', '20', '--steps', '100', '--batch', '32', '--bid-window', '2000'])
+    await devnet.kill(devnet.peers[1])
+    const worker = await waitFor('the worker to release its verified job', async () => {
+      const s = await cli(2, ['job', 'status', submitted.job])
+      return s.phase === 'released' ? s : undefined
+    }, 120_000, 1_000)
+    assert.equal(worker.release.by, devnet.peers[2].address)
+    await devnet.startPeer(devnet.peers[1])
+  })
 })
 
 describe('the task market on a devnet with a cheating worker', function () {
