@@ -8,18 +8,9 @@ import {
   type AttributionContribution, type AttributionPolicy, type AttributionRewards
 } from '../settlement/policy/index.ts'
 import { expectThrows } from './helpers/expect-throws.ts'
+import { xorshift } from './helpers/seeded.ts'
 
 const ULP = 2 ** -53
-
-function xorshift (seed: number): () => number {
-  let x = (seed >>> 0) || 1
-  return () => {
-    x ^= x << 13
-    x ^= x >>> 17
-    x ^= x << 5
-    return (x >>> 0) / 4294967296
-  }
-}
 
 function int (rand: () => number, n: number): number {
   return Math.floor(rand() * n)

@@ -4,16 +4,7 @@
 import assert from 'node:assert/strict'
 import { DEFAULT_FEE_SPLIT, InvalidPolicyInputError, splitFee, type FeeSplit, type FeeSplitPolicy } from '../settlement/policy/index.ts'
 import { expectThrows } from './helpers/expect-throws.ts'
-
-function xorshift (seed: number): () => number {
-  let x = (seed >>> 0) || 1
-  return () => {
-    x ^= x << 13
-    x ^= x >>> 17
-    x ^= x << 5
-    return (x >>> 0) / 4294967296
-  }
-}
+import { xorshift } from './helpers/seeded.ts'
 
 function addr (n: number): string {
   return '0x' + n.toString(16).padStart(40, '0')

@@ -11,16 +11,7 @@ import {
   type AssignmentJob, type Bid, type Outcome
 } from '../settlement/policy/index.ts'
 import { expectThrows } from './helpers/expect-throws.ts'
-
-function xorshift (seed: number): () => number {
-  let x = (seed >>> 0) || 1
-  return () => {
-    x ^= x << 13
-    x ^= x >>> 17
-    x ^= x << 5
-    return (x >>> 0) / 4294967296
-  }
-}
+import { xorshift } from './helpers/seeded.ts'
 
 /** A random bigint in [0, 10^digits), skewed so small and large values both occur. */
 function randWei (rand: () => number, maxDigits = 24): bigint {

@@ -11,19 +11,10 @@ import {
   type CumulativeEntry
 } from '../settlement/merkle/index.ts'
 import { expectThrows } from './helpers/expect-throws.ts'
+import { xorshift32 as xorshift } from './helpers/seeded.ts'
 
 const ENCODING = ['address', 'uint256']
 const MAX = (1n << 256n) - 1n
-
-function xorshift (seed: number): () => number {
-  let x = (seed >>> 0) || 1
-  return () => {
-    x ^= x << 13
-    x ^= x >>> 17
-    x ^= x << 5
-    return x >>> 0
-  }
-}
 
 function randomEntries (n: number, seed: number): CumulativeEntry[] {
   const r = xorshift(seed)
