@@ -9,6 +9,7 @@
 // { epoch, root: bytes32, finalAt: uint | null, leaves: [{ account: bytes20, cumulative:
 // decimal string }], proof: bytes32[], flags?: bool[] }; epoch 0 = nothing posted yet.
 import type { PeerId } from '@libp2p/interface'
+import { bytesToHex, hexToBytes } from '../bytes.ts'
 import { decode, encode } from '../codec.ts'
 import { MalformedMessageError } from '../errors.ts'
 import { request, serveProtocol, type ProtocolLimits, type StreamHost } from '../reqresp.ts'
@@ -37,8 +38,8 @@ export interface RewardsAnswer {
   flags?: boolean[]
 }
 
-const hex = (b: Uint8Array): string => '0x' + Buffer.from(b).toString('hex')
-const bytes = (h: string): Uint8Array => Uint8Array.from(Buffer.from(h.slice(2), 'hex'))
+const hex = (b: Uint8Array): string => '0x' + bytesToHex(b)
+const bytes = (h: string): Uint8Array => hexToBytes(h.slice(2))
 const ADDRESS = /^0x[0-9a-fA-F]{40}$/
 
 function fixedBytes (value: unknown, length: number, what: string): string {

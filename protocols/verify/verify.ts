@@ -6,6 +6,7 @@
 // chain before replaying from them, and a worker that withholds an entry a verifier
 // sampled fails verification.
 import type { PeerId } from '@libp2p/interface'
+import { bytesToHex, hexToBytes } from '../bytes.ts'
 import { decode, encode } from '../codec.ts'
 import { MalformedMessageError, WireError } from '../errors.ts'
 import { request, serveProtocol, type ProtocolLimits, type StreamHost } from '../reqresp.ts'
@@ -30,7 +31,7 @@ function parseRequest (bytes: Uint8Array): { job: string, entry: ReceiptPart } {
   const v = decode(bytes, VERIFY_LIMITS.maxRequestBytes) as Record<string, unknown>
   if (!(v?.job instanceof Uint8Array) || v.job.byteLength !== 32) throw new MalformedMessageError('verify: job must be 32 bytes')
   if (v.entry !== undefined && (!Number.isSafeInteger(v.entry) || (v.entry as number) < 0)) throw new MalformedMessageError('verify: entry must be an index')
-  return { job: '0x' + Buffer.from(v.job).toString('hex'), entry: v.entry === undefined ? 'receipt' : v.entry as number }
+  return { job: '0x' + bytesToHex(v.job), entry: v.entry === undefined ? 'receipt' : v.entry as number }
 }
 
 export async function serveVerify (host: StreamHost, lookup: (job: string, entry: ReceiptPart, from: string) => Promise<Uint8Array | undefined>): Promise<void> {
@@ -46,6 +47,6 @@ export async function serveVerify (host: StreamHost, lookup: (job: string, entry
 /** The receipt of `job`, or the bytes of one of its entries, from the worker `peer`. Unchecked: verify them against the receipt. */
 export async function fetchReceiptEntry (host: StreamHost, peer: PeerId, job: string, entry: ReceiptPart): Promise<Uint8Array> {
   if (!/^0x[0-9a-f]{64}$/.test(job)) throw new RangeError('job must be 0x + 32 bytes of lowercase hex')
-  const id = Uint8Array.from(Buffer.from(job.slice(2), 'hex'))
+  const id = hexToBytes(job.slice(2))
   return await request(host, peer, VERIFY_PROTOCOL, VERIFY_LIMITS, encode(entry === 'receipt' ? { job: id } : { job: id, entry }))
 }
