@@ -6,6 +6,7 @@
 // carries the escrow's Completion signature, or evidence. Anyone holding the quorum's
 // signatures can release: a requester that refuses to pay is not needed (the worker
 // releases too). Each job's state is a file under market/, written atomically.
+import { readdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { id as keccakText, keccak256, parseUnits, Wallet, hexlify } from 'ethers'
@@ -28,7 +29,7 @@ import { JOBS_TOPIC, topicName, VERDICTS_TOPIC } from '../../protocols/topics.ts
 import { fetchReceiptEntry, serveVerify } from '../../protocols/verify/verify.ts'
 import { ROLE } from '../../settlement/chain/client.ts'
 import { packSignatures, signMessage, verifySigned } from '../../settlement/chain/signatures.ts'
-import { assignJob, reputation, slashFor, type Outcome } from '../../settlement/policy/index.ts'
+import { assignJob, reputation, slashFor, type Bid, type Outcome } from '../../settlement/policy/index.ts'
 import { readJsonIfExists, writeJsonAtomic } from '../../storage/atomic-file.ts'
 import { PeerError, EXIT, UsageError } from '../errors.ts'
 import type { Identity } from '../identity/keystore.ts'
@@ -159,7 +160,6 @@ export class MarketService {
 
   /** Every job this peer took part in, newest first. */
   async list (): Promise<Array<Pick<JobState, 'job' | 'role' | 'phase' | 'updatedAt'>>> {
-    const { readdir } = await import('node:fs/promises')
     const names = await readdir(this.dir).catch(() => [] as string[])
     const out: Array<Pick<JobState, 'job' | 'role' | 'phase' | 'updatedAt'>> = []
     for (const n of names) {
@@ -221,7 +221,7 @@ export class MarketService {
       workers: state.announce.workers,
       verifiers: state.announce.verifiers,
       requester: this.opts.identity.peerId
-    }, await Promise.all(bids.map(async b => ({ peer: b.peer, price: BigInt(b.price), stake: BigInt(b.stake), reputation: await this.reputationOf(b.address), etaMs: b.etaMs, role: b.role }))))
+    }, await this.scored(bids))
     if (!a.complete) {
       state.phase = 'unassigned'
       state.error = `not enough eligible bids: ${a.workers.length} worker(s), ${a.verifiers.length} verifier(s)`
@@ -528,10 +528,18 @@ export class MarketService {
     await writeJsonAtomic(path, book)
   }
 
-  /** A bidder's score from what this peer saw verified (the policy's prior for a newcomer). */
-  private async reputationOf (address: string): Promise<number> {
+  /** Bids as the assignment policy takes them, each with its bidder's score from what this peer saw verified. */
+  private async scored (bids: NonNullable<JobState['bids']>): Promise<Bid[]> {
     const book = await readJsonIfExists<Record<string, Outcome[]>>(join(this.dir, 'reputation.json')) ?? {}
-    return reputation((book[address.toLowerCase()] ?? []).map(o => ({ kind: o.kind, at: o.at })), Date.now()).score
+    const now = Date.now()
+    return bids.map(b => ({
+      peer: b.peer,
+      price: BigInt(b.price),
+      stake: BigInt(b.stake),
+      reputation: reputation((book[b.address.toLowerCase()] ?? []).map(o => ({ kind: o.kind, at: o.at })), now).score,
+      etaMs: b.etaMs,
+      role: b.role
+    }))
   }
 
   // --- plumbing

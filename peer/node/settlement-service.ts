@@ -70,6 +70,7 @@ export class SettlementService {
   private timer?: NodeJS.Timeout
   private ticking?: Promise<void>
   private chainNow = Math.floor(Date.now() / 1000)
+  private cursor?: Cursor
   private stopped = false
 
   constructor (opts: SettlementServiceOptions) {
@@ -187,7 +188,9 @@ export class SettlementService {
   /** JobReleased events since the cursor become receipts; the cursor moves only after they are on disk. */
   private async follow (head?: number): Promise<number> {
     const path = join(this.opts.dataDir, 'settlement-cursor.json')
-    const cursor = await readJsonIfExists<Cursor>(path) ?? { block: this.opts.config.addresses.deployBlock }
+    // Read once per process; afterwards this copy is what the file holds.
+    this.cursor ??= await readJsonIfExists<Cursor>(path) ?? { block: this.opts.config.addresses.deployBlock }
+    const cursor = this.cursor
     const to = head ?? await this.provider!.getBlockNumber()
     if (to < cursor.block) return 0
     const escrow = this.chain.c.escrow
@@ -208,7 +211,10 @@ export class SettlementService {
       for (const r of await this.builder!.acceptMany(receipts)) if (!r.duplicate) added++
       if (added > 0) this.opts.log('receipts accepted', { added, upTo: to })
     }
-    await writeJsonAtomic(path, { block: to + 1 } satisfies Cursor)
+    if (to + 1 !== cursor.block) {
+      await writeJsonAtomic(path, { block: to + 1 } satisfies Cursor)
+      this.cursor = { block: to + 1 }
+    }
     return added
   }
 
