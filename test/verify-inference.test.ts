@@ -165,6 +165,32 @@ describe('inference verification: receipt chain, sampled greedy re-generation, t
     assert.notDeepEqual(sampleRequests(receipt, { verifier: VERIFIERS[0], k: 4 }), sampleRequests(receipt, { verifier: VERIFIERS[0], k: 4, beacon: 'block-0xabc' }))
   })
 
+  it('a request that comes out otherwise at another padding (a near-tie) is rerun at its claimed pad and passes', async () => {
+    const X = honest.pads.findIndex(p => p > 0)
+    const width = prompts[X].length + honest.pads[X]
+    const real = generatorFor(verifier, adapter)
+    const widths: number[][] = []
+    // As if a near-tie flipped X's first token under any padding but the worker's.
+    const flipping = async (reqs: Parameters<typeof real>[0]) => {
+      const got = await real(reqs)
+      const w = Math.max(...reqs.map(r => r.prompt.length))
+      widths.push(reqs.map(r => r.prompt.length))
+      reqs.forEach((r, j) => { if (r.prompt === prompts[X] && w !== width) got[j] = Int32Array.of((got[j][0] + 1) % 128, ...got[j].slice(1)) })
+      return got
+    }
+    const sample = [X, (X + 1) % 16, (X + 9) % 16]
+    const verdict = await verifyInference({ job: JOB, receipt, prompts, outputs: honest.outputs, maxNewTokens: MAX_NEW, stopToken: EOT, sample, generate: flipping, context: cfg.context })
+    assert.equal(verdict.ok, true)
+    assert.deepEqual(verdict.rerun, [X])
+    assert.equal(verdict.batches, 2)
+    // The rerun: a filler as wide as X's batch was, then X alone.
+    assert.deepEqual(widths[1], [width, prompts[X].length])
+    // A worker that claims X ran unpadded is not protected by the rerun: it differs there too.
+    const unpadded = inferenceReceipt(JOB, prompts, honest.outputs, { pads: honest.pads.map((p, i) => (i === X ? 0 : p)) })
+    const caught = await verifyInference({ job: JOB, receipt: unpadded, prompts, outputs: honest.outputs, maxNewTokens: MAX_NEW, stopToken: EOT, sample, generate: flipping, context: cfg.context })
+    assert.deepEqual(caught.mismatches.map(m => m.index), [X])
+  })
+
   it('outputs from a truncated model (fewer layers) are caught', async () => {
     assert.equal(truncateLm(cfg, base, 2).params.size, lmParamSpecs({ ...cfg, layers: 2 }).length)
     const rates: string[] = []
@@ -179,6 +205,7 @@ describe('inference verification: receipt chain, sampled greedy re-generation, t
         const r = inferenceReceipt(JOB, prompts, cheat.outputs, { pads: cheat.pads })
         const verdict = await verify(r, cheat.outputs, prompts.map((_, i) => i))
         assert.equal(verdict.ok, false)
+        assert.deepEqual(verdict.rerun, verdict.mismatches.map(m => m.index), 'every difference confirmed at the claimed pad')
         for (const m of verdict.mismatches) {
           assert.deepEqual(m.claimed.slice(0, m.firstDivergence), m.recomputed.slice(0, m.firstDivergence))
           assert.deepEqual(m.recomputed, honest.outputs[m.index])
