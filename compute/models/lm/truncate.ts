@@ -9,7 +9,7 @@ import { loraA, loraB, type LoraConfig } from '../lora.ts'
 import { checkLmConfig, type LmConfig } from './config.ts'
 import { lmParamSpecs } from './params.ts'
 
-/** Block l's parameters are named `l{l}.…` (params.ts); everything else is shared by all depths. */
+/** Block l's parameters are named `l{l}.…` (params.ts); null for the rest, which every depth keeps. */
 const blockOf = (name: string): number | null => {
   const m = /^l(\d+)\./.exec(name)
   return m === null ? null : Number(m[1])
@@ -38,7 +38,7 @@ export function truncateLm (cfg: LmConfig, base: ParamSet, layers: number): { cf
  * when every target was in a dropped block (the truncated model then runs without one).
  */
 export function truncateAdapter (lora: LoraConfig, adapter: ParamSet, layers: number): { lora: LoraConfig, params: ParamSet } | null {
-  const targets = lora.targets.filter(t => { const b = blockOf(t); return b === null || b < layers })
+  const targets = lora.targets.filter(t => (blockOf(t) ?? 0) < layers)
   if (targets.length === 0) return null
   const params: ParamSet = new Map()
   for (const t of targets) {
