@@ -20,6 +20,7 @@ import { receiptHash, sampleSeed, sampleSegments, segmentsForFraction, type Trai
 import { checkpointsNeeded, segmentsOf, verifyTraining } from '../compute/verify/training.ts'
 import { readSpamAssassinMails } from '../storage/corpora/spam-assassin.ts'
 import { numberFlag, parseFlags } from './lib/args.ts'
+import { devnetMarket } from './verification/devnet-market.ts'
 import type { BenchResult } from './lib/bench.ts'
 import { median, round } from './lib/stats.ts'
 
@@ -29,7 +30,9 @@ export const flags = [
   '--jobs N        jobs per kind (default 40)',
   '--audit F       share of segments each verifier replays (default 0.05)',
   '--verifiers V   verifiers per job (default 2)',
-  '--threads N     onnxruntime threads (default 1)'
+  '--threads N     onnxruntime threads (default 1)',
+  '--devnet        the network path instead: a 9-peer devnet with its chain, 5 cheating workers (random, base, stale, copy, lazy), jobs through the market',
+  '--steps S       with --devnet: training steps per job (default 500: 10 segments of 50)'
 ]
 
 const SPAM_BASE = fileURLToPath(new URL('../peer/models/built/spam-base.safetensors', import.meta.url))
@@ -39,7 +42,8 @@ type Kind = typeof KINDS[number]
 interface Run { receipt: TrainingReceipt, store: MemoryCheckpointStore, ms: number, saved: number }
 
 export async function run (args: string[]): Promise<BenchResult> {
-  const f = parseFlags(args, { jobs: 'string', audit: 'string', verifiers: 'string', threads: 'string' })
+  const f = parseFlags(args, { jobs: 'string', audit: 'string', verifiers: 'string', threads: 'string', devnet: 'boolean', steps: 'string' })
+  if (f.devnet === true) return await onDevnet(numberFlag(f, 'jobs', 24, { min: 1 }), numberFlag(f, 'steps', 500, { min: 50 }))
   const jobs = numberFlag(f, 'jobs', 40, { min: 1 })
   const audit = Math.min(1, numberFlag(f, 'audit', 0.05, { min: 0.01, integer: false }))
   const verifiers = numberFlag(f, 'verifiers', 2, { min: 1 })
@@ -114,6 +118,32 @@ export async function run (args: string[]): Promise<BenchResult> {
     }
   } finally {
     await release()
+  }
+}
+
+async function onDevnet (jobs: number, steps: number): Promise<BenchResult> {
+  const log = (m: string): void => { process.stderr.write(`verification --devnet: ${m}\n`) }
+  const r = await devnetMarket({ jobs, steps, log })
+  const rows = [['worker', 'jobs won', 'jobs cheated', 'cheats caught'], ...Object.entries(r.byWorker).map(([w, x]) => [w, String(x.jobs), String(x.cheated), String(x.caught)])]
+  return {
+    figures: {
+      caughtShare: r.cheatingJobs === 0 ? 0 : round(r.caught / r.cheatingJobs, 4),
+      honestRejected: r.honestRejected,
+      verificationShare: r.verificationShare,
+      verificationWallShare: r.verificationWallShare
+    },
+    baseline: { verificationShare: 1 },
+    ratio: r.verificationShare,
+    reps: r.jobs,
+    params: { devnet: true, jobs: r.jobs, steps, cheatingJobs: r.cheatingJobs, honestJobs: r.honestJobs, auditRate: 'registry auditRateBps (devnet 1000)', verifiers: 1 },
+    units: { verificationShare: 'x the worker\'s training compute (replay only)', verificationWallShare: 'x the worker\'s training compute (the verifier\'s whole wall time)' },
+    detail: { byWorker: r.byWorker },
+    notes: [
+      'baseline: full replication costs 1.0x the honest compute',
+      'a job counts as cheating when its worker really delivered a cheat (stale and copy work honestly until they have something to reuse)',
+      'targets (issue 7): caught >= 99%, honest rejected 0, verification <= 15% of honest compute'
+    ],
+    tables: [{ title: 'workers', rows }]
   }
 }
 

@@ -15,6 +15,8 @@ import { train, type TrainTask } from '../compute/train/trainer.ts'
 import { Bisection, bisect, evidenceHash, faultEvidence, initialStateHash, refereeStep, stepHashes } from '../compute/verify/bisect.ts'
 import { BadDisputeError, BadReceiptError, CheckpointRefusedError } from '../compute/verify/errors.ts'
 import { detectionProbability, receiptHash, sampleSeed, sampleSegments, segmentsForFraction, type TrainingReceipt } from '../compute/verify/sample.ts'
+import type { Adapter } from '../compute/models/artifacts.ts'
+import { checkAdapterBinding } from '../compute/verify/adapter-binding.ts'
 import { adapterMatchesCheckpoint, checkpointsNeeded, segmentsOf, verifyTraining, WEIGHT_TOLERANCE } from '../compute/verify/training.ts'
 import { readSpamAssassinMails } from '../storage/corpora/spam-assassin.ts'
 import { readSotuAddresses } from '../storage/corpora/sotu.ts'
@@ -132,6 +134,22 @@ describe('training verification: sampled segment replay, bisection to one step, 
     const other = new Map(adapter)
     other.set(specs[0].name, { shape: adapter.get(specs[0].name)!.shape, data: new Float32Array(adapter.get(specs[0].name)!.data.length) })
     assert.ok(!adapterMatchesCheckpoint(other, await honest.load(STEPS), specs), 'an unchanged (zero) adapter is not the trained one')
+  })
+
+  it('binds the delivered adapter to the receipt: its run, its chain, its last checkpoint; a random, stale or untouched one is refused', async () => {
+    const meta = { provenance: { job: receipt.job, checkpoints: receipt.chain } } as unknown as Adapter['meta']
+    const final = await honest.load(STEPS)
+    const bind = (over: Partial<Adapter> = {}, bytes = final, r = receipt) => checkAdapterBinding({ task: task(), receipt: r, adapter: { meta, params: adapter, ...over }, final: bytes })
+    assert.deepEqual(bind(), { ok: true })
+    const random = new Map([...adapter].map(([k, t]) => [k, { shape: t.shape, data: t.data.map(() => Math.random() - 0.5) }]))
+    assert.equal(bind({ params: random }).reason, 'tensor-values')
+    assert.equal(bind({ params: task().init }).reason, 'tensor-values', 'the untouched initial adapter: the base model unchanged')
+    assert.equal(bind({}, await honest.load(STEPS - EVERY)).reason, 'final-checkpoint-hash', 'an earlier checkpoint handed over as the last')
+    const stale = { provenance: { job: fingerprint({ other: 'run' }), checkpoints: receipt.chain } } as unknown as Adapter['meta']
+    assert.equal(bind({ meta: stale }).reason, 'provenance-job', 'an adapter of another run')
+    const shorter = { provenance: { job: receipt.job, checkpoints: receipt.chain.slice(1) } } as unknown as Adapter['meta']
+    assert.equal(bind({ meta: shorter }).reason, 'provenance-chain')
+    assert.equal(bind({}, new Uint8Array([1, 2, 3]), { ...receipt, chain: [...receipt.chain.slice(0, -1), { step: STEPS, hash: checkpointHash(new Uint8Array([1, 2, 3])) }] }).reason, 'final-checkpoint-undecodable')
   })
 
   it('a worker that skips half a segment is caught when that segment is sampled, and bisection finds the first skipped step', async () => {

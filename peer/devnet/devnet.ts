@@ -9,6 +9,7 @@ import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import { createKeystore, keystorePath, loadKeystore } from '../identity/keystore.ts'
 import { PASSPHRASE_ENV } from '../identity/passphrase.ts'
+import type { Cheat } from '../node/cheat-modes.ts'
 import type { StatusReport } from '../node/peer-node.ts'
 import { fetchStatus } from '../cli/commands/status.ts'
 import { startDevnetChain, type DevnetChain } from './devnet-chain.ts'
@@ -30,8 +31,12 @@ export interface DevnetOptions {
   chain?: boolean
   /** How often peer 0 seals a reward epoch (ms). */
   epochIntervalMs?: number
-  /** Peers, counted from the last, that work as cheating workers (demonstrations, tests). */
+  /** Peers, counted from the last, that work as lazy cheating workers (demonstrations, tests). */
   cheaters?: number
+  /** Adversaries (peer/node/cheats.ts) for the peers before those: the last entry is the last such peer. */
+  cheats?: Cheat[]
+  /** Every peer's forced-error rate instead of the policy's (tests of lazy verifiers); undefined: the policy's. */
+  forcedErrorRate?: number
   log?: (msg: string) => void
 }
 
@@ -48,14 +53,14 @@ export interface DevnetPeer {
 }
 
 export class Devnet {
-  readonly opts: Required<Omit<DevnetOptions, 'log'>> & Pick<DevnetOptions, 'log'>
+  readonly opts: Required<Omit<DevnetOptions, 'log' | 'forcedErrorRate'>> & Pick<DevnetOptions, 'log' | 'forcedErrorRate'>
   readonly peers: DevnetPeer[] = []
   private readonly passphrase: string
   private stopping = false
   chain?: DevnetChain
 
   constructor (opts: DevnetOptions) {
-    this.opts = { network: 'devnet', advertIntervalMs: 2_000, benchSize: 256, chain: false, epochIntervalMs: 5_000, cheaters: 0, ...opts, dir: resolve(opts.dir) }
+    this.opts = { network: 'devnet', advertIntervalMs: 2_000, benchSize: 256, chain: false, epochIntervalMs: 5_000, cheaters: 0, cheats: [], ...opts, dir: resolve(opts.dir) }
     this.passphrase = process.env[PASSPHRASE_ENV] ?? DEVNET_PASSPHRASE
   }
 
@@ -82,6 +87,13 @@ export class Devnet {
    * overrides the usual list (peer 0), e.g. [] to make a restarted peer rely on its
    * persisted peer store.
    */
+  /** The adversary peer `index` plays, if any: the lazy cheaters last, the listed cheats before them. */
+  cheatOf (index: number): Cheat | undefined {
+    const roles: Cheat[] = [...this.opts.cheats, ...new Array<Cheat>(this.opts.cheaters).fill('lazy')]
+    const at = index - (this.peers.length - roles.length)
+    return at >= 0 && index > 0 ? roles[at] : undefined
+  }
+
   async startPeer (peer: DevnetPeer, opts: { bootstrap?: string[] } = {}): Promise<void> {
     const args = [CLI_PATH, 'node', 'start', '--data-dir', peer.dataDir, '--json', '--stop-with-stdin', '--no-mdns',
       '--network', this.opts.network, '--advert-interval', String(this.opts.advertIntervalMs),
@@ -90,7 +102,9 @@ export class Devnet {
     if (this.chain != null) {
       args.push('--chain', this.chain.file)
       if (peer.index === 0) args.push('--aggregator', '--epoch-interval', String(this.opts.epochIntervalMs))
-      if (peer.index >= this.peers.length - this.opts.cheaters) args.push('--cheat', 'lazy')
+      const cheat = this.cheatOf(peer.index)
+      if (cheat !== undefined) args.push('--cheat', cheat)
+      if (this.opts.forcedErrorRate !== undefined) args.push('--forced-error-rate', String(this.opts.forcedErrorRate))
     }
     const logFile = await open(join(peer.dataDir, 'node.log'), 'a')
     const child = spawn(process.execPath, args, {

@@ -13,15 +13,17 @@ import { id as keccakText, keccak256, parseUnits, Wallet, hexlify } from 'ethers
 import { CID } from 'multiformats/cid'
 import * as raw from 'multiformats/codecs/raw'
 import { sha256 } from 'multiformats/hashes/sha2'
+import { decodeAdapter } from '../../compute/models/artifacts.ts'
+import { checkAdapterBinding, type BindingVerdict } from '../../compute/verify/adapter-binding.ts'
 import { receiptHash, sampleSeed, sampleSegments, segmentsForFraction, type TrainingReceipt } from '../../compute/verify/sample.ts'
-import { checkpointsNeeded, segmentsOf, verifyTraining } from '../../compute/verify/training.ts'
+import { checkpointsNeeded, checkReceipt, segmentsOf, verifyTraining } from '../../compute/verify/training.ts'
 import { sealEnvelope, type Envelope } from '../../protocols/envelope.ts'
 import { topicValidator } from '../../protocols/gossip-validator.ts'
 import { identityOf } from '../../protocols/identity.ts'
 import type { Inbound } from '../../protocols/inbound.ts'
 import {
-  JobAnnounceMessage, JobAssignMessage, JobBidMessage, JobResultMessage, JobVerdictMessage,
-  type JobAnnounce, type JobAssign, type JobBid, type JobResult, type JobVerdict
+  JobAnnounceMessage, JobAssignMessage, JobBidMessage, JobResultMessage, JobRevealMessage, JobVerdictMessage,
+  type JobAnnounce, type JobAssign, type JobBid, type JobResult, type JobReveal, type JobVerdict
 } from '../../protocols/messages/index.ts'
 import type { MessageRegistry } from '../../protocols/registry.ts'
 import { sendTask, serveTask, type TaskAnswer } from '../../protocols/task/task.ts'
@@ -29,13 +31,17 @@ import { JOBS_TOPIC, topicName, VERDICTS_TOPIC } from '../../protocols/topics.ts
 import { fetchReceiptEntry, serveVerify } from '../../protocols/verify/verify.ts'
 import { ROLE } from '../../settlement/chain/client.ts'
 import { packSignatures, signMessage, verifySigned } from '../../settlement/chain/signatures.ts'
-import { assignJob, reputation, slashFor, type Bid, type Outcome } from '../../settlement/policy/index.ts'
+import { assignJob, reputation, slashFor, type Bid, type Fault, type Outcome, type StakeRole } from '../../settlement/policy/index.ts'
 import { readJsonIfExists, writeJsonAtomic } from '../../storage/atomic-file.ts'
 import { PeerError, EXIT, UsageError } from '../errors.ts'
 import type { Identity } from '../identity/keystore.ts'
+import { isWorkerCheat, type Cheat } from './cheat-modes.ts'
+import { cheatingWork, type CheatDeps, type Produced } from './cheats.ts'
 import { FileCheckpointStore } from './checkpoint-files.ts'
+import { forcedCommit, forcedRate, forcedSecret, isForced, plantFault, validReveal } from './forced-errors.ts'
 import type { PeerLibp2p } from './libp2p.ts'
 import type { ModelFactory, TrainRequest } from './model-factory.ts'
+import type { ModelRegistry } from './model-registry.ts'
 import type { SettlementService } from './settlement-service.ts'
 
 export class UnknownJobError extends PeerError {
@@ -55,14 +61,27 @@ export interface JobState {
   bids?: Array<JobBid & { peer: string, address: string }>
   assign?: JobAssign
   result?: JobResult
-  /** Worker: the factory job whose folder holds the checkpoints. */
+  /** Worker: the factory job that trained the result, and the folder of the checkpoints it hands over (none: it has none). */
   factoryJob?: string
+  checkpointDir?: string
   /** Verdicts from the assigned verifiers, each with the address that signed its envelope. */
   verdicts?: Array<JobVerdict & { by: string }>
   /** Requester: when the assigned worker's result is due, and the workers replaced for silence. */
   resultDueAt?: number
   silent?: string[]
   release?: { tx: string, by: string }
+  /** Worker: the job drew a forced error; the honest result waits here until the reveal. */
+  forced?: { real: Produced, resultHash: string, revealed?: boolean }
+  /** Results revealed by the worker as forced errors (their verdicts no longer count). */
+  revealed?: string[]
+  /** Verifier: verifiers it proved approved a forced error, slashed on chain. */
+  lazySlashes?: Array<{ verifier: string, tx: string, amount: string, evidence: string }>
+  /** Worker: how long producing the result took; whether it was one of the adversaries' lies (demonstrations). Verifier: replay time and whole wall time of its last check. */
+  computeMs?: number
+  cheated?: boolean
+  wallMs?: number
+  /** Verifier: what its failing verdict's evidence hash commits to. */
+  evidence?: unknown
   /** Verifier: the slash it proved on chain. */
   slash?: { tx: string, amount: string, evidence: string }
   error?: string
@@ -88,18 +107,25 @@ export interface MarketServiceOptions {
   /** The kind of a base model this peer holds (name or CID), or undefined: it bids only on jobs it can run. */
   modelKind: (nameOrCid: string) => string | undefined
   dataDir: string
-  /**
-   * Demonstrations and tests only: 'lazy' trains half the steps and claims the rest by
-   * relabelling its last checkpoint, the cheapest lie a worker can tell.
-   */
-  cheat?: 'lazy'
+  /** Fetching and storing adapters: a verifier reads the delivered adapter; cheats build theirs. */
+  models: Pick<ModelRegistry, 'adapterBytes' | 'addAdapter' | 'model' | 'resolveModel'>
+  /** A datanet's recorded training cycles (what a copying cheat copies from). */
+  cycles: (datanet: string) => Promise<Array<{ reporter: string, model: string, adapter?: string }>>
+  /** Demonstrations and tests only: work or verify as one of the adversaries in ./cheats.ts. */
+  cheat?: Cheat
+  /** Demonstrations and tests only: this forced-error rate instead of the policy's (every peer of the network must agree on it). */
+  forcedErrorRate?: number
   log: (msg: string, fields?: Record<string, unknown>) => void
 }
 
-/** Share of a receipt's segments a verifier replays. */
-const AUDIT_FRACTION = 0.25
 /** Steps per checkpoint of adapter jobs (their default): the unit a verifier replays. */
 const CHECKPOINT_EVERY = 50
+/** After every assigned verifier has spoken, how long a verifier that found a fault waits for a forced-error reveal before slashing. */
+const REVEAL_GRACE_MS = 5_000
+/** A forced-error worker reveals at the latest this long after delivering, whoever has not spoken. */
+const REVEAL_AFTER_MS = 120_000
+/** A requester with a quorum of approvals but a silent verifier releases after this long. */
+const RELEASE_GRACE_MS = 60_000
 
 export class MarketService {
   private readonly opts: MarketServiceOptions
@@ -109,6 +135,7 @@ export class MarketService {
   private readonly dir: string
   private readonly busy = new Set<string>()
   private reputationWrites: Promise<void> = Promise.resolve()
+  private readonly evidence = new Map<string, object>()
 
   constructor (opts: MarketServiceOptions) {
     this.opts = opts
@@ -121,7 +148,10 @@ export class MarketService {
     const { libp2p, inbound, registry } = this.opts
     const pubsub = libp2p.services.pubsub
     pubsub.topicValidators.set(this.jobsTopic, topicValidator(inbound, JOBS_TOPIC, this.jobsTopic, (env) => { void this.onJobsTopic(env) }))
-    pubsub.topicValidators.set(this.verdictsTopic, topicValidator(inbound, VERDICTS_TOPIC, this.verdictsTopic, (env) => { void this.onVerdict(env as Envelope<JobVerdict>) }))
+    pubsub.topicValidators.set(this.verdictsTopic, topicValidator(inbound, VERDICTS_TOPIC, this.verdictsTopic, (env) => {
+      if (env.type === JobRevealMessage.type) void this.onReveal(env as Envelope<JobReveal>)
+      else void this.onVerdict(env as Envelope<JobVerdict>)
+    }))
     pubsub.subscribe(this.jobsTopic)
     pubsub.subscribe(this.verdictsTopic)
     await serveTask(libp2p, inbound, registry, {
@@ -142,6 +172,7 @@ export class MarketService {
       const state = await this.load(job)
       if (state === undefined) continue
       if (state.role === 'worker' && state.phase === 'training') void this.work(job)
+      else if (state.role === 'worker' && state.forced !== undefined && state.forced.revealed !== true) this.revealLater(job, 0)
       else if (state.role === 'verifier' && state.phase === 'verifying' && state.assign !== undefined) void this.verify(job, state.assign.workers[0].peer)
       else if (state.role === 'requester' && state.phase === 'assigned' && state.result === undefined && state.resultDueAt !== undefined) this.watch(job, state.resultDueAt)
       else if (state.role === 'requester' && state.phase === 'bidding') {
@@ -228,11 +259,11 @@ export class MarketService {
       await this.save(state)
       return state
     }
-    const pick = (peer: string): { peer: string, address: string, price: string } => {
+    const pick = (peer: string): JobAssign['workers'][number] => {
       const b = bids.find(x => x.peer === peer)!
-      return { peer, address: b.address, price: b.price }
+      return { peer, address: b.address, price: b.price, ...(b.role === 'worker' && b.commit !== undefined ? { commit: b.commit } : {}) }
     }
-    const digest = keccak256(Buffer.from(bids.map(b => `${b.peer}:${b.role}:${b.price}:${b.stake}`).sort().join('\n')))
+    const digest = keccak256(Buffer.from(bids.map(b => `${b.peer}:${b.role}:${b.price}:${b.stake}:${b.commit ?? ''}`).sort().join('\n')))
     const assign: JobAssign = { job, workers: a.workers.map(pick), verifiers: a.verifiers.map(pick), bidsDigest: digest }
     state.assign = assign
     state.phase = 'assigned'
@@ -305,7 +336,9 @@ export class MarketService {
     // A conservative estimate (10 s, plus per step several times what bench train measured
     // here: ~3 ms classifier, ~50 ms shipped LM); the requester replaces a worker at twice it.
     const steps = typeof a.spec.params.steps === 'number' ? a.spec.params.steps : 300
-    const bid: JobBid = { job: a.job, role, price: a.maxPrice, etaMs: 10_000 + (kind === 'lm' ? 200 : 10) * steps, stake: (role === 'worker' ? worker : verifier).toString() }
+    // A cheating worker saves the cost of the work, so it can undercut honest bids.
+    const price = role === 'worker' && isWorkerCheat(this.opts.cheat) ? (BigInt(a.maxPrice) * 8n / 10n).toString() : a.maxPrice
+    const bid: JobBid = { job: a.job, role, price, etaMs: 10_000 + (kind === 'lm' ? 200 : 10) * steps, stake: (role === 'worker' ? worker : verifier).toString(), ...(role === 'worker' ? { commit: forcedCommit(forcedSecret(this.wallet(), a.job)) } : {}) }
     await this.save({ job: a.job, role, phase: 'bidding', announce: a, requester: requester.address, requesterPeer: requester.peerId, updatedAt: Date.now() })
     const answer = await sendTask(this.opts.libp2p, this.opts.registry, peerIdFromString(requester.peerId), this.seal(JobBidMessage.type, bid))
     this.opts.log('bid sent', { job: a.job, role, accepted: answer.accepted, reason: answer.reason })
@@ -332,34 +365,20 @@ export class MarketService {
     try {
       const state = await this.status(job)
       const req = trainRequestOf(state.announce)
-      const lazy = this.opts.cheat === 'lazy'
-      const steps = req.steps ?? 0
-      const trained = await this.opts.factory.train(lazy ? { ...req, steps: Math.max(1, Math.floor(steps / 2)) } : req, () => {}, AbortSignal.timeout(3_600_000)) as { adapter: string, checkpoints: Array<{ step: number, hash: string }>, job: string, folder: string }
-      if (lazy) {
-        const last = trained.checkpoints.at(-1)!
-        for (let step = last.step + CHECKPOINT_EVERY; step <= steps; step += CHECKPOINT_EVERY) trained.checkpoints.push({ step, hash: last.hash })
-        this.opts.log('cheating: half the steps trained, the rest claimed', { job })
+      const cheat = this.opts.cheat
+      const started = performance.now()
+      const cheated = isWorkerCheat(cheat) ? await cheatingWork(cheat, this.cheatDeps(), job, req, CHECKPOINT_EVERY) : undefined
+      const produced = cheated ?? await this.train(req)
+      state.computeMs = performance.now() - started
+      state.cheated = cheated !== undefined
+      let delivered = produced
+      if (!isWorkerCheat(cheat) && await this.drawsForcedError(state)) {
+        delivered = await plantFault({ factory: this.opts.factory, models: this.opts.models, req, honest: produced, dir: this.dir, job })
+        state.forced = { real: produced, resultHash: keccakText(delivered.adapter) }
+        this.opts.log('forced error planted', { job })
+        this.revealLater(job, REVEAL_AFTER_MS)
       }
-      const receipt: TrainingReceipt = { job: trained.job, chain: trained.checkpoints }
-      const receiptBytes = Buffer.from(JSON.stringify(receipt))
-      const result: JobResult = {
-        job,
-        worker: this.opts.identity.address,
-        result: trained.adapter,
-        resultHash: keccakText(trained.adapter),
-        receipt: { head: '0x' + trained.checkpoints.at(-1)!.hash, entries: trained.checkpoints.length, every: CHECKPOINT_EVERY, steps: trained.checkpoints.at(-1)!.step, chain: CID.createV1(raw.code, await sha256.digest(receiptBytes)).toString() }
-      }
-      state.factoryJob = trained.folder
-      state.result = result
-      state.phase = 'submitted'
-      await this.save(state)
-      await writeJsonAtomic(join(this.dir, `${job}.receipt.json`), receipt)
-      const targets = [...(state.requesterPeer !== undefined ? [state.requesterPeer] : []), ...(state.assign?.verifiers.map(v => v.peer) ?? [])]
-      const envelope = this.seal(JobResultMessage.type, result)
-      for (const peer of new Set(targets)) {
-        await sendTask(this.opts.libp2p, this.opts.registry, peerIdFromString(peer), envelope).catch((err: Error) => this.opts.log('result not delivered', { peer, error: err.message }))
-      }
-      this.opts.log('job result sent', { job, adapter: trained.adapter, to: targets.length })
+      await this.deliver(state, delivered)
     } catch (err) {
       this.opts.log('job training failed', { job, error: (err as Error).message })
       const state = await this.load(job)
@@ -369,15 +388,155 @@ export class MarketService {
     }
   }
 
+  /** Builds the result and its receipt, keeps them, and sends the result to the requester and the verifiers. */
+  private async deliver (state: JobState, produced: Produced, attempts = 1): Promise<void> {
+    const job = state.job
+    const receipt: TrainingReceipt = { job: produced.job, chain: produced.checkpoints }
+    const receiptBytes = Buffer.from(JSON.stringify(receipt))
+    const result: JobResult = {
+      job,
+      worker: this.opts.identity.address,
+      result: produced.adapter,
+      resultHash: keccakText(produced.adapter),
+      receipt: { head: '0x' + produced.checkpoints.at(-1)!.hash, entries: produced.checkpoints.length, every: CHECKPOINT_EVERY, steps: produced.checkpoints.at(-1)!.step, chain: CID.createV1(raw.code, await sha256.digest(receiptBytes)).toString() }
+    }
+    // Receipt first: a verifier asks for it as soon as it has the result.
+    await writeJsonAtomic(join(this.dir, `${job}.receipt.json`), receipt)
+    state.checkpointDir = produced.checkpointDir
+    state.result = result
+    state.phase = 'submitted'
+    await this.save(state)
+    const targets = [...(state.requesterPeer !== undefined ? [state.requesterPeer] : []), ...(state.assign?.verifiers.map(v => v.peer) ?? [])]
+    const envelope = this.seal(JobResultMessage.type, result)
+    for (const peer of new Set(targets)) {
+      for (let i = 1; i <= attempts; i++) {
+        const answer = await sendTask(this.opts.libp2p, this.opts.registry, peerIdFromString(peer), envelope).catch((err: Error) => ({ accepted: false, reason: err.message }))
+        if (answer.accepted) break
+        this.opts.log('result not delivered', { peer, reason: answer.reason, attempt: i })
+        if (i < attempts) await new Promise(resolve => setTimeout(resolve, 1_000))
+      }
+    }
+    this.opts.log('job result sent', { job, adapter: produced.adapter, to: targets.length })
+  }
+
+  // --- forced errors (./forced-errors.ts)
+
+  private async forcedRateOf (state: JobState): Promise<number> {
+    if (this.opts.forcedErrorRate !== undefined) return this.opts.forcedErrorRate
+    const chain = this.opts.settlement.chain
+    const [split, audit, slash] = await Promise.all([
+      chain.read<bigint[]>('registry', 'rewardSplit'), chain.read<bigint>('registry', 'auditRateBps'), chain.read<bigint>('registry', 'slashAmount', [ROLE.verifier])
+    ])
+    return forcedRate({ fee: BigInt(state.announce.escrow.amount), workerBps: Number(split[0]), auditBps: Number(audit), verifiersBps: Number(split[1]), verifiers: state.announce.verifiers, verifierSlash: slash })
+  }
+
+  private async drawsForcedError (state: JobState): Promise<boolean> {
+    const me = state.assign?.workers.find(w => w.peer === this.opts.identity.peerId)
+    const secret = forcedSecret(this.wallet(), state.job)
+    if (state.assign === undefined || me?.commit !== forcedCommit(secret)) return false
+    return isForced({ secret, job: state.job, bidsDigest: state.assign.bidsDigest, rate: await this.forcedRateOf(state) })
+  }
+
+  private revealLater (job: string, ms: number): void {
+    setTimeout(() => { void this.reveal(job) }, ms).unref()
+  }
+
+  /** The worker admits its forced error (publicly, so approvals of it are provable) and delivers the real result. */
+  private async reveal (job: string): Promise<void> {
+    try {
+      const state = await this.load(job)
+      if (state?.forced === undefined || state.forced.revealed === true) return
+      state.forced.revealed = true
+      await this.save(state)
+      const reveal: JobReveal = { job, worker: this.opts.identity.address, secret: forcedSecret(this.wallet(), job), resultHash: state.forced.resultHash }
+      await this.publish(this.verdictsTopic, JobRevealMessage.type, reveal)
+      this.opts.log('forced error revealed', { job })
+      // Gossip may reach the others after a direct stream would: they refuse a second result until they saw the reveal.
+      await new Promise(resolve => setTimeout(resolve, 1_000))
+      state.verdicts = []
+      await this.deliver(state, state.forced.real, 10)
+    } catch (err) {
+      this.opts.log('reveal failed', { job, error: (err as Error).message })
+    }
+  }
+
+  /**
+   * Everyone who knows the job checks a reveal against the bid's commitment and the
+   * draw. Then the forced result's verdicts stop counting; a verifier that found the
+   * fault proves on chain that each co-verifier that approved it approved a known fault.
+   */
+  private async onReveal (env: Envelope<JobReveal>): Promise<void> {
+    try {
+      const r = env.body
+      const state = await this.load(r.job)
+      if (state?.assign === undefined || state.role === 'worker') return
+      const worker = state.assign.workers[0]
+      if (identityOf(env.signer).peerId !== worker.peer || r.worker.toLowerCase() !== worker.address.toLowerCase()) return
+      if (!validReveal({ secret: r.secret, commit: worker.commit, job: r.job, bidsDigest: state.assign.bidsDigest, rate: await this.forcedRateOf(state) })) {
+        this.opts.log('invalid forced-error reveal ignored', { job: r.job })
+        return
+      }
+      if ((state.revealed ?? []).includes(r.resultHash)) return
+      state.revealed = [...(state.revealed ?? []), r.resultHash]
+      const onForced = (state.verdicts ?? []).filter(d => d.resultHash === r.resultHash)
+      state.verdicts = (state.verdicts ?? []).filter(d => d.resultHash !== r.resultHash)
+      if (state.result?.resultHash === r.resultHash) state.result = undefined
+      state.phase = 'assigned'
+      await this.save(state)
+      this.opts.log('forced error revealed by the worker', { job: r.job, approvals: onForced.filter(d => d.ok).map(d => d.by) })
+      const mine = onForced.find(d => d.by.toLowerCase() === this.opts.identity.address.toLowerCase())
+      if (state.role !== 'verifier' || mine === undefined || mine.ok) return
+      for (const lazy of onForced.filter(d => d.ok && d.completion !== undefined)) {
+        const domain = this.opts.settlement.chain.domain('escrow')
+        if (!verifySigned('Completion', domain, { jobId: r.job, worker: r.worker, resultHash: r.resultHash }, { signer: lazy.by, signature: lazy.completion! })) continue
+        const bytes = Buffer.from(JSON.stringify({ job: r.job, fault: 'lazy-approval', verifier: lazy.by, resultHash: r.resultHash, completion: lazy.completion, secret: r.secret, commit: worker.commit, found: mine.evidence }))
+        const slashed = await this.slash(state, { address: lazy.by, role: 'verifier', fault: 'lazy-approval' }, keccak256(bytes))
+        if (slashed !== undefined) {
+          state.lazySlashes = [...(state.lazySlashes ?? []), { verifier: lazy.by, ...slashed }]
+          await this.save(state)
+        }
+      }
+    } catch (err) {
+      this.opts.log('reveal handling failed', { error: (err as Error).name, message: (err as Error).message })
+    }
+  }
+
+  /** The honest work: train the job (resuming from its own last checkpoint after a restart). */
+  private async train (req: TrainRequest): Promise<Produced> {
+    const t = await this.opts.factory.train(req, () => {}, AbortSignal.timeout(3_600_000)) as { adapter: string, checkpoints: Array<{ step: number, hash: string }>, job: string, folder: string }
+    return { adapter: t.adapter, job: t.job, checkpoints: t.checkpoints, checkpointDir: this.opts.factory.jobDir(t.folder) }
+  }
+
+  private cheatDeps (): CheatDeps {
+    return {
+      factory: this.opts.factory,
+      models: this.opts.models,
+      cycles: this.opts.cycles,
+      me: this.opts.identity.address,
+      dir: this.dir,
+      log: this.opts.log,
+      past: async () => {
+        const out = []
+        for (const { job } of await this.list()) {
+          const s = await this.load(job)
+          const receipt = await readJsonIfExists<TrainingReceipt>(join(this.dir, `${job}.receipt.json`))
+          if (s?.role === 'worker' && s.result !== undefined && receipt !== undefined) out.push({ adapter: s.result.result, receipt, checkpointDir: s.checkpointDir })
+        }
+        return out
+      }
+    }
+  }
+
   /** What the worker serves a verifier: the receipt, or a checkpoint by step. */
   private async receiptPart (job: string, entry: number | 'receipt'): Promise<Uint8Array | undefined> {
     const state = await this.load(job)
-    if (state?.role !== 'worker' || state.factoryJob === undefined) return undefined
+    if (state?.role !== 'worker' || state.result === undefined) return undefined
     if (entry === 'receipt') {
       const r = await readJsonIfExists<TrainingReceipt>(join(this.dir, `${job}.receipt.json`))
       return r === undefined ? undefined : Buffer.from(JSON.stringify(r))
     }
-    const store = new FileCheckpointStore(this.opts.factory.jobDir(state.factoryJob))
+    if (state.checkpointDir === undefined) return undefined
+    const store = new FileCheckpointStore(state.checkpointDir)
     if (!(await store.steps()).includes(entry)) return undefined
     return await store.load(entry)
   }
@@ -387,6 +546,9 @@ export class MarketService {
     if (state === undefined || state.assign === undefined) return { accepted: false, reason: 'no such job here' }
     const worker = state.assign.workers[0]
     if (worker.peer !== from || worker.address.toLowerCase() !== env.body.worker.toLowerCase()) return { accepted: false, reason: 'not the assigned worker' }
+    // One result per job, unless the worker revealed the one before as a forced error.
+    if (state.result !== undefined) return state.result.resultHash === env.body.resultHash ? { accepted: true } : { accepted: false, reason: 'a result for this job is already being verified' }
+    if ((state.revealed ?? []).includes(env.body.resultHash)) return { accepted: false, reason: 'that result was revealed as a forced error' }
     state.result = env.body
     if (state.role === 'verifier') state.phase = 'verifying'
     if (state.role === 'requester' && state.phase === 'assigned') state.phase = 'submitted'
@@ -400,72 +562,150 @@ export class MarketService {
     this.busy.add(job)
     const state = await this.status(job)
     const result = state.result!
+    const started = performance.now()
     let verdict: JobVerdict
+    let beacon: string | undefined
     try {
       const peer = peerIdFromString(workerPeer)
       const receiptBytes = await fetchReceiptEntry(this.opts.libp2p, peer, job, 'receipt')
       const cid = CID.createV1(raw.code, await sha256.digest(receiptBytes))
       if (cid.toString() !== result.receipt.chain) throw new Error('the receipt does not hash to the CID the result names')
       const receipt = JSON.parse(Buffer.from(receiptBytes).toString('utf8')) as TrainingReceipt
-      const replay = await this.opts.factory.replayTask(trainRequestOf(state.announce), AbortSignal.timeout(3_600_000))
-      try {
-        const n = segmentsOf(replay.task).length
-        const k = Math.max(segmentsForFraction(n, AUDIT_FRACTION), 1)
-        const segments = sampleSegments(sampleSeed({ job, receipt: receiptHash(receipt), verifier: this.opts.identity.address }), n, Math.min(k, n))
-        const checkpoints = new Map<number, Uint8Array>()
-        for (const step of checkpointsNeeded(replay.task, segments)) checkpoints.set(step, await fetchReceiptEntry(this.opts.libp2p, peer, job, step))
-        const v = await verifyTraining({ task: replay.task, receipt, segments, checkpoints })
-        const headOk = '0x' + receipt.chain.at(-1)!.hash === result.receipt.head
-        if (v.ok && headOk) {
-          const completion = await signMessage(this.wallet(), 'Completion', this.opts.settlement.chain.domain('escrow'), { jobId: job, worker: result.worker, resultHash: result.resultHash })
-          verdict = { job, worker: result.worker, resultHash: result.resultHash, ok: true, checked: segments, completion: completion.signature }
-        } else {
-          const evidence = { job, receipt: receiptHash(receipt), mismatches: v.mismatches, headOk }
-          const bytes = Buffer.from(JSON.stringify(evidence))
-          verdict = { job, worker: result.worker, resultHash: result.resultHash, ok: false, checked: segments, evidence: { hash: keccak256(bytes), cid: CID.createV1(raw.code, await sha256.digest(bytes)).toString() } }
+      const rHash = receiptHash(receipt)
+      beacon = this.beacon(job, rHash)
+      if (this.opts.cheat === 'approve') {
+        this.opts.log('cheating: approved without checking', { job })
+        verdict = { job, worker: result.worker, resultHash: result.resultHash, ok: true, checked: [], completion: await this.completion(job, result), beacon }
+      } else {
+        const replay = await this.opts.factory.replayTask(trainRequestOf(state.announce), AbortSignal.timeout(3_600_000))
+        try {
+          const { task } = replay
+          // Before asking for any bytes: a receipt of another run (stale, copied) is refused outright.
+          checkReceipt(task, receipt)
+          const n = segmentsOf(task).length
+          // The registry's audit rate, at least one segment; the sample is fixed by this verifier's beacon, which the worker cannot know.
+          const bps = Number(await this.opts.settlement.chain.read<bigint>('registry', 'auditRateBps'))
+          const k = Math.min(n, Math.max(1, segmentsForFraction(n, bps / 10_000)))
+          const segments = sampleSegments(sampleSeed({ job, receipt: rHash, verifier: this.opts.identity.address, beacon }), n, k)
+          const checkpoints = new Map<number, Uint8Array>()
+          for (const step of checkpointsNeeded(task, segments)) checkpoints.set(step, await fetchReceiptEntry(this.opts.libp2p, peer, job, step))
+          const v = await verifyTraining({ task, receipt, segments, checkpoints })
+          state.computeMs = v.computeMs
+          const headOk = '0x' + receipt.chain.at(-1)!.hash === result.receipt.head && result.resultHash === keccakText(result.result)
+          // Every job, not a sample: the delivered adapter must be this run's last checkpoint.
+          let binding: BindingVerdict | undefined
+          if (v.ok && headOk) {
+            const final = await fetchReceiptEntry(this.opts.libp2p, peer, job, task.steps)
+            const adapter = decodeAdapter(await this.opts.models.adapterBytes(result.result, AbortSignal.timeout(120_000)), replay.base)
+            binding = checkAdapterBinding({ task, receipt, adapter, final })
+          }
+          if (v.ok && headOk && binding?.ok === true) {
+            verdict = { job, worker: result.worker, resultHash: result.resultHash, ok: true, checked: segments, completion: await this.completion(job, result), beacon }
+          } else {
+            verdict = await this.failing(job, result, segments, { job, receipt: rHash, mismatches: v.mismatches, headOk, binding }, beacon)
+          }
+        } finally {
+          await replay.release()
         }
-      } finally {
-        await replay.release()
       }
     } catch (err) {
       // A worker that cannot show its work fails verification.
-      const bytes = Buffer.from(JSON.stringify({ job, error: (err as Error).message }))
-      verdict = { job, worker: result.worker, resultHash: result.resultHash, ok: false, checked: [], evidence: { hash: keccak256(bytes), cid: CID.createV1(raw.code, await sha256.digest(bytes)).toString() } }
+      verdict = await this.failing(job, result, [], { job, error: (err as Error).name, message: (err as Error).message }, beacon)
     } finally {
       this.busy.delete(job)
     }
-    state.verdicts = [{ ...verdict, by: this.opts.identity.address }]
+    const me = this.opts.identity.address
+    state.verdicts = [...(state.verdicts ?? []).filter(d => !(d.by.toLowerCase() === me.toLowerCase() && d.resultHash === verdict.resultHash)), { ...verdict, by: me }]
+    state.evidence = this.evidence.get(job)
+    this.evidence.delete(job)
+    state.wallMs = performance.now() - started
     state.phase = verdict.ok ? 'verified' : 'failed'
     await this.save(state)
     await this.publish(this.verdictsTopic, JobVerdictMessage.type, verdict)
     this.opts.log('verdict published', { job, ok: verdict.ok, checked: verdict.checked })
-    if (verdict.evidence !== undefined) await this.slash(state, verdict.evidence.hash)
-  }
-
-  /** A proven fault costs the worker its stake by the shared policy; this verifier proves it on chain. */
-  private async slash (state: JobState, evidence: string): Promise<void> {
-    try {
-      const chain = this.opts.settlement.chain
-      const worker = state.result!.worker
-      const [bonded, unbonding, amount, share, quorum] = await Promise.all([
-        chain.stakeOf(worker, ROLE.worker), chain.unbondingOf(worker, ROLE.worker),
-        chain.read<bigint>('registry', 'slashAmount', [ROLE.worker]), chain.read<bigint>('registry', 'proverShareBps'), chain.read<bigint>('registry', 'verifierQuorum')
-      ])
-      const s = slashFor({ fault: 'skipped-steps', role: 'worker', stake: bonded + unbonding.amount, registrySlashAmount: amount, proverShareBps: Number(share) })
-      // With a quorum above one, the other verifiers' signatures are needed: a later step.
-      if (!s.submit || Number(quorum) > 1) return
-      const me = this.opts.identity.address
-      const signed = await signMessage(this.wallet(), 'Slash', chain.domain('staking'), { peer: worker, role: ROLE.worker, amount: s.slashed, evidence, prover: me })
-      const tx = await chain.slash(worker, ROLE.worker, s.slashed, evidence, me, packSignatures([signed]))
-      state.slash = { tx: tx.receipt.hash, amount: s.slashed.toString(), evidence }
-      await this.save(state)
-      this.opts.log('worker slashed', { job: state.job, worker, amount: s.slashed.toString(), tx: tx.receipt.hash })
-    } catch (err) {
-      this.opts.log('slash failed', { job: state.job, error: (err as Error).name, message: (err as Error).message })
+    if (verdict.evidence === undefined) return
+    // The fault may be a forced error: give the worker its chance to reveal before slashing it.
+    if (state.assign?.workers[0].commit !== undefined && await this.revealedWhileWaiting(job, verdict.resultHash)) {
+      this.opts.log('fault was a forced error: not slashed', { job })
+      return
+    }
+    // The fault the evidence shows: replays that disagree; a result or receipt that is not this job's run; anything else.
+    const evidence = state.evidence as { mismatches?: unknown[], binding?: { ok: boolean }, error?: string } | undefined
+    const fault = (evidence?.mismatches?.length ?? 0) > 0 ? 'skipped-steps' : evidence?.binding?.ok === false || evidence?.error === 'BadReceiptError' ? 'stale-result' : 'wrong-result'
+    const slashed = await this.slash(state, { address: result.worker, role: 'worker', fault }, verdict.evidence.hash)
+    if (slashed !== undefined) {
+      const latest = await this.status(job)
+      latest.slash = slashed
+      await this.save(latest)
     }
   }
 
-  /** Requester and worker collect passing verdicts; at quorum either releases the escrow. */
+  /** Waits until every assigned verifier spoke on the result (then a grace period), at most REVEAL_AFTER_MS; true once a reveal names it. */
+  private async revealedWhileWaiting (job: string, resultHash: string): Promise<boolean> {
+    const until = Date.now() + REVEAL_AFTER_MS + REVEAL_GRACE_MS
+    let allSpokeAt: number | undefined
+    while (Date.now() < until) {
+      const s = await this.status(job)
+      if ((s.revealed ?? []).includes(resultHash)) return true
+      const spoke = (s.assign?.verifiers ?? []).every(x => (s.verdicts ?? []).some(d => d.resultHash === resultHash && d.by.toLowerCase() === x.address.toLowerCase()))
+      if (spoke && allSpokeAt === undefined) allSpokeAt = Date.now()
+      if (allSpokeAt !== undefined && Date.now() - allSpokeAt > REVEAL_GRACE_MS) return false
+      await new Promise(resolve => setTimeout(resolve, 250))
+    }
+    return false
+  }
+
+  /** The EIP-712 Completion the escrow releases on. */
+  private async completion (job: string, result: JobResult): Promise<string> {
+    return (await signMessage(this.wallet(), 'Completion', this.opts.settlement.chain.domain('escrow'), { jobId: job, worker: result.worker, resultHash: result.resultHash })).signature
+  }
+
+  /** A failing verdict: the evidence is what the slash commits to (its keccak) and names (its CID). */
+  private async failing (job: string, result: JobResult, checked: number[], evidence: object, beacon?: string): Promise<JobVerdict> {
+    this.evidence.set(job, evidence)
+    const bytes = Buffer.from(JSON.stringify(evidence))
+    return { job, worker: result.worker, resultHash: result.resultHash, ok: false, checked, evidence: { hash: keccak256(bytes), cid: CID.createV1(raw.code, await sha256.digest(bytes)).toString() }, ...(beacon !== undefined ? { beacon } : {}) }
+  }
+
+  /**
+   * The sample's beacon: this verifier's signature over the job and the committed
+   * receipt. The worker cannot compute it, so it cannot grind its receipt for a sample
+   * that misses its lies; anyone can check it (it recovers to the verifier's address)
+   * and so recompute the sample. Deterministic (RFC 6979): the same after a restart.
+   */
+  private beacon (job: string, receipt: string): string {
+    return this.wallet().signMessageSync(`openledger/verify-beacon/1 ${job} ${receipt}`)
+  }
+
+  /** A proven fault costs the peer its stake for the role by the shared policy; this verifier proves it on chain. */
+  private async slash (state: JobState, target: { address: string, role: StakeRole, fault: Fault }, evidence: string): Promise<{ tx: string, amount: string, evidence: string } | undefined> {
+    try {
+      const chain = this.opts.settlement.chain
+      const role = ROLE[target.role]
+      const [bonded, unbonding, amount, share, quorum] = await Promise.all([
+        chain.stakeOf(target.address, role), chain.unbondingOf(target.address, role),
+        chain.read<bigint>('registry', 'slashAmount', [role]), chain.read<bigint>('registry', 'proverShareBps'), chain.read<bigint>('registry', 'verifierQuorum')
+      ])
+      const s = slashFor({ fault: target.fault, role: target.role, stake: bonded + unbonding.amount, registrySlashAmount: amount, proverShareBps: Number(share) })
+      // With a quorum above one, the other verifiers' signatures are needed: a later step.
+      if (!s.submit || Number(quorum) > 1) return undefined
+      const me = this.opts.identity.address
+      const signed = await signMessage(this.wallet(), 'Slash', chain.domain('staking'), { peer: target.address, role, amount: s.slashed, evidence, prover: me })
+      const tx = await chain.slash(target.address, role, s.slashed, evidence, me, packSignatures([signed]))
+      this.opts.log('peer slashed', { job: state.job, peer: target.address, role: target.role, fault: target.fault, amount: s.slashed.toString(), tx: tx.receipt.hash })
+      return { tx: tx.receipt.hash, amount: s.slashed.toString(), evidence }
+    } catch (err) {
+      this.opts.log('slash failed', { job: state.job, error: (err as Error).name, message: (err as Error).message })
+      return undefined
+    }
+  }
+
+  /**
+   * Everyone who knows the job keeps the assigned verifiers' verdicts (a verifier, to
+   * prove a co-verifier approved a forced error; a forced-error worker, to know when to
+   * reveal). Requester and worker release the escrow once a quorum approved the result,
+   * no assigned verifier found a fault in it, and every one spoke (or a grace passed).
+   */
   private async onVerdict (env: Envelope<JobVerdict>): Promise<void> {
     try {
       const v = env.body
@@ -473,39 +713,68 @@ export class MarketService {
       if (state === undefined || state.assign === undefined) return
       const signer = identityOf(env.signer)
       if (!state.assign.verifiers.some(x => x.peer === signer.peerId)) return
+      if ((state.revealed ?? []).includes(v.resultHash)) return
       // Every peer that saw the assignment learns from the verdict: reputation feeds the next assignment.
       await this.recordOutcome(v.worker, v.ok ? 'verified' : 'failed', v.job)
-      if (state.role !== 'requester' && state.role !== 'worker') return
-      const verdicts = [...(state.verdicts ?? []).filter(x => x.by.toLowerCase() !== signer.address.toLowerCase()), { ...v, by: signer.address }]
-      state.verdicts = verdicts
-      if (!v.ok) state.phase = 'failed'
-      await this.save(state)
-      if (!v.ok || state.phase === 'released') return
-      const chain = this.opts.settlement.chain
-      const domain = chain.domain('escrow')
-      // Only completions the assigned verifiers really signed, for this worker and result.
-      const signed = verdicts.flatMap(d => {
-        if (!d.ok || d.completion === undefined || d.worker !== v.worker || d.resultHash !== v.resultHash) return []
-        const s = { signer: d.by, signature: d.completion }
-        return verifySigned('Completion', domain, { jobId: v.job, worker: v.worker, resultHash: v.resultHash }, s) ? [s] : []
-      })
-      const quorum = Number(await chain.read<bigint>('registry', 'verifierQuorum'))
-      if (signed.length < quorum) return
-      const onChain = await chain.jobOf(v.job)
-      if (onChain.status !== 1) { state.phase = 'released'; await this.save(state); return }
-      try {
-        const tx = await chain.releaseJob(v.job, v.worker, v.resultHash, packSignatures(signed))
-        state.release = { tx: tx.receipt.hash, by: this.opts.identity.address }
-        this.opts.log('escrow released', { job: v.job, tx: tx.receipt.hash })
-      } catch (err) {
-        // Requester and worker both release; whoever is second finds it done.
-        if ((await chain.jobOf(v.job)).status !== 2) throw err
+      const fresh = await this.status(v.job)
+      fresh.verdicts = [...(fresh.verdicts ?? []).filter(x => !(x.by.toLowerCase() === signer.address.toLowerCase() && x.resultHash === v.resultHash)), { ...v, by: signer.address }]
+      if (!v.ok && fresh.role !== 'verifier') fresh.phase = 'failed'
+      await this.save(fresh)
+      if (fresh.role === 'worker' && fresh.forced !== undefined && fresh.forced.revealed !== true && v.resultHash === fresh.forced.resultHash) {
+        if (this.allSpoke(fresh, v.resultHash)) void this.reveal(v.job)
+        return
       }
-      state.phase = 'released'
-      await this.save(state)
+      if (fresh.role === 'requester' || fresh.role === 'worker') await this.maybeRelease(v.job, v.resultHash)
     } catch (err) {
       this.opts.log('verdict handling failed', { error: (err as Error).name, message: (err as Error).message })
     }
+  }
+
+  private allSpoke (state: JobState, resultHash: string): boolean {
+    return (state.assign?.verifiers ?? []).every(x => (state.verdicts ?? []).some(d => d.resultHash === resultHash && d.by.toLowerCase() === x.address.toLowerCase()))
+  }
+
+  private async maybeRelease (job: string, resultHash: string, anyway = false): Promise<void> {
+    const state = await this.status(job)
+    if (state.phase === 'released' || state.assign === undefined || (state.revealed ?? []).includes(resultHash)) return
+    const verdicts = (state.verdicts ?? []).filter(d => d.resultHash === resultHash)
+    if (verdicts.some(d => !d.ok)) return
+    const worker = state.assign.workers[0].address
+    const chain = this.opts.settlement.chain
+    const domain = chain.domain('escrow')
+    // Only completions the assigned verifiers really signed, for this worker and result.
+    const signed = verdicts.flatMap(d => {
+      if (d.completion === undefined || d.worker.toLowerCase() !== worker.toLowerCase()) return []
+      const s = { signer: d.by, signature: d.completion }
+      return verifySigned('Completion', domain, { jobId: job, worker: d.worker, resultHash }, s) ? [s] : []
+    })
+    // The escrow takes signatures of staked verifiers only: one slashed since (a lazy approver) must not spoil the release.
+    const [quorum, minStake] = await Promise.all([chain.read<bigint>('registry', 'verifierQuorum').then(Number), chain.read<bigint>('registry', 'minStake', [ROLE.verifier])])
+    const staked = []
+    for (const x of signed) if (await chain.stakeOf(x.signer, ROLE.verifier) >= minStake) staked.push(x)
+    if (staked.length < quorum) return
+    if (!anyway && !this.allSpoke(state, resultHash)) {
+      // A silent verifier cannot hold the payment forever.
+      setTimeout(() => { void this.maybeRelease(job, resultHash, true).catch((err: Error) => this.opts.log('release failed', { job, error: err.message })) }, RELEASE_GRACE_MS).unref()
+      return
+    }
+    await this.release(state, verdicts[0].worker, resultHash, staked.slice(0, quorum))
+  }
+
+  private async release (state: JobState, worker: string, resultHash: string, signed: Array<{ signer: string, signature: string }>): Promise<void> {
+    const chain = this.opts.settlement.chain
+    const onChain = await chain.jobOf(state.job)
+    if (onChain.status !== 1) { state.phase = 'released'; await this.save(state); return }
+    try {
+      const tx = await chain.releaseJob(state.job, worker, resultHash, packSignatures(signed))
+      state.release = { tx: tx.receipt.hash, by: this.opts.identity.address }
+      this.opts.log('escrow released', { job: state.job, tx: tx.receipt.hash })
+    } catch (err) {
+      // Requester and worker both release; whoever is second finds it done.
+      if ((await chain.jobOf(state.job)).status !== 2) throw err
+    }
+    state.phase = 'released'
+    await this.save(state)
   }
 
   // --- reputation
@@ -583,5 +852,14 @@ function trainRequestOf (a: JobAnnounce): TrainRequest {
   const p = a.spec.params
   const num = (k: string): number | undefined => typeof p[k] === 'number' ? p[k] as number : undefined
   if (typeof p.datanet !== 'string' || typeof p.base !== 'string') throw new UsageError('the job names no datanet or base')
-  return { datanet: p.datanet, base: p.base, rank: num('rank'), alpha: num('alpha'), steps: num('steps'), batch: num('batch'), lr: num('lr'), seq: num('seq'), seed: num('seed'), label: typeof p.label === 'string' ? p.label : undefined, heldOut: num('heldOut') }
+  return { datanet: p.datanet, base: p.base, rank: num('rank'), alpha: num('alpha'), steps: num('steps'), batch: num('batch'), lr: num('lr'), seq: num('seq'), seed: jobSeed(a.job, num('seed')), label: typeof p.label === 'string' ? p.label : undefined, heldOut: num('heldOut') }
+}
+
+/**
+ * The training seed of a market job: the requester's seed mixed with the job id. Two
+ * jobs never share a run (initial adapter, batch order, fingerprint), so another job's
+ * result, however identical its spec, is never this job's: copying does not verify.
+ */
+export function jobSeed (job: string, seed: number | undefined): number {
+  return Number.parseInt(keccakText(`openledger/job-seed/1 ${job} ${seed ?? 0}`).slice(2, 10), 16)
 }

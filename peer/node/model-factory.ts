@@ -158,12 +158,12 @@ export class ModelFactory {
    * as `train`, as the trainer's task, to replay segments of the worker's checkpoint
    * chain. Release it when done.
    */
-  async replayTask (req: TrainRequest, signal: AbortSignal): Promise<AdapterTask & { job: string }> {
+  async replayTask (req: TrainRequest, signal: AbortSignal): Promise<AdapterTask & { job: string, base: { cid: string, meta: Model['meta'] } }> {
     const { job, dn, baseCid, base, split } = await this.prepare(req, () => {}, signal)
     const common = { base, baseCid, datanet: { id: dn.id, version: dn.version }, threads: this.opts.threads, signal }
     const spec = this.adapterJob(base, req, split, common)
     const t = spec.kind === 'classifier' ? await classifierAdapterTask(spec.job) : await lmAdapterTask(spec.job)
-    return { ...t, job }
+    return { ...t, job, base: { cid: baseCid, meta: base.meta } }
   }
 
   private async trainAdapter (base: Model, req: TrainRequest, split: Split, common: JobCommon) {

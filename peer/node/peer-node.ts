@@ -46,6 +46,7 @@ import type { ChainConfig } from './chain-config.ts'
 import { Governance } from './governance.ts'
 import { settlementRoutes } from './settlement-routes.ts'
 import { SettlementService } from './settlement-service.ts'
+import type { Cheat } from './cheat-modes.ts'
 import { MarketService } from './market-service.ts'
 import { marketRoutes } from './market-routes.ts'
 import { REWARDS_PROTOCOL } from '../../protocols/rewards/rewards.ts'
@@ -77,7 +78,9 @@ export interface PeerNodeOptions {
   /** How often an aggregator seals an epoch (ms; default 15 s). */
   epochIntervalMs?: number
   /** Demonstrations and tests: make this peer a cheating worker (see MarketService). */
-  cheat?: 'lazy'
+  cheat?: Cheat
+  /** Demonstrations and tests: a forced-error rate instead of the policy's. */
+  forcedErrorRate?: number
   log?: (msg: string, fields?: Record<string, unknown>) => void
 }
 
@@ -275,8 +278,11 @@ export class PeerNode {
         settlement,
         factory,
         modelKind: (m) => { try { return models.resolveModel(m).kind } catch { return undefined } },
+        models,
+        cycles: async (datanet) => (await datanets.show(datanet.split('@')[0])).cycles,
         dataDir: this.dataDir,
         cheat: this.opts.cheat,
+        forcedErrorRate: this.opts.forcedErrorRate,
         log: this.log
       })
       await market.start()

@@ -51,14 +51,16 @@ export const jobBidSchema = z.object({
   price: wei,
   etaMs: ms,
   /** The bidder's stake for that role as it claims it; the requester checks the chain. */
-  stake: wei
+  stake: wei,
+  /** Worker: keccak256 of its forced-error secret for this job, committed before the assignment it is drawn against. */
+  commit: hash32.optional()
 })
 export type JobBid = z.infer<typeof jobBidSchema>
 export const JobBidMessage = defineMessage({ type: 'job-bid/1', maxBodyBytes: 512, schema: jobBidSchema })
 
 export const jobAssignSchema = z.object({
   job: hash32,
-  workers: z.array(z.object({ peer: peerId, address, price: wei })).min(1).max(16),
+  workers: z.array(z.object({ peer: peerId, address, price: wei, commit: hash32.optional() })).min(1).max(16),
   verifiers: z.array(z.object({ peer: peerId, address, price: wei })).min(1).max(16),
   /** The bids considered (digest of their envelopes, sorted): anyone can recompute the rule's choice. */
   bidsDigest: hash32
@@ -93,10 +95,24 @@ export const jobVerdictSchema = z.object({
   /** On ok: the EIP-712 Completion(jobId, worker, resultHash) signature for the escrow. */
   completion: signature65.optional(),
   /** On a fault: keccak256 of the evidence (what on-chain slashing commits to), and where to get it. */
-  evidence: z.object({ hash: hash32, cid: cidString }).optional()
+  evidence: z.object({ hash: hash32, cid: cidString }).optional(),
+  /** The verifier's signature that seeded its sample (EIP-191 over job and receipt hash): anyone can recompute which entries it had to check. */
+  beacon: signature65.optional()
 }).refine(v => v.ok ? v.completion !== undefined && v.evidence === undefined : v.evidence !== undefined && v.completion === undefined,
   'a passing verdict carries the completion signature, a failing one the evidence')
 export type JobVerdict = z.infer<typeof jobVerdictSchema>
 export const JobVerdictMessage = defineMessage({ type: 'job-verdict/1', maxBodyBytes: 8 * 1024, schema: jobVerdictSchema })
 
-export const JOB_MESSAGES = [JobAnnounceMessage, JobBidMessage, JobAssignMessage, JobResultMessage, JobVerdictMessage] as const
+export const jobRevealSchema = z.object({
+  job: hash32,
+  worker: address,
+  /** The secret whose keccak256 the worker's bid committed to: with the assignment it proves the job drew a forced error. */
+  secret: hash32,
+  /** The result that carried the planted fault: any verifier that approved it approved a known fault. */
+  resultHash: hash32
+})
+export type JobReveal = z.infer<typeof jobRevealSchema>
+/** A worker's admission that its result was a forced error (published on the verdicts topic once its verifiers have spoken). */
+export const JobRevealMessage = defineMessage({ type: 'job-reveal/1', maxBodyBytes: 512, schema: jobRevealSchema })
+
+export const JOB_MESSAGES = [JobAnnounceMessage, JobBidMessage, JobAssignMessage, JobResultMessage, JobVerdictMessage, JobRevealMessage] as const

@@ -128,6 +128,7 @@ export class SettlementClient {
   readonly abis: Record<string, InterfaceAbi>
   readonly errors: Interface
   readonly c: Record<ContractKey, Contract>
+  private spendQueue: Promise<unknown> = Promise.resolve()
 
   private constructor (addresses: Addresses, runner: ContractRunner, abis: Record<string, InterfaceAbi>) {
     this.addresses = addresses
@@ -206,6 +207,17 @@ export class SettlementClient {
     return await this.send('open', 'transfer', [to, amount])
   }
 
+  /**
+   * One approve-then-spend at a time: two concurrent ones (jobs submitted together)
+   * would each approve only their own amount, and the second spend would find the
+   * allowance used up by the first.
+   */
+  private async spending<T> (fn: () => Promise<T>): Promise<T> {
+    const run = this.spendQueue.then(fn)
+    this.spendQueue = run.catch(() => {})
+    return await run
+  }
+
   /** Approves `spender` for `amount` unless the allowance already covers it. */
   async ensureAllowance (spender: string, amount: bigint): Promise<void> {
     const have = await this.read<bigint>('open', 'allowance', [await this.address(), spender])
@@ -215,8 +227,10 @@ export class SettlementClient {
   // Staking
 
   async stake (role: Role, amount: bigint): Promise<TxResult> {
-    await this.ensureAllowance(this.addresses.staking, amount)
-    return await this.send('staking', 'stake', [role, amount])
+    return await this.spending(async () => {
+      await this.ensureAllowance(this.addresses.staking, amount)
+      return await this.send('staking', 'stake', [role, amount])
+    })
   }
 
   async requestUnbond (role: Role, amount: bigint): Promise<TxResult> {
@@ -243,8 +257,10 @@ export class SettlementClient {
   // JobEscrow
 
   async openJob (jobId: string, amount: bigint, deadline: bigint | number): Promise<TxResult> {
-    await this.ensureAllowance(this.addresses.escrow, amount)
-    return await this.send('escrow', 'open', [jobId, amount, deadline])
+    return await this.spending(async () => {
+      await this.ensureAllowance(this.addresses.escrow, amount)
+      return await this.send('escrow', 'open', [jobId, amount, deadline])
+    })
   }
 
   async releaseJob (jobId: string, worker: string, resultHash: string, signatures: string): Promise<TxResult> {

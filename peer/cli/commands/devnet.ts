@@ -5,7 +5,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { Command } from 'commander'
 import type { Devnet } from '../../devnet/devnet.ts'
-import { DevnetTimeoutError } from '../../errors.ts'
+import { DevnetTimeoutError, UsageError } from '../../errors.ts'
+import { CHEATS, parseCheats, type Cheat } from '../../node/cheat-modes.ts'
 import type { StatusReport } from '../../node/peer-node.ts'
 import { intOption, networkOption } from '../options.ts'
 import { printJson } from '../output.ts'
@@ -24,6 +25,11 @@ interface DevnetCliOptions {
   chain: boolean
   epochInterval: number
   cheaters: number
+  cheats: Cheat[]
+}
+
+function cheatList (v: string): Cheat[] {
+  try { return parseCheats(v) } catch (err) { throw new UsageError(`--cheats: ${(err as Error).message}`) }
 }
 
 export function devnetCommand (program: Command): void {
@@ -40,6 +46,7 @@ export function devnetCommand (program: Command): void {
     .option('--import <corpus>', 'import a corpus datanet on peer 0 once it is up: sotu or spam-assassin (repeatable)', (v: string, prev: string[]) => [...prev, v], [] as string[])
     .option('--no-chain', 'no local chain: peers do not settle (faster start)')
     .option('--cheaters <k>', 'the last K peers work as cheating workers (they train half the steps and claim all)', intOption('--cheaters', 0, 64), 0)
+    .option('--cheats <list>', `adversaries for the peers before the --cheaters, comma-separated: ${CHEATS.join(', ')} (see peer/node/cheats.ts)`, cheatList, [] as Cheat[])
     .option('--epoch-interval <ms>', 'how often peer 0 seals a reward epoch', intOption('--epoch-interval', 1_000, 3_600_000), 5_000)
     .option('--json', 'with --smoke: one JSON object at the end; otherwise one JSON line per refresh')
     .action(async (opts: DevnetCliOptions) => {
@@ -48,7 +55,7 @@ export function devnetCommand (program: Command): void {
       if (opts.fresh === true) await rm(dir, { recursive: true, force: true })
       const log = (m: string): void => { process.stderr.write(m + '\n') }
       const { Devnet } = await import('../../devnet/devnet.ts')
-      const devnet = new Devnet({ dir, peers: opts.peers, network: opts.network, advertIntervalMs: opts.advertInterval, benchSize: opts.benchSize, chain: opts.chain, epochIntervalMs: opts.epochInterval, cheaters: opts.cheaters, log })
+      const devnet = new Devnet({ dir, peers: opts.peers, network: opts.network, advertIntervalMs: opts.advertInterval, benchSize: opts.benchSize, chain: opts.chain, epochIntervalMs: opts.epochInterval, cheaters: opts.cheaters, cheats: opts.cheats, log })
 
       let stopped = false
       const stop = async (): Promise<void> => {

@@ -1,6 +1,8 @@
 // openledger node start (libp2p and onnxruntime load inside the action).
 import { Option, type Command } from 'commander'
+import { UsageError } from '../../errors.ts'
 import { readPassphrase } from '../../identity/passphrase.ts'
+import { CHEATS, type Cheat } from '../../node/cheat-modes.ts'
 import { DATA_DIR_HELP, dataDirOf, intOption, multiaddrOption, networkOption } from '../options.ts'
 import { logLine, printJson } from '../output.ts'
 
@@ -22,7 +24,14 @@ interface StartOptions {
   chainId?: number
   aggregator?: boolean
   epochInterval: number
-  cheat?: 'lazy'
+  cheat?: Cheat
+  forcedErrorRate?: number
+}
+
+function rateOption (v: string): number {
+  const q = Number(v)
+  if (v.trim() === '' || !(q >= 0 && q <= 1)) throw new UsageError(`--forced-error-rate must be a number in [0, 1], got "${v}"`)
+  return q
 }
 
 export function nodeCommand (program: Command): void {
@@ -44,7 +53,8 @@ export function nodeCommand (program: Command): void {
     .option('--chain-id <id>', 'refuse to start unless the deployment is on this chain', intOption('--chain-id', 1, 2 ** 48))
     .option('--aggregator', 'build and post reward epochs, and serve claim proofs (needs aggregator stake)')
     .option('--epoch-interval <ms>', 'how often an aggregator seals an epoch', intOption('--epoch-interval', 1_000, 86_400_000), 15_000)
-    .addOption(new Option('--cheat <mode>', 'demonstrations and tests: work as a cheating worker (lazy)').choices(['lazy']).hideHelp())
+    .addOption(new Option('--cheat <mode>', 'demonstrations and tests: play an adversary (peer/node/cheats.ts)').choices([...CHEATS]).hideHelp())
+    .addOption(new Option('--forced-error-rate <q>', 'demonstrations and tests: forced-error rate instead of the policy\'s (all peers must agree)').argParser(rateOption).hideHelp())
     .option('--json', 'print a JSON line when ready')
     .addOption(new Option('--stop-with-stdin', 'stop when stdin closes (used by devnet so no peer outlives it)').hideHelp())
     .addOption(new Option('--bench-lock <file>', 'take turns at the start-up benchmark with peers sharing this lock file (used by devnet)').hideHelp())
@@ -71,6 +81,7 @@ export function nodeCommand (program: Command): void {
         aggregator: opts.aggregator,
         epochIntervalMs: opts.epochInterval,
         cheat: opts.cheat,
+        forcedErrorRate: opts.forcedErrorRate,
         log: logLine
       })
 

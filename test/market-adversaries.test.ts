@@ -1,0 +1,105 @@
+// The worker adversaries of the market issue on one 7-peer devnet with its anvil chain:
+// peer 0 holds the data, aggregates and verifies; peer 1 requests; peer 2 works
+// honestly; peers 3-6 play `random` (random weights), `base` (the untouched adapter
+// behind a made-up chain), `stale` (its own earlier result again) and `copy` (another
+// worker's adapter from the datanet's cycle records). One cheater at a time stakes
+// beside the honest worker; it undercuts, so it wins jobs until it is caught (a cheat
+// with nothing to reuse yet works honestly, as `stale` does on its first job).
+// Every cheat must fail verification for its own reason, be slashed on chain, and end
+// below the honest worker in the requester's reputation book.
+import assert from 'node:assert/strict'
+import { mkdtemp, readFile, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { parseUnits } from 'ethers'
+import { Devnet } from '../peer/devnet/devnet.ts'
+import { reputation } from '../settlement/policy/index.ts'
+import { devnetCli } from './helpers/cli.ts'
+import { waitFor } from './helpers/plain-node.ts'
+
+const SPAM_BASE = fileURLToPath(new URL('../peer/models/built/spam-base.safetensors', import.meta.url))
+const CHEATS = ['random', 'base', 'stale', 'copy'] as const
+
+describe('market adversaries on a devnet: random, untouched, stale and copied adapters', function () {
+  this.timeout(900_000)
+  let dir: string
+  let devnet: Devnet
+  const cli = devnetCli(() => devnet.peers, 300_000)
+
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'openledger-adversaries-'))
+    devnet = new Devnet({ dir: join(dir, 'devnet'), peers: 7, benchSize: 32, chain: true, epochIntervalMs: 1_000, cheats: [...CHEATS] })
+    await devnet.start()
+  })
+  after(async () => {
+    await devnet?.stop()
+    if (process.env.KEEP == null) await rm(dir, { recursive: true, force: true })
+  })
+
+  it('catches each cheat by its own check, slashes it on chain, and ranks it below the honest worker', async () => {
+    assert.deepEqual(devnet.peers.map(p => devnet.cheatOf(p.index) ?? null), [null, null, null, ...CHEATS])
+    const imported = await cli(0, ['datanet', 'import', 'spam-assassin', '--limit', '600'])
+    for (const p of [0, 2, 3, 4, 5, 6]) {
+      await waitFor(`peer ${p} to follow the datanet`, async () => (await cli(p, ['datanet', 'list'])).datanets.some((d: any) => d.id === imported.datanet), 60_000, 500)
+      await cli(p, ['model', 'add', SPAM_BASE])
+    }
+    await cli(0, ['stake', 'add', '200', '--role', 'verifier'])
+    await cli(2, ['stake', 'add', '100', '--role', 'worker'])
+
+    const byAddress = new Map(devnet.peers.map(p => [p.address, p]))
+    const caught = new Map<string, any>()
+    const paid: string[] = []
+    let n = 0
+    for (const [i, cheat] of CHEATS.entries()) {
+      const peer = devnet.peers[3 + i]
+      assert.equal(devnet.cheatOf(peer.index), cheat)
+      await cli(peer.index, ['stake', 'add', '100', '--role', 'worker'])
+      for (let tries = 0; tries < 3 && !caught.has(cheat); tries++, n++) {
+        const submitted = await cli(1, ['job', 'submit', '--datanet', `spam-assassin@${imported.version}`, '--base', 'spam-base', '--amount', '10', '--steps', '100', '--batch', '32', '--bid-window', '2500'])
+        assert.equal(submitted.phase, 'assigned', submitted.error)
+        const worker = byAddress.get(submitted.assign.workers[0].address)!
+        const done = await waitFor(`job ${n} to end`, async () => {
+          const s = await cli(1, ['job', 'status', submitted.job])
+          return s.phase === 'released' || s.phase === 'failed' ? s : undefined
+        }, 240_000, 1_000)
+        const by = devnet.cheatOf(worker.index) ?? 'honest'
+        if (done.phase === 'released') {
+          paid.push(by)
+          continue
+        }
+        assert.equal(by, cheat, `only the cheater's work is rejected: ${JSON.stringify(done.verdicts)}`)
+        const verifier = await waitFor('the slash on chain', async () => {
+          const s = await cli(0, ['job', 'status', submitted.job])
+          return s.slash != null ? s : undefined
+        }, 60_000, 1_000)
+        assert.equal(verifier.slash.evidence, verifier.verdicts.at(-1).evidence.hash)
+        assert.match(verifier.verdicts.at(-1).beacon, /^0x[0-9a-fA-F]{130}$/)
+        caught.set(cheat, verifier.evidence)
+      }
+    }
+    assert.deepEqual([...caught.keys()].sort(), [...CHEATS].sort(), `paid: ${paid.join(', ')}`)
+    // Each caught by its own check.
+    assert.equal(caught.get('random').binding.reason, 'tensor-values', 'random weights are not the last checkpoint')
+    assert.ok(caught.get('base').mismatches.length > 0, 'an untouched chain does not replay')
+    assert.equal(caught.get('stale').error, 'BadReceiptError')
+    assert.match(caught.get('stale').message, /another job/)
+    assert.equal(caught.get('copy').error, 'BadReceiptError')
+    assert.match(caught.get('copy').message, /another job/)
+
+    for (let i = 3; i <= 6; i++) {
+      assert.equal((await cli(i, ['rewards', 'show'])).stake.worker, parseUnits('50', 18).toString(), `peer ${i} slashed 50 OPEN`)
+    }
+    // Once every cheater is below the minimum stake, the honest worker takes the job and is paid.
+    const last = await cli(1, ['job', 'submit', '--datanet', `spam-assassin@${imported.version}`, '--base', 'spam-base', '--amount', '10', '--steps', '100', '--batch', '32', '--bid-window', '2500'])
+    assert.equal(last.assign.workers[0].address, devnet.peers[2].address)
+    const done = await waitFor('the honest job to be released', async () => {
+      const s = await cli(1, ['job', 'status', last.job])
+      return s.phase === 'released' || s.phase === 'failed' ? s : undefined
+    }, 240_000, 1_000)
+    assert.equal(done.phase, 'released')
+    const after = JSON.parse(await readFile(join(devnet.peers[1].dataDir, 'market', 'reputation.json'), 'utf8'))
+    const scoreAfter = (i: number): number => reputation((after[devnet.peers[i].address.toLowerCase()] ?? []).map((o: any) => ({ kind: o.kind, at: o.at })), Date.now()).score
+    for (let i = 3; i <= 6; i++) assert.ok(scoreAfter(i) < scoreAfter(2), `cheater ${i} (${scoreAfter(i)}) below the honest worker (${scoreAfter(2)})`)
+  })
+})

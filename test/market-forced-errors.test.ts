@@ -1,0 +1,76 @@
+// Lazy verifiers against forced errors, on a 5-peer devnet with its anvil chain where
+// every job draws a forced error (rate 1, the same on every peer): peer 2 works
+// honestly and plants the fault; peer 3 verifies honestly; peer 4 approves everything.
+// The honest verifier finds the planted fault, the lazy one approves it; the worker
+// reveals, so it is not slashed and the lazy verifier is, on chain, with the reveal as
+// evidence; the real result is then verified and the worker paid.
+import assert from 'node:assert/strict'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { parseUnits } from 'ethers'
+import { Devnet } from '../peer/devnet/devnet.ts'
+import { devnetCli } from './helpers/cli.ts'
+import { waitFor } from './helpers/plain-node.ts'
+
+const SPAM_BASE = fileURLToPath(new URL('../peer/models/built/spam-base.safetensors', import.meta.url))
+
+describe('forced errors on a devnet: a verifier that approves without checking loses its stake', function () {
+  this.timeout(600_000)
+  let dir: string
+  let devnet: Devnet
+  const cli = devnetCli(() => devnet.peers, 300_000)
+
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'openledger-forced-'))
+    devnet = new Devnet({ dir: join(dir, 'devnet'), peers: 5, benchSize: 32, chain: true, epochIntervalMs: 1_000, cheats: ['approve'], forcedErrorRate: 1 })
+    await devnet.start()
+  })
+  after(async () => {
+    await devnet?.stop()
+    if (process.env.KEEP == null) await rm(dir, { recursive: true, force: true })
+  })
+
+  it('catches the lazy approval of a planted fault, slashes the approver, spares the worker, and pays the real result', async () => {
+    const imported = await cli(0, ['datanet', 'import', 'spam-assassin', '--limit', '600'])
+    for (const p of [2, 3, 4]) {
+      await waitFor(`peer ${p} to follow the datanet`, async () => (await cli(p, ['datanet', 'list'])).datanets.some((d: any) => d.id === imported.datanet), 60_000, 500)
+      await cli(p, ['model', 'add', SPAM_BASE])
+    }
+    await cli(2, ['stake', 'add', '100', '--role', 'worker'])
+    await cli(3, ['stake', 'add', '200', '--role', 'verifier'])
+    await cli(4, ['stake', 'add', '200', '--role', 'verifier'])
+    const submitted = await cli(1, ['job', 'submit', '--datanet', `spam-assassin@${imported.version}`, '--base', 'spam-base', '--amount', '50', '--steps', '100', '--batch', '32', '--verifiers', '2', '--bid-window', '3000'])
+    assert.equal(submitted.phase, 'assigned', submitted.error)
+    assert.equal(submitted.assign.workers[0].address, devnet.peers[2].address)
+    assert.deepEqual(submitted.assign.verifiers.map((v: any) => v.address).sort(), [devnet.peers[3].address, devnet.peers[4].address].sort())
+    assert.match(submitted.assign.workers[0].commit, /^0x[0-9a-f]{64}$/, 'the worker committed to its forced-error secret in its bid')
+
+    const honest = await waitFor('the honest verifier to slash the lazy one', async () => {
+      const s = await cli(3, ['job', 'status', submitted.job])
+      return (s.lazySlashes ?? []).length > 0 ? s : undefined
+    }, 240_000, 1_000)
+    assert.equal(honest.lazySlashes[0].verifier, devnet.peers[4].address)
+    assert.equal(honest.revealed.length, 1, 'the planted result was revealed')
+    assert.equal(honest.slash, undefined, 'the worker who planted the fault is not slashed')
+
+    const done = await waitFor('the real result to be released', async () => {
+      const s = await cli(1, ['job', 'status', submitted.job])
+      return s.phase === 'released' ? s : undefined
+    }, 240_000, 1_000)
+    assert.notEqual(done.result.resultHash, honest.revealed[0], 'the released result is the real one')
+    assert.equal(done.verdicts.length, 2)
+    assert.ok(done.verdicts.every((v: any) => v.ok))
+
+    const lazy = await cli(4, ['rewards', 'show'])
+    assert.equal(lazy.stake.verifier, parseUnits('100', 18).toString(), 'lazy verifier: 200 staked, 100 slashed')
+    const worker = await cli(2, ['rewards', 'show'])
+    assert.equal(worker.stake.worker, parseUnits('100', 18).toString(), 'worker stake intact')
+    const paid = await waitFor('the worker\'s share in an epoch root', async () => {
+      const r = await cli(2, ['rewards', 'show'])
+      return r.earned !== null ? r : undefined
+    }, 90_000, 1_000)
+    assert.equal(paid.earned, parseUnits('25', 18).toString())
+  })
+})
