@@ -327,3 +327,9 @@ export async function loadScenario (nameOrPath: string): Promise<Scenario> {
   }
   return parseScenario(json, basename(path, '.json'))
 }
+
+/** Whether a parameter path takes whole numbers (counts, basis points, agent numbers): sweeps round to them. */
+export function isIntegerParam (path: string): boolean {
+  const key = path.replace(/^params\./, '')
+  return key === 'epochs' || key === 'seed' || key.startsWith('agents.') || key.startsWith('feeSplit.') || key === 'proverShareBps' || (COUNTS as readonly string[]).includes(key)
+}
