@@ -6,7 +6,7 @@
 // newcomers in proportion to what its members earn, so the flywheel, or its collapse,
 // shows in the series. Deterministic: the same scenario and seed give the same bits.
 import { auditProbability, forcedErrorRate, type DeterrenceRate } from '../settlement/policy/index.ts'
-import type { JobReceipt } from '../settlement/epoch/index.ts'
+import type { JobReceipt } from '../settlement/epoch/receipts.ts'
 import { createDatanets, trainCycle, upload, type Datanet } from './datanets.ts'
 import { newCounters, runJob, type MarketContext } from './market.ts'
 import { toOpen, toWei } from './money.ts'

@@ -9,7 +9,7 @@ import {
   assignJob, expectedCheatProfit, jobVerdict, slashFor, splitFee,
   type Bid, type JobVerdict, type VerifierVerdict
 } from '../settlement/policy/index.ts'
-import type { JobReceipt } from '../settlement/epoch/index.ts'
+import type { JobReceipt } from '../settlement/epoch/receipts.ts'
 import type { Datanet } from './datanets.ts'
 import { toOpen, toWei } from './money.ts'
 import { KIND, NETWORK, type Population } from './population.ts'

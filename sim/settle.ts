@@ -3,7 +3,8 @@
 // function the live epoch builder seals every epoch with (settlement/epoch/builder.ts),
 // fed the same receipt type, so the sim pays exactly what the network would; the
 // same-payouts test feeds it the receipts a devnet aggregator journaled and compares.
-import { computeEpochLedger, normalizeReceipt, type EpochLedger, type Receipt } from '../settlement/epoch/index.ts'
+import { computeEpochLedger, type EpochLedger } from '../settlement/epoch/ledger.ts'
+import { normalizeReceipt, type Receipt } from '../settlement/epoch/receipts.ts'
 import type { CumulativeEntry } from '../settlement/merkle/index.ts'
 import type { FeeSplitPolicy } from '../settlement/policy/index.ts'
 
