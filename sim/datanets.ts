@@ -34,7 +34,7 @@ export interface Datanet {
   weights: PoolWeight[] | undefined
   /** Data quality in [0, 1): what a correct job on this datanet is worth to a requester, relative to jobValue. */
   quality: number
-  /** Per agent: share of this datanet's weights (for statistics). */
+  /** Uploads so far: the next upload's id and its place in the datanet's order. */
   seq: number
 }
 

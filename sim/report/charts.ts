@@ -35,8 +35,7 @@ function distribution (r: SimResult): string {
     else continue
     const profit = pop.earned[i] - pop.spent[i] - pop.slashed[i]
     let b = 0
-    while (b < BIN_LABELS.length - 1 && !(profit < BINS[b + 1])) b++
-    if (profit === 0) b = 1
+    while (b < BIN_LABELS.length - 1 && !(profit < BINS[b + 1])) b++ // bins [BINS[b], BINS[b + 1]); exactly 0 lands in '0'
     groups[g].values[b]++
   }
   const last = r.series[r.series.length - 1]
