@@ -14,6 +14,7 @@ import { statusCommand } from './commands/status.ts'
 import { govCommand, rewardsCommand, stakeCommand } from './commands/settle.ts'
 import { chainCommand } from './commands/chain.ts'
 import { jobCommand } from './commands/job.ts'
+import { simCommand } from './commands/sim.ts'
 
 const program = new Command()
   .name('openledger')
@@ -34,6 +35,7 @@ stakeCommand(program)
 govCommand(program)
 chainCommand(program)
 jobCommand(program)
+simCommand(program)
 
 try {
   await program.parseAsync(process.argv)

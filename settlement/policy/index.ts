@@ -29,3 +29,7 @@ export {
   slashFor, STAKE_ROLE_IDS, FAULTS,
   type StakeRole, type Fault, type SlashInput, type Slash
 } from './slashing.ts'
+export {
+  jobVerdict,
+  type VerdictInput, type VerifierVerdict, type RefereeFinding, type VerdictSlash, type JobVerdict
+} from './verdict.ts'

@@ -22,15 +22,32 @@ export function compareStrings (a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0
 }
 
-/** x = m / 2^e exactly, for a finite x >= 0 (doubling a double is exact). */
+const bits = new Float64Array(1)
+const words = new Uint32Array(bits.buffer)
+const LOW = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1 ? 0 : 1 // index of the low word
+
+/** Trailing zero bits of a non-zero uint32. */
+function ctz (x: number): number {
+  return 31 - Math.clz32(x & -x)
+}
+
+/**
+ * x = m / 2^e exactly with the smallest e, for a finite x >= 0: what doubling x until it
+ * is an integer gives, read straight from the bits (mantissa without its trailing
+ * zeros), since weights of 2^-53 units would take 53 doublings each.
+ */
 function dyadic (x: number): { m: bigint, e: number } {
   if (!Number.isFinite(x) || x < 0) throw new RangeError(`apportion needs finite weights >= 0, got ${x}`)
-  let e = 0
-  while (!Number.isInteger(x)) {
-    x *= 2
-    e++
-  }
-  return { m: BigInt(x), e }
+  if (Number.isInteger(x)) return { m: BigInt(x), e: 0 }
+  bits[0] = x
+  const lo = words[LOW]
+  const hi = words[1 - LOW]
+  const biased = (hi >>> 20) & 0x7ff
+  const top = (hi & 0xfffff) + (biased === 0 ? 0 : 0x100000) // the implicit 1 of a normal number
+  // x = (top * 2^32 + lo) * 2^(max(biased, 1) - 1075); not an integer, so the exponent is negative.
+  const tz = lo !== 0 ? ctz(lo) : 32 + ctz(top)
+  const m = ((BigInt(top) << 32n) | BigInt(lo)) >> BigInt(tz)
+  return { m, e: 1075 - Math.max(biased, 1) - tz }
 }
 
 /**

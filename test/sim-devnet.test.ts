@@ -1,0 +1,112 @@
+// The simulator pays what the network pays: a real 3-peer devnet with its anvil chain
+// releases jobs from escrow, its aggregator journals the receipts and posts epoch roots;
+// the sim's settlement step, fed the receipts the aggregator journaled, must give the
+// same per-address earnings as the aggregator's sealed ledger, the same cumulative
+// balances, and so the same Merkle root and total that are on chain.
+import assert from 'node:assert/strict'
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { NonceManager, Wallet, hexlify, id, parseUnits } from 'ethers'
+import { Devnet } from '../peer/devnet/devnet.ts'
+import { loadKeystore } from '../peer/identity/keystore.ts'
+import { connectProvider, SettlementClient } from '../settlement/chain/client.ts'
+import { packSignatures, signMessage } from '../settlement/chain/signatures.ts'
+import { Journal } from '../settlement/epoch/index.ts'
+import { buildCumulativeTree, type CumulativeEntry } from '../settlement/merkle/index.ts'
+import { settleEpoch } from '../sim/settle.ts'
+import { devnetCli } from './helpers/cli.ts'
+import { waitFor } from './helpers/plain-node.ts'
+
+const OPEN = (n: string): bigint => parseUnits(n, 18)
+
+describe('simulator vs devnet: the same receipts give the same payouts', function () {
+  this.timeout(120_000)
+  let dir: string
+  let devnet: Devnet | undefined
+  const cli = devnetCli(() => devnet!.peers, 60_000)
+
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'openledger-sim-devnet-'))
+    devnet = new Devnet({ dir: join(dir, 'devnet'), peers: 3, benchSize: 32, chain: true, epochIntervalMs: 1_000 })
+    await devnet.start()
+  })
+  after(async () => {
+    await devnet?.stop()
+    if (process.env.KEEP == null) await rm(dir, { recursive: true, force: true })
+  })
+
+  it('settles the aggregator\'s journaled receipts to its posted ledger, cumulative tree and on-chain root', async () => {
+    const d = devnet!
+    const chain = d.chain!
+    const [aggregator, worker, verifier] = d.peers
+    await cli(2, ['stake', 'add', '200', '--role', 'verifier'])
+    const provider = connectProvider(chain.anvil.rpcUrl, chain.anvil.chainId)
+    const requester = await SettlementClient.create(chain.addresses, new NonceManager(new Wallet(chain.anvil.accounts[0].privateKey, provider)))
+    const verifierKey = await loadKeystore(verifier.dataDir, 'openledger-devnet')
+    const verifierWallet = new Wallet(hexlify(verifierKey.libp2pKey.raw))
+    // Fees that do not divide evenly, so the fee split's rounding is exercised too.
+    const fees = ['100', '7.000000000000000013', '33.333333333333333333']
+    for (const [k, fee] of fees.entries()) {
+      const jobId = id(`sim devnet job ${k}`)
+      const resultHash = id(`result ${k}`)
+      await requester.openJob(jobId, OPEN(fee), (await provider.getBlock('latest'))!.timestamp + 3_600)
+      const signed = await signMessage(verifierWallet, 'Completion', requester.domain('escrow'), { jobId, worker: worker.address, resultHash })
+      await requester.releaseJob(jobId, worker.address, resultHash, packSignatures([signed]))
+    }
+    const paidTotal = fees.reduce((s, f) => s + OPEN(f), 0n)
+
+    // Wait until every release is in a posted root (they may land in one epoch or several).
+    let posted = 0
+    await waitFor('all three jobs in posted roots', async () => {
+      const next = Number(await requester.nextEpoch())
+      if (next < 2) return undefined
+      const root = await requester.rootOf(next - 1)
+      posted = next - 1
+      return root.total === paidTotal ? true : undefined
+    }, 60_000, 500)
+    const onChain = []
+    for (let n = 1; n <= posted; n++) onChain.push(await requester.rootOf(n))
+    const split = await requester.read<bigint[]>('registry', 'rewardSplit')
+    const feeSplit = { worker: Number(split[0]), verifiers: Number(split[1]), contributors: Number(split[2]), treasury: Number(split[3]) }
+    const shown = await cli(1, ['rewards', 'show'])
+    provider.destroy()
+    await d.stop()
+    devnet = undefined
+
+    // What the aggregator journaled and sealed.
+    const epochsDir = join(aggregator.dataDir, 'epochs')
+    const [store] = await readdir(epochsDir)
+    const { journal, records } = await Journal.open<any>(join(epochsDir, store, 'journal.jsonl'))
+    await journal.close()
+    const receipts = records.filter(r => r.t === 'receipt')
+    assert.equal(receipts.length, fees.length, 'one receipt per released job')
+
+    // The sim settles each epoch from the journaled receipts alone, carrying its own cumulative balances.
+    let previous: CumulativeEntry[] = []
+    for (let n = 1; n <= posted; n++) {
+      const ledgerFile = JSON.parse(await readFile(join(epochsDir, store, String(n), 'ledger.json'), 'utf8'))
+      const tree = JSON.parse(await readFile(join(epochsDir, store, String(n), 'tree.json'), 'utf8'))
+      const sim = settleEpoch({
+        receipts: receipts.filter(r => r.epoch === n).map(r => r.receipt),
+        previous,
+        feeSplit,
+        treasury: chain.addresses.treasury,
+        normalize: true
+      })
+      assert.deepEqual(sim.earned.map(e => [e.account, e.amount.toString()]), ledgerFile.earned, `epoch ${n}: per-address earnings`)
+      // The tree file lists leaves in tree order; compare as balances by account.
+      const inTree = new Map<string, string>(tree.accounts.map((a: string, i: number) => [a, tree.cumulative[i]]))
+      assert.deepEqual(new Map(sim.cumulative.map(e => [e.account, e.cumulative.toString()])), inTree, `epoch ${n}: cumulative balances`)
+      const simTree = buildCumulativeTree(sim.cumulative)
+      assert.equal(simTree.root, ledgerFile.root, `epoch ${n}: Merkle root`)
+      assert.equal(simTree.root, onChain[n - 1].root.toLowerCase(), `epoch ${n}: the root on chain`)
+      assert.equal(simTree.total, onChain[n - 1].total, `epoch ${n}: the total on chain`)
+      previous = sim.cumulative
+    }
+    // And what the worker's own peer shows as earned is the sim's cumulative for it.
+    const simWorker = previous.find(e => e.account === worker.address.toLowerCase())
+    assert.equal(shown.earned, simWorker?.cumulative.toString())
+    assert.ok(simWorker !== undefined && simWorker.cumulative > 0n)
+  })
+})
