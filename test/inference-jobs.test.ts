@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict'
 import { BadJobFileError, InvalidRequestError } from '../compute/errors.ts'
 import { planBatches, runInferenceBatch } from '../compute/jobs/infer-batch.ts'
-import { decodeOutputsFile, decodePromptsFile, decodeReceiptFile, encodeOutputsFile, encodePromptsFile, encodeReceiptFile, MAX_PROMPT_CHARS, MAX_PROMPTS, OUTPUTS_FORMAT, PROMPTS_FORMAT } from '../compute/jobs/infer-files.ts'
+import { decodeOutputsFile, decodePromptsFile, decodeReceiptFile, encodeOutputsFile, encodePromptsFile, encodeReceiptFile, MAX_OUTPUTS_BYTES, MAX_PROMPT_CHARS, MAX_PROMPTS, OUTPUTS_FORMAT, PROMPTS_FORMAT } from '../compute/jobs/infer-files.ts'
 import { pretrainLm } from '../compute/jobs/pretrain.ts'
 import { ADAPTER_FORMAT, decodeModel, encodeAdapter, encodeModel, type Model } from '../compute/models/artifacts.ts'
 import { allLoraTargets, type LmConfig } from '../compute/models/lm/config.ts'
@@ -20,7 +20,7 @@ import { InferenceEngineCache } from '../peer/node/inference-engines.ts'
 import { runInferenceJob, verifyInferenceJob, type InferenceJobDeps, type InferenceJobRun, type InferenceJobSpec } from '../peer/node/inference-jobs.ts'
 import { UnknownModelError, type ModelEntry } from '../peer/node/model-registry.ts'
 import { readSotuAddresses } from '../storage/corpora/sotu.ts'
-import { importFile } from '../storage/unixfs/index.ts'
+import { FileTooLargeError, importFile } from '../storage/unixfs/index.ts'
 import { expectRejects, expectThrows } from './helpers/expect-throws.ts'
 
 const cfg: LmConfig = { vocab: 320, dModel: 32, layers: 3, heads: 2, ffn: 64, context: 64 }
@@ -38,7 +38,7 @@ function memoryPeer (files: Map<string, Uint8Array>, names: Map<string, string>)
   const get = (cid: string, max: number): Uint8Array => {
     const b = files.get(cid)
     if (b === undefined) throw new UnknownModelError(cid)
-    if (b.byteLength > max) throw new RangeError(`${cid} is over ${max} bytes`)
+    if (b.byteLength > max) throw new FileTooLargeError(`${cid} is over ${max} bytes`, { max })
     return b
   }
   return {
@@ -201,7 +201,8 @@ describe('inference batch jobs: worker run, outputs file, receipt, sampled verif
     const wide = await claimOf(honest.outputs, pads.map(() => cfg.context))
     const tooWide = await verify(wide, VERIFIERS[0], { k: 2 })
     assert.equal(tooWide.evidence?.refused?.name, 'BadReceiptError')
-    // Fetch failures are not the worker's data: they throw.
+    // A result CID that names a file over the limit is the worker's fault; one not found throws.
+    assert.equal((await verify({ result: await deps.storeFile(new Uint8Array(MAX_OUTPUTS_BYTES + 1)), receiptBytes: honest.receiptBytes }, VERIFIERS[0])).evidence?.refused?.name, 'FileTooLargeError')
     await expectRejects(verify({ result: 'QmNotStoredHere', receiptBytes: honest.receiptBytes }, VERIFIERS[0]), UnknownModelError)
   })
 

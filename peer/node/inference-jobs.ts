@@ -10,7 +10,8 @@
 // Whose fault a failure is decides what it becomes: bad worker data (receipt bytes,
 // outputs file, tokens the model does not give) is a verdict, ok: false with evidence
 // naming the typed error; a bad job (prompts file, model, adapter, limits) is the
-// requester's, and throws, as does a file that cannot be fetched.
+// requester's, and throws, as does a file that cannot be fetched (missing blocks); a
+// result CID that names no file, or one over the size limit, is the worker's.
 import { BadJobFileError, InvalidRequestError, ShapeMismatchError } from '../../compute/errors.ts'
 import { adapterFor, DEFAULT_MAX_BATCH, engineKey, loadInferenceEngine, runInferenceBatch, type InferenceEngine } from '../../compute/jobs/infer-batch.ts'
 import { decodeOutputsFile, decodePromptsFile, decodeReceiptFile, encodeOutputsFile, encodeReceiptFile, MAX_OUTPUT_TOKENS, MAX_OUTPUTS_BYTES, MAX_PROMPTS_BYTES } from '../../compute/jobs/infer-files.ts'
@@ -22,6 +23,7 @@ import { Tokenizer } from '../../compute/tokenizer/index.ts'
 import { BadReceiptError, OutputRefusedError } from '../../compute/verify/errors.ts'
 import { checkInferenceReceipt, generatorFor, inferenceReceipt, inferenceReceiptHash, sampleRequests, verifyInference, type InferenceReceipt } from '../../compute/verify/inference.ts'
 import { segmentsForFraction } from '../../compute/verify/sample.ts'
+import { FileTooLargeError, MalformedDagError, NotAFileError, UnsupportedCidError } from '../../storage/unixfs/index.ts'
 import type { InferenceEngineCache } from './inference-engines.ts'
 import type { ModelRegistry } from './model-registry.ts'
 
@@ -157,7 +159,14 @@ export async function verifyInferenceJob (deps: Omit<InferenceJobDeps, 'storeFil
     if (err instanceof BadReceiptError) return refuse(err)
     throw err
   }
-  const outputsBytes = await deps.fetchFile(claim.result, MAX_OUTPUTS_BYTES)
+  let outputsBytes: Uint8Array
+  try {
+    outputsBytes = await deps.fetchFile(claim.result, MAX_OUTPUTS_BYTES)
+  } catch (err) {
+    // The worker named a CID that is no file of the allowed size; a block that cannot be found yet throws.
+    if (isBadResultCid(err)) return refuse(err)
+    throw err
+  }
   try {
     const file = decodeOutputsFile(outputsBytes)
     if (file.job !== spec.job) throw new OutputRefusedError('outputs file is for another job', { job: file.job, expected: spec.job })
@@ -201,6 +210,10 @@ export async function verifyInferenceJob (deps: Omit<InferenceJobDeps, 'storeFil
 function isRefusal (err: unknown): err is BadReceiptError | OutputRefusedError | BadJobFileError {
   // BadJobFileError here is the outputs file's: the prompts file is decoded before any of this.
   return err instanceof BadReceiptError || err instanceof OutputRefusedError || err instanceof BadJobFileError
+}
+
+function isBadResultCid (err: unknown): err is Error & { details: Record<string, unknown> } {
+  return err instanceof FileTooLargeError || err instanceof NotAFileError || err instanceof MalformedDagError || err instanceof UnsupportedCidError
 }
 
 function sampleCount (n: number, claim: InferenceClaim): number {
