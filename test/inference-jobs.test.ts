@@ -2,12 +2,13 @@
 // trained here, pretrained for seconds), real ORT sessions, the real receipt and files;
 // only the registry and the network are in-memory stand-ins (CIDs as Kubo gives them).
 import assert from 'node:assert/strict'
+import { readFileSync } from 'node:fs'
 import { BadJobFileError, InvalidRequestError } from '../compute/errors.ts'
 import { planBatches, runInferenceBatch } from '../compute/jobs/infer-batch.ts'
 import { decodeOutputsFile, decodePromptsFile, decodeReceiptFile, encodeOutputsFile, encodePromptsFile, encodeReceiptFile, MAX_OUTPUTS_BYTES, MAX_PROMPT_CHARS, MAX_PROMPTS, OUTPUTS_FORMAT, PROMPTS_FORMAT } from '../compute/jobs/infer-files.ts'
 import { pretrainLm } from '../compute/jobs/pretrain.ts'
 import { ADAPTER_FORMAT, decodeModel, encodeAdapter, encodeModel, type Model } from '../compute/models/artifacts.ts'
-import { allLoraTargets, type LmConfig } from '../compute/models/lm/config.ts'
+import { allLoraTargets, defaultLoraTargets, type LmConfig } from '../compute/models/lm/config.ts'
 import { lmParamSpecs } from '../compute/models/lm/params.ts'
 import { loraSpecs, type LoraConfig } from '../compute/models/lora.ts'
 import { initParams } from '../compute/models/param-spec.ts'
@@ -288,5 +289,41 @@ describe('inference batch jobs: worker run, outputs file, receipt, sampled verif
     } finally {
       await engines.release()
     }
+  })
+})
+
+describe('inference batch jobs on the shipped sotu-lm (BPE 4096, 4 layers, context 128) with a random rank-8 adapter', function () {
+  this.timeout(120_000)
+  const BUILT = new URL('../peer/models/built/sotu-lm.safetensors', import.meta.url)
+  const files = new Map<string, Uint8Array>()
+  const deps = { ...memoryPeer(files, new Map()), threads: 2, maxBatch: 32 }
+  const P = 64
+
+  it('an honest job verifies with k = 4 at a small share of the worker\'s time; a 3-of-4-layer worker is caught', async () => {
+    const baseBytes = new Uint8Array(readFileSync(BUILT))
+    const base = decodeModel(baseBytes)
+    const sotuCfg = base.meta.config as LmConfig
+    const baseCid = await deps.storeFile(baseBytes)
+    const sotuLora = { rank: 8, alpha: 16, targets: defaultLoraTargets(sotuCfg) }
+    const params = initParams(loraSpecs(lmParamSpecs(sotuCfg), sotuLora), 3)
+    const rng = new Rng(3)
+    for (const t of params.values()) for (let i = 0; i < t.data.length; i++) t.data[i] = (rng.uniform() - 0.5) * 0.1
+    const adapter = await deps.storeFile(encodeAdapter({ meta: { format: ADAPTER_FORMAT, kind: 'lm', base: baseCid, lora: sotuLora }, params }, base.meta))
+    const text = readSotuAddresses({ limit: 40 }).map(a => a.text).join(' ')
+    const prompts = await deps.storeFile(encodePromptsFile(Array.from({ length: P }, (_, i) => text.slice(20000 + i * 1231, 20000 + i * 1231 + 40 + (i * 37) % 160))))
+    const s: InferenceJobSpec = { job: JOB, base: baseCid, adapter, prompts, maxNewTokens: 32 }
+    const honest = await runInferenceJob(deps, s)
+    const claim = { result: honest.result, receiptBytes: honest.receiptBytes }
+    const ks: string[] = []
+    for (const k of [4, 8]) {
+      const v = await verifyInferenceJob(deps, s, { ...claim, verifier: VERIFIERS[0], k })
+      assert.equal(v.ok, true, JSON.stringify(v.evidence))
+      ks.push(`k=${k}: ${v.computeMs.toFixed(0)} ms (${(v.computeMs / honest.ms).toFixed(2)})`)
+    }
+    const cheat = await runInferenceJob(deps, s, { truncateTo: 3 })
+    const all = await verifyInferenceJob(deps, s, { result: cheat.result, receiptBytes: cheat.receiptBytes, verifier: VERIFIERS[0], k: P })
+    assert.ok(all.mismatches.length >= P / 2, `only ${all.mismatches.length} of ${P} differ`)
+    for (const v of VERIFIERS) assert.equal((await verifyInferenceJob(deps, s, { result: cheat.result, receiptBytes: cheat.receiptBytes, verifier: v, k: 4 })).ok, false)
+    console.log(`      worker: ${P} prompts x <= 32 tokens, ${honest.ms.toFixed(0)} ms generating; verifier ${ks.join(', ')}; truncated 3/4: ${cheat.ms.toFixed(0)} ms, ${all.mismatches.length}/${P} differ`)
   })
 })
