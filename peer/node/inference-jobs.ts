@@ -21,7 +21,7 @@ import type { LoraConfig } from '../../compute/models/lora.ts'
 import type { ParamSet } from '../../compute/tensors/param-set.ts'
 import { Tokenizer } from '../../compute/tokenizer/index.ts'
 import { BadReceiptError, OutputRefusedError } from '../../compute/verify/errors.ts'
-import { checkInferenceReceipt, generatorFor, inferenceReceipt, inferenceReceiptHash, sampleRequests, verifyInference, type InferenceReceipt } from '../../compute/verify/inference.ts'
+import { checkInferenceReceipt, generatorFor, inferenceReceipt, inferenceReceiptHash, sampleRequests, verifyInference, type InferenceReceipt, type InferenceVerdict } from '../../compute/verify/inference.ts'
 import { segmentsForFraction } from '../../compute/verify/sample.ts'
 import { FileTooLargeError, MalformedDagError, NotAFileError, UnsupportedCidError } from '../../storage/unixfs/index.ts'
 import type { InferenceEngineCache } from './inference-engines.ts'
@@ -178,7 +178,7 @@ export async function verifyInferenceJob (deps: Omit<InferenceJobDeps, 'storeFil
   }
   const sample = sampleRequests(receipt, { verifier: claim.verifier, k, beacon: claim.beacon })
   const checkedReceipt = receipt
-  let verdict
+  let verdict: InferenceVerdict
   try {
     verdict = await withEngine(deps, job, undefined, async (engine) => await verifyInference({
       job: spec.job,
