@@ -32,3 +32,6 @@ export class BadTrainingDataError extends ComputeError {}
 
 /** An inference request the model cannot serve: empty or oversize prompt, bad token, bad limits. */
 export class InvalidRequestError extends ComputeError {}
+
+/** A job's prompts or outputs file that does not decode or breaks its format's limits. */
+export class BadJobFileError extends ComputeError {}
