@@ -9,6 +9,8 @@
 //   stale   trains nothing: delivers its own earlier result for another job
 //   copy    trains nothing: delivers another worker's adapter, read from the datanet's
 //           training-cycle records, with that adapter's own checkpoint chain
+//   small   (inference batches) generates with half the base model's layers; on a
+//           training job it works honestly (market-service.ts runs it)
 // A verifier cheat, `approve`, signs every result without replaying anything.
 // A cheat that finds nothing to reuse (stale or copy on a first job) works honestly.
 import { join } from 'node:path'
@@ -70,6 +72,7 @@ export async function cheatingWork (mode: WorkerCheat, deps: CheatDeps, job: str
     return { adapter: entry.cid, job: t.job, checkpoints: t.checkpoints, checkpointDir: deps.factory.jobDir(t.folder) }
   }
   if (mode === 'base') return await untouched(deps, job, req)
+  if (mode === 'small') return undefined
   if (mode === 'stale') {
     const old = (await deps.past())[0]
     if (old === undefined) return undefined

@@ -1,12 +1,18 @@
-// The local API's task-market routes: submit a training job (escrow, announce, bids,
-// assignment), and follow jobs this peer took part in.
+// The local API's task-market routes: submit a training job or an inference batch
+// (escrow, announce, bids, assignment), and follow jobs this peer took part in.
 import { z } from 'zod'
 import { UsageError } from '../errors.ts'
 import type { Route } from './api-server.ts'
+import { MAX_PROMPT_CHARS, MAX_PROMPTS } from '../../compute/jobs/infer-files.ts'
+import { MAX_NEW_TOKENS } from './lora-server.ts'
 import type { MarketService } from './market-service.ts'
 
 const SubmitSchema = z.strictObject({
-  datanet: z.string().min(1).max(300),
+  kind: z.enum(['train', 'infer']).optional(),
+  datanet: z.string().min(1).max(300).optional(),
+  adapter: z.string().min(1).max(200).optional(),
+  prompts: z.array(z.string().min(1).max(MAX_PROMPT_CHARS)).min(1).max(MAX_PROMPTS).optional(),
+  maxTokens: z.number().int().min(1).max(MAX_NEW_TOKENS).optional(),
   base: z.string().min(1).max(200),
   amount: z.string().regex(/^[0-9]{1,30}(\.[0-9]{1,18})?$/, 'an amount of OPEN like 100 or 2.5'),
   steps: z.number().int().min(1).max(1_000_000).optional(),
@@ -24,8 +30,16 @@ export function marketRoutes (market: MarketService): Route[] {
     handle: async ({ body }) => {
       const r = SubmitSchema.safeParse(body)
       if (!r.success) throw new UsageError(`${r.error.issues[0].path.join('.') || 'body'}: ${r.error.issues[0].message}`)
-      const { amount, verifiers, bidWindowMs, ...train } = r.data
-      return await market.submit({ train, amount, verifiers, bidWindowMs })
+      const { amount, verifiers, bidWindowMs, kind, datanet, base, adapter, prompts, maxTokens, ...training } = r.data
+      const trainingOptions = Object.entries(training).filter(([, v]) => v !== undefined).map(([k]) => k)
+      if (kind === 'infer') {
+        if (prompts === undefined) throw new UsageError('an inference batch needs prompts')
+        if (datanet !== undefined || trainingOptions.length > 0) throw new UsageError(`an inference batch takes no datanet or training options (${['datanet', ...trainingOptions].join(', ')})`)
+        return await market.submit({ infer: { base, adapter, prompts, maxNewTokens: maxTokens ?? 48 }, amount, verifiers, bidWindowMs })
+      }
+      if (datanet === undefined) throw new UsageError('a training job needs a datanet')
+      if (adapter !== undefined || prompts !== undefined || maxTokens !== undefined) throw new UsageError('adapter, prompts and maxTokens are for inference batches (kind infer)')
+      return await market.submit({ train: { datanet, base, ...training }, amount, verifiers, bidWindowMs })
     }
   }, {
     method: 'GET',

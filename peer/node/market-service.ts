@@ -6,14 +6,17 @@
 // carries the escrow's Completion signature, or evidence. Anyone holding the quorum's
 // signatures can release: a requester that refuses to pay is not needed (the worker
 // releases too). Each job's state is a file under market/, written atomically.
-import { readdir } from 'node:fs/promises'
+import { readdir, readFile } from 'node:fs/promises'
 import { join } from 'node:path'
+import type { PeerId } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { id as keccakText, keccak256, parseUnits, Wallet, hexlify } from 'ethers'
 import { CID } from 'multiformats/cid'
 import * as raw from 'multiformats/codecs/raw'
 import { sha256 } from 'multiformats/hashes/sha2'
+import { decodeReceiptFile, encodePromptsFile } from '../../compute/jobs/infer-files.ts'
 import { decodeAdapter } from '../../compute/models/artifacts.ts'
+import { inferenceReceiptHash } from '../../compute/verify/inference-receipt.ts'
 import { checkAdapterBinding, type BindingVerdict } from '../../compute/verify/adapter-binding.ts'
 import { receiptHash, sampleSeed, sampleSegments, segmentsForFraction, type TrainingReceipt } from '../../compute/verify/sample.ts'
 import { checkpointsNeeded, checkReceipt, segmentsOf, verifyTraining } from '../../compute/verify/training.ts'
@@ -32,12 +35,14 @@ import { fetchReceiptEntry, serveVerify } from '../../protocols/verify/verify.ts
 import { ROLE } from '../../settlement/chain/client.ts'
 import { packSignatures, signMessage, verifySigned } from '../../settlement/chain/signatures.ts'
 import { assignJob, reputation, slashFor, type Bid, type Fault, type Outcome, type StakeRole } from '../../settlement/policy/index.ts'
-import { readJsonIfExists, writeJsonAtomic } from '../../storage/atomic-file.ts'
+import { readJsonIfExists, writeFileAtomic, writeJsonAtomic } from '../../storage/atomic-file.ts'
 import { PeerError, EXIT, UsageError } from '../errors.ts'
 import type { Identity } from '../identity/keystore.ts'
 import { isWorkerCheat, type Cheat } from './cheat-modes.ts'
 import { cheatingWork, type CheatDeps, type Produced } from './cheats.ts'
 import { FileCheckpointStore } from './checkpoint-files.ts'
+import { InferenceEngineCache } from './inference-engines.ts'
+import { runInferenceJob, verifyInferenceJob, type InferenceJobDeps, type InferenceJobSpec } from './inference-jobs.ts'
 import { forcedCommit, forcedRate, forcedSecret, isForced, plantFault, validReveal } from './forced-errors.ts'
 import type { PeerLibp2p } from './libp2p.ts'
 import type { ModelFactory, TrainRequest } from './model-factory.ts'
@@ -48,7 +53,7 @@ export class UnknownJobError extends PeerError {
   constructor (job: string) { super(`no job ${job} on this peer`, EXIT.notFound, { job }) }
 }
 
-export type JobPhase = 'bidding' | 'assigned' | 'training' | 'submitted' | 'verifying' | 'verified' | 'released' | 'failed' | 'unassigned'
+export type JobPhase = 'bidding' | 'assigned' | 'training' | 'submitted' | 'verifying' | 'verified' | 'released' | 'failed' | 'unassigned' | 'refunded'
 
 /** market/<job>.json: everything this peer knows and did about one job. */
 export interface JobState {
@@ -70,6 +75,8 @@ export interface JobState {
   resultDueAt?: number
   silent?: string[]
   release?: { tx: string, by: string }
+  /** Requester: the fee taken back after the deadline, for a job that could not complete. */
+  refund?: { tx: string }
   /** Worker: the job drew a forced error; the honest result waits here until the reveal. */
   forced?: { real: Produced, resultHash: string, revealed?: boolean }
   /** Results revealed by the worker as forced errors (their verdicts no longer count). */
@@ -88,8 +95,13 @@ export interface JobState {
   updatedAt: number
 }
 
+/** An inference batch: the base (name or CID), optionally an adapter, the prompts, and the new tokens per prompt. */
+export interface InferSubmit { base: string, adapter?: string, prompts: string[], maxNewTokens: number }
+
 export interface SubmitRequest {
-  train: TrainRequest
+  /** Exactly one of the two: a LoRA training job, or an inference batch. */
+  train?: TrainRequest
+  infer?: InferSubmit
   /** OPEN (decimal) put in escrow: the job's fee. */
   amount: string
   verifiers?: number
@@ -108,7 +120,8 @@ export interface MarketServiceOptions {
   modelKind: (nameOrCid: string) => string | undefined
   dataDir: string
   /** Fetching and storing adapters: a verifier reads the delivered adapter; cheats build theirs. */
-  models: Pick<ModelRegistry, 'adapterBytes' | 'addAdapter' | 'model' | 'resolveModel'>
+  models: Pick<ModelRegistry, 'adapterBytes' | 'addAdapter' | 'model' | 'resolveModel' | 'fileBytes' | 'addFile'>
+  threads?: number
   /** A datanet's recorded training cycles (what a copying cheat copies from). */
   cycles: (datanet: string) => Promise<Array<{ reporter: string, model: string, adapter?: string }>>
   /** Demonstrations and tests only: work or verify as one of the adversaries in ./cheats.ts. */
@@ -126,6 +139,8 @@ const REVEAL_GRACE_MS = 5_000
 const REVEAL_AFTER_MS = 120_000
 /** A requester with a quorum of approvals but a silent verifier releases after this long. */
 const RELEASE_GRACE_MS = 60_000
+/** How often a requester looks for its failed or unassigned jobs whose escrow deadline passed, to take the fee back. */
+const REFUND_SWEEP_MS = 10_000
 
 export class MarketService {
   private readonly opts: MarketServiceOptions
@@ -136,6 +151,8 @@ export class MarketService {
   private readonly busy = new Set<string>()
   private reputationWrites: Promise<void> = Promise.resolve()
   private readonly evidence = new Map<string, object>()
+  private readonly engines = new InferenceEngineCache({ max: 2 })
+  private refunds?: NodeJS.Timeout
 
   constructor (opts: MarketServiceOptions) {
     this.opts = opts
@@ -160,6 +177,8 @@ export class MarketService {
     })
     await serveVerify(libp2p, async (job, entry) => await this.receiptPart(job, entry))
     await this.resume()
+    this.refunds = setInterval(() => { void this.refundExpired() }, REFUND_SWEEP_MS)
+    this.refunds.unref()
   }
 
   /**
@@ -184,6 +203,7 @@ export class MarketService {
   }
 
   async stop (): Promise<void> {
+    clearInterval(this.refunds)
     const pubsub = this.opts.libp2p.services.pubsub
     pubsub.unsubscribe(this.jobsTopic)
     pubsub.unsubscribe(this.verdictsTopic)
@@ -214,6 +234,9 @@ export class MarketService {
     const chain = this.opts.settlement.chain
     const fee = parseUnits(req.amount, 18)
     if (fee <= 0n) throw new UsageError('the job needs an amount of OPEN above 0')
+    if ((req.train === undefined) === (req.infer === undefined)) throw new UsageError('a job is either a training job or an inference batch')
+    // Checked before any OPEN moves: a bad prompts file is refused here, not by every worker.
+    const spec = req.train !== undefined ? { params: trainParams(req.train) } : await this.inferSpec(req.infer!)
     const job = keccakText(`${this.opts.identity.address}:${Date.now()}:${Math.random()}`)
     // The escrow's deadline is in chain time (a devnet's clock may have been warped).
     const deadline = await this.opts.settlement.chainTime() + 3_600
@@ -221,8 +244,8 @@ export class MarketService {
     const [minWorker] = await Promise.all([chain.read<bigint>('registry', 'minStake', [ROLE.worker])])
     const announce: JobAnnounce = {
       job,
-      kind: 'train',
-      spec: { params: trainParams(req.train) },
+      kind: req.train !== undefined ? 'train' : 'infer',
+      spec,
       escrow: { chainId: chain.addresses.chainId, contract: chain.addresses.escrow, amount: fee.toString(), deadline: deadline * 1000 },
       maxPrice: fee.toString(),
       requiredStake: minWorker.toString(),
@@ -236,6 +259,13 @@ export class MarketService {
     this.opts.log('job announced', { job, fee: fee.toString() })
     await new Promise(resolve => setTimeout(resolve, Math.max(0, announce.bidUntil - Date.now())))
     return await this.assign(job)
+  }
+
+  /** An inference batch's announce spec: the prompts stored as a file peers fetch by CID, the base by CID. */
+  private async inferSpec (r: InferSubmit): Promise<JobAnnounce['spec']> {
+    const prompts = await this.opts.models.addFile(encodePromptsFile(r.prompts))
+    const base = this.opts.models.resolveModel(r.base).cid
+    return { base, ...(r.adapter !== undefined ? { adapter: r.adapter } : {}), params: { prompts, maxNewTokens: r.maxNewTokens, count: r.prompts.length } }
   }
 
   private async assign (job: string): Promise<JobState> {
@@ -275,6 +305,32 @@ export class MarketService {
     this.opts.log('job assigned', { job, workers: a.workers, verifiers: a.verifiers })
     this.watch(job, state.resultDueAt)
     return state
+  }
+
+  /**
+   * A job that cannot complete (its result failed verification, or no bidder delivered)
+   * is refunded once the escrow's deadline passes in chain time: nothing is released
+   * for it, and the requester takes its fee back without anyone's signature.
+   */
+  private async refundExpired (): Promise<void> {
+    try {
+      const now = await this.opts.settlement.chainTime()
+      for (const { job, role, phase } of await this.list()) {
+        if (role !== 'requester' || (phase !== 'failed' && phase !== 'unassigned')) continue
+        const state = await this.status(job)
+        if (now * 1000 <= state.announce.escrow.deadline) continue
+        const chain = this.opts.settlement.chain
+        if ((await chain.jobOf(job)).status === 1) {
+          const tx = await chain.refundJob(job)
+          state.refund = { tx: tx.receipt.hash }
+          this.opts.log('escrow refunded', { job, tx: tx.receipt.hash })
+        }
+        state.phase = 'refunded'
+        await this.save(state)
+      }
+    } catch (err) {
+      this.opts.log('refund sweep failed', { error: (err as Error).name, message: (err as Error).message })
+    }
   }
 
   /** At the due time, a requester still without a result replaces the worker (reputation: timeout). */
@@ -319,9 +375,11 @@ export class MarketService {
   private async onAnnounce (env: Envelope<JobAnnounce>): Promise<void> {
     const a = env.body
     const requester = identityOf(env.signer)
-    if (requester.peerId === this.opts.identity.peerId || a.kind !== 'train') return
-    const kind = typeof a.spec.params.base === 'string' ? this.opts.modelKind(a.spec.params.base) : undefined
-    if (kind === undefined) return
+    if (requester.peerId === this.opts.identity.peerId || a.kind === 'attribute') return
+    const baseRef = a.kind === 'infer' ? a.spec.base : a.spec.params.base
+    const kind = typeof baseRef === 'string' ? this.opts.modelKind(baseRef) : undefined
+    // Inference batches are language-model generation.
+    if (kind === undefined || (a.kind === 'infer' && kind !== 'lm')) return
     const chain = this.opts.settlement.chain
     // The payment must be in escrow as announced before anyone works for it.
     const onChain = await chain.jobOf(a.job)
@@ -338,7 +396,9 @@ export class MarketService {
     const steps = typeof a.spec.params.steps === 'number' ? a.spec.params.steps : 300
     // A cheating worker saves the cost of the work, so it can undercut honest bids.
     const price = role === 'worker' && isWorkerCheat(this.opts.cheat) ? (BigInt(a.maxPrice) * 8n / 10n).toString() : a.maxPrice
-    const bid: JobBid = { job: a.job, role, price, etaMs: 10_000 + (kind === 'lm' ? 200 : 10) * steps, stake: (role === 'worker' ? worker : verifier).toString(), ...(role === 'worker' ? { commit: forcedCommit(forcedSecret(this.wallet(), a.job)) } : {}) }
+    // Inference: a few ms per generated token (bench lora-serve), generously.
+    const etaMs = a.kind === 'infer' ? 10_000 + 5 * Number(a.spec.params.count ?? 1) * Number(a.spec.params.maxNewTokens ?? 48) : 10_000 + (kind === 'lm' ? 200 : 10) * steps
+    const bid: JobBid = { job: a.job, role, price, etaMs, stake: (role === 'worker' ? worker : verifier).toString(), ...(role === 'worker' ? { commit: forcedCommit(forcedSecret(this.wallet(), a.job)) } : {}) }
     await this.save({ job: a.job, role, phase: 'bidding', announce: a, requester: requester.address, requesterPeer: requester.peerId, updatedAt: Date.now() })
     const answer = await sendTask(this.opts.libp2p, this.opts.registry, peerIdFromString(requester.peerId), this.seal(JobBidMessage.type, bid))
     this.opts.log('bid sent', { job: a.job, role, accepted: answer.accepted, reason: answer.reason })
@@ -364,6 +424,7 @@ export class MarketService {
     this.busy.add(job)
     try {
       const state = await this.status(job)
+      if (state.announce.kind === 'infer') { await this.workInfer(state); return }
       const req = trainRequestOf(state.announce)
       const cheat = this.opts.cheat
       const started = performance.now()
@@ -388,6 +449,43 @@ export class MarketService {
     }
   }
 
+  // --- inference batches (./inference-jobs.ts)
+
+  private inferenceDeps (): InferenceJobDeps {
+    return {
+      models: this.opts.models,
+      fetchFile: async (cid, maxBytes) => await this.opts.models.fileBytes(cid, maxBytes, AbortSignal.timeout(120_000)),
+      storeFile: async (bytes) => await this.opts.models.addFile(bytes),
+      threads: this.opts.threads,
+      engines: this.engines
+    }
+  }
+
+  private async workInfer (state: JobState): Promise<void> {
+    const spec = inferSpecOf(state.announce)
+    const started = performance.now()
+    // The smaller-model adversary: the same base with half its layers, about half the compute.
+    let truncateTo: number | undefined
+    if (this.opts.cheat === 'small') {
+      const layers = ((await this.opts.models.model(this.opts.models.resolveModel(spec.base).cid)).meta.config as { layers: number }).layers
+      truncateTo = Math.max(1, Math.floor(layers / 2))
+      this.opts.log('cheating: generating with a smaller model', { job: state.job, layers: truncateTo })
+    }
+    const run = await runInferenceJob(this.inferenceDeps(), spec, { truncateTo })
+    state.computeMs = performance.now() - started
+    state.cheated = truncateTo !== undefined
+    await writeFileAtomic(join(this.dir, `${state.job}.receipt.bin`), run.receiptBytes)
+    const n = run.receipt.outputs.length
+    const result: JobResult = {
+      job: state.job,
+      worker: this.opts.identity.address,
+      result: run.result,
+      resultHash: keccakText(run.result),
+      receipt: { head: '0x' + run.receipt.head, entries: n, every: 1, steps: n, chain: CID.createV1(raw.code, await sha256.digest(run.receiptBytes)).toString() }
+    }
+    await this.send(state, result, 1)
+  }
+
   /** Builds the result and its receipt, keeps them, and sends the result to the requester and the verifiers. */
   private async deliver (state: JobState, produced: Produced, attempts = 1): Promise<void> {
     const job = state.job
@@ -403,6 +501,11 @@ export class MarketService {
     // Receipt first: a verifier asks for it as soon as it has the result.
     await writeJsonAtomic(join(this.dir, `${job}.receipt.json`), receipt)
     state.checkpointDir = produced.checkpointDir
+    await this.send(state, result, attempts)
+  }
+
+  private async send (state: JobState, result: JobResult, attempts: number): Promise<void> {
+    const job = state.job
     state.result = result
     state.phase = 'submitted'
     await this.save(state)
@@ -416,7 +519,7 @@ export class MarketService {
         if (i < attempts) await new Promise(resolve => setTimeout(resolve, 1_000))
       }
     }
-    this.opts.log('job result sent', { job, adapter: produced.adapter, to: targets.length })
+    this.opts.log('job result sent', { job, result: result.result, to: targets.length })
   }
 
   // --- forced errors (./forced-errors.ts)
@@ -531,6 +634,7 @@ export class MarketService {
   private async receiptPart (job: string, entry: number | 'receipt'): Promise<Uint8Array | undefined> {
     const state = await this.load(job)
     if (state?.role !== 'worker' || state.result === undefined) return undefined
+    if (entry === 'receipt' && state.announce.kind === 'infer') return await readFile(join(this.dir, `${job}.receipt.bin`)).catch(() => undefined)
     if (entry === 'receipt') {
       const r = await readJsonIfExists<TrainingReceipt>(join(this.dir, `${job}.receipt.json`))
       return r === undefined ? undefined : Buffer.from(JSON.stringify(r))
@@ -564,53 +668,18 @@ export class MarketService {
     const result = state.result!
     const started = performance.now()
     let verdict: JobVerdict
-    let beacon: string | undefined
+    const beacon: { value?: string } = {}
     try {
       const peer = peerIdFromString(workerPeer)
       const receiptBytes = await fetchReceiptEntry(this.opts.libp2p, peer, job, 'receipt')
       const cid = CID.createV1(raw.code, await sha256.digest(receiptBytes))
       if (cid.toString() !== result.receipt.chain) throw new Error('the receipt does not hash to the CID the result names')
-      const receipt = JSON.parse(Buffer.from(receiptBytes).toString('utf8')) as TrainingReceipt
-      const rHash = receiptHash(receipt)
-      beacon = this.beacon(job, rHash)
-      if (this.opts.cheat === 'approve') {
-        this.opts.log('cheating: approved without checking', { job })
-        verdict = { job, worker: result.worker, resultHash: result.resultHash, ok: true, checked: [], completion: await this.completion(job, result), beacon }
-      } else {
-        const replay = await this.opts.factory.replayTask(trainRequestOf(state.announce), AbortSignal.timeout(3_600_000))
-        try {
-          const { task } = replay
-          // Before asking for any bytes: a receipt of another run (stale, copied) is refused outright.
-          checkReceipt(task, receipt)
-          const n = segmentsOf(task).length
-          // The registry's audit rate, at least one segment; the sample is fixed by this verifier's beacon, which the worker cannot know.
-          const bps = Number(await this.opts.settlement.chain.read<bigint>('registry', 'auditRateBps'))
-          const k = Math.min(n, Math.max(1, segmentsForFraction(n, bps / 10_000)))
-          const segments = sampleSegments(sampleSeed({ job, receipt: rHash, verifier: this.opts.identity.address, beacon }), n, k)
-          const checkpoints = new Map<number, Uint8Array>()
-          for (const step of checkpointsNeeded(task, segments)) checkpoints.set(step, await fetchReceiptEntry(this.opts.libp2p, peer, job, step))
-          const v = await verifyTraining({ task, receipt, segments, checkpoints })
-          state.computeMs = v.computeMs
-          const headOk = '0x' + receipt.chain.at(-1)!.hash === result.receipt.head && result.resultHash === keccakText(result.result)
-          // Every job, not a sample: the delivered adapter must be this run's last checkpoint.
-          let binding: BindingVerdict | undefined
-          if (v.ok && headOk) {
-            const final = await fetchReceiptEntry(this.opts.libp2p, peer, job, task.steps)
-            const adapter = decodeAdapter(await this.opts.models.adapterBytes(result.result, AbortSignal.timeout(120_000)), replay.base)
-            binding = checkAdapterBinding({ task, receipt, adapter, final })
-          }
-          if (v.ok && headOk && binding?.ok === true) {
-            verdict = { job, worker: result.worker, resultHash: result.resultHash, ok: true, checked: segments, completion: await this.completion(job, result), beacon }
-          } else {
-            verdict = await this.failing(job, result, segments, { job, receipt: rHash, mismatches: v.mismatches, headOk, binding }, beacon)
-          }
-        } finally {
-          await replay.release()
-        }
-      }
+      verdict = state.announce.kind === 'infer'
+        ? await this.verifyInfer(state, result, receiptBytes, beacon)
+        : await this.verifyTrain(state, result, peer, receiptBytes, beacon)
     } catch (err) {
       // A worker that cannot show its work fails verification.
-      verdict = await this.failing(job, result, [], { job, error: (err as Error).name, message: (err as Error).message }, beacon)
+      verdict = await this.failing(job, result, [], { job, error: (err as Error).name, message: (err as Error).message }, beacon.value)
     } finally {
       this.busy.delete(job)
     }
@@ -638,6 +707,64 @@ export class MarketService {
       latest.slash = slashed
       await this.save(latest)
     }
+  }
+
+  /** Training: the receipt is this job's run, sampled segments replay, and the adapter is the last checkpoint. */
+  private async verifyTrain (state: JobState, result: JobResult, peer: PeerId, receiptBytes: Uint8Array, beacon: { value?: string }): Promise<JobVerdict> {
+    const job = state.job
+    const receipt = JSON.parse(Buffer.from(receiptBytes).toString('utf8')) as TrainingReceipt
+    const rHash = receiptHash(receipt)
+    beacon.value = this.beacon(job, rHash)
+    if (this.opts.cheat === 'approve') return await this.approveUnchecked(job, result, beacon.value)
+    const replay = await this.opts.factory.replayTask(trainRequestOf(state.announce), AbortSignal.timeout(3_600_000))
+    try {
+      const { task } = replay
+      // Before asking for any bytes: a receipt of another run (stale, copied) is refused outright.
+      checkReceipt(task, receipt)
+      const n = segmentsOf(task).length
+      // The registry's audit rate, at least one segment; the sample is fixed by this verifier's beacon, which the worker cannot know.
+      const k = Math.min(n, Math.max(1, segmentsForFraction(n, await this.auditRate())))
+      const segments = sampleSegments(sampleSeed({ job, receipt: rHash, verifier: this.opts.identity.address, beacon: beacon.value }), n, k)
+      const checkpoints = new Map<number, Uint8Array>()
+      for (const step of checkpointsNeeded(task, segments)) checkpoints.set(step, await fetchReceiptEntry(this.opts.libp2p, peer, job, step))
+      const v = await verifyTraining({ task, receipt, segments, checkpoints })
+      state.computeMs = v.computeMs
+      const headOk = '0x' + receipt.chain.at(-1)!.hash === result.receipt.head && result.resultHash === keccakText(result.result)
+      // Every job, not a sample: the delivered adapter must be this run's last checkpoint.
+      let binding: BindingVerdict | undefined
+      if (v.ok && headOk) {
+        const final = await fetchReceiptEntry(this.opts.libp2p, peer, job, task.steps)
+        const adapter = decodeAdapter(await this.opts.models.adapterBytes(result.result, AbortSignal.timeout(120_000)), replay.base)
+        binding = checkAdapterBinding({ task, receipt, adapter, final })
+      }
+      if (v.ok && headOk && binding?.ok === true) return { job, worker: result.worker, resultHash: result.resultHash, ok: true, checked: segments, completion: await this.completion(job, result), beacon: beacon.value }
+      return await this.failing(job, result, segments, { job, receipt: rHash, mismatches: v.mismatches, headOk, binding }, beacon.value)
+    } finally {
+      await replay.release()
+    }
+  }
+
+  /** Inference: the outputs match the receipt, and sampled requests re-generate to the same tokens on the real model. */
+  private async verifyInfer (state: JobState, result: JobResult, receiptBytes: Uint8Array, beacon: { value?: string }): Promise<JobVerdict> {
+    const job = state.job
+    const receipt = decodeReceiptFile(receiptBytes)
+    beacon.value = this.beacon(job, inferenceReceiptHash(receipt))
+    if (this.opts.cheat === 'approve') return await this.approveUnchecked(job, result, beacon.value)
+    const headOk = '0x' + receipt.head === result.receipt.head && result.resultHash === keccakText(result.result)
+    const v = await verifyInferenceJob(this.inferenceDeps(), inferSpecOf(state.announce), { result: result.result, receiptBytes, verifier: this.opts.identity.address, beacon: beacon.value, fraction: await this.auditRate() })
+    state.computeMs = v.computeMs
+    if (v.ok && headOk) return { job, worker: result.worker, resultHash: result.resultHash, ok: true, checked: v.checked, completion: await this.completion(job, result), beacon: beacon.value }
+    return await this.failing(job, result, v.checked, { ...(v.evidence ?? { job }), headOk, mismatches: v.mismatches }, beacon.value)
+  }
+
+  private async approveUnchecked (job: string, result: JobResult, beacon: string): Promise<JobVerdict> {
+    this.opts.log('cheating: approved without checking', { job })
+    return { job, worker: result.worker, resultHash: result.resultHash, ok: true, checked: [], completion: await this.completion(job, result), beacon }
+  }
+
+  /** The registry's audit rate, as a share. */
+  private async auditRate (): Promise<number> {
+    return Number(await this.opts.settlement.chain.read<bigint>('registry', 'auditRateBps')) / 10_000
   }
 
   /** Waits until every assigned verifier spoke on the result (then a grace period), at most REVEAL_AFTER_MS; true once a reveal names it. */
@@ -846,6 +973,12 @@ function trainParams (t: TrainRequest): Record<string, number | string | boolean
   const out: Record<string, number | string | boolean> = { datanet: t.datanet, base: t.base }
   for (const k of ['rank', 'alpha', 'steps', 'batch', 'lr', 'seq', 'seed', 'label', 'heldOut'] as const) if (t[k] !== undefined) out[k] = t[k] as number | string
   return out
+}
+
+function inferSpecOf (a: JobAnnounce): InferenceJobSpec {
+  const p = a.spec.params
+  if (a.spec.base === undefined || typeof p.prompts !== 'string' || typeof p.maxNewTokens !== 'number') throw new UsageError('the inference job names no base, prompts or maxNewTokens')
+  return { job: a.job, base: a.spec.base, ...(a.spec.adapter !== undefined ? { adapter: a.spec.adapter } : {}), prompts: p.prompts, maxNewTokens: p.maxNewTokens }
 }
 
 function trainRequestOf (a: JobAnnounce): TrainRequest {

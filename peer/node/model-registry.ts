@@ -94,6 +94,18 @@ export class ModelRegistry {
     return await this.bytesOf(cid, MAX_ADAPTER_BYTES, signal)
   }
 
+  /** Any file by CID (a job's prompts, a worker's outputs), at most maxBytes: from this peer, else the swarm. */
+  async fileBytes (cid: string, maxBytes: number, signal?: AbortSignal): Promise<Uint8Array> {
+    return await this.bytesOf(cid, maxBytes, signal)
+  }
+
+  /** Stores and pins a job file (prompts, outputs) so peers can fetch it; returns its CID. */
+  async addFile (bytes: Uint8Array): Promise<string> {
+    const { cid } = await importFile(this.opts.localBlocks, bytes)
+    await this.opts.pin([cid])
+    return cid.toString()
+  }
+
   private async bytesOf (cid: string, maxBytes: number, signal?: AbortSignal): Promise<Uint8Array> {
     let parsed: CID
     try { parsed = CID.parse(cid) } catch { throw new UsageError(`"${cid}" is not a CID`) }

@@ -279,6 +279,7 @@ export class PeerNode {
         factory,
         modelKind: (m) => { try { return models.resolveModel(m).kind } catch { return undefined } },
         models,
+        threads: this.opts.threads,
         cycles: async (datanet) => (await datanets.show(datanet.split('@')[0])).cycles,
         dataDir: this.dataDir,
         cheat: this.opts.cheat,

@@ -1,29 +1,56 @@
 // openledger job submit|status|list — the task market as a requester, through the
 // running peer: escrow the fee, announce, take bids, assign; then follow the job.
+import { readFile } from 'node:fs/promises'
 import type { Command } from 'commander'
+import { UsageError } from '../../errors.ts'
 import { apiGet, apiPost, endpointOf } from '../api-client.ts'
 import { dataDirOf, intOption, nodeClientOptions } from '../options.ts'
 import { printJson, table } from '../output.ts'
 
 interface Common { dataDir?: string, url?: string, json?: boolean }
 
+function kindOption (v: string): 'train' | 'infer' {
+  if (v !== 'train' && v !== 'infer') throw new UsageError(`--kind must be train or infer, got "${v}"`)
+  return v
+}
+
+/** A prompts file: a JSON array of strings, or one prompt per non-empty line. */
+async function readPrompts (path: string): Promise<string[]> {
+  let text: string
+  try { text = await readFile(path, 'utf8') } catch (err) { throw new UsageError(`cannot read --prompts ${path}: ${(err as Error).message}`) }
+  if (text.trimStart().startsWith('[')) {
+    let v: unknown
+    try { v = JSON.parse(text) } catch { throw new UsageError(`--prompts ${path} is not valid JSON`) }
+    if (!Array.isArray(v) || !v.every(x => typeof x === 'string')) throw new UsageError(`--prompts ${path} must be a JSON array of strings`)
+    return v
+  }
+  return text.split('\n').map(l => l.trim()).filter(l => l !== '')
+}
+
 export function jobCommand (program: Command): void {
   const job = program.command('job').description('training jobs on the market: paid from escrow, checked by verifiers, settled by epoch')
 
   nodeClientOptions(job.command('submit'))
-    .description('escrow AMOUNT OPEN and broadcast a LoRA training job; returns once it is assigned')
-    .requiredOption('--datanet <D[@version]>', 'the datanet version to train on')
+    .description('escrow AMOUNT OPEN and broadcast a job (LoRA training, or with --kind infer an inference batch); returns once it is assigned')
+    .option('--kind <kind>', 'train or infer', kindOption, 'train')
+    .option('--datanet <D[@version]>', 'train: the datanet version to train on')
     .requiredOption('--base <model>', 'base model name or CID')
     .requiredOption('--amount <open>', 'the fee, in OPEN, put in escrow')
-    .option('--steps <n>', 'training steps', intOption('--steps', 1, 1_000_000))
-    .option('--batch <n>', 'batch size', intOption('--batch', 1, 4096))
-    .option('--label <label>', 'train on files with this label only')
+    .option('--steps <n>', 'train: training steps', intOption('--steps', 1, 1_000_000))
+    .option('--batch <n>', 'train: batch size', intOption('--batch', 1, 4096))
+    .option('--label <label>', 'train: on files with this label only')
+    .option('--adapter <cid>', 'infer: the adapter to run (default: the base alone)')
+    .option('--prompts <file>', 'infer: the prompts, one per line, or a JSON array of strings')
+    .option('--max-tokens <n>', 'infer: new tokens per prompt (default 48)', intOption('--max-tokens', 1, 512))
     .option('--verifiers <n>', 'verifiers to assign', intOption('--verifiers', 1, 16))
     .option('--bid-window <ms>', 'how long bids are taken', intOption('--bid-window', 500, 600_000))
-    .action(async (opts: Common & { datanet: string, base: string, amount: string, steps?: number, batch?: number, label?: string, verifiers?: number, bidWindow?: number }) => {
-      const r = await apiPost<any>(await endpointOf(dataDirOf(opts), opts.url), '/jobs', {
-        datanet: opts.datanet, base: opts.base, amount: opts.amount, steps: opts.steps, batch: opts.batch, label: opts.label, verifiers: opts.verifiers, bidWindowMs: opts.bidWindow
-      })
+    .action(async (opts: Common & { kind: 'train' | 'infer', datanet?: string, base: string, amount: string, steps?: number, batch?: number, label?: string, adapter?: string, prompts?: string, maxTokens?: number, verifiers?: number, bidWindow?: number }) => {
+      if (opts.kind === 'train' && opts.datanet === undefined) throw new UsageError('a training job needs --datanet')
+      if (opts.kind === 'infer' && opts.prompts === undefined) throw new UsageError('an inference batch needs --prompts FILE')
+      const body = opts.kind === 'infer'
+        ? { kind: 'infer', base: opts.base, adapter: opts.adapter, prompts: await readPrompts(opts.prompts!), maxTokens: opts.maxTokens, amount: opts.amount, verifiers: opts.verifiers, bidWindowMs: opts.bidWindow }
+        : { datanet: opts.datanet, base: opts.base, amount: opts.amount, steps: opts.steps, batch: opts.batch, label: opts.label, verifiers: opts.verifiers, bidWindowMs: opts.bidWindow }
+      const r = await apiPost<any>(await endpointOf(dataDirOf(opts), opts.url), '/jobs', body)
       if (opts.json === true) { printJson(r); return }
       console.log(`job ${r.job}: ${r.phase}${r.error != null ? ` (${r.error})` : ''}`)
       if (r.assign != null) console.log(`worker   ${r.assign.workers.map((w: any) => w.address).join(', ')}\nverifier ${r.assign.verifiers.map((v: any) => v.address).join(', ')}`)
@@ -35,7 +62,7 @@ export function jobCommand (program: Command): void {
       const r = await apiGet<any>(await endpointOf(dataDirOf(opts), opts.url), `/jobs/${encodeURIComponent(id)}`)
       if (opts.json === true) { printJson(r); return }
       console.log(`job ${r.job} (${r.role}): ${r.phase}${r.error != null ? ` (${r.error})` : ''}`)
-      if (r.result != null) console.log(`result   ${r.result.result} (receipt: ${r.result.receipt.entries} checkpoints)`)
+      if (r.result != null) console.log(`result   ${r.result.result} (receipt: ${r.result.receipt.entries} ${r.announce?.kind === 'infer' ? 'outputs' : 'checkpoints'})`)
       for (const v of r.verdicts ?? []) console.log(`verdict  ${v.by}: ${v.ok === true ? 'ok' : 'FAULT'}, segments ${v.checked.join(', ')}`)
       if (r.release != null) console.log(`released tx ${r.release.tx}`)
     })
