@@ -49,12 +49,14 @@ export function validReveal (opts: { secret: string, commit: string | undefined,
 /**
  * The job's forced-error rate by the shared policy, from its on-chain terms: a lazy
  * verifier saves the check (the audited share of the work, priced at the worker's part
- * of the fee), and risks its share of the verifiers' reward and the verifier slash.
+ * of the fee) and risks the verifier slash.
  */
-export function forcedRate (terms: { fee: bigint, workerBps: number, auditBps: number, verifiersBps: number, verifiers: number, verifierSlash: bigint }): number {
+export function forcedRate (terms: { fee: bigint, workerBps: number, auditBps: number, verifierSlash: bigint }): number {
   return forcedErrorRate({
     costSaved: terms.fee * BigInt(terms.workerBps) * BigInt(terms.auditBps) / 100_000_000n,
-    reward: terms.fee * BigInt(terms.verifiersBps) / 10_000n / BigInt(Math.max(1, terms.verifiers)),
+    // Not the verifier's pay: after a reveal the real result is verified and paid anew, so a
+    // lazy approver forfeits nothing but the slash (the simulator prices it the same way).
+    reward: 0n,
     stake: terms.verifierSlash
   }).p
 }

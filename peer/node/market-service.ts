@@ -530,7 +530,7 @@ export class MarketService {
     const [split, audit, slash] = await Promise.all([
       chain.read<bigint[]>('registry', 'rewardSplit'), chain.read<bigint>('registry', 'auditRateBps'), chain.read<bigint>('registry', 'slashAmount', [ROLE.verifier])
     ])
-    return forcedRate({ fee: BigInt(state.announce.escrow.amount), workerBps: Number(split[0]), auditBps: Number(audit), verifiersBps: Number(split[1]), verifiers: state.announce.verifiers, verifierSlash: slash })
+    return forcedRate({ fee: BigInt(state.announce.escrow.amount), workerBps: Number(split[0]), auditBps: Number(audit), verifierSlash: slash })
   }
 
   private async drawsForcedError (state: JobState): Promise<boolean> {
