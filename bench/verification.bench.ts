@@ -43,7 +43,7 @@ interface Run { receipt: TrainingReceipt, store: MemoryCheckpointStore, ms: numb
 
 export async function run (args: string[]): Promise<BenchResult> {
   const f = parseFlags(args, { jobs: 'string', audit: 'string', verifiers: 'string', threads: 'string', devnet: 'boolean', steps: 'string' })
-  if (f.devnet === true) return await onDevnet(numberFlag(f, 'jobs', 24, { min: 1 }), numberFlag(f, 'steps', 500, { min: 50 }))
+  if (f.devnet === true) return await onDevnet(numberFlag(f, 'jobs', 32, { min: 1 }), numberFlag(f, 'steps', 500, { min: 50 }))
   const jobs = numberFlag(f, 'jobs', 40, { min: 1 })
   const audit = Math.min(1, numberFlag(f, 'audit', 0.05, { min: 0.01, integer: false }))
   const verifiers = numberFlag(f, 'verifiers', 2, { min: 1 })
@@ -136,7 +136,7 @@ async function onDevnet (jobs: number, steps: number): Promise<BenchResult> {
     ratio: r.verificationShare,
     reps: r.jobs,
     params: { devnet: true, jobs: r.jobs, steps, cheatingJobs: r.cheatingJobs, honestJobs: r.honestJobs, auditRate: 'registry auditRateBps (devnet 1000)', verifiers: 1 },
-    units: { verificationShare: 'x the worker\'s training compute (replay only)', verificationWallShare: 'x the worker\'s training compute (the verifier\'s whole wall time)' },
+    units: { verificationShare: 'x the worker\'s job time (the verifier\'s replay only)', verificationWallShare: 'x the worker\'s job time (the verifier\'s whole wall time: data, session, fetches, replay, binding)' },
     detail: { byWorker: r.byWorker },
     notes: [
       'baseline: full replication costs 1.0x the honest compute',

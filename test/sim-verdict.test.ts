@@ -40,8 +40,10 @@ describe('job verdict policy', function () {
     const v = jobVerdict({ worker: W, verdicts: [{ verifier: A, approved: true }, { verifier: B, approved: false }], forcedError: true })
     assert.equal(v.paid, false)
     assert.equal(v.refund, false)
-    assert.deepEqual(v.slashes, [{ peer: A, role: 'verifier', fault: 'lazy-approval', prover: null }])
+    assert.deepEqual(v.slashes, [{ peer: A, role: 'verifier', fault: 'lazy-approval', prover: B }], 'the verifier that found the planted fault proves the approval')
     assert.deepEqual(v.outcomes, [{ peer: A, kind: 'slashed' }, { peer: B, kind: 'verified' }])
+    const alone = jobVerdict({ worker: W, verdicts: [{ verifier: A, approved: true }], forcedError: true })
+    assert.deepEqual(alone.slashes, [{ peer: A, role: 'verifier', fault: 'lazy-approval', prover: null }], 'no finder: the network proves it')
   })
 
   it('a clean referee finding pays the worker; a verifier that rejected a correct result is not paid and records a failure', function () {

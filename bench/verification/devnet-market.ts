@@ -1,9 +1,9 @@
 // verification --devnet: the same questions asked of the real network path. A devnet
 // with its anvil chain: peer 0 holds the data, aggregates and verifies; peer 1 requests;
 // peers 2-3 work honestly; peers 4-8 play the worker adversaries of peer/node/cheats.ts
-// (random, base, stale, copy, lazy). Jobs go out in rounds through `job submit`; before
-// each round every cheater slashed below the minimum stakes again, so cheats keep
-// coming. Each job's fate is read back from the peers' own job records: the worker's
+// (random, base, stale, copy, lazy). Jobs go out in rounds of four through `job submit`;
+// before every other round each cheater slashed below the minimum stakes again, so
+// cheats keep coming, and in the rounds between honest workers take the jobs. Each job's fate is read back from the peers' own job records: the worker's
 // (did it cheat, how long it computed), the verifier's (verdict, replay time, wall time).
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -25,7 +25,7 @@ export interface DevnetMarketFigures {
   caught: number
   honestJobs: number
   honestRejected: number
-  /** Per honest job: the verifier's replay time / the worker's training time (median). */
+  /** Per honest job: the verifier's replay time / the worker's whole job time (data, training, evaluation; median). */
   verificationShare: number
   /** The same with the verifier's whole wall time (fetching checkpoints, preparing the data, the binding check). */
   verificationWallShare: number
@@ -47,8 +47,9 @@ export async function devnetMarket (opts: { jobs: number, steps: number, log: (m
     await cli(0, ['stake', 'add', '200', '--role', 'verifier'])
     const submitted: string[] = []
     for (let round = 0; submitted.length < opts.jobs; round++) {
-      // Every worker below the minimum stakes back up: a slashed cheater keeps cheating.
-      for (const p of WORKERS) {
+      // Every other round, every worker below the minimum stakes back up, so a slashed
+      // cheater keeps cheating; in between, the honest workers take the jobs.
+      for (const p of round % 2 === 0 ? WORKERS : []) {
         const stake = BigInt((await cli(p, ['rewards', 'show'])).stake.worker)
         if (stake < 100n * OPEN) await cli(p, ['stake', 'add', String((100n * OPEN - stake) / OPEN + 1n), '--role', 'worker'])
       }

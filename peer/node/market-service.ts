@@ -1,11 +1,15 @@
-// The task market on one peer, for LoRA training jobs: as a requester it escrows OPEN,
-// announces the job, takes bids, assigns by the shared policy and releases the escrow
-// once a verifier quorum signed; as a worker it bids, trains, and reports the result
-// with its receipt (the checkpoint hash chain); as a verifier it bids, replays sampled
-// segments of the receipt from the worker's checkpoints, and publishes a verdict that
-// carries the escrow's Completion signature, or evidence. Anyone holding the quorum's
-// signatures can release: a requester that refuses to pay is not needed (the worker
-// releases too). Each job's state is a file under market/, written atomically.
+// The task market on one peer, for LoRA training jobs and inference batches: as a
+// requester it escrows OPEN, announces the job, takes bids, assigns by the shared policy,
+// releases the escrow once the assigned verifiers approved (and refunds a job that
+// could not complete after its deadline); as a worker it bids, trains or generates,
+// and reports the result with its receipt (the checkpoint hash chain, or the chain over
+// every output), planting a forced error when its committed secret draws one; as a
+// verifier it replays a sample fixed by its own beacon, binds a training result to its
+// last checkpoint, publishes a verdict with the escrow's Completion signature or with
+// evidence, and slashes proven faults on chain (a co-verifier's approval of a revealed
+// forced error included). Anyone holding the verifiers' signatures can release: a
+// requester that refuses to pay is not needed. Each job's state is a file under
+// market/, written atomically; in-flight jobs resume from it after a restart.
 import { readdir, readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { PeerId } from '@libp2p/interface'
@@ -34,7 +38,7 @@ import { JOBS_TOPIC, topicName, VERDICTS_TOPIC } from '../../protocols/topics.ts
 import { fetchReceiptEntry, serveVerify } from '../../protocols/verify/verify.ts'
 import { ROLE } from '../../settlement/chain/client.ts'
 import { packSignatures, signMessage, verifySigned } from '../../settlement/chain/signatures.ts'
-import { assignJob, reputation, slashFor, type Bid, type Fault, type Outcome, type StakeRole } from '../../settlement/policy/index.ts'
+import { assignJob, jobVerdict, reputation, slashFor, type Bid, type Fault, type Outcome, type StakeRole } from '../../settlement/policy/index.ts'
 import { readJsonIfExists, writeFileAtomic, writeJsonAtomic } from '../../storage/atomic-file.ts'
 import { PeerError, EXIT, UsageError } from '../errors.ts'
 import type { Identity } from '../identity/keystore.ts'
@@ -587,13 +591,17 @@ export class MarketService {
       state.phase = 'assigned'
       await this.save(state)
       this.opts.log('forced error revealed by the worker', { job: r.job, approvals: onForced.filter(d => d.ok).map(d => d.by) })
-      const mine = onForced.find(d => d.by.toLowerCase() === this.opts.identity.address.toLowerCase())
+      const me = this.opts.identity.address.toLowerCase()
+      const mine = onForced.find(d => d.by.toLowerCase() === me)
       if (state.role !== 'verifier' || mine === undefined || mine.ok) return
-      for (const lazy of onForced.filter(d => d.ok && d.completion !== undefined)) {
-        const domain = this.opts.settlement.chain.domain('escrow')
-        if (!verifySigned('Completion', domain, { jobId: r.job, worker: r.worker, resultHash: r.resultHash }, { signer: lazy.by, signature: lazy.completion! })) continue
+      // Approvals count only with a Completion signature that really is the approver's.
+      const domain = this.opts.settlement.chain.domain('escrow')
+      const proven = onForced.filter(d => !d.ok || (d.completion !== undefined && verifySigned('Completion', domain, { jobId: r.job, worker: r.worker, resultHash: r.resultHash }, { signer: d.by, signature: d.completion })))
+      const judged = jobVerdict({ worker: r.worker.toLowerCase(), verdicts: proven.map(d => ({ verifier: d.by.toLowerCase(), approved: d.ok })), forcedError: true })
+      for (const s of judged.slashes.filter(x => x.prover === me)) {
+        const lazy = proven.find(d => d.by.toLowerCase() === s.peer)!
         const bytes = Buffer.from(JSON.stringify({ job: r.job, fault: 'lazy-approval', verifier: lazy.by, resultHash: r.resultHash, completion: lazy.completion, secret: r.secret, commit: worker.commit, found: mine.evidence }))
-        const slashed = await this.slash(state, { address: lazy.by, role: 'verifier', fault: 'lazy-approval' }, keccak256(bytes))
+        const slashed = await this.slash(state, { address: lazy.by, role: 'verifier', fault: s.fault }, keccak256(bytes))
         if (slashed !== undefined) {
           state.lazySlashes = [...(state.lazySlashes ?? []), { verifier: lazy.by, ...slashed }]
           await this.save(state)
@@ -701,9 +709,13 @@ export class MarketService {
     // The fault the evidence shows: replays that disagree; a result or receipt that is not this job's run; anything else.
     const evidence = state.evidence as { mismatches?: unknown[], binding?: { ok: boolean }, error?: string } | undefined
     const fault = (evidence?.mismatches?.length ?? 0) > 0 ? 'skipped-steps' : evidence?.binding?.ok === false || evidence?.error === 'BadReceiptError' ? 'stale-result' : 'wrong-result'
-    const slashed = await this.slash(state, { address: result.worker, role: 'worker', fault }, verdict.evidence.hash)
+    // The shared verdict rule says who proves it: one verifier submits, not each that found it.
+    const latest = await this.status(job)
+    const judged = jobVerdict({ worker: result.worker.toLowerCase(), verdicts: verdictsOn(latest, verdict.resultHash), referee: 'fault', fault })
+    const proof = judged.slashes.find(x => x.role === 'worker' && x.prover === this.opts.identity.address.toLowerCase())
+    if (proof === undefined) { this.opts.log('another verifier proves the fault', { job }); return }
+    const slashed = await this.slash(state, { address: result.worker, role: 'worker', fault: proof.fault }, verdict.evidence.hash)
     if (slashed !== undefined) {
-      const latest = await this.status(job)
       latest.slash = slashed
       await this.save(latest)
     }
@@ -973,6 +985,13 @@ function trainParams (t: TrainRequest): Record<string, number | string | boolean
   const out: Record<string, number | string | boolean> = { datanet: t.datanet, base: t.base }
   for (const k of ['rank', 'alpha', 'steps', 'batch', 'lr', 'seq', 'seed', 'label', 'heldOut'] as const) if (t[k] !== undefined) out[k] = t[k] as number | string
   return out
+}
+
+/** One verdict per assigned verifier on this result, as the shared verdict rule takes them (addresses lowercase: one order everywhere). */
+function verdictsOn (state: JobState, resultHash: string): Array<{ verifier: string, approved: boolean }> {
+  const by = new Map<string, boolean>()
+  for (const d of state.verdicts ?? []) if (d.resultHash === resultHash) by.set(d.by.toLowerCase(), d.ok)
+  return [...by].map(([verifier, approved]) => ({ verifier, approved }))
 }
 
 function inferSpecOf (a: JobAnnounce): InferenceJobSpec {

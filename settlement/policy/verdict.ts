@@ -89,14 +89,16 @@ export function jobVerdict (input: VerdictInput): JobVerdict {
   if (!['wrong-result', 'skipped-steps', 'stale-result', 'copied-result'].includes(fault)) throw new InvalidPolicyInputError('fault must be a worker fault', { fault })
 
   // Rule 1: a planted fault is known, so approving it proves the check was skipped. The
-  // network planted it: nobody is paid, nobody refunded, and the "worker" is the network.
+  // fault was planted: nobody is paid for this result, nobody refunded (the job's real
+  // result is judged on its own). A verifier that found the fault holds the proof (its
+  // rejection, the approval, the reveal): the first by address is the prover, else none.
   if (forced) {
     if (referee === 'clean') throw new InvalidPolicyInputError('a forced-error job cannot be clean', {})
     return {
       paid: false,
       refund: false,
       signers: [],
-      slashes: approvers.map(peer => ({ peer, role: 'verifier' as const, fault: 'lazy-approval' as const, prover: null })),
+      slashes: approvers.map(peer => ({ peer, role: 'verifier' as const, fault: 'lazy-approval' as const, prover: rejecters[0] ?? null })),
       outcomes: byPeer([
         ...approvers.map(peer => ({ peer, kind: 'slashed' as const })),
         ...rejecters.map(peer => ({ peer, kind: 'verified' as const }))
