@@ -38,7 +38,7 @@ import { JOBS_TOPIC, topicName, VERDICTS_TOPIC } from '../../protocols/topics.ts
 import { fetchReceiptEntry, serveVerify } from '../../protocols/verify/verify.ts'
 import { ROLE } from '../../settlement/chain/client.ts'
 import { packSignatures, signMessage, verifySigned } from '../../settlement/chain/signatures.ts'
-import { assignJob, jobVerdict, reputation, slashFor, type Bid, type Fault, type Outcome, type StakeRole } from '../../settlement/policy/index.ts'
+import { assignJob, jobVerdict, slashFor, type Bid, type Fault, type StakeRole } from '../../settlement/policy/index.ts'
 import { readJsonIfExists, writeFileAtomic, writeJsonAtomic } from '../../storage/atomic-file.ts'
 import { PeerError, EXIT, UsageError } from '../errors.ts'
 import type { Identity } from '../identity/keystore.ts'
@@ -46,6 +46,8 @@ import { isWorkerCheat, type Cheat } from './cheat-modes.ts'
 import { cheatingWork, type CheatDeps, type Produced } from './cheats.ts'
 import { FileCheckpointStore } from './checkpoint-files.ts'
 import { InferenceEngineCache } from './inference-engines.ts'
+import { inferSpecOf, trainParams, trainRequestOf } from './job-spec.ts'
+import { ReputationBook } from './reputation-book.ts'
 import { runInferenceJob, verifyInferenceJob, type InferenceJobDeps, type InferenceJobSpec } from './inference-jobs.ts'
 import { forcedCommit, forcedRate, forcedSecret, isForced, plantFault, validReveal } from './forced-errors.ts'
 import type { PeerLibp2p } from './libp2p.ts'
@@ -153,7 +155,7 @@ export class MarketService {
   private readonly verdictsTopic: string
   private readonly dir: string
   private readonly busy = new Set<string>()
-  private reputationWrites: Promise<void> = Promise.resolve()
+  private readonly book: ReputationBook
   private readonly evidence = new Map<string, object>()
   private readonly engines = new InferenceEngineCache({ max: 2 })
   private refunds?: NodeJS.Timeout
@@ -163,6 +165,7 @@ export class MarketService {
     this.jobsTopic = topicName(opts.network, JOBS_TOPIC)
     this.verdictsTopic = topicName(opts.network, VERDICTS_TOPIC)
     this.dir = join(opts.dataDir, 'market')
+    this.book = new ReputationBook(join(this.dir, 'reputation.json'))
   }
 
   async start (): Promise<void> {
@@ -916,38 +919,14 @@ export class MarketService {
     await this.save(state)
   }
 
-  // --- reputation
+  // --- reputation (./reputation-book.ts)
 
-  /** One outcome per job and worker, kept in market/reputation.json (newest 1,000 per address). */
   private async recordOutcome (worker: string, kind: 'verified' | 'failed' | 'timeout', job: string): Promise<void> {
-    // One writer at a time: verdicts of several jobs may arrive together.
-    const write = this.reputationWrites.then(async () => await this.writeOutcome(worker, kind, job))
-    this.reputationWrites = write.catch(() => {})
-    await write
+    await this.book.record(worker, kind, job)
   }
 
-  private async writeOutcome (worker: string, kind: 'verified' | 'failed' | 'timeout', job: string): Promise<void> {
-    const path = join(this.dir, 'reputation.json')
-    const book = await readJsonIfExists<Record<string, Array<Outcome & { job: string }>>>(path) ?? {}
-    const key = worker.toLowerCase()
-    const list = (book[key] ?? []).filter(o => o.job !== job)
-    list.push({ kind, at: Date.now(), job })
-    book[key] = list.slice(-1_000)
-    await writeJsonAtomic(path, book)
-  }
-
-  /** Bids as the assignment policy takes them, each with its bidder's score from what this peer saw verified. */
   private async scored (bids: NonNullable<JobState['bids']>): Promise<Bid[]> {
-    const book = await readJsonIfExists<Record<string, Outcome[]>>(join(this.dir, 'reputation.json')) ?? {}
-    const now = Date.now()
-    return bids.map(b => ({
-      peer: b.peer,
-      price: BigInt(b.price),
-      stake: BigInt(b.stake),
-      reputation: reputation((book[b.address.toLowerCase()] ?? []).map(o => ({ kind: o.kind, at: o.at })), now).score,
-      etaMs: b.etaMs,
-      role: b.role
-    }))
+    return await this.book.scored(bids)
   }
 
   // --- plumbing
@@ -980,38 +959,9 @@ export class MarketService {
   }
 }
 
-/** The training request's fields as announce parameters (flat, typed). */
-function trainParams (t: TrainRequest): Record<string, number | string | boolean> {
-  const out: Record<string, number | string | boolean> = { datanet: t.datanet, base: t.base }
-  for (const k of ['rank', 'alpha', 'steps', 'batch', 'lr', 'seq', 'seed', 'label', 'heldOut'] as const) if (t[k] !== undefined) out[k] = t[k] as number | string
-  return out
-}
-
 /** One verdict per assigned verifier on this result, as the shared verdict rule takes them (addresses lowercase: one order everywhere). */
 function verdictsOn (state: JobState, resultHash: string): Array<{ verifier: string, approved: boolean }> {
   const by = new Map<string, boolean>()
   for (const d of state.verdicts ?? []) if (d.resultHash === resultHash) by.set(d.by.toLowerCase(), d.ok)
   return [...by].map(([verifier, approved]) => ({ verifier, approved }))
-}
-
-function inferSpecOf (a: JobAnnounce): InferenceJobSpec {
-  const p = a.spec.params
-  if (a.spec.base === undefined || typeof p.prompts !== 'string' || typeof p.maxNewTokens !== 'number') throw new UsageError('the inference job names no base, prompts or maxNewTokens')
-  return { job: a.job, base: a.spec.base, ...(a.spec.adapter !== undefined ? { adapter: a.spec.adapter } : {}), prompts: p.prompts, maxNewTokens: p.maxNewTokens }
-}
-
-function trainRequestOf (a: JobAnnounce): TrainRequest {
-  const p = a.spec.params
-  const num = (k: string): number | undefined => typeof p[k] === 'number' ? p[k] as number : undefined
-  if (typeof p.datanet !== 'string' || typeof p.base !== 'string') throw new UsageError('the job names no datanet or base')
-  return { datanet: p.datanet, base: p.base, rank: num('rank'), alpha: num('alpha'), steps: num('steps'), batch: num('batch'), lr: num('lr'), seq: num('seq'), seed: jobSeed(a.job, num('seed')), label: typeof p.label === 'string' ? p.label : undefined, heldOut: num('heldOut') }
-}
-
-/**
- * The training seed of a market job: the requester's seed mixed with the job id. Two
- * jobs never share a run (initial adapter, batch order, fingerprint), so another job's
- * result, however identical its spec, is never this job's: copying does not verify.
- */
-export function jobSeed (job: string, seed: number | undefined): number {
-  return Number.parseInt(keccakText(`openledger/job-seed/1 ${job} ${seed ?? 0}`).slice(2, 10), 16)
 }

@@ -129,6 +129,7 @@ export class SettlementClient {
   readonly errors: Interface
   readonly c: Record<ContractKey, Contract>
   private spendQueue: Promise<unknown> = Promise.resolve()
+  private submitQueue: Promise<unknown> = Promise.resolve()
 
   private constructor (addresses: Addresses, runner: ContractRunner, abis: Record<string, InterfaceAbi>) {
     this.addresses = addresses
@@ -165,14 +166,26 @@ export class SettlementClient {
     const contract = typeof key === 'string' ? this.c[key] : key
     const where = { contract: typeof key === 'string' ? CONTRACT_NAMES[key] : String(contract.target), method }
     try {
-      const tx = await contract.getFunction(method).send(...args)
-      const receipt = await tx.wait()
+      // One submission at a time (gas estimate, nonce, broadcast): a reset after a revert
+      // with another submission in flight would hand its nonce out twice, and the
+      // transaction that loses waits forever. Mining is awaited outside the queue.
+      const submit = this.submitQueue.then(async () => {
+        try {
+          return await contract.getFunction(method).send(...args)
+        } catch (err) {
+          // ethers' NonceManager counts a nonce as used even when gas estimation reverts;
+          // without a reset (here, before the next submission) the next one leaves a gap.
+          (this.runner as { reset?: () => void }).reset?.()
+          throw err
+        }
+      })
+      this.submitQueue = submit.catch(() => {})
+      const tx = await submit
+      // Bounded: a transaction that never mines (dropped, replaced) must not hang its caller.
+      const receipt = await tx.wait(1, 120_000)
       if (receipt === null) throw new ContractRevertError('transaction dropped', { ...where, error: 'unknown', args: {} })
       return { receipt, gasUsed: receipt.gasUsed, events: this.parseLogs(receipt.logs) }
     } catch (err) {
-      // ethers' NonceManager counts a nonce as used even when gas estimation reverts;
-      // without a reset the next transaction leaves a gap and waits forever.
-      (this.runner as { reset?: () => void }).reset?.()
       throw decodeRevert(err, this.errors, where)
     }
   }
