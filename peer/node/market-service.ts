@@ -859,6 +859,8 @@ export class MarketService {
       // Every peer that saw the assignment learns from the verdict: reputation feeds the next assignment.
       await this.recordOutcome(v.worker, v.ok ? 'verified' : 'failed', v.job)
       const fresh = await this.status(v.job)
+      // A reveal may have been handled while the outcome was being written.
+      if ((fresh.revealed ?? []).includes(v.resultHash)) return
       fresh.verdicts = [...(fresh.verdicts ?? []).filter(x => !(x.by.toLowerCase() === signer.address.toLowerCase() && x.resultHash === v.resultHash)), { ...v, by: signer.address }]
       if (!v.ok && fresh.role !== 'verifier') fresh.phase = 'failed'
       await this.save(fresh)
