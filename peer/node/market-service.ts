@@ -156,6 +156,7 @@ export class MarketService {
   private readonly dir: string
   private readonly busy = new Set<string>()
   private readonly book: ReputationBook
+  private readonly evidence = new Map<string, object>()
   private readonly engines = new InferenceEngineCache({ max: 2 })
   private refunds?: NodeJS.Timeout
 
@@ -480,7 +481,7 @@ export class MarketService {
     const run = await runInferenceJob(this.inferenceDeps(), spec, { truncateTo })
     state.computeMs = performance.now() - started
     state.cheated = truncateTo !== undefined
-    await writeFileAtomic(this.receiptPath(state.job), run.receiptBytes)
+    await writeFileAtomic(join(this.dir, `${state.job}.receipt.bin`), run.receiptBytes)
     const n = run.receipt.outputs.length
     const result: JobResult = {
       job: state.job,
@@ -505,7 +506,7 @@ export class MarketService {
       receipt: { head: '0x' + produced.checkpoints.at(-1)!.hash, entries: produced.checkpoints.length, every: CHECKPOINT_EVERY, steps: produced.checkpoints.at(-1)!.step, chain: CID.createV1(raw.code, await sha256.digest(receiptBytes)).toString() }
     }
     // Receipt first: a verifier asks for it as soon as it has the result.
-    await writeFileAtomic(this.receiptPath(job), receiptBytes)
+    await writeJsonAtomic(join(this.dir, `${job}.receipt.json`), receipt)
     state.checkpointDir = produced.checkpointDir
     await this.send(state, result, attempts)
   }
@@ -632,26 +633,23 @@ export class MarketService {
         const out = []
         for (const { job } of await this.list()) {
           const s = await this.load(job)
-          if (s?.role !== 'worker' || s.announce.kind !== 'train' || s.result === undefined) continue
-          const bytes = await readFile(this.receiptPath(job)).catch(() => undefined)
-          if (bytes !== undefined) out.push({ adapter: s.result.result, receipt: JSON.parse(bytes.toString('utf8')) as TrainingReceipt, checkpointDir: s.checkpointDir })
+          const receipt = await readJsonIfExists<TrainingReceipt>(join(this.dir, `${job}.receipt.json`))
+          if (s?.role === 'worker' && s.result !== undefined && receipt !== undefined) out.push({ adapter: s.result.result, receipt, checkpointDir: s.checkpointDir })
         }
         return out
       }
     }
   }
 
-  /** market/<job>.receipt: the receipt bytes of the result this worker sent last (training chain JSON, or an inference receipt file). */
-  private receiptPath (job: string): string {
-    return join(this.dir, `${job}.receipt`)
-  }
-
   /** What the worker serves a verifier: the receipt, or a checkpoint by step. */
   private async receiptPart (job: string, entry: number | 'receipt'): Promise<Uint8Array | undefined> {
     const state = await this.load(job)
     if (state?.role !== 'worker' || state.result === undefined) return undefined
-    // The receipt's exact bytes, as kept when the result was sent: they must hash to the CID it names.
-    if (entry === 'receipt') return await readFile(this.receiptPath(job)).catch(() => undefined)
+    if (entry === 'receipt' && state.announce.kind === 'infer') return await readFile(join(this.dir, `${job}.receipt.bin`)).catch(() => undefined)
+    if (entry === 'receipt') {
+      const r = await readJsonIfExists<TrainingReceipt>(join(this.dir, `${job}.receipt.json`))
+      return r === undefined ? undefined : Buffer.from(JSON.stringify(r))
+    }
     if (state.checkpointDir === undefined) return undefined
     const store = new FileCheckpointStore(state.checkpointDir)
     if (!(await store.steps()).includes(entry)) return undefined
@@ -680,8 +678,6 @@ export class MarketService {
     const state = await this.status(job)
     const result = state.result!
     const started = performance.now()
-    // Evidence belongs to this check's verdict only (a revealed forced error's goes).
-    state.evidence = undefined
     let verdict: JobVerdict
     const beacon: { value?: string } = {}
     try {
@@ -694,12 +690,14 @@ export class MarketService {
         : await this.verifyTrain(state, result, peer, receiptBytes, beacon)
     } catch (err) {
       // A worker that cannot show its work fails verification.
-      verdict = await this.failing(state, result, [], { job, error: (err as Error).name, message: (err as Error).message }, beacon.value)
+      verdict = await this.failing(job, result, [], { job, error: (err as Error).name, message: (err as Error).message }, beacon.value)
     } finally {
       this.busy.delete(job)
     }
     const me = this.opts.identity.address
     state.verdicts = [...(state.verdicts ?? []).filter(d => !(d.by.toLowerCase() === me.toLowerCase() && d.resultHash === verdict.resultHash)), { ...verdict, by: me }]
+    state.evidence = this.evidence.get(job)
+    this.evidence.delete(job)
     state.wallMs = performance.now() - started
     state.phase = verdict.ok ? 'verified' : 'failed'
     await this.save(state)
@@ -755,7 +753,7 @@ export class MarketService {
         binding = checkAdapterBinding({ task, receipt, adapter, final })
       }
       if (v.ok && headOk && binding?.ok === true) return { job, worker: result.worker, resultHash: result.resultHash, ok: true, checked: segments, completion: await this.completion(job, result), beacon: beacon.value }
-      return await this.failing(state, result, segments, { job, receipt: rHash, mismatches: v.mismatches, headOk, binding }, beacon.value)
+      return await this.failing(job, result, segments, { job, receipt: rHash, mismatches: v.mismatches, headOk, binding }, beacon.value)
     } finally {
       await replay.release()
     }
@@ -771,7 +769,7 @@ export class MarketService {
     const v = await verifyInferenceJob(this.inferenceDeps(), inferSpecOf(state.announce), { result: result.result, receiptBytes, verifier: this.opts.identity.address, beacon: beacon.value, fraction: await this.auditRate() })
     state.computeMs = v.computeMs
     if (v.ok && headOk) return { job, worker: result.worker, resultHash: result.resultHash, ok: true, checked: v.checked, completion: await this.completion(job, result), beacon: beacon.value }
-    return await this.failing(state, result, v.checked, { ...(v.evidence ?? { job }), headOk, mismatches: v.mismatches }, beacon.value)
+    return await this.failing(job, result, v.checked, { ...(v.evidence ?? { job }), headOk, mismatches: v.mismatches }, beacon.value)
   }
 
   private async approveUnchecked (job: string, result: JobResult, beacon: string): Promise<JobVerdict> {
@@ -791,7 +789,8 @@ export class MarketService {
     while (Date.now() < until) {
       const s = await this.status(job)
       if ((s.revealed ?? []).includes(resultHash)) return true
-      if (this.allSpoke(s, resultHash) && allSpokeAt === undefined) allSpokeAt = Date.now()
+      const spoke = (s.assign?.verifiers ?? []).every(x => (s.verdicts ?? []).some(d => d.resultHash === resultHash && d.by.toLowerCase() === x.address.toLowerCase()))
+      if (spoke && allSpokeAt === undefined) allSpokeAt = Date.now()
       if (allSpokeAt !== undefined && Date.now() - allSpokeAt > REVEAL_GRACE_MS) return false
       await new Promise(resolve => setTimeout(resolve, 250))
     }
@@ -804,9 +803,8 @@ export class MarketService {
   }
 
   /** A failing verdict: the evidence is what the slash commits to (its keccak) and names (its CID). */
-  private async failing (state: JobState, result: JobResult, checked: number[], evidence: object, beacon?: string): Promise<JobVerdict> {
-    const job = state.job
-    state.evidence = evidence
+  private async failing (job: string, result: JobResult, checked: number[], evidence: object, beacon?: string): Promise<JobVerdict> {
+    this.evidence.set(job, evidence)
     const bytes = Buffer.from(JSON.stringify(evidence))
     return { job, worker: result.worker, resultHash: result.resultHash, ok: false, checked, evidence: { hash: keccak256(bytes), cid: CID.createV1(raw.code, await sha256.digest(bytes)).toString() }, ...(beacon !== undefined ? { beacon } : {}) }
   }
