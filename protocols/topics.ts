@@ -2,7 +2,7 @@
 // (e.g. two devnets on one LAN) do not mix their traffic.
 import { CapacityAdvertMessage } from './messages/capacity-advert.ts'
 import { DatanetHeadsMessage } from './messages/datanet-heads.ts'
-import { JobAnnounceMessage, JobAssignMessage, JobVerdictMessage, JobRevealMessage } from './messages/jobs.ts'
+import { JobAnnounceMessage, JobAssignMessage, JobVerdictMessage, JobRevealMessage, JobRulingMessage } from './messages/jobs.ts'
 
 export interface TopicSpec {
   /** Topic name without the network prefix. */
@@ -19,7 +19,7 @@ export const DATANET_TOPIC: TopicSpec = { name: 'datanets/1', accept: [DatanetHe
 export const JOBS_TOPIC: TopicSpec = { name: 'jobs/1', accept: [JobAnnounceMessage.type, JobAssignMessage.type] }
 
 /** Verifiers' verdicts: what the epoch builder and every requester watch. */
-export const VERDICTS_TOPIC: TopicSpec = { name: 'verdicts/1', accept: [JobVerdictMessage.type, JobRevealMessage.type] }
+export const VERDICTS_TOPIC: TopicSpec = { name: 'verdicts/1', accept: [JobVerdictMessage.type, JobRevealMessage.type, JobRulingMessage.type] }
 
 export const TOPICS: readonly TopicSpec[] = [CAPACITY_TOPIC, DATANET_TOPIC, JOBS_TOPIC, VERDICTS_TOPIC]
 

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
 import { openEnvelope, sealEnvelope } from '../protocols/envelope.ts'
 import { InvalidBodyError, UnexpectedMessageTypeError } from '../protocols/errors.ts'
-import { defaultRegistry, JobAnnounceMessage, JobAssignMessage, JobBidMessage, JobResultMessage, JobVerdictMessage } from '../protocols/messages/index.ts'
+import { defaultRegistry, DisputeClaimMessage, DisputeQueryMessage, JobAnnounceMessage, JobAssignMessage, JobBidMessage, JobResultMessage, JobRulingMessage, JobVerdictMessage } from '../protocols/messages/index.ts'
 import { signerFromPrivateKey } from '../protocols/signer.ts'
 import { JOBS_TOPIC, VERDICTS_TOPIC } from '../protocols/topics.ts'
 import { expectThrows } from './helpers/expect-throws.ts'
@@ -22,7 +22,10 @@ const bodies = {
   [JobBidMessage.type]: { job, role: 'worker', price: '90000000000000000000', etaMs: 60_000, stake: '100000000000000000000' },
   [JobAssignMessage.type]: { job, workers: [{ peer: '16Uiu2HAm4iJX4ycKu9TFHRiRvTNm5fAnuBcMAnS37wnftN7nDkwd', address, price: '9' }], verifiers: [{ peer: '16Uiu2HAmCzB9pLDsbFErZjv9DoY4trcBS6urPL44KZ3dmu6tFPju', address, price: '1' }], bidsDigest: job },
   [JobResultMessage.type]: { job, worker: address, result: cid, resultHash: job, receipt: { head: job, entries: 4, every: 50, steps: 200, chain: cid } },
-  [JobVerdictMessage.type]: { job, worker: address, resultHash: job, ok: true, checked: [1, 3], completion: '0x' + '11'.repeat(65) }
+  [JobVerdictMessage.type]: { job, worker: address, resultHash: job, ok: true, checked: [1, 3], completion: '0x' + '11'.repeat(65) },
+  [DisputeQueryMessage.type]: { job, resultHash: job, segment: 1, step: 75, state: false },
+  [DisputeClaimMessage.type]: { job, resultHash: job, step: 75, hash: 'cd'.repeat(32) },
+  [JobRulingMessage.type]: { job, worker: address, resultHash: job, challenger: address, step: 99, rounds: 6, faulty: 'challenger', evidence: { hash: job, cid }, completion: '0x' + '11'.repeat(65) }
 }
 
 const seal = (type: string, body: unknown): Uint8Array => sealEnvelope({ network: 'devnet', type, body, signer, registry })
@@ -45,7 +48,14 @@ describe('task market messages', () => {
       [JobBidMessage.type, { ...bodies[JobBidMessage.type], job: '0xabc' }],
       [JobAnnounceMessage.type, { ...bodies[JobAnnounceMessage.type], workers: 0 }],
       [JobAnnounceMessage.type, { ...bodies[JobAnnounceMessage.type], kind: 'mine-bitcoin' }],
-      [JobResultMessage.type, { ...bodies[JobResultMessage.type], result: 'not a cid' }]
+      [JobResultMessage.type, { ...bodies[JobResultMessage.type], result: 'not a cid' }],
+      // A state hash is the checkpoint's bare hex; a ruling for the worker carries the referee's completion, any other none.
+      [JobVerdictMessage.type, { ...bodies[JobVerdictMessage.type], ok: false, completion: undefined, evidence: { hash: job, cid }, dispute: { segment: 0, step: 50, hash: job } }],
+      [DisputeClaimMessage.type, { ...bodies[DisputeClaimMessage.type], hash: 'zz' }],
+      [DisputeQueryMessage.type, { ...bodies[DisputeQueryMessage.type], step: -1 }],
+      [JobRulingMessage.type, { ...bodies[JobRulingMessage.type], completion: undefined }],
+      [JobRulingMessage.type, { ...bodies[JobRulingMessage.type], faulty: 'worker' }],
+      [JobRulingMessage.type, { ...bodies[JobRulingMessage.type], faulty: 'nobody', completion: undefined }]
     ]
     for (const [type, body] of bad) {
       expectThrows(() => seal(type, body), InvalidBodyError)

@@ -230,6 +230,17 @@ describe('market policy: assignment', function () {
   const job: AssignmentJob = { id: 'job-1', maxPrice: 1000n, requiredStake: 100n, workers: 1, verifiers: 2, requester: 'req' }
   const bid = (peer: string, over: Partial<Bid> = {}): Bid => ({ peer, price: 500n, stake: 100n, reputation: 0.5, ...over })
 
+  it('picks referees from the verifier bids left over, never a worker or verifier, without needing one to be complete', function () {
+    const bids = [bid('w', { role: 'worker', price: 100n }), bid('v1', { role: 'verifier', reputation: 0.9 }), bid('v2', { role: 'verifier', reputation: 0.8 }), bid('r', { role: 'verifier', reputation: 0.7 }), bid('x', { role: 'verifier', reputation: 0.6 })]
+    const a = assignJob({ ...job, referees: 1 }, bids)
+    assert.deepEqual([a.workers, a.verifiers, a.referees], [['w'], ['v1', 'v2'], ['r']])
+    assert.equal(a.bids.find(b => b.peer === 'r')?.chosen, 'referee')
+    const none = assignJob({ ...job, referees: 1 }, bids.slice(0, 3))
+    assert.deepEqual(none.referees, [])
+    assert.equal(none.complete, true)
+    assert.deepEqual(assignJob(job, bids).referees, [], 'none unless asked for')
+  })
+
   it('prefers the cheaper of two equally reputable bidders', function () {
     const a = assignJob({ ...job, verifiers: 0 }, [bid('a', { price: 600n }), bid('b', { price: 599n })])
     assert.deepEqual(a.workers, ['b'])

@@ -53,6 +53,17 @@ describe('job verdict policy', function () {
     assert.deepEqual(v.outcomes, [{ peer: A, kind: 'failed' }, { peer: B, kind: 'verified' }, { peer: W, kind: 'verified' }])
   })
 
+  it('a rejection a dispute refuted is slashed for false accusation, with the wronged worker as prover', function () {
+    const v = jobVerdict({ worker: W, verdicts: [{ verifier: A, approved: false }, { verifier: B, approved: true }], referee: 'clean', refuted: [A] })
+    assert.equal(v.paid, true)
+    assert.deepEqual(v.signers, [B])
+    assert.deepEqual(v.slashes, [{ peer: A, role: 'verifier', fault: 'false-accusation', prover: W }])
+    assert.deepEqual(v.outcomes, [{ peer: A, kind: 'slashed' }, { peer: B, kind: 'verified' }, { peer: W, kind: 'verified' }])
+    // Only a rejecter can be refuted, and only by a referee that found the result clean.
+    expectThrows(() => jobVerdict({ worker: W, verdicts: [{ verifier: B, approved: true }], referee: 'clean', refuted: [B] }), InvalidPolicyInputError)
+    expectThrows(() => jobVerdict({ worker: W, verdicts: [{ verifier: A, approved: false }], referee: 'fault', refuted: [A] }), InvalidPolicyInputError)
+  })
+
   it('an unverified job is refunded with no outcomes', function () {
     assert.deepEqual(jobVerdict({ worker: W, verdicts: [] }), { paid: false, refund: true, signers: [], slashes: [], outcomes: [] })
   })

@@ -3,6 +3,9 @@
 // worker cheat is the cheapest lie of its kind that still looks like a result: a receipt
 // and an adapter file that decode, link and name the job.
 //   lazy    trains half the steps, claims the rest by repeating its last checkpoint
+//   skip    trains the first half of every segment and labels the state as the
+//           segment's end: a receipt of the right job whose every checkpoint is a lie
+//           only a replay finds (and a dispute narrows to the segment's last step)
 //   random  trains, then delivers random weights (sabotage: the receipt is honest)
 //   base    trains nothing: a consistent chain of checkpoints that never leave the
 //           initial (untouched) adapter, i.e. the base model unchanged
@@ -11,12 +14,14 @@
 //           training-cycle records, with that adapter's own checkpoint chain
 //   small   (inference batches) generates with half the base model's layers; on a
 //           training job it works honestly (market-service.ts runs it)
-// A verifier cheat, `approve`, signs every result without replaying anything.
+// Verifier cheats: `approve` signs every result without replaying anything; `accuse`
+// replays, then rejects honest work with a made-up hash for a segment (market-service.ts).
 // A cheat that finds nothing to reuse (stale or copy on a first job) works honestly.
 import { join } from 'node:path'
 import { decodeAdapter, encodeAdapter, type Model } from '../../compute/models/artifacts.ts'
 import { initAdamW } from '../../compute/train/adamw.ts'
 import { CHECKPOINT_FORMAT, checkpointHash, encodeCheckpoint } from '../../compute/train/checkpoint.ts'
+import { replaySteps } from '../../compute/train/trainer.ts'
 import type { TrainingReceipt } from '../../compute/verify/sample.ts'
 import { segmentsOf } from '../../compute/verify/training.ts'
 import type { WorkerCheat } from './cheat-modes.ts'
@@ -72,6 +77,7 @@ export async function cheatingWork (mode: WorkerCheat, deps: CheatDeps, job: str
     return { adapter: entry.cid, job: t.job, checkpoints: t.checkpoints, checkpointDir: deps.factory.jobDir(t.folder) }
   }
   if (mode === 'base') return await untouched(deps, job, req)
+  if (mode === 'skip') return await skipping(deps, job, req)
   if (mode === 'small') return undefined
   if (mode === 'stale') {
     const old = (await deps.past())[0]
@@ -116,6 +122,47 @@ async function untouched (deps: CheatDeps, job: string, req: TrainRequest): Prom
     adapter.params = task.init
     const entry = await deps.models.addAdapter(encodeAdapter(adapter, base.meta), { base: template.base, kind: base.meta.kind })
     deps.log('cheating: the untouched adapter delivered as trained', { job })
+    return { adapter: entry.cid, job: task.job, checkpoints: chain, checkpointDir: store.dir }
+  } finally {
+    await replay.release()
+  }
+}
+
+/**
+ * `skip`: every segment trains only its first half from the previous (lied) checkpoint,
+ * and the state reached is written as the segment's end (step relabelled, losses padded
+ * with the last one). Chain, checkpoints and adapter are self-consistent and name the
+ * job, so only replaying a segment tells the skipped steps.
+ */
+async function skipping (deps: CheatDeps, job: string, req: TrainRequest): Promise<Produced> {
+  const replay = await deps.factory.replayTask(req, AbortSignal.timeout(600_000))
+  try {
+    const { task } = replay
+    const template = await trainFor(deps, { ...req, steps: 1 })
+    const base: Model = await deps.models.model(template.base)
+    const store = new FileCheckpointStore(join(deps.dir, `${job}.skipped`))
+    const chain: Array<{ step: number, hash: string }> = []
+    let from: Uint8Array | null = null
+    let params = task.init
+    for (const s of segmentsOf(task)) {
+      const until = s.from + Math.max(1, Math.floor((s.to - s.from) / 2))
+      let bytes: Uint8Array | undefined
+      await replaySteps(task, from, until, c => {
+        if (c.meta.step !== until) return
+        const losses = [...c.meta.losses]
+        while (losses.length < s.to - s.from) losses.push(losses.at(-1) ?? 0)
+        bytes = encodeCheckpoint({ ...c, meta: { ...c.meta, step: s.to, losses } })
+        params = c.params
+      })
+      await store.save(s.to, bytes!)
+      chain.push({ step: s.to, hash: checkpointHash(bytes!) })
+      from = bytes!
+    }
+    const adapter = decodeAdapter(await deps.models.adapterBytes(template.adapter), { cid: template.base, meta: base.meta })
+    adapter.meta = { ...adapter.meta, provenance: { job: task.job, checkpoints: chain } }
+    adapter.params = params
+    const entry = await deps.models.addAdapter(encodeAdapter(adapter, base.meta), { base: template.base, kind: base.meta.kind })
+    deps.log('cheating: half of every segment trained, all claimed', { job })
     return { adapter: entry.cid, job: task.job, checkpoints: chain, checkpointDir: store.dir }
   } finally {
     await replay.release()

@@ -24,18 +24,20 @@ import { inferenceReceiptHash } from '../../compute/verify/inference-receipt.ts'
 import { checkAdapterBinding, type BindingVerdict } from '../../compute/verify/adapter-binding.ts'
 import { receiptHash, sampleSeed, sampleSegments, segmentsForFraction, type TrainingReceipt } from '../../compute/verify/sample.ts'
 import { checkpointsNeeded, checkReceipt, segmentsOf, verifyTraining } from '../../compute/verify/training.ts'
+import { checkpointHash } from '../../compute/train/checkpoint.ts'
 import { sealEnvelope, type Envelope } from '../../protocols/envelope.ts'
 import { topicValidator } from '../../protocols/gossip-validator.ts'
 import { identityOf } from '../../protocols/identity.ts'
 import type { Inbound } from '../../protocols/inbound.ts'
 import {
-  JobAnnounceMessage, JobAssignMessage, JobBidMessage, JobResultMessage, JobRevealMessage, JobVerdictMessage,
-  type JobAnnounce, type JobAssign, type JobBid, type JobResult, type JobReveal, type JobVerdict
+  DisputeClaimMessage, DisputeQueryMessage, JobAnnounceMessage, JobAssignMessage, JobBidMessage, JobResultMessage, JobRevealMessage, JobRulingMessage, JobVerdictMessage,
+  type DisputeQuery, type JobAnnounce, type JobAssign, type JobBid, type JobResult, type JobReveal, type JobRuling, type JobVerdict
 } from '../../protocols/messages/index.ts'
 import type { MessageRegistry } from '../../protocols/registry.ts'
 import { sendTask, serveTask, type TaskAnswer } from '../../protocols/task/task.ts'
 import { JOBS_TOPIC, topicName, VERDICTS_TOPIC } from '../../protocols/topics.ts'
 import { fetchReceiptEntry, serveVerify } from '../../protocols/verify/verify.ts'
+import { askDispute, NotADisputeError, serveDispute, type DisputeAnswer } from '../../protocols/dispute/dispute.ts'
 import { ROLE } from '../../settlement/chain/client.ts'
 import { packSignatures, signMessage, verifySigned } from '../../settlement/chain/signatures.ts'
 import { assignJob, jobVerdict, slashFor, type Bid, type Fault, type StakeRole } from '../../settlement/policy/index.ts'
@@ -50,6 +52,7 @@ import { inferSpecOf, trainParams, trainRequestOf } from './job-spec.ts'
 import { ReputationBook } from './reputation-book.ts'
 import { runInferenceJob, verifyInferenceJob, type InferenceJobDeps, type InferenceJobSpec } from './inference-jobs.ts'
 import { forcedCommit, forcedRate, forcedSecret, isForced, plantFault, validReveal } from './forced-errors.ts'
+import { fabricatedHash, PartyReplays, playDispute, segmentBounds, type DisputeAsk, type Party, type PartySegment } from './disputes.ts'
 import type { PeerLibp2p } from './libp2p.ts'
 import type { ModelFactory, TrainRequest } from './model-factory.ts'
 import type { ModelRegistry } from './model-registry.ts'
@@ -64,7 +67,7 @@ export type JobPhase = 'bidding' | 'assigned' | 'training' | 'submitted' | 'veri
 /** market/<job>.json: everything this peer knows and did about one job. */
 export interface JobState {
   job: string
-  role: 'requester' | 'worker' | 'verifier'
+  role: 'requester' | 'worker' | 'verifier' | 'referee'
   phase: JobPhase
   announce: JobAnnounce
   requester: string
@@ -95,8 +98,10 @@ export interface JobState {
   wallMs?: number
   /** Verifier: what its failing verdict's evidence hash commits to. */
   evidence?: unknown
-  /** Verifier: the slash it proved on chain. */
+  /** Verifier: the slash it proved on chain. Referee: the slash of the party its ruling refuted. */
   slash?: { tx: string, amount: string, evidence: string }
+  /** Rulings of the job's referee on disputed verdicts (the referee's own, with what its evidence hash commits to). */
+  rulings?: Array<JobRuling & { detail?: unknown }>
   error?: string
   updatedAt: number
 }
@@ -158,6 +163,9 @@ export class MarketService {
   private readonly book: ReputationBook
   private readonly evidence = new Map<string, object>()
   private readonly engines = new InferenceEngineCache({ max: 2 })
+  /** As a party to a dispute: each questioned segment replayed once. As a referee: the disputes being ruled. */
+  private readonly replays = new PartyReplays()
+  private readonly ruling = new Set<string>()
   private refunds?: NodeJS.Timeout
 
   constructor (opts: MarketServiceOptions) {
@@ -174,6 +182,7 @@ export class MarketService {
     pubsub.topicValidators.set(this.jobsTopic, topicValidator(inbound, JOBS_TOPIC, this.jobsTopic, (env) => { void this.onJobsTopic(env) }))
     pubsub.topicValidators.set(this.verdictsTopic, topicValidator(inbound, VERDICTS_TOPIC, this.verdictsTopic, (env) => {
       if (env.type === JobRevealMessage.type) void this.onReveal(env as Envelope<JobReveal>)
+      else if (env.type === JobRulingMessage.type) void this.onRuling(env as Envelope<JobRuling>)
       else void this.onVerdict(env as Envelope<JobVerdict>)
     }))
     pubsub.subscribe(this.jobsTopic)
@@ -183,6 +192,7 @@ export class MarketService {
       onResult: async (env, from) => await this.onResult(env, from)
     })
     await serveVerify(libp2p, async (job, entry) => await this.receiptPart(job, entry))
+    await serveDispute(libp2p, inbound, registry, async (env, from) => await this.onDisputeQuery(env, from))
     await this.resume()
     this.refunds = setInterval(() => { void this.refundExpired() }, REFUND_SWEEP_MS)
     this.refunds.unref()
@@ -288,6 +298,7 @@ export class MarketService {
       requiredVerifierStake: minVerifier,
       workers: state.announce.workers,
       verifiers: state.announce.verifiers,
+      referees: 1,
       requester: this.opts.identity.peerId
     }, await this.scored(bids))
     if (!a.complete) {
@@ -301,7 +312,7 @@ export class MarketService {
       return { peer, address: b.address, price: b.price, ...(b.role === 'worker' && b.commit !== undefined ? { commit: b.commit } : {}) }
     }
     const digest = keccak256(Buffer.from(bids.map(b => `${b.peer}:${b.role}:${b.price}:${b.stake}:${b.commit ?? ''}`).sort().join('\n')))
-    const assign: JobAssign = { job, workers: a.workers.map(pick), verifiers: a.verifiers.map(pick), bidsDigest: digest }
+    const assign: JobAssign = { job, workers: a.workers.map(pick), verifiers: a.verifiers.map(pick), ...(a.referees.length > 0 ? { referee: pick(a.referees[0]) } : {}), bidsDigest: digest }
     state.assign = assign
     state.phase = 'assigned'
     state.result = undefined
@@ -309,7 +320,7 @@ export class MarketService {
     state.resultDueAt = Date.now() + 2 * (bids.find(b => b.peer === a.workers[0])?.etaMs ?? 60_000)
     await this.save(state)
     await this.publish(this.jobsTopic, JobAssignMessage.type, assign)
-    this.opts.log('job assigned', { job, workers: a.workers, verifiers: a.verifiers })
+    this.opts.log('job assigned', { job, workers: a.workers, verifiers: a.verifiers, referee: a.referees[0] })
     this.watch(job, state.resultDueAt)
     return state
   }
@@ -418,9 +429,10 @@ export class MarketService {
     state.assign = env.body
     const isWorker = env.body.workers.some(w => w.peer === me)
     const isVerifier = env.body.verifiers.some(v => v.peer === me)
+    const isReferee = env.body.referee?.peer === me
     if (state.role === 'requester') return
-    if (!isWorker && !isVerifier) { state.phase = 'unassigned'; await this.save(state); return }
-    state.role = isWorker ? 'worker' : 'verifier'
+    if (!isWorker && !isVerifier && !isReferee) { state.phase = 'unassigned'; await this.save(state); return }
+    state.role = isWorker ? 'worker' : isVerifier ? 'verifier' : 'referee'
     state.phase = isWorker ? 'training' : 'assigned'
     await this.save(state)
     if (isWorker) void this.work(state.job)
@@ -516,7 +528,7 @@ export class MarketService {
     state.result = result
     state.phase = 'submitted'
     await this.save(state)
-    const targets = [...(state.requesterPeer !== undefined ? [state.requesterPeer] : []), ...(state.assign?.verifiers.map(v => v.peer) ?? [])]
+    const targets = [...(state.requesterPeer !== undefined ? [state.requesterPeer] : []), ...(state.assign?.verifiers.map(v => v.peer) ?? []), ...(state.assign?.referee !== undefined ? [state.assign.referee.peer] : [])]
     const envelope = this.seal(JobResultMessage.type, result)
     for (const peer of new Set(targets)) {
       for (let i = 1; i <= attempts; i++) {
@@ -616,6 +628,171 @@ export class MarketService {
   }
 
   /** The honest work: train the job (resuming from its own last checkpoint after a restart). */
+  // --- disputes (./disputes.ts, protocols/dispute)
+
+  /**
+   * A party answering the job's referee: the worker from its own checkpoints and receipt,
+   * the rejecting verifier from the worker's checkpoint at the segment's start (which it
+   * replayed before). Each answers with its own replay, except at the segment's last
+   * step, where it stands by what it signed (the receipt, or its verdict's claim).
+   */
+  private async onDisputeQuery (env: { body: DisputeQuery }, from: string): Promise<DisputeAnswer> {
+    const q = env.body
+    const state = await this.load(q.job)
+    if (state?.assign?.referee === undefined || state.assign.referee.peer !== from) throw new NotADisputeError('only the job\'s referee asks', { job: q.job })
+    if (state.result?.resultHash !== q.resultHash && state.forced?.resultHash !== q.resultHash) throw new NotADisputeError('no such result here', { job: q.job })
+    const mine = (state.verdicts ?? []).find(d => d.by.toLowerCase() === this.opts.identity.address.toLowerCase() && d.resultHash === q.resultHash)
+    if (state.role !== 'worker' && (state.role !== 'verifier' || mine?.dispute?.segment !== q.segment)) throw new NotADisputeError('this peer is no party to that dispute', { job: q.job, segment: q.segment })
+    const load = async (): Promise<PartySegment & { release: () => Promise<void> }> => {
+      const receipt = state.role === 'worker'
+        ? await readJsonIfExists<TrainingReceipt>(join(this.dir, `${q.job}.receipt.json`))
+        : await this.fetchTrainingReceipt(state)
+      if (receipt === undefined) throw new NotADisputeError('no receipt for that job', { job: q.job })
+      const { from: start } = segmentBounds(receipt, q.segment)
+      const startBytes = start === 0
+        ? null
+        : state.role === 'worker'
+          ? await new FileCheckpointStore(state.checkpointDir ?? '').load(start)
+          : await this.fetchCheckpoint(state, receipt, q.segment)
+      const replay = await this.opts.factory.replayTask(trainRequestOf(state.announce), AbortSignal.timeout(3_600_000))
+      const claimAtEnd = state.role === 'worker' ? receipt.chain[q.segment].hash : mine!.dispute!.hash
+      return { task: replay.task, receipt, segment: q.segment, start: startBytes, claimAtEnd, release: replay.release }
+    }
+    if (q.state) {
+      const s = await load()
+      try { return { state: await PartyReplays.stateAt(s, q.step) } } finally { await s.release() }
+    }
+    const hash = await this.replays.hashAt(`${q.job}:${q.resultHash}:${q.segment}`, q.step, load)
+    return { claim: this.seal(DisputeClaimMessage.type, { job: q.job, resultHash: q.resultHash, step: q.step, hash }) }
+  }
+
+  /** The worker's receipt of a training job, checked against the CID its result names. */
+  private async fetchTrainingReceipt (state: JobState): Promise<TrainingReceipt> {
+    const bytes = await fetchReceiptEntry(this.opts.libp2p, peerIdFromString(state.assign!.workers[0].peer), state.job, 'receipt')
+    const cid = CID.createV1(raw.code, await sha256.digest(bytes))
+    if (cid.toString() !== state.result?.receipt.chain) throw new NotADisputeError('the receipt does not hash to the CID the result names', { job: state.job })
+    return JSON.parse(Buffer.from(bytes).toString('utf8')) as TrainingReceipt
+  }
+
+  /** The worker's checkpoint at the start of `segment`, checked against its receipt. */
+  private async fetchCheckpoint (state: JobState, receipt: TrainingReceipt, segment: number): Promise<Uint8Array> {
+    const step = receipt.chain[segment - 1].step
+    const bytes = await fetchReceiptEntry(this.opts.libp2p, peerIdFromString(state.assign!.workers[0].peer), state.job, step)
+    if (checkpointHash(bytes) !== receipt.chain[segment - 1].hash) throw new NotADisputeError('the checkpoint is not the receipt\'s', { job: state.job, step })
+    return bytes
+  }
+
+  /**
+   * The referee's part: on a verdict whose replay disagreed, bisect between worker and
+   * verifier over the segment, recompute the one step left, publish the ruling, and
+   * slash whoever it refutes by the shared verdict rule (a refuted verifier for a false
+   * accusation, with the worker as prover; a refuted worker for skipped steps, with the
+   * verifier as prover). A forced-error reveal first ends the matter.
+   */
+  private async rule (job: string, v: JobVerdict, challenger: { peerId: string, address: string }): Promise<void> {
+    const key = `${job}:${v.resultHash}:${challenger.address.toLowerCase()}`
+    if (this.ruling.has(key) || v.dispute === undefined) return
+    this.ruling.add(key)
+    const dispute = v.dispute
+    try {
+      let state = await this.status(job)
+      if ((state.rulings ?? []).some(r => r.resultHash === v.resultHash && r.challenger.toLowerCase() === challenger.address.toLowerCase())) return
+      if (state.result?.resultHash !== v.resultHash) { this.opts.log('dispute over a result the referee never got', { job }); return }
+      if (state.assign?.workers[0].commit !== undefined && await this.revealedWhileWaiting(job, v.resultHash)) {
+        this.opts.log('disputed result was a forced error: no ruling', { job })
+        return
+      }
+      state = await this.status(job)
+      state.phase = 'verifying'
+      await this.save(state)
+      const result = state.result!
+      const workerPeer = peerIdFromString(state.assign!.workers[0].peer)
+      const receipt = await this.fetchTrainingReceipt(state)
+      const started = performance.now()
+      const replay = await this.opts.factory.replayTask(trainRequestOf(state.announce), AbortSignal.timeout(3_600_000))
+      let ruling: Awaited<ReturnType<typeof playDispute>>
+      try {
+        checkReceipt(replay.task, receipt)
+        if (receipt.chain[dispute.segment]?.step !== dispute.step) throw new NotADisputeError('the dispute names no checkpoint of the receipt', { segment: dispute.segment })
+        const peerOf = (p: Party) => p === 'worker' ? workerPeer : peerIdFromString(challenger.peerId)
+        const query = (step: number, wantState: boolean): DisputeQuery => ({ job, resultHash: v.resultHash, segment: dispute.segment, step, state: wantState })
+        const ask: DisputeAsk = {
+          hash: async (party, step) => {
+            const q = query(step, false)
+            const r = await askDispute(this.opts.libp2p, this.opts.inbound, this.opts.registry, peerOf(party), q, this.seal(DisputeQueryMessage.type, q))
+            return { hash: r.claim!.body.hash, claim: r.claimBytes! }
+          },
+          state: async (party, step) => {
+            const q = query(step, true)
+            return (await askDispute(this.opts.libp2p, this.opts.inbound, this.opts.registry, peerOf(party), q, this.seal(DisputeQueryMessage.type, q))).state!
+          }
+        }
+        ruling = await playDispute({
+          task: replay.task,
+          receipt,
+          segment: dispute.segment,
+          challengerClaim: dispute.hash,
+          start: async () => dispute.segment === 0 ? null : await this.fetchCheckpoint(state, receipt, dispute.segment),
+          ask,
+          log: (msg, fields) => this.opts.log(msg, { job, ...fields })
+        })
+      } finally {
+        await replay.release()
+      }
+      const bytes = Buffer.from(JSON.stringify(ruling.evidence))
+      const evidence = { hash: keccak256(bytes), cid: CID.createV1(raw.code, await sha256.digest(bytes)).toString() }
+      const body: JobRuling = {
+        job, worker: result.worker, resultHash: v.resultHash, challenger: challenger.address, step: ruling.step, rounds: ruling.rounds, faulty: ruling.faulty, evidence,
+        ...(ruling.faulty === 'challenger' ? { completion: await this.completion(job, result) } : {})
+      }
+      const latest = await this.status(job)
+      latest.rulings = [...(latest.rulings ?? []), { ...body, detail: ruling.evidence }]
+      latest.phase = ruling.faulty === 'challenger' ? 'verified' : 'failed'
+      latest.wallMs = performance.now() - started
+      await this.save(latest)
+      await this.publish(this.verdictsTopic, JobRulingMessage.type, body)
+      this.opts.log('dispute ruled', { job, faulty: ruling.faulty, step: ruling.step, rounds: ruling.rounds })
+      await this.recordOutcome(result.worker, ruling.faulty === 'challenger' ? 'verified' : 'failed', job)
+      // Who is slashed, by the rule the simulator uses too.
+      const verdicts = verdictsOn(latest, v.resultHash)
+      const judged = ruling.faulty === 'challenger'
+        ? jobVerdict({ worker: result.worker.toLowerCase(), verdicts, referee: 'clean', refuted: [challenger.address.toLowerCase()] })
+        : jobVerdict({ worker: result.worker.toLowerCase(), verdicts, referee: 'fault', fault: 'skipped-steps' })
+      for (const x of judged.slashes) {
+        const target = x.peer === result.worker.toLowerCase() ? result.worker : x.peer === challenger.address.toLowerCase() ? challenger.address : undefined
+        if (target === undefined) continue
+        const slashed = await this.slash(latest, { address: target, role: x.role, fault: x.fault }, evidence.hash, x.prover ?? this.opts.identity.address)
+        if (slashed !== undefined) {
+          const s2 = await this.status(job)
+          s2.slash = slashed
+          await this.save(s2)
+        }
+      }
+    } catch (err) {
+      this.ruling.delete(key)
+      this.opts.log('dispute failed', { job, error: (err as Error).name, message: (err as Error).message })
+    }
+  }
+
+  /** Everyone who knows the job keeps the referee's rulings; a ruling for the worker lets requester and worker release. */
+  private async onRuling (env: Envelope<JobRuling>): Promise<void> {
+    try {
+      const r = env.body
+      const state = await this.load(r.job)
+      if (state?.assign?.referee === undefined || state.role === 'referee') return
+      if (identityOf(env.signer).peerId !== state.assign.referee.peer) return
+      if ((state.rulings ?? []).some(x => x.resultHash === r.resultHash && x.challenger.toLowerCase() === r.challenger.toLowerCase())) return
+      await this.recordOutcome(r.worker, r.faulty === 'challenger' ? 'verified' : 'failed', r.job)
+      const fresh = await this.status(r.job)
+      fresh.rulings = [...(fresh.rulings ?? []), r]
+      if (r.faulty === 'challenger' && fresh.phase === 'failed' && fresh.role !== 'verifier') fresh.phase = 'submitted'
+      await this.save(fresh)
+      if (r.faulty === 'challenger' && (fresh.role === 'requester' || fresh.role === 'worker')) await this.maybeRelease(r.job, r.resultHash)
+    } catch (err) {
+      this.opts.log('ruling handling failed', { error: (err as Error).name, message: (err as Error).message })
+    }
+  }
+
   private async train (req: TrainRequest): Promise<Produced> {
     const t = await this.opts.factory.train(req, () => {}, AbortSignal.timeout(3_600_000)) as { adapter: string, checkpoints: Array<{ step: number, hash: string }>, job: string, folder: string }
     return { adapter: t.adapter, job: t.job, checkpoints: t.checkpoints, checkpointDir: this.opts.factory.jobDir(t.folder) }
@@ -704,6 +881,11 @@ export class MarketService {
     await this.publish(this.verdictsTopic, JobVerdictMessage.type, verdict)
     this.opts.log('verdict published', { job, ok: verdict.ok, checked: verdict.checked })
     if (verdict.evidence === undefined) return
+    // A replay that disagrees goes to the job's referee, which bisects and slashes whoever it refutes.
+    if (verdict.dispute !== undefined && state.assign?.referee !== undefined) {
+      this.opts.log('the referee rules on the dispute', { job, referee: state.assign.referee.address })
+      return
+    }
     // The fault may be a forced error: give the worker its chance to reveal before slashing it.
     if (state.assign?.workers[0].commit !== undefined && await this.revealedWhileWaiting(job, verdict.resultHash)) {
       this.opts.log('fault was a forced error: not slashed', { job })
@@ -744,6 +926,13 @@ export class MarketService {
       for (const step of checkpointsNeeded(task, segments)) checkpoints.set(step, await fetchReceiptEntry(this.opts.libp2p, peer, job, step))
       const v = await verifyTraining({ task, receipt, segments, checkpoints })
       state.computeMs = v.computeMs
+      if (this.opts.cheat === 'accuse' && v.ok) {
+        // The adversary: a segment that replayed is claimed not to, with a made-up hash.
+        const seg = segments[0]
+        const fake = fabricatedHash(job, seg)
+        this.opts.log('cheating: accusing an honest worker', { job, segment: seg })
+        return await this.failing(job, result, segments, { job, receipt: rHash, mismatches: [{ segment: seg, step: receipt.chain[seg].step, claimed: receipt.chain[seg].hash, recomputed: fake }], headOk: true }, beacon.value, { segment: seg, step: receipt.chain[seg].step, hash: fake })
+      }
       const headOk = '0x' + receipt.chain.at(-1)!.hash === result.receipt.head && result.resultHash === keccakText(result.result)
       // Every job, not a sample: the delivered adapter must be this run's last checkpoint.
       let binding: BindingVerdict | undefined
@@ -753,7 +942,9 @@ export class MarketService {
         binding = checkAdapterBinding({ task, receipt, adapter, final })
       }
       if (v.ok && headOk && binding?.ok === true) return { job, worker: result.worker, resultHash: result.resultHash, ok: true, checked: segments, completion: await this.completion(job, result), beacon: beacon.value }
-      return await this.failing(job, result, segments, { job, receipt: rHash, mismatches: v.mismatches, headOk, binding }, beacon.value)
+      // The first segment that did not replay is what this verifier will defend in a dispute.
+      const m = v.mismatches[0]
+      return await this.failing(job, result, segments, { job, receipt: rHash, mismatches: v.mismatches, headOk, binding }, beacon.value, m === undefined ? undefined : { segment: m.segment, step: m.step, hash: m.recomputed })
     } finally {
       await replay.release()
     }
@@ -803,10 +994,10 @@ export class MarketService {
   }
 
   /** A failing verdict: the evidence is what the slash commits to (its keccak) and names (its CID). */
-  private async failing (job: string, result: JobResult, checked: number[], evidence: object, beacon?: string): Promise<JobVerdict> {
+  private async failing (job: string, result: JobResult, checked: number[], evidence: object, beacon?: string, dispute?: JobVerdict['dispute']): Promise<JobVerdict> {
     this.evidence.set(job, evidence)
     const bytes = Buffer.from(JSON.stringify(evidence))
-    return { job, worker: result.worker, resultHash: result.resultHash, ok: false, checked, evidence: { hash: keccak256(bytes), cid: CID.createV1(raw.code, await sha256.digest(bytes)).toString() }, ...(beacon !== undefined ? { beacon } : {}) }
+    return { job, worker: result.worker, resultHash: result.resultHash, ok: false, checked, evidence: { hash: keccak256(bytes), cid: CID.createV1(raw.code, await sha256.digest(bytes)).toString() }, ...(beacon !== undefined ? { beacon } : {}), ...(dispute !== undefined ? { dispute } : {}) }
   }
 
   /**
@@ -820,7 +1011,7 @@ export class MarketService {
   }
 
   /** A proven fault costs the peer its stake for the role by the shared policy; this verifier proves it on chain. */
-  private async slash (state: JobState, target: { address: string, role: StakeRole, fault: Fault }, evidence: string): Promise<{ tx: string, amount: string, evidence: string } | undefined> {
+  private async slash (state: JobState, target: { address: string, role: StakeRole, fault: Fault }, evidence: string, prover: string = this.opts.identity.address): Promise<{ tx: string, amount: string, evidence: string } | undefined> {
     try {
       const chain = this.opts.settlement.chain
       const role = ROLE[target.role]
@@ -831,9 +1022,8 @@ export class MarketService {
       const s = slashFor({ fault: target.fault, role: target.role, stake: bonded + unbonding.amount, registrySlashAmount: amount, proverShareBps: Number(share) })
       // With a quorum above one, the other verifiers' signatures are needed: a later step.
       if (!s.submit || Number(quorum) > 1) return undefined
-      const me = this.opts.identity.address
-      const signed = await signMessage(this.wallet(), 'Slash', chain.domain('staking'), { peer: target.address, role, amount: s.slashed, evidence, prover: me })
-      const tx = await chain.slash(target.address, role, s.slashed, evidence, me, packSignatures([signed]))
+      const signed = await signMessage(this.wallet(), 'Slash', chain.domain('staking'), { peer: target.address, role, amount: s.slashed, evidence, prover })
+      const tx = await chain.slash(target.address, role, s.slashed, evidence, prover, packSignatures([signed]))
       this.opts.log('peer slashed', { job: state.job, peer: target.address, role: target.role, fault: target.fault, amount: s.slashed.toString(), tx: tx.receipt.hash })
       return { tx: tx.receipt.hash, amount: s.slashed.toString(), evidence }
     } catch (err) {
@@ -862,8 +1052,9 @@ export class MarketService {
       // A reveal may have been handled while the outcome was being written.
       if ((fresh.revealed ?? []).includes(v.resultHash)) return
       fresh.verdicts = [...(fresh.verdicts ?? []).filter(x => !(x.by.toLowerCase() === signer.address.toLowerCase() && x.resultHash === v.resultHash)), { ...v, by: signer.address }]
-      if (!v.ok && fresh.role !== 'verifier') fresh.phase = 'failed'
+      if (!v.ok && fresh.role !== 'verifier' && fresh.role !== 'referee') fresh.phase = 'failed'
       await this.save(fresh)
+      if (fresh.role === 'referee' && !v.ok && v.dispute !== undefined) void this.rule(v.job, v, signer)
       if (fresh.role === 'worker' && fresh.forced !== undefined && fresh.forced.revealed !== true && v.resultHash === fresh.forced.resultHash) {
         if (this.allSpoke(fresh, v.resultHash)) void this.reveal(v.job)
         return
@@ -881,28 +1072,40 @@ export class MarketService {
   private async maybeRelease (job: string, resultHash: string, anyway = false): Promise<void> {
     const state = await this.status(job)
     if (state.phase === 'released' || state.assign === undefined || (state.revealed ?? []).includes(resultHash)) return
-    const verdicts = (state.verdicts ?? []).filter(d => d.resultHash === resultHash)
+    // A rejection the referee refuted does not hold the payment; its ruling's completion counts as an approval.
+    const cleared = (state.rulings ?? []).filter(r => r.resultHash === resultHash && r.faulty === 'challenger')
+    const refuted = new Set(cleared.map(r => r.challenger.toLowerCase()))
+    const verdicts = (state.verdicts ?? []).filter(d => d.resultHash === resultHash && !refuted.has(d.by.toLowerCase()))
     if (verdicts.some(d => !d.ok)) return
     const worker = state.assign.workers[0].address
     const chain = this.opts.settlement.chain
     const domain = chain.domain('escrow')
-    // Only completions the assigned verifiers really signed, for this worker and result.
-    const signed = verdicts.flatMap(d => {
+    // Only completions the assigned verifiers (or the referee) really signed, for this worker and result.
+    const referee = state.assign.referee?.address
+    const offered = [
+      ...verdicts.map(d => ({ by: d.by, worker: d.worker, completion: d.completion })),
+      ...(referee !== undefined ? cleared.map(r => ({ by: referee, worker: r.worker, completion: r.completion })) : [])
+    ]
+    const signed = offered.flatMap(d => {
       if (d.completion === undefined || d.worker.toLowerCase() !== worker.toLowerCase()) return []
       const s = { signer: d.by, signature: d.completion }
       return verifySigned('Completion', domain, { jobId: job, worker: d.worker, resultHash }, s) ? [s] : []
     })
+
     // The escrow takes signatures of staked verifiers only: one slashed since (a lazy approver) must not spoil the release.
     const [quorum, minStake] = await Promise.all([chain.read<bigint>('registry', 'verifierQuorum').then(Number), chain.read<bigint>('registry', 'minStake', [ROLE.verifier])])
-    const staked = []
-    for (const x of signed) if (await chain.stakeOf(x.signer, ROLE.verifier) >= minStake) staked.push(x)
+    const staked: typeof signed = []
+    for (const x of signed) {
+      if (staked.some(y => y.signer.toLowerCase() === x.signer.toLowerCase())) continue
+      if (await chain.stakeOf(x.signer, ROLE.verifier) >= minStake) staked.push(x)
+    }
     if (staked.length < quorum) return
     if (!anyway && !this.allSpoke(state, resultHash)) {
       // A silent verifier cannot hold the payment forever.
       setTimeout(() => { void this.maybeRelease(job, resultHash, true).catch((err: Error) => this.opts.log('release failed', { job, error: err.message })) }, RELEASE_GRACE_MS).unref()
       return
     }
-    await this.release(state, verdicts[0].worker, resultHash, staked.slice(0, quorum))
+    await this.release(state, worker, resultHash, staked.slice(0, quorum))
   }
 
   private async release (state: JobState, worker: string, resultHash: string, signed: Array<{ signer: string, signature: string }>): Promise<void> {

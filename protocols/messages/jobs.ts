@@ -17,6 +17,8 @@ const cidString = z.string().max(128).refine((s) => { try { CID.parse(s); return
 /** OPEN in wei as a decimal string: msgpack has no bigint that every peer decodes alike. */
 const wei = z.string().regex(/^(0|[1-9][0-9]{0,77})$/, 'expected wei as a decimal string')
 const peerId = z.string().min(40).max(128)
+/** A training state's sha256 as the checkpoint encoding has it (no 0x, as in receipts). */
+const stateHash = z.string().regex(/^[0-9a-f]{64}$/, 'expected 32 bytes of lowercase hex')
 const ms = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER)
 
 export const JOB_KINDS = ['train', 'attribute', 'infer'] as const
@@ -62,6 +64,8 @@ export const jobAssignSchema = z.object({
   job: hash32,
   workers: z.array(z.object({ peer: peerId, address, price: wei, commit: hash32.optional() })).min(1).max(16),
   verifiers: z.array(z.object({ peer: peerId, address, price: wei })).min(1).max(16),
+  /** Who rules if a verifier rejects the result (the next-best verifier bid); none when there was no bid left for it. */
+  referee: z.object({ peer: peerId, address, price: wei }).optional(),
   /** The bids considered (digest of their envelopes, sorted): anyone can recompute the rule's choice. */
   bidsDigest: hash32
 })
@@ -97,7 +101,9 @@ export const jobVerdictSchema = z.object({
   /** On a fault: keccak256 of the evidence (what on-chain slashing commits to), and where to get it. */
   evidence: z.object({ hash: hash32, cid: cidString }).optional(),
   /** The verifier's signature that seeded its sample (EIP-191 over job and receipt hash): anyone can recompute which entries it had to check. */
-  beacon: signature65.optional()
+  beacon: signature65.optional(),
+  /** On a replay that disagrees: the segment, and the state hash the verifier got at its checkpoint step (its claim in a dispute). */
+  dispute: z.object({ segment: z.number().int().nonnegative().max(1_000_000), step: z.number().int().min(1).max(100_000_000), hash: stateHash }).optional()
 }).refine(v => v.ok ? v.completion !== undefined && v.evidence === undefined : v.evidence !== undefined && v.completion === undefined,
   'a passing verdict carries the completion signature, a failing one the evidence')
 export type JobVerdict = z.infer<typeof jobVerdictSchema>
@@ -115,4 +121,48 @@ export type JobReveal = z.infer<typeof jobRevealSchema>
 /** A worker's admission that its result was a forced error (published on the verdicts topic once its verifiers have spoken). */
 export const JobRevealMessage = defineMessage({ type: 'job-reveal/1', maxBodyBytes: 512, schema: jobRevealSchema })
 
-export const JOB_MESSAGES = [JobAnnounceMessage, JobBidMessage, JobAssignMessage, JobResultMessage, JobVerdictMessage, JobRevealMessage] as const
+// A dispute (protocols/dispute): the job's referee asks the worker and the rejecting
+// verifier for their state hash at one step (or the state's bytes), each answering with a
+// signed claim, and bisects until one step is left; it recomputes that step and publishes
+// the ruling, which names the loser and the evidence its slash commits to.
+export const disputeQuerySchema = z.object({
+  job: hash32,
+  resultHash: hash32,
+  segment: z.number().int().nonnegative().max(1_000_000),
+  step: z.number().int().nonnegative().max(100_000_000),
+  /** The state's bytes instead of its hash (what the referee recomputes the step from). */
+  state: z.boolean()
+})
+export type DisputeQuery = z.infer<typeof disputeQuerySchema>
+export const DisputeQueryMessage = defineMessage({ type: 'dispute-query/1', maxBodyBytes: 512, schema: disputeQuerySchema })
+
+export const disputeClaimSchema = z.object({
+  job: hash32,
+  resultHash: hash32,
+  step: z.number().int().nonnegative().max(100_000_000),
+  /** The hash of the party's state after `step` steps. */
+  hash: stateHash
+})
+export type DisputeClaim = z.infer<typeof disputeClaimSchema>
+export const DisputeClaimMessage = defineMessage({ type: 'dispute-claim/1', maxBodyBytes: 512, schema: disputeClaimSchema })
+
+export const jobRulingSchema = z.object({
+  job: hash32,
+  worker: address,
+  resultHash: hash32,
+  /** The verifier whose rejection was disputed. */
+  challenger: address,
+  /** The disputed step runs from state `step` to `step + 1`. */
+  step: z.number().int().nonnegative().max(100_000_000),
+  rounds: z.number().int().nonnegative().max(64),
+  /** Whose claim the referee's recomputation refutes (a party that did not answer loses). */
+  faulty: z.enum(['worker', 'challenger', 'both']),
+  /** keccak256 of the evidence (the claims and the recomputation: what the slash commits to), and where to get it. */
+  evidence: z.object({ hash: hash32, cid: cidString }),
+  /** When the worker's result stands: the referee's own Completion signature, so the escrow can release. */
+  completion: signature65.optional()
+}).refine(r => (r.faulty === 'challenger') === (r.completion !== undefined), 'a ruling for the worker carries the completion, any other none')
+export type JobRuling = z.infer<typeof jobRulingSchema>
+export const JobRulingMessage = defineMessage({ type: 'job-ruling/1', maxBodyBytes: 1024, schema: jobRulingSchema })
+
+export const JOB_MESSAGES = [JobAnnounceMessage, JobBidMessage, JobAssignMessage, JobResultMessage, JobVerdictMessage, JobRevealMessage, DisputeQueryMessage, DisputeClaimMessage, JobRulingMessage] as const

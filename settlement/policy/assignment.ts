@@ -47,6 +47,8 @@ export interface AssignmentJob {
   exclude?: readonly string[]
   /** A worker bid whose etaMs is above this is rejected. */
   deadlineMs?: number
+  /** How many referees to choose after the verifiers (best remaining verifier bids); not needed for `complete`. Default 0. */
+  referees?: number
 }
 
 /** Weights of the three parts of a score, in basis points: integers >= 0 summing to 10,000. */
@@ -111,7 +113,7 @@ export interface BidAssessment {
   verifier?: RoleScore
   /** keccak256(utf8(job id) || utf8(peer)), hex: the tie-break, lower first. */
   tiebreak: string
-  chosen: AssignmentRole | null
+  chosen: AssignmentRole | 'referee' | null
   /** Why it is not eligible for a role it offered (none if eligible for every one). */
   reasons: RejectionReason[]
 }
@@ -121,7 +123,9 @@ export interface Assignment {
   workers: string[]
   /** Chosen verifiers, best first; none is a worker. */
   verifiers: string[]
-  /** Whether as many were found as the job asked for; if not, the caller re-announces or refunds. */
+  /** Chosen referees (who rule on a disputed verdict), best first; none is a worker or a verifier. */
+  referees: string[]
+  /** Whether as many workers and verifiers were found as the job asked for; if not, the caller re-announces or refunds. */
   complete: boolean
   /** Every bid, by peer. */
   bids: BidAssessment[]
@@ -221,6 +225,7 @@ export function assignJob (job: AssignmentJob, bids: readonly Bid[], policy: Par
   const required = { worker: checkWei(job.requiredStake, 'job.requiredStake'), verifier: checkWei(job.requiredVerifierStake ?? job.requiredStake, 'job.requiredVerifierStake') }
   const nWorkers = checkCount(job.workers, 'job.workers')
   const nVerifiers = checkCount(job.verifiers, 'job.verifiers')
+  const nReferees = checkCount(job.referees ?? 0, 'job.referees')
   const excluded = new Set<string>()
   if (job.requester !== undefined) excluded.add(checkPeer(job.requester, 'job.requester'))
   if (job.exclude !== undefined) {
@@ -305,6 +310,9 @@ export function assignJob (job: AssignmentJob, bids: readonly Bid[], policy: Par
   // Workers first: the best worker runs the job; verifiers come from everyone else.
   const verifiers = rank('verifier').filter(a => a.chosen === null).slice(0, nVerifiers)
   for (const a of verifiers) a.chosen = 'verifier'
+  // A referee is ranked as a verifier (it recomputes like one), from the bids left over.
+  const referees = rank('verifier').filter(a => a.chosen === null).slice(0, nReferees)
+  for (const a of referees) a.chosen = 'referee'
 
   const out: BidAssessment[] = assessed
     .sort((a, b) => compareStrings(a.peer, b.peer))
@@ -312,6 +320,7 @@ export function assignJob (job: AssignmentJob, bids: readonly Bid[], policy: Par
   return {
     workers: workers.map(a => a.peer),
     verifiers: verifiers.map(a => a.peer),
+    referees: referees.map(a => a.peer),
     complete: workers.length === nWorkers && verifiers.length === nVerifiers,
     bids: out
   }

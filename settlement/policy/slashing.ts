@@ -13,7 +13,7 @@ export type StakeRole = 'worker' | 'verifier' | 'aggregator'
 /** The uint8 Roles.sol gives each role: what Staking.slash and registry.slashAmount take. */
 export const STAKE_ROLE_IDS: Readonly<Record<StakeRole, number>> = Object.freeze({ worker: 0, verifier: 1, aggregator: 2 })
 
-export type Fault = 'wrong-result' | 'skipped-steps' | 'stale-result' | 'copied-result' | 'lazy-approval'
+export type Fault = 'wrong-result' | 'skipped-steps' | 'stale-result' | 'copied-result' | 'lazy-approval' | 'false-accusation'
 
 /** Each fault, the role it is a fault of, and what proves it. */
 export const FAULTS: Readonly<Record<Fault, Readonly<{ role: StakeRole, proof: string }>>> = Object.freeze({
@@ -21,7 +21,8 @@ export const FAULTS: Readonly<Record<Fault, Readonly<{ role: StakeRole, proof: s
   'skipped-steps': Object.freeze({ role: 'worker', proof: 'a replayed segment of the receipt\'s hash chain does not reproduce its checkpoint' }),
   'stale-result': Object.freeze({ role: 'worker', proof: 'the result is an earlier checkpoint or the unchanged base model, not the job\'s output' }),
   'copied-result': Object.freeze({ role: 'worker', proof: 'the result or its receipt equals another worker\'s, which was signed first' }),
-  'lazy-approval': Object.freeze({ role: 'verifier', proof: 'the verifier signed approval of a forced-error job with a known, planted fault' })
+  'lazy-approval': Object.freeze({ role: 'verifier', proof: 'the verifier signed approval of a forced-error job with a known, planted fault' }),
+  'false-accusation': Object.freeze({ role: 'verifier', proof: 'the verifier signed a state hash that a referee\'s recomputation of the one disputed step refutes, where the worker\'s hash is confirmed' })
 })
 
 export interface SlashInput {

@@ -27,6 +27,11 @@ export interface VerdictInput {
   forcedError?: boolean
   /** Default 'none'. 'clean' is impossible for a forced-error job, whose fault is known. */
   referee?: RefereeFinding
+  /**
+   * Rejecting verifiers whose own signed claim the referee refuted in a dispute (it
+   * recomputed the disputed step and confirmed the worker's state): only with 'clean'.
+   */
+  refuted?: readonly string[]
   /** The worker fault the referee proved; default 'wrong-result'. */
   fault?: Extract<Fault, 'wrong-result' | 'skipped-steps' | 'stale-result' | 'copied-result'>
 }
@@ -87,6 +92,12 @@ export function jobVerdict (input: VerdictInput): JobVerdict {
   if (typeof forced !== 'boolean') throw new InvalidPolicyInputError('forcedError must be a boolean', { forcedError: forced })
   const fault = input.fault ?? 'wrong-result'
   if (!['wrong-result', 'skipped-steps', 'stale-result', 'copied-result'].includes(fault)) throw new InvalidPolicyInputError('fault must be a worker fault', { fault })
+  const refuted = input.refuted ?? []
+  if (!Array.isArray(refuted)) throw new InvalidPolicyInputError('refuted must be an array', {})
+  for (const peer of refuted) {
+    if (!rejecters.includes(peer)) throw new InvalidPolicyInputError('only a rejecting verifier can be refuted', { verifier: peer })
+  }
+  if (refuted.length > 0 && referee !== 'clean') throw new InvalidPolicyInputError('a refuted rejection needs a referee that found the result clean', { referee })
 
   // Rule 1: a planted fault is known, so approving it proves the check was skipped. The
   // fault was planted: nobody is paid for this result, nobody refunded (the job's real
@@ -133,15 +144,18 @@ export function jobVerdict (input: VerdictInput): JobVerdict {
 
   // Rule 5: the result stands (approved, or a referee found it clean). The worker and the
   // approvers are paid; a verifier that rejected a correct result raised a false alarm.
+  // One whose signed claim a dispute refuted lied about the disputed step: it is slashed,
+  // and the wronged worker, whose answers carried the dispute, is the prover.
+  const lied = [...new Set(refuted)].sort(compareStrings)
   return {
     paid: true,
     refund: false,
     signers: approvers,
-    slashes: [],
+    slashes: lied.map(peer => ({ peer, role: 'verifier' as const, fault: 'false-accusation' as const, prover: worker })),
     outcomes: byPeer([
       { peer: worker, kind: 'verified' as const },
       ...approvers.map(peer => ({ peer, kind: 'verified' as const })),
-      ...rejecters.map(peer => ({ peer, kind: 'failed' as const }))
+      ...rejecters.map(peer => ({ peer, kind: lied.includes(peer) ? 'slashed' as const : 'failed' as const }))
     ])
   }
 }
