@@ -70,6 +70,8 @@ export class ChainWatch {
   private stakes: ChainSnapshot['stakes'] = {}
   private lastRefresh = 0
   private lastStakes = 0
+  /** A staking event arrived since the stakes were read: read them again now. */
+  private stakesStale = true
   private refreshing?: Promise<void>
   private error?: string
   private stopped = false
@@ -121,8 +123,9 @@ export class ChainWatch {
         for (const log of logs) this.apply(log)
         this.next = to + 1
       }
-      if (Date.now() - this.lastStakes >= STAKE_REFRESH_MS && accounts.length > 0) {
+      if ((this.stakesStale || Date.now() - this.lastStakes >= STAKE_REFRESH_MS) && accounts.length > 0) {
         this.lastStakes = Date.now()
+        this.stakesStale = false
         const stakes: ChainSnapshot['stakes'] = {}
         await Promise.all([...new Set(accounts)].slice(0, MAX_STAKE_ACCOUNTS).map(async (a) => {
           const values = await Promise.all(Object.values(ROLE).map(async r => await client.stakeOf(a, r)))
@@ -142,6 +145,7 @@ export class ChainWatch {
     const e = this.iface![which].parseLog({ topics: [...log.topics], data: log.data })
     if (e == null) return
     const a = e.args
+    if (which === 'staking') this.stakesStale = true
     const at = { block: log.blockNumber, tx: log.transactionHash }
     const job = (id: string): ChainJob => {
       let j = this.jobs.get(id)
