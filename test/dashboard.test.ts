@@ -270,6 +270,8 @@ describe('the dashboard in a browser, on a live devnet', function () {
     assert.equal(await slash.count(), 1)
     assert.equal((await slash.locator('td').allInnerTexts())[1], 'worker')
     assert.equal(await page.locator('[data-card="jobs"] .v').innerText(), '2 (1)')
+    // And the swarm table shows what the slash left of the cheater's worker stake.
+    await onPage('the cheater\'s stake after the slash', async () => (await page.locator(`#swarm-body tr[data-peer="${cheater.peerId}"] td:nth-child(7)`).textContent({ timeout: 500 }).catch(() => '')) === '50 / 0', 20_000)
     await shot('7-slash.png')
     mark('cheater slashed')
   })
