@@ -1,5 +1,5 @@
 // What the devnet shows while it runs: every peer, whom it is connected to, whose
-// adverts it holds, and the capacity each advertises.
+// adverts it holds, the capacity each advertises, and where each one's dashboard is.
 import type { StatusReport } from '../node/peer-node.ts'
 import { formatBytes, table } from '../cli/output.ts'
 import type { DevnetPeer } from './devnet.ts'
@@ -44,6 +44,9 @@ export function renderDevnet (peers: DevnetPeer[], statuses: PeerStatus[], heade
     matrix.push(row)
   })
   const rejected = statuses.filter(isUp).reduce((n, s) => n + s.inbound.rejected, 0)
-  return [header, '', table(rows), '', 'who sees whom (C connected + advert, a advert via gossip, c connected only):',
+  // Every peer serves its own; a big devnet lists the first few.
+  const dashboards = peers.slice(0, 8).map(p => `  peer ${p.index}: ${p.statusUrl != null ? p.statusUrl + '/' : '(starting)'}`)
+  if (peers.length > 8) dashboards.push(`  … and ${peers.length - 8} more (each at its status URL + /)`)
+  return [header, '', 'dashboards (open in a browser on this machine):', ...dashboards, '', table(rows), '', 'who sees whom (C connected + advert, a advert via gossip, c connected only):',
     table(matrix), '', `inbound messages rejected across the devnet: ${rejected}`].join('\n')
 }

@@ -1,5 +1,5 @@
 // The peer's local API on 127.0.0.1: GET routes answer JSON (status, datanets) to
-// anyone on this machine; POST routes change things and need the bearer token the
+// anyone on this machine (or, for a Page, a document such as the dashboard); POST routes change things and need the bearer token the
 // node writes into run.json (readable by its owner only). A POST answers with
 // NDJSON: zero or more {"progress": ...} lines, then {"result": ...} or {"error": ...},
 // so long work (a big contribution) shows progress and a CLI can read it as it comes.
@@ -23,6 +23,19 @@ export interface Route {
   /** Exact path, or a pattern whose groups become params. */
   path: string | RegExp
   handle: (ctx: RouteContext) => unknown
+}
+
+/** A GET route's answer that is a document, not JSON (the dashboard's HTML), sent as is with its headers. */
+export class Page {
+  readonly contentType: string
+  readonly body: string | Uint8Array
+  readonly headers: Record<string, string>
+
+  constructor (contentType: string, body: string | Uint8Array, headers: Record<string, string> = {}) {
+    this.contentType = contentType
+    this.body = body
+    this.headers = headers
+  }
 }
 
 export interface ApiServer {
@@ -77,7 +90,8 @@ export async function startApiServer (port: number, token: string, routes: Route
 
   async function serve (req: IncomingMessage, res: ServerResponse): Promise<void> {
     const path = (req.url ?? '/').split('?')[0]
-    const method = req.method ?? 'GET'
+    // HEAD is a GET whose body node:http leaves out.
+    const method = req.method === 'HEAD' ? 'GET' : req.method ?? 'GET'
     let params: string[] | undefined
     const route = routes.find(r => (params = match(r, method, path)) != null)
     if (route == null) {
@@ -91,6 +105,11 @@ export async function startApiServer (port: number, token: string, routes: Route
     if (method === 'GET') {
       try {
         const value = await route.handle({ params: params!, body: {}, progress: () => {}, signal: controller.signal })
+        if (value instanceof Page) {
+          res.writeHead(200, { ...value.headers, 'content-type': value.contentType, 'cache-control': 'no-store' })
+          res.end(value.body)
+          return
+        }
         res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' })
         res.end(toJson(value))
       } catch (err) {

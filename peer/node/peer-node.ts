@@ -1,5 +1,5 @@
 // A peer: one identity, a libp2p node, the wire rules, the capacity advert loop and a
-// status API, started and stopped as one. Everything it keeps lives under dataDir:
+// status API (with the dashboard at its root), started and stopped as one. Everything it keeps lives under dataDir:
 //   keystore.json   encrypted key (see identity/keystore.ts)
 //   node.json       listen addresses to reuse after a restart
 //   datastore/      libp2p peer store, Helia pins
@@ -50,6 +50,10 @@ import type { Cheat } from './cheat-modes.ts'
 import { MarketService } from './market-service.ts'
 import { marketRoutes } from './market-routes.ts'
 import { REWARDS_PROTOCOL } from '../../protocols/rewards/rewards.ts'
+import { ChainWatch } from './chain-watch.ts'
+import { dashboardRoutes, loadDashboardPage } from './dashboard-routes.ts'
+import { DashboardSummary } from './dashboard-summary.ts'
+import { JobWatch } from './job-watch.ts'
 
 export interface PeerNodeOptions {
   dataDir: string
@@ -96,6 +100,8 @@ export interface StatusReport {
   uptimeMs: number
   addrs: string[]
   statusUrl: string
+  /** The dashboard page (a browser on this machine). */
+  dashboardUrl: string
   connections: ConnectionInfo[]
   gossipPeers: number
   advert: CapacityAdvert | null
@@ -137,6 +143,8 @@ export class PeerNode {
   private loraServer?: LoraServer
   private settlement?: SettlementService
   private market?: MarketService
+  private jobWatch?: JobWatch
+  private chainWatch?: ChainWatch
   private timer?: NodeJS.Timeout
   private startedAt = 0
   private lastAdvert: CapacityAdvert | null = null
@@ -289,6 +297,9 @@ export class PeerNode {
       await market.start()
       this.market = market
       chainRoutes.push(...marketRoutes(market))
+      this.jobWatch = new JobWatch({ libp2p, network: this.network, registry: this.registry })
+      this.jobWatch.start()
+      this.chainWatch = new ChainWatch(this.opts.chain)
       this.log('settlement ready', { chainId: this.opts.chain.chainId, aggregator: this.opts.aggregator === true })
     }
 
@@ -300,7 +311,15 @@ export class PeerNode {
       ...datanetRoutes(this.datanetService),
       ...modelRoutes(models, factory, this.loraServer),
       ...attributionRoutes(new AttributionService({ factory, registry: models, datanets, threads: this.opts.threads, log: this.log })),
-      ...chainRoutes
+      ...chainRoutes,
+      ...dashboardRoutes(await loadDashboardPage(), new DashboardSummary({
+        status: () => this.status(),
+        datanets: this.datanetService,
+        market: this.market,
+        jobWatch: this.jobWatch,
+        chainWatch: this.chainWatch,
+        settlement: this.settlement
+      }))
     ], this.log)
     await writeJsonAtomic(join(this.dataDir, 'run.json'), {
       pid: process.pid,
@@ -440,6 +459,7 @@ export class PeerNode {
       uptimeMs: now - this.startedAt,
       addrs: libp2p.getMultiaddrs().map(a => a.toString()),
       statusUrl: this.statusUrl,
+      dashboardUrl: this.statusUrl === '' ? '' : `${this.statusUrl}/`,
       connections: libp2p.getConnections().map(c => ({ peerId: c.remotePeer.toString(), addr: c.remoteAddr.toString(), direction: c.direction })),
       gossipPeers: libp2p.services.pubsub.getSubscribers(this.topic).length,
       advert: this.lastAdvert,
@@ -455,6 +475,8 @@ export class PeerNode {
     this.stopping ??= (async () => {
       if (this.timer != null) clearInterval(this.timer)
       await this.api?.close()
+      this.jobWatch?.stop()
+      this.chainWatch?.stop()
       await this.market?.stop()
       await this.settlement?.stop()
       await this.datanetService?.stop()

@@ -61,6 +61,18 @@ export interface RewardsReport {
   note?: string
 }
 
+/** An aggregator's own record of its epochs (the dashboard shows it). */
+export interface AggregatorEpochs {
+  openEpoch: number
+  pendingReceipts: number
+  epochs: Array<{ epoch: number, state: string, root?: string, total?: string, accounts?: number, receipts?: number, fees?: string, txHash?: string | null, finalAt?: number | null }>
+  /** Cumulative earnings per account in the latest sealed epoch (decimal wei). */
+  earned: Record<string, string>
+}
+
+/** Epochs listed at most (the newest). */
+const MAX_EPOCHS_SHOWN = 200
+
 export class SettlementService {
   readonly opts: SettlementServiceOptions
   private provider?: JsonRpcProvider
@@ -137,6 +149,31 @@ export class SettlementService {
       await this.builder.close()
     }
     this.provider?.destroy()
+  }
+
+  /** This peer's epochs when it aggregates (undefined otherwise): read from the builder, nothing changes. */
+  epochs (): AggregatorEpochs | undefined {
+    const b = this.builder
+    if (b == null) return undefined
+    const epochs: AggregatorEpochs['epochs'] = []
+    const earned = new Map<string, bigint>()
+    for (let n = b.firstEpoch; n < b.openEpoch; n++) {
+      const l = b.ledger(n)
+      const p = b.posted(n)
+      for (const [account, wei] of l?.earned ?? []) earned.set(account, (earned.get(account) ?? 0n) + BigInt(wei))
+      epochs.push({
+        epoch: n,
+        state: b.state(n),
+        ...(l !== undefined ? { root: l.root, total: l.total, accounts: l.accounts, receipts: l.receipts, fees: l.fees } : {}),
+        ...(p !== undefined ? { txHash: p.txHash, finalAt: p.finalAt == null ? null : Number(p.finalAt) } : {})
+      })
+    }
+    return {
+      openEpoch: b.openEpoch,
+      pendingReceipts: b.pendingReceipts,
+      epochs: epochs.slice(-MAX_EPOCHS_SHOWN),
+      earned: Object.fromEntries([...earned].map(([a, w]) => [a, w.toString()]))
+    }
   }
 
   /** The chain's clock (unix seconds of the latest block): deadlines are judged by it. */

@@ -75,6 +75,7 @@ export function devnetCommand (program: Command): void {
       try {
         log(`starting ${opts.peers} peers in ${dir} …`)
         await devnet.start()
+        log(`dashboard: ${devnet.peers[0].statusUrl}/  (peer 0; every peer serves its own at its status URL)`)
         for (const corpus of opts.import) await importOnFirstPeer(devnet, corpus, log)
         if (opts.smoke === true) await smoke(devnet, opts)
         else await watch(devnet, opts, dir)
@@ -128,7 +129,7 @@ async function watch (devnet: Devnet, opts: DevnetCliOptions, dir: string): Prom
     if (opts.json === true) {
       printJson({ at: Date.now(), peers: statuses.map((s, i) => 'error' in s
         ? { index: i, peerId: devnet.peers[i].peerId, pid: devnet.peers[i].child?.pid, error: s.error }
-        : { index: i, peerId: s.peerId, address: s.address, pid: s.pid, connections: s.connections.map(c => c.peerId), advertsSeen: s.advertsSeen }) })
+        : { index: i, peerId: s.peerId, address: s.address, pid: s.pid, dashboardUrl: s.dashboardUrl, connections: s.connections.map(c => c.peerId), advertsSeen: s.advertsSeen }) })
     } else {
       const { renderDevnet } = await import('../../devnet/view.ts')
       const view = renderDevnet(devnet.peers, statuses, header)

@@ -113,6 +113,7 @@ export function nodeCommand (program: Command): void {
         console.log(`peer ${ready.peerId} (${ready.address}) started`)
         for (const a of ready.addrs) console.log(`  listening ${a}`)
         console.log(`  status    ${ready.statusUrl}/status`)
+        console.log(`  dashboard ${ready.statusUrl}/`)
       }
     })
 }

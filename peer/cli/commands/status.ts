@@ -13,6 +13,7 @@ export async function fetchStatus (url: string): Promise<StatusReport> {
 export function formatStatus (s: StatusReport): string {
   const lines = [
     `peer     ${s.peerId}`,
+    `dashboard ${s.dashboardUrl}   (open in a browser on this machine)`,
     `address  ${s.address}`,
     `network  ${s.network}   agent ${s.agent}   uptime ${Math.round(s.uptimeMs / 1000)} s`,
     ...s.addrs.map(a => `listen   ${a}`),
