@@ -188,7 +188,7 @@ describe('the task market on a devnet with a worker that goes silent', function 
     if (process.env.KEEP == null) await rm(dir, { recursive: true, force: true })
   })
 
-  it('replaces a worker killed mid-job with the next-best bidder, and pays the one that delivered', async () => {
+  it('replaces a worker killed mid-job with the next-best bidder, which resumes from the checkpoints the verifier held, and pays the one that delivered', async () => {
     const imported = await cli(0, ['datanet', 'import', 'spam-assassin', '--limit', '600'])
     for (const p of [2, 3, 4]) {
       await waitFor(`peer ${p} to follow the datanet`, async () => (await cli(p, ['datanet', 'list'])).datanets.some((d: any) => d.id === imported.datanet), 60_000, 500)
@@ -201,6 +201,11 @@ describe('the task market on a devnet with a worker that goes silent', function 
     const first = devnet.peers.find(p => p.address === submitted.assign.workers[0].address)!
     const other = devnet.peers.find(p => p.index !== first.index && (p.index === 2 || p.index === 3))!
     await waitFor('the first worker to be training', async () => (await cli(first.index, ['job', 'status', submitted.job])).phase === 'training', 60_000, 200)
+    // The verifier holds the checkpoints the worker announces: wait for a few, then kill the worker.
+    const held = await waitFor('the verifier to hold a checkpoint', async () => {
+      const s = await cli(4, ['job', 'status', submitted.job])
+      return (s.held ?? 0) >= 100 ? s.held : undefined
+    }, 120_000, 250)
     await devnet.kill(first)
 
     const done = await waitFor('the job to be reassigned, verified and released', async () => {
@@ -210,6 +215,9 @@ describe('the task market on a devnet with a worker that goes silent', function 
     assert.equal(done.phase, 'released', JSON.stringify(done.verdicts))
     assert.deepEqual(done.silent, [first.peerId])
     assert.equal(done.assign.workers[0].address, other.address)
+    // The replacement resumed from the last checkpoint it could confirm, not from step 0.
+    const replacement = await cli(other.index, ['job', 'status', submitted.job])
+    assert.ok(replacement.resumedFrom >= 100 && replacement.resumedFrom <= held + 50, `resumed from ${replacement.resumedFrom} (verifier held ${held})`)
     const book = JSON.parse(await readFile(join(devnet.peers[1].dataDir, 'market', 'reputation.json'), 'utf8'))
     assert.deepEqual(book[first.address.toLowerCase()].map((o: any) => o.kind), ['timeout'])
     assert.deepEqual(book[other.address.toLowerCase()].map((o: any) => o.kind), ['verified'])

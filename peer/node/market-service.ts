@@ -31,7 +31,7 @@ import { identityOf } from '../../protocols/identity.ts'
 import type { Inbound } from '../../protocols/inbound.ts'
 import {
   DisputeClaimMessage, DisputeQueryMessage, JobAnnounceMessage, JobAssignMessage, JobBidMessage, JobResultMessage, JobRevealMessage, JobRulingMessage, JobVerdictMessage,
-  type DisputeQuery, type JobAnnounce, type JobAssign, type JobBid, type JobResult, type JobReveal, type JobRuling, type JobVerdict
+  JobProgressMessage, type JobProgress, type DisputeQuery, type JobAnnounce, type JobAssign, type JobBid, type JobResult, type JobReveal, type JobRuling, type JobVerdict
 } from '../../protocols/messages/index.ts'
 import type { MessageRegistry } from '../../protocols/registry.ts'
 import { sendTask, serveTask, type TaskAnswer } from '../../protocols/task/task.ts'
@@ -52,6 +52,7 @@ import { inferSpecOf, trainParams, trainRequestOf } from './job-spec.ts'
 import { ReputationBook } from './reputation-book.ts'
 import { runInferenceJob, verifyInferenceJob, type InferenceJobDeps, type InferenceJobSpec } from './inference-jobs.ts'
 import { forcedCommit, forcedRate, forcedSecret, isForced, plantFault, validReveal } from './forced-errors.ts'
+import { heldStore, inheritCheckpoints, MAX_HELD, watchCheckpoints } from './checkpoint-handover.ts'
 import { fabricatedHash, PartyReplays, playDispute, segmentBounds, type DisputeAsk, type Party, type PartySegment } from './disputes.ts'
 import type { PeerLibp2p } from './libp2p.ts'
 import type { ModelFactory, TrainRequest } from './model-factory.ts'
@@ -92,6 +93,9 @@ export interface JobState {
   revealed?: string[]
   /** Verifier: verifiers it proved approved a forced error, slashed on chain. */
   lazySlashes?: Array<{ verifier: string, tx: string, amount: string, evidence: string }>
+  /** Worker: the step it resumed from, inherited from a silent worker's checkpoints that its verifiers held. Verifier: the newest checkpoint it holds. */
+  resumedFrom?: number
+  held?: number
   /** Worker: how long producing the result took; whether it was one of the adversaries' lies (demonstrations). Verifier: replay time and whole wall time of its last check. */
   computeMs?: number
   cheated?: boolean
@@ -189,7 +193,8 @@ export class MarketService {
     pubsub.subscribe(this.verdictsTopic)
     await serveTask(libp2p, inbound, registry, {
       onBid: async (env, from) => await this.onBid(env, from),
-      onResult: async (env, from) => await this.onResult(env, from)
+      onResult: async (env, from) => await this.onResult(env, from),
+      onProgress: async (env, from) => await this.onProgress(env, from)
     })
     await serveVerify(libp2p, async (job, entry) => await this.receiptPart(job, entry))
     await serveDispute(libp2p, inbound, registry, async (env, from) => await this.onDisputeQuery(env, from))
@@ -448,7 +453,7 @@ export class MarketService {
       const cheat = this.opts.cheat
       const started = performance.now()
       const cheated = isWorkerCheat(cheat) ? await cheatingWork(cheat, this.cheatDeps(), job, req, CHECKPOINT_EVERY) : undefined
-      const produced = cheated ?? await this.train(req)
+      const produced = cheated ?? await this.train(req, state)
       state.computeMs = performance.now() - started
       state.cheated = cheated !== undefined
       let delivered = produced
@@ -793,9 +798,90 @@ export class MarketService {
     }
   }
 
-  private async train (req: TrainRequest): Promise<Produced> {
-    const t = await this.opts.factory.train(req, () => {}, AbortSignal.timeout(3_600_000)) as { adapter: string, checkpoints: Array<{ step: number, hash: string }>, job: string, folder: string }
-    return { adapter: t.adapter, job: t.job, checkpoints: t.checkpoints, checkpointDir: this.opts.factory.jobDir(t.folder) }
+  /**
+   * Trains the job: first inheriting what a silent predecessor's verifiers hold (when
+   * this peer has no checkpoints of its own for it), then telling the verifiers each new
+   * checkpoint so that a replacement of this worker could do the same.
+   */
+  private async train (req: TrainRequest, state?: JobState): Promise<Produced> {
+    const factory = this.opts.factory
+    const signal = AbortSignal.timeout(3_600_000)
+    let stop = (): void => {}
+    if (state?.assign !== undefined) {
+      const dir = factory.jobDir(await factory.folderOf(req, signal))
+      // Served while training too: the verifiers fetch each checkpoint as it is announced.
+      state.checkpointDir = dir
+      await this.save(state)
+      await this.inherit(state, req, dir)
+      stop = watchCheckpoints(dir, async step => await this.sendProgress(state, step))
+    }
+    try {
+      const t = await factory.train(req, () => {}, signal) as { adapter: string, checkpoints: Array<{ step: number, hash: string }>, job: string, folder: string }
+      return { adapter: t.adapter, job: t.job, checkpoints: t.checkpoints, checkpointDir: factory.jobDir(t.folder) }
+    } finally {
+      stop()
+    }
+  }
+
+  // --- worker replacement (./checkpoint-handover.ts)
+
+  private async inherit (state: JobState, req: TrainRequest, dir: string): Promise<void> {
+    const store = new FileCheckpointStore(dir)
+    if ((await store.steps()).length > 0) return
+    for (const v of state.assign!.verifiers) {
+      const peer = peerIdFromString(v.peer)
+      const fetch = async (step: number): Promise<Uint8Array | undefined> => await fetchReceiptEntry(this.opts.libp2p, peer, state.job, step).catch(() => undefined)
+      // Only a verifier that holds the first checkpoint can hand anything over.
+      if (await fetch(CHECKPOINT_EVERY) === undefined) continue
+      const replay = await this.opts.factory.replayTask(req, AbortSignal.timeout(3_600_000))
+      try {
+        const from = await inheritCheckpoints({ task: replay.task, fetch, store, log: this.opts.log })
+        if (from === 0) continue
+        state.resumedFrom = from
+        await this.save(state)
+        this.opts.log('resuming from the last verified checkpoint', { job: state.job, step: from, from: v.address })
+        return
+      } finally {
+        await replay.release()
+      }
+    }
+  }
+
+  private async sendProgress (state: JobState, step: number): Promise<void> {
+    const envelope = this.seal(JobProgressMessage.type, { job: state.job, worker: this.opts.identity.address, step } satisfies JobProgress)
+    for (const v of state.assign?.verifiers ?? []) {
+      await sendTask(this.opts.libp2p, this.opts.registry, peerIdFromString(v.peer), envelope).catch(() => {})
+    }
+  }
+
+  /** Verifier: fetch and hold the checkpoints the assigned worker announced (untrusted bytes; a replacement checks them). */
+  private async onProgress (env: Envelope<JobProgress>, from: string): Promise<TaskAnswer> {
+    const state = await this.load(env.body.job)
+    if (state?.role !== 'verifier' || state.assign === undefined || state.result !== undefined) return { accepted: false, reason: 'not verifying that job\'s training' }
+    const worker = state.assign.workers[0]
+    if (worker.peer !== from || worker.address.toLowerCase() !== env.body.worker.toLowerCase()) return { accepted: false, reason: 'not the assigned worker' }
+    if (env.body.step % CHECKPOINT_EVERY !== 0) return { accepted: false, reason: 'not a checkpoint step' }
+    const key = `hold:${state.job}`
+    if (this.busy.has(key)) return { accepted: true }
+    this.busy.add(key)
+    void (async () => {
+      try {
+        const held = heldStore(this.dir, state.job)
+        const have = await held.steps()
+        for (let step = (have.at(-1) ?? 0) + CHECKPOINT_EVERY; step <= env.body.step && have.length < MAX_HELD; step += CHECKPOINT_EVERY) {
+          await held.save(step, await fetchReceiptEntry(this.opts.libp2p, peerIdFromString(from), state.job, step))
+          have.push(step)
+        }
+        const latest = await this.status(state.job)
+        latest.held = have.at(-1)
+        await this.save(latest)
+      } catch (err) {
+        this.opts.log('could not hold a checkpoint', { job: state.job, error: (err as Error).message })
+      } finally {
+        this.busy.delete(key)
+      }
+    })()
+    return { accepted: true }
   }
 
   private cheatDeps (): CheatDeps {
@@ -821,7 +907,12 @@ export class MarketService {
   /** What the worker serves a verifier: the receipt, or a checkpoint by step. */
   private async receiptPart (job: string, entry: number | 'receipt'): Promise<Uint8Array | undefined> {
     const state = await this.load(job)
-    if (state?.role !== 'worker' || state.result === undefined) return undefined
+    // A verifier hands the checkpoints it holds to a replacement worker.
+    if (state?.role === 'verifier' && typeof entry === 'number') {
+      const held = heldStore(this.dir, job)
+      return (await held.steps()).includes(entry) ? await held.load(entry) : undefined
+    }
+    if (state?.role !== 'worker' || (state.result === undefined && typeof entry !== 'number')) return undefined
     if (entry === 'receipt' && state.announce.kind === 'infer') return await readFile(join(this.dir, `${job}.receipt.bin`)).catch(() => undefined)
     if (entry === 'receipt') {
       const r = await readJsonIfExists<TrainingReceipt>(join(this.dir, `${job}.receipt.json`))

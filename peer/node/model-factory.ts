@@ -92,8 +92,14 @@ export class ModelFactory {
     const totalBytes = files.reduce((s, f) => s + f.size, 0)
     progress({ phase: 'fetch', bytesDone: 0, bytesTotal: totalBytes })
     const bytes = await datanets.readShards(files.map(f => f.cid), { signal, maxBytes: MAX_JOB_BYTES, onBytes: b => progress({ phase: 'fetch', bytesDone: b, bytesTotal: totalBytes }) })
-    const job = fingerprint({ request: { ...req, datanet: undefined }, datanet: dn.id, version: dn.version, base: baseEntry.cid })
+    const job = folderKey(req, dn, baseEntry.cid)
     return { job, dn, baseCid: baseEntry.cid, base, files, skipped, split: splitFiles(files, bytes, heldOutShare) }
+  }
+
+  /** The folder under jobs/ a request trains in (what `train` returns as `folder`), without preparing its data. */
+  async folderOf (req: TrainRequest, signal: AbortSignal): Promise<string> {
+    const dn = await this.opts.datanets.atVersion(req.datanet, signal)
+    return folderKey(req, dn, this.opts.registry.resolveModel(req.base).cid)
   }
 
   /** The folder of a job's checkpoints and record. */
@@ -247,4 +253,9 @@ function splitFiles (files: TrainingFile[], bytes: Uint8Array[], share: number):
 
 function defined<T extends Record<string, unknown>> (o: T): Partial<{ [K in keyof T]: Exclude<T[K], undefined> }> {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as never
+}
+
+/** A request's folder: its fingerprint over the exact datanet version and base, so the same request resumes. */
+function folderKey (req: TrainRequest, dn: { id: string, version: string }, baseCid: string): string {
+  return fingerprint({ request: { ...req, datanet: undefined }, datanet: dn.id, version: dn.version, base: baseCid })
 }

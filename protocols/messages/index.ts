@@ -7,9 +7,9 @@ import { JOB_MESSAGES } from './jobs.ts'
 export { CapacityAdvertMessage, capacityAdvertSchema, type CapacityAdvert } from './capacity-advert.ts'
 export { DatanetHeadsMessage, datanetHeadsSchema, type DatanetHeads } from './datanet-heads.ts'
 export {
-  JobAnnounceMessage, JobBidMessage, JobAssignMessage, JobResultMessage, JobVerdictMessage, JobRevealMessage, DisputeQueryMessage, DisputeClaimMessage, JobRulingMessage, JOB_MESSAGES,
+  JobAnnounceMessage, JobBidMessage, JobAssignMessage, JobResultMessage, JobVerdictMessage, JobRevealMessage, JobProgressMessage, DisputeQueryMessage, DisputeClaimMessage, JobRulingMessage, JOB_MESSAGES,
   jobAnnounceSchema, jobBidSchema, jobAssignSchema, jobResultSchema, jobVerdictSchema,
-  type JobAnnounce, type JobBid, type JobAssign, type JobResult, type JobVerdict, type JobReveal, type DisputeQuery, type DisputeClaim, type JobRuling
+  type JobAnnounce, type JobBid, type JobAssign, type JobResult, type JobVerdict, type JobReveal, type JobProgress, type DisputeQuery, type DisputeClaim, type JobRuling
 } from './jobs.ts'
 
 export function defaultRegistry (): MessageRegistry {

@@ -121,6 +121,15 @@ export type JobReveal = z.infer<typeof jobRevealSchema>
 /** A worker's admission that its result was a forced error (published on the verdicts topic once its verifiers have spoken). */
 export const JobRevealMessage = defineMessage({ type: 'job-reveal/1', maxBodyBytes: 512, schema: jobRevealSchema })
 
+/** A worker's newest checkpoint on disk (to its verifiers, over the task protocol): they fetch and hold it, so a replacement can resume from it if the worker goes silent. */
+export const jobProgressSchema = z.object({
+  job: hash32,
+  worker: address,
+  step: z.number().int().min(1).max(100_000_000)
+})
+export type JobProgress = z.infer<typeof jobProgressSchema>
+export const JobProgressMessage = defineMessage({ type: 'job-progress/1', maxBodyBytes: 256, schema: jobProgressSchema })
+
 // A dispute (protocols/dispute): the job's referee asks the worker and the rejecting
 // verifier for their state hash at one step (or the state's bytes), each answering with a
 // signed claim, and bisects until one step is left; it recomputes that step and publishes
@@ -165,4 +174,4 @@ export const jobRulingSchema = z.object({
 export type JobRuling = z.infer<typeof jobRulingSchema>
 export const JobRulingMessage = defineMessage({ type: 'job-ruling/1', maxBodyBytes: 1024, schema: jobRulingSchema })
 
-export const JOB_MESSAGES = [JobAnnounceMessage, JobBidMessage, JobAssignMessage, JobResultMessage, JobVerdictMessage, JobRevealMessage, DisputeQueryMessage, DisputeClaimMessage, JobRulingMessage] as const
+export const JOB_MESSAGES = [JobAnnounceMessage, JobBidMessage, JobAssignMessage, JobResultMessage, JobVerdictMessage, JobRevealMessage, JobProgressMessage, DisputeQueryMessage, DisputeClaimMessage, JobRulingMessage] as const
