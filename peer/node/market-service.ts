@@ -414,13 +414,14 @@ export class MarketService {
     const [worker, verifier, minVerifier] = await Promise.all([chain.stakeOf(me, ROLE.worker), chain.stakeOf(me, ROLE.verifier), chain.read<bigint>('registry', 'minStake', [ROLE.verifier])])
     const role = worker >= BigInt(a.requiredStake) ? 'worker' : verifier >= minVerifier ? 'verifier' : undefined
     if (role === undefined) return
-    // A conservative estimate (10 s, plus per step several times what bench train measured
-    // here: ~3 ms classifier, ~50 ms shipped LM); the requester replaces a worker at twice it.
+    // A conservative estimate (30 s, for a loaded machine running several jobs at once, plus
+    // per step several times what bench train measured here: ~3 ms classifier, ~50 ms
+    // shipped LM); the requester replaces a worker at twice it.
     const steps = typeof a.spec.params.steps === 'number' ? a.spec.params.steps : 300
     // A cheating worker saves the cost of the work, so it can undercut honest bids.
     const price = role === 'worker' && isWorkerCheat(this.opts.cheat) ? (BigInt(a.maxPrice) * 8n / 10n).toString() : a.maxPrice
     // Inference: a few ms per generated token (bench lora-serve), generously.
-    const etaMs = a.kind === 'infer' ? 10_000 + 5 * Number(a.spec.params.count ?? 1) * Number(a.spec.params.maxNewTokens ?? 48) : 10_000 + (kind === 'lm' ? 200 : 10) * steps
+    const etaMs = a.kind === 'infer' ? 30_000 + 5 * Number(a.spec.params.count ?? 1) * Number(a.spec.params.maxNewTokens ?? 48) : 30_000 + (kind === 'lm' ? 200 : 10) * steps
     const bid: JobBid = { job: a.job, role, price, etaMs, stake: (role === 'worker' ? worker : verifier).toString(), ...(role === 'worker' ? { commit: forcedCommit(forcedSecret(this.wallet(), a.job)) } : {}) }
     await this.save({ job: a.job, role, phase: 'bidding', announce: a, requester: requester.address, requesterPeer: requester.peerId, updatedAt: Date.now() })
     const answer = await sendTask(this.opts.libp2p, this.opts.registry, peerIdFromString(requester.peerId), this.seal(JobBidMessage.type, bid))
@@ -792,7 +793,7 @@ export class MarketService {
       fresh.rulings = [...(fresh.rulings ?? []), r]
       if (r.faulty === 'challenger' && fresh.phase === 'failed' && fresh.role !== 'verifier') fresh.phase = 'submitted'
       await this.save(fresh)
-      if (r.faulty === 'challenger' && (fresh.role === 'requester' || fresh.role === 'worker')) await this.maybeRelease(r.job, r.resultHash)
+      if (r.faulty === 'challenger' && (fresh.role === 'requester' || this.isAssignedWorker(fresh))) await this.maybeRelease(r.job, r.resultHash)
     } catch (err) {
       this.opts.log('ruling handling failed', { error: (err as Error).name, message: (err as Error).message })
     }
@@ -1150,10 +1151,15 @@ export class MarketService {
         if (this.allSpoke(fresh, v.resultHash)) void this.reveal(v.job)
         return
       }
-      if (fresh.role === 'requester' || fresh.role === 'worker') await this.maybeRelease(v.job, v.resultHash)
+      if (fresh.role === 'requester' || this.isAssignedWorker(fresh)) await this.maybeRelease(v.job, v.resultHash)
     } catch (err) {
       this.opts.log('verdict handling failed', { error: (err as Error).name, message: (err as Error).message })
     }
+  }
+
+  /** A bidder keeps role 'worker' when another was assigned: only the assigned one releases (and spends gas on it). */
+  private isAssignedWorker (state: JobState): boolean {
+    return state.role === 'worker' && state.assign?.workers.some(w => w.peer === this.opts.identity.peerId) === true
   }
 
   private allSpoke (state: JobState, resultHash: string): boolean {
@@ -1191,12 +1197,13 @@ export class MarketService {
       if (await chain.stakeOf(x.signer, ROLE.verifier) >= minStake) staked.push(x)
     }
     if (staked.length < quorum) return
+    // Every staked approval goes to the escrow (it takes more than the quorum), so every verifier that checked is paid.
     if (!anyway && !this.allSpoke(state, resultHash)) {
       // A silent verifier cannot hold the payment forever.
       setTimeout(() => { void this.maybeRelease(job, resultHash, true).catch((err: Error) => this.opts.log('release failed', { job, error: err.message })) }, RELEASE_GRACE_MS).unref()
       return
     }
-    await this.release(state, worker, resultHash, staked.slice(0, quorum))
+    await this.release(state, worker, resultHash, staked)
   }
 
   private async release (state: JobState, worker: string, resultHash: string, signed: Array<{ signer: string, signature: string }>): Promise<void> {
