@@ -58,7 +58,8 @@ export interface AttributionReport {
   trainedBy: number
   ms: number
   validationLoss: number
-  contributors: Array<{ address: string, id?: string, influence: number, weight: number }>
+  /** `unfit`: the fit gate found data of it the adapter could not fit (paid nothing for it). */
+  contributors: Array<{ address: string, id?: string, influence: number, weight: number, unfit: boolean }>
   contributions: Array<{ contribution: string, contributor: string, examples: number, tracin: number, weight: number, unfit: boolean }>
   flags: Array<{ reason: string, contributor?: string }>
 }
@@ -153,8 +154,8 @@ export function formatReport (r: FlywheelReport): string {
   h('measured influence (Proof of Attribution, per contributor)')
   for (const a of r.attribution) {
     out.push(`adapter ${a.adapter} (${a.datanet}, trained on peer ${a.trainedBy}), ${a.method}, ${secs(a.ms)}; recorded as ${a.attribution}`)
-    out.push(table([['contributor', 'address', 'influence (TracIn)', 'payout weight'], ...a.contributors.map(c => [c.id ?? '-', c.address, c.influence.toExponential(3), pct(c.weight)])]))
-    const flagged = a.flags.filter(f => f.reason !== 'capped')
+    out.push(table([['contributor', 'address', 'influence (TracIn)', 'payout weight', 'note'], ...a.contributors.map(c => [c.id ?? '-', c.address, c.influence.toExponential(3), pct(c.weight), c.influence < 0 ? 'harmful: earns nothing' : c.unfit ? 'not fitted by the adapter: earns nothing for it' : ''])]))
+    const flagged = a.flags.filter(f => f.reason !== 'capped' && f.reason !== 'noise')
     if (flagged.length > 0) out.push(`flags: ${flagged.map(f => `${f.reason}${f.contributor != null ? ' ' + short(f.contributor) : ''}`).join(', ')}`)
     out.push('')
   }

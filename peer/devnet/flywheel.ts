@@ -57,6 +57,8 @@ export interface FlywheelOptions {
   peers?: number
   /** Move the devnet chain's clock past challenge windows (default) instead of waiting them out. */
   warp?: boolean
+  /** Demonstrations and tests: every peer's forced-error rate instead of the policy's (1: every job's first result is a planted fault). */
+  forcedErrorRate?: number
   /** Progress lines, as the run goes. */
   log?: (line: string) => void
 }
@@ -81,7 +83,7 @@ async function until<T> (what: string, fn: () => Promise<T | undefined>, timeout
 }
 
 export class Flywheel {
-  readonly opts: Required<Omit<FlywheelOptions, 'log'>> & Pick<FlywheelOptions, 'log'>
+  readonly opts: Required<Omit<FlywheelOptions, 'log' | 'forcedErrorRate'>> & Pick<FlywheelOptions, 'log' | 'forcedErrorRate'>
   devnet?: Devnet
   private ep: NodeEndpoint[] = []
   private provider?: JsonRpcProvider
@@ -146,7 +148,7 @@ export class Flywheel {
 
     // 1. The network: peer processes on loopback, anvil with the contracts, peer 0 aggregating.
     await this.stage('network', async () => {
-      this.devnet = new Devnet({ dir: this.opts.dir, peers, benchSize: 32, advertIntervalMs: 1_000, chain: true, epochIntervalMs: 1_000, log: (m) => this.log(`  ${m}`) })
+      this.devnet = new Devnet({ dir: this.opts.dir, peers, benchSize: 32, advertIntervalMs: 1_000, chain: true, epochIntervalMs: 1_000, forcedErrorRate: this.opts.forcedErrorRate, log: (m) => this.log(`  ${m}`) })
       await this.devnet.start()
       this.ep = await Promise.all(this.devnet.peers.map(async p => await endpointOf(p.dataDir)))
       const chain = this.devnet.chain!
@@ -492,7 +494,7 @@ export class Flywheel {
       trainedBy: j.worker!,
       ms,
       validationLoss: r.validationLoss,
-      contributors: r.contributors.map((c: any) => ({ address: c.address, id: nameOf(c.address), influence: c.influence, weight: c.weight })),
+      contributors: r.contributors.map((c: any) => ({ address: c.address, id: nameOf(c.address), influence: c.influence, weight: c.weight, unfit: r.contributions.some((k: any) => k.contributor === c.address && k.unfit === true) })),
       contributions: r.contributions.map((c: any) => ({ contribution: c.contribution, contributor: c.contributor, examples: c.examples, tracin: c.tracin, weight: c.weight, unfit: c.unfit })),
       flags: r.flags.map((f: any) => ({ reason: f.reason, contributor: f.contributor }))
     }))
