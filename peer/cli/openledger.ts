@@ -7,6 +7,7 @@ import { VERSION } from '../version.ts'
 import { attributeCommand } from './commands/attribute.ts'
 import { datanetCommand } from './commands/datanet.ts'
 import { devnetCommand } from './commands/devnet.ts'
+import { flywheelCommand } from './commands/flywheel.ts'
 import { keyCommand } from './commands/key.ts'
 import { modelCommand } from './commands/model.ts'
 import { nodeCommand } from './commands/node.ts'
@@ -27,6 +28,7 @@ keyCommand(program)
 nodeCommand(program)
 statusCommand(program)
 devnetCommand(program)
+flywheelCommand(program)
 datanetCommand(program)
 modelCommand(program)
 attributeCommand(program)

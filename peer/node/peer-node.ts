@@ -48,6 +48,7 @@ import { settlementRoutes } from './settlement-routes.ts'
 import { SettlementService } from './settlement-service.ts'
 import type { Cheat } from './cheat-modes.ts'
 import { MarketService } from './market-service.ts'
+import { describeJob } from './job-credit.ts'
 import { marketRoutes } from './market-routes.ts'
 import { REWARDS_PROTOCOL } from '../../protocols/rewards/rewards.ts'
 import { ChainWatch } from './chain-watch.ts'
@@ -272,6 +273,11 @@ export class PeerNode {
         epochIntervalMs: this.opts.epochIntervalMs ?? 15_000,
         host: libp2p,
         aggregators: async () => (await libp2p.peerStore.all()).filter(p => p.protocols.includes(REWARDS_PROTOCOL)).map(p => p.id),
+        describeJob: async (jobId) => await describeJob(jobId, {
+          job: async (id) => await this.market?.status(id).catch(() => undefined),
+          views: async () => await Promise.all(datanets.store.list().map(async l => await datanets.store.view(l.id))),
+          log: this.log
+        }),
         log: this.log
       })
       await settlement.start()

@@ -12,6 +12,8 @@ const role = z.enum(Object.keys(ROLE) as [keyof typeof ROLE, ...Array<keyof type
 /** OPEN as a decimal string ("12.5"), turned into wei. */
 const amount = z.string().regex(/^[0-9]{1,30}(\.[0-9]{1,18})?$/, 'an amount of OPEN like 100 or 2.5').transform(a => parseUnits(a, 18)).refine(a => a > 0n, 'must be more than 0')
 
+/** A claim for this peer, or relayed for another address (the OPEN goes to that address). */
+const ClaimSchema = z.strictObject({ account: z.string().refine(a => isAddress(a), 'not an address').optional() })
 const StakeSchema = z.strictObject({ action: z.enum(['stake', 'unbond', 'withdraw']), role, amount: amount.optional() })
 const ProposeSchema = z.strictObject({ parameter: z.string().min(1).max(64), values: z.array(z.string().regex(/^[0-9]{1,78}$/)).min(1).max(4), description: z.string().min(1).max(2000) })
 const ProposalRef = z.strictObject({ id: z.string().regex(/^[0-9]{1,80}$/) })
@@ -35,7 +37,10 @@ export function settlementRoutes (service: SettlementService, gov: Governance): 
   }, {
     method: 'POST',
     path: '/rewards/claim',
-    handle: async () => await service.claim()
+    handle: async ({ body }) => {
+      const req = parse(ClaimSchema, body ?? {})
+      return await service.claim(req.account !== undefined ? getAddress(req.account) : undefined)
+    }
   }, {
     method: 'POST',
     path: '/stake',

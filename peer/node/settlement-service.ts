@@ -2,8 +2,10 @@
 // client, and, on an aggregator, the epoch builder. An aggregator follows the escrow's
 // JobReleased events (each a job a verifier quorum signed off), turns them into
 // receipts, seals an epoch at every interval, signs and posts its root, and answers
-// /openledger/rewards with proofs. Any peer can show and claim its own rewards: it
-// asks an aggregator for the proof and checks it against the root on chain first.
+// /openledger/rewards with proofs. A job's receipt carries the contributor weights its
+// fee pays by when the aggregator knows the job (describeJob). Any peer can show and
+// claim its own rewards, or relay a claim for any address (the OPEN goes to that
+// address): it asks an aggregator for the proof and checks it against the chain first.
 // Crash safety: receipts are idempotent by job id and the event cursor is written only
 // after the receipts are fsynced, so a restart re-reads at most a few events.
 import { join } from 'node:path'
@@ -12,7 +14,8 @@ import { NonceManager, Wallet, hexlify, type JsonRpcProvider } from 'ethers'
 import { connectProvider, ROLE, SettlementClient, type Role } from '../../settlement/chain/client.ts'
 import { ContractRevertError } from '../../settlement/chain/errors.ts'
 import { signMessage, verifySigned } from '../../settlement/chain/signatures.ts'
-import { EpochBuilder, type RootChain, type RootSigner } from '../../settlement/epoch/index.ts'
+import { EpochBuilder, type JobKind, type RootChain, type RootSigner } from '../../settlement/epoch/index.ts'
+import type { PoolWeight } from '../../settlement/policy/index.ts'
 import { verifyCumulativeProof } from '../../settlement/merkle/index.ts'
 import { readJsonIfExists, writeJsonAtomic } from '../../storage/atomic-file.ts'
 import { askRewards, serveRewards, REWARDS_PROTOCOL, type RewardsAnswer, type RewardsAt } from '../../protocols/rewards/rewards.ts'
@@ -37,10 +40,19 @@ export interface SettlementServiceOptions {
   host: StreamHost
   /** Peers that speak /openledger/rewards (aggregators), best first. */
   aggregators: () => Promise<PeerId[]>
+  /**
+   * Aggregator: what this peer knows of a released job beyond the escrow's event, its
+   * kind and the contributor weights its fee pays by (peer/node/job-credit.ts);
+   * undefined: a training job whose contributors' part goes to the treasury.
+   */
+  describeJob?: (jobId: string) => Promise<JobFacts | undefined>
   log: (msg: string, fields?: Record<string, unknown>) => void
 }
 
 interface Cursor { block: number }
+
+/** What a job receipt carries besides the escrow's event. */
+export interface JobFacts { kind: JobKind, contributorWeights?: PoolWeight[] }
 
 export interface RewardsReport {
   address: string
@@ -232,17 +244,24 @@ export class SettlementService {
     if (to < cursor.block) return 0
     const escrow = this.chain.c.escrow
     const logs = await escrow.queryFilter(escrow.filters.JobReleased(), cursor.block, to)
-    const receipts = logs.map(log => {
+    const receipts = await Promise.all(logs.map(async log => {
       const e = escrow.interface.parseLog(log)!
+      const jobId = e.args.jobId as string
+      // A job this peer cannot describe still pays its worker and verifiers.
+      const facts = await this.opts.describeJob?.(jobId).catch((err: Error) => {
+        this.opts.log('job credit unknown', { job: jobId, error: err.name, message: err.message })
+        return undefined
+      })
       return {
-        id: `job:${e.args.jobId as string}`,
-        kind: 'train',
-        jobId: e.args.jobId as string,
+        id: `job:${jobId}`,
+        kind: facts?.kind ?? 'train',
+        jobId,
         fee: (e.args.amount as bigint).toString(),
         worker: e.args.worker as string,
-        verifiers: [...(e.args.verifiers as string[])]
+        verifiers: [...(e.args.verifiers as string[])],
+        ...(facts?.contributorWeights !== undefined && facts.contributorWeights.length > 0 ? { contributorWeights: facts.contributorWeights } : {})
       }
-    })
+    }))
     let added = 0
     if (receipts.length > 0) {
       for (const r of await this.builder!.acceptMany(receipts)) if (!r.duplicate) added++
@@ -318,14 +337,18 @@ export class SettlementService {
     }
   }
 
-  /** Claims what this peer is owed under the latest final root. */
-  async claim (): Promise<{ epoch: number, amount: string, cumulative: string, tx: string, gasUsed: string }> {
-    const proof = await this.proofFor(this.address, 'final')
-    if (proof === undefined) throw new RewardsUnavailableError('nothing earned yet: no posted root holds this address', { address: this.address })
+  /**
+   * Claims what `account` (default: this peer) is owed under the latest final root. For
+   * another account this peer is a relayer: it pays the gas, the distributor sends the
+   * OPEN to the account, so a contributor without a peer or gas is paid all the same.
+   */
+  async claim (account = this.address): Promise<{ account: string, epoch: number, amount: string, cumulative: string, tx: string, gasUsed: string }> {
+    const proof = await this.proofFor(account, 'final')
+    if (proof === undefined) throw new RewardsUnavailableError('nothing earned yet: no posted root holds this address', { address: account })
     const leaf = proof.leaves[0]
-    const claimed = await this.chain.claimed(this.address)
-    if (leaf.cumulative <= claimed) throw new RewardsUnavailableError('nothing to claim: everything in the latest root is claimed', { address: this.address, claimed: claimed.toString() })
-    const tx = await this.chain.claim(proof.epoch, this.address, leaf.cumulative, proof.proof)
-    return { epoch: proof.epoch, amount: (leaf.cumulative - claimed).toString(), cumulative: leaf.cumulative.toString(), tx: tx.receipt.hash, gasUsed: tx.gasUsed.toString() }
+    const claimed = await this.chain.claimed(account)
+    if (leaf.cumulative <= claimed) throw new RewardsUnavailableError('nothing to claim: everything in the latest root is claimed', { address: account, claimed: claimed.toString() })
+    const tx = await this.chain.claim(proof.epoch, account, leaf.cumulative, proof.proof)
+    return { account, epoch: proof.epoch, amount: (leaf.cumulative - claimed).toString(), cumulative: leaf.cumulative.toString(), tx: tx.receipt.hash, gasUsed: tx.gasUsed.toString() }
   }
 }

@@ -8,6 +8,7 @@ export {
   type AttributionFlag, type ContributionReward, type ContributorReward
 } from './attribution-rewards.ts'
 export { fitGate, DEFAULT_FIT_GATE, FIT_GATES, type FitInput, type FitGatePolicy, type FitGateResult } from './fit-gate.ts'
+export { jobCredit, type CreditLine, type JobCreditInput, type JobCredit } from './job-credit.ts'
 export {
   splitFee, DEFAULT_FEE_SPLIT, BASIS_POINTS,
   type FeeSplitPolicy, type FeeSplitInput, type FeeSplit, type Payout

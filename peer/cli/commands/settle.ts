@@ -2,7 +2,7 @@
 // its local API (the peer holds the key; it checks claim proofs against the chain).
 import type { Command } from 'commander'
 import { UsageError } from '../../errors.ts'
-import { apiGet, apiPost, endpointOf, type NodeEndpoint } from '../api-client.ts'
+import { ApiError, apiGet, apiPost, endpointOf, type NodeEndpoint } from '../api-client.ts'
 import { dataDirOf, nodeClientOptions } from '../options.ts'
 import { printJson } from '../output.ts'
 
@@ -40,11 +40,29 @@ export function rewardsCommand (program: Command): void {
     })
 
   nodeClientOptions(rewards.command('claim'))
-    .description('claim what the latest final root owes this peer (the proof comes from an aggregator and is checked against the chain first)')
-    .action(async (opts: Common) => {
-      const r = await apiPost<any>(await endpoint(opts), '/rewards/claim', {})
-      if (opts.json === true) printJson(r)
-      else console.log(`claimed ${open(r.amount)} (cumulative ${open(r.cumulative)}, epoch ${r.epoch})\ntx ${r.tx}, ${r.gasUsed} gas`)
+    .description('claim what the latest final root owes this peer, or with --for relay the claim for other addresses (this peer pays the gas, the OPEN goes to them); the proof comes from an aggregator and is checked against the chain first')
+    .option('--for <address>', 'claim for this address instead, as a relayer (repeatable)', (v: string, prev: string[]) => [...prev, v], [] as string[])
+    .action(async (opts: Common & { for: string[] }) => {
+      const ep = await endpoint(opts)
+      if (opts.for.length === 0) {
+        const r = await apiPost<any>(ep, '/rewards/claim', {})
+        if (opts.json === true) printJson(r)
+        else console.log(`claimed ${open(r.amount)} (cumulative ${open(r.cumulative)}, epoch ${r.epoch})\ntx ${r.tx}, ${r.gasUsed} gas`)
+        return
+      }
+      // One transaction per address; one that has nothing to claim does not stop the others.
+      const claims: any[] = []
+      for (const account of opts.for) {
+        try {
+          claims.push(await apiPost<any>(ep, '/rewards/claim', { account }))
+        } catch (err) {
+          if (!(err instanceof ApiError)) throw err
+          claims.push({ account, error: err.remoteName, message: err.message })
+        }
+      }
+      if (opts.json === true) printJson({ claims })
+      else for (const c of claims) console.log(c.error != null ? `${c.account}: ${c.message}` : `${c.account}: claimed ${open(c.amount)} (cumulative ${open(c.cumulative)}, epoch ${c.epoch}), tx ${c.tx}`)
+      if (claims.some(c => c.error != null && c.error !== 'RewardsUnavailableError')) process.exitCode = 1
     })
 }
 

@@ -1,0 +1,63 @@
+// What an aggregator attaches to a released job's receipt beyond the escrow's event:
+// the job's kind, and the contributor weights its fee pays by (the shared policy,
+// settlement/policy/job-credit.ts) read from the datanet's credit map as this peer's
+// manifest holds it. The job's spec comes from the market's record of it: an aggregator
+// that bid on or verified the job knows it; one that never saw its announce pays the
+// contributors' part to the treasury, as for a datanet never attributed.
+import type { JobKind } from '../../settlement/epoch/index.ts'
+import { jobCredit, type CreditLine, type JobCredit } from '../../settlement/policy/index.ts'
+import type { DatanetView } from '../../storage/datanet/view.ts'
+import type { JobAnnounce, JobResult } from '../../protocols/messages/index.ts'
+import type { JobFacts } from './settlement-service.ts'
+
+export interface JobCreditDeps {
+  /** The market's record of the job, if this peer took part in it. */
+  job: (jobId: string) => Promise<{ announce: JobAnnounce, result?: JobResult } | undefined>
+  /** Every datanet this peer follows, as its manifest says now. */
+  views: () => Promise<DatanetView[]>
+  log?: (msg: string, fields?: Record<string, unknown>) => void
+}
+
+/** The credit map of one datanet: a line per contribution and attributed cycle. */
+export function creditLines (view: DatanetView): CreditLine[] {
+  return view.contributions.flatMap(c => c.credits.map(x => ({ contributor: c.contributor, cycle: x.cycle, weight: x.weight })))
+}
+
+function byDatanetRef (views: DatanetView[], ref: string): DatanetView | undefined {
+  const idOrName = ref.split('@')[0]
+  const byId = views.find(v => v.id === idOrName)
+  if (byId !== undefined) return byId
+  const named = views.filter(v => v.name === idOrName)
+  return named.length === 1 ? named[0] : undefined
+}
+
+/** The datanet and cycle that trained an adapter, if this peer's manifests record it. */
+function cycleOfAdapter (views: DatanetView[], adapter: string): { view: DatanetView, cycle: string } | undefined {
+  for (const view of views) {
+    const c = view.cycles.find(x => x.adapter === adapter)
+    if (c !== undefined) return { view, cycle: c.cid }
+  }
+  return undefined
+}
+
+export async function describeJob (jobId: string, deps: JobCreditDeps): Promise<(JobFacts & { credit?: JobCredit & { datanet: string } }) | undefined> {
+  const state = await deps.job(jobId)
+  if (state === undefined) return undefined
+  const a = state.announce
+  const kind: JobKind = a.kind === 'infer' ? 'infer' : a.kind === 'attribute' ? 'attribute' : 'train'
+  const views = await deps.views()
+  let found: { view: DatanetView, cycle?: string } | undefined
+  if (a.kind === 'infer') {
+    // An inference batch on a base alone used no datanet.
+    found = a.spec.adapter !== undefined ? cycleOfAdapter(views, a.spec.adapter) : undefined
+  } else {
+    const ref = typeof a.spec.params.datanet === 'string' ? a.spec.params.datanet : a.spec.datanet
+    const view = ref !== undefined ? byDatanetRef(views, ref) : undefined
+    const own = state.result !== undefined ? cycleOfAdapter(views, state.result.result) : undefined
+    found = view !== undefined ? { view, cycle: own?.view.id === view.id ? own.cycle : undefined } : undefined
+  }
+  if (found === undefined) return { kind }
+  const credit = jobCredit({ lines: creditLines(found.view), cycle: found.cycle })
+  deps.log?.('job credit', { job: jobId, kind, datanet: found.view.id, basis: credit.basis, cycles: credit.cycles, contributors: credit.weights.length })
+  return { kind, contributorWeights: credit.weights, credit: { ...credit, datanet: found.view.id } }
+}
