@@ -26,6 +26,12 @@ import { lmStepFn } from '../compute/models/lm/train-step.ts'
 import { defaultLoraTargets, type LmConfig } from '../compute/models/lm/config.ts'
 import { lmParamSpecs } from '../compute/models/lm/params.ts'
 import { expectRejects, expectThrows } from './helpers/expect-throws.ts'
+import { inheritCheckpoints } from '../peer/node/checkpoint-handover.ts'
+import { FileCheckpointStore } from '../peer/node/checkpoint-files.ts'
+import { fabricatedHash, PartyReplays, playDispute, type DisputeAsk, type PartySegment } from '../peer/node/disputes.ts'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 
 const cfg: ClassifierConfig = { buckets: 4096, maxFeatures: 64, maxChars: 4000, embed: 16, hidden: 16, classes: 2 }
 const lora = { rank: 4, alpha: 8, targets: ['emb', 'w1', 'w2'] }
@@ -244,6 +250,75 @@ describe('training verification: sampled segment replay, bisection to one step, 
     const fakeReceipt = { job: receipt.job, chain: receipt.chain.map(c => (c.step === 24 ? { step: 24, hash: checkpointHash(forged) } : c)) }
     const r = await verify(fake, fakeReceipt, [2, 3])
     assert.deepEqual(r.mismatches.map(m => m.segment), [2, 3])
+  })
+
+  it('hands a job over: a replacement keeps the linked prefix of held checkpoints, drops one that does not replay, and resumes to the honest chain', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'openledger-handover-'))
+    try {
+      // Held: the honest checkpoints at 8 and 16, then a 24 that a skipping worker built on them (linked, but wrong).
+      const cheat = new MemoryCheckpointStore()
+      for (const step of [8, 16]) await cheat.save(step, await honest.load(step))
+      await train(task({ store: cheat, step: skipping(s => s >= 16, 16), steps: STEPS }))
+      const held = new Map<number, Uint8Array>([[8, await honest.load(8)], [16, await honest.load(16)], [24, await cheat.load(24)]])
+      const store = new FileCheckpointStore(join(dir, 'job'))
+      const from = await inheritCheckpoints({ task: task(), fetch: async step => held.get(step), store })
+      assert.equal(from, 16, 'the forged 24 does not replay: the last verified checkpoint is 16')
+      assert.deepEqual(await store.steps(), [8, 16])
+      // Another job's checkpoints are not inherited at all.
+      assert.equal(await inheritCheckpoints({ task: task({ job: fingerprint({ other: 1 }) }), fetch: async step => held.get(step), store: new FileCheckpointStore(join(dir, 'other')) }), 0)
+      // The trainer resumes from the inherited chain and ends exactly where an honest run does.
+      const before = calls
+      const run = await train(task({ store }))
+      assert.equal(run.resumedFrom, 16)
+      assert.equal(calls - before, STEPS - 16, 'only the steps after 16 were trained')
+      assert.deepEqual(run.chain, receipt.chain)
+    } finally {
+      await rm(dir, { recursive: true, force: true })
+    }
+  })
+
+  it('plays a dispute as the network does: parties answer from their own replays, the referee rules against the liar either way', async () => {
+    const segment = 2
+    const party = (store: MemoryCheckpointStore, r: TrainingReceipt, claimAtEnd: string, step: StepFn) => async (): Promise<PartySegment & { release: () => Promise<void> }> =>
+      ({ task: task({ step }), receipt: r, segment, start: await store.load(16), claimAtEnd, release: async () => {} })
+    const askOf = (worker: () => Promise<PartySegment & { release: () => Promise<void> }>, challenger: () => Promise<PartySegment & { release: () => Promise<void> }>): DisputeAsk => {
+      const replays = { worker: new PartyReplays(), challenger: new PartyReplays() }
+      const load = { worker, challenger }
+      return {
+        hash: async (p, step) => {
+          const hash = await replays[p].hashAt('k', step, load[p])
+          return { hash, claim: new TextEncoder().encode(`${p}:${step}:${hash}`) }
+        },
+        state: async (p, step) => await PartyReplays.stateAt(await load[p](), step)
+      }
+    }
+    // An honest worker against a verifier that claims a made-up hash for segment 2.
+    const fake = fabricatedHash(receipt.job, segment)
+    const refuted = await playDispute({
+      task: task(), receipt, segment, challengerClaim: fake, start: async () => await honest.load(16),
+      ask: askOf(party(honest, receipt, receipt.chain[segment].hash, honestStep), party(honest, receipt, fake, honestStep))
+    })
+    assert.equal(refuted.faulty, 'challenger')
+    assert.equal(refuted.step, 23, 'both agree up to the segment\'s last step, where only the claims differ')
+    assert.equal(refuted.rounds, 3)
+    assert.equal(refuted.evidence.claims.length, 6, 'a signed claim from each party every round')
+    assert.equal(refuted.evidence.fault?.recomputed, receipt.chain[segment].hash)
+    // A worker that skipped the second half of segment 2 against an honest verifier.
+    const cheat = new MemoryCheckpointStore()
+    const run = await train(task({ store: cheat, step: skipping(s => s >= 20 && s < 24, 0) }))
+    const bad: TrainingReceipt = { job: receipt.job, chain: run.chain }
+    const caught = await playDispute({
+      task: task(), receipt: bad, segment, challengerClaim: receipt.chain[segment].hash, start: async () => await cheat.load(16),
+      ask: askOf(party(cheat, bad, bad.chain[segment].hash, honestStep), party(cheat, bad, receipt.chain[segment].hash, honestStep))
+    })
+    assert.equal(caught.faulty, 'worker')
+    // A party that does not answer loses by default.
+    const silent = await playDispute({
+      task: task(), receipt, segment, challengerClaim: fake, start: async () => await honest.load(16),
+      ask: { hash: async (p, step) => { if (p === 'challenger') throw new Error('gone'); return { hash: 'x', claim: new Uint8Array() } }, state: async () => new Uint8Array() }
+    })
+    assert.equal(silent.faulty, 'challenger')
+    assert.deepEqual(silent.evidence.unanswered, { party: 'challenger', step: 20, error: 'Error' })
   })
 
   it('refuses tampered or unlinked checkpoint bytes before replaying anything', async () => {
