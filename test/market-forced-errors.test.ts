@@ -5,16 +5,18 @@
 // reveals, so it is not slashed and the lazy verifier is, on chain, with the reveal as
 // evidence; the real result is then verified and the worker paid.
 import assert from 'node:assert/strict'
-import { mkdtemp, rm } from 'node:fs/promises'
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseUnits } from 'ethers'
+import { readSotuAddresses } from '../storage/corpora/sotu.ts'
 import { Devnet } from '../peer/devnet/devnet.ts'
 import { devnetCli } from './helpers/cli.ts'
 import { waitFor } from './helpers/plain-node.ts'
 
 const SPAM_BASE = fileURLToPath(new URL('../peer/models/built/spam-base.safetensors', import.meta.url))
+const SOTU_LM = fileURLToPath(new URL('../peer/models/built/sotu-lm.safetensors', import.meta.url))
 
 describe('forced errors on a devnet: a verifier that approves without checking loses its stake', function () {
   this.timeout(600_000)
@@ -74,5 +76,29 @@ describe('forced errors on a devnet: a verifier that approves without checking l
       return r.earned !== null ? r : undefined
     }, 90_000, 1_000)
     assert.equal(paid.earned, parseUnits('25', 18).toString())
+  })
+  it('plants forced errors in inference batches too: the lazy verifier, staked again, is caught approving corrupted outputs', async () => {
+    for (const p of [1, 2, 3, 4]) await cli(p, ['model', 'add', SOTU_LM])
+    // The lazy verifier tops its stake back up to the minimum after the first slash.
+    await cli(4, ['stake', 'add', '100', '--role', 'verifier'])
+    const prompts = readSotuAddresses().slice(0, 8).map(a => a.text.replace(/\s+/g, ' ').trim().split(' ').slice(0, 8).join(' '))
+    const file = join(dir, 'prompts.json')
+    await writeFile(file, JSON.stringify(prompts))
+    const submitted = await cli(1, ['job', 'submit', '--kind', 'infer', '--base', 'sotu-lm', '--prompts', file, '--max-tokens', '16', '--amount', '20', '--verifiers', '2', '--bid-window', '3000'])
+    assert.equal(submitted.phase, 'assigned', submitted.error)
+    assert.equal(submitted.assign.workers[0].address, devnet.peers[2].address)
+    const honest = await waitFor('the honest verifier to slash the lazy one', async () => {
+      const s = await cli(3, ['job', 'status', submitted.job])
+      return (s.lazySlashes ?? []).length > 0 ? s : undefined
+    }, 240_000, 1_000)
+    assert.equal(honest.lazySlashes[0].verifier, devnet.peers[4].address)
+    assert.equal(honest.revealed.length, 1, 'the planted batch was revealed')
+    assert.match(honest.lazySlashes[0].evidence, /^0x[0-9a-f]{64}$/, 'slashed with evidence: the approval of outputs the honest re-generation refuted')
+    const done = await waitFor('the real batch to be released', async () => {
+      const s = await cli(1, ['job', 'status', submitted.job])
+      return s.phase === 'released' ? s : undefined
+    }, 240_000, 1_000)
+    assert.notEqual(done.result.resultHash, honest.revealed[0], 'the released batch is the real one')
+    assert.equal((await cli(4, ['rewards', 'show'])).stake.verifier, parseUnits('100', 18).toString(), 'lazy verifier slashed 100 again')
   })
 })

@@ -10,6 +10,8 @@
 //     with the adapter that matches it. Every segment then fails to replay, so any
 //     honest sample finds it, and the adapter binding still holds (only replay tells).
 //   - q comes from the shared policy (forcedErrorRate) over the job's on-chain terms.
+//   - Inference batches: the first token of every output flipped, outputs file and
+//     receipt rebuilt to match (plantInferenceFault): only re-generation finds it.
 // Left alone: a worker gains nothing from a forced job and could skip planting (then
 // lazy verifiers meet fewer faults); Truebit pays a jackpot to the finder for this.
 import { join } from 'node:path'
@@ -17,6 +19,8 @@ import { keccak256, solidityPacked, type Wallet } from 'ethers'
 import { decodeAdapter, encodeAdapter } from '../../compute/models/artifacts.ts'
 import { checkpointHash, decodeCheckpoint, encodeCheckpoint } from '../../compute/train/checkpoint.ts'
 import { forcedErrorRate } from '../../settlement/policy/index.ts'
+import { encodeOutputsFile, encodeReceiptFile } from '../../compute/jobs/infer-files.ts'
+import { inferenceChain, tokensHash, type InferenceReceipt } from '../../compute/verify/inference-receipt.ts'
 import type { Produced } from './cheats.ts'
 import { FileCheckpointStore } from './checkpoint-files.ts'
 import type { ModelFactory, TrainRequest } from './model-factory.ts'
@@ -100,4 +104,24 @@ export async function plantFault (opts: {
   } finally {
     await replay.release()
   }
+}
+
+/**
+ * The planted fault of an inference batch: the first token of every output is changed
+ * (a bit flipped), and outputs file and receipt are rebuilt to match, so the receipt
+ * checks out and only re-generation finds it, whichever requests a verifier samples.
+ * Undefined when every output is empty (nothing to plant in: the job is not forced).
+ */
+export async function plantInferenceFault (run: { outputs: readonly Int32Array[], receipt: InferenceReceipt }, job: string, storeFile: (bytes: Uint8Array) => Promise<string>): Promise<{ result: string, receipt: InferenceReceipt, receiptBytes: Uint8Array } | undefined> {
+  if (run.outputs.every(o => o.length === 0)) return undefined
+  const outputs = run.outputs.map(o => {
+    const c = Int32Array.from(o)
+    if (c.length > 0) c[0] ^= 1
+    return c
+  })
+  const entries = run.receipt.outputs.map((e, i) => ({ ...e, output: tokensHash(outputs[i]) }))
+  const chain = inferenceChain(run.receipt.job, entries)
+  const receipt: InferenceReceipt = { job: run.receipt.job, outputs: entries, head: chain[chain.length - 1] }
+  const result = await storeFile(encodeOutputsFile({ job, outputs }))
+  return { result, receipt, receiptBytes: encodeReceiptFile(receipt) }
 }

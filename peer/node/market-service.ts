@@ -51,7 +51,7 @@ import { InferenceEngineCache } from './inference-engines.ts'
 import { inferSpecOf, trainParams, trainRequestOf } from './job-spec.ts'
 import { ReputationBook } from './reputation-book.ts'
 import { runInferenceJob, verifyInferenceJob, type InferenceJobDeps, type InferenceJobSpec } from './inference-jobs.ts'
-import { forcedCommit, forcedRate, forcedSecret, isForced, plantFault, validReveal } from './forced-errors.ts'
+import { forcedCommit, forcedRate, forcedSecret, isForced, plantFault, plantInferenceFault, validReveal } from './forced-errors.ts'
 import { heldStore, inheritCheckpoints, MAX_HELD, watchCheckpoints } from './checkpoint-handover.ts'
 import { fabricatedHash, PartyReplays, playDispute, segmentBounds, type DisputeAsk, type Party, type PartySegment } from './disputes.ts'
 import type { PeerLibp2p } from './libp2p.ts'
@@ -88,7 +88,7 @@ export interface JobState {
   /** Requester: the fee taken back after the deadline, for a job that could not complete. */
   refund?: { tx: string }
   /** Worker: the job drew a forced error; the honest result waits here until the reveal. */
-  forced?: { real: Produced, resultHash: string, revealed?: boolean }
+  forced?: { real?: Produced, realInfer?: JobResult, resultHash: string, revealed?: boolean }
   /** Results revealed by the worker as forced errors (their verdicts no longer count). */
   revealed?: string[]
   /** Verifier: verifiers it proved approved a forced error, slashed on chain. */
@@ -499,16 +499,33 @@ export class MarketService {
     const run = await runInferenceJob(this.inferenceDeps(), spec, { truncateTo })
     state.computeMs = performance.now() - started
     state.cheated = truncateTo !== undefined
-    await writeFileAtomic(join(this.dir, `${state.job}.receipt.bin`), run.receiptBytes)
-    const n = run.receipt.outputs.length
-    const result: JobResult = {
-      job: state.job,
-      worker: this.opts.identity.address,
-      result: run.result,
-      resultHash: keccakText(run.result),
-      receipt: { head: '0x' + run.receipt.head, entries: n, every: 1, steps: n, chain: CID.createV1(raw.code, await sha256.digest(run.receiptBytes)).toString() }
+    const resultOf = async (r: { result: string, receipt: { outputs: readonly unknown[], head: string }, receiptBytes: Uint8Array }): Promise<JobResult> => {
+      const n = r.receipt.outputs.length
+      return {
+        job: state.job,
+        worker: this.opts.identity.address,
+        result: r.result,
+        resultHash: keccakText(r.result),
+        receipt: { head: '0x' + r.receipt.head, entries: n, every: 1, steps: n, chain: CID.createV1(raw.code, await sha256.digest(r.receiptBytes)).toString() }
+      }
     }
-    await this.send(state, result, 1)
+    const real = await resultOf(run)
+    // A forced error, as for training: every output planted with a fault; the real batch waits for the reveal.
+    const planted = truncateTo === undefined && await this.drawsForcedError(state)
+      ? await plantInferenceFault(run, spec.job, async (bytes) => await this.opts.models.addFile(bytes))
+      : undefined
+    if (planted !== undefined) {
+      await writeFileAtomic(join(this.dir, `${state.job}.receipt.real.bin`), run.receiptBytes)
+      await writeFileAtomic(join(this.dir, `${state.job}.receipt.bin`), planted.receiptBytes)
+      const forged = await resultOf(planted)
+      state.forced = { realInfer: real, resultHash: forged.resultHash }
+      this.opts.log('forced error planted', { job: state.job })
+      this.revealLater(state.job, REVEAL_AFTER_MS)
+      await this.send(state, forged, 1)
+      return
+    }
+    await writeFileAtomic(join(this.dir, `${state.job}.receipt.bin`), run.receiptBytes)
+    await this.send(state, real, 1)
   }
 
   /** Builds the result and its receipt, keeps them, and sends the result to the requester and the verifiers. */
@@ -582,7 +599,12 @@ export class MarketService {
       // Gossip may reach the others after a direct stream would: they refuse a second result until they saw the reveal.
       await new Promise(resolve => setTimeout(resolve, 1_000))
       state.verdicts = []
-      await this.deliver(state, state.forced.real, 10)
+      if (state.forced.realInfer !== undefined) {
+        await writeFileAtomic(join(this.dir, `${job}.receipt.bin`), await readFile(join(this.dir, `${job}.receipt.real.bin`)))
+        await this.send(state, state.forced.realInfer, 10)
+      } else {
+        await this.deliver(state, state.forced.real!, 10)
+      }
     } catch (err) {
       this.opts.log('reveal failed', { job, error: (err as Error).message })
     }
