@@ -21,7 +21,8 @@ import { join } from 'node:path'
 import { decodeAdapter, encodeAdapter, type Model } from '../../compute/models/artifacts.ts'
 import { initAdamW } from '../../compute/train/adamw.ts'
 import { CHECKPOINT_FORMAT, checkpointHash, encodeCheckpoint } from '../../compute/train/checkpoint.ts'
-import { replaySteps } from '../../compute/train/trainer.ts'
+import { replaySteps, type TrainTask } from '../../compute/train/trainer.ts'
+import type { ParamSet } from '../../compute/tensors/param-set.ts'
 import type { TrainingReceipt } from '../../compute/verify/sample.ts'
 import { segmentsOf } from '../../compute/verify/training.ts'
 import type { WorkerCheat } from './cheat-modes.ts'
@@ -101,12 +102,7 @@ export async function cheatingWork (mode: WorkerCheat, deps: CheatDeps, job: str
  * holds the initial adapter, linked and labelled as the task's.
  */
 async function untouched (deps: CheatDeps, job: string, req: TrainRequest): Promise<Produced> {
-  const replay = await deps.factory.replayTask(req, AbortSignal.timeout(600_000))
-  try {
-    const { task } = replay
-    const template = await trainFor(deps, { ...req, steps: 1 })
-    const base: Model = await deps.models.model(template.base)
-    const store = new FileCheckpointStore(join(deps.dir, `${job}.untouched`))
+  return await forgedRun(deps, job, req, 'untouched', async (task, store) => {
     const chain: Array<{ step: number, hash: string }> = []
     let prev: string | null = null
     for (const s of segmentsOf(task)) {
@@ -117,11 +113,29 @@ async function untouched (deps: CheatDeps, job: string, req: TrainRequest): Prom
       prev = checkpointHash(bytes)
       chain.push({ step: s.to, hash: prev })
     }
+    deps.log('cheating: the untouched adapter delivered as trained', { job })
+    return { chain, params: task.init }
+  })
+}
+
+/**
+ * A made-up run delivered as this job's: `forge` writes the checkpoints into `store` and
+ * returns the chain and the final weights; one real training step gives a well-formed
+ * adapter file for this base, which is relabelled with the forged provenance.
+ */
+async function forgedRun (deps: CheatDeps, job: string, req: TrainRequest, label: string,
+  forge: (task: TrainTask, store: FileCheckpointStore) => Promise<{ chain: Array<{ step: number, hash: string }>, params: ParamSet }>): Promise<Produced> {
+  const replay = await deps.factory.replayTask(req, AbortSignal.timeout(600_000))
+  try {
+    const { task } = replay
+    const template = await trainFor(deps, { ...req, steps: 1 })
+    const base: Model = await deps.models.model(template.base)
+    const store = new FileCheckpointStore(join(deps.dir, `${job}.${label}`))
+    const { chain, params } = await forge(task, store)
     const adapter = decodeAdapter(await deps.models.adapterBytes(template.adapter), { cid: template.base, meta: base.meta })
     adapter.meta = { ...adapter.meta, provenance: { job: task.job, checkpoints: chain } }
-    adapter.params = task.init
+    adapter.params = params
     const entry = await deps.models.addAdapter(encodeAdapter(adapter, base.meta), { base: template.base, kind: base.meta.kind })
-    deps.log('cheating: the untouched adapter delivered as trained', { job })
     return { adapter: entry.cid, job: task.job, checkpoints: chain, checkpointDir: store.dir }
   } finally {
     await replay.release()
@@ -135,12 +149,7 @@ async function untouched (deps: CheatDeps, job: string, req: TrainRequest): Prom
  * job, so only replaying a segment tells the skipped steps.
  */
 async function skipping (deps: CheatDeps, job: string, req: TrainRequest): Promise<Produced> {
-  const replay = await deps.factory.replayTask(req, AbortSignal.timeout(600_000))
-  try {
-    const { task } = replay
-    const template = await trainFor(deps, { ...req, steps: 1 })
-    const base: Model = await deps.models.model(template.base)
-    const store = new FileCheckpointStore(join(deps.dir, `${job}.skipped`))
+  return await forgedRun(deps, job, req, 'skipped', async (task, store) => {
     const chain: Array<{ step: number, hash: string }> = []
     let from: Uint8Array | null = null
     let params = task.init
@@ -158,13 +167,7 @@ async function skipping (deps: CheatDeps, job: string, req: TrainRequest): Promi
       chain.push({ step: s.to, hash: checkpointHash(bytes!) })
       from = bytes!
     }
-    const adapter = decodeAdapter(await deps.models.adapterBytes(template.adapter), { cid: template.base, meta: base.meta })
-    adapter.meta = { ...adapter.meta, provenance: { job: task.job, checkpoints: chain } }
-    adapter.params = params
-    const entry = await deps.models.addAdapter(encodeAdapter(adapter, base.meta), { base: template.base, kind: base.meta.kind })
     deps.log('cheating: half of every segment trained, all claimed', { job })
-    return { adapter: entry.cid, job: task.job, checkpoints: chain, checkpointDir: store.dir }
-  } finally {
-    await replay.release()
-  }
+    return { chain, params }
+  })
 }
