@@ -81,8 +81,9 @@ export class ExampleGradients {
     this.session = session
   }
 
-  static async create (graph: ExampleGradGraph, threads?: number): Promise<ExampleGradients> {
-    return new ExampleGradients(graph, await Session.create(graph.model, { threads }))
+  /** `optimize: false` swaps ORT's fused kernels for plain ones (a stand-in for another CPU's, in tolerance measurements). */
+  static async create (graph: ExampleGradGraph, threads?: number, optimize?: boolean): Promise<ExampleGradients> {
+    return new ExampleGradients(graph, await Session.create(graph.model, { threads, optimize }))
   }
 
   /**

@@ -44,6 +44,8 @@ export interface AttributionInputs {
   groups: readonly string[]
   batch?: number
   threads?: number
+  /** false: ORT graph optimisations off (other kernels; how the attribution tolerance was measured). */
+  optimize?: boolean
 }
 
 export interface AttributionScores {
@@ -118,7 +120,7 @@ function lmSource (job: LmAttribution): GradientSource {
     // tokens x that is the batch's sum of per-window gradients, in the same layout.
     meanVal: async (params) => {
       const batch = VAL_BATCH
-      step ??= StepRunner.create(buildLmStepGraph({ cfg, batch, seq: job.validation.seq, mode: { kind: 'lora', base: job.base.params, lora: job.lora }, train: true }), { threads: job.threads })
+      step ??= StepRunner.create(buildLmStepGraph({ cfg, batch, seq: job.validation.seq, mode: { kind: 'lora', base: job.base.params, lora: job.lora }, train: true }), { threads: job.threads, optimize: job.optimize })
       const runner = await step
       const v = new Float64Array(graph.dims)
       let loss = 0
@@ -161,23 +163,46 @@ export async function attributeLm (job: LmAttribution): Promise<AttributionScore
  * a pass over all the training data.
  */
 export async function recomputeTracin (job: ClassifierAttribution | LmAttribution, indices: readonly number[]): Promise<Float64Array> {
+  return (await recomputeSample(job, indices)).tracin
+}
+
+/** What a verifier recomputes of a sample: each example's TracIn score and final loss, and the validation loss. */
+export interface SampleScores {
+  tracin: Float64Array
+  /** Under the final adapter, in the units of AttributionScores.finalLoss. */
+  finalLoss: Float64Array
+  validationLoss: number
+}
+
+/**
+ * The scores the payout depends on, for just these training examples: TracIn over the
+ * checkpoints, and at the final adapter each example's loss (the fit gate) and the
+ * validation loss. DataInf is not recomputed: it needs every training example's
+ * gradient at the final adapter (its Hessian term sums over all of them).
+ */
+export async function recomputeSample (job: ClassifierAttribution | LmAttribution, indices: readonly number[]): Promise<SampleScores> {
   const source = job.base.meta.kind === 'classifier' ? classifierSource(job as ClassifierAttribution) : lmSource(job as LmAttribution)
   for (const k of indices) if (!Number.isInteger(k) || k < 0 || k >= source.trainCount) throw new ShapeMismatchError('sample index out of range', { index: k, examples: source.trainCount })
   const d = source.graph.dims
-  const grads = await ExampleGradients.create(source.graph, job.threads)
+  const grads = await ExampleGradients.create(source.graph, job.threads, job.optimize)
   try {
     const out = new Float64Array(indices.length)
+    const finalLoss = new Float64Array(indices.length)
+    let validationLoss = 0
     const points = [{ params: job.initial, lrMass: 0 }, ...job.checkpoints]
     for (const [i, c] of points.entries()) {
       const weight = (points[i].lrMass + (points[i + 1]?.lrMass ?? 0)) / 2
-      if (weight === 0) continue
-      const v = await meanValGradient(source, grads, c.params, d)
-      await source.each(grads, c.params, 'train', (g, rows, start) => {
+      const last = i === points.length - 1
+      if (weight === 0 && !last) continue
+      const v = await meanValGradient(source, grads, c.params, d, last ? (l) => { validationLoss = l } : undefined)
+      await source.each(grads, c.params, 'train', (g, rows, start, losses) => {
+        if (last) for (let r = 0; r < rows; r++) finalLoss[start + r] = losses[r]
+        if (weight === 0) return
         const part = tracin([{ lr: weight, train: g.subarray(0, rows * d), val: v }], rows, d)
         for (let r = 0; r < rows; r++) out[start + r] += part[r]
       }, indices)
     }
-    return out
+    return { tracin: out, finalLoss, validationLoss }
   } finally {
     await grads.release()
     await source.release?.()
@@ -214,7 +239,7 @@ async function attribute (job: AttributionInputs, source: GradientSource): Promi
   const n = source.trainCount
   const d = graph.dims
   if (job.groups.length !== n) throw new ShapeMismatchError('one group per training example', { groups: job.groups.length, examples: n })
-  const grads = await ExampleGradients.create(graph, job.threads)
+  const grads = await ExampleGradients.create(graph, job.threads, job.optimize)
   const started = performance.now()
   try {
     // Each segment between checkpoints is scored at both its ends, half its lr mass at

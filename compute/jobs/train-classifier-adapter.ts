@@ -36,6 +36,14 @@ export interface ClassifierAdapterJob {
   signal?: AbortSignal
 }
 
+/** The job's fingerprint (base, LoRA, hyper-parameters, datanet, training data): what its checkpoints and adapter name. */
+export function classifierAdapterJobId (job: Pick<ClassifierAdapterJob, 'base' | 'baseCid' | 'lora' | 'hyper' | 'datanet' | 'train'>, trainData = classifierData(job.train, job.base.meta.config as ClassifierConfig)): string {
+  return fingerprint({
+    kind: 'classifier-adapter', base: job.baseCid, lora: job.lora, hyper: job.hyper, datanet: job.datanet ?? null,
+    data: fingerprint([digestBytes(trainData.features.ids), digestBytes(trainData.features.weights), digestBytes(trainData.labels)])
+  })
+}
+
 /**
  * The exact training task of a classifier adapter job: the same fingerprint, data
  * order, schedule and step graph the worker ran, so a verifier can replay any segment
@@ -49,10 +57,7 @@ export async function classifierAdapterTask (job: ClassifierAdapterJob): Promise
   const trainData = classifierData(job.train, cfg)
   const { hyper } = job
   const specs = loraSpecs(classifierParamSpecs(cfg), job.lora, new Set(['emb']))
-  const id = fingerprint({
-    kind: 'classifier-adapter', base: job.baseCid, lora: job.lora, hyper, datanet: job.datanet ?? null,
-    data: fingerprint([digestBytes(trainData.features.ids), digestBytes(trainData.features.weights), digestBytes(trainData.labels)])
-  })
+  const id = classifierAdapterJobId(job, trainData)
   const runner = await StepRunner.create(buildClassifierGraph({ cfg, batch: hyper.batch, mode: { kind: 'lora', base: job.base.params, lora: job.lora }, train: true }), { threads: job.threads })
   const task = trainingTask({ job: id, specs, init: initParams(specs, hyper.seed), examples: trainData.count, keys: exampleKeys(job.train.texts.map((t, i) => `${job.train.labels[i]}\u0000${t}`)), hyper, step: classifierStepFn(runner, trainData, hyper.batch), store: job.store, onStep: job.onStep, signal: job.signal })
   return { task, examples: trainData.count, release: async () => await runner.release() }

@@ -45,6 +45,15 @@ export interface LmAdapterJob {
   signal?: AbortSignal
 }
 
+function lmTrainingWindows (job: Pick<LmAdapterJob, 'train' | 'tokenizer' | 'hyper'>) {
+  return windowsOf(job.train.map(t => job.tokenizer.encode(t)), { seq: job.hyper.seq, eot: job.tokenizer.eot, pad: job.tokenizer.pad, maxTokens: MAX_JOB_TOKENS })
+}
+
+/** The job's fingerprint (base, LoRA, hyper-parameters, datanet, training tokens): what its checkpoints and adapter name. */
+export function lmAdapterJobId (job: Pick<LmAdapterJob, 'baseCid' | 'lora' | 'hyper' | 'datanet' | 'train' | 'tokenizer'>, windows = lmTrainingWindows(job)): string {
+  return fingerprint({ kind: 'lm-adapter', base: job.baseCid, lora: job.lora, hyper: job.hyper, datanet: job.datanet ?? null, data: digestBytes(windows.tokens) })
+}
+
 /** The exact training task of a language-model adapter job (see classifierAdapterTask). */
 export async function lmAdapterTask (job: LmAdapterJob): Promise<AdapterTask & { tokens: number }> {
   const meta = job.base.meta
@@ -54,9 +63,9 @@ export async function lmAdapterTask (job: LmAdapterJob): Promise<AdapterTask & {
   const { hyper } = job
   if (hyper.seq > cfg.context) throw new BadTrainingDataError('sequence length exceeds the model context', { seq: hyper.seq, context: cfg.context })
   if (job.train.length === 0 || job.heldOut.length === 0) throw new BadTrainingDataError('an adapter job needs training and held-out documents', { train: job.train.length, heldOut: job.heldOut.length })
-  const windows = windowsOf(job.train.map(t => job.tokenizer.encode(t)), { seq: hyper.seq, eot: job.tokenizer.eot, pad: job.tokenizer.pad, maxTokens: MAX_JOB_TOKENS })
+  const windows = lmTrainingWindows(job)
   const specs = loraSpecs(lmParamSpecs(cfg), job.lora)
-  const id = fingerprint({ kind: 'lm-adapter', base: job.baseCid, lora: job.lora, hyper, datanet: job.datanet ?? null, data: digestBytes(windows.tokens) })
+  const id = lmAdapterJobId(job, windows)
   const runner = await StepRunner.create(buildLmStepGraph({ cfg, batch: hyper.batch, seq: hyper.seq, mode: { kind: 'lora', base: job.base.params, lora: job.lora }, train: true }), { threads: job.threads })
   const task = trainingTask({ job: id, specs, init: initParams(specs, hyper.seed), examples: windows.count, keys: exampleKeys(Array.from({ length: windows.count }, (_, w) => windows.tokens.subarray(w * hyper.seq, w * hyper.seq + hyper.seq + 1))), hyper, step: lmStepFn(runner, windows, hyper.batch), store: job.store, onStep: job.onStep, signal: job.signal })
   return { task, tokens: windows.tokens.length, release: async () => await runner.release() }

@@ -131,6 +131,11 @@ function parseMeta<S extends z.ZodType> (schema: S, meta: unknown, what: string)
 
 /** The base-model CID an adapter file names, read before the base is loaded to check it against. */
 export function adapterBaseOf (bytes: Uint8Array): string {
+  return adapterMetaOf(bytes).base
+}
+
+/** An adapter file's metadata (base, datanet version, hyper-parameters, provenance), checked against its schema only. */
+export function adapterMetaOf (bytes: Uint8Array): AdapterMeta {
   if (bytes.byteLength > MAX_ADAPTER_BYTES) throw new MalformedArtifactError('adapter file too large', { bytes: bytes.byteLength, max: MAX_ADAPTER_BYTES })
-  return parseMeta(AdapterMetaSchema, decodeTensors(bytes, { maxBytes: MAX_ADAPTER_BYTES }).meta, 'adapter').base
+  return parseMeta(AdapterMetaSchema, decodeTensors(bytes, { maxBytes: MAX_ADAPTER_BYTES }).meta, 'adapter')
 }

@@ -12,8 +12,8 @@ import { allLoraTargets, defaultLoraTargets } from '../../compute/models/lm/conf
 import { CLASSIFIER_LORA_TARGETS } from '../../compute/models/classifier/config.ts'
 import { documentsOf } from '../../compute/jobs/documents.ts'
 import { DEFAULT_HELD_OUT, isHeldOut } from '../../compute/jobs/held-out.ts'
-import { DEFAULT_CLASSIFIER_ADAPTER_HYPER, classifierAdapterTask, trainClassifierAdapter, type ClassifierAdapterJob } from '../../compute/jobs/train-classifier-adapter.ts'
-import { DEFAULT_LM_ADAPTER_HYPER, lmAdapterTask, trainLmAdapter, type LmAdapterJob } from '../../compute/jobs/train-lm-adapter.ts'
+import { DEFAULT_CLASSIFIER_ADAPTER_HYPER, classifierAdapterJobId, classifierAdapterTask, trainClassifierAdapter, type ClassifierAdapterJob } from '../../compute/jobs/train-classifier-adapter.ts'
+import { DEFAULT_LM_ADAPTER_HYPER, lmAdapterJobId, lmAdapterTask, trainLmAdapter, type LmAdapterJob } from '../../compute/jobs/train-lm-adapter.ts'
 import type { AdapterTask } from '../../compute/jobs/run-training.ts'
 import { fingerprint } from '../../compute/train/fingerprint.ts'
 import { Tokenizer } from '../../compute/tokenizer/index.ts'
@@ -170,6 +170,17 @@ export class ModelFactory {
     const spec = this.adapterJob(base, req, split, common)
     const t = spec.kind === 'classifier' ? await classifierAdapterTask(spec.job) : await lmAdapterTask(spec.job)
     return { ...t, job, base: { cid: baseCid, meta: base.meta } }
+  }
+
+  /**
+   * The fingerprint a training run of `req` on this prepared data has (its checkpoints
+   * and adapter name it), without building the run: an attribution checks by it that
+   * the examples it scores are exactly the ones the adapter was trained on.
+   */
+  taskId (req: TrainRequest, prepared: PreparedJob): string {
+    const common = { base: prepared.base, baseCid: prepared.baseCid, datanet: { id: prepared.dn.id, version: prepared.dn.version }, threads: this.opts.threads }
+    const spec = this.adapterJob(prepared.base, req, prepared.split, common)
+    return spec.kind === 'classifier' ? classifierAdapterJobId(spec.job) : lmAdapterJobId(spec.job)
   }
 
   private async trainAdapter (base: Model, req: TrainRequest, split: Split, common: JobCommon) {
