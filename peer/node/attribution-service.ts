@@ -7,26 +7,17 @@
 import { createHash } from 'node:crypto'
 import { join } from 'node:path'
 import { CID } from 'multiformats/cid'
-import { TRACIN_STRIDE, attributeClassifier, attributeLm, attributionCheckpoints, recomputeTracin, sampleMismatches, type AttributionScores } from '../../compute/jobs/attribute.ts'
-import type { TrainingHyper } from '../../compute/jobs/run-training.ts'
+import { attributeClassifier, attributeLm, recomputeTracin, sampleMismatches, type AttributionScores } from '../../compute/jobs/attribute.ts'
 import { decodeAdapter } from '../../compute/models/artifacts.ts'
-import { classifierParamSpecs, type ClassifierConfig } from '../../compute/models/classifier/config.ts'
-import { classifierData } from '../../compute/models/classifier/train-step.ts'
-import type { LmConfig } from '../../compute/models/lm/config.ts'
-import { windowDocuments, windowsOf } from '../../compute/models/lm/data.ts'
-import { lmParamSpecs } from '../../compute/models/lm/params.ts'
-import { Tokenizer } from '../../compute/tokenizer/index.ts'
-import { loraSpecs } from '../../compute/models/lora.ts'
-import { initParams } from '../../compute/models/param-spec.ts'
 import { checkpointHash } from '../../compute/train/checkpoint.ts'
-import { FIT_GATES, attributionRewards, fitGate } from '../../settlement/policy/index.ts'
 import { readJsonIfExists, writeFileAtomic } from '../../storage/atomic-file.ts'
 import { EXIT, PeerError, UsageError } from '../errors.ts'
+import { ATTRIBUTION_METHOD, attributionCredits, attributionInputs, creditContext, namedChain } from './attribution-inputs.ts'
 import { FileCheckpointStore } from './checkpoint-files.ts'
 import type { DatanetService } from './datanet-service.ts'
 import { saveSketches, SKETCHES_FORMAT } from './gradient-explain.ts'
 import { influenceChart } from './influence-chart.ts'
-import type { Doc, JobRecord, ModelFactory } from './model-factory.ts'
+import type { JobRecord, ModelFactory } from './model-factory.ts'
 import type { ModelRegistry } from './model-registry.ts'
 
 /** The adapter, its job or its checkpoints are not what attribution needs. */
@@ -34,7 +25,7 @@ export class AttributionRefusedError extends PeerError {
   constructor (message: string, details?: Record<string, unknown>) { super(message, EXIT.usage, details) }
 }
 
-export const ATTRIBUTION_METHOD = 'tracin-cp/trapezoid+datainf+fit-gate'
+export { ATTRIBUTION_METHOD }
 /** Examples whose scores a verifier is given to recompute. */
 const SAMPLE = 16
 
@@ -80,42 +71,15 @@ export class AttributionService {
       }
     }
     const prepared = await factory.prepare(record.request, progress, signal)
-    const { base, split } = prepared
-    const adapter = decodeAdapter(await registry.adapterBytes(req.adapter, signal), { cid: prepared.baseCid, meta: base.meta })
-    const hyper = adapter.meta.hyper as unknown as TrainingHyper & { seq?: number }
-    const lora = adapter.meta.lora
-    const specs = base.meta.kind === 'classifier'
-      ? loraSpecs(classifierParamSpecs(base.meta.config as ClassifierConfig), lora, new Set(['emb']))
-      : loraSpecs(lmParamSpecs(base.meta.config as LmConfig), lora)
-
+    const adapter = decodeAdapter(await registry.adapterBytes(req.adapter, signal), { cid: prepared.baseCid, meta: prepared.base.meta })
     const store = new FileCheckpointStore(factory.jobDir(job))
-    const named = ((adapter.meta.provenance as { checkpoints?: Array<{ step: number, hash: string }> } | undefined)?.checkpoints) ?? []
+    const named = namedChain(adapter)
     const held = await store.steps()
     if (named.length === 0 || held.length !== named.length) throw new AttributionRefusedError('the job\'s checkpoints are missing', { named: named.length, held: held.length })
     for (const [i, step] of held.entries()) {
       if (named[i].step !== step || checkpointHash(await store.load(step)) !== named[i].hash) throw new AttributionRefusedError('a checkpoint on disk is not the one the adapter names', { step })
     }
-    const common = { base, lora, initial: initParams(specs, hyper.seed), checkpoints: await attributionCheckpoints(store, specs, hyper, TRACIN_STRIDE[base.meta.kind]), threads: this.opts.threads }
-
-    // The examples, as the job trained on them: mails (classifier), or windows credited
-    // to the document they start in (LM).
-    let inputs: Parameters<typeof attributeClassifier>[0] | Parameters<typeof attributeLm>[0]
-    let exampleDocs: Doc[]
-    if (base.meta.kind === 'classifier') {
-      const cfg = base.meta.config as ClassifierConfig
-      const labels = base.meta.labels
-      const labelled = (docs: Doc[]) => ({ texts: docs.map(d => d.text), labels: docs.map(d => labels.indexOf(d.label as string)) })
-      exampleDocs = split.train
-      inputs = { ...common, train: classifierData(labelled(split.train), cfg), groups: split.train.map(d => d.file.contribution.toString()), validation: classifierData(labelled(split.heldOut), cfg) }
-    } else {
-      const tokenizer = Tokenizer.fromJSON((base.meta as { tokenizer: unknown }).tokenizer)
-      const seq = hyper.seq ?? 64
-      const encode = (docs: Doc[]) => docs.map(d => tokenizer.encode(d.text))
-      const trainTokens = encode(split.train)
-      const train = windowsOf(trainTokens, { seq, eot: tokenizer.eot, pad: tokenizer.pad })
-      exampleDocs = Array.from(windowDocuments(trainTokens.map(t => t.length), train), i => split.train[i])
-      inputs = { ...common, train, groups: exampleDocs.map(d => d.file.contribution.toString()), validation: windowsOf(encode(split.heldOut), { seq, eot: tokenizer.eot, pad: tokenizer.pad }) }
-    }
+    const { inputs, exampleDocs } = await attributionInputs({ prepared, adapter, checkpoints: store, threads: this.opts.threads })
     return { job, record, prepared, named, held, inputs, exampleDocs }
   }
 
@@ -157,40 +121,21 @@ export class AttributionService {
     const started = Date.now()
     const { factory, datanets } = this.opts
     const { job, record, prepared, named, held, inputs, exampleDocs } = await this.load(req, progress, signal)
-    const { split } = prepared
     progress({ phase: 'attribute', examples: exampleDocs.length, checkpoints: held.length })
     const scores: AttributionScores = 'labels' in inputs.train ? await attributeClassifier(inputs as Parameters<typeof attributeClassifier>[0]) : await attributeLm(inputs as Parameters<typeof attributeLm>[0])
 
-    // Contributions in the datanet's agreed order; those whose files were all
-    // duplicates trained nothing and have no examples.
-    const order = new Map(prepared.dn.log.ordered().map((e, i) => [e.cid.toString(), i]))
-    const contributorOf = new Map(split.train.map(d => [d.file.contribution.toString(), d.file.contributor]))
-    // Files the datanet flags as near-duplicates of earlier text add nothing to what
-    // their contribution is paid for: the first copy is the one that counts.
+    // Contributions in the datanet's agreed order; files the datanet flags as
+    // near-duplicates of earlier text add nothing (./attribution-inputs.ts).
     const view = await datanets.store.view(record.datanet)
-    const near = new Set(view.contributions.flatMap(c => c.files.filter(f => f.nearDuplicateOf != null).map(f => f.cid)))
-    const paid = new Map<string, number>()
-    let nearExamples = 0
-    exampleDocs.forEach((d, k) => {
-      if (near.has(d.file.cid.toString())) { nearExamples++; return }
-      const key = d.file.contribution.toString()
-      paid.set(key, (paid.get(key) ?? 0) + scores.tracin[k])
-    })
-    // Data the adapter could not fit (worse than it fits unseen validation data, by the
-    // model kind's measured margin) earns nothing.
-    const unfit = new Set(fitGate(scores.byGroup.map(g => ({ id: g.group, meanLoss: g.meanLoss })), scores.validationLoss, FIT_GATES[prepared.base.meta.kind]).unfit.map(u => u.id))
-    for (const id of unfit) paid.set(id, 0)
-    const rewards = attributionRewards(scores.byGroup.map(g => ({ id: g.group, contributor: contributorOf.get(g.group) as string, influence: paid.get(g.group) ?? 0, order: order.get(g.group) ?? 0 })))
+    const near = view.contributions.flatMap(c => c.files.filter(f => f.nearDuplicateOf != null).map(f => f.cid))
+    const examples = exampleDocs.map((d, k) => ({ file: d.file.cid.toString(), contribution: d.file.contribution.toString(), tracin: scores.tracin[k], datainf: scores.datainf[k], loss: scores.finalLoss[k] }))
+    const summary = attributionCredits({ examples, validationLoss: scores.validationLoss, ...creditContext(prepared, near) })
+    const contributorOf = new Map(summary.contributions.map(c => [c.contribution, c.contributor]))
     // For infer --explain: each contribution's gradient, sketched, next to the checkpoints.
     await saveSketches(factory.jobDir(job), { format: SKETCHES_FORMAT, adapter: req.adapter, k: scores.sketch.k, seed: scores.sketch.seed, dims: scores.dims, contributors: Object.fromEntries(contributorOf) }, scores.sketches)
-    const weightOf = new Map(rewards.contributions.map(c => [c.id, c.weight]))
-    const credits = scores.byGroup.map(g => ({ contribution: CID.parse(g.group), weight: weightOf.get(g.group) ?? 0, influence: g.tracin }))
+    const credits = summary.contributions.map(c => ({ contribution: CID.parse(c.contribution), weight: c.weight, influence: c.tracin }))
     const attribution = await datanets.recordAttribution(record.datanet, { cycle: CID.parse(record.cycle), method: ATTRIBUTION_METHOD, credits })
-
-    const byContributor = new Map<string, number>()
-    for (const g of scores.byGroup) byContributor.set(contributorOf.get(g.group) as string, (byContributor.get(contributorOf.get(g.group) as string) ?? 0) + g.tracin)
-    const payout = new Map(rewards.contributors.map(c => [c.contributor, c.weight]))
-    const contributors = [...byContributor].map(([address, influence]) => ({ address, influence, weight: payout.get(address) ?? 0 })).sort((a, b) => b.influence - a.influence)
+    const contributors = summary.contributors
     if (req.svg !== undefined) {
       if (!req.svg.endsWith('.svg')) throw new UsageError('--svg must name a .svg file')
       await writeFileAtomic(req.svg, influenceChart(`${prepared.dn.name}: adapter ${req.adapter.slice(0, 16)}…`, contributors.map(c => ({ label: c.address, influence: c.influence, weight: c.weight }))), { mode: 0o644 })
@@ -208,11 +153,11 @@ export class AttributionService {
       cycle: record.cycle,
       attribution,
       method: ATTRIBUTION_METHOD,
-      contributions: scores.byGroup.map(g => ({ contribution: g.group, contributor: contributorOf.get(g.group), examples: g.examples, tracin: g.tracin, datainf: g.datainf, meanLoss: g.meanLoss, unfit: unfit.has(g.group), paidInfluence: paid.get(g.group) ?? 0, weight: weightOf.get(g.group) ?? 0 })).sort((a, b) => b.tracin - a.tracin),
+      contributions: [...summary.contributions].sort((a, b) => b.tracin - a.tracin),
       contributors,
-      flags: rewards.flags,
-      nearDuplicateExamples: nearExamples,
-      unfit: [...unfit],
+      flags: summary.flags,
+      nearDuplicateExamples: summary.nearDuplicateExamples,
+      unfit: summary.unfit,
       validationLoss: scores.validationLoss,
       verification: { checkpoints: named, heldOutRule: 'compute/jobs/held-out.ts', sample, tolerance: { relative: 1e-4, sameMachine: 'bit-identical' } },
       svg: req.svg,
