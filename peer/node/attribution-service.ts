@@ -124,10 +124,10 @@ export class AttributionService {
     progress({ phase: 'attribute', examples: exampleDocs.length, checkpoints: held.length })
     const scores: AttributionScores = 'labels' in inputs.train ? await attributeClassifier(inputs as Parameters<typeof attributeClassifier>[0]) : await attributeLm(inputs as Parameters<typeof attributeLm>[0])
 
-    // Contributions in the datanet's agreed order; files the datanet flags as
-    // near-duplicates of earlier text add nothing (./attribution-inputs.ts).
-    const view = await datanets.store.view(record.datanet)
-    const near = view.contributions.flatMap(c => c.files.filter(f => f.nearDuplicateOf != null).map(f => f.cid))
+    // Contributions in the datanet's agreed order; files the version flags as
+    // near-duplicates of earlier text add nothing (./attribution-inputs.ts), with every
+    // contribution's sketches at hand, so any peer computes the same weights.
+    const near = await datanets.nearDuplicateFiles(prepared.dn.log, signal)
     const examples = exampleDocs.map((d, k) => ({ file: d.file.cid.toString(), contribution: d.file.contribution.toString(), tracin: scores.tracin[k], datainf: scores.datainf[k], loss: scores.finalLoss[k] }))
     const summary = attributionCredits({ examples, validationLoss: scores.validationLoss, ...creditContext(prepared, near) })
     const contributorOf = new Map(summary.contributions.map(c => [c.contribution, c.contributor]))

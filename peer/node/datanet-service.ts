@@ -22,7 +22,7 @@ import type { Inbound } from '../../protocols/inbound.ts'
 import { DatanetHeadsMessage, type DatanetHeads } from '../../protocols/messages/index.ts'
 import type { MessageRegistry } from '../../protocols/registry.ts'
 import { DATANET_TOPIC, topicName } from '../../protocols/topics.ts'
-import type { BlockStore } from '../../storage/blocks.ts'
+import { getBlock, type BlockStore } from '../../storage/blocks.ts'
 import { StorageError } from '../../storage/errors.ts'
 import { CORPORA, importCorpus, type CorpusName } from '../../storage/datanet/corpus.ts'
 import { ingest, planIngest } from '../../storage/datanet/ingest.ts'
@@ -352,6 +352,24 @@ export class DatanetService {
     const heads = await resolveVersion(this.opts.helia.blockstore, version, opts)
     const log = await ManifestLog.open(this.opts.localBlocks, current.id, heads, { ...opts, source: this.opts.helia.blockstore })
     return { id: current.id, name, version: version.toString(), log }
+  }
+
+  /**
+   * The files of this datanet version that its manifest flags as near-duplicates of
+   * earlier text. Every contribution's MinHash sketches are fetched from peers first if
+   * this peer lacks them: without them a view flags nothing, so peers that hold
+   * different sketch blocks would pay the same version differently (attribution must
+   * give the same weights on the worker, its verifier and the trainer).
+   */
+  async nearDuplicateFiles (log: ManifestLog, signal?: AbortSignal): Promise<string[]> {
+    for (const e of log.ordered()) {
+      const p = e.entry.payload
+      if (p.kind !== 'contribution' || p.sketches == null || await this.opts.localBlocks.has(p.sketches)) continue
+      // Bitswap checks the block against its CID and keeps it in this peer's blockstore.
+      await getBlock(this.opts.helia.blockstore, p.sketches, { signal: AbortSignal.any([signal ?? new AbortController().signal, AbortSignal.timeout(60_000)]) })
+    }
+    const view = await this.store.viewOf(log)
+    return view.contributions.flatMap(c => c.files.filter(f => f.nearDuplicateOf != null).map(f => f.cid))
   }
 
   /**

@@ -147,7 +147,11 @@ export class DatanetStore {
   }
 
   async view (idOrName: string): Promise<DatanetView> {
-    const log = this.resolve(idOrName)
+    return await this.viewOf(this.resolve(idOrName))
+  }
+
+  /** The view of one log (a datanet at some version), with the sketches this peer holds. */
+  async viewOf (log: ManifestLog): Promise<DatanetView> {
     const sketches = new Map<string, Sketches>()
     for (const e of log.ordered()) {
       const p = e.entry.payload
