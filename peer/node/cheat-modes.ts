@@ -1,7 +1,7 @@
 // The adversary names a devnet peer can play (peer/node/cheats.ts has what each does).
 // Apart from it so the CLI can list and check them without loading the compute code.
 
-export const WORKER_CHEATS = ['lazy', 'skip', 'random', 'base', 'stale', 'copy', 'small'] as const
+export const WORKER_CHEATS = ['lazy', 'skip', 'random', 'base', 'stale', 'copy', 'small', 'scores'] as const
 export type WorkerCheat = typeof WORKER_CHEATS[number]
 export const VERIFIER_CHEATS = ['approve', 'accuse'] as const
 export type VerifierCheat = typeof VERIFIER_CHEATS[number]

@@ -14,6 +14,10 @@
 //           training-cycle records, with that adapter's own checkpoint chain
 //   small   (inference batches) generates with half the base model's layers; on a
 //           training job it works honestly (market-service.ts runs it)
+//   scores  (attribution jobs) computes no gradients and delivers made-up scores of a
+//           plausible size, with the payout summary they imply and a receipt over
+//           them, so only a verifier's recomputation finds it (attribution-jobs.ts);
+//           on other jobs it works honestly
 // Verifier cheats: `approve` signs every result without replaying anything; `accuse`
 // replays, then rejects honest work with a made-up hash for a segment (market-service.ts).
 // A cheat that finds nothing to reuse (stale or copy on a first job) works honestly.
@@ -79,7 +83,7 @@ export async function cheatingWork (mode: WorkerCheat, deps: CheatDeps, job: str
   }
   if (mode === 'base') return await untouched(deps, job, req)
   if (mode === 'skip') return await skipping(deps, job, req)
-  if (mode === 'small') return undefined
+  if (mode === 'small' || mode === 'scores') return undefined
   if (mode === 'stale') {
     const old = (await deps.past())[0]
     if (old === undefined) return undefined

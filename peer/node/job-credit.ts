@@ -3,7 +3,9 @@
 // settlement/policy/job-credit.ts) read from the datanet's credit map as this peer's
 // manifest holds it. The job's spec comes from the market's record of it: an aggregator
 // that bid on or verified the job knows it; one that never saw its announce pays the
-// contributors' part to the treasury, as for a datanet never attributed.
+// contributors' part to the treasury, as for a datanet never attributed. An attribution
+// job pays by what it measured: its own verified weights (the attribution the market
+// recorded of it), else the credit map with the measured adapter's cycle.
 import type { JobKind } from '../../settlement/epoch/index.ts'
 import { jobCredit, type CreditLine, type JobCredit } from '../../settlement/policy/index.ts'
 import type { DatanetView } from '../../storage/datanet/view.ts'
@@ -15,6 +17,8 @@ export interface JobCreditDeps {
   job: (jobId: string) => Promise<{ announce: JobAnnounce, result?: JobResult } | undefined>
   /** Every datanet this peer follows, as its manifest says now. */
   views: () => Promise<DatanetView[]>
+  /** An attribution job's own verified weights, one credit line per contribution (peer/node/attribution-market.ts). */
+  attribution?: (jobId: string) => Promise<{ lines: CreditLine[], datanet: string } | undefined>
   log?: (msg: string, fields?: Record<string, unknown>) => void
 }
 
@@ -46,6 +50,16 @@ export async function describeJob (jobId: string, deps: JobCreditDeps): Promise<
   const a = state.announce
   const kind: JobKind = a.kind === 'infer' ? 'infer' : a.kind === 'attribute' ? 'attribute' : 'train'
   const views = await deps.views()
+  if (a.kind === 'attribute') {
+    const measured = await deps.attribution?.(jobId)
+    if (measured !== undefined && measured.lines.some(l => l.weight > 0)) {
+      const cycle = a.spec.adapter !== undefined ? cycleOfAdapter(views, a.spec.adapter)?.cycle : undefined
+      const lines = cycle !== undefined ? measured.lines.map(l => ({ ...l, cycle })) : measured.lines
+      const credit = jobCredit({ lines, cycle: lines[0].cycle })
+      deps.log?.('job credit', { job: jobId, kind, datanet: measured.datanet, basis: credit.basis, cycles: credit.cycles, contributors: credit.weights.length, from: 'the job\'s own verified attribution' })
+      return { kind, contributorWeights: credit.weights, credit: { ...credit, datanet: measured.datanet } }
+    }
+  }
   let found: { view: DatanetView, cycle?: string } | undefined
   if (a.kind === 'infer') {
     // An inference batch on a base alone used no datanet.
@@ -53,7 +67,9 @@ export async function describeJob (jobId: string, deps: JobCreditDeps): Promise<
   } else {
     const ref = typeof a.spec.params.datanet === 'string' ? a.spec.params.datanet : a.spec.datanet
     const view = ref !== undefined ? byDatanetRef(views, ref) : undefined
-    const own = state.result !== undefined ? cycleOfAdapter(views, state.result.result) : undefined
+    // The adapter a training job produced; the one an attribution job measured.
+    const adapter = a.kind === 'attribute' ? a.spec.adapter : state.result?.result
+    const own = adapter !== undefined ? cycleOfAdapter(views, adapter) : undefined
     found = view !== undefined ? { view, cycle: own?.view.id === view.id ? own.cycle : undefined } : undefined
   }
   if (found === undefined) return { kind }

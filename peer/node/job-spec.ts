@@ -1,9 +1,11 @@
 // A job's announce and the requests it stands for, both ways: a training request as
-// flat announce parameters and back (with the job id mixed into the seed), and an
-// inference batch's spec. Pure, so requester, worker and verifier read a job alike.
+// flat announce parameters and back (with the job id mixed into the seed), an inference
+// batch's spec and an attribution job's. Pure, so requester, worker and verifier read a
+// job alike.
 import { id as keccakText } from 'ethers'
 import type { JobAnnounce } from '../../protocols/messages/index.ts'
 import { UsageError } from '../errors.ts'
+import type { AttributionJobSpec } from './attribution-jobs.ts'
 import type { InferenceJobSpec } from './inference-jobs.ts'
 import type { TrainRequest } from './model-factory.ts'
 
@@ -18,6 +20,19 @@ export function inferSpecOf (a: JobAnnounce): InferenceJobSpec {
   const p = a.spec.params
   if (a.spec.base === undefined || typeof p.prompts !== 'string' || typeof p.maxNewTokens !== 'number') throw new UsageError('the inference job names no base, prompts or maxNewTokens')
   return { job: a.job, base: a.spec.base, ...(a.spec.adapter !== undefined ? { adapter: a.spec.adapter } : {}), prompts: p.prompts, maxNewTokens: p.maxNewTokens }
+}
+
+/** An attribution job: the adapter, base and datanet version by CID; the training job, its worker and its file filter in the parameters. */
+export function attributionSpecOf (a: JobAnnounce): AttributionJobSpec {
+  const { adapter, base, datanet, version, params: p } = a.spec
+  if (adapter === undefined || base === undefined || datanet === undefined || version === undefined || typeof p.trainJob !== 'string') throw new UsageError('the attribution job names no adapter, base, datanet version or training job')
+  if (!/^0x[0-9a-f]{64}$/.test(p.trainJob)) throw new UsageError('the attribution job\'s training job is not a job id')
+  return {
+    job: a.job, adapter, base, datanet, version, trainJob: p.trainJob,
+    ...(typeof p.trainer === 'string' ? { trainer: p.trainer } : {}),
+    ...(typeof p.label === 'string' ? { label: p.label } : {}),
+    ...(typeof p.heldOut === 'number' ? { heldOut: p.heldOut } : {})
+  }
 }
 
 export function trainRequestOf (a: JobAnnounce): TrainRequest {

@@ -1,4 +1,5 @@
-// The task market on one peer, for LoRA training jobs and inference batches: as a
+// The task market on one peer, for LoRA training jobs, inference batches and
+// attributions (./attribution-market.ts): as a
 // requester it escrows OPEN, announces the job, takes bids, assigns by the shared policy,
 // releases the escrow once the assigned verifiers approved (and refunds a job that
 // could not complete after its deadline); as a worker it bids, trains or generates,
@@ -49,6 +50,7 @@ import { cheatingWork, type CheatDeps, type Produced } from './cheats.ts'
 import { FileCheckpointStore } from './checkpoint-files.ts'
 import { InferenceEngineCache } from './inference-engines.ts'
 import { inferSpecOf, trainParams, trainRequestOf } from './job-spec.ts'
+import { AttributionMarket, type AttributeSubmit, type AttributionDatanets } from './attribution-market.ts'
 import { ReputationBook } from './reputation-book.ts'
 import { runInferenceJob, verifyInferenceJob, type InferenceJobDeps, type InferenceJobSpec } from './inference-jobs.ts'
 import { forcedCommit, forcedRate, forcedSecret, isForced, plantFault, plantInferenceFault, validReveal } from './forced-errors.ts'
@@ -114,9 +116,10 @@ export interface JobState {
 export interface InferSubmit { base: string, adapter?: string, prompts: string[], maxNewTokens: number }
 
 export interface SubmitRequest {
-  /** Exactly one of the two: a LoRA training job, or an inference batch. */
+  /** Exactly one of these: a LoRA training job, an inference batch, or an attribution of a market training job's adapter. */
   train?: TrainRequest
   infer?: InferSubmit
+  attribute?: AttributeSubmit
   /** OPEN (decimal) put in escrow: the job's fee. */
   amount: string
   verifiers?: number
@@ -135,7 +138,9 @@ export interface MarketServiceOptions {
   modelKind: (nameOrCid: string) => string | undefined
   dataDir: string
   /** Fetching and storing adapters: a verifier reads the delivered adapter; cheats build theirs. */
-  models: Pick<ModelRegistry, 'adapterBytes' | 'addAdapter' | 'model' | 'resolveModel' | 'fileBytes' | 'addFile'>
+  models: Pick<ModelRegistry, 'adapterBytes' | 'addAdapter' | 'model' | 'resolveModel' | 'fileBytes' | 'addFile' | 'listAdapters'>
+  /** Datanet views and the credit map, for attribution jobs (without it this peer takes none). */
+  datanets?: AttributionDatanets
   threads?: number
   /** A datanet's recorded training cycles (what a copying cheat copies from). */
   cycles: (datanet: string) => Promise<Array<{ reporter: string, model: string, adapter?: string }>>
@@ -170,6 +175,7 @@ export class MarketService {
   /** As a party to a dispute: each questioned segment replayed once. As a referee: the disputes being ruled. */
   private readonly replays = new PartyReplays()
   private readonly ruling = new Set<string>()
+  private readonly attributions: AttributionMarket
   private refunds?: NodeJS.Timeout
 
   constructor (opts: MarketServiceOptions) {
@@ -178,6 +184,13 @@ export class MarketService {
     this.verdictsTopic = topicName(opts.network, VERDICTS_TOPIC)
     this.dir = join(opts.dataDir, 'market')
     this.book = new ReputationBook(join(this.dir, 'reputation.json'))
+    this.attributions = new AttributionMarket({ libp2p: opts.libp2p, chain: () => opts.settlement.chain, factory: opts.factory, models: opts.models, datanets: opts.datanets, dir: this.dir, peerId: opts.identity.peerId, threads: opts.threads, log: opts.log })
+  }
+
+  /** An attribution job's own verified weights, for the aggregator's job receipt (./attribution-market.ts). */
+  async attributionCredit (job: string): Promise<Awaited<ReturnType<AttributionMarket['creditLines']>>> {
+    const state = await this.load(job)
+    return state === undefined ? undefined : await this.attributions.creditLines(state)
   }
 
   async start (): Promise<void> {
@@ -256,9 +269,11 @@ export class MarketService {
     const chain = this.opts.settlement.chain
     const fee = parseUnits(req.amount, 18)
     if (fee <= 0n) throw new UsageError('the job needs an amount of OPEN above 0')
-    if ((req.train === undefined) === (req.infer === undefined)) throw new UsageError('a job is either a training job or an inference batch')
-    // Checked before any OPEN moves: a bad prompts file is refused here, not by every worker.
-    const spec = req.train !== undefined ? { params: trainParams(req.train) } : await this.inferSpec(req.infer!)
+    if ([req.train, req.infer, req.attribute].filter(x => x !== undefined).length !== 1) throw new UsageError('a job is one of a training job, an inference batch or an attribution')
+    // Checked before any OPEN moves: a bad prompts file, or an adapter no released training job produced, is refused here, not by every worker.
+    const spec = req.train !== undefined
+      ? { params: trainParams(req.train) }
+      : req.infer !== undefined ? await this.inferSpec(req.infer) : await this.attributions.spec(req.attribute!, { status: async (j) => await this.load(j), list: async () => await this.list() })
     const job = keccakText(`${this.opts.identity.address}:${Date.now()}:${Math.random()}`)
     // The escrow's deadline is in chain time (a devnet's clock may have been warped).
     const deadline = await this.opts.settlement.chainTime() + 3_600
@@ -266,7 +281,7 @@ export class MarketService {
     const [minWorker] = await Promise.all([chain.read<bigint>('registry', 'minStake', [ROLE.worker])])
     const announce: JobAnnounce = {
       job,
-      kind: req.train !== undefined ? 'train' : 'infer',
+      kind: req.train !== undefined ? 'train' : req.infer !== undefined ? 'infer' : 'attribute',
       spec,
       escrow: { chainId: chain.addresses.chainId, contract: chain.addresses.escrow, amount: fee.toString(), deadline: deadline * 1000 },
       maxPrice: fee.toString(),
@@ -398,8 +413,8 @@ export class MarketService {
   private async onAnnounce (env: Envelope<JobAnnounce>): Promise<void> {
     const a = env.body
     const requester = identityOf(env.signer)
-    if (requester.peerId === this.opts.identity.peerId || a.kind === 'attribute') return
-    const baseRef = a.kind === 'infer' ? a.spec.base : a.spec.params.base
+    if (requester.peerId === this.opts.identity.peerId) return
+    const baseRef = a.kind === 'train' ? a.spec.params.base : a.spec.base
     const kind = typeof baseRef === 'string' ? this.opts.modelKind(baseRef) : undefined
     // Inference batches are language-model generation.
     if (kind === undefined || (a.kind === 'infer' && kind !== 'lm')) return
@@ -410,6 +425,7 @@ export class MarketService {
       this.opts.log('job announce without matching escrow ignored', { job: a.job })
       return
     }
+    if (a.kind === 'attribute' && !(await this.attributions.canWork(a))) return
     const me = this.opts.identity.address
     const [worker, verifier, minVerifier] = await Promise.all([chain.stakeOf(me, ROLE.worker), chain.stakeOf(me, ROLE.verifier), chain.read<bigint>('registry', 'minStake', [ROLE.verifier])])
     const role = worker >= BigInt(a.requiredStake) ? 'worker' : verifier >= minVerifier ? 'verifier' : undefined
@@ -421,7 +437,7 @@ export class MarketService {
     // A cheating worker saves the cost of the work, so it can undercut honest bids.
     const price = role === 'worker' && isWorkerCheat(this.opts.cheat) ? (BigInt(a.maxPrice) * 8n / 10n).toString() : a.maxPrice
     // Inference: a few ms per generated token (bench lora-serve), generously.
-    const etaMs = a.kind === 'infer' ? 30_000 + 5 * Number(a.spec.params.count ?? 1) * Number(a.spec.params.maxNewTokens ?? 48) : 30_000 + (kind === 'lm' ? 200 : 10) * steps
+    const etaMs = a.kind === 'infer' ? 30_000 + 5 * Number(a.spec.params.count ?? 1) * Number(a.spec.params.maxNewTokens ?? 48) : a.kind === 'attribute' ? this.attributions.etaMs(a, kind) : 30_000 + (kind === 'lm' ? 200 : 10) * steps
     const bid: JobBid = { job: a.job, role, price, etaMs, stake: (role === 'worker' ? worker : verifier).toString(), ...(role === 'worker' ? { commit: forcedCommit(forcedSecret(this.wallet(), a.job)) } : {}) }
     await this.save({ job: a.job, role, phase: 'bidding', announce: a, requester: requester.address, requesterPeer: requester.peerId, updatedAt: Date.now() })
     const answer = await sendTask(this.opts.libp2p, this.opts.registry, peerIdFromString(requester.peerId), this.seal(JobBidMessage.type, bid))
@@ -450,6 +466,7 @@ export class MarketService {
     try {
       const state = await this.status(job)
       if (state.announce.kind === 'infer') { await this.workInfer(state); return }
+      if (state.announce.kind === 'attribute') { await this.workAttribute(state); return }
       const req = trainRequestOf(state.announce)
       const cheat = this.opts.cheat
       const started = performance.now()
@@ -526,6 +543,31 @@ export class MarketService {
     }
     await writeFileAtomic(join(this.dir, `${state.job}.receipt.bin`), run.receiptBytes)
     await this.send(state, real, 1)
+  }
+
+  // --- attributions (./attribution-market.ts)
+
+  private async workAttribute (state: JobState): Promise<void> {
+    const started = performance.now()
+    // The made-up-scores adversary: no gradients, scores of a plausible size.
+    const madeUp = this.opts.cheat === 'scores'
+    if (madeUp) this.opts.log('cheating: made-up attribution scores', { job: state.job })
+    const { result, checkpointDir } = await this.attributions.work(state, { madeUp, address: this.opts.identity.address })
+    state.computeMs = performance.now() - started
+    state.cheated = madeUp
+    state.checkpointDir = checkpointDir
+    await this.send(state, result, 1)
+  }
+
+  /** Attribution: the result holds together with its receipt and the job, and sampled scores recompute within the measured tolerance. */
+  private async verifyAttribute (state: JobState, result: JobResult, receiptBytes: Uint8Array, beacon: { value?: string }): Promise<JobVerdict> {
+    const job = state.job
+    beacon.value = this.beacon(job, this.attributions.receiptHash(receiptBytes))
+    if (this.opts.cheat === 'approve') return await this.approveUnchecked(job, result, beacon.value)
+    const v = await this.attributions.verify(state, result, receiptBytes, { verifier: this.opts.identity.address, beacon: beacon.value, fraction: await this.auditRate() })
+    state.computeMs = v.computeMs
+    if (v.ok) return { job, worker: result.worker, resultHash: result.resultHash, ok: true, checked: v.checked, completion: await this.completion(job, result), beacon: beacon.value }
+    return await this.failing(job, result, v.checked, v.evidence ?? { job }, beacon.value)
   }
 
   /** Builds the result and its receipt, keeps them, and sends the result to the requester and the verifiers. */
@@ -936,7 +978,7 @@ export class MarketService {
       return (await held.steps()).includes(entry) ? await held.load(entry) : undefined
     }
     if (state?.role !== 'worker' || (state.result === undefined && typeof entry !== 'number')) return undefined
-    if (entry === 'receipt' && state.announce.kind === 'infer') return await readFile(join(this.dir, `${job}.receipt.bin`)).catch(() => undefined)
+    if (entry === 'receipt' && state.announce.kind !== 'train') return await readFile(join(this.dir, `${job}.receipt.bin`)).catch(() => undefined)
     if (entry === 'receipt') {
       const r = await readJsonIfExists<TrainingReceipt>(join(this.dir, `${job}.receipt.json`))
       return r === undefined ? undefined : Buffer.from(JSON.stringify(r))
@@ -978,7 +1020,9 @@ export class MarketService {
       if (cid.toString() !== result.receipt.chain) throw new Error('the receipt does not hash to the CID the result names')
       verdict = state.announce.kind === 'infer'
         ? await this.verifyInfer(state, result, receiptBytes, beacon)
-        : await this.verifyTrain(state, result, peer, receiptBytes, beacon)
+        : state.announce.kind === 'attribute'
+          ? await this.verifyAttribute(state, result, receiptBytes, beacon)
+          : await this.verifyTrain(state, result, peer, receiptBytes, beacon)
     } catch (err) {
       // A worker that cannot show its work fails verification.
       verdict = await this.failing(job, result, [], { job, error: (err as Error).name, message: (err as Error).message }, beacon.value)
@@ -1231,7 +1275,7 @@ export class MarketService {
   private async release (state: JobState, worker: string, resultHash: string, signed: Array<{ signer: string, signature: string }>): Promise<void> {
     const chain = this.opts.settlement.chain
     const onChain = await chain.jobOf(state.job)
-    if (onChain.status !== 1) { state.phase = 'released'; await this.save(state); return }
+    if (onChain.status !== 1) { state.phase = 'released'; await this.save(state); if (onChain.status === 2) await this.afterRelease(state); return }
     try {
       const tx = await chain.releaseJob(state.job, worker, resultHash, packSignatures(signed))
       state.release = { tx: tx.receipt.hash, by: this.opts.identity.address }
@@ -1242,6 +1286,12 @@ export class MarketService {
     }
     state.phase = 'released'
     await this.save(state)
+    await this.afterRelease(state)
+  }
+
+  /** A requester's verified attribution goes into the datanet's credit map. */
+  private async afterRelease (state: JobState): Promise<void> {
+    if (state.role === 'requester' && state.announce.kind === 'attribute') await this.attributions.recordVerified(state)
   }
 
   // --- reputation (./reputation-book.ts)

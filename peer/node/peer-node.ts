@@ -276,6 +276,7 @@ export class PeerNode {
         describeJob: async (jobId) => await describeJob(jobId, {
           job: async (id) => await this.market?.status(id).catch(() => undefined),
           views: async () => await Promise.all(datanets.store.list().map(async l => await datanets.store.view(l.id))),
+          attribution: async (id) => await this.market?.attributionCredit(id).catch(() => undefined),
           log: this.log
         }),
         log: this.log
@@ -295,6 +296,7 @@ export class PeerNode {
         models,
         threads: this.opts.threads,
         cycles: async (datanet) => (await datanets.show(datanet.split('@')[0])).cycles,
+        datanets: { view: async (d) => await datanets.store.view(d), nearDuplicateFiles: async (log) => await datanets.nearDuplicateFiles(log), recordAttribution: async (d, r) => await datanets.recordAttribution(d, r) },
         dataDir: this.dataDir,
         cheat: this.opts.cheat,
         forcedErrorRate: this.opts.forcedErrorRate,
