@@ -33,7 +33,8 @@ describe('attribution jobs on the market: sampled recomputation catches made-up 
 
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), 'openledger-attribution-jobs-'))
-    devnet = new Devnet({ dir: join(dir, 'devnet'), peers: 5, benchSize: 32, chain: true, epochIntervalMs: 1_000, cheats: ['scores'] })
+    // No forced errors here (test/market-forced-errors covers them for attributions): the payments below are exact.
+    devnet = new Devnet({ dir: join(dir, 'devnet'), peers: 5, benchSize: 32, chain: true, epochIntervalMs: 1_000, cheats: ['scores'], forcedErrorRate: 0 })
     await devnet.start()
     stage('devnet up')
   })

@@ -3,7 +3,8 @@
 // honestly and plants the fault; peer 3 verifies honestly; peer 4 approves everything.
 // The honest verifier finds the planted fault, the lazy one approves it; the worker
 // reveals, so it is not slashed and the lazy verifier is, on chain, with the reveal as
-// evidence; the real result is then verified and the worker paid.
+// evidence; the real result is then verified and the worker paid. The same for an
+// inference batch and for an attribution of the trained adapter.
 import assert from 'node:assert/strict'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -100,5 +101,27 @@ describe('forced errors on a devnet: a verifier that approves without checking l
     }, 240_000, 1_000)
     assert.notEqual(done.result.resultHash, honest.revealed[0], 'the released batch is the real one')
     assert.equal((await cli(4, ['rewards', 'show'])).stake.verifier, parseUnits('100', 18).toString(), 'lazy verifier slashed 100 again')
+  })
+  it('plants forced errors in attributions too: the lazy verifier is caught approving negated scores', async () => {
+    // An attribution of the first test's adapter: its trainer works it (from its own checkpoints), both verifiers recompute or approve.
+    const training = (await Promise.all((await cli(1, ['job', 'list'])).map(async (j: any) => await cli(1, ['job', 'status', j.job])))).find((s: any) => s.announce.kind === 'train' && s.phase === 'released')
+    await cli(4, ['stake', 'add', '100', '--role', 'verifier'])
+    const submitted = await cli(1, ['job', 'submit', '--kind', 'attribute', '--train-job', training.job, '--amount', '20', '--verifiers', '2', '--bid-window', '3000'])
+    assert.equal(submitted.phase, 'assigned', submitted.error)
+    assert.equal(submitted.assign.workers[0].address, devnet.peers[2].address)
+    const honest = await waitFor('the honest verifier to slash the lazy one', async () => {
+      const s = await cli(3, ['job', 'status', submitted.job])
+      return (s.lazySlashes ?? []).length > 0 ? s : undefined
+    }, 240_000, 1_000)
+    assert.equal(honest.lazySlashes[0].verifier, devnet.peers[4].address)
+    assert.equal(honest.revealed.length, 1, 'the planted result was revealed')
+    assert.equal(honest.slash, undefined, 'the worker who planted the fault is not slashed')
+    const done = await waitFor('the real attribution to be released', async () => {
+      const s = await cli(1, ['job', 'status', submitted.job])
+      return s.phase === 'released' ? s : undefined
+    }, 240_000, 1_000)
+    assert.notEqual(done.result.resultHash, honest.revealed[0], 'the released attribution is the real one')
+    assert.ok(done.verdicts.filter((v: any) => v.resultHash === done.result.resultHash).every((v: any) => v.ok))
+    assert.equal((await cli(4, ['rewards', 'show'])).stake.verifier, parseUnits('100', 18).toString(), 'lazy verifier: topped up to 200, slashed 100')
   })
 })

@@ -83,6 +83,13 @@ export interface AttributionRun {
   /** The receipt file (canonical JSON): what the worker serves verifiers. */
   receiptBytes: Uint8Array
   ms: number
+  /**
+   * A forced error's planted fault (./forced-errors.ts): every TracIn score negated (a
+   * zero one moved by 1e-3 of their RMS), result file, payout summary and receipt
+   * rebuilt to match, so only a verifier's recomputation finds it, whichever examples it
+   * samples. Undefined when every score is zero (nothing to plant in: not forced).
+   */
+  plant: () => Promise<Omit<AttributionRun, 'plant' | 'ms'> | undefined>
 }
 
 export interface AttributionClaim {
@@ -183,11 +190,20 @@ export async function runAttributionJob (deps: AttributionJobDeps, spec: Attribu
     examples = l.exampleDocs.map((d, k) => ({ file: d.file.cid.toString(), contribution: d.file.contribution.toString(), tracin: scores.tracin[k], datainf: scores.datainf[k], loss: scores.finalLoss[k] }))
     validationLoss = scores.validationLoss
   }
-  const summary = attributionCredits({ examples, validationLoss, ...creditContext(l.prepared, l.near) })
-  const file: AttributionFile = { job: spec.job, adapter: spec.adapter, datanet: spec.datanet, version: spec.version, base: spec.base, cycle: l.cycle, method: ATTRIBUTION_METHOD, checkpoints: l.kept, validationLoss, examples, summary }
-  const result = await deps.models.addFile(encodeAttributionFile(file))
-  const receipt = attributionReceipt({ job: spec.job, adapter: spec.adapter, checkpoints: l.kept, examples, validationLoss })
-  return { result, file, receipt, receiptBytes: encodeAttributionReceipt(receipt), ms: performance.now() - started }
+  const build = async (scored: ScoredExample[]): Promise<Omit<AttributionRun, 'plant' | 'ms'>> => {
+    const summary = attributionCredits({ examples: scored, validationLoss, ...creditContext(l.prepared, l.near) })
+    const file: AttributionFile = { job: spec.job, adapter: spec.adapter, datanet: spec.datanet, version: spec.version, base: spec.base, cycle: l.cycle, method: ATTRIBUTION_METHOD, checkpoints: l.kept, validationLoss, examples: scored, summary }
+    const result = await deps.models.addFile(encodeAttributionFile(file))
+    const receipt = attributionReceipt({ job: spec.job, adapter: spec.adapter, checkpoints: l.kept, examples: scored, validationLoss })
+    return { result, file, receipt, receiptBytes: encodeAttributionReceipt(receipt) }
+  }
+  const run = await build(examples)
+  const plant = async (): Promise<Omit<AttributionRun, 'plant' | 'ms'> | undefined> => {
+    const rms = Math.sqrt(examples.reduce((sum, e) => sum + e.tracin * e.tracin, 0) / examples.length)
+    if (!(rms > 0)) return undefined
+    return await build(examples.map(e => ({ ...e, tracin: e.tracin === 0 ? rms * 1e-3 : -e.tracin })))
+  }
+  return { ...run, ms: performance.now() - started, plant }
 }
 
 /** The receipt's hash (what the beacon signs), or the bytes' sha256 when they do not decode (verification then refuses them). */

@@ -151,27 +151,35 @@ export class AttributionMarket {
     return 30_000 + Math.ceil(examples * (kind === 'lm' ? 300 : 3))
   }
 
-  /** The worker: fetches what it lacks, scores every example, keeps the receipt and the checkpoints it read, and builds the result. */
-  async work (state: JobState, opts: { madeUp: boolean, address: string }): Promise<{ result: JobResult, checkpointDir: string }> {
+  /**
+   * The worker: fetches what it lacks, scores every example, keeps the checkpoints it
+   * read, and builds the result message. With `forced` (the job drew a forced error) it
+   * also plants the fault: the planted result and its receipt are what it serves until
+   * the reveal, the real ones wait in <job>.receipt.real.bin and `real`.
+   */
+  async work (state: JobState, opts: { madeUp: boolean, address: string, forced: () => Promise<boolean> }): Promise<{ result: JobResult, real?: JobResult, checkpointDir: string }> {
     const spec = attributionSpecOf(state.announce)
     const checkpointDir = join(this.opts.dir, `${state.job}.ckpt`)
     const kept = new FileCheckpointStore(checkpointDir)
     const deps = this.deps(spec, kept, spec.trainer !== undefined ? [{ job: spec.trainJob, peer: spec.trainer }] : [])
     const run = await runAttributionJob({ ...deps, onCheckpoint: async (step, bytes) => await kept.save(step, bytes) }, spec, { madeUp: opts.madeUp })
+    this.opts.log('attribution scored', { job: state.job, examples: run.receipt.examples, ms: Math.round(run.ms) })
+    const message = async (r: { result: string, receipt: { examples: number, root: string }, receiptBytes: Uint8Array }): Promise<JobResult> => ({
+      job: state.job,
+      worker: opts.address,
+      result: r.result,
+      resultHash: keccakText(r.result),
+      receipt: { head: '0x' + r.receipt.root, entries: r.receipt.examples, every: 1, steps: r.receipt.examples, chain: CID.createV1(raw.code, await sha256.digest(r.receiptBytes)).toString() }
+    })
+    const planted = !opts.madeUp && await opts.forced() ? await run.plant() : undefined
     // Receipt first: a verifier asks for it as soon as it has the result.
-    await writeFileAtomic(join(this.opts.dir, `${state.job}.receipt.bin`), run.receiptBytes)
-    const n = run.receipt.examples
-    this.opts.log('attribution scored', { job: state.job, examples: n, ms: Math.round(run.ms) })
-    return {
-      checkpointDir,
-      result: {
-        job: state.job,
-        worker: opts.address,
-        result: run.result,
-        resultHash: keccakText(run.result),
-        receipt: { head: '0x' + run.receipt.root, entries: n, every: 1, steps: n, chain: CID.createV1(raw.code, await sha256.digest(run.receiptBytes)).toString() }
-      }
+    if (planted !== undefined) {
+      await writeFileAtomic(join(this.opts.dir, `${state.job}.receipt.real.bin`), run.receiptBytes)
+      await writeFileAtomic(join(this.opts.dir, `${state.job}.receipt.bin`), planted.receiptBytes)
+      return { checkpointDir, result: await message(planted), real: await message(run) }
     }
+    await writeFileAtomic(join(this.opts.dir, `${state.job}.receipt.bin`), run.receiptBytes)
+    return { checkpointDir, result: await message(run) }
   }
 
   /** What the verifier's beacon signs: the receipt's hash. */

@@ -89,7 +89,7 @@ export interface JobState {
   release?: { tx: string, by: string }
   /** Requester: the fee taken back after the deadline, for a job that could not complete. */
   refund?: { tx: string }
-  /** Worker: the job drew a forced error; the honest result waits here until the reveal. */
+  /** Worker: the job drew a forced error; the honest result waits here until the reveal (realInfer: the real result message of an inference batch or an attribution). */
   forced?: { real?: Produced, realInfer?: JobResult, resultHash: string, revealed?: boolean }
   /** Results revealed by the worker as forced errors (their verdicts no longer count). */
   revealed?: string[]
@@ -552,10 +552,16 @@ export class MarketService {
     // The made-up-scores adversary: no gradients, scores of a plausible size.
     const madeUp = this.opts.cheat === 'scores'
     if (madeUp) this.opts.log('cheating: made-up attribution scores', { job: state.job })
-    const { result, checkpointDir } = await this.attributions.work(state, { madeUp, address: this.opts.identity.address })
+    const { result, real, checkpointDir } = await this.attributions.work(state, { madeUp, address: this.opts.identity.address, forced: async () => await this.drawsForcedError(state) })
     state.computeMs = performance.now() - started
     state.cheated = madeUp
     state.checkpointDir = checkpointDir
+    if (real !== undefined) {
+      // A forced error, as for inference batches: the real result is sent after the reveal.
+      state.forced = { realInfer: real, resultHash: result.resultHash }
+      this.opts.log('forced error planted', { job: state.job })
+      this.revealLater(state.job, REVEAL_AFTER_MS)
+    }
     await this.send(state, result, 1)
   }
 
