@@ -372,6 +372,11 @@ export class DatanetService {
     return view.contributions.flatMap(c => c.files.filter(f => f.nearDuplicateOf != null).map(f => f.cid))
   }
 
+  /** Pulls whole DAGs (any file a peer pinned: a model, an adapter, a job's result) from the peers that hold them, every block checked. */
+  async fetchFromHolders (cids: CID[], signal?: AbortSignal): Promise<void> {
+    await this.fetcher.fetch(cids, { signal })
+  }
+
   /**
    * Whole files by CID: shards this peer lacks are pulled from their holders first
    * (bulk, every block checked against its CID), then read; at most maxBytes in all.

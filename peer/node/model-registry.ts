@@ -2,7 +2,9 @@
 // UnixFS in the peer's blockstore, so their CIDs are what any IPFS node would give and
 // any peer can fetch them; models.json and adapters.json (written atomically) remember
 // names, kinds and where each came from. Decoded base models are cached: the server
-// loads a base once however many adapters run on it.
+// loads a base once however many adapters run on it. A file this peer lacks is pulled
+// from the peers that hold it over the shard protocol first (bitswap alone let a
+// verifier's fetch of a worker's result time out under load, failing honest work).
 import { join } from 'node:path'
 import type { Helia } from '@helia/interface'
 import { CID } from 'multiformats/cid'
@@ -25,6 +27,8 @@ export interface ModelRegistryOptions {
   localBlocks: BlockStore
   dataDir: string
   pin: (cids: CID[]) => Promise<void>
+  /** Bulk transfer of a DAG from the peers that hold it (DatanetService.fetchFromHolders); bitswap remains the fallback. */
+  fetch?: (cid: CID, signal: AbortSignal) => Promise<void>
 }
 
 export class ModelRegistry {
@@ -111,7 +115,9 @@ export class ModelRegistry {
     try { parsed = CID.parse(cid) } catch { throw new UsageError(`"${cid}" is not a CID`) }
     const local = await this.opts.localBlocks.has(parsed)
     if (!local && !this.models.some(m => m.cid === cid) && !this.adapters.some(a => a.cid === cid)) {
-      // Not ours: ask the swarm (bitswap), bounded in time; blocks are hash-checked on arrival.
+      // Not ours: from its holders, else the swarm (bitswap), bounded in time; blocks are hash-checked on arrival.
+      const bounded = AbortSignal.any([signal ?? new AbortController().signal, AbortSignal.timeout(60_000)])
+      await this.opts.fetch?.(parsed, bounded).catch(() => {})
       return await readFileBytes(this.opts.helia.blockstore, parsed, { maxBytes, signal: AbortSignal.any([signal ?? new AbortController().signal, AbortSignal.timeout(60_000)]) })
     }
     return await readFileBytes(this.opts.helia.blockstore, parsed, { maxBytes, signal })

@@ -258,7 +258,7 @@ export class PeerNode {
     })
     await this.datanetService.start()
     const datanets = this.datanetService
-    const models = new ModelRegistry({ helia, localBlocks: this.blockstore, dataDir: this.dataDir, pin: async (cids) => await datanets.pinLocal(cids) })
+    const models = new ModelRegistry({ helia, localBlocks: this.blockstore, dataDir: this.dataDir, pin: async (cids) => await datanets.pinLocal(cids), fetch: async (cid, signal) => await datanets.fetchFromHolders([cid], signal) })
     await models.load()
     const factory = new ModelFactory({ datanets, registry: models, dataDir: this.dataDir, threads: this.opts.threads, log: this.log })
     this.loraServer = new LoraServer({ registry: models, threads: this.opts.threads, datanets, jobDir: (job) => factory.jobDir(job), log: this.log })
