@@ -56,12 +56,14 @@ describe('attribution jobs on the market: sampled recomputation catches made-up 
       const s = await cli(1, ['job', 'status', job])
       return s.phase === 'released' || s.phase === 'failed' ? s : undefined
     }, 240_000, 1_000)
+    // What the verifier found, for a failure message.
+    const found = async (job: string): Promise<string> => JSON.stringify((await cli(0, ['job', 'status', job])).evidence ?? null).slice(0, 1000)
 
     // The adapter: a market training job, verified and released.
     const training = await cli(1, ['job', 'submit', '--datanet', `spam-assassin@${imported.version}`, '--base', 'spam-base', '--amount', '10', '--steps', '100', '--batch', '32', '--bid-window', '2500'])
     assert.equal(training.assign.workers[0].address, devnet.peers[2].address)
     const trained = await ended(training.job)
-    assert.equal(trained.phase, 'released', JSON.stringify(trained.verdicts))
+    assert.equal(trained.phase, 'released', await found(training.job))
     const adapter = trained.result.result
     stage('training job released')
     // Epoch 1 holds the training job; its window must close before epoch 2 can be posted.
@@ -90,7 +92,7 @@ describe('attribution jobs on the market: sampled recomputation catches made-up 
     }, 60_000, 1_000)
     const v = verifier.verdicts.at(-1)
     assert.equal(v.ok, false)
-    assert.ok(v.checked.length >= 16, `${v.checked.length} examples recomputed`)
+    assert.ok(v.checked.length >= 16, `${v.checked.length} examples recomputed: ${JSON.stringify(verifier.evidence).slice(0, 1000)}`)
     assert.ok(verifier.evidence.scores.length >= v.checked.length - 1, `${verifier.evidence.scores.length} of ${v.checked.length} sampled scores do not recompute`)
     assert.ok(verifier.evidence.scores[0].proof.length > 0, 'the claimed score comes with its Merkle proof')
     assert.equal(verifier.slash.evidence, v.evidence.hash)
@@ -100,7 +102,7 @@ describe('attribution jobs on the market: sampled recomputation catches made-up 
     const second = await cli(1, ['job', 'submit', '--kind', 'attribute', '--train-job', training.job, '--amount', '20', '--bid-window', '2500'])
     assert.equal(second.assign.workers[0].address, devnet.peers[3].address)
     const done = await ended(second.job)
-    assert.equal(done.phase, 'released', JSON.stringify(done.verdicts))
+    assert.equal(done.phase, 'released', await found(second.job))
     stage('honest attribution released')
     const worker = await cli(3, ['job', 'status', second.job])
     const examples = worker.result.receipt.entries
