@@ -1017,21 +1017,32 @@ export class MarketService {
     const state = await this.status(job)
     const result = state.result!
     const started = performance.now()
-    let verdict: JobVerdict
+    let verdict: JobVerdict | undefined
     const beacon: { value?: string } = {}
     try {
-      const peer = peerIdFromString(workerPeer)
-      const receiptBytes = await fetchReceiptEntry(this.opts.libp2p, peer, job, 'receipt')
-      const cid = CID.createV1(raw.code, await sha256.digest(receiptBytes))
-      if (cid.toString() !== result.receipt.chain) throw new Error('the receipt does not hash to the CID the result names')
-      verdict = state.announce.kind === 'infer'
-        ? await this.verifyInfer(state, result, receiptBytes, beacon)
-        : state.announce.kind === 'attribute'
-          ? await this.verifyAttribute(state, result, receiptBytes, beacon)
-          : await this.verifyTrain(state, result, peer, receiptBytes, beacon)
-    } catch (err) {
-      // A worker that cannot show its work fails verification.
-      verdict = await this.failing(job, result, [], { job, error: (err as Error).name, message: (err as Error).message }, beacon.value)
+      for (let attempt = 1; verdict === undefined; attempt++) {
+        try {
+          const peer = peerIdFromString(workerPeer)
+          const receiptBytes = await fetchReceiptEntry(this.opts.libp2p, peer, job, 'receipt')
+          const cid = CID.createV1(raw.code, await sha256.digest(receiptBytes))
+          if (cid.toString() !== result.receipt.chain) throw new Error('the receipt does not hash to the CID the result names')
+          verdict = state.announce.kind === 'infer'
+            ? await this.verifyInfer(state, result, receiptBytes, beacon)
+            : state.announce.kind === 'attribute'
+              ? await this.verifyAttribute(state, result, receiptBytes, beacon)
+              : await this.verifyTrain(state, result, peer, receiptBytes, beacon)
+        } catch (err) {
+          // A network failure may be this verifier's own or passing: try again before judging.
+          const transient = isTransient(err as Error)
+          if (transient && attempt < VERIFY_ATTEMPTS) {
+            this.opts.log('verification interrupted: trying again', { job, attempt, error: (err as Error).name })
+            await new Promise(resolve => setTimeout(resolve, 5_000 * attempt))
+            continue
+          }
+          // A worker that cannot show its work fails verification; only what its own bytes prove is slashed.
+          verdict = await this.failing(job, result, [], { job, error: (err as Error).name, message: (err as Error).message, ...(transient ? { unproven: true } : {}) }, beacon.value)
+        }
+      }
     } finally {
       this.busy.delete(job)
     }
@@ -1048,6 +1059,11 @@ export class MarketService {
     // A replay that disagrees goes to the job's referee, which bisects and slashes whoever it refutes.
     if (verdict.dispute !== undefined && state.assign?.referee !== undefined) {
       this.opts.log('the referee rules on the dispute', { job, referee: state.assign.referee.address })
+      return
+    }
+    // A failure the network may have caused proves nothing against the worker: not paid, not slashed.
+    if ((state.evidence as { unproven?: boolean } | undefined)?.unproven === true) {
+      this.opts.log('verification failed on the network: the worker is not slashed', { job })
       return
     }
     // The fault may be a forced error: give the worker its chance to reveal before slashing it.
@@ -1338,6 +1354,19 @@ export class MarketService {
     this.jobs.set(state.job, state)
     await writeJsonAtomic(join(this.dir, `${state.job}.json`), state)
   }
+}
+
+/** A verification that failed this many times on the network is judged (unproven: no slash). */
+const VERIFY_ATTEMPTS = 3
+
+/**
+ * Failures that say nothing about the worker's work: timeouts, dials, streams, blocks
+ * not found in time, a peer's internal error. A refusal to serve an entry (the worker
+ * withholding its work) or bytes that do not check out are not among them.
+ */
+function isTransient (err: Error & { details?: { remoteName?: string } }): boolean {
+  const names = ['RequestTimeoutError', 'LoadBlockFailedError', 'AbortError', 'TimeoutError', 'DialError', 'NoValidAddressesError', 'ConnectionFailedError', 'StreamResetError', 'StreamStateError', 'MuxerClosedError', 'ConnectionClosedError', 'UnsupportedProtocolError']
+  return names.includes(err?.name) || (err?.name === 'RemoteError' && err.details?.remoteName === 'InternalError')
 }
 
 /** One verdict per assigned verifier on this result, as the shared verdict rule takes them (addresses lowercase: one order everywhere). */
