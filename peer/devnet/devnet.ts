@@ -37,6 +37,8 @@ export interface DevnetOptions {
   cheats?: Cheat[]
   /** Every peer's forced-error rate instead of the policy's (tests of lazy verifiers); undefined: the policy's. */
   forcedErrorRate?: number
+  /** Extra environment for one peer's process at each (re)start (bench soak: OPENLEDGER_CHAOS). */
+  peerEnv?: (peer: DevnetPeer) => Record<string, string>
   log?: (msg: string) => void
 }
 
@@ -53,7 +55,7 @@ export interface DevnetPeer {
 }
 
 export class Devnet {
-  readonly opts: Required<Omit<DevnetOptions, 'log' | 'forcedErrorRate'>> & Pick<DevnetOptions, 'log' | 'forcedErrorRate'>
+  readonly opts: Required<Omit<DevnetOptions, 'log' | 'forcedErrorRate' | 'peerEnv'>> & Pick<DevnetOptions, 'log' | 'forcedErrorRate' | 'peerEnv'>
   readonly peers: DevnetPeer[] = []
   private readonly passphrase: string
   private stopping = false
@@ -112,7 +114,7 @@ export class Devnet {
       // stops each peer once, in order. stdin still ties each peer's life to ours.
       detached: true,
       stdio: ['pipe', 'pipe', logFile.fd],
-      env: { ...process.env, [PASSPHRASE_ENV]: this.passphrase }
+      env: { ...process.env, ...this.opts.peerEnv?.(peer), [PASSPHRASE_ENV]: this.passphrase }
     })
     await logFile.close()
     peer.child = child

@@ -32,6 +32,7 @@ import { AdvertBook, type AdvertRecord } from './advert-book.ts'
 import { Advertiser } from './advertiser.ts'
 import { InboundStats, type InboundReport } from './inbound-stats.ts'
 import { createPeerStack, type PeerLibp2p } from './libp2p.ts'
+import { installChaos } from './chaos.ts'
 import { startApiServer, type ApiServer, type Route } from './api-server.ts'
 import { withFileLock } from './bench-lock.ts'
 import { datanetRoutes } from './datanet-routes.ts'
@@ -204,6 +205,7 @@ export class PeerNode {
     await helia.start()
     const libp2p = helia.libp2p
     this.libp2p = libp2p
+    installChaos(libp2p, process.env, this.log) // soak runs only: a no-op unless OPENLEDGER_CHAOS is set
 
     const inbound = new Inbound({
       network: this.network,
