@@ -348,22 +348,26 @@ export class MarketService {
   /**
    * A job that cannot complete (its result failed verification, or no bidder delivered)
    * is refunded once the escrow's deadline passes in chain time: nothing is released
-   * for it, and the requester takes its fee back without anyone's signature.
+   * for it, and the requester takes its fee back without anyone's signature. So is one
+   * that never ended (a verifier that missed the assignment never verifies): after the
+   * deadline the escrow cannot release it any more. The chain says which it was, since
+   * our phase may lag (the worker released while our copy of the verdict was lost).
    */
   private async refundExpired (): Promise<void> {
     try {
       const now = await this.opts.settlement.chainTime()
       for (const { job, role, phase } of await this.list()) {
-        if (role !== 'requester' || (phase !== 'failed' && phase !== 'unassigned')) continue
+        if (role !== 'requester' || phase === 'released' || phase === 'refunded') continue
         const state = await this.status(job)
         if (now * 1000 <= state.announce.escrow.deadline) continue
         const chain = this.opts.settlement.chain
-        if ((await chain.jobOf(job)).status === 1) {
+        const status = (await chain.jobOf(job)).status
+        if (status === 1) {
           const tx = await chain.refundJob(job)
           state.refund = { tx: tx.receipt.hash }
-          this.opts.log('escrow refunded', { job, tx: tx.receipt.hash })
+          this.opts.log('escrow refunded', { job, phase, tx: tx.receipt.hash })
         }
-        state.phase = 'refunded'
+        state.phase = status === 2 ? 'released' : 'refunded'
         await this.save(state)
       }
     } catch (err) {
