@@ -159,6 +159,8 @@ const REVEAL_GRACE_MS = 5_000
 const REVEAL_AFTER_MS = 120_000
 /** A requester with a quorum of approvals but a silent verifier releases after this long. */
 const RELEASE_GRACE_MS = 60_000
+/** Tries to hand a result to each of the job's peers (1, 2, 4, 8, 15 s apart: about half a minute). */
+const RESULT_ATTEMPTS = 6
 /** How often a requester looks for its failed or unassigned jobs whose escrow deadline passed, to take the fee back. */
 const REFUND_SWEEP_MS = 10_000
 
@@ -566,7 +568,7 @@ export class MarketService {
       this.opts.log('forced error planted', { job: state.job })
       this.revealLater(state.job, REVEAL_AFTER_MS)
     }
-    await this.send(state, result, 1)
+    await this.send(state, result, RESULT_ATTEMPTS)
   }
 
   /** Attribution: the result holds together with its receipt and the job, and sampled scores recompute within the measured tolerance. */
@@ -581,7 +583,7 @@ export class MarketService {
   }
 
   /** Builds the result and its receipt, keeps them, and sends the result to the requester and the verifiers. */
-  private async deliver (state: JobState, produced: Produced, attempts = 1): Promise<void> {
+  private async deliver (state: JobState, produced: Produced, attempts = RESULT_ATTEMPTS): Promise<void> {
     const job = state.job
     const receipt: TrainingReceipt = { job: produced.job, chain: produced.checkpoints }
     const receiptBytes = Buffer.from(JSON.stringify(receipt))
@@ -604,15 +606,17 @@ export class MarketService {
     state.phase = 'submitted'
     await this.save(state)
     const targets = [...(state.requesterPeer !== undefined ? [state.requesterPeer] : []), ...(state.assign?.verifiers.map(v => v.peer) ?? []), ...(state.assign?.referee !== undefined ? [state.assign.referee.peer] : [])]
-    const envelope = this.seal(JobResultMessage.type, result)
-    for (const peer of new Set(targets)) {
+    // Every target at once, each retried with backoff: a stream that dropped or a verifier
+    // restarting must not leave the job without its result. A fresh envelope each time
+    // (a refused one was opened, so its nonce is spent).
+    await Promise.all([...new Set(targets)].map(async peer => {
       for (let i = 1; i <= attempts; i++) {
-        const answer = await sendTask(this.opts.libp2p, this.opts.registry, peerIdFromString(peer), envelope).catch((err: Error) => ({ accepted: false, reason: err.message }))
-        if (answer.accepted) break
+        const answer = await sendTask(this.opts.libp2p, this.opts.registry, peerIdFromString(peer), this.seal(JobResultMessage.type, result)).catch((err: Error) => ({ accepted: false, reason: err.message }))
+        if (answer.accepted) return
         this.opts.log('result not delivered', { peer, reason: answer.reason, attempt: i })
-        if (i < attempts) await new Promise(resolve => setTimeout(resolve, 1_000))
+        if (i < attempts) await new Promise(resolve => setTimeout(resolve, Math.min(15_000, 1_000 * 2 ** (i - 1))))
       }
-    }
+    }))
     this.opts.log('job result sent', { job, result: result.result, to: targets.length })
   }
 
