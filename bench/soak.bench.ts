@@ -1,0 +1,143 @@
+// soak: the flywheel on a 7-peer devnet with its chain for many reward epochs while
+// peers are killed and restarted, inbound messages dropped and a hostile peer sends
+// garbage (bench/soak/run-soak.ts). No baseline (BENCHMARKS.md has none for a soak):
+// the target is absolute, nothing lost and nothing crashed: every wei the escrow
+// released is recorded by the aggregator's ledgers, and claimable or claimed on chain
+// for its account; no peer exits unless the soak killed it, and no peer's log holds an
+// uncaught exception.
+import { numberFlag, parseFlags } from './lib/args.ts'
+import type { BenchResult } from './lib/bench.ts'
+import { median } from './lib/stats.ts'
+import { openOf, soak } from './soak/run-soak.ts'
+
+export const name = 'soak'
+export const description = 'flywheel under faults for many epochs: jobs by outcome, earnings recorded vs claimable+claimed on chain, memory growth, crashes'
+export const flags = [
+  '--epochs N          reward epochs posted on chain while faults run (default 20)',
+  '--jobs N            training jobs per round (default 2)',
+  '--steps S           training steps per job (default 300)',
+  '--drop-gossip Q     share of inbound gossip every peer drops (default 0.05)',
+  '--drop-streams Q    share of inbound request/response streams every peer drops (default 0.05)',
+  '--worker-kills P    chance per round of killing a job\'s worker mid-job (default 0.5)',
+  '--verifier-kills P  chance per round of killing a job\'s verifier (default 0.3)',
+  '--aggregator-kills N  times the aggregator (peer 0) is killed (default: epochs / 8, at least 1)',
+  '--garbage-ms N      the hostile peer sends one gossip and one stream of garbage every N ms (default 1000; 0: no hostile peer)',
+  '--claim-rate P      chance per round that each worker and verifier claims (default 0.15)',
+  '--seed N            seeds the fault plan (default 1)',
+  '--keep             keep the devnet folder (logs, stores) and print where'
+]
+
+/** Rounded to `decimals` places (stats.round keeps significant digits instead). */
+function fixed (x: number, decimals: number): number {
+  return Number.isFinite(x) ? Math.round(x * 10 ** decimals) / 10 ** decimals : x
+}
+
+export async function run (args: string[]): Promise<BenchResult> {
+  const f = parseFlags(args, {
+    epochs: 'string', jobs: 'string', steps: 'string', 'drop-gossip': 'string', 'drop-streams': 'string', 'worker-kills': 'string',
+    'verifier-kills': 'string', 'aggregator-kills': 'string', 'garbage-ms': 'string', 'claim-rate': 'string', seed: 'string', keep: 'boolean'
+  })
+  const epochs = numberFlag(f, 'epochs', 20, { min: 1 })
+  const share = (n: string, d: number): number => Math.min(1, numberFlag(f, n, d, { min: 0, integer: false }))
+  const opts = {
+    epochs,
+    jobsPerRound: numberFlag(f, 'jobs', 2, { min: 1 }),
+    steps: numberFlag(f, 'steps', 300, { min: 50 }),
+    dropGossip: share('drop-gossip', 0.05),
+    dropStreams: share('drop-streams', 0.05),
+    workerKillRate: share('worker-kills', 0.5),
+    verifierKillRate: share('verifier-kills', 0.3),
+    aggregatorKills: numberFlag(f, 'aggregator-kills', Math.max(1, Math.round(epochs / 8)), { min: 0 }),
+    garbageIntervalMs: numberFlag(f, 'garbage-ms', 1_000, { min: 0 }),
+    claimRate: share('claim-rate', 0.15),
+    seed: numberFlag(f, 'seed', 1, { min: 0 }),
+    keep: f.keep === true,
+    log: (m: string): void => { process.stderr.write(`soak: ${m}\n`) }
+  }
+  const r = await soak(opts)
+  const b = r.books
+  const mib = (kib: number | undefined): number => kib === undefined ? NaN : fixed(kib / 1024, 1)
+  const steady = r.memory.filter(m => m.sameProcess && m.start !== undefined && m.end !== undefined)
+  const growth = steady.map(m => (m.end!.rssKiB - m.start!.rssKiB) / 1024)
+  const sum = (xs: Array<Record<string, number>>, key: string): number => xs.reduce((s, x) => s + (x[key] ?? 0), 0)
+  const garbageStreams = Object.values(r.garbage.streams).reduce((s, t) => s + Object.values(t).reduce((a, b) => a + b, 0), 0)
+  const fatal = r.logs.reduce((s, l) => s + l.fatal, 0)
+  const ok = BigInt(b.lostWei) === 0n && BigInt(b.unrecordedWei) === 0n && r.crashes.length === 0 && fatal === 0 &&
+    b.treeMatchesChain && b.proofsFailed === 0 && b.phantomReceipts === 0 && b.missingReceipts === 0 && b.duplicateReceipts === 0
+  const figures: Record<string, number> = {
+    ok: ok ? 1 : 0,
+    epochs: r.epochs,
+    rounds: r.rounds,
+    jobsSubmitted: r.jobs.submitted,
+    jobsCompleted: r.jobs.completed,
+    jobsRefunded: r.jobs.refunded,
+    jobsFailed: r.jobs.failed,
+    jobsHung: r.jobs.hung,
+    jobsStuck: r.jobs.stuck,
+    jobsReassigned: r.jobs.reassigned,
+    kills: r.kills.length,
+    workerKills: r.kills.filter(k => k.role === 'worker').length,
+    verifierKills: r.kills.filter(k => k.role === 'verifier').length,
+    aggregatorKills: r.kills.filter(k => k.role === 'aggregator').length,
+    restartSecondsMedian: fixed(median(r.kills.map(k => k.restartMs)) / 1000, 1),
+    crashes: r.crashes.length,
+    fatalLogLines: fatal,
+    chaosGossipDrops: sum(r.logs.map(l => l.chaosDrops), 'gossip'),
+    chaosStreamDrops: sum(r.logs.map(l => l.chaosDrops), 'stream'),
+    garbageGossipSent: Object.values(r.garbage.gossip).reduce((a, c) => a + c, 0),
+    garbageStreamsSent: garbageStreams,
+    garbageRejectedAtPeers: r.garbage.rejectedAtPeers,
+    earnedRecordedOpen: Number(openOf(b.accounts.reduce((s, a) => s + BigInt(a.recorded), 0n).toString())),
+    claimedOpen: Number(openOf(b.claimedWei)),
+    claimableOpen: Number(openOf(b.claimableWei)),
+    lostWei: Number(b.lostWei),
+    unrecordedWei: Number(b.unrecordedWei),
+    claimsSucceeded: r.claims.succeeded,
+    rewardsShowMismatches: r.rewardsShowMismatches.length,
+    rssGrowthMaxMiB: growth.length > 0 ? fixed(Math.max(...growth), 1) : NaN,
+    rssEndMaxMiB: mib(Math.max(...r.memory.map(m => m.end?.rssKiB ?? 0))),
+    wallSeconds: fixed(r.wallMs / 1000, 0),
+    setupSeconds: fixed(r.setupMs / 1000, 0)
+  }
+  const memoryRows = [['peer', 'role', 'restarts', 'RSS setup MiB', 'RSS after round 1', 'RSS end', 'growth MiB', 'max RSS MiB']]
+  for (const m of r.memory) {
+    memoryRows.push([String(m.peer), m.role, String(m.restarts), String(mib(m.setup?.rssKiB)), String(mib(m.start?.rssKiB)), String(mib(m.end?.rssKiB)),
+      m.sameProcess ? String(fixed(mib(m.end?.rssKiB) - mib(m.start?.rssKiB), 1)) : '(restarted)', String(mib(m.maxRssKiB))])
+  }
+  const bookRows = [['account', 'who', 'owed (escrow)', 'recorded (ledgers)', 'in root', 'claimed', 'claimable', 'lost']]
+  for (const a of b.accounts) bookRows.push([a.account.slice(0, 10), a.label, openOf(a.owed), openOf(a.recorded), openOf(a.onChain), openOf(a.claimed), openOf(a.claimable), a.lost])
+  const killRows = [['round', 'peer', 'role', 'when', 'down ms', 'restart ms']]
+  for (const k of r.kills) killRows.push([String(k.round), String(k.peer), k.role, k.when, String(k.downMs), String(k.restartMs)])
+  const outcome = new Map<string, number>()
+  for (const j of r.jobs.list) { const k = `${j.beforeDeadline} -> ${j.phase} / escrow ${j.chain}`; outcome.set(k, (outcome.get(k) ?? 0) + 1) }
+  const logRows = [['peer', 'lines', 'unstructured', 'fatal', 'stack frames', 'warnings', 'own error reports']]
+  for (const l of r.logs) logRows.push([String(l.peer), String(l.lines), String(l.unstructured), String(l.fatal), String(l.stackFrames), String(l.warnings), Object.entries(l.errors).map(([k, v]) => `${k} x${v}`).join('; ')])
+  return {
+    figures,
+    baseline: null,
+    ratio: null,
+    reps: r.epochs,
+    units: {
+      earnedRecordedOpen: 'OPEN', claimedOpen: 'OPEN', claimableOpen: 'OPEN', lostWei: 'wei (target 0)', unrecordedWei: 'wei (target 0)',
+      crashes: '(target 0)', rssGrowthMaxMiB: 'MiB, end - after round 1, peers not restarted', rssEndMaxMiB: 'MiB', restartSecondsMedian: 's', wallSeconds: 's', setupSeconds: 's'
+    },
+    params: { ...opts, log: undefined, peers: 7, fee: '10 OPEN', challengeWindow: '60 s (warped)' },
+    detail: { ...r, dir: opts.keep ? r.dir : undefined },
+    notes: [
+      `target: 0 lost, 0 unrecorded, 0 crashes: ${ok ? 'PASS' : 'FAIL'}`,
+      'lost = recorded by the aggregator\'s ledgers - (claimed + claimable under the latest root on chain, every proof checked against it); unrecorded = owed by the escrow\'s JobReleased events (fee split) - recorded',
+      `books: ${b.releasedJobs} jobs released (${openOf(b.releasedFees)} OPEN), ${b.journalReceipts} receipts journaled (phantom ${b.phantomReceipts}, missing ${b.missingReceipts}, twice ${b.duplicateReceipts}), ${b.sealedEpochs} epochs sealed, epoch ${b.chainEpoch} on chain (final ${String(b.chainFinal)}), tree = chain root ${String(b.treeMatchesChain)}, ${b.proofsVerified} proofs verified, Claimed events = claimed() ${String(b.claimEventsMatch)}, distributor solvent ${String(b.solvent)}`,
+      `jobs by outcome (requester phase before the deadline -> after / escrow): ${[...outcome].map(([k, v]) => `${k} ${v}`).join(', ')}`,
+      `claims: ${r.claims.attempted} tried, ${r.claims.succeeded} paid, refused ${JSON.stringify(r.claims.refused)}`,
+      `garbage refused at peers by error: ${JSON.stringify(r.garbage.byError)}`,
+      ...r.rewardsShowMismatches.map(m => `rewards show mismatch: ${m}`),
+      ...r.crashes.map(c => `crash: peer ${c.peer} in round ${c.round} exited ${c.signal ?? c.code}: ${c.tail.slice(-3).join(' | ')}`)
+    ],
+    tables: [
+      { title: 'books per account (OPEN; lost in wei)', rows: bookRows },
+      { title: 'memory per peer', rows: memoryRows },
+      { title: 'kills', rows: killRows },
+      { title: 'peer logs', rows: logRows }
+    ]
+  }
+}
