@@ -353,7 +353,8 @@ export class MarketService {
    * for it, and the requester takes its fee back without anyone's signature. So is one
    * that never ended (a verifier that missed the assignment never verifies): after the
    * deadline the escrow cannot release it any more. The chain says which it was, since
-   * our phase may lag (the worker released while our copy of the verdict was lost).
+   * our phase may lag (the worker released while our copy of the verdict was lost): a
+   * job with a result that the escrow released shows as released at the next sweep.
    */
   private async refundExpired (): Promise<void> {
     try {
@@ -361,9 +362,11 @@ export class MarketService {
       for (const { job, role, phase } of await this.list()) {
         if (role !== 'requester' || phase === 'released' || phase === 'refunded') continue
         const state = await this.status(job)
-        if (now * 1000 <= state.announce.escrow.deadline) continue
+        const expired = now * 1000 > state.announce.escrow.deadline
+        if (!expired && phase !== 'submitted') continue
         const chain = this.opts.settlement.chain
         const status = (await chain.jobOf(job)).status
+        if (!expired && status !== 2) continue
         if (status === 1) {
           const tx = await chain.refundJob(job)
           state.refund = { tx: tx.receipt.hash }
