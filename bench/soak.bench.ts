@@ -63,7 +63,7 @@ export async function run (args: string[]): Promise<BenchResult> {
   const garbageStreams = Object.values(r.garbage.streams).reduce((s, t) => s + Object.values(t).reduce((a, b) => a + b, 0), 0)
   const fatal = r.logs.reduce((s, l) => s + l.fatal, 0)
   const ok = BigInt(b.lostWei) === 0n && BigInt(b.unrecordedWei) === 0n && r.crashes.length === 0 && fatal === 0 &&
-    b.treeMatchesChain && b.proofsFailed === 0 && b.phantomReceipts === 0 && b.missingReceipts === 0 && b.duplicateReceipts === 0
+    r.slashes.length === 0 && b.treeMatchesChain && b.proofsFailed === 0 && b.phantomReceipts === 0 && b.missingReceipts === 0 && b.duplicateReceipts === 0
   const figures: Record<string, number> = {
     ok: ok ? 1 : 0,
     epochs: r.epochs,
@@ -73,6 +73,7 @@ export async function run (args: string[]): Promise<BenchResult> {
     jobsRefunded: r.jobs.refunded,
     jobsFailed: r.jobs.failed,
     jobsHung: r.jobs.hung,
+    jobsRequesterStale: r.jobs.requesterStale,
     jobsStuck: r.jobs.stuck,
     jobsReassigned: r.jobs.reassigned,
     kills: r.kills.length,
@@ -81,6 +82,7 @@ export async function run (args: string[]): Promise<BenchResult> {
     aggregatorKills: r.kills.filter(k => k.role === 'aggregator').length,
     restartSecondsMedian: fixed(median(r.kills.map(k => k.restartMs)) / 1000, 1),
     crashes: r.crashes.length,
+    honestSlashes: r.slashes.length,
     fatalLogLines: fatal,
     chaosGossipDrops: sum(r.logs.map(l => l.chaosDrops), 'gossip'),
     chaosStreamDrops: sum(r.logs.map(l => l.chaosDrops), 'stream'),
@@ -109,7 +111,10 @@ export async function run (args: string[]): Promise<BenchResult> {
   const killRows = [['round', 'peer', 'role', 'when', 'down ms', 'restart ms']]
   for (const k of r.kills) killRows.push([String(k.round), String(k.peer), k.role, k.when, String(k.downMs), String(k.restartMs)])
   const outcome = new Map<string, number>()
-  for (const j of r.jobs.list) { const k = `${j.beforeDeadline} -> ${j.phase} / escrow ${j.chain}`; outcome.set(k, (outcome.get(k) ?? 0) + 1) }
+  for (const j of r.jobs.list) {
+    const k = `${j.beforeDeadline} (escrow ${j.chainBeforeDeadline}) -> ${j.phase} (escrow ${j.chain})`
+    outcome.set(k, (outcome.get(k) ?? 0) + 1)
+  }
   const logRows = [['peer', 'lines', 'unstructured', 'fatal', 'stack frames', 'warnings', 'own error reports']]
   for (const l of r.logs) logRows.push([String(l.peer), String(l.lines), String(l.unstructured), String(l.fatal), String(l.stackFrames), String(l.warnings), Object.entries(l.errors).map(([k, v]) => `${k} x${v}`).join('; ')])
   return {
@@ -119,15 +124,16 @@ export async function run (args: string[]): Promise<BenchResult> {
     reps: r.epochs,
     units: {
       earnedRecordedOpen: 'OPEN', claimedOpen: 'OPEN', claimableOpen: 'OPEN', lostWei: 'wei (target 0)', unrecordedWei: 'wei (target 0)',
-      crashes: '(target 0)', rssGrowthMaxMiB: 'MiB, end - after round 1, peers not restarted', rssEndMaxMiB: 'MiB', restartSecondsMedian: 's', wallSeconds: 's', setupSeconds: 's'
+      crashes: '(target 0)', honestSlashes: '(target 0: every peer is honest)', jobsHung: 'escrow open at the deadline, refunded after it', rssGrowthMaxMiB: 'MiB, end - after round 1, peers not restarted', rssEndMaxMiB: 'MiB', restartSecondsMedian: 's', wallSeconds: 's', setupSeconds: 's'
     },
     params: { ...opts, log: undefined, peers: 7, fee: '10 OPEN', challengeWindow: '60 s (warped)' },
     detail: { ...r, dir: opts.keep ? r.dir : undefined },
     notes: [
-      `target: 0 lost, 0 unrecorded, 0 crashes: ${ok ? 'PASS' : 'FAIL'}`,
+      `target: 0 lost, 0 unrecorded, 0 crashes, no honest peer slashed: ${ok ? 'PASS' : 'FAIL'}`,
+      ...r.slashes.map(x => `slash: peer ${x.peer} role ${x.role} lost ${openOf(x.amount)} OPEN (tx ${x.tx})`),
       'lost = recorded by the aggregator\'s ledgers - (claimed + claimable under the latest root on chain, every proof checked against it); unrecorded = owed by the escrow\'s JobReleased events (fee split) - recorded',
       `books: ${b.releasedJobs} jobs released (${openOf(b.releasedFees)} OPEN), ${b.journalReceipts} receipts journaled (phantom ${b.phantomReceipts}, missing ${b.missingReceipts}, twice ${b.duplicateReceipts}), ${b.sealedEpochs} epochs sealed, epoch ${b.chainEpoch} on chain (final ${String(b.chainFinal)}), tree = chain root ${String(b.treeMatchesChain)}, ${b.proofsVerified} proofs verified, Claimed events = claimed() ${String(b.claimEventsMatch)}, distributor solvent ${String(b.solvent)}`,
-      `jobs by outcome (requester phase before the deadline -> after / escrow): ${[...outcome].map(([k, v]) => `${k} ${v}`).join(', ')}`,
+      `jobs by outcome, requester phase (escrow) before the deadline -> at the end: ${[...outcome].map(([k, v]) => `${k} ${v}`).join(', ')}`,
       `claims: ${r.claims.attempted} tried, ${r.claims.succeeded} paid, refused ${JSON.stringify(r.claims.refused)}`,
       `garbage refused at peers by error: ${JSON.stringify(r.garbage.byError)}`,
       ...r.rewardsShowMismatches.map(m => `rewards show mismatch: ${m}`),

@@ -3,7 +3,7 @@
 // peer dropping a little of its inbound gossip and streams, and the hostile peer
 // sending garbage throughout. Nothing may be lost (every released fee recorded by the
 // aggregator's ledgers, and claimable or claimed on chain, to the wei) and nothing may
-// crash. `npm run bench -- soak` is the long run.
+// crash, and no peer (all are honest) may be slashed. `npm run bench -- soak` is the long run.
 import assert from 'node:assert/strict'
 import { soak } from '../bench/soak/run-soak.ts'
 
@@ -29,6 +29,7 @@ describe('soak: three epochs with the aggregator killed, drops and garbage', fun
     })
     const b = r.books
     assert.equal(r.crashes.length, 0, JSON.stringify(r.crashes))
+    assert.deepEqual(r.slashes, [], 'no honest peer slashed')
     for (const l of r.logs) assert.equal(l.fatal, 0, `peer ${l.peer}: ${l.samples.join(' | ')}`)
     assert.equal(r.kills.filter(k => k.role === 'aggregator').length, 1)
     assert.ok(r.epochs >= 3, `epochs on chain: ${r.epochs}`)

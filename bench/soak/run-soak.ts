@@ -79,17 +79,24 @@ export interface SoakOptions {
 
 export interface KillRecord { round: number, peer: number, role: KillRole, when: string, downMs: number, restartMs: number, restartError?: string }
 export interface CrashRecord { round: number, peer: number, code: number | null, signal: string | null, tail: string[] }
-export interface JobRecord { job: string, round: number, phase: string, beforeDeadline: string, chain: string, worker?: number, verifiers: number[], reassigned: number, error?: string }
+/**
+ * One job: the requester's phase and the escrow's status before the deadline was passed
+ * (what the job came to by itself) and at the end (after refunds).
+ */
+export interface JobRecord { job: string, round: number, phase: string, beforeDeadline: string, chainBeforeDeadline: string, chain: string, worker?: number, verifiers: number[], reassigned: number, error?: string }
 
 export interface SoakResult {
   wallMs: number
   setupMs: number
   rounds: number
   epochs: number
-  jobs: { submitted: number, submitFailed: number, completed: number, refunded: number, failed: number, hung: number, stuck: number, reassigned: number, list: JobRecord[] }
+  /** hung: escrow still open at the deadline without the requester having given up on it; requesterStale: released on chain while the requester still waited; stuck: escrow open at the very end. */
+  jobs: { submitted: number, submitFailed: number, completed: number, refunded: number, failed: number, hung: number, requesterStale: number, stuck: number, reassigned: number, list: JobRecord[] }
   kills: KillRecord[]
   crashes: CrashRecord[]
   claims: { attempted: number, succeeded: number, refused: Record<string, number> }
+  /** Slashed events on chain: every peer of the soak is honest, so each one is a wrong slash. */
+  slashes: Array<{ peer: number, role: number, amount: string, tx: string }>
   books: BooksReport
   /** What `rewards show` answered each peer, against the books (the user's path: aggregator proof, checked by the peer against the chain). */
   rewardsShowMismatches: string[]
@@ -353,9 +360,14 @@ export async function soak (opts: SoakOptions): Promise<SoakResult> {
     if (claimers.length === 0) claimers.push(WORKERS[0])
     for (const i of claimers) await claim(i)
     // What each job came to by itself, before its escrow deadline: one still open now never ended (hung).
+    const escrowStatus = async (job: string): Promise<string> => { const s = (await client.jobOf(job)).status; return ['none', 'open', 'released', 'refunded'][s] ?? String(s) }
     const beforeDeadline = new Map<string, string>()
-    for (const j of jobs) beforeDeadline.set(j.job, (await jobState(j.job).catch(() => undefined))?.phase ?? 'unknown')
-    if ([...beforeDeadline.values()].some(p => p !== 'released')) {
+    const chainBeforeDeadline = new Map<string, string>()
+    for (const j of jobs) {
+      beforeDeadline.set(j.job, (await jobState(j.job).catch(() => undefined))?.phase ?? 'unknown')
+      chainBeforeDeadline.set(j.job, await escrowStatus(j.job))
+    }
+    if ([...chainBeforeDeadline.values()].some(p => p !== 'released')) {
       await warp(3_601)
       // Requesters take back the fees of jobs that did not complete on their next refund sweep (every 10 s).
       await waitFor(async () => {
@@ -369,13 +381,13 @@ export async function soak (opts: SoakOptions): Promise<SoakResult> {
     const list: JobRecord[] = []
     for (const { job, round: r } of jobs) {
       const s = await jobState(job).catch(() => undefined)
-      const status = (await client.jobOf(job)).status
       list.push({
         job,
         round: r,
         phase: s?.phase ?? 'unknown',
         beforeDeadline: beforeDeadline.get(job) ?? 'unknown',
-        chain: ['none', 'open', 'released', 'refunded'][status] ?? String(status),
+        chainBeforeDeadline: chainBeforeDeadline.get(job) ?? 'unknown',
+        chain: await escrowStatus(job),
         worker: s?.assign === undefined ? undefined : byAddress.get(s.assign.workers[0].address.toLowerCase()),
         verifiers: (s?.assign?.verifiers ?? []).map(v => byAddress.get(v.address.toLowerCase()) ?? -1),
         reassigned: s?.silent?.length ?? 0,
@@ -383,6 +395,11 @@ export async function soak (opts: SoakOptions): Promise<SoakResult> {
       })
     }
     const labels = new Map(devnet.peers.map(p => [p.address.toLowerCase(), `peer ${p.index} (${roleOf(p.index)})`]))
+    const staking = client.c.staking
+    const slashes = (await staking.queryFilter(staking.filters.Slashed(), devnet.chain!.addresses.deployBlock, 'latest')).map(log => {
+      const e = staking.interface.parseLog(log)!
+      return { peer: byAddress.get(String(e.args.peer).toLowerCase()) ?? -1, role: Number(e.args.role), amount: String(e.args.amount), tx: log.transactionHash }
+    })
     const books = await auditBooks({ client, provider, addresses: devnet.chain!.addresses, aggregatorDir: devnet.peers[AGGREGATOR].dataDir, labels })
     const rewardsShowMismatches: string[] = []
     for (const p of devnet.peers) {
@@ -423,7 +440,8 @@ export async function soak (opts: SoakOptions): Promise<SoakResult> {
         completed: count(j => j.chain === 'released'),
         refunded: count(j => j.chain === 'refunded'),
         failed: count(j => j.beforeDeadline === 'failed' || j.beforeDeadline === 'unassigned'),
-        hung: count(j => !TERMINAL.has(j.beforeDeadline)),
+        hung: count(j => j.chainBeforeDeadline === 'open' && j.beforeDeadline !== 'failed' && j.beforeDeadline !== 'unassigned'),
+        requesterStale: count(j => j.chainBeforeDeadline === 'released' && j.beforeDeadline !== 'released'),
         stuck: count(j => j.chain === 'open'),
         reassigned: list.reduce((s, j) => s + j.reassigned, 0),
         list
@@ -431,6 +449,7 @@ export async function soak (opts: SoakOptions): Promise<SoakResult> {
       kills,
       crashes,
       claims,
+      slashes,
       books,
       rewardsShowMismatches,
       memory: devnet.peers.map(p => {
