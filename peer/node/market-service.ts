@@ -456,6 +456,8 @@ export class MarketService {
   private async onAssign (env: Envelope<JobAssign>): Promise<void> {
     const state = await this.load(env.body.job)
     if (state === undefined || identityOf(env.signer).address.toLowerCase() !== state.requester.toLowerCase()) return
+    // The requester repeats its assignment when the result comes in (onResult): the one we hold again changes nothing.
+    if (state.assign?.bidsDigest === env.body.bidsDigest && state.assign.workers[0]?.peer === env.body.workers[0]?.peer) return
     const me = this.opts.identity.peerId
     state.assign = env.body
     const isWorker = env.body.workers.some(w => w.peer === me)
@@ -1018,6 +1020,9 @@ export class MarketService {
     if (state.role === 'verifier') state.phase = 'verifying'
     if (state.role === 'requester' && state.phase === 'assigned') state.phase = 'submitted'
     await this.save(state)
+    // Assignments travel by gossip only: a verifier that missed this one (the message lost, the peer restarting)
+    // refused the result; hearing it again now, it takes the worker's next try.
+    if (state.role === 'requester') void this.publish(this.jobsTopic, JobAssignMessage.type, state.assign)
     if (state.role === 'verifier') void this.verify(state.job, from)
     return { accepted: true }
   }
