@@ -59,6 +59,7 @@ export async function run (args: string[]): Promise<BenchResult> {
   const mib = (kib: number | undefined): number => kib === undefined ? NaN : fixed(kib / 1024, 1)
   const steady = r.memory.filter(m => m.sameProcess && m.start !== undefined && m.end !== undefined)
   const growth = steady.map(m => (m.end!.rssKiB - m.start!.rssKiB) / 1024)
+  const heapGrowth = steady.filter(m => m.start!.heapUsedKiB !== undefined && m.end!.heapUsedKiB !== undefined).map(m => (m.end!.heapUsedKiB! - m.start!.heapUsedKiB!) / 1024)
   const sum = (xs: Array<Record<string, number>>, key: string): number => xs.reduce((s, x) => s + (x[key] ?? 0), 0)
   const garbageStreams = Object.values(r.garbage.streams).reduce((s, t) => s + Object.values(t).reduce((a, b) => a + b, 0), 0)
   const fatal = r.logs.reduce((s, l) => s + l.fatal, 0)
@@ -97,14 +98,16 @@ export async function run (args: string[]): Promise<BenchResult> {
     claimsSucceeded: r.claims.succeeded,
     rewardsShowMismatches: r.rewardsShowMismatches.length,
     rssGrowthMaxMiB: growth.length > 0 ? fixed(Math.max(...growth), 1) : NaN,
+    heapGrowthMaxMiB: heapGrowth.length > 0 ? fixed(Math.max(...heapGrowth), 1) : NaN,
     rssEndMaxMiB: mib(Math.max(...r.memory.map(m => m.end?.rssKiB ?? 0))),
     wallSeconds: fixed(r.wallMs / 1000, 0),
     setupSeconds: fixed(r.setupMs / 1000, 0)
   }
-  const memoryRows = [['peer', 'role', 'restarts', 'RSS setup MiB', 'RSS after round 1', 'RSS end', 'growth MiB', 'max RSS MiB']]
+  const memoryRows = [['peer', 'role', 'restarts', 'RSS setup MiB', 'RSS after round 3', 'RSS end', 'RSS growth', 'max RSS', 'heap after round 3', 'heap end', 'heap growth']]
   for (const m of r.memory) {
+    const grew = (a: number | undefined, b: number | undefined): string => m.sameProcess ? String(fixed(mib(b) - mib(a), 1)) : '(restarted)'
     memoryRows.push([String(m.peer), m.role, String(m.restarts), String(mib(m.setup?.rssKiB)), String(mib(m.start?.rssKiB)), String(mib(m.end?.rssKiB)),
-      m.sameProcess ? String(fixed(mib(m.end?.rssKiB) - mib(m.start?.rssKiB), 1)) : '(restarted)', String(mib(m.maxRssKiB))])
+      grew(m.start?.rssKiB, m.end?.rssKiB), String(mib(m.maxRssKiB)), String(mib(m.start?.heapUsedKiB)), String(mib(m.end?.heapUsedKiB)), grew(m.start?.heapUsedKiB, m.end?.heapUsedKiB)])
   }
   const bookRows = [['account', 'who', 'owed (escrow)', 'recorded (ledgers)', 'in root', 'claimed', 'claimable', 'lost']]
   for (const a of b.accounts) bookRows.push([a.account.slice(0, 10), a.label, openOf(a.owed), openOf(a.recorded), openOf(a.onChain), openOf(a.claimed), openOf(a.claimable), a.lost])
@@ -124,7 +127,7 @@ export async function run (args: string[]): Promise<BenchResult> {
     reps: r.epochs,
     units: {
       earnedRecordedOpen: 'OPEN', claimedOpen: 'OPEN', claimableOpen: 'OPEN', lostWei: 'wei (target 0)', unrecordedWei: 'wei (target 0)',
-      crashes: '(target 0)', honestSlashes: '(target 0: every peer is honest)', jobsHung: 'escrow open at the deadline, refunded after it', rssGrowthMaxMiB: 'MiB, end - after round 1, peers not restarted', rssEndMaxMiB: 'MiB', restartSecondsMedian: 's', wallSeconds: 's', setupSeconds: 's'
+      crashes: '(target 0)', honestSlashes: '(target 0: every peer is honest)', jobsHung: 'escrow open at the deadline, refunded after it', rssGrowthMaxMiB: 'MiB, end - after round 3, peers not restarted', heapGrowthMaxMiB: 'MiB, V8 heap in use, same peers', rssEndMaxMiB: 'MiB', restartSecondsMedian: 's', wallSeconds: 's', setupSeconds: 's'
     },
     params: { ...opts, log: undefined, peers: 7, fee: '10 OPEN', challengeWindow: '60 s (warped)' },
     detail: { ...r, dir: opts.keep ? r.dir : undefined },

@@ -6,7 +6,8 @@
 // trace, a runtime warning.
 import { readFile } from 'node:fs/promises'
 
-export interface MemorySample { rssKiB: number, hwmKiB: number }
+/** RSS and its high-water mark from /proc; the V8 heap in use as the peer reports it (GET /status), when it answered. */
+export interface MemorySample { rssKiB: number, hwmKiB: number, heapUsedKiB?: number }
 
 /** VmRSS and VmHWM of a live process, undefined when it is gone or /proc is absent. */
 export async function memoryOf (pid: number | undefined): Promise<MemorySample | undefined> {

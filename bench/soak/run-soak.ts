@@ -49,6 +49,8 @@ const TERMINAL = new Set(['released', 'failed', 'unassigned', 'refunded'])
 const ROUND_WAIT_MS = 90_000
 /** ...or, once one of them is released, when the others have not changed phase for this long. */
 const ROUND_SETTLE_MS = 30_000
+/** Memory is measured from the end of this round on: by then every peer has trained or verified a job. */
+const WARMUP_ROUNDS = 3
 
 export type KillRole = 'worker' | 'verifier' | 'aggregator'
 
@@ -101,12 +103,13 @@ export interface SoakResult {
   /** What `rewards show` answered each peer, against the books (the user's path: aggregator proof, checked by the peer against the chain). */
   rewardsShowMismatches: string[]
   /**
-   * Per peer: RSS after setup, after the first round (the baseline: every code path warm)
-   * and at the end; `sameProcess` when the end sample is the baseline's process (never
-   * restarted since), the only case where end - start is growth. Peers 1, 3 and 6 are
-   * never killed, so the requester, a worker and a verifier always have a figure.
+   * Per peer: RSS (and V8 heap in use) after setup, after round WARMUP_ROUNDS (the
+   * baseline), at the end, and after every round; `sameProcess` when the end sample is
+   * the baseline's process (not restarted since), the only case where end - start is
+   * growth. Peers 1, 3 and 6 are never killed, so the requester, a worker and a verifier
+   * always have a figure.
    */
-  memory: Array<{ peer: number, role: string, restarts: number, setup: MemorySample | undefined, start: MemorySample | undefined, end: MemorySample | undefined, sameProcess: boolean, maxRssKiB: number, perRound: number[] }>
+  memory: Array<{ peer: number, role: string, restarts: number, setup: MemorySample | undefined, start: MemorySample | undefined, end: MemorySample | undefined, sameProcess: boolean, maxRssKiB: number, perRound: number[], heapPerRound: number[] }>
   logs: Array<{ peer: number } & LogScan>
   garbage: GarbageTally & { rejectedAtPeers: number, byError: Record<string, number> }
   dir: string
@@ -225,13 +228,16 @@ export async function soak (opts: SoakOptions): Promise<SoakResult> {
     }
 
     const perRound = new Map<number, number[]>(devnet.peers.map(p => [p.index, []]))
+    const heapPerRound = new Map<number, number[]>(devnet.peers.map(p => [p.index, []]))
     const sampleMemory = async (): Promise<Map<number, MemorySample & { pid: number } | undefined>> => {
       const out = new Map<number, MemorySample & { pid: number } | undefined>()
       for (const p of devnet.peers) {
         const pid = p.child?.pid
         const m = isUp(p) ? await memoryOf(pid) : undefined
-        out.set(p.index, m === undefined || pid === undefined ? undefined : { ...m, pid })
+        const heap = m === undefined ? undefined : await api<StatusReport>(p.index, '/status', 5_000).then(s => Math.round(s.memory.heapUsed / 1024), () => undefined)
+        out.set(p.index, m === undefined || pid === undefined ? undefined : { ...m, ...(heap !== undefined ? { heapUsedKiB: heap } : {}), pid })
         perRound.get(p.index)!.push(m?.rssKiB ?? 0)
+        heapPerRound.get(p.index)!.push(heap ?? 0)
         if (m !== undefined) maxRss.set(p.index, Math.max(maxRss.get(p.index) ?? 0, m.rssKiB))
       }
       return out
@@ -344,7 +350,7 @@ export async function soak (opts: SoakOptions): Promise<SoakResult> {
       if (atPost) await bounce(AGGREGATOR, 'aggregator', 'at seal and post', between(0, 2_500), between(2_000, 6_000))
       if (!await settled(90_000)) opts.log(`round ${r}: the releases were not all in a posted root within 90 s`)
       const sampled = await sampleMemory()
-      if (r === 1) memoryStart = sampled
+      if (r <= WARMUP_ROUNDS) memoryStart = sampled
       opts.log(`round ${r}: jobs ${phases.join(', ')}${done ? '' : ' (not all ended)'}; epochs on chain ${await postedEpochs()}`)
     }
 
@@ -455,7 +461,7 @@ export async function soak (opts: SoakOptions): Promise<SoakResult> {
       memory: devnet.peers.map(p => {
         const start = memoryStart.get(p.index)
         const end = memoryEnd.get(p.index)
-        return { peer: p.index, role: roleOf(p.index), restarts: restarts.get(p.index) ?? 0, setup: memorySetup.get(p.index), start, end, sameProcess: start !== undefined && start.pid === end?.pid, maxRssKiB: maxRss.get(p.index) ?? 0, perRound: perRound.get(p.index)! }
+        return { peer: p.index, role: roleOf(p.index), restarts: restarts.get(p.index) ?? 0, setup: memorySetup.get(p.index), start, end, sameProcess: start !== undefined && start.pid === end?.pid, maxRssKiB: maxRss.get(p.index) ?? 0, perRound: perRound.get(p.index)!, heapPerRound: heapPerRound.get(p.index)! }
       }),
       logs,
       garbage: { ...tally, rejectedAtPeers, byError },

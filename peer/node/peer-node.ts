@@ -113,6 +113,8 @@ export interface StatusReport {
   inbound: InboundReport
   /** Recent gossip propagation latencies (receive time minus signing time, ms). */
   latencySamples: number[]
+  /** This process's memory (process.memoryUsage(), bytes): what a soak watches for growth. */
+  memory: { rss: number, heapUsed: number, heapTotal: number, external: number }
   datanets: ReturnType<DatanetService['stats']>
 }
 
@@ -477,6 +479,7 @@ export class PeerNode {
       advertsSeen: adverts.filter(r => r.peerId !== this.identity.peerId).length,
       inbound: this.stats.snapshot(),
       latencySamples: [...this.latencySamples],
+      memory: (({ rss, heapUsed, heapTotal, external }) => ({ rss, heapUsed, heapTotal, external }))(process.memoryUsage()),
       datanets: this.datanets.stats()
     }
   }
