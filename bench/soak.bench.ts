@@ -64,7 +64,7 @@ export async function run (args: string[]): Promise<BenchResult> {
   const garbageStreams = Object.values(r.garbage.streams).reduce((s, t) => s + Object.values(t).reduce((a, b) => a + b, 0), 0)
   const fatal = r.logs.reduce((s, l) => s + l.fatal, 0)
   const ok = BigInt(b.lostWei) === 0n && BigInt(b.unrecordedWei) === 0n && r.crashes.length === 0 && fatal === 0 &&
-    r.slashes.length === 0 && b.treeMatchesChain && b.proofsFailed === 0 && b.phantomReceipts === 0 && b.missingReceipts === 0 && b.duplicateReceipts === 0
+    r.slashes.length === 0 && b.treeMatchesChain && b.proofsFailed === 0 && b.phantomReceipts === 0 && b.missingReceipts === 0 && b.duplicateReceipts === 0 && b.receiptMismatches === 0
   const figures: Record<string, number> = {
     ok: ok ? 1 : 0,
     epochs: r.epochs,
@@ -135,7 +135,7 @@ export async function run (args: string[]): Promise<BenchResult> {
       `target: 0 lost, 0 unrecorded, 0 crashes, no honest peer slashed: ${ok ? 'PASS' : 'FAIL'}`,
       ...r.slashes.map(x => `slash: peer ${x.peer} role ${x.role} lost ${openOf(x.amount)} OPEN (tx ${x.tx})`),
       'lost = recorded by the aggregator\'s ledgers - (claimed + claimable under the latest root on chain, every proof checked against it); unrecorded = owed by the escrow\'s JobReleased events (fee split) - recorded',
-      `books: ${b.releasedJobs} jobs released (${openOf(b.releasedFees)} OPEN), ${b.journalReceipts} receipts journaled (phantom ${b.phantomReceipts}, missing ${b.missingReceipts}, twice ${b.duplicateReceipts}), ${b.sealedEpochs} epochs sealed, epoch ${b.chainEpoch} on chain (final ${String(b.chainFinal)}), tree = chain root ${String(b.treeMatchesChain)}, ${b.proofsVerified} proofs verified, Claimed events = claimed() ${String(b.claimEventsMatch)}, distributor solvent ${String(b.solvent)}`,
+      `books: ${b.releasedJobs} jobs released (${openOf(b.releasedFees)} OPEN), ${b.journalReceipts} receipts journaled (phantom ${b.phantomReceipts}, missing ${b.missingReceipts}, twice ${b.duplicateReceipts}, differing from the chain ${b.receiptMismatches}), ${b.sealedEpochs} epochs sealed, epoch ${b.chainEpoch} on chain (final ${String(b.chainFinal)}), tree = chain root ${String(b.treeMatchesChain)}, ${b.proofsVerified} proofs verified, Claimed events = claimed() ${String(b.claimEventsMatch)}, distributor solvent ${String(b.solvent)}`,
       `jobs by outcome, requester phase (escrow) before the deadline -> at the end: ${[...outcome].map(([k, v]) => `${k} ${v}`).join(', ')}`,
       `claims: ${r.claims.attempted} tried, ${r.claims.succeeded} paid, refused ${JSON.stringify(r.claims.refused)}`,
       `garbage refused at peers by error: ${JSON.stringify(r.garbage.byError)}`,

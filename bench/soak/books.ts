@@ -2,7 +2,8 @@
 // builder recorded, and what the RewardDistributor lets each account claim must agree
 // to the wei. Three independent sources:
 //   1 the escrow's JobReleased events (fee, worker, signing verifiers), split by the
-//     registry's fee split: what every account is owed;
+//     registry's fee split: what every account is owed (the contributors' part by the
+//     weights the aggregator's receipt of the job names: its job-credit reading);
 //   2 the aggregator's store on disk: its receipt journal (every released job exactly
 //     once, nothing else) and each sealed epoch's ledger.json (what each account earned
 //     in it), summed over the epochs;
@@ -43,6 +44,8 @@ export interface BooksReport {
   phantomReceipts: number
   missingReceipts: number
   duplicateReceipts: number
+  /** Journal receipts whose fee, worker or verifiers differ from the chain's JobReleased event. */
+  receiptMismatches: number
   sealedEpochs: number
   chainEpoch: number
   chainRoot: string
@@ -73,18 +76,20 @@ async function storeDir (aggregatorDir: string): Promise<string> {
   return join(base, dirs[0])
 }
 
-/** Receipt ids from the journal, read as text (the aggregator may be appending; a torn last line is skipped). */
-async function journalIds (dir: string): Promise<string[]> {
+interface JournalReceipt { id: string, fee?: string, worker?: string, verifiers?: string[], contributorWeights?: Array<{ contributor: string, weight: number }> }
+
+/** Receipts from the journal, read as text (the aggregator may be appending; a torn last line is skipped). */
+async function journalReceipts (dir: string): Promise<JournalReceipt[]> {
   const text = await readFile(join(dir, 'journal.jsonl'), 'utf8')
-  const ids: string[] = []
+  const out: JournalReceipt[] = []
   for (const line of text.split('\n')) {
     if (line.length < 10) continue
     try {
-      const rec = JSON.parse(line.slice(9)) as { t: string, receipt?: { id: string } }
-      if (rec.t === 'receipt' && rec.receipt !== undefined) ids.push(rec.receipt.id)
+      const rec = JSON.parse(line.slice(9)) as { t: string, receipt?: JournalReceipt }
+      if (rec.t === 'receipt' && rec.receipt !== undefined) out.push(rec.receipt)
     } catch {}
   }
-  return ids
+  return out
 }
 
 export async function auditBooks (opts: {
@@ -101,22 +106,34 @@ export async function auditBooks (opts: {
   const split = await client.read<bigint[]>('registry', 'rewardSplit')
   const policy: FeeSplitPolicy = { worker: Number(split[0]), verifiers: Number(split[1]), contributors: Number(split[2]), treasury: Number(split[3]) }
   const treasury = addresses.treasury.toLowerCase()
+  const dir = await storeDir(opts.aggregatorDir)
+  const journaled = await journalReceipts(dir)
+  const ids = journaled.map(r => r.id)
+  const byId = new Map(journaled.map(r => [r.id, r]))
   const owed = new Map<string, bigint>()
   const add = (m: Map<string, bigint>, a: string, v: bigint): void => { m.set(a.toLowerCase(), (m.get(a.toLowerCase()) ?? 0n) + v) }
   let fees = 0n
+  let receiptMismatches = 0
   const releasedIds = new Set<string>()
   for (const log of released) {
     const e = escrow.interface.parseLog(log)!
     const fee = e.args.amount as bigint
+    const id = `job:${e.args.jobId as string}`
+    const worker = (e.args.worker as string).toLowerCase()
+    const verifiers = (e.args.verifiers as string[]).map(v => v.toLowerCase())
     fees += fee
-    releasedIds.add(`job:${e.args.jobId as string}`)
-    const s = splitFee({ fee, worker: (e.args.worker as string).toLowerCase(), verifiers: (e.args.verifiers as string[]).map(v => v.toLowerCase()) }, policy)
+    releasedIds.add(id)
+    // Fee, worker and verifiers are the chain's; who shares the contributors' part is the aggregator's
+    // job-credit reading (its receipt's weights; none: the treasury), so that much is taken from its journal.
+    const r = byId.get(id)
+    if (r !== undefined && (r.fee !== fee.toString() || r.worker?.toLowerCase() !== worker || [...(r.verifiers ?? [])].map(v => v.toLowerCase()).sort().join() !== [...verifiers].sort().join())) receiptMismatches++
+    const weights = r?.contributorWeights?.map(w => ({ contributor: w.contributor.toLowerCase(), weight: w.weight }))
+    const s = splitFee({ fee, worker, verifiers, ...(weights !== undefined ? { contributorWeights: weights } : {}) }, policy)
     for (const p of s.payouts) add(owed, p.account, p.amount)
     add(owed, treasury, s.treasury)
   }
 
-  const dir = await storeDir(opts.aggregatorDir)
-  const ids = await journalIds(dir)
+  const contributors = new Set(journaled.flatMap(r => (r.contributorWeights ?? []).map(w => w.contributor.toLowerCase())))
   const seen = new Map<string, number>()
   for (const id of ids) seen.set(id, (seen.get(id) ?? 0) + 1)
   const recorded = new Map<string, bigint>()
@@ -177,7 +194,7 @@ export async function auditBooks (opts: {
     claimableWei += claimable
     rows.push({
       account: a,
-      label: a === treasury ? 'treasury' : opts.labels.get(a) ?? '?',
+      label: a === treasury ? 'treasury' : opts.labels.get(a) ?? (contributors.has(a) ? 'contributor' : '?'),
       owed: (owed.get(a) ?? 0n).toString(),
       recorded: rec.toString(),
       onChain: cumulative.toString(),
@@ -195,6 +212,7 @@ export async function auditBooks (opts: {
     phantomReceipts: ids.filter(id => !releasedIds.has(id)).length,
     missingReceipts: [...releasedIds].filter(id => !seen.has(id)).length,
     duplicateReceipts: [...seen.values()].filter(c => c > 1).length,
+    receiptMismatches,
     sealedEpochs: ledgers.size,
     chainEpoch,
     chainRoot: root.root,
