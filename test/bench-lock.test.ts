@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { withFileLock } from '../peer/node/bench-lock.ts'
+import { withFileLock } from '../peer/adverts/bench-lock.ts'
 
 describe('start-up benchmark lock', () => {
   let dir: string

@@ -8,7 +8,7 @@ import { join } from 'node:path'
 import { parseUnits, toQuantity } from 'ethers'
 import { startAnvil, type Anvil } from '../settlement/chain/anvil.ts'
 import { connectProvider } from '../settlement/chain/client.ts'
-import { loadChainConfig } from '../peer/node/chain-config.ts'
+import { loadChainConfig } from '../peer/settlement/chain-config.ts'
 import { runCli } from './helpers/cli.ts'
 
 describe('openledger chain deploy on a JSON-RPC chain', function () {

@@ -1,9 +1,9 @@
-// The forced-error draw and reveal (peer/node/forced-errors.ts): deterministic per
+// The forced-error draw and reveal (peer/market/forced-errors.ts): deterministic per
 // worker and job, at the policy's rate, bound to the bids digest, and a reveal that
 // does not open the bid's commitment or did not draw is refused.
 import assert from 'node:assert/strict'
 import { Wallet, id, parseUnits } from 'ethers'
-import { forcedCommit, forcedRate, forcedSecret, isForced, validReveal } from '../peer/node/forced-errors.ts'
+import { forcedCommit, forcedRate, forcedSecret, isForced, validReveal } from '../peer/market/forced-errors.ts'
 import { forcedErrorRate } from '../settlement/policy/index.ts'
 
 describe('forced errors: the draw, the reveal, the rate', () => {

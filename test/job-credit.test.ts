@@ -1,8 +1,8 @@
 // Which contributors a paid job's fee credits: the policy (settlement/policy/job-credit.ts)
-// and the aggregator's glue that finds the job's datanet and cycle (peer/node/job-credit.ts).
+// and the aggregator's glue that finds the job's datanet and cycle (peer/settlement/job-description.ts).
 import assert from 'node:assert/strict'
 import { InvalidPolicyInputError, jobCredit, splitFee } from '../settlement/policy/index.ts'
-import { describeJob } from '../peer/node/job-credit.ts'
+import { describeJob } from '../peer/settlement/job-description.ts'
 import type { DatanetView } from '../storage/datanet/view.ts'
 
 const A = '0xAaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa'

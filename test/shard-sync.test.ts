@@ -23,7 +23,7 @@ import { getBlock } from '../storage/blocks.ts'
 import { BlockHashMismatchError, importFile, verifyDag, type ImportResult } from '../storage/unixfs/index.ts'
 import { createPlainNode, type PlainNode } from './helpers/plain-node.ts'
 import { serveHas } from '../protocols/has/has.ts'
-import { ShardFetcher } from '../peer/node/shard-fetcher.ts'
+import { ShardFetcher } from '../peer/datanets/shard-fetcher.ts'
 import { expectRejects } from './helpers/expect-throws.ts'
 
 type Peer = ReturnType<typeof createPeerStack>

@@ -1,6 +1,6 @@
 // verification --devnet: the same questions asked of the real network path. A devnet
 // with its anvil chain: peer 0 holds the data, aggregates and verifies; peer 1 requests;
-// peers 2-3 work honestly; peers 4-8 play the worker adversaries of peer/node/cheats.ts
+// peers 2-3 work honestly; peers 4-8 play the worker adversaries of peer/market/adversaries/cheats.ts
 // (random, base, stale, copy, lazy). Jobs go out in rounds of four through `job submit`;
 // before every other round each cheater slashed below the minimum stakes again, so
 // cheats keep coming, and in the rounds between honest workers take the jobs. Each job's fate is read back from the peers' own job records: the worker's

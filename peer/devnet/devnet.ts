@@ -9,8 +9,8 @@ import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import { createKeystore, keystorePath, loadKeystore } from '../identity/keystore.ts'
 import { PASSPHRASE_ENV } from '../identity/passphrase.ts'
-import type { Cheat } from '../node/cheat-modes.ts'
-import type { StatusReport } from '../node/peer-node.ts'
+import type { Cheat } from '../market/adversaries/cheat-modes.ts'
+import type { StatusReport } from '../api/status-report.ts'
 import { fetchStatus } from '../cli/commands/status.ts'
 import { startDevnetChain, type DevnetChain } from './devnet-chain.ts'
 
@@ -33,7 +33,7 @@ export interface DevnetOptions {
   epochIntervalMs?: number
   /** Peers, counted from the last, that work as lazy cheating workers (demonstrations, tests). */
   cheaters?: number
-  /** Adversaries (peer/node/cheats.ts) for the peers before those: the last entry is the last such peer. */
+  /** Adversaries (peer/market/adversaries/cheats.ts) for the peers before those: the last entry is the last such peer. */
   cheats?: Cheat[]
   /** Every peer's forced-error rate instead of the policy's (tests of lazy verifiers); undefined: the policy's. */
   forcedErrorRate?: number

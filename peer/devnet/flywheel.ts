@@ -250,7 +250,7 @@ export class Flywheel {
       const requested = await this.post(1, '/jobs', { verifiers: s.verifiers, bidWindowMs: 2_500, ...body })
       if (requested.phase !== 'assigned') throw new FlywheelError(`${label}: ${requested.phase} (${requested.error ?? 'no reason given'})`, { job: requested.job })
       this.log(`  ${label}: job ${requested.job.slice(0, 12)}… escrowed ${body.amount as string} OPEN, worker peer ${byAddress.get(requested.assign.workers[0].address.toLowerCase())}, verifiers peers ${requested.assign.verifiers.map((v: any) => byAddress.get(v.address.toLowerCase())).join(', ')}`)
-      // A failing verdict may be a forced error the worker planted (peer/node/forced-errors.ts):
+      // A failing verdict may be a forced error the worker planted (peer/market/forced-errors.ts):
       // it reveals it once its verifiers spoke, and the real result is verified and paid.
       // So 'failed' is the end only once it has lasted longer than a reveal can take.
       let failedSince: number | undefined

@@ -1,6 +1,6 @@
 // What the devnet shows while it runs: every peer, whom it is connected to, whose
 // adverts it holds, the capacity each advertises, and where each one's dashboard is.
-import type { StatusReport } from '../node/peer-node.ts'
+import type { StatusReport } from '../api/status-report.ts'
 import { formatBytes, table } from '../cli/output.ts'
 import type { DevnetPeer } from './devnet.ts'
 

@@ -28,34 +28,37 @@ import type { StorageCandidate } from '../../storage/datanet/placement.ts'
 import type { Identity } from '../identity/keystore.ts'
 import { readJsonIfExists, writeJsonAtomic } from '../../storage/atomic-file.ts'
 import { AGENT } from '../version.ts'
-import { AdvertBook, type AdvertRecord } from './advert-book.ts'
-import { Advertiser } from './advertiser.ts'
-import { InboundStats, type InboundReport } from './inbound-stats.ts'
+import type { StatusReport } from '../api/status-report.ts'
+import { AdvertBook, type AdvertRecord } from '../adverts/advert-book.ts'
+import { Advertiser } from '../adverts/advertiser.ts'
+import { InboundStats, type InboundReport } from '../api/inbound-stats.ts'
 import { createPeerStack, type PeerLibp2p } from './libp2p.ts'
 import { installChaos } from './chaos.ts'
-import { startApiServer, type ApiServer, type Route } from './api-server.ts'
-import { withFileLock } from './bench-lock.ts'
-import { datanetRoutes } from './datanet-routes.ts'
-import { AttributionService } from './attribution-service.ts'
-import { attributionRoutes } from './attribution-routes.ts'
-import { DatanetService } from './datanet-service.ts'
-import { LoraServer } from './lora-server.ts'
-import { ModelFactory } from './model-factory.ts'
-import { ModelRegistry } from './model-registry.ts'
-import { modelRoutes } from './model-routes.ts'
-import type { ChainConfig } from './chain-config.ts'
-import { Governance } from './governance.ts'
-import { settlementRoutes } from './settlement-routes.ts'
-import { SettlementService } from './settlement-service.ts'
-import type { Cheat } from './cheat-modes.ts'
-import { MarketService } from './market-service.ts'
-import { describeJob } from './job-credit.ts'
-import { marketRoutes } from './market-routes.ts'
+import { startApiServer, type ApiServer, type Route } from '../api/server.ts'
+import { withFileLock } from '../adverts/bench-lock.ts'
+import { datanetRoutes } from '../api/datanet-routes.ts'
+import { AttributionService } from '../attribution/attribution-service.ts'
+import { attributionRoutes } from '../api/attribution-routes.ts'
+import { DatanetService } from '../datanets/datanet-service.ts'
+import { LoraServer } from '../models/lora-server.ts'
+import { ModelFactory } from '../models/model-factory.ts'
+import { ModelRegistry } from '../models/model-registry.ts'
+import { modelRoutes } from '../api/model-routes.ts'
+import type { ChainConfig } from '../settlement/chain-config.ts'
+import { Governance } from '../settlement/governance.ts'
+import { settlementRoutes } from '../api/settlement-routes.ts'
+import { SettlementService } from '../settlement/settlement-service.ts'
+import type { Cheat } from '../market/adversaries/cheat-modes.ts'
+import { MarketService } from '../market/market-service.ts'
+import { describeJob } from '../settlement/job-description.ts'
+import { marketRoutes } from '../api/market-routes.ts'
 import { REWARDS_PROTOCOL } from '../../protocols/rewards/rewards.ts'
-import { ChainWatch } from './chain-watch.ts'
-import { dashboardRoutes, loadDashboardPage } from './dashboard-routes.ts'
-import { DashboardSummary } from './dashboard-summary.ts'
-import { JobWatch } from './job-watch.ts'
+import { ChainWatch } from '../settlement/chain-watch.ts'
+import { dashboardRoutes, loadDashboardPage } from '../api/dashboard-routes.ts'
+import { DashboardSummary } from '../api/dashboard-summary.ts'
+import { JobWatch } from '../market/job-watch.ts'
+
+export type { StatusReport, ConnectionInfo } from '../api/status-report.ts'
 
 export interface PeerNodeOptions {
   dataDir: string
@@ -88,34 +91,6 @@ export interface PeerNodeOptions {
   /** Demonstrations and tests: a forced-error rate instead of the policy's. */
   forcedErrorRate?: number
   log?: (msg: string, fields?: Record<string, unknown>) => void
-}
-
-export interface ConnectionInfo { peerId: string, addr: string, direction: string }
-
-export interface StatusReport {
-  peerId: string
-  address: string
-  network: string
-  agent: string
-  pid: number
-  startedAt: number
-  uptimeMs: number
-  addrs: string[]
-  statusUrl: string
-  /** The dashboard page (a browser on this machine). */
-  dashboardUrl: string
-  connections: ConnectionInfo[]
-  gossipPeers: number
-  advert: CapacityAdvert | null
-  adverts: AdvertRecord[]
-  /** Valid adverts held from other peers. */
-  advertsSeen: number
-  inbound: InboundReport
-  /** Recent gossip propagation latencies (receive time minus signing time, ms). */
-  latencySamples: number[]
-  /** This process's memory (process.memoryUsage(), bytes): what a soak watches for growth. */
-  memory: { rss: number, heapUsed: number, heapTotal: number, external: number }
-  datanets: ReturnType<DatanetService['stats']>
 }
 
 interface NodeFile { listen: string[] }

@@ -1,5 +1,5 @@
 // Plain SVG charts for the simulator's report, in the house style of
-// peer/node/influence-chart.ts: no library, white background, sans-serif, a bold title
+// peer/attribution/influence-chart.ts: no library, white background, sans-serif, a bold title
 // and a grey subtitle. A line chart (time series, several lines, legend) and a bar chart
 // (a distribution). Numbers are printed with fixed decimals, so the same data gives the
 // same bytes.

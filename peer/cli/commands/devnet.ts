@@ -6,8 +6,8 @@ import { join } from 'node:path'
 import type { Command } from 'commander'
 import type { Devnet } from '../../devnet/devnet.ts'
 import { DevnetTimeoutError, UsageError } from '../../errors.ts'
-import { CHEATS, parseCheats, type Cheat } from '../../node/cheat-modes.ts'
-import type { StatusReport } from '../../node/peer-node.ts'
+import { CHEATS, parseCheats, type Cheat } from '../../market/adversaries/cheat-modes.ts'
+import type { StatusReport } from '../../api/status-report.ts'
 import { intOption, networkOption } from '../options.ts'
 import { printJson } from '../output.ts'
 
@@ -46,7 +46,7 @@ export function devnetCommand (program: Command): void {
     .option('--import <corpus>', 'import a corpus datanet on peer 0 once it is up: sotu or spam-assassin (repeatable)', (v: string, prev: string[]) => [...prev, v], [] as string[])
     .option('--no-chain', 'no local chain: peers do not settle (faster start)')
     .option('--cheaters <k>', 'the last K peers work as cheating workers (they train half the steps and claim all)', intOption('--cheaters', 0, 64), 0)
-    .option('--cheats <list>', `adversaries for the peers before the --cheaters, comma-separated: ${CHEATS.join(', ')} (see peer/node/cheats.ts)`, cheatList, [] as Cheat[])
+    .option('--cheats <list>', `adversaries for the peers before the --cheaters, comma-separated: ${CHEATS.join(', ')} (see peer/market/adversaries/cheats.ts)`, cheatList, [] as Cheat[])
     .option('--epoch-interval <ms>', 'how often peer 0 seals a reward epoch', intOption('--epoch-interval', 1_000, 3_600_000), 5_000)
     .option('--json', 'with --smoke: one JSON object at the end; otherwise one JSON line per refresh')
     .action(async (opts: DevnetCliOptions) => {

@@ -2,7 +2,7 @@
 import { Option, type Command } from 'commander'
 import { UsageError } from '../../errors.ts'
 import { readPassphrase } from '../../identity/passphrase.ts'
-import { CHEATS, type Cheat } from '../../node/cheat-modes.ts'
+import { CHEATS, type Cheat } from '../../market/adversaries/cheat-modes.ts'
 import { DATA_DIR_HELP, dataDirOf, intOption, multiaddrOption, networkOption } from '../options.ts'
 import { logLine, printJson } from '../output.ts'
 
@@ -53,7 +53,7 @@ export function nodeCommand (program: Command): void {
     .option('--chain-id <id>', 'refuse to start unless the deployment is on this chain', intOption('--chain-id', 1, 2 ** 48))
     .option('--aggregator', 'build and post reward epochs, and serve claim proofs (needs aggregator stake)')
     .option('--epoch-interval <ms>', 'how often an aggregator seals an epoch', intOption('--epoch-interval', 1_000, 86_400_000), 15_000)
-    .addOption(new Option('--cheat <mode>', 'demonstrations and tests: play an adversary (peer/node/cheats.ts)').choices([...CHEATS]).hideHelp())
+    .addOption(new Option('--cheat <mode>', 'demonstrations and tests: play an adversary (peer/market/adversaries/cheats.ts)').choices([...CHEATS]).hideHelp())
     .addOption(new Option('--forced-error-rate <q>', 'demonstrations and tests: forced-error rate instead of the policy\'s (all peers must agree)').argParser(rateOption).hideHelp())
     .option('--json', 'print a JSON line when ready')
     .addOption(new Option('--stop-with-stdin', 'stop when stdin closes (used by devnet so no peer outlives it)').hideHelp())
@@ -63,7 +63,7 @@ export function nodeCommand (program: Command): void {
       const { PeerNode } = await import('../../node/peer-node.ts')
       const dataDir = dataDirOf(opts)
       const identity = await loadKeystore(dataDir, await readPassphrase())
-      const { loadChainConfig } = await import('../../node/chain-config.ts')
+      const { loadChainConfig } = await import('../../settlement/chain-config.ts')
       const chain = opts.chain != null ? await loadChainConfig(opts.chain, { rpcUrl: opts.rpcUrl, chainId: opts.chainId }) : undefined
       const peer = new PeerNode({
         dataDir,

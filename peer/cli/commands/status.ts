@@ -1,7 +1,7 @@
 // openledger status: ask a running peer's status API.
 import type { Command } from 'commander'
 import { UsageError } from '../../errors.ts'
-import type { StatusReport } from '../../node/peer-node.ts'
+import type { StatusReport } from '../../api/status-report.ts'
 import { apiGet, endpointOf } from '../api-client.ts'
 import { DATA_DIR_HELP, dataDirOf } from '../options.ts'
 import { formatBytes, printJson, table } from '../output.ts'

@@ -42,7 +42,7 @@ export interface SettlementServiceOptions {
   aggregators: () => Promise<PeerId[]>
   /**
    * Aggregator: what this peer knows of a released job beyond the escrow's event, its
-   * kind and the contributor weights its fee pays by (peer/node/job-credit.ts);
+   * kind and the contributor weights its fee pays by (peer/settlement/job-description.ts);
    * undefined: a training job whose contributors' part goes to the treasury.
    */
   describeJob?: (jobId: string) => Promise<JobFacts | undefined>

@@ -1,7 +1,7 @@
 // The local API's datanet routes: parse and check the request, call the service.
 import { UsageError } from '../errors.ts'
-import type { Route } from './api-server.ts'
-import type { DatanetService } from './datanet-service.ts'
+import type { Route } from './server.ts'
+import type { DatanetService } from '../datanets/datanet-service.ts'
 
 export function datanetRoutes (service: DatanetService): Route[] {
   const str = (v: unknown, name: string, required = true): string | undefined => {

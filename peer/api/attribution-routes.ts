@@ -2,8 +2,8 @@
 import { isAbsolute } from 'node:path'
 import { z } from 'zod'
 import { UsageError } from '../errors.ts'
-import type { Route } from './api-server.ts'
-import type { AttributionService } from './attribution-service.ts'
+import type { Route } from './server.ts'
+import type { AttributionService } from '../attribution/attribution-service.ts'
 
 const AttributeSchema = z.strictObject({
   adapter: z.string().min(1).max(200),

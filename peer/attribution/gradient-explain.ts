@@ -13,7 +13,7 @@ import type { Adapter, Model } from '../../compute/models/artifacts.ts'
 import type { LmConfig } from '../../compute/models/lm/config.ts'
 import { decodeTensors, encodeTensors } from '../../compute/tensors/tensor-file.ts'
 import { writeFileAtomic } from '../../storage/atomic-file.ts'
-import type { ModelRegistry } from './model-registry.ts'
+import type { ModelRegistry } from '../models/model-registry.ts'
 
 export const SKETCHES_FORMAT = 'openledger/gradient-sketches/1'
 const SKETCHES_FILE = 'sketches.safetensors'

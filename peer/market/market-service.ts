@@ -45,71 +45,27 @@ import { assignJob, jobVerdict, slashFor, type Bid, type Fault, type StakeRole }
 import { readJsonIfExists, writeFileAtomic, writeJsonAtomic } from '../../storage/atomic-file.ts'
 import { PeerError, EXIT, UsageError } from '../errors.ts'
 import type { Identity } from '../identity/keystore.ts'
-import { isWorkerCheat, type Cheat } from './cheat-modes.ts'
-import { cheatingWork, type CheatDeps, type Produced } from './cheats.ts'
-import { FileCheckpointStore } from './checkpoint-files.ts'
-import { InferenceEngineCache } from './inference-engines.ts'
+import { isWorkerCheat, type Cheat } from './adversaries/cheat-modes.ts'
+import { cheatingWork, type CheatDeps, type Produced } from './adversaries/cheats.ts'
+import { FileCheckpointStore } from '../models/checkpoint-files.ts'
+import { InferenceEngineCache } from '../models/inference-engines.ts'
 import { inferSpecOf, trainParams, trainRequestOf } from './job-spec.ts'
-import { AttributionMarket, type AttributeSubmit, type AttributionDatanets } from './attribution-market.ts'
+import { AttributionMarket, type AttributeSubmit, type AttributionDatanets } from './kinds/attribute.ts'
 import { ReputationBook } from './reputation-book.ts'
-import { runInferenceJob, verifyInferenceJob, type InferenceJobDeps, type InferenceJobSpec } from './inference-jobs.ts'
+import type { JobState } from './job-state.ts'
+import { runInferenceJob, verifyInferenceJob, type InferenceJobDeps, type InferenceJobSpec } from './kinds/inference-jobs.ts'
 import { forcedCommit, forcedRate, forcedSecret, isForced, plantFault, plantInferenceFault, validReveal } from './forced-errors.ts'
-import { heldStore, inheritCheckpoints, MAX_HELD, watchCheckpoints } from './checkpoint-handover.ts'
+import { heldStore, inheritCheckpoints, MAX_HELD, watchCheckpoints } from './handover.ts'
 import { fabricatedHash, PartyReplays, playDispute, segmentBounds, type DisputeAsk, type Party, type PartySegment } from './disputes.ts'
-import type { PeerLibp2p } from './libp2p.ts'
-import type { ModelFactory, TrainRequest } from './model-factory.ts'
-import type { ModelRegistry } from './model-registry.ts'
-import type { SettlementService } from './settlement-service.ts'
+import type { PeerLibp2p } from '../node/libp2p.ts'
+import type { ModelFactory, TrainRequest } from '../models/model-factory.ts'
+import type { ModelRegistry } from '../models/model-registry.ts'
+import type { SettlementService } from '../settlement/settlement-service.ts'
+
+export type { JobState, JobPhase } from './job-state.ts'
 
 export class UnknownJobError extends PeerError {
   constructor (job: string) { super(`no job ${job} on this peer`, EXIT.notFound, { job }) }
-}
-
-export type JobPhase = 'bidding' | 'assigned' | 'training' | 'submitted' | 'verifying' | 'verified' | 'released' | 'failed' | 'unassigned' | 'refunded'
-
-/** market/<job>.json: everything this peer knows and did about one job. */
-export interface JobState {
-  job: string
-  role: 'requester' | 'worker' | 'verifier' | 'referee'
-  phase: JobPhase
-  announce: JobAnnounce
-  requester: string
-  requesterPeer?: string
-  bids?: Array<JobBid & { peer: string, address: string }>
-  assign?: JobAssign
-  result?: JobResult
-  /** Worker: the factory job that trained the result, and the folder of the checkpoints it hands over (none: it has none). */
-  factoryJob?: string
-  checkpointDir?: string
-  /** Verdicts from the assigned verifiers, each with the address that signed its envelope. */
-  verdicts?: Array<JobVerdict & { by: string }>
-  /** Requester: when the assigned worker's result is due, and the workers replaced for silence. */
-  resultDueAt?: number
-  silent?: string[]
-  release?: { tx: string, by: string }
-  /** Requester: the fee taken back after the deadline, for a job that could not complete. */
-  refund?: { tx: string }
-  /** Worker: the job drew a forced error; the honest result waits here until the reveal (realInfer: the real result message of an inference batch or an attribution). */
-  forced?: { real?: Produced, realInfer?: JobResult, resultHash: string, revealed?: boolean }
-  /** Results revealed by the worker as forced errors (their verdicts no longer count). */
-  revealed?: string[]
-  /** Verifier: verifiers it proved approved a forced error, slashed on chain. */
-  lazySlashes?: Array<{ verifier: string, tx: string, amount: string, evidence: string }>
-  /** Worker: the step it resumed from, inherited from a silent worker's checkpoints that its verifiers held. Verifier: the newest checkpoint it holds. */
-  resumedFrom?: number
-  held?: number
-  /** Worker: how long producing the result took; whether it was one of the adversaries' lies (demonstrations). Verifier: replay time and whole wall time of its last check. */
-  computeMs?: number
-  cheated?: boolean
-  wallMs?: number
-  /** Verifier: what its failing verdict's evidence hash commits to. */
-  evidence?: unknown
-  /** Verifier: the slash it proved on chain. Referee: the slash of the party its ruling refuted. */
-  slash?: { tx: string, amount: string, evidence: string }
-  /** Rulings of the job's referee on disputed verdicts (the referee's own, with what its evidence hash commits to). */
-  rulings?: Array<JobRuling & { detail?: unknown }>
-  error?: string
-  updatedAt: number
 }
 
 /** An inference batch: the base (name or CID), optionally an adapter, the prompts, and the new tokens per prompt. */

@@ -12,13 +12,13 @@ import { decodeAdapter } from '../../compute/models/artifacts.ts'
 import { checkpointHash } from '../../compute/train/checkpoint.ts'
 import { readJsonIfExists, writeFileAtomic } from '../../storage/atomic-file.ts'
 import { EXIT, PeerError, UsageError } from '../errors.ts'
-import { ATTRIBUTION_METHOD, attributionCredits, attributionInputs, creditContext, namedChain } from './attribution-inputs.ts'
-import { FileCheckpointStore } from './checkpoint-files.ts'
-import type { DatanetService } from './datanet-service.ts'
+import { ATTRIBUTION_METHOD, attributionCredits, attributionInputs, creditContext, namedChain } from './inputs.ts'
+import { FileCheckpointStore } from '../models/checkpoint-files.ts'
+import type { DatanetService } from '../datanets/datanet-service.ts'
 import { saveSketches, SKETCHES_FORMAT } from './gradient-explain.ts'
 import { influenceChart } from './influence-chart.ts'
-import type { JobRecord, ModelFactory } from './model-factory.ts'
-import type { ModelRegistry } from './model-registry.ts'
+import type { JobRecord, ModelFactory } from '../models/model-factory.ts'
+import type { ModelRegistry } from '../models/model-registry.ts'
 
 /** The adapter, its job or its checkpoints are not what attribution needs. */
 export class AttributionRefusedError extends PeerError {

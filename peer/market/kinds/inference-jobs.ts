@@ -12,20 +12,20 @@
 // naming the typed error; a bad job (prompts file, model, adapter, limits) is the
 // requester's, and throws, as does a file that cannot be fetched (missing blocks); a
 // result CID that names no file, or one over the size limit, is the worker's.
-import { BadJobFileError, InvalidRequestError, ShapeMismatchError } from '../../compute/errors.ts'
-import { adapterFor, DEFAULT_MAX_BATCH, engineKey, loadInferenceEngine, runInferenceBatch, type InferenceEngine } from '../../compute/jobs/infer-batch.ts'
-import { decodeOutputsFile, decodePromptsFile, decodeReceiptFile, encodeOutputsFile, encodeReceiptFile, MAX_OUTPUT_TOKENS, MAX_OUTPUTS_BYTES, MAX_PROMPTS_BYTES } from '../../compute/jobs/infer-files.ts'
-import { decodeAdapter } from '../../compute/models/artifacts.ts'
-import type { LmConfig } from '../../compute/models/lm/config.ts'
-import type { LoraConfig } from '../../compute/models/lora.ts'
-import type { ParamSet } from '../../compute/tensors/param-set.ts'
-import { Tokenizer } from '../../compute/tokenizer/index.ts'
-import { BadReceiptError, OutputRefusedError } from '../../compute/verify/errors.ts'
-import { checkInferenceReceipt, generatorFor, inferenceReceipt, inferenceReceiptHash, sampleRequests, verifyInference, type InferenceReceipt, type InferenceVerdict } from '../../compute/verify/inference.ts'
-import { segmentsForFraction } from '../../compute/verify/sample.ts'
-import { FileTooLargeError, MalformedDagError, NotAFileError, UnsupportedCidError } from '../../storage/unixfs/index.ts'
-import type { InferenceEngineCache } from './inference-engines.ts'
-import type { ModelRegistry } from './model-registry.ts'
+import { BadJobFileError, InvalidRequestError, ShapeMismatchError } from '../../../compute/errors.ts'
+import { adapterFor, DEFAULT_MAX_BATCH, engineKey, loadInferenceEngine, runInferenceBatch, type InferenceEngine } from '../../../compute/jobs/infer-batch.ts'
+import { decodeOutputsFile, decodePromptsFile, decodeReceiptFile, encodeOutputsFile, encodeReceiptFile, MAX_OUTPUT_TOKENS, MAX_OUTPUTS_BYTES, MAX_PROMPTS_BYTES } from '../../../compute/jobs/infer-files.ts'
+import { decodeAdapter } from '../../../compute/models/artifacts.ts'
+import type { LmConfig } from '../../../compute/models/lm/config.ts'
+import type { LoraConfig } from '../../../compute/models/lora.ts'
+import type { ParamSet } from '../../../compute/tensors/param-set.ts'
+import { Tokenizer } from '../../../compute/tokenizer/index.ts'
+import { BadReceiptError, OutputRefusedError } from '../../../compute/verify/errors.ts'
+import { checkInferenceReceipt, generatorFor, inferenceReceipt, inferenceReceiptHash, sampleRequests, verifyInference, type InferenceReceipt, type InferenceVerdict } from '../../../compute/verify/inference.ts'
+import { segmentsForFraction } from '../../../compute/verify/sample.ts'
+import { FileTooLargeError, MalformedDagError, NotAFileError, UnsupportedCidError } from '../../../storage/unixfs/index.ts'
+import type { InferenceEngineCache } from '../../models/inference-engines.ts'
+import type { ModelRegistry } from '../../models/model-registry.ts'
 
 /** Requests a verifier re-generates when told neither k nor a fraction. */
 export const DEFAULT_SAMPLE = 8

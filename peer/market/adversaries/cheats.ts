@@ -22,17 +22,17 @@
 // replays, then rejects honest work with a made-up hash for a segment (market-service.ts).
 // A cheat that finds nothing to reuse (stale or copy on a first job) works honestly.
 import { join } from 'node:path'
-import { decodeAdapter, encodeAdapter, type Model } from '../../compute/models/artifacts.ts'
-import { initAdamW } from '../../compute/train/adamw.ts'
-import { CHECKPOINT_FORMAT, checkpointHash, encodeCheckpoint } from '../../compute/train/checkpoint.ts'
-import { replaySteps, type TrainTask } from '../../compute/train/trainer.ts'
-import type { ParamSet } from '../../compute/tensors/param-set.ts'
-import type { TrainingReceipt } from '../../compute/verify/sample.ts'
-import { segmentsOf } from '../../compute/verify/training.ts'
+import { decodeAdapter, encodeAdapter, type Model } from '../../../compute/models/artifacts.ts'
+import { initAdamW } from '../../../compute/train/adamw.ts'
+import { CHECKPOINT_FORMAT, checkpointHash, encodeCheckpoint } from '../../../compute/train/checkpoint.ts'
+import { replaySteps, type TrainTask } from '../../../compute/train/trainer.ts'
+import type { ParamSet } from '../../../compute/tensors/param-set.ts'
+import type { TrainingReceipt } from '../../../compute/verify/sample.ts'
+import { segmentsOf } from '../../../compute/verify/training.ts'
 import type { WorkerCheat } from './cheat-modes.ts'
-import { FileCheckpointStore } from './checkpoint-files.ts'
-import type { ModelFactory, TrainRequest } from './model-factory.ts'
-import type { ModelRegistry } from './model-registry.ts'
+import { FileCheckpointStore } from '../../models/checkpoint-files.ts'
+import type { ModelFactory, TrainRequest } from '../../models/model-factory.ts'
+import type { ModelRegistry } from '../../models/model-registry.ts'
 
 /** What a worker delivers: the adapter, its run's fingerprint and chain, and where the checkpoint bytes are (if anywhere). */
 export interface Produced {

@@ -21,10 +21,10 @@ import { checkpointHash, decodeCheckpoint, encodeCheckpoint } from '../../comput
 import { forcedErrorRate } from '../../settlement/policy/index.ts'
 import { encodeOutputsFile, encodeReceiptFile } from '../../compute/jobs/infer-files.ts'
 import { inferenceChain, tokensHash, type InferenceReceipt } from '../../compute/verify/inference-receipt.ts'
-import type { Produced } from './cheats.ts'
-import { FileCheckpointStore } from './checkpoint-files.ts'
-import type { ModelFactory, TrainRequest } from './model-factory.ts'
-import type { ModelRegistry } from './model-registry.ts'
+import type { Produced } from './adversaries/cheats.ts'
+import { FileCheckpointStore } from '../models/checkpoint-files.ts'
+import type { ModelFactory, TrainRequest } from '../models/model-factory.ts'
+import type { ModelRegistry } from '../models/model-registry.ts'
 
 /** The worker's secret for one job: keccak256 of its deterministic signature, the same after a restart. */
 export function forcedSecret (wallet: Wallet, job: string): string {

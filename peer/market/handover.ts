@@ -8,7 +8,7 @@
 import { join } from 'node:path'
 import { checkpointHash, decodeCheckpoint } from '../../compute/train/checkpoint.ts'
 import { replaySegment, type TrainTask } from '../../compute/train/trainer.ts'
-import { FileCheckpointStore } from './checkpoint-files.ts'
+import { FileCheckpointStore } from '../models/checkpoint-files.ts'
 
 /** At most this many checkpoints are held per job (a verifier's disk is not the worker's). */
 export const MAX_HELD = 400

@@ -17,7 +17,7 @@ export interface JobCreditDeps {
   job: (jobId: string) => Promise<{ announce: JobAnnounce, result?: JobResult } | undefined>
   /** Every datanet this peer follows, as its manifest says now. */
   views: () => Promise<DatanetView[]>
-  /** An attribution job's own verified weights, one credit line per contribution (peer/node/attribution-market.ts). */
+  /** An attribution job's own verified weights, one credit line per contribution (peer/market/kinds/attribute.ts). */
   attribution?: (jobId: string) => Promise<{ lines: CreditLine[], datanet: string } | undefined>
   log?: (msg: string, fields?: Record<string, unknown>) => void
 }

@@ -5,10 +5,10 @@ import { isAbsolute } from 'node:path'
 import { z } from 'zod'
 import { MAX_MODEL_BYTES } from '../../compute/models/artifacts.ts'
 import { UsageError } from '../errors.ts'
-import type { Route } from './api-server.ts'
-import type { LoraServer } from './lora-server.ts'
-import type { ModelFactory } from './model-factory.ts'
-import type { ModelRegistry } from './model-registry.ts'
+import type { Route } from './server.ts'
+import type { LoraServer } from '../models/lora-server.ts'
+import type { ModelFactory } from '../models/model-factory.ts'
+import type { ModelRegistry } from '../models/model-registry.ts'
 
 const int = (min: number, max: number) => z.number().int().min(min).max(max).optional()
 const TrainSchema = z.strictObject({

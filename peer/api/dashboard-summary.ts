@@ -6,12 +6,12 @@
 // final, claims, earned and claimed per account). Built at most once a second however
 // many pages poll it; every string in it may come from the network, and the page puts
 // them in as text.
-import type { JobState, MarketService } from './market-service.ts'
-import type { ChainSnapshot, ChainWatch } from './chain-watch.ts'
-import type { DatanetService } from './datanet-service.ts'
-import type { JobWatch, SeenJob } from './job-watch.ts'
-import type { StatusReport } from './peer-node.ts'
-import type { RewardsReport, SettlementService } from './settlement-service.ts'
+import type { JobState, MarketService } from '../market/market-service.ts'
+import type { ChainSnapshot, ChainWatch } from '../settlement/chain-watch.ts'
+import type { DatanetService } from '../datanets/datanet-service.ts'
+import type { JobWatch, SeenJob } from '../market/job-watch.ts'
+import type { StatusReport } from './status-report.ts'
+import type { RewardsReport, SettlementService } from '../settlement/settlement-service.ts'
 import type { DatanetView } from '../../storage/datanet/view.ts'
 
 const MIN_BUILD_MS = 1_000

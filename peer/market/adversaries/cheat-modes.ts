@@ -1,4 +1,4 @@
-// The adversary names a devnet peer can play (peer/node/cheats.ts has what each does).
+// The adversary names a devnet peer can play (peer/market/adversaries/cheats.ts has what each does).
 // Apart from it so the CLI can list and check them without loading the compute code.
 
 export const WORKER_CHEATS = ['lazy', 'skip', 'random', 'base', 'stale', 'copy', 'small', 'scores'] as const

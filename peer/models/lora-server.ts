@@ -15,8 +15,8 @@ import type { LoraConfig } from '../../compute/models/lora.ts'
 import { AdapterCache } from '../../compute/serve/adapter-cache.ts'
 import { LmGenerator, type GenerationRequest, type GenerationResult } from '../../compute/serve/generator.ts'
 import { Tokenizer } from '../../compute/tokenizer/index.ts'
-import { GradientExplainer } from './gradient-explain.ts'
-import { Explainer, ExplainUnsupportedError, type ExplainDatanets, type Explanation, type IndexedVersion } from './explain.ts'
+import { GradientExplainer } from '../attribution/gradient-explain.ts'
+import { Explainer, ExplainUnsupportedError, type ExplainDatanets, type Explanation, type IndexedVersion } from '../attribution/explain.ts'
 import type { ModelRegistry } from './model-registry.ts'
 
 export const MAX_PROMPT_CHARS = 16_384

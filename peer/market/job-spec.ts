@@ -5,9 +5,9 @@
 import { id as keccakText } from 'ethers'
 import type { JobAnnounce } from '../../protocols/messages/index.ts'
 import { UsageError } from '../errors.ts'
-import type { AttributionJobSpec } from './attribution-jobs.ts'
-import type { InferenceJobSpec } from './inference-jobs.ts'
-import type { TrainRequest } from './model-factory.ts'
+import type { AttributionJobSpec } from './kinds/attribution-jobs.ts'
+import type { InferenceJobSpec } from './kinds/inference-jobs.ts'
+import type { TrainRequest } from '../models/model-factory.ts'
 
 /** The training request's fields as announce parameters (flat, typed). */
 export function trainParams (t: TrainRequest): Record<string, number | string | boolean> {

@@ -4,9 +4,9 @@ import { getAddress, isAddress, parseUnits } from 'ethers'
 import { z } from 'zod'
 import { ROLE, type Role } from '../../settlement/chain/client.ts'
 import { UsageError } from '../errors.ts'
-import type { Route } from './api-server.ts'
-import type { SettlementService } from './settlement-service.ts'
-import type { Governance } from './governance.ts'
+import type { Route } from './server.ts'
+import type { SettlementService } from '../settlement/settlement-service.ts'
+import type { Governance } from '../settlement/governance.ts'
 
 const role = z.enum(Object.keys(ROLE) as [keyof typeof ROLE, ...Array<keyof typeof ROLE>]).transform(r => ROLE[r] as Role)
 /** OPEN as a decimal string ("12.5"), turned into wei. */

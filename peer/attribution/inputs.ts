@@ -26,7 +26,7 @@ import { checkpointHash } from '../../compute/train/checkpoint.ts'
 import type { CheckpointStore } from '../../compute/train/checkpoint-store.ts'
 import { CheckpointRefusedError } from '../../compute/verify/errors.ts'
 import { FIT_GATES, attributionRewards, fitGate } from '../../settlement/policy/index.ts'
-import type { Doc, PreparedJob } from './model-factory.ts'
+import type { Doc, PreparedJob } from '../models/model-factory.ts'
 
 /** What an attribution result says it computed (and a verifier recomputes). */
 export const ATTRIBUTION_METHOD = 'tracin-cp/trapezoid+datainf+fit-gate'

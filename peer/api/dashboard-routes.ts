@@ -1,5 +1,5 @@
 // The dashboard on the local API: GET / (and /dashboard) is one self-contained page
-// (peer/node/dashboard.html: HTML, CSS and script inline, nothing fetched from anywhere
+// (peer/api/dashboard.html: HTML, CSS and script inline, nothing fetched from anywhere
 // but this peer), GET /dashboard/summary the JSON it polls. The page is served with a
 // Content-Security-Policy that allows only its own inline script and style (by hash)
 // and requests to this origin, so even a value that slipped past the page's escaping
@@ -7,7 +7,7 @@
 import { createHash } from 'node:crypto'
 import { readFile } from 'node:fs/promises'
 import { EXIT, PeerError } from '../errors.ts'
-import { Page, type Route } from './api-server.ts'
+import { Page, type Route } from './server.ts'
 import type { DashboardSummary } from './dashboard-summary.ts'
 
 const PAGE_FILE = new URL('./dashboard.html', import.meta.url)

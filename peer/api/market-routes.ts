@@ -2,10 +2,10 @@
 // attribution (escrow, announce, bids, assignment), and follow jobs this peer took part in.
 import { z } from 'zod'
 import { UsageError } from '../errors.ts'
-import type { Route } from './api-server.ts'
+import type { Route } from './server.ts'
 import { MAX_PROMPT_CHARS, MAX_PROMPTS } from '../../compute/jobs/infer-files.ts'
-import { MAX_NEW_TOKENS } from './lora-server.ts'
-import type { MarketService } from './market-service.ts'
+import { MAX_NEW_TOKENS } from '../models/lora-server.ts'
+import type { MarketService } from '../market/market-service.ts'
 
 const SubmitSchema = z.strictObject({
   kind: z.enum(['train', 'infer', 'attribute']).optional(),

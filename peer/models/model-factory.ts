@@ -22,7 +22,7 @@ import { trainingFiles, type TrainingFile } from '../../storage/datanet/shards.t
 import type { ManifestLog } from '../../storage/manifest/log.ts'
 import { UsageError } from '../errors.ts'
 import { FileCheckpointStore } from './checkpoint-files.ts'
-import type { DatanetService } from './datanet-service.ts'
+import type { DatanetService } from '../datanets/datanet-service.ts'
 import type { ModelRegistry } from './model-registry.ts'
 
 /** Most bytes of datanet files one job reads. */

@@ -19,7 +19,7 @@ import { documentsOf } from '../../compute/jobs/documents.ts'
 import type { Tokenizer } from '../../compute/tokenizer/index.ts'
 import { trainingFiles } from '../../storage/datanet/shards.ts'
 import { EXIT, PeerError } from '../errors.ts'
-import type { DatanetService } from './datanet-service.ts'
+import type { DatanetService } from '../datanets/datanet-service.ts'
 import type { GradientExplanation } from './gradient-explain.ts'
 
 /** Most bytes of files one index covers (the files' sizes, checked before reading any). */

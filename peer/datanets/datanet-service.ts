@@ -36,7 +36,7 @@ import { readFile as readUnixfsFile, readFileBytes } from '../../storage/unixfs/
 import { ShardSync } from '../../protocols/shard/index.ts'
 import type { Identity } from '../identity/keystore.ts'
 import { UsageError } from '../errors.ts'
-import type { PeerLibp2p } from './libp2p.ts'
+import type { PeerLibp2p } from '../node/libp2p.ts'
 import { Replicator } from './replicator.ts'
 import { ShardFetcher } from './shard-fetcher.ts'
 
@@ -63,6 +63,9 @@ export interface DatanetServiceOptions {
 }
 
 export interface ShardReplication { cid: string, path: string, size: number, intended: string[], holders: string[] }
+
+/** What the status API reports of the datanets this peer follows. */
+export interface DatanetStats { followed: number, pinnedShards: number, failures: Record<string, number>, penalised: Array<{ peer: string, why: string, at: number }> }
 
 export class DatanetService {
   readonly store: DatanetStore
@@ -266,7 +269,7 @@ export class DatanetService {
   }
 
   /** Counters for the status API: failed merges by error, peers penalised. */
-  stats (): { followed: number, pinnedShards: number, failures: Record<string, number>, penalised: Array<{ peer: string, why: string, at: number }> } {
+  stats (): DatanetStats {
     return { followed: this.store.list().length, pinnedShards: this.replicator.pinnedCount, failures: { ...this.failures }, penalised: [...this.penalised] }
   }
 
