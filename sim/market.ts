@@ -6,7 +6,7 @@
 // epoch's settlement step. What is simulated is only what agents do; every consequence
 // that moves OPEN or reputation is a policy call.
 import {
-  assignJob, expectedCheatProfit, jobVerdict, slashFor, splitFee,
+  assignJob, classifyFault, expectedCheatProfit, jobVerdict, releaseDecision, slashFor, splitFee,
   type Bid, type JobVerdict, type VerifierVerdict
 } from '../settlement/policy/index.ts'
 import type { JobReceipt } from '../settlement/epoch/receipts.ts'
@@ -112,6 +112,9 @@ function applySlashes (ctx: MarketContext, v: JobVerdict): Map<number, bigint> {
   return taken
 }
 
+/** registry.verifierQuorum as deployed on the devnet: one approval releases. */
+const VERIFIER_QUORUM = 1
+
 const workerBids: number[] = []
 const verifierBids: number[] = []
 
@@ -173,7 +176,11 @@ export function runJob (ctx: MarketContext, q: number, seq: number): number {
   let referee: 'none' | 'fault' | 'clean' = 'none'
   if (rejected) referee = 'fault'
   else if (audited) referee = cheat && r.chance(p.auditDetection) ? 'fault' : 'clean'
-  const verdict = jobVerdict({ worker: pop.addresses[w], verdicts, referee, fault: wk === KIND['lazy-worker'] ? 'skipped-steps' : 'wrong-result' })
+  // What the referee's recomputation shows, by the rule the live verifiers use: a lazy worker's skipped steps do not replay; anything else is a wrong result.
+  const fault = classifyFault({ replayMismatch: wk === KIND['lazy-worker'] }) ?? 'wrong-result'
+  const verdict = jobVerdict({ worker: pop.addresses[w], verdicts, referee, fault })
+  // The escrow releases only by the live rule too: every assigned verifier spoke (none is silent here), no standing rejection, a quorum of approvals.
+  const release = releaseDecision({ assigned: vs.map(v => pop.addresses[v]), verdicts: verdicts.map(v => ({ ...v, valid: true })), quorum: VERIFIER_QUORUM, graceOver: true })
   const taken = applySlashes(ctx, verdict)
 
   if (cheat) {
@@ -219,7 +226,7 @@ export function runJob (ctx: MarketContext, q: number, seq: number): number {
     pop.expectedGain[v] += toOpen(expectedCheatProfit({ costSaved: toWei(p.verifyCost), reward: 0n, stake: sv, p: ctx.forcedErrorRate }))
   }
 
-  if (!verdict.paid) { c.refunded++; return 0 }
+  if (!verdict.paid || !release.release) { c.refunded++; return 0 }
   c.paid++
   const d = ctx.datanets[pop.datanet[q]]
   const receipt: JobReceipt = { id: `job:${jobId}`, kind: 'train', jobId, fee, worker: pop.addresses[w], verifiers: verdict.signers }

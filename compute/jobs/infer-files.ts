@@ -6,6 +6,7 @@
 // the same content, so one content has one CID and a verifier can recompute it.
 
 import { z } from 'zod'
+import { checkJsonFile, parseJsonFile, sameBytes, utf8, type FileErrorClass } from './json-file.ts'
 import { BadJobFileError } from '../errors.ts'
 import { MAX_VOCAB } from '../tokenizer/serialize.ts'
 import { canonicalJson } from '../train/fingerprint.ts'
@@ -94,32 +95,10 @@ export function decodeReceiptFile (bytes: Uint8Array): InferenceReceipt {
   return receipt
 }
 
-type ErrorClass = new (message: string, details?: Record<string, unknown>) => Error
-
-function parse (bytes: Uint8Array, max: number, file: string, Err: ErrorClass): unknown {
-  if (!(bytes instanceof Uint8Array)) throw new Err(`${file} file is not bytes`, { file })
-  if (bytes.byteLength > max) throw new Err(`${file} file too large`, { file, bytes: bytes.byteLength, max })
-  let text: string
-  try {
-    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes)
-  } catch {
-    throw new Err(`${file} file is not UTF-8`, { file })
-  }
-  try {
-    return JSON.parse(text)
-  } catch (err) {
-    throw new Err(`${file} file is not JSON`, { file, reason: (err as Error).message })
-  }
+function parse (bytes: Uint8Array, max: number, file: string, Err: FileErrorClass): unknown {
+  return parseJsonFile(bytes, max, file, Err)
 }
 
-function check<S extends z.ZodType> (schema: S, value: unknown, file: string, Err: ErrorClass): z.infer<S> {
-  const r = schema.safeParse(value)
-  if (!r.success) throw new Err(`${file} file does not match ${file === 'prompts' ? PROMPTS_FORMAT : file === 'outputs' ? OUTPUTS_FORMAT : RECEIPT_FORMAT}`, { file, issues: r.error.issues.slice(0, 5).map(i => `${i.path.join('.')}: ${i.message}`) })
-  return r.data
-}
-
-const utf8 = (s: string): Uint8Array => new TextEncoder().encode(s)
-
-function sameBytes (a: Uint8Array, b: Uint8Array): boolean {
-  return a.byteLength === b.byteLength && Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(b.buffer, b.byteOffset, b.byteLength))
+function check<S extends z.ZodType> (schema: S, value: unknown, file: string, Err: FileErrorClass): z.infer<S> {
+  return checkJsonFile(schema, value, file, file === 'prompts' ? PROMPTS_FORMAT : file === 'outputs' ? OUTPUTS_FORMAT : RECEIPT_FORMAT, Err)
 }

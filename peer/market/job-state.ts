@@ -1,13 +1,59 @@
-// One job as this peer knows it: market/<job>.json, written atomically after every change.
+// One job as this peer knows it (market/<job>.json, kept by ./job-store.ts) and the
+// phases it may move through. A phase change goes through transition(), which refuses
+// what no role can do: leave a final phase (released, refunded), go back to bidding, or
+// take a phase its role never has (a verifier is never 'released', a requester never
+// 'training'). A late message (a failing verdict after the release) must not rewrite a
+// finished job: handlers ask canTransition() first.
 import type { JobAnnounce, JobAssign, JobBid, JobResult, JobRuling, JobVerdict } from '../../protocols/messages/index.ts'
 import type { Produced } from './adversaries/cheats.ts'
 
 export type JobPhase = 'bidding' | 'assigned' | 'training' | 'submitted' | 'verifying' | 'verified' | 'released' | 'failed' | 'unassigned' | 'refunded'
+export type JobRole = 'requester' | 'worker' | 'verifier' | 'referee'
+
+/** The phases each role's record can be in. */
+export const PHASES_OF: Readonly<Record<JobRole, readonly JobPhase[]>> = {
+  requester: ['bidding', 'assigned', 'unassigned', 'submitted', 'failed', 'released', 'refunded'],
+  worker: ['bidding', 'unassigned', 'training', 'submitted', 'failed', 'released'],
+  verifier: ['bidding', 'unassigned', 'assigned', 'verifying', 'verified', 'failed'],
+  referee: ['bidding', 'unassigned', 'assigned', 'verifying', 'verified', 'failed']
+}
+
+/** Phases a job never leaves. */
+export const FINAL_PHASES: readonly JobPhase[] = ['released', 'refunded']
+
+export class IllegalTransitionError extends Error {
+  readonly details: Record<string, unknown>
+  constructor (message: string, details: Record<string, unknown>) {
+    super(message)
+    this.name = 'IllegalTransitionError'
+    this.details = details
+  }
+}
+
+/** Why `state` cannot move to `to` as `role` (default: its own), or undefined when it can. */
+function refusal (state: Pick<JobState, 'phase' | 'role'>, to: JobPhase, role: JobRole): string | undefined {
+  if (FINAL_PHASES.includes(state.phase)) return state.phase === to && role === state.role ? undefined : `a ${state.phase} job is final`
+  if (to === 'bidding') return 'a job goes back to bidding never'
+  if (!PHASES_OF[role].includes(to)) return `a ${role} is never ${to}`
+  return undefined
+}
+
+export function canTransition (state: Pick<JobState, 'phase' | 'role'>, to: JobPhase, role: JobRole = state.role): boolean {
+  return refusal(state, to, role) === undefined
+}
+
+/** Moves `state` to phase `to` (and role `role`, when assigned one); throws IllegalTransitionError. Saving is the caller's. */
+export function transition (state: JobState, to: JobPhase, role: JobRole = state.role): void {
+  const why = refusal(state, to, role)
+  if (why !== undefined) throw new IllegalTransitionError(`job ${state.job}: ${why}`, { job: state.job, from: state.phase, to, role: state.role, as: role })
+  state.role = role
+  state.phase = to
+}
 
 /** market/<job>.json: everything this peer knows and did about one job. */
 export interface JobState {
   job: string
-  role: 'requester' | 'worker' | 'verifier' | 'referee'
+  role: JobRole
   phase: JobPhase
   announce: JobAnnounce
   requester: string

@@ -41,9 +41,9 @@ import { fetchReceiptEntry, serveVerify } from '../../protocols/verify/verify.ts
 import { askDispute, NotADisputeError, serveDispute, type DisputeAnswer } from '../../protocols/dispute/dispute.ts'
 import { ROLE } from '../../settlement/chain/client.ts'
 import { packSignatures, signMessage, verifySigned } from '../../settlement/chain/signatures.ts'
-import { assignJob, jobVerdict, slashFor, type Bid, type Fault, type StakeRole } from '../../settlement/policy/index.ts'
+import { assignJob, classifyFault, jobVerdict, releaseDecision, slashFor, type Bid, type CheckFindings, type Fault, type StakeRole } from '../../settlement/policy/index.ts'
 import { readJsonIfExists, writeFileAtomic, writeJsonAtomic } from '../../storage/atomic-file.ts'
-import { PeerError, EXIT, UsageError } from '../errors.ts'
+import { UsageError } from '../errors.ts'
 import type { Identity } from '../identity/keystore.ts'
 import { isWorkerCheat, type Cheat } from './adversaries/cheat-modes.ts'
 import { cheatingWork, type CheatDeps, type Produced } from './adversaries/cheats.ts'
@@ -52,7 +52,8 @@ import { InferenceEngineCache } from '../models/inference-engines.ts'
 import { inferSpecOf, trainParams, trainRequestOf } from './job-spec.ts'
 import { AttributionMarket, type AttributeSubmit, type AttributionDatanets } from './kinds/attribute.ts'
 import { ReputationBook } from './reputation-book.ts'
-import type { JobState } from './job-state.ts'
+import { canTransition, transition, type JobState } from './job-state.ts'
+import { JobStore } from './job-store.ts'
 import { runInferenceJob, verifyInferenceJob, type InferenceJobDeps, type InferenceJobSpec } from './kinds/inference-jobs.ts'
 import { forcedCommit, forcedRate, forcedSecret, isForced, plantFault, plantInferenceFault, validReveal } from './forced-errors.ts'
 import { heldStore, inheritCheckpoints, MAX_HELD, watchCheckpoints } from './handover.ts'
@@ -64,9 +65,7 @@ import type { SettlementService } from '../settlement/settlement-service.ts'
 
 export type { JobState, JobPhase } from './job-state.ts'
 
-export class UnknownJobError extends PeerError {
-  constructor (job: string) { super(`no job ${job} on this peer`, EXIT.notFound, { job }) }
-}
+export { UnknownJobError } from './job-store.ts'
 
 /** An inference batch: the base (name or CID), optionally an adapter, the prompts, and the new tokens per prompt. */
 export interface InferSubmit { base: string, adapter?: string, prompts: string[], maxNewTokens: number }
@@ -122,7 +121,7 @@ const REFUND_SWEEP_MS = 10_000
 
 export class MarketService {
   private readonly opts: MarketServiceOptions
-  private readonly jobs = new Map<string, JobState>()
+  private readonly store: JobStore
   private readonly jobsTopic: string
   private readonly verdictsTopic: string
   private readonly dir: string
@@ -141,6 +140,7 @@ export class MarketService {
     this.jobsTopic = topicName(opts.network, JOBS_TOPIC)
     this.verdictsTopic = topicName(opts.network, VERDICTS_TOPIC)
     this.dir = join(opts.dataDir, 'market')
+    this.store = new JobStore(this.dir)
     this.book = new ReputationBook(join(this.dir, 'reputation.json'))
     this.attributions = new AttributionMarket({ libp2p: opts.libp2p, chain: () => opts.settlement.chain, factory: opts.factory, models: opts.models, datanets: opts.datanets, dir: this.dir, peerId: opts.identity.peerId, threads: opts.threads, log: opts.log })
   }
@@ -204,20 +204,11 @@ export class MarketService {
 
   /** Every job this peer took part in, newest first. */
   async list (): Promise<Array<Pick<JobState, 'job' | 'role' | 'phase' | 'updatedAt'>>> {
-    const names = await readdir(this.dir).catch(() => [] as string[])
-    const out: Array<Pick<JobState, 'job' | 'role' | 'phase' | 'updatedAt'>> = []
-    for (const n of names) {
-      const m = /^(0x[0-9a-f]{64})\.json$/.exec(n)
-      const s = m === null ? undefined : await this.load(m[1])
-      if (s !== undefined) out.push({ job: s.job, role: s.role, phase: s.phase, updatedAt: s.updatedAt })
-    }
-    return out.sort((a, b) => b.updatedAt - a.updatedAt)
+    return await this.store.list()
   }
 
   async status (job: string): Promise<JobState> {
-    const s = await this.load(job)
-    if (s === undefined) throw new UnknownJobError(job)
-    return s
+    return await this.store.status(job)
   }
 
   // --- requester
@@ -280,7 +271,7 @@ export class MarketService {
       requester: this.opts.identity.peerId
     }, await this.scored(bids))
     if (!a.complete) {
-      state.phase = 'unassigned'
+      transition(state, 'unassigned')
       state.error = `not enough eligible bids: ${a.workers.length} worker(s), ${a.verifiers.length} verifier(s)`
       await this.save(state)
       return state
@@ -292,7 +283,7 @@ export class MarketService {
     const digest = keccak256(Buffer.from(bids.map(b => `${b.peer}:${b.role}:${b.price}:${b.stake}:${b.commit ?? ''}`).sort().join('\n')))
     const assign: JobAssign = { job, workers: a.workers.map(pick), verifiers: a.verifiers.map(pick), ...(a.referees.length > 0 ? { referee: pick(a.referees[0]) } : {}), bidsDigest: digest }
     state.assign = assign
-    state.phase = 'assigned'
+    transition(state, 'assigned')
     state.result = undefined
     // Twice the worker's own estimate, then it is replaced by the next-best bid.
     state.resultDueAt = Date.now() + 2 * (bids.find(b => b.peer === a.workers[0])?.etaMs ?? 60_000)
@@ -328,7 +319,7 @@ export class MarketService {
           state.refund = { tx: tx.receipt.hash }
           this.opts.log('escrow refunded', { job, phase, tx: tx.receipt.hash })
         }
-        state.phase = status === 2 ? 'released' : 'refunded'
+        transition(state, status === 2 ? 'released' : 'refunded')
         await this.save(state)
       }
     } catch (err) {
@@ -420,9 +411,8 @@ export class MarketService {
     const isVerifier = env.body.verifiers.some(v => v.peer === me)
     const isReferee = env.body.referee?.peer === me
     if (state.role === 'requester') return
-    if (!isWorker && !isVerifier && !isReferee) { state.phase = 'unassigned'; await this.save(state); return }
-    state.role = isWorker ? 'worker' : isVerifier ? 'verifier' : 'referee'
-    state.phase = isWorker ? 'training' : 'assigned'
+    if (!isWorker && !isVerifier && !isReferee) { transition(state, 'unassigned'); await this.save(state); return }
+    transition(state, isWorker ? 'training' : 'assigned', isWorker ? 'worker' : isVerifier ? 'verifier' : 'referee')
     await this.save(state)
     if (isWorker) void this.work(state.job)
   }
@@ -452,7 +442,7 @@ export class MarketService {
     } catch (err) {
       this.opts.log('job training failed', { job, error: (err as Error).message })
       const state = await this.load(job)
-      if (state !== undefined) { state.phase = 'failed'; state.error = (err as Error).message; await this.save(state) }
+      if (state !== undefined && canTransition(state, 'failed')) { transition(state, 'failed'); state.error = (err as Error).message; await this.save(state) }
     } finally {
       this.busy.delete(job)
     }
@@ -564,7 +554,7 @@ export class MarketService {
   private async send (state: JobState, result: JobResult, attempts: number): Promise<void> {
     const job = state.job
     state.result = result
-    state.phase = 'submitted'
+    transition(state, 'submitted')
     await this.save(state)
     const targets = [...(state.requesterPeer !== undefined ? [state.requesterPeer] : []), ...(state.assign?.verifiers.map(v => v.peer) ?? []), ...(state.assign?.referee !== undefined ? [state.assign.referee.peer] : [])]
     // Every target at once, each retried with backoff: a stream that dropped or a verifier
@@ -648,7 +638,7 @@ export class MarketService {
       const onForced = (state.verdicts ?? []).filter(d => d.resultHash === r.resultHash)
       state.verdicts = (state.verdicts ?? []).filter(d => d.resultHash !== r.resultHash)
       if (state.result?.resultHash === r.resultHash) state.result = undefined
-      state.phase = 'assigned'
+      if (canTransition(state, 'assigned')) transition(state, 'assigned')
       await this.save(state)
       this.opts.log('forced error revealed by the worker', { job: r.job, approvals: onForced.filter(d => d.ok).map(d => d.by) })
       const me = this.opts.identity.address.toLowerCase()
@@ -748,7 +738,7 @@ export class MarketService {
         return
       }
       state = await this.status(job)
-      state.phase = 'verifying'
+      transition(state, 'verifying')
       await this.save(state)
       const result = state.result!
       const workerPeer = peerIdFromString(state.assign!.workers[0].peer)
@@ -792,7 +782,7 @@ export class MarketService {
       }
       const latest = await this.status(job)
       latest.rulings = [...(latest.rulings ?? []), { ...body, detail: ruling.evidence }]
-      latest.phase = ruling.faulty === 'challenger' ? 'verified' : 'failed'
+      transition(latest, ruling.faulty === 'challenger' ? 'verified' : 'failed')
       latest.wallMs = performance.now() - started
       await this.save(latest)
       await this.publish(this.verdictsTopic, JobRulingMessage.type, body)
@@ -830,7 +820,7 @@ export class MarketService {
       await this.recordOutcome(r.worker, r.faulty === 'challenger' ? 'verified' : 'failed', r.job)
       const fresh = await this.status(r.job)
       fresh.rulings = [...(fresh.rulings ?? []), r]
-      if (r.faulty === 'challenger' && fresh.phase === 'failed' && fresh.role !== 'verifier') fresh.phase = 'submitted'
+      if (r.faulty === 'challenger' && fresh.phase === 'failed' && fresh.role !== 'verifier') transition(fresh, 'submitted')
       await this.save(fresh)
       if (r.faulty === 'challenger' && (fresh.role === 'requester' || this.isAssignedWorker(fresh))) await this.maybeRelease(r.job, r.resultHash)
     } catch (err) {
@@ -973,8 +963,8 @@ export class MarketService {
     if (state.result !== undefined) return state.result.resultHash === env.body.resultHash ? { accepted: true } : { accepted: false, reason: 'a result for this job is already being verified' }
     if ((state.revealed ?? []).includes(env.body.resultHash)) return { accepted: false, reason: 'that result was revealed as a forced error' }
     state.result = env.body
-    if (state.role === 'verifier') state.phase = 'verifying'
-    if (state.role === 'requester' && state.phase === 'assigned') state.phase = 'submitted'
+    if (state.role === 'verifier') transition(state, 'verifying')
+    if (state.role === 'requester' && state.phase === 'assigned') transition(state, 'submitted')
     await this.save(state)
     // Assignments travel by gossip only: a verifier that missed this one (the message lost, the peer restarting)
     // refused the result; hearing it again now, it takes the worker's next try.
@@ -1023,7 +1013,7 @@ export class MarketService {
     state.evidence = this.evidence.get(job)
     this.evidence.delete(job)
     state.wallMs = performance.now() - started
-    state.phase = verdict.ok ? 'verified' : 'failed'
+    transition(state, verdict.ok ? 'verified' : 'failed')
     await this.save(state)
     await this.publish(this.verdictsTopic, JobVerdictMessage.type, verdict)
     this.opts.log('verdict published', { job, ok: verdict.ok, checked: verdict.checked })
@@ -1033,8 +1023,9 @@ export class MarketService {
       this.opts.log('the referee rules on the dispute', { job, referee: state.assign.referee.address })
       return
     }
-    // A failure the network may have caused proves nothing against the worker: not paid, not slashed.
-    if ((state.evidence as { unproven?: boolean } | undefined)?.unproven === true) {
+    // The fault the evidence proves, by the shared rule; a failure the network may have caused proves none: not paid, not slashed.
+    const fault = classifyFault(findingsOf(state.evidence))
+    if (fault === null) {
       this.opts.log('verification failed on the network: the worker is not slashed', { job })
       return
     }
@@ -1043,9 +1034,6 @@ export class MarketService {
       this.opts.log('fault was a forced error: not slashed', { job })
       return
     }
-    // The fault the evidence shows: replays that disagree; a result or receipt that is not this job's run; anything else.
-    const evidence = state.evidence as { mismatches?: unknown[], binding?: { ok: boolean }, error?: string } | undefined
-    const fault = (evidence?.mismatches?.length ?? 0) > 0 ? 'skipped-steps' : evidence?.binding?.ok === false || evidence?.error === 'BadReceiptError' ? 'stale-result' : 'wrong-result'
     // The shared verdict rule says who proves it: one verifier submits, not each that found it.
     const latest = await this.status(job)
     const judged = jobVerdict({ worker: result.worker.toLowerCase(), verdicts: verdictsOn(latest, verdict.resultHash), referee: 'fault', fault })
@@ -1204,7 +1192,7 @@ export class MarketService {
       // A reveal may have been handled while the outcome was being written.
       if ((fresh.revealed ?? []).includes(v.resultHash)) return
       fresh.verdicts = [...(fresh.verdicts ?? []).filter(x => !(x.by.toLowerCase() === signer.address.toLowerCase() && x.resultHash === v.resultHash)), { ...v, by: signer.address }]
-      if (!v.ok && fresh.role !== 'verifier' && fresh.role !== 'referee') fresh.phase = 'failed'
+      if (!v.ok && fresh.role !== 'verifier' && fresh.role !== 'referee' && canTransition(fresh, 'failed')) transition(fresh, 'failed')
       await this.save(fresh)
       if (fresh.role === 'referee' && !v.ok && v.dispute !== undefined) void this.rule(v.job, v, signer)
       if (fresh.role === 'worker' && fresh.forced !== undefined && fresh.forced.revealed !== true && v.resultHash === fresh.forced.resultHash) {
@@ -1228,48 +1216,65 @@ export class MarketService {
 
   private async maybeRelease (job: string, resultHash: string, anyway = false): Promise<void> {
     const state = await this.status(job)
-    if (state.phase === 'released' || state.assign === undefined || (state.revealed ?? []).includes(resultHash)) return
-    // A rejection the referee refuted does not hold the payment; its ruling's completion counts as an approval.
-    const cleared = (state.rulings ?? []).filter(r => r.resultHash === resultHash && r.faulty === 'challenger')
-    const refuted = new Set(cleared.map(r => r.challenger.toLowerCase()))
-    const verdicts = (state.verdicts ?? []).filter(d => d.resultHash === resultHash && !refuted.has(d.by.toLowerCase()))
-    if (verdicts.some(d => !d.ok)) return
+    if (state.phase === 'released' || state.assign === undefined) return
     const worker = state.assign.workers[0].address
     const chain = this.opts.settlement.chain
     const domain = chain.domain('escrow')
-    // Only completions the assigned verifiers (or the referee) really signed, for this worker and result.
-    const referee = state.assign.referee?.address
-    const offered = [
-      ...verdicts.map(d => ({ by: d.by, worker: d.worker, completion: d.completion })),
-      ...(referee !== undefined ? cleared.map(r => ({ by: referee, worker: r.worker, completion: r.completion })) : [])
-    ]
-    const signed = offered.flatMap(d => {
-      if (d.completion === undefined || d.worker.toLowerCase() !== worker.toLowerCase()) return []
-      const s = { signer: d.by, signature: d.completion }
-      return verifySigned('Completion', domain, { jobId: job, worker: d.worker, resultHash }, s) ? [s] : []
-    })
-
-    // The escrow takes signatures of staked verifiers only: one slashed since (a lazy approver) must not spoil the release.
     const [quorum, minStake] = await Promise.all([chain.read<bigint>('registry', 'verifierQuorum').then(Number), chain.read<bigint>('registry', 'minStake', [ROLE.verifier])])
-    const staked: typeof signed = []
-    for (const x of signed) {
-      if (staked.some(y => y.signer.toLowerCase() === x.signer.toLowerCase())) continue
-      if (await chain.stakeOf(x.signer, ROLE.verifier) >= minStake) staked.push(x)
+    // Valid: a Completion the verifier really signed, for this worker and result, and a verifier still staked
+    // (the escrow takes staked signers only: one slashed since, a lazy approver, must not spoil the release).
+    const staked = new Map<string, Promise<boolean>>()
+    const valid = async (by: string, w: string, completion: string | undefined): Promise<boolean> => {
+      if (completion === undefined || w.toLowerCase() !== worker.toLowerCase()) return false
+      if (!verifySigned('Completion', domain, { jobId: job, worker: w, resultHash }, { signer: by, signature: completion })) return false
+      const key = by.toLowerCase()
+      if (!staked.has(key)) staked.set(key, chain.stakeOf(by, ROLE.verifier).then(s => s >= minStake))
+      return await staked.get(key)!
     }
-    if (staked.length < quorum) return
-    // Every staked approval goes to the escrow (it takes more than the quorum), so every verifier that checked is paid.
-    if (!anyway && !this.allSpoke(state, resultHash)) {
+    // A rejection the referee refuted does not hold the payment; its ruling's completion counts as an approval.
+    const cleared = (state.rulings ?? []).filter(r => r.resultHash === resultHash && r.faulty === 'challenger')
+    const referee = state.assign.referee?.address
+    const onResult = (state.verdicts ?? []).filter(d => d.resultHash === resultHash)
+    const signatures = new Map<string, string>()
+    const verdicts = await Promise.all(onResult.map(async d => {
+      const ok = d.ok && await valid(d.by, d.worker, d.completion)
+      if (ok && !signatures.has(d.by.toLowerCase())) signatures.set(d.by.toLowerCase(), d.completion!)
+      return { verifier: d.by, approved: d.ok, valid: ok }
+    }))
+    let refereeApproval: { address: string, valid: boolean } | undefined
+    for (const r of referee !== undefined ? cleared : []) {
+      if (refereeApproval?.valid === true) break
+      refereeApproval = { address: referee!, valid: await valid(referee!, r.worker, r.completion) }
+      if (refereeApproval.valid && !signatures.has(referee!.toLowerCase())) signatures.set(referee!.toLowerCase(), r.completion!)
+    }
+    const decision = releaseDecision({
+      assigned: state.assign.verifiers.map(v => v.address),
+      verdicts,
+      refuted: cleared.map(r => r.challenger),
+      referee: refereeApproval,
+      quorum,
+      forcedError: (state.revealed ?? []).includes(resultHash),
+      graceOver: anyway
+    })
+    if (decision.wait === 'silent-verifiers') {
       // A silent verifier cannot hold the payment forever.
       setTimeout(() => { void this.maybeRelease(job, resultHash, true).catch((err: Error) => this.opts.log('release failed', { job, error: err.message })) }, RELEASE_GRACE_MS).unref()
       return
     }
-    await this.release(state, worker, resultHash, staked)
+    if (!decision.release) return
+    await this.release(state, worker, resultHash, decision.signers.map(signer => ({ signer, signature: signatures.get(signer.toLowerCase())! })))
   }
 
   private async release (state: JobState, worker: string, resultHash: string, signed: Array<{ signer: string, signature: string }>): Promise<void> {
     const chain = this.opts.settlement.chain
     const onChain = await chain.jobOf(state.job)
-    if (onChain.status !== 1) { state.phase = 'released'; await this.save(state); if (onChain.status === 2) await this.afterRelease(state); return }
+    if (onChain.status !== 1) {
+      // Released by the other party, or refunded after its deadline.
+      transition(state, onChain.status === 2 ? 'released' : state.role === 'requester' ? 'refunded' : 'failed')
+      await this.save(state)
+      if (onChain.status === 2) await this.afterRelease(state)
+      return
+    }
     try {
       const tx = await chain.releaseJob(state.job, worker, resultHash, packSignatures(signed))
       state.release = { tx: tx.receipt.hash, by: this.opts.identity.address }
@@ -1278,7 +1283,7 @@ export class MarketService {
       // Requester and worker both release; whoever is second finds it done.
       if ((await chain.jobOf(state.job)).status !== 2) throw err
     }
-    state.phase = 'released'
+    transition(state, 'released')
     await this.save(state)
     await this.afterRelease(state)
   }
@@ -1313,18 +1318,11 @@ export class MarketService {
   }
 
   private async load (job: string): Promise<JobState | undefined> {
-    if (!/^0x[0-9a-f]{64}$/.test(job)) return undefined
-    const cached = this.jobs.get(job)
-    if (cached !== undefined) return cached
-    const s = await readJsonIfExists<JobState>(join(this.dir, `${job}.json`))
-    if (s !== undefined) this.jobs.set(job, s)
-    return s
+    return await this.store.load(job)
   }
 
   private async save (state: JobState): Promise<void> {
-    state.updatedAt = Date.now()
-    this.jobs.set(state.job, state)
-    await writeJsonAtomic(join(this.dir, `${state.job}.json`), state)
+    await this.store.save(state)
   }
 }
 
@@ -1347,3 +1345,14 @@ function verdictsOn (state: JobState, resultHash: string): Array<{ verifier: str
   for (const d of state.verdicts ?? []) if (d.resultHash === resultHash) by.set(d.by.toLowerCase(), d.ok)
   return [...by].map(([verifier, approved]) => ({ verifier, approved }))
 }
+
+/** What a verifier's evidence establishes, as the shared fault rule takes it. */
+function findingsOf (evidence: unknown): CheckFindings {
+  const e = evidence as { mismatches?: unknown[], binding?: { ok: boolean }, error?: string, unproven?: boolean } | undefined
+  return {
+    unproven: e?.unproven === true,
+    replayMismatch: (e?.mismatches?.length ?? 0) > 0,
+    notThisRun: e?.binding?.ok === false || e?.error === 'BadReceiptError'
+  }
+}
+

@@ -31,6 +31,10 @@ export {
   type StakeRole, type Fault, type SlashInput, type Slash
 } from './slashing.ts'
 export {
-  jobVerdict,
-  type VerdictInput, type VerifierVerdict, type RefereeFinding, type VerdictSlash, type JobVerdict
+  jobVerdict, classifyFault,
+  type CheckFindings, type VerdictInput, type VerifierVerdict, type RefereeFinding, type VerdictSlash, type JobVerdict
 } from './verdict.ts'
+export {
+  releaseDecision,
+  type ReleaseInput, type ReleaseVerdict, type ReleaseDecision, type ReleaseWait
+} from './release.ts'

@@ -159,3 +159,28 @@ export function jobVerdict (input: VerdictInput): JobVerdict {
     ])
   }
 }
+
+/** What a verifier's failing check established about the worker's result. */
+export interface CheckFindings {
+  /** A replayed step did not reproduce the receipt's checkpoint. */
+  replayMismatch?: boolean
+  /** The result or its receipt is not this job's run: another run's receipt, or a result that is not the run's last checkpoint. */
+  notThisRun?: boolean
+  /** The check failed on the network (timeouts, dropped streams): it proves nothing against the worker. */
+  unproven?: boolean
+}
+
+/**
+ * The worker fault a failing check proves, or null when it proves none (a network
+ * failure: the worker is not paid for the result, but not slashed either). A replay that
+ * disagrees proves skipped steps; a result that is not the job's run, a stale one;
+ * anything else the worker's own bytes show (a refused file, a wrong output), a wrong result.
+ */
+export function classifyFault (findings: CheckFindings): Extract<Fault, 'skipped-steps' | 'stale-result' | 'wrong-result'> | null {
+  if (findings == null || typeof findings !== 'object') throw new InvalidPolicyInputError('findings must be an object', {})
+  if (findings.unproven === true) return null
+  if (findings.replayMismatch === true) return 'skipped-steps'
+  if (findings.notThisRun === true) return 'stale-result'
+  return 'wrong-result'
+}
+
