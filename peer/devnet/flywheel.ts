@@ -47,7 +47,7 @@ export const FLYWHEEL_SIZES = {
 } as const
 
 const JOB_TIMEOUT_MS = 300_000
-/** Longer than a forced-error worker waits before it reveals (market-service REVEAL_AFTER_MS, 120 s). */
+/** Longer than a forced-error worker waits before it reveals (market/timing.ts revealAfterMs, 120 s). */
 const FORCED_REVEAL_MS = 130_000
 const SETTLE_TIMEOUT_MS = 300_000
 

@@ -6,7 +6,6 @@
 // segment, computed once); `playDispute` is the referee's game (the pure Bisection of
 // compute/verify/bisect.ts, played over the network). A party that does not answer loses.
 import { bytesToHex } from '@noble/hashes/utils.js'
-import { keccak_256 } from '@noble/hashes/sha3.js'
 import { Bisection, faultEvidence, initialStateHash, refereeStep, stepHashes, type BisectionOutcome, type FaultEvidence } from '../../compute/verify/bisect.ts'
 import type { TrainingReceipt } from '../../compute/verify/sample.ts'
 import { checkpointHash } from '../../compute/train/checkpoint.ts'
@@ -157,9 +156,4 @@ export async function playDispute (opts: {
   const ruling = await refereeStep(task, stateAtLo, outcome)
   const fault = faultEvidence(receipt, segment, outcome, ruling)
   return { faulty: fault.faulty, step: outcome.lo, rounds: outcome.rounds, evidence: { format: 'openledger/dispute/1', fault, claims } }
-}
-
-/** A hash no honest replay produces: what the `accuse` adversary claims a segment ended in. */
-export function fabricatedHash (job: string, segment: number): string {
-  return bytesToHex(keccak_256(new TextEncoder().encode(`openledger/accuse/1 ${job} ${segment}`)))
 }

@@ -9,6 +9,9 @@ import type { AttributionJobSpec } from './kinds/attribution-jobs.ts'
 import type { InferenceJobSpec } from './kinds/inference-jobs.ts'
 import type { TrainRequest } from '../models/model-factory.ts'
 
+/** Steps per checkpoint of adapter jobs (their default): the unit a verifier replays and a replacement worker inherits. */
+export const CHECKPOINT_EVERY = 50
+
 /** The training request's fields as announce parameters (flat, typed). */
 export function trainParams (t: TrainRequest): Record<string, number | string | boolean> {
   const out: Record<string, number | string | boolean> = { datanet: t.datanet, base: t.base }

@@ -4,8 +4,8 @@
 // take a phase its role never has (a verifier is never 'released', a requester never
 // 'training'). A late message (a failing verdict after the release) must not rewrite a
 // finished job: handlers ask canTransition() first.
+import { IllegalTransitionError } from './errors.ts'
 import type { JobAnnounce, JobAssign, JobBid, JobResult, JobRuling, JobVerdict } from '../../protocols/messages/index.ts'
-import type { Produced } from './adversaries/cheats.ts'
 
 export type JobPhase = 'bidding' | 'assigned' | 'training' | 'submitted' | 'verifying' | 'verified' | 'released' | 'failed' | 'unassigned' | 'refunded'
 export type JobRole = 'requester' | 'worker' | 'verifier' | 'referee'
@@ -21,14 +21,7 @@ export const PHASES_OF: Readonly<Record<JobRole, readonly JobPhase[]>> = {
 /** Phases a job never leaves. */
 export const FINAL_PHASES: readonly JobPhase[] = ['released', 'refunded']
 
-export class IllegalTransitionError extends Error {
-  readonly details: Record<string, unknown>
-  constructor (message: string, details: Record<string, unknown>) {
-    super(message)
-    this.name = 'IllegalTransitionError'
-    this.details = details
-  }
-}
+export { IllegalTransitionError }
 
 /** Why `state` cannot move to `to` as `role` (default: its own), or undefined when it can. */
 function refusal (state: Pick<JobState, 'phase' | 'role'>, to: JobPhase, role: JobRole): string | undefined {
@@ -72,8 +65,8 @@ export interface JobState {
   release?: { tx: string, by: string }
   /** Requester: the fee taken back after the deadline, for a job that could not complete. */
   refund?: { tx: string }
-  /** Worker: the job drew a forced error; the honest result waits here until the reveal (realInfer: the real result message of an inference batch or an attribution). */
-  forced?: { real?: Produced, realInfer?: JobResult, resultHash: string, revealed?: boolean }
+  /** Worker: the job drew a forced error; the honest result waits here (its receipt in <job>.receipt.real.bin) until the reveal. */
+  forced?: { real: JobResult, realCheckpointDir?: string, resultHash: string, revealed?: boolean }
   /** Results revealed by the worker as forced errors (their verdicts no longer count). */
   revealed?: string[]
   /** Verifier: verifiers it proved approved a forced error, slashed on chain. */
@@ -94,3 +87,21 @@ export interface JobState {
   error?: string
   updatedAt: number
 }
+
+/** Whether every assigned verifier gave a verdict on this result. */
+export function allSpoke (state: JobState, resultHash: string): boolean {
+  return (state.assign?.verifiers ?? []).every(x => (state.verdicts ?? []).some(d => d.resultHash === resultHash && d.by.toLowerCase() === x.address.toLowerCase()))
+}
+
+/** One verdict per verifier on this result, as the shared verdict rule takes them (addresses lowercase: one order everywhere). */
+export function verdictsOn (state: JobState, resultHash: string): Array<{ verifier: string, approved: boolean }> {
+  const by = new Map<string, boolean>()
+  for (const d of state.verdicts ?? []) if (d.resultHash === resultHash) by.set(d.by.toLowerCase(), d.ok)
+  return [...by].map(([verifier, approved]) => ({ verifier, approved }))
+}
+
+/** A bidder keeps role 'worker' when another was assigned: only the assigned one releases (and spends gas on it). */
+export function isAssignedWorker (state: JobState, peerId: string): boolean {
+  return state.role === 'worker' && state.assign?.workers.some(w => w.peer === peerId) === true
+}
+

@@ -15,16 +15,9 @@ import { CheckpointRefusedError } from '../../compute/verify/errors.ts'
 import type { TrainingReceipt } from '../../compute/verify/sample.ts'
 import { readJsonIfExists, writeFileAtomic } from '../../storage/atomic-file.ts'
 import type { ReceiptPart } from '../../protocols/verify/verify.ts'
+import { ReceiptMismatchError } from './errors.ts'
 
-/** The receipt bytes do not hash to the CID the job's result names. */
-export class ReceiptMismatchError extends Error {
-  readonly details: Record<string, unknown>
-  constructor (message: string, details: Record<string, unknown>) {
-    super(message)
-    this.name = 'ReceiptMismatchError'
-    this.details = details
-  }
-}
+export { ReceiptMismatchError }
 
 /** How a receipt or checkpoint is fetched from a peer (the verify protocol, or memory in tests). */
 export type FetchEntry = (peer: string, job: string, entry: ReceiptPart) => Promise<Uint8Array>

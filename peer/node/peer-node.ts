@@ -49,6 +49,7 @@ import { Governance } from '../settlement/governance.ts'
 import { settlementRoutes } from '../api/settlement-routes.ts'
 import { SettlementService } from '../settlement/settlement-service.ts'
 import type { Cheat } from '../market/adversaries/cheat-modes.ts'
+import { behaviourOf } from '../market/adversaries/behaviour.ts'
 import { MarketService } from '../market/market-service.ts'
 import { describeJob } from '../settlement/job-description.ts'
 import { marketRoutes } from '../api/market-routes.ts'
@@ -86,7 +87,7 @@ export interface PeerNodeOptions {
   aggregator?: boolean
   /** How often an aggregator seals an epoch (ms; default 15 s). */
   epochIntervalMs?: number
-  /** Demonstrations and tests: make this peer a cheating worker (see MarketService). */
+  /** Demonstrations and tests: this peer plays one of the adversaries (market/adversaries). */
   cheat?: Cheat
   /** Demonstrations and tests: a forced-error rate instead of the policy's. */
   forcedErrorRate?: number
@@ -277,7 +278,7 @@ export class PeerNode {
         cycles: async (datanet) => (await datanets.show(datanet.split('@')[0])).cycles,
         datanets: { view: async (d) => await datanets.store.view(d), nearDuplicateFiles: async (log) => await datanets.nearDuplicateFiles(log), recordAttribution: async (d, r) => await datanets.recordAttribution(d, r) },
         dataDir: this.dataDir,
-        cheat: this.opts.cheat,
+        behaviour: behaviourOf(this.opts.cheat),
         forcedErrorRate: this.opts.forcedErrorRate,
         log: this.log
       })

@@ -15,35 +15,30 @@
 // the release the requester records the verified attribution in the datanet's credit
 // map; the fee's contributors' part is paid by the job's own verified weights.
 import { join } from 'node:path'
-import type { PeerId } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { computeAddress, hexlify, id as keccakText } from 'ethers'
 import { CID } from 'multiformats/cid'
-import * as raw from 'multiformats/codecs/raw'
-import { sha256 } from 'multiformats/hashes/sha2'
 import { decodeAttributionFile, decodeAttributionReceipt, MAX_ATTRIBUTION_BYTES, type AttributionFile } from '../../../compute/jobs/attribution-files.ts'
 import { adapterMetaOf } from '../../../compute/models/artifacts.ts'
 import { checkpointHash } from '../../../compute/train/checkpoint.ts'
 import { ATTRIBUTION_TOLERANCE } from '../../../compute/verify/attribution.ts'
 import { CheckpointRefusedError, OutputRefusedError } from '../../../compute/verify/errors.ts'
-import type { JobAnnounce, JobResult } from '../../../protocols/messages/index.ts'
-import { fetchReceiptEntry } from '../../../protocols/verify/verify.ts'
-import type { SettlementClient } from '../../../settlement/chain/client.ts'
+import type { JobAnnounce } from '../../../protocols/messages/index.ts'
 import type { CreditLine } from '../../../settlement/policy/index.ts'
-import { readJsonIfExists, writeFileAtomic, writeJsonAtomic } from '../../../storage/atomic-file.ts'
+import { readJsonIfExists, writeJsonAtomic } from '../../../storage/atomic-file.ts'
 import type { DatanetView } from '../../../storage/datanet/view.ts'
 import type { ManifestLog } from '../../../storage/manifest/log.ts'
 import { UsageError } from '../../errors.ts'
-import { claimedReceiptHash, runAttributionJob, verifyAttributionJob, type AttributionJobDeps, type AttributionJobSpec, type AttributionVerdict } from './attribution-jobs.ts'
 import { FileCheckpointStore } from '../../models/checkpoint-files.ts'
-import { attributionSpecOf } from '../job-spec.ts'
-import type { PeerLibp2p } from '../../node/libp2p.ts'
-import type { JobState } from '../job-state.ts'
 import type { ModelFactory } from '../../models/model-factory.ts'
 import type { ModelRegistry } from '../../models/model-registry.ts'
-
-/** What a requester asks for: the adapter, or the market training job that produced it (or both, which must agree). */
-export interface AttributeSubmit { adapter?: string, trainJob?: string }
+import type { MarketContext } from '../context.ts'
+import { attributionSpecOf } from '../job-spec.ts'
+import type { JobState } from '../job-state.ts'
+import { fetchCheckpoint } from '../receipts.ts'
+import { claimedReceiptHash, runAttributionJob, verifyAttributionJob, type AttributionJobDeps, type AttributionJobSpec } from './attribution-jobs.ts'
+import { resultMessage, type Check, type CheckTools, type Delivery, type JobKind, type Work, type WorkTools } from './kind.ts'
+import type { AttributeSubmit } from './requests.ts'
 
 /** The datanet side: this peer's view of a datanet, and recording an attribution in its credit map. */
 export interface AttributionDatanets {
@@ -53,41 +48,40 @@ export interface AttributionDatanets {
   recordAttribution: (datanet: string, record: { cycle: CID, method: string, credits: Array<{ contribution: CID, weight: number, influence: number }> }) => Promise<string>
 }
 
-export interface AttributionMarketOptions {
-  libp2p: PeerLibp2p
-  chain: () => SettlementClient
+export interface AttributeKindOptions {
+  ctx: MarketContext
   factory: ModelFactory
   models: Pick<ModelRegistry, 'adapterBytes' | 'fileBytes' | 'addFile' | 'listAdapters'>
   /** Without it this peer neither bids on nor verifies attribution jobs. */
   datanets?: AttributionDatanets
-  /** The market's folder (market/). */
-  dir: string
-  peerId: string
   threads?: number
-  log: (msg: string, fields?: Record<string, unknown>) => void
 }
 
 /** Where the checkpoints may be: a peer that serves them by a market job id. */
 interface Holder { job: string, peer: string }
 
-export class AttributionMarket {
-  private readonly opts: AttributionMarketOptions
+export class AttributeKind implements JobKind<AttributeSubmit> {
+  readonly name = 'attribute' as const
+  private readonly opts: AttributeKindOptions
 
-  constructor (opts: AttributionMarketOptions) {
+  constructor (opts: AttributeKindOptions) {
     this.opts = opts
   }
+
+  private get ctx (): MarketContext { return this.opts.ctx }
 
   /**
    * The announce spec of an attribution of a market training job this peer took part
    * in (requester, worker or verifier: it holds the job's announce, assignment and
    * result), checked before any OPEN moves.
    */
-  async spec (req: AttributeSubmit, jobs: { status: (job: string) => Promise<JobState | undefined>, list: () => Promise<Array<{ job: string }>> }): Promise<JobAnnounce['spec']> {
+  async announceSpec (req: AttributeSubmit): Promise<JobAnnounce['spec']> {
+    const jobs = this.ctx.store
     let training: JobState | undefined
-    if (req.trainJob !== undefined) training = await jobs.status(req.trainJob)
+    if (req.trainJob !== undefined) training = await jobs.load(req.trainJob)
     else if (req.adapter !== undefined) {
       for (const { job } of await jobs.list()) {
-        const s = await jobs.status(job)
+        const s = await jobs.load(job)
         if (s?.announce.kind === 'train' && s.result?.result === req.adapter) { training = s; break }
       }
     } else throw new UsageError('an attribution job names the adapter or the training job that produced it')
@@ -122,7 +116,7 @@ export class AttributionMarket {
   }
 
   /** Whether this peer can take the job (as worker or verifier): it follows the datanet, and the adapter is a released training job's result. */
-  async canWork (a: JobAnnounce): Promise<boolean> {
+  async canTake (a: JobAnnounce): Promise<boolean> {
     if (this.opts.datanets === undefined) return false
     let spec: AttributionJobSpec
     try { spec = attributionSpecOf(a) } catch { return false }
@@ -131,11 +125,11 @@ export class AttributionMarket {
     if (at === undefined) return false
     const released = await this.trainingRelease(spec.trainJob, at)
     if (released?.resultHash !== keccakText(spec.adapter)) {
-      this.opts.log('attribution job for an adapter no released training job produced: ignored', { job: a.job, trainJob: spec.trainJob })
+      this.ctx.log('attribution job for an adapter no released training job produced: ignored', { job: a.job, trainJob: spec.trainJob })
       return false
     }
     if (spec.trainer !== undefined && addressOfPeer(spec.trainer)?.toLowerCase() !== released.worker.toLowerCase()) {
-      this.opts.log('attribution job names another trainer than the training job\'s worker: ignored', { job: a.job, trainJob: spec.trainJob })
+      this.ctx.log('attribution job names another trainer than the training job\'s worker: ignored', { job: a.job, trainJob: spec.trainJob })
       return false
     }
     return true
@@ -153,70 +147,68 @@ export class AttributionMarket {
 
   /**
    * The worker: fetches what it lacks, scores every example, keeps the checkpoints it
-   * read, and builds the result message. With `forced` (the job drew a forced error) it
-   * also plants the fault: the planted result and its receipt are what it serves until
-   * the reveal, the real ones wait in <job>.receipt.real.bin and `real`.
+   * read (its verifiers fetch them from it), and builds the result. With a forced error
+   * drawn it also plants the fault: the planted result is delivered, the real one waits.
    */
-  async work (state: JobState, opts: { madeUp: boolean, address: string, forced: () => Promise<boolean> }): Promise<{ result: JobResult, real?: JobResult, checkpointDir: string }> {
+  async work (t: WorkTools): Promise<Work> {
+    const { state } = t
+    const started = performance.now()
+    // The made-up-scores adversary: no gradients, scores of a plausible size.
+    const madeUp = t.behaviour.madeUpScores
+    if (madeUp) this.ctx.log('cheating: made-up attribution scores', { job: state.job })
     const spec = attributionSpecOf(state.announce)
-    const checkpointDir = join(this.opts.dir, `${state.job}.ckpt`)
+    const checkpointDir = join(this.ctx.dir, `${state.job}.ckpt`)
     const kept = new FileCheckpointStore(checkpointDir)
     const deps = this.deps(spec, kept, spec.trainer !== undefined ? [{ job: spec.trainJob, peer: spec.trainer }] : [])
-    const run = await runAttributionJob({ ...deps, onCheckpoint: async (step, bytes) => await kept.save(step, bytes) }, spec, { madeUp: opts.madeUp })
-    this.opts.log('attribution scored', { job: state.job, examples: run.receipt.examples, ms: Math.round(run.ms) })
-    const message = async (r: { result: string, receipt: { examples: number, root: string }, receiptBytes: Uint8Array }): Promise<JobResult> => ({
-      job: state.job,
-      worker: opts.address,
-      result: r.result,
-      resultHash: keccakText(r.result),
-      receipt: { head: '0x' + r.receipt.root, entries: r.receipt.examples, every: 1, steps: r.receipt.examples, chain: CID.createV1(raw.code, await sha256.digest(r.receiptBytes)).toString() }
+    const run = await runAttributionJob({ ...deps, onCheckpoint: async (step, bytes) => await kept.save(step, bytes) }, spec, { madeUp })
+    this.ctx.log('attribution scored', { job: state.job, examples: run.receipt.examples, ms: Math.round(run.ms) })
+    const delivery = async (r: { result: string, receipt: { examples: number, root: string }, receiptBytes: Uint8Array }): Promise<Delivery> => ({
+      result: await resultMessage({ job: state.job, worker: this.ctx.me.address, result: r.result, receiptBytes: r.receiptBytes, head: r.receipt.root, entries: r.receipt.examples, every: 1, steps: r.receipt.examples }),
+      receiptBytes: r.receiptBytes,
+      checkpointDir
     })
-    const planted = !opts.madeUp && await opts.forced() ? await run.plant() : undefined
-    // Receipt first: a verifier asks for it as soon as it has the result.
-    if (planted !== undefined) {
-      await writeFileAtomic(join(this.opts.dir, `${state.job}.receipt.real.bin`), run.receiptBytes)
-      await writeFileAtomic(join(this.opts.dir, `${state.job}.receipt.bin`), planted.receiptBytes)
-      return { checkpointDir, result: await message(planted), real: await message(run) }
-    }
-    await writeFileAtomic(join(this.opts.dir, `${state.job}.receipt.bin`), run.receiptBytes)
-    return { checkpointDir, result: await message(run) }
+    const computeMs = performance.now() - started
+    const planted = !madeUp && t.behaviour.plantsForcedErrors && await t.drawsForcedError() ? await run.plant() : undefined
+    if (planted !== undefined) return { delivered: await delivery(planted), real: await delivery(run), computeMs, cheated: false }
+    return { delivered: await delivery(run), computeMs, cheated: madeUp }
   }
 
   /** What the verifier's beacon signs: the receipt's hash. */
-  receiptHash (bytes: Uint8Array): string {
+  beaconSubject (bytes: Uint8Array): string {
     return claimedReceiptHash(bytes)
   }
 
   /** A verifier: the result is the receipt's and the job's, and a sample its beacon picks recomputes. */
-  async verify (state: JobState, result: JobResult, receiptBytes: Uint8Array, claim: { verifier: string, beacon: string, fraction: number }): Promise<AttributionVerdict> {
+  async check (t: CheckTools): Promise<Check> {
+    const { state, result, receiptBytes } = t
     const spec = attributionSpecOf(state.announce)
-    const worker = state.assign!.workers[0].peer
-    const holders = [{ job: state.job, peer: worker }, ...(spec.trainer !== undefined ? [{ job: spec.trainJob, peer: spec.trainer }] : [])]
+    const holders = [{ job: state.job, peer: t.workerPeer }, ...(spec.trainer !== undefined ? [{ job: spec.trainJob, peer: spec.trainer }] : [])]
     // The job-result message must name what the files hold: its head is the receipt's root, its hash the result CID's.
     const root = claimedRoot(receiptBytes)
     if (root !== undefined && ('0x' + root !== result.receipt.head || result.resultHash !== keccakText(result.result))) {
       const err = new OutputRefusedError('the result message names another receipt head or result hash than its files', { head: result.receipt.head, root, resultHash: result.resultHash })
       return { ok: false, checked: [], computeMs: 0, evidence: { job: state.job, result: result.result, receipt: claimedReceiptHash(receiptBytes), root, refused: { name: err.name, message: err.message, details: err.details }, scores: [], tolerance: ATTRIBUTION_TOLERANCE } }
     }
-    return await verifyAttributionJob(this.deps(spec, undefined, holders), spec, { result: result.result, receiptBytes, verifier: claim.verifier, beacon: claim.beacon, fraction: claim.fraction })
+    const v = await verifyAttributionJob(this.deps(spec, undefined, holders), spec, { result: result.result, receiptBytes, verifier: t.verifier, beacon: t.beacon, fraction: t.fraction })
+    return v.ok ? { ok: true, checked: v.checked, computeMs: v.computeMs } : { ok: false, checked: v.checked, computeMs: v.computeMs, evidence: v.evidence ?? { job: state.job } }
   }
 
   /** After the release: the requester records the verified attribution in the datanet's credit map (once). */
-  async recordVerified (state: JobState): Promise<void> {
+  async afterRelease (state: JobState): Promise<void> {
     const datanets = this.opts.datanets
-    if (datanets === undefined || state.result === undefined) return
-    const marker = join(this.opts.dir, `${state.job}.attribution.json`)
+    if (state.role !== 'requester' || datanets === undefined || state.result === undefined) return
+    const marker = join(this.ctx.dir, `${state.job}.attribution.json`)
     if (await readJsonIfExists(marker) !== undefined) return
     try {
       const file = await this.resultFile(state.result.result)
       // The training-cycle entry as this peer's manifest has it, not as the worker said.
       const cycle = (await datanets.view(file.datanet)).cycles.find(c => c.adapter === file.adapter)?.cid
-      if (cycle === undefined) { this.opts.log('no training cycle of the adapter in this peer\'s manifest: attribution not recorded', { job: state.job, adapter: file.adapter }); return }
+      if (cycle === undefined) { this.ctx.log('no training cycle of the adapter in this peer\'s manifest: attribution not recorded', { job: state.job, adapter: file.adapter }); return }
       const entry = await datanets.recordAttribution(file.datanet, { cycle: CID.parse(cycle), method: file.method, credits: file.summary.contributions.map(c => ({ contribution: CID.parse(c.contribution), weight: c.weight, influence: c.tracin })) })
       await writeJsonAtomic(marker, { entry, cycle, result: state.result.result })
-      this.opts.log('verified attribution recorded', { job: state.job, adapter: file.adapter, entry, contributions: file.summary.contributions.length })
+      this.ctx.log('verified attribution recorded', { job: state.job, adapter: file.adapter, entry, contributions: file.summary.contributions.length })
     } catch (err) {
-      this.opts.log('recording the attribution failed', { job: state.job, error: (err as Error).name, message: (err as Error).message })
+      this.ctx.log('recording the attribution failed', { job: state.job, error: (err as Error).name, message: (err as Error).message })
     }
   }
 
@@ -244,11 +236,7 @@ export class AttributionMarket {
    * peer that released the job knows its block from the transaction).
    */
   private async trainingRelease (trainJob: string, at?: number): Promise<{ worker: string, resultHash: string, block: number } | undefined> {
-    const chain = this.opts.chain()
-    const escrow = chain.c.escrow
-    const logs = await escrow.queryFilter(escrow.filters.JobReleased(trainJob), at ?? chain.addresses.deployBlock, at ?? 'latest')
-    const e = logs.length > 0 ? escrow.interface.parseLog(logs[0]) : null
-    return e == null ? undefined : { worker: e.args.worker as string, resultHash: e.args.resultHash as string, block: logs[0].blockNumber }
+    return await this.ctx.chain.jobReleased(trainJob, at)
   }
 
   /**
@@ -257,7 +245,7 @@ export class AttributionMarket {
    * each checked against the chain's hash before it is used.
    */
   private deps (spec: AttributionJobSpec, kept: FileCheckpointStore | undefined, holders: Holder[]): AttributionJobDeps {
-    const { factory, models, datanets, libp2p } = this.opts
+    const { factory, models, datanets } = this.opts
     const trained = models.listAdapters().find(a => a.cid === spec.adapter && a.job !== undefined)
     const local = [...(kept !== undefined ? [kept] : []), ...(trained?.job !== undefined ? [new FileCheckpointStore(factory.jobDir(trained.job))] : [])]
     return {
@@ -274,16 +262,13 @@ export class AttributionMarket {
         }
         const tried: string[] = []
         for (const h of holders) {
-          if (h.peer === this.opts.peerId) continue
+          if (h.peer === this.ctx.me.peerId) continue
           try {
-            const bytes = await fetchReceiptEntry(libp2p, peerIdFromString(h.peer) as PeerId, h.job, step)
-            if (checkpointHash(bytes) === hash) {
-              this.opts.log('checkpoint fetched', { adapter: spec.adapter, step, from: h.peer, by: h.job })
-              return bytes
-            }
-            tried.push(`${h.peer}: not the chain's checkpoint`)
+            const bytes = await fetchCheckpoint(this.ctx.wire.fetch, h.peer, h.job, step, hash)
+            this.ctx.log('checkpoint fetched', { adapter: spec.adapter, step, from: h.peer, by: h.job })
+            return bytes
           } catch (err) {
-            tried.push(`${h.peer}: ${(err as Error).message}`)
+            tried.push(err instanceof CheckpointRefusedError ? `${h.peer}: not the chain's checkpoint` : `${h.peer}: ${(err as Error).message}`)
           }
         }
         throw new CheckpointRefusedError('no holder served the adapter\'s checkpoint', { step, tried })

@@ -20,25 +20,25 @@
 import { keccak256 } from 'ethers'
 import { attributeClassifier, attributeLm, recomputeSample } from '../../../compute/jobs/attribute.ts'
 import { decodeAttributionFile, decodeAttributionReceipt, encodeAttributionFile, encodeAttributionReceipt, MAX_ATTRIBUTION_BYTES, type AttributionFile } from '../../../compute/jobs/attribution-files.ts'
-import { BadJobFileError, InvalidRequestError } from '../../../compute/errors.ts'
+import { InvalidRequestError } from '../../../compute/errors.ts'
 import { decodeAdapter, type Adapter } from '../../../compute/models/artifacts.ts'
 import { Rng } from '../../../compute/random.ts'
 import { canonicalJson } from '../../../compute/train/fingerprint.ts'
 import type { CheckpointStore } from '../../../compute/train/checkpoint-store.ts'
 import { ATTRIBUTION_TOLERANCE, attributionReceipt, attributionReceiptHash, checkAttributionReceipt, compareScores, examplesProof, sampleExamples, type AttributionReceipt, type ScoredExample } from '../../../compute/verify/attribution.ts'
-import { BadReceiptError, CheckpointRefusedError, OutputRefusedError } from '../../../compute/verify/errors.ts'
-import { segmentsForFraction } from '../../../compute/verify/sample.ts'
+import { CheckpointRefusedError, OutputRefusedError } from '../../../compute/verify/errors.ts'
 import type { DatanetView } from '../../../storage/datanet/view.ts'
 import type { ManifestLog } from '../../../storage/manifest/log.ts'
-import { FileTooLargeError, MalformedDagError, NotAFileError, UnsupportedCidError } from '../../../storage/unixfs/index.ts'
 import { ATTRIBUTION_METHOD, attributionCredits, attributionInputs, ChainCheckpoints, creditContext, namedChain, tracinChain, type AttributionJobInputs } from '../../attribution/inputs.ts'
 import type { Doc, ModelFactory, PreparedJob, TrainRequest } from '../../models/model-factory.ts'
 import type { ModelRegistry } from '../../models/model-registry.ts'
+import { receiptSubject } from './kind.ts'
+import { checkResult, sampleCount, type ResultClaim } from './result-check.ts'
+
+export { MAX_CHECKED } from './result-check.ts'
 
 /** Examples a verifier recomputes at the least (the audit rate asks more of large jobs). */
 export const MIN_SAMPLE = 16
-/** A verdict lists at most this many checked examples (job-verdict/1). */
-export const MAX_CHECKED = 1000
 /** Mismatches whose Merkle proof the evidence carries (each shows the claimed score is the worker's). */
 const MAX_PROVEN = 16
 
@@ -92,17 +92,8 @@ export interface AttributionRun {
   plant: () => Promise<Omit<AttributionRun, 'plant' | 'ms'> | undefined>
 }
 
-export interface AttributionClaim {
-  /** CID of the worker's result file. */
-  result: string
-  receiptBytes: Uint8Array
-  /** The verifier's address and beacon: the sample seed. */
-  verifier: string
-  beacon?: string
-  /** Examples to recompute; or this share of them (at least MIN_SAMPLE). */
-  k?: number
-  fraction?: number
-}
+/** Examples to recompute: k, or the audit share of them (at least MIN_SAMPLE). */
+export type AttributionClaim = ResultClaim
 
 export interface AttributionEvidence {
   job: string
@@ -206,79 +197,55 @@ export async function runAttributionJob (deps: AttributionJobDeps, spec: Attribu
   return { ...run, ms: performance.now() - started, plant }
 }
 
-/** The receipt's hash (what the beacon signs), or the bytes' sha256 when they do not decode (verification then refuses them). */
+/** The receipt's hash (what the beacon signs), or the bytes' keccak when they do not decode (verification then refuses them). */
 export function claimedReceiptHash (bytes: Uint8Array): string {
-  try {
-    return attributionReceiptHash(decodeAttributionReceipt(bytes))
-  } catch (err) {
-    if (!(err instanceof BadReceiptError)) throw err
-    return keccak256(bytes).slice(2)
-  }
+  return receiptSubject(bytes, b => attributionReceiptHash(decodeAttributionReceipt(b)))
 }
 
-/** A verifier: checks the receipt, the result file and its summary, then recomputes a sample of the scores. */
+/** A verifier: checks the receipt, the result file and its summary, then recomputes a sample of the scores (./result-check.ts). */
 export async function verifyAttributionJob (deps: AttributionJobDeps, spec: AttributionJobSpec, claim: AttributionClaim): Promise<AttributionVerdict> {
-  let receipt: AttributionReceipt | null = null
-  const refuse = (err: Error & { details?: Record<string, unknown> }): AttributionVerdict => ({
-    ok: false,
-    checked: [],
-    evidence: { job: spec.job, result: claim.result, receipt: receipt === null ? null : attributionReceiptHash(receipt), refused: { name: err.name, message: err.message, details: err.details ?? {} }, scores: [], tolerance: ATTRIBUTION_TOLERANCE },
-    computeMs: 0
-  })
-  try {
-    receipt = decodeAttributionReceipt(claim.receiptBytes)
-  } catch (err) {
-    if (err instanceof BadReceiptError) return refuse(err)
-    throw err
-  }
-  let bytes: Uint8Array
-  try {
-    bytes = await deps.models.fileBytes(claim.result, MAX_ATTRIBUTION_BYTES)
-  } catch (err) {
-    // The worker named a CID that is no file of the allowed size; a block that cannot be found yet throws.
-    if (isBadResultCid(err)) return refuse(err)
-    throw err
-  }
-  let file: AttributionFile
-  try {
-    file = decodeAttributionFile(bytes)
-  } catch (err) {
-    if (err instanceof BadJobFileError) return refuse(err)
-    throw err
-  }
-  const l = await load(deps, spec)
-  try {
-    checkResult(file, spec, l)
-    checkAttributionReceipt(receipt, { job: spec.job, adapter: spec.adapter, checkpoints: l.kept, examples: file.examples, validationLoss: file.validationLoss })
-  } catch (err) {
-    if (err instanceof OutputRefusedError || err instanceof BadReceiptError) return refuse(err)
-    throw err
-  }
-  const n = file.examples.length
-  const sample = sampleExamples(receipt, { verifier: claim.verifier, k: sampleCount(n, claim), beacon: claim.beacon })
-  const started = performance.now()
-  const recomputed = await recomputeSample(l.inputs, sample)
-  const computeMs = performance.now() - started
-  const cmp = compareScores({ sample, claimed: file.examples, claimedValidationLoss: file.validationLoss, recomputed })
-  const ok = cmp.mismatches.length === 0 && cmp.validationLossOk
-  if (ok) return { ok, checked: sample, computeMs }
-  const scores = cmp.mismatches.map((m, i) => {
-    const e = file.examples[m.example]
-    return { ...m, file: e.file, contribution: e.contribution, ...(i < MAX_PROVEN ? { leaf: e, proof: examplesProof(file.examples, m.example) } : {}) }
-  })
-  return {
-    ok,
-    checked: sample,
-    evidence: { job: spec.job, result: claim.result, receipt: attributionReceiptHash(receipt), root: receipt.root, scores, validationLoss: { claimed: file.validationLoss, recomputed: recomputed.validationLoss }, tolerance: ATTRIBUTION_TOLERANCE },
-    computeMs
-  }
+  return await checkResult<AttributionReceipt, AttributionFile, Loaded, AttributionVerdict>({
+    decodeReceipt: decodeAttributionReceipt,
+    fetchResult: async () => await deps.models.fileBytes(claim.result, MAX_ATTRIBUTION_BYTES),
+    decodeResult: decodeAttributionFile,
+    load: async () => await load(deps, spec),
+    match: (receipt, file, l) => {
+      matchResult(file, spec, l)
+      checkAttributionReceipt(receipt, { job: spec.job, adapter: spec.adapter, checkpoints: l.kept, examples: file.examples, validationLoss: file.validationLoss })
+    },
+    recompute: async (receipt, file, l) => {
+      const sample = sampleExamples(receipt, { verifier: claim.verifier, k: sampleCount(file.examples.length, claim, { min: MIN_SAMPLE, fallback: MIN_SAMPLE }), beacon: claim.beacon })
+      const started = performance.now()
+      const recomputed = await recomputeSample(l.inputs, sample)
+      const computeMs = performance.now() - started
+      const cmp = compareScores({ sample, claimed: file.examples, claimedValidationLoss: file.validationLoss, recomputed })
+      const ok = cmp.mismatches.length === 0 && cmp.validationLossOk
+      if (ok) return { ok, checked: sample, computeMs }
+      const scores = cmp.mismatches.map((m, i) => {
+        const e = file.examples[m.example]
+        return { ...m, file: e.file, contribution: e.contribution, ...(i < MAX_PROVEN ? { leaf: e, proof: examplesProof(file.examples, m.example) } : {}) }
+      })
+      return {
+        ok,
+        checked: sample,
+        evidence: { job: spec.job, result: claim.result, receipt: attributionReceiptHash(receipt), root: receipt.root, scores, validationLoss: { claimed: file.validationLoss, recomputed: recomputed.validationLoss }, tolerance: ATTRIBUTION_TOLERANCE },
+        computeMs
+      }
+    },
+    refuse: (refused, receipt) => ({
+      ok: false,
+      checked: [],
+      evidence: { job: spec.job, result: claim.result, receipt: receipt === null ? null : attributionReceiptHash(receipt), refused, scores: [], tolerance: ATTRIBUTION_TOLERANCE },
+      computeMs: 0
+    })
+  }, claim.receiptBytes)
 }
 
 /**
  * The result file must be this job's, over the job's own examples in their order, at
  * the adapter's checkpoints, and its payout summary must be what its scores give.
  */
-function checkResult (file: AttributionFile, spec: AttributionJobSpec, l: Loaded): void {
+function matchResult (file: AttributionFile, spec: AttributionJobSpec, l: Loaded): void {
   for (const k of ['job', 'adapter', 'datanet', 'version', 'base'] as const) {
     if (file[k] !== spec[k]) throw new OutputRefusedError(`the result names another ${k}`, { [k]: file[k], expected: spec[k] })
   }
@@ -308,15 +275,4 @@ function firstDifference (claimed: unknown, expected: unknown, path = 'summary')
   }
   const short = (v: unknown): unknown => typeof v === 'object' && v !== null ? canonicalJson(v).slice(0, 200) : v
   return { path, claimed: short(claimed), expected: short(expected) }
-}
-
-function sampleCount (n: number, claim: AttributionClaim): number {
-  if (claim.k !== undefined && claim.fraction !== undefined) throw new InvalidRequestError('give k or an audit fraction, not both')
-  if (claim.k !== undefined && (!Number.isInteger(claim.k) || claim.k < 1)) throw new InvalidRequestError('k must be a positive integer', { k: claim.k })
-  const k = claim.k ?? Math.max(MIN_SAMPLE, claim.fraction !== undefined ? segmentsForFraction(n, claim.fraction) : 0)
-  return Math.min(n, k, MAX_CHECKED)
-}
-
-function isBadResultCid (err: unknown): err is Error & { details: Record<string, unknown> } {
-  return err instanceof FileTooLargeError || err instanceof NotAFileError || err instanceof MalformedDagError || err instanceof UnsupportedCidError
 }

@@ -12,25 +12,24 @@
 // naming the typed error; a bad job (prompts file, model, adapter, limits) is the
 // requester's, and throws, as does a file that cannot be fetched (missing blocks); a
 // result CID that names no file, or one over the size limit, is the worker's.
-import { BadJobFileError, InvalidRequestError, ShapeMismatchError } from '../../../compute/errors.ts'
+import { InvalidRequestError, ShapeMismatchError } from '../../../compute/errors.ts'
 import { adapterFor, DEFAULT_MAX_BATCH, engineKey, loadInferenceEngine, runInferenceBatch, type InferenceEngine } from '../../../compute/jobs/infer-batch.ts'
-import { decodeOutputsFile, decodePromptsFile, decodeReceiptFile, encodeOutputsFile, encodeReceiptFile, MAX_OUTPUT_TOKENS, MAX_OUTPUTS_BYTES, MAX_PROMPTS_BYTES } from '../../../compute/jobs/infer-files.ts'
+import { decodeOutputsFile, decodePromptsFile, decodeReceiptFile, encodeOutputsFile, encodeReceiptFile, MAX_OUTPUT_TOKENS, MAX_OUTPUTS_BYTES, MAX_PROMPTS_BYTES, type OutputsFile } from '../../../compute/jobs/infer-files.ts'
 import { decodeAdapter } from '../../../compute/models/artifacts.ts'
 import type { LmConfig } from '../../../compute/models/lm/config.ts'
 import type { LoraConfig } from '../../../compute/models/lora.ts'
 import type { ParamSet } from '../../../compute/tensors/param-set.ts'
 import { Tokenizer } from '../../../compute/tokenizer/index.ts'
-import { BadReceiptError, OutputRefusedError } from '../../../compute/verify/errors.ts'
-import { checkInferenceReceipt, generatorFor, inferenceReceipt, inferenceReceiptHash, sampleRequests, verifyInference, type InferenceReceipt, type InferenceVerdict } from '../../../compute/verify/inference.ts'
-import { segmentsForFraction } from '../../../compute/verify/sample.ts'
-import { FileTooLargeError, MalformedDagError, NotAFileError, UnsupportedCidError } from '../../../storage/unixfs/index.ts'
+import { OutputRefusedError } from '../../../compute/verify/errors.ts'
+import { checkInferenceReceipt, generatorFor, inferenceReceipt, inferenceReceiptHash, sampleRequests, verifyInference, type InferenceReceipt } from '../../../compute/verify/inference.ts'
 import type { InferenceEngineCache } from '../../models/inference-engines.ts'
 import type { ModelRegistry } from '../../models/model-registry.ts'
+import { checkResult, sampleCount, type ResultClaim } from './result-check.ts'
+
+export { MAX_CHECKED } from './result-check.ts'
 
 /** Requests a verifier re-generates when told neither k nor a fraction. */
 export const DEFAULT_SAMPLE = 8
-/** A verdict lists at most this many checked requests (job-verdict/1). */
-export const MAX_CHECKED = 1000
 
 export interface InferenceJobDeps {
   models: Pick<ModelRegistry, 'model' | 'adapterBytes' | 'resolveModel'>
@@ -70,17 +69,8 @@ export interface InferenceJobRun {
   ms: number
 }
 
-export interface InferenceClaim {
-  /** CID of the worker's outputs file. */
-  result: string
-  receiptBytes: Uint8Array
-  /** The verifier's address: part of the sample seed. */
-  verifier: string
-  beacon?: string
-  /** Requests to re-generate; or `fraction` of them (at least one); default DEFAULT_SAMPLE. */
-  k?: number
-  fraction?: number
-}
+/** Requests to re-generate: k, or the audit share of them (at least one); default DEFAULT_SAMPLE. */
+export type InferenceClaim = ResultClaim
 
 export interface InferenceMismatchEvidence {
   index: number
@@ -139,88 +129,38 @@ export async function runInferenceJob (deps: InferenceJobDeps, spec: InferenceJo
   return { result, receipt, receiptBytes: encodeReceiptFile(receipt), outputs: run.outputs, tokens: run.outputs.reduce((n, o) => n + o.length, 0), batches: run.batches.length, ms: run.ms }
 }
 
-/** A verifier: checks the worker's receipt and outputs file, then re-generates a sample. */
+/** A verifier: checks the worker's receipt and outputs file, then re-generates a sample (./result-check.ts). */
 export async function verifyInferenceJob (deps: Omit<InferenceJobDeps, 'storeFile'>, spec: InferenceJobSpec, claim: InferenceClaim): Promise<InferenceJobVerdict> {
-  const job = await loadJob(deps, spec)
-  const n = job.prompts.length
-  const k = sampleCount(n, claim)
-  let receipt: InferenceReceipt | null = null
-  const refuse = (err: Error & { details?: Record<string, unknown> }): InferenceJobVerdict => ({
-    ok: false,
-    checked: [],
-    mismatches: [],
-    evidence: { job: spec.job, result: claim.result, receipt: receipt === null ? null : inferenceReceiptHash(receipt), refused: { name: err.name, message: err.message, details: err.details ?? {} }, mismatches: [] },
-    computeMs: 0
-  })
-  let outputs: Int32Array[]
-  try {
-    receipt = decodeReceiptFile(claim.receiptBytes)
-  } catch (err) {
-    if (err instanceof BadReceiptError) return refuse(err)
-    throw err
-  }
-  let outputsBytes: Uint8Array
-  try {
-    outputsBytes = await deps.fetchFile(claim.result, MAX_OUTPUTS_BYTES)
-  } catch (err) {
-    // The worker named a CID that is no file of the allowed size; a block that cannot be found yet throws.
-    if (isBadResultCid(err)) return refuse(err)
-    throw err
-  }
-  try {
-    const file = decodeOutputsFile(outputsBytes)
-    if (file.job !== spec.job) throw new OutputRefusedError('outputs file is for another job', { job: file.job, expected: spec.job })
-    outputs = file.outputs
-    checkInferenceReceipt(receipt, { job: spec.job, prompts: job.prompts, outputs, maxNewTokens: spec.maxNewTokens, stopToken: job.stopToken })
-  } catch (err) {
-    if (isRefusal(err)) return refuse(err)
-    throw err
-  }
-  const sample = sampleRequests(receipt, { verifier: claim.verifier, k, beacon: claim.beacon })
-  const checkedReceipt = receipt
-  let verdict: InferenceVerdict
-  try {
-    verdict = await withEngine(deps, job, undefined, async (engine) => await verifyInference({
-      job: spec.job,
-      receipt: checkedReceipt,
-      prompts: job.prompts,
-      outputs,
-      maxNewTokens: spec.maxNewTokens,
-      stopToken: job.stopToken,
-      sample,
-      generate: generatorFor(engine.generator, adapterFor(engine, job.adapter)),
-      context: job.cfg.context,
-      maxBatch: Math.max(2, deps.maxBatch ?? DEFAULT_MAX_BATCH)
-    }))
-  } catch (err) {
-    if (isRefusal(err)) return refuse(err)
-    throw err
-  }
-  const mismatches = verdict.mismatches.map(m => ({ index: m.index, firstDivergence: m.firstDivergence, claimed: Array.from(m.claimed), recomputed: Array.from(m.recomputed) }))
-  return {
-    ok: verdict.ok,
-    checked: verdict.checked,
-    mismatches,
-    evidence: verdict.ok ? undefined : { job: spec.job, result: claim.result, receipt: inferenceReceiptHash(receipt), mismatches },
-    computeMs: verdict.computeMs
-  }
-}
-
-/** Worker data that does not hold together: what becomes a verdict rather than a throw. */
-function isRefusal (err: unknown): err is BadReceiptError | OutputRefusedError | BadJobFileError {
-  // BadJobFileError here is the outputs file's: the prompts file is decoded before any of this.
-  return err instanceof BadReceiptError || err instanceof OutputRefusedError || err instanceof BadJobFileError
-}
-
-function isBadResultCid (err: unknown): err is Error & { details: Record<string, unknown> } {
-  return err instanceof FileTooLargeError || err instanceof NotAFileError || err instanceof MalformedDagError || err instanceof UnsupportedCidError
-}
-
-function sampleCount (n: number, claim: InferenceClaim): number {
-  if (claim.k !== undefined && claim.fraction !== undefined) throw new InvalidRequestError('give k or an audit fraction, not both')
-  if (claim.k !== undefined && (!Number.isInteger(claim.k) || claim.k < 1)) throw new InvalidRequestError('k must be a positive integer', { k: claim.k })
-  const k = claim.fraction !== undefined ? Math.max(1, segmentsForFraction(n, claim.fraction)) : claim.k ?? DEFAULT_SAMPLE
-  return Math.min(n, k, MAX_CHECKED)
+  const evidence = (receipt: InferenceReceipt | null, extra: Partial<InferenceEvidence>): InferenceEvidence =>
+    ({ job: spec.job, result: claim.result, receipt: receipt === null ? null : inferenceReceiptHash(receipt), mismatches: [], ...extra })
+  return await checkResult<InferenceReceipt, OutputsFile, LoadedJob, InferenceJobVerdict>({
+    decodeReceipt: decodeReceiptFile,
+    fetchResult: async () => await deps.fetchFile(claim.result, MAX_OUTPUTS_BYTES),
+    decodeResult: decodeOutputsFile,
+    load: async () => await loadJob(deps, spec),
+    match: (receipt, file, job) => {
+      if (file.job !== spec.job) throw new OutputRefusedError('outputs file is for another job', { job: file.job, expected: spec.job })
+      checkInferenceReceipt(receipt, { job: spec.job, prompts: job.prompts, outputs: file.outputs, maxNewTokens: spec.maxNewTokens, stopToken: job.stopToken })
+    },
+    recompute: async (receipt, file, job) => {
+      const sample = sampleRequests(receipt, { verifier: claim.verifier, k: sampleCount(job.prompts.length, claim, { min: 1, fallback: DEFAULT_SAMPLE }), beacon: claim.beacon })
+      const verdict = await withEngine(deps, job, undefined, async (engine) => await verifyInference({
+        job: spec.job,
+        receipt,
+        prompts: job.prompts,
+        outputs: file.outputs,
+        maxNewTokens: spec.maxNewTokens,
+        stopToken: job.stopToken,
+        sample,
+        generate: generatorFor(engine.generator, adapterFor(engine, job.adapter)),
+        context: job.cfg.context,
+        maxBatch: Math.max(2, deps.maxBatch ?? DEFAULT_MAX_BATCH)
+      }))
+      const mismatches = verdict.mismatches.map(m => ({ index: m.index, firstDivergence: m.firstDivergence, claimed: Array.from(m.claimed), recomputed: Array.from(m.recomputed) }))
+      return { ok: verdict.ok, checked: verdict.checked, mismatches, evidence: verdict.ok ? undefined : evidence(receipt, { mismatches }), computeMs: verdict.computeMs }
+    },
+    refuse: (refused, receipt) => ({ ok: false, checked: [], mismatches: [], evidence: evidence(receipt, { refused }), computeMs: 0 })
+  }, claim.receiptBytes)
 }
 
 /** The model, adapter, tokenizer and tokenized prompts of a job; throws for a job that cannot run. */

@@ -1,0 +1,143 @@
+// The referee's part: on a verdict whose replay disagreed, bisect between worker and
+// verifier over the segment (./disputes.ts plays the game over /openledger/dispute),
+// recompute the one step left, publish the ruling, and slash whoever it refutes by the
+// shared verdict rule (a refuted verifier for a false accusation, with the worker as
+// prover; a refuted worker for skipped steps, with the verifier as prover). A forced-
+// error reveal first ends the matter. A ruling for the worker counts as the referee's
+// approval (its Completion signature rides with it).
+import { decodeTrainingReceipt } from '../../compute/jobs/training-receipt-file.ts'
+import { BadReceiptError, CheckpointRefusedError } from '../../compute/verify/errors.ts'
+import type { TrainingReceipt } from '../../compute/verify/sample.ts'
+import { checkReceipt } from '../../compute/verify/training.ts'
+import { NotADisputeError } from '../../protocols/dispute/dispute.ts'
+import { DisputeQueryMessage, JobRulingMessage, type DisputeQuery, type JobRuling, type JobVerdict } from '../../protocols/messages/index.ts'
+import { jobVerdict } from '../../settlement/policy/index.ts'
+import type { ModelFactory } from '../models/model-factory.ts'
+import type { MarketContext } from './context.ts'
+import { playDispute, type DisputeAsk, type Party } from './disputes.ts'
+import type { ForcedErrors } from './forced-reveals.ts'
+import { trainRequestOf } from './job-spec.ts'
+import { transition, verdictsOn, type JobState } from './job-state.ts'
+import { fetchCheckpoint, fetchReceipt, ReceiptMismatchError } from './receipts.ts'
+import { completion, evidenceRef } from './signing.ts'
+import { slash } from './slasher.ts'
+
+/** The worker's training receipt for a disputed result, checked against the CID its result names. */
+export async function disputedReceipt (ctx: MarketContext, state: JobState): Promise<TrainingReceipt> {
+  try {
+    return decodeTrainingReceipt(await fetchReceipt(ctx.wire.fetch, state.assign!.workers[0].peer, state.job, state.result!.receipt.chain))
+  } catch (err) {
+    if (err instanceof ReceiptMismatchError || err instanceof BadReceiptError) throw new NotADisputeError(`the worker's receipt does not hold: ${err.message}`, { job: state.job })
+    throw err
+  }
+}
+
+/** The worker's checkpoint at the start of `segment`, checked against its receipt. */
+export async function disputedStart (ctx: MarketContext, state: JobState, receipt: TrainingReceipt, segment: number): Promise<Uint8Array> {
+  const { step, hash } = receipt.chain[segment - 1]
+  try {
+    return await fetchCheckpoint(ctx.wire.fetch, state.assign!.workers[0].peer, state.job, step, hash)
+  } catch (err) {
+    if (err instanceof CheckpointRefusedError) throw new NotADisputeError('the checkpoint is not the receipt\'s', { job: state.job, step })
+    throw err
+  }
+}
+
+export class Referee {
+  private readonly ctx: MarketContext
+  private readonly factory: Pick<ModelFactory, 'replayTask'>
+  private readonly forced: ForcedErrors
+  private readonly ruling = new Set<string>()
+
+  constructor (ctx: MarketContext, factory: Pick<ModelFactory, 'replayTask'>, forced: ForcedErrors) {
+    this.ctx = ctx
+    this.factory = factory
+    this.forced = forced
+  }
+
+  async rule (job: string, v: JobVerdict, challenger: { peerId: string, address: string }): Promise<void> {
+    const { ctx } = this
+    const key = `${job}:${v.resultHash}:${challenger.address.toLowerCase()}`
+    if (this.ruling.has(key) || v.dispute === undefined) return
+    this.ruling.add(key)
+    const dispute = v.dispute
+    try {
+      let state = await ctx.store.status(job)
+      if ((state.rulings ?? []).some(r => r.resultHash === v.resultHash && r.challenger.toLowerCase() === challenger.address.toLowerCase())) return
+      if (state.result?.resultHash !== v.resultHash) { ctx.log('dispute over a result the referee never got', { job }); return }
+      if (state.assign?.workers[0].commit !== undefined && await this.forced.revealedWhileWaiting(job, v.resultHash)) {
+        ctx.log('disputed result was a forced error: no ruling', { job })
+        return
+      }
+      state = await ctx.store.status(job)
+      transition(state, 'verifying')
+      await ctx.store.save(state)
+      const result = state.result!
+      const workerPeer = state.assign!.workers[0].peer
+      const receipt = await disputedReceipt(ctx, state)
+      const started = performance.now()
+      const replay = await this.factory.replayTask(trainRequestOf(state.announce), AbortSignal.timeout(3_600_000))
+      let ruling: Awaited<ReturnType<typeof playDispute>>
+      try {
+        checkReceipt(replay.task, receipt)
+        if (receipt.chain[dispute.segment]?.step !== dispute.step) throw new NotADisputeError('the dispute names no checkpoint of the receipt', { segment: dispute.segment })
+        const peerOf = (p: Party): string => p === 'worker' ? workerPeer : challenger.peerId
+        const query = (step: number, wantState: boolean): DisputeQuery => ({ job, resultHash: v.resultHash, segment: dispute.segment, step, state: wantState })
+        const ask: DisputeAsk = {
+          hash: async (party, step) => {
+            const q = query(step, false)
+            const r = await ctx.wire.askDispute(peerOf(party), q, ctx.seal(DisputeQueryMessage.type, q))
+            return { hash: r.claim!.body.hash, claim: r.claimBytes! }
+          },
+          state: async (party, step) => {
+            const q = query(step, true)
+            return (await ctx.wire.askDispute(peerOf(party), q, ctx.seal(DisputeQueryMessage.type, q))).state!
+          }
+        }
+        const s = state
+        ruling = await playDispute({
+          task: replay.task,
+          receipt,
+          segment: dispute.segment,
+          challengerClaim: dispute.hash,
+          start: async () => dispute.segment === 0 ? null : await disputedStart(ctx, s, receipt, dispute.segment),
+          ask,
+          log: (msg, fields) => ctx.log(msg, { job, ...fields })
+        })
+      } finally {
+        await replay.release()
+      }
+      const evidence = await evidenceRef(ruling.evidence)
+      const body: JobRuling = {
+        job, worker: result.worker, resultHash: v.resultHash, challenger: challenger.address, step: ruling.step, rounds: ruling.rounds, faulty: ruling.faulty, evidence,
+        ...(ruling.faulty === 'challenger' ? { completion: await completion(ctx, job, result) } : {})
+      }
+      const latest = await ctx.store.status(job)
+      latest.rulings = [...(latest.rulings ?? []), { ...body, detail: ruling.evidence }]
+      transition(latest, ruling.faulty === 'challenger' ? 'verified' : 'failed')
+      latest.wallMs = performance.now() - started
+      await ctx.store.save(latest)
+      await ctx.publish('verdicts', JobRulingMessage.type, body)
+      ctx.log('dispute ruled', { job, faulty: ruling.faulty, step: ruling.step, rounds: ruling.rounds })
+      await ctx.book.record(result.worker, ruling.faulty === 'challenger' ? 'verified' : 'failed', job)
+      // Who is slashed, by the rule the simulator uses too.
+      const verdicts = verdictsOn(latest, v.resultHash)
+      const judged = ruling.faulty === 'challenger'
+        ? jobVerdict({ worker: result.worker.toLowerCase(), verdicts, referee: 'clean', refuted: [challenger.address.toLowerCase()] })
+        : jobVerdict({ worker: result.worker.toLowerCase(), verdicts, referee: 'fault', fault: 'skipped-steps' })
+      for (const x of judged.slashes) {
+        const target = x.peer === result.worker.toLowerCase() ? result.worker : x.peer === challenger.address.toLowerCase() ? challenger.address : undefined
+        if (target === undefined) continue
+        const slashed = await slash(ctx, job, { address: target, role: x.role, fault: x.fault }, evidence.hash, x.prover ?? ctx.me.address)
+        if (slashed !== undefined) {
+          const s2 = await ctx.store.status(job)
+          s2.slash = slashed
+          await ctx.store.save(s2)
+        }
+      }
+    } catch (err) {
+      this.ruling.delete(key)
+      ctx.log('dispute failed', { job, error: (err as Error).name, message: (err as Error).message })
+    }
+  }
+}
