@@ -54,8 +54,7 @@ export interface JobState {
   bids?: Array<JobBid & { peer: string, address: string }>
   assign?: JobAssign
   result?: JobResult
-  /** Worker: the factory job that trained the result, and the folder of the checkpoints it hands over (none: it has none). */
-  factoryJob?: string
+  /** Worker: the folder of the checkpoints it hands over (none: it has none). */
   checkpointDir?: string
   /** Verdicts from the assigned verifiers, each with the address that signed its envelope. */
   verdicts?: Array<JobVerdict & { by: string }>

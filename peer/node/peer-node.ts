@@ -8,9 +8,6 @@
 import { randomBytes } from 'node:crypto'
 import { join } from 'node:path'
 import { rm } from 'node:fs/promises'
-import type { PeerId } from '@libp2p/interface'
-import { peerIdFromString } from '@libp2p/peer-id'
-import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
 import type { Helia } from '@helia/interface'
 import { FsBlockstore } from 'blockstore-fs'
 import { FsDatastore } from 'datastore-fs'
@@ -18,7 +15,6 @@ import { measureCapacity, type CapacityFacts } from '../../compute/capacity/inde
 import { sealEnvelope, maxEnvelopeBytes, type Envelope } from '../../protocols/envelope.ts'
 import { topicValidator } from '../../protocols/gossip-validator.ts'
 import { Hello } from '../../protocols/hello/hello.ts'
-import { identityOf } from '../../protocols/identity.ts'
 import { Inbound } from '../../protocols/inbound.ts'
 import { CapacityAdvertMessage, defaultRegistry, type CapacityAdvert } from '../../protocols/messages/index.ts'
 import type { MessageRegistry } from '../../protocols/registry.ts'
@@ -31,9 +27,11 @@ import { AGENT } from '../version.ts'
 import type { StatusReport } from '../api/status-report.ts'
 import { AdvertBook, type AdvertRecord } from '../adverts/advert-book.ts'
 import { Advertiser } from '../adverts/advertiser.ts'
-import { InboundStats, type InboundReport } from '../api/inbound-stats.ts'
+import { InboundStats } from '../api/inbound-stats.ts'
 import { createPeerStack, type PeerLibp2p } from './libp2p.ts'
 import { installChaos } from './chaos.ts'
+import { Dialer } from './dialer.ts'
+import { startChainServices } from './chain-services.ts'
 import { startApiServer, type ApiServer, type Route } from '../api/server.ts'
 import { withFileLock } from '../adverts/bench-lock.ts'
 import { datanetRoutes } from '../api/datanet-routes.ts'
@@ -45,19 +43,13 @@ import { ModelFactory } from '../models/model-factory.ts'
 import { ModelRegistry } from '../models/model-registry.ts'
 import { modelRoutes } from '../api/model-routes.ts'
 import type { ChainConfig } from '../settlement/chain-config.ts'
-import { Governance } from '../settlement/governance.ts'
-import { settlementRoutes } from '../api/settlement-routes.ts'
-import { SettlementService } from '../settlement/settlement-service.ts'
+import type { SettlementService } from '../settlement/settlement-service.ts'
 import type { Cheat } from '../market/adversaries/cheat-modes.ts'
-import { behaviourOf } from '../market/adversaries/behaviour.ts'
-import { MarketService } from '../market/market-service.ts'
-import { describeJob } from '../settlement/job-description.ts'
-import { marketRoutes } from '../api/market-routes.ts'
-import { REWARDS_PROTOCOL } from '../../protocols/rewards/rewards.ts'
-import { ChainWatch } from '../settlement/chain-watch.ts'
+import type { MarketService } from '../market/market-service.ts'
+import type { ChainWatch } from '../settlement/chain-watch.ts'
 import { dashboardRoutes, loadDashboardPage } from '../api/dashboard-routes.ts'
 import { DashboardSummary } from '../api/dashboard-summary.ts'
-import { JobWatch } from '../market/job-watch.ts'
+import type { JobWatch } from '../market/job-watch.ts'
 
 export type { StatusReport, ConnectionInfo } from '../api/status-report.ts'
 
@@ -96,10 +88,6 @@ export interface PeerNodeOptions {
 
 interface NodeFile { listen: string[] }
 const MAX_LATENCY_SAMPLES = 2_000
-/** Beyond this many connections, adverts no longer trigger dials. */
-const MAX_ADVERT_DIALS = 32
-/** How long the larger peer id waits before dialling (see dialOnce). */
-const DIAL_BACKOFF_MS = 2_000
 
 export class PeerNode {
   readonly identity: Identity
@@ -117,6 +105,7 @@ export class PeerNode {
   private blockstore?: FsBlockstore
   private helia?: Helia
   private hello?: Hello
+  private dialer?: Dialer
   private advertiser?: Advertiser
   private api?: ApiServer
   private datanetService?: DatanetService
@@ -213,11 +202,8 @@ export class PeerNode {
 
     libp2p.services.pubsub.topicValidators.set(this.topic,
       topicValidator(inbound, CAPACITY_TOPIC, this.topic, (env) => this.onAdvert(env as Envelope<CapacityAdvert>, 'gossip')))
-    libp2p.addEventListener('peer:discovery', (evt) => { void this.dialIfNew(evt.detail.id) })
-    libp2p.addEventListener('connection:open', (evt) => {
-      // The dialler starts the hello; one exchange gives both sides the other's advert.
-      if (evt.detail.direction === 'outbound') void this.greet(evt.detail.remotePeer)
-    })
+    this.dialer = new Dialer({ libp2p, hello: this.hello, bootstrap: this.opts.bootstrap ?? [], stopping: () => this.stopping != null, log: this.log })
+    this.dialer.start()
 
     libp2p.services.pubsub.subscribe(this.topic)
     await this.hello.start()
@@ -245,50 +231,16 @@ export class PeerNode {
 
     const chainRoutes: Route[] = []
     if (this.opts.chain != null) {
-      const settlement = new SettlementService({
-        config: this.opts.chain,
-        identity: this.identity,
-        dataDir: this.dataDir,
-        aggregator: this.opts.aggregator === true,
-        epochIntervalMs: this.opts.epochIntervalMs ?? 15_000,
-        host: libp2p,
-        aggregators: async () => (await libp2p.peerStore.all()).filter(p => p.protocols.includes(REWARDS_PROTOCOL)).map(p => p.id),
-        describeJob: async (jobId) => await describeJob(jobId, {
-          job: async (id) => await this.market?.status(id).catch(() => undefined),
-          views: async () => await Promise.all(datanets.store.list().map(async l => await datanets.store.view(l.id))),
-          attribution: async (id) => await this.market?.attributionCredit(id).catch(() => undefined),
-          log: this.log
-        }),
-        log: this.log
+      const c = await startChainServices({
+        chain: this.opts.chain, identity: this.identity, network: this.network, registry: this.registry, inbound, libp2p, dataDir: this.dataDir,
+        datanets, models, factory, threads: this.opts.threads, aggregator: this.opts.aggregator === true, epochIntervalMs: this.opts.epochIntervalMs ?? 15_000,
+        cheat: this.opts.cheat, forcedErrorRate: this.opts.forcedErrorRate, log: this.log
       })
-      await settlement.start()
-      this.settlement = settlement
-      chainRoutes.push(...settlementRoutes(settlement, new Governance(() => settlement.chain, this.dataDir)))
-      const market = new MarketService({
-        identity: this.identity,
-        network: this.network,
-        registry: this.registry,
-        inbound,
-        libp2p,
-        settlement,
-        factory,
-        modelKind: (m) => { try { return models.resolveModel(m).kind } catch { return undefined } },
-        models,
-        threads: this.opts.threads,
-        cycles: async (datanet) => (await datanets.show(datanet.split('@')[0])).cycles,
-        datanets: { view: async (d) => await datanets.store.view(d), nearDuplicateFiles: async (log) => await datanets.nearDuplicateFiles(log), recordAttribution: async (d, r) => await datanets.recordAttribution(d, r) },
-        dataDir: this.dataDir,
-        behaviour: behaviourOf(this.opts.cheat),
-        forcedErrorRate: this.opts.forcedErrorRate,
-        log: this.log
-      })
-      await market.start()
-      this.market = market
-      chainRoutes.push(...marketRoutes(market))
-      this.jobWatch = new JobWatch({ libp2p, network: this.network, registry: this.registry })
-      this.jobWatch.start()
-      this.chainWatch = new ChainWatch(this.opts.chain)
-      this.log('settlement ready', { chainId: this.opts.chain.chainId, aggregator: this.opts.aggregator === true })
+      this.settlement = c.settlement
+      this.market = c.market
+      this.jobWatch = c.jobWatch
+      this.chainWatch = c.chainWatch
+      chainRoutes.push(...c.routes)
     }
 
     // The token guards the POST routes; run.json is readable by this user only.
@@ -321,7 +273,7 @@ export class PeerNode {
     await this.publishAdvert()
     this.timer = setInterval(() => { void this.tick() }, advertInterval)
     this.timer.unref()
-    void this.reconnect()
+    void this.dialer.reconnect()
   }
 
   /** Peers that can hold shards: every live advert, this peer's own included. */
@@ -357,17 +309,7 @@ export class PeerNode {
       this.latencySamples.push(now - env.ts)
       if (this.latencySamples.length > MAX_LATENCY_SAMPLES) this.latencySamples.shift()
     }
-    if (fresh) void this.dialAdvertised(env)
-  }
-
-  /** Adverts double as discovery: connect to advertisers we are not connected to yet. */
-  private async dialAdvertised (env: Envelope<CapacityAdvert>): Promise<void> {
-    if (this.stopping != null || this.node.getConnections().length >= MAX_ADVERT_DIALS) return
-    const { peerId } = identityOf(env.signer)
-    if (peerId === this.identity.peerId) return
-    const addrs = env.body.addrs.flatMap(a => { try { return [multiaddr(a)] } catch { return [] } })
-      .filter(a => a.getComponents().some(c => c.name === 'p2p' && c.value === peerId))
-    if (addrs.length > 0) await this.dialOnce(peerIdFromString(peerId), addrs)
+    if (fresh) void this.dialer?.dialAdvertised(env)
   }
 
   private async publishAdvert (): Promise<void> {
@@ -384,53 +326,7 @@ export class PeerNode {
     if (this.stopping != null) return
     this.book.expire(Date.now())
     await this.publishAdvert()
-    if (this.node.getConnections().length === 0) await this.reconnect()
-  }
-
-  /** Dial the bootstrap list and every peer the peer store remembers. */
-  private async reconnect (): Promise<void> {
-    const targets: Array<Parameters<PeerLibp2p['dial']>[0]> = []
-    for (const addr of this.opts.bootstrap ?? []) targets.push(multiaddr(addr))
-    for (const peer of await this.node.peerStore.all()) {
-      if (!peer.id.equals(this.node.peerId) && peer.addresses.length > 0) targets.push(peer.id)
-    }
-    if (targets.length === 0) return
-    const results = await Promise.allSettled(targets.map(async t => await this.node.dial(t, { signal: AbortSignal.timeout(5_000) })))
-    const failed = results.filter(r => r.status === 'rejected')
-    this.log('reconnect', { targets: targets.length, failed: failed.length, error: (failed[0] as PromiseRejectedResult | undefined)?.reason?.message })
-  }
-
-  private async dialIfNew (peer: PeerId): Promise<void> {
-    if (this.stopping != null || peer.equals(this.node.peerId)) return
-    await this.dialOnce(peer, [])
-  }
-
-  /**
-   * When two peers learn of each other at the same moment (an advert, mDNS) both
-   * would dial, leaving two connections. The peer with the smaller id dials at once;
-   * the other waits, and dials only if no connection appeared (it may be the only
-   * one of the two that can reach the other).
-   */
-  private async dialOnce (peer: PeerId, addrs: Multiaddr[]): Promise<void> {
-    const connected = (): boolean => this.node.getConnections(peer).length > 0
-    if (connected()) return
-    if (this.identity.peerId > peer.toString()) {
-      await new Promise(resolve => setTimeout(resolve, DIAL_BACKOFF_MS + Math.random() * DIAL_BACKOFF_MS))
-      if (this.stopping != null || connected()) return
-    }
-    try {
-      await this.node.dial(addrs.length > 0 ? addrs : peer, { signal: AbortSignal.timeout(5_000) })
-    } catch (err) {
-      this.log('dial failed', { peer: peer.toString(), error: (err as Error).message })
-    }
-  }
-
-  private async greet (peer: PeerId): Promise<void> {
-    try {
-      await this.hello!.exchange(peer)
-    } catch (err) {
-      this.log('hello failed', { peer: peer.toString(), error: (err as Error).name })
-    }
+    if (this.node.getConnections().length === 0) await this.dialer?.reconnect()
   }
 
   status (): StatusReport {

@@ -1,0 +1,103 @@
+// The part of a peer that needs a chain, composed: settlement (wallet, rewards, on an
+// aggregator the epoch builder, which describes each released job by what the market
+// knows of it), the task market (injected with the behaviour the node plays), the
+// watches the dashboard reads, and their API routes. Started only with a deployment.
+import { REWARDS_PROTOCOL } from '../../protocols/rewards/rewards.ts'
+import type { Inbound } from '../../protocols/inbound.ts'
+import type { MessageRegistry } from '../../protocols/registry.ts'
+import type { Route } from '../api/server.ts'
+import { marketRoutes } from '../api/market-routes.ts'
+import { settlementRoutes } from '../api/settlement-routes.ts'
+import type { DatanetService } from '../datanets/datanet-service.ts'
+import type { Identity } from '../identity/keystore.ts'
+import { behaviourOf } from '../market/adversaries/behaviour.ts'
+import type { Cheat } from '../market/adversaries/cheat-modes.ts'
+import { JobWatch } from '../market/job-watch.ts'
+import { MarketService } from '../market/market-service.ts'
+import type { ModelFactory } from '../models/model-factory.ts'
+import type { ModelRegistry } from '../models/model-registry.ts'
+import type { ChainConfig } from '../settlement/chain-config.ts'
+import { ChainWatch } from '../settlement/chain-watch.ts'
+import { Governance } from '../settlement/governance.ts'
+import { describeJob } from '../settlement/job-description.ts'
+import { SettlementService } from '../settlement/settlement-service.ts'
+import type { PeerLibp2p } from './libp2p.ts'
+
+export interface ChainServicesOptions {
+  chain: ChainConfig
+  identity: Identity
+  network: string
+  registry: MessageRegistry
+  inbound: Inbound
+  libp2p: PeerLibp2p
+  dataDir: string
+  datanets: DatanetService
+  models: ModelRegistry
+  factory: ModelFactory
+  threads?: number
+  aggregator: boolean
+  epochIntervalMs: number
+  cheat?: Cheat
+  forcedErrorRate?: number
+  log: (msg: string, fields?: Record<string, unknown>) => void
+}
+
+export interface ChainServices {
+  settlement: SettlementService
+  market: MarketService
+  jobWatch: JobWatch
+  chainWatch: ChainWatch
+  routes: Route[]
+}
+
+export async function startChainServices (o: ChainServicesOptions): Promise<ChainServices> {
+  const { libp2p, datanets, models } = o
+  let market: MarketService | undefined
+  const settlement = new SettlementService({
+    config: o.chain,
+    identity: o.identity,
+    dataDir: o.dataDir,
+    aggregator: o.aggregator,
+    epochIntervalMs: o.epochIntervalMs,
+    host: libp2p,
+    aggregators: async () => (await libp2p.peerStore.all()).filter(p => p.protocols.includes(REWARDS_PROTOCOL)).map(p => p.id),
+    describeJob: async (jobId) => await describeJob(jobId, {
+      job: async (id) => await market?.status(id).catch(() => undefined),
+      views: async () => await Promise.all(datanets.store.list().map(async l => await datanets.store.view(l.id))),
+      attribution: async (id) => await market?.attributionCredit(id).catch(() => undefined),
+      log: o.log
+    }),
+    log: o.log
+  })
+  await settlement.start()
+  market = new MarketService({
+    identity: o.identity,
+    network: o.network,
+    registry: o.registry,
+    inbound: o.inbound,
+    libp2p,
+    settlement,
+    factory: o.factory,
+    modelKind: (m) => { try { return models.resolveModel(m).kind } catch { return undefined } },
+    models,
+    threads: o.threads,
+    cycles: async (datanet) => (await datanets.show(datanet.split('@')[0])).cycles,
+    datanets: { view: async (d) => await datanets.store.view(d), nearDuplicateFiles: async (log) => await datanets.nearDuplicateFiles(log), recordAttribution: async (d, r) => await datanets.recordAttribution(d, r) },
+    dataDir: o.dataDir,
+    behaviour: behaviourOf(o.cheat),
+    forcedErrorRate: o.forcedErrorRate,
+    log: o.log
+  })
+  await market.start()
+  const jobWatch = new JobWatch({ libp2p, network: o.network, registry: o.registry })
+  jobWatch.start()
+  const chainWatch = new ChainWatch(o.chain)
+  o.log('settlement ready', { chainId: o.chain.chainId, aggregator: o.aggregator })
+  return {
+    settlement,
+    market,
+    jobWatch,
+    chainWatch,
+    routes: [...settlementRoutes(settlement, new Governance(() => settlement.chain, o.dataDir)), ...marketRoutes(market)]
+  }
+}
