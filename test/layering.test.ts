@@ -1,6 +1,6 @@
-// The house plan as a test (/work/shared/ARCHITECTURE.md): every import of every .ts file
-// in the project's folders, checked against the layering rules, with no circles and no
-// relative import that names no file. The checker (helpers/import-graph.ts) is tested
+// The house plan's layering as a test: every import of every .ts file in the project's
+// folders, checked against the layering rules, with no circles and no relative import
+// that names no file. The checker (helpers/import-graph.ts) is tested
 // first on synthetic file sets, so a pass on the tree means something.
 import assert from 'node:assert/strict'
 import { readdirSync, readFileSync, statSync } from 'node:fs'

@@ -1,7 +1,7 @@
 // The import graph of the project's TypeScript and the layering rules it must keep
-// (/work/shared/ARCHITECTURE.md, README "Layout"). Pure: it is given the files' text and
-// a way to ask whether a path exists, so test/layering.test.ts can run it on the tree
-// and on synthetic file sets alike.
+// (the house plan: engines below protocols/ below peer/; see RULES). Pure: it is given
+// the files' text and a way to ask whether a path exists, so test/layering.test.ts can
+// run it on the tree and on synthetic file sets alike.
 //
 // Imports are read with a small tokenizer (comments, strings, template literals and
 // regular expressions are skipped as such), so an import written inside a string or a
