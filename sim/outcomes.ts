@@ -32,6 +32,16 @@ export interface Outcomes {
   breakEven: number
 }
 
+/** One run of a parameter sweep (sweep.ts): the value it ran with and its outcomes. */
+export interface SweepRun {
+  param: string
+  value: number
+  scenario: string
+  /** Directory of the run's own report, relative to the sweep's. */
+  dir: string
+  outcomes: Outcomes
+}
+
 export function outcomes (r: SimResult): Outcomes {
   const k = Object.fromEntries(r.kinds.map(x => [x.kind, x])) as Record<AgentKind, SimResult['kinds'][number]>
   const sum = (kinds: AgentKind[], f: (x: SimResult['kinds'][number]) => number): number => kinds.reduce((a, n) => a + f(k[n]), 0)

@@ -3,18 +3,11 @@
 // This is the question a gOPEN vote asks: what does this value do to the network?
 import { join } from 'node:path'
 import { runSimulation, type RunOptions } from './engine.ts'
-import { outcomes, type Outcomes } from './outcomes.ts'
+import { outcomes, type SweepRun } from './outcomes.ts'
 import { writeRun } from './report/write.ts'
 import { isIntegerParam, setParam, sweepValues, type Scenario, type SweepSpec } from './scenario.ts'
 
-export interface SweepRun {
-  param: string
-  value: number
-  scenario: string
-  /** Directory of the run's own report, relative to the sweep's. */
-  dir: string
-  outcomes: Outcomes
-}
+export type { SweepRun } from './outcomes.ts'
 
 export interface SweepOptions extends RunOptions {
   /** Write each run's report into out/<param>=<value>/. */

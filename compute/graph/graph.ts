@@ -3,35 +3,16 @@
 // nodes are added, because autodiff needs them (a broadcast Add's gradient must be
 // summed back to the smaller operand's shape). Dims are numbers or symbols ('batch').
 
-import { buildModel, type AttributeValue, type ElementType, type FloatAttribute, type TensorAttribute, type TensorData } from '../onnx/model-proto.ts'
+import { buildModel, type ElementType, type TensorData } from '../onnx/model-proto.ts'
 import { GraphBuildError } from '../errors.ts'
 import { inferShapes } from './shapes.ts'
+import type { Attribute, Constant, Dim, FloatType, Node, TensorInfo } from './types.ts'
+
+export type { Attribute, Constant, Dim, FloatType, Node, TensorInfo } from './types.ts'
 
 /** ONNX 1.13: opset 18 (Reduce* and Split take axes/sizes as inputs), IR version 8. */
 export const OPSET = 18
 const IR_VERSION = 8
-
-export type Dim = number | string
-export type FloatType = 'float32' | 'float64'
-
-export interface TensorInfo {
-  type: ElementType
-  shape: readonly Dim[]
-}
-
-export type Attribute = AttributeValue | FloatAttribute | TensorAttribute
-
-export interface Node {
-  op: string
-  inputs: string[]
-  outputs: string[]
-  attrs: Record<string, Attribute>
-}
-
-export interface Constant {
-  info: TensorInfo
-  data: TensorData
-}
 
 export class Graph {
   /** Element type of the float tensors this graph computes in (float64 for gradient checks). */

@@ -3,15 +3,26 @@
 // known statically (a Reshape's -1 over a symbolic input) becomes a fresh symbol.
 
 import { GraphBuildError } from '../errors.ts'
-import type { Dim, Graph, Node, TensorInfo } from './graph.ts'
 import type { ElementType } from '../onnx/model-proto.ts'
+import type { Dim, FloatType, Node, TensorInfo } from './types.ts'
 
 const UNARY = new Set(['Identity', 'Neg', 'Exp', 'Log', 'Sqrt', 'Tanh', 'Sigmoid', 'Relu', 'Erf', 'Reciprocal', 'Abs', 'Softmax', 'LogSoftmax'])
 const BINARY = new Set(['Add', 'Sub', 'Mul', 'Div', 'Pow', 'Max', 'Min'])
 const COMPARE = new Set(['Equal', 'Less', 'Greater', 'LessOrEqual', 'GreaterOrEqual'])
 const REDUCE = new Set(['ReduceSum', 'ReduceMean', 'ReduceMax', 'ReduceSumSquare'])
 
-export function inferShapes (g: Graph, node: Node): TensorInfo[] {
+/** What shape inference reads of the graph it runs in (a Graph is one). */
+export interface ShapeScope {
+  readonly float: FloatType
+  readonly nodes: readonly Node[]
+  info (name: string): TensorInfo
+  shape (name: string): readonly Dim[]
+  constantInts (name: string): number[] | undefined
+  /** A name no value of the graph has yet (for dims that cannot be known statically). */
+  fresh (prefix: string): string
+}
+
+export function inferShapes (g: ShapeScope, node: Node): TensorInfo[] {
   const { op, inputs, attrs } = node
   const info = (i: number): TensorInfo => {
     const name = inputs[i]
@@ -187,7 +198,7 @@ function matmulShape (a: readonly Dim[], b: readonly Dim[]): Dim[] {
   return [...batch, a[a.length - 2], b[b.length - 1]]
 }
 
-function reshapeShape (g: Graph, node: Node, input: readonly Dim[], target: readonly Dim[]): Dim[] {
+function reshapeShape (g: ShapeScope, node: Node, input: readonly Dim[], target: readonly Dim[]): Dim[] {
   const out: Dim[] = target.map((d, i) => d === 0 ? input[i] : d)
   const unknown = out.indexOf(-1)
   const known = input.every(d => typeof d === 'number')

@@ -36,7 +36,7 @@ import { readFile as readUnixfsFile, readFileBytes } from '../../storage/unixfs/
 import { ShardSync } from '../../protocols/shard/index.ts'
 import type { Identity } from '../identity/keystore.ts'
 import { UsageError } from '../errors.ts'
-import type { PeerLibp2p } from '../node/libp2p.ts'
+import type { PeerLibp2p } from '../net/peer-libp2p.ts'
 import { Replicator } from './replicator.ts'
 import { ShardFetcher } from './shard-fetcher.ts'
 

@@ -9,7 +9,7 @@ import { identityOf } from '../../protocols/identity.ts'
 import { JobAnnounceMessage, JobAssignMessage, JobRevealMessage, JobVerdictMessage, type JobAnnounce, type JobAssign, type JobReveal, type JobVerdict } from '../../protocols/messages/index.ts'
 import type { MessageRegistry } from '../../protocols/registry.ts'
 import { JOBS_TOPIC, topicName, VERDICTS_TOPIC } from '../../protocols/topics.ts'
-import type { PeerLibp2p } from '../node/libp2p.ts'
+import type { PeerLibp2p } from '../net/peer-libp2p.ts'
 
 const MAX_JOBS = 200
 const MAX_VERDICTS_PER_JOB = 32

@@ -14,7 +14,7 @@ import { sendTask, serveTask, TASK_PROTOCOL, type TaskAnswer } from '../../proto
 import { JOBS_TOPIC, topicName, VERDICTS_TOPIC } from '../../protocols/topics.ts'
 import { fetchReceiptEntry, serveVerify, VERIFY_PROTOCOL, type ReceiptPart } from '../../protocols/verify/verify.ts'
 import { askDispute, DISPUTE_PROTOCOL, serveDispute, type DisputeAnswer } from '../../protocols/dispute/dispute.ts'
-import type { PeerLibp2p } from '../node/libp2p.ts'
+import type { PeerLibp2p } from '../net/peer-libp2p.ts'
 
 export type { TaskAnswer, DisputeAnswer, ReceiptPart }
 export type MarketTopic = 'jobs' | 'verdicts'

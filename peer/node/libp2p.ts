@@ -3,23 +3,25 @@
 // inside Helia, whose blockstore and datastore are on disk (so the peer store, pins
 // and blocks outlive the process) and which moves blocks with bitswap.
 import { bootstrap } from '@libp2p/bootstrap'
-import { gossipsub, type GossipSub } from '@libp2p/gossipsub'
-import { identify, type Identify } from '@libp2p/identify'
+import { gossipsub } from '@libp2p/gossipsub'
+import { identify } from '@libp2p/identify'
 import type { PeerDiscovery, PrivateKey } from '@libp2p/interface'
 import { mdns } from '@libp2p/mdns'
 import { noise } from '@libp2p/noise'
 import { tcp } from '@libp2p/tcp'
 import { yamux } from '@libp2p/yamux'
 import type { Datastore } from 'interface-datastore'
-import type { Libp2p } from 'libp2p'
 import { withBitswap } from '@helia/bitswap'
 import type { Helia } from '@helia/interface'
 import { withLibp2pLight } from '@helia/libp2p'
 import * as dagCbor from '@ipld/dag-cbor'
 import type { Blockstore } from 'interface-blockstore'
 import { createHeliaLight } from 'helia'
+import type { PeerLibp2p } from '../net/peer-libp2p.ts'
 
-export type PeerLibp2p = Libp2p<{ identify: Identify, pubsub: GossipSub }>
+// Still re-exported for peer/market/ (rewritten elsewhere), which imports it from here;
+// new code imports peer/net/peer-libp2p.ts.
+export type { PeerLibp2p } from '../net/peer-libp2p.ts'
 
 export interface Libp2pOptions {
   privateKey: PrivateKey

@@ -14,9 +14,9 @@
 // check is never stored.
 import type { PeerId, Stream } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
-import { FsBlockstore } from 'blockstore-fs'
 import type { Blockstore } from 'interface-blockstore'
 import type { CID } from 'multiformats/cid'
+import { putCopiesBytes } from '../../storage/block-files.ts'
 import { getBlock } from '../../storage/blocks.ts'
 import { MalformedMessageError, RemoteError } from '../errors.ts'
 import type { StreamHost } from '../reqresp.ts'
@@ -73,7 +73,7 @@ export class ShardRequester {
     this.host = host
     this.store = store
     this.limits = limits
-    if (store instanceof FsBlockstore) this.pool = new BufferPool(limits.maxQueuedWriteBytes * 2)
+    if (putCopiesBytes(store)) this.pool = new BufferPool(limits.maxQueuedWriteBytes * 2)
   }
 
   abortAll (err: Error): void {

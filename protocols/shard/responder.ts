@@ -4,12 +4,10 @@
 // ahead of the one being sent so disk reads overlap the network; sends honour
 // backpressure (send() false -> wait for 'drain'). Any refusal is an ERROR frame
 // naming a typed error.
-import { open, type FileHandle } from 'node:fs/promises'
-import { join } from 'node:path'
 import type { Connection, Stream } from '@libp2p/interface'
-import { FsBlockstore } from 'blockstore-fs'
 import type { Blockstore } from 'interface-blockstore'
 import type { CID } from 'multiformats/cid'
+import { BlockFiles } from '../../storage/block-files.ts'
 import { StorageError } from '../../storage/errors.ts'
 import { MalformedMessageError, MessageTooLargeError, WireError } from '../errors.ts'
 import { RateLimiter } from '../rate-limiter.ts'
@@ -54,43 +52,21 @@ async function loadFromStore (store: ServingBlockstore, cid: CID, maxBytes: numb
   return { frame: blockFrame(cid.bytes, chunks, size), size }
 }
 
-/** A blockstore-fs whose file layout we can follow (its sharding strategy is internal
- *  to blockstore-fs 4: if that ever changes, the store's own get() is used). */
-function isPlainFsBlockstore (store: ServingBlockstore): store is FsBlockstore {
-  return store instanceof FsBlockstore && typeof store['shardingStrategy']?.encode === 'function' && typeof store.path === 'string'
-}
-
 /**
- * blockstore-fs: read the block's file (the path the store itself would open, through
- * its own sharding strategy) straight into its frame: one read, no copy. The store's
- * get() streams the file in 64 KiB chunks, each a fresh buffer, which then have to be
- * joined; serving a 64 MiB file that way took 1.6-2.4x the provider CPU of this
- * (815-1225 vs ~505 ms) and cut the transfer rate by a fifth or more (bench notes).
+ * A blockstore-fs: its block's file read straight into the frame (storage/block-files.ts),
+ * one read and no copy. The store's get() streams the file in 64 KiB chunks that then
+ * have to be joined: 1.6-2.4x the provider CPU and a fifth or more off the transfer rate
+ * (bench notes).
  */
-async function loadFromFs (store: FsBlockstore, cid: CID, maxBytes: number, signal: AbortSignal): Promise<LoadedBlock> {
-  signal.throwIfAborted()
-  const { dir, file } = store['shardingStrategy'].encode(cid)
-  let fh: FileHandle
-  try {
-    fh = await open(join(store.path, dir, file), 'r')
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw notFound(cid)
-    throw err
-  }
-  try {
-    const { size } = await fh.stat()
-    if (size > maxBytes) throw tooLarge(cid, maxBytes)
-    const frame = blockFrameFor(cid.bytes, size)
-    const at = frame.byteLength - size
-    for (let got = 0; got < size;) {
-      const { bytesRead } = await fh.read(frame, at + got, size - got, got)
-      if (bytesRead === 0) throw notFound(cid) // truncated under us
-      got += bytesRead
-    }
-    return { frame, size }
-  } finally {
-    await fh.close()
-  }
+async function loadFromFiles (files: BlockFiles, cid: CID, maxBytes: number, signal: AbortSignal): Promise<LoadedBlock> {
+  let size = 0
+  const frame = await files.readInto(cid, (n) => {
+    if (n > maxBytes) throw tooLarge(cid, maxBytes)
+    size = n
+    return blockFrameFor(cid.bytes, n)
+  }, signal)
+  if (frame == null) throw notFound(cid)
+  return { frame, size }
 }
 
 /** Reads the request frame; rejects on timeout, oversize or a stream that ends first. */
@@ -122,12 +98,15 @@ async function readRequest (stream: Stream, maxBytes: number, signal: AbortSigna
 
 export class ShardResponder {
   private readonly store: ServingBlockstore
+  /** The store's block files when it is a blockstore-fs (the fast path), else undefined. */
+  private readonly files: BlockFiles | undefined
   private readonly limits: ShardLimits
   private readonly limiter: RateLimiter
   private readonly active = new Set<Stream>()
 
   constructor (store: ServingBlockstore, limits: ShardLimits) {
     this.store = store
+    this.files = BlockFiles.of(store)
     this.limits = limits
     this.limiter = new RateLimiter(limits.rateLimit)
   }
@@ -184,8 +163,8 @@ export class ShardResponder {
     const seen = new Set<string>()
     const loading = new Map<string, Promise<LoadedBlock>>()
     const readAhead = this.limits.readAheadBlocks
-    const store = this.store
-    const read = isPlainFsBlockstore(store) ? loadFromFs.bind(null, store) : loadFromStore.bind(null, store)
+    const files = this.files
+    const read = files != null ? loadFromFiles.bind(null, files) : loadFromStore.bind(null, this.store)
     const load = (cid: CID, key: string): Promise<LoadedBlock> => {
       let p = loading.get(key)
       if (p == null) {
