@@ -1,10 +1,10 @@
-// The soak's fault hook (peer/node/chaos.ts): off unless OPENLEDGER_CHAOS is set, a bad
+// The soak's fault hook (peer/net/chaos.ts): off unless OPENLEDGER_CHAOS is set, a bad
 // value refused, and when on, a dropped gossip message is Ignored (never Rejected) and
 // a dropped stream aborted before the handler, for the project's own protocols only.
 import assert from 'node:assert/strict'
 import { TopicValidatorResult } from '@libp2p/gossipsub'
-import { CHAOS_ENV, ChaosConfigError, installChaos, parseChaos } from '../peer/node/chaos.ts'
-import type { PeerLibp2p } from '../peer/node/libp2p.ts'
+import { CHAOS_ENV, ChaosConfigError, installChaos, parseChaos } from '../peer/net/chaos.ts'
+import type { PeerLibp2p } from '../peer/net/libp2p.ts'
 
 function fakeNode (): { node: PeerLibp2p, handlers: Map<string, (stream: any, connection: any) => unknown> } {
   const handlers = new Map<string, (stream: any, connection: any) => unknown>()

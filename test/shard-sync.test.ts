@@ -13,7 +13,7 @@ import { UnixFS } from 'ipfs-unixfs'
 import { CID } from 'multiformats/cid'
 import * as raw from 'multiformats/codecs/raw'
 import { sha256 } from 'multiformats/hashes/sha2'
-import { createPeerStack } from '../peer/node/libp2p.ts'
+import { createPeerStack } from '../peer/net/libp2p.ts'
 import { MessageTooLargeError, RemoteError, RequestTimeoutError } from '../protocols/errors.ts'
 import type { StreamHost } from '../protocols/reqresp.ts'
 import {

@@ -13,7 +13,7 @@ import { FsBlockstore } from 'blockstore-fs'
 import { MemoryDatastore } from 'datastore-core'
 import type { Blockstore } from 'interface-blockstore'
 import type { CID } from 'multiformats/cid'
-import { createPeerStack } from '../../peer/node/libp2p.ts'
+import { createPeerStack } from '../../peer/net/libp2p.ts'
 import { waitFor } from '../lib/wait.ts'
 
 const BITSWAP_PROTOCOL = '/ipfs/bitswap/1.2.0'

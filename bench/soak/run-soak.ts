@@ -8,7 +8,7 @@
 //   - peers are SIGKILLed and restarted: the worker of a job mid-training, the verifier
 //     of a job, and the aggregator (at the moment it seals and posts, or mid-round);
 //   - every peer drops a share of its inbound gossip and request/response streams
-//     (OPENLEDGER_CHAOS, peer/node/chaos.ts);
+//     (OPENLEDGER_CHAOS, peer/net/chaos.ts);
 //   - a hostile libp2p node sends garbage on every topic and protocol (garbage-peer.ts);
 //   - peers claim their rewards now and then, as people would.
 // At the end every job is let finish, the books are closed (the last root final, some
@@ -25,7 +25,7 @@ import { formatUnits } from 'ethers'
 import { Devnet, type DevnetPeer } from '../../peer/devnet/devnet.ts'
 import { devnetCli } from '../../peer/devnet/peer-cli.ts'
 import { apiGet, apiPost, endpointOf } from '../../peer/cli/api-client.ts'
-import { CHAOS_ENV } from '../../peer/node/chaos.ts'
+import { CHAOS_ENV } from '../../peer/net/chaos.ts'
 import type { JobState } from '../../peer/market/job-state.ts'
 import type { StatusReport } from '../../peer/node/peer-node.ts'
 import { connectProvider, SettlementClient } from '../../settlement/chain/client.ts'

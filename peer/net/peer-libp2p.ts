@@ -1,6 +1,5 @@
-// The libp2p node every peer service is given: what peer/node/libp2p.ts builds (the
-// composition root) and what the services (datanets, market, …) type their `libp2p`
-// against. Apart from it so a service needs no import of peer/node/.
+// The libp2p node every peer service is given: what ./libp2p.ts builds and what the
+// services (datanets, market, …) type their `libp2p` against, without loading the stack.
 import type { GossipSub } from '@libp2p/gossipsub'
 import type { Identify } from '@libp2p/identify'
 import type { Libp2p } from 'libp2p'

@@ -21,7 +21,7 @@ import { ChainWatch } from '../settlement/chain-watch.ts'
 import { Governance } from '../settlement/governance.ts'
 import { describeJob } from '../settlement/job-description.ts'
 import { SettlementService } from '../settlement/settlement-service.ts'
-import type { PeerLibp2p } from './libp2p.ts'
+import type { PeerLibp2p } from '../net/libp2p.ts'
 
 export interface ChainServicesOptions {
   chain: ChainConfig

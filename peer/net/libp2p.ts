@@ -17,11 +17,11 @@ import { withLibp2pLight } from '@helia/libp2p'
 import * as dagCbor from '@ipld/dag-cbor'
 import type { Blockstore } from 'interface-blockstore'
 import { createHeliaLight } from 'helia'
-import type { PeerLibp2p } from '../net/peer-libp2p.ts'
+import type { PeerLibp2p } from './peer-libp2p.ts'
 
 // Still re-exported for peer/market/ (rewritten elsewhere), which imports it from here;
 // new code imports peer/net/peer-libp2p.ts.
-export type { PeerLibp2p } from '../net/peer-libp2p.ts'
+export type { PeerLibp2p } from './peer-libp2p.ts'
 
 export interface Libp2pOptions {
   privateKey: PrivateKey
