@@ -29,7 +29,8 @@ export interface ReportSources {
   client: SettlementClient
   provider: JsonRpcProvider
   dir: string
-  stages: readonly StageReport[]
+  /** The run's stages, the array itself: the report's own stage is added to it after the report is read. */
+  stages: StageReport[]
   started: number
   warpedSeconds: number
   roleOf: (i: number) => string[]
