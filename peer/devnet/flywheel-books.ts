@@ -231,7 +231,7 @@ export async function readReport (src: ReportSources, x: RunFacts): Promise<Flyw
     wallMs: Date.now() - src.started,
     dir: src.dir,
     chain: { rpcUrl: chain.anvil.rpcUrl, chainId: chain.anvil.chainId, open: chain.addresses.open, escrow: chain.addresses.escrow, distributor: chain.addresses.distributor, treasury: chain.addresses.treasury, warpedSeconds: src.warpedSeconds },
-    stages: [...src.stages],
+    stages: src.stages,
     peers,
     datanets,
     jobs,
