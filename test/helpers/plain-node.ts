@@ -26,15 +26,5 @@ export async function createPlainNode (privateKey?: PrivateKey): Promise<PlainNo
   })
 }
 
-export async function waitFor<T> (what: string, fn: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 30_000, everyMs = 100): Promise<T> {
-  const deadline = Date.now() + timeoutMs
-  let last: unknown
-  while (Date.now() < deadline) {
-    try {
-      const v = await fn()
-      if (v !== undefined && v !== false) return v
-    } catch (err) { last = err }
-    await new Promise(resolve => setTimeout(resolve, everyMs))
-  }
-  throw new Error(`timed out waiting for ${what}${last != null ? `: ${String(last)}` : ''}`)
-}
+// Moved to ./wait.ts (one waitFor for all tests); re-exported until the devnet tests import it from there.
+export { waitFor } from './wait.ts'
