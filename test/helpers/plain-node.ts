@@ -25,6 +25,3 @@ export async function createPlainNode (privateKey?: PrivateKey): Promise<PlainNo
     }
   })
 }
-
-// Moved to ./wait.ts (one waitFor for all tests); re-exported until the devnet tests import it from there.
-export { waitFor } from './wait.ts'
