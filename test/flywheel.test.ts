@@ -58,8 +58,9 @@ describe('openledger flywheel: the whole flywheel on a devnet, end to end', func
     for (const s of report.stages) assert.ok(s.ok, `${s.name}: ${s.summary}`)
     for (const c of report.checks) assert.ok(c.ok, `${c.what}: expected ${c.expected}, got ${c.actual}`)
     assert.ok(report.ok)
-    // About 2 minutes on 2 cores shared with other devnets; a generous bound against a hung stage.
-    assert.ok(wallMs < 360_000, `took ${wallMs} ms`)
+    // About 2 minutes on 2 cores: a figure, not a bound (a busy machine must not fail a test; the
+    // describe's timeout stops a hung stage). npm run bench -- soak --flywheel measures it.
+    console.log(`      the flywheel took ${(wallMs / 1000).toFixed(0)} s to its report`)
     // Progress was shown stage by stage, with timings.
     for (const s of STAGES) assert.match(stderr, new RegExp(`✓ ${s} \\(\\d+\\.\\d s`))
   })
