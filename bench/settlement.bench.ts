@@ -11,6 +11,9 @@
 // read back from the node, with its L1-style cost (4 per zero byte, 16 per nonzero).
 // The amortised comparison composes measured parts instead of running 30 epochs of
 // 10,000 claims: operator cost per epoch / recipients + one returning claim / E.
+// Off chain (bench/settlement/off-chain.ts): the time to build the tree of 100,000
+// recipients against OZ's StandardMerkleTree, and to read the contracts' compile cache
+// against reading and parsing its file alone.
 import { MaxUint256, Wallet, type Contract, type JsonRpcProvider } from 'ethers'
 import { startAnvil } from '../settlement/chain/anvil.ts'
 import { ROLE, SettlementClient } from '../settlement/chain/client.ts'
@@ -23,6 +26,7 @@ import { fmt } from './lib/report.ts'
 import { max, median, min, round } from './lib/stats.ts'
 import { deployBatchTransfer } from './settlement/batch-transfer.ts'
 import { costOf, randomAddresses, rewardWei, rng, warp, type TxCost } from './settlement/chain.ts'
+import { offChainTimes, type OffChainTimes } from './settlement/off-chain.ts'
 
 export const name = 'settlement'
 export const description = 'gas and calldata per recipient-epoch on anvil: cumulative Merkle roots + claims vs one ERC-20 transfer per recipient per epoch'
@@ -33,7 +37,9 @@ export const flags = [
   '--claimants K      single claims measured per size, recipients at full tree depth (default 5)',
   '--multi M          recipients in the relayer\'s claimMultiple from the largest tree (default 1000)',
   '--quorum Q         aggregator signatures on each root (default 2)',
-  '--block-gas G      block gas limit transactions are packed into and judged against (default 30000000)'
+  '--block-gas G      block gas limit transactions are packed into and judged against (default 30000000)',
+  '--tree-leaves N    recipients of the timed tree build, ours vs OZ (default 100000)',
+  '--offchain-reps R  timed repetitions of the tree build and the compile-cache read (default 5; 0 skips them)'
 ]
 
 const E18 = 10n ** 18n
@@ -83,7 +89,7 @@ const sum = (a: TxCost, b: TxCost): TxCost => ({ gas: a.gas + b.gas, bytes: a.by
 const med = (xs: TxCost[], k: keyof TxCost): number => median(xs.map(x => x[k]))
 
 export async function run (args: string[]): Promise<BenchResult> {
-  const f = parseFlags(args, { sizes: 'string', amortise: 'string', 'claim-every': 'string', claimants: 'string', multi: 'string', quorum: 'string', 'block-gas': 'string' })
+  const f = parseFlags(args, { sizes: 'string', amortise: 'string', 'claim-every': 'string', claimants: 'string', multi: 'string', quorum: 'string', 'block-gas': 'string', 'tree-leaves': 'string', 'offchain-reps': 'string' })
   const sizes = ((f.sizes as string | undefined) ?? '10,1000,100000').split(',').map(s => Number(s.trim()))
   if (sizes.length === 0 || sizes.some(n => !Number.isInteger(n) || n < 2)) throw new BenchUsageError('--sizes must be a comma-separated list of integers >= 2')
   const amortise = numberFlag(f, 'amortise', 10_000, { min: 2 })
@@ -92,12 +98,15 @@ export async function run (args: string[]): Promise<BenchResult> {
   const multiCount = numberFlag(f, 'multi', 1000, { min: 0 })
   const quorum = numberFlag(f, 'quorum', 2, { min: 1 })
   const blockGas = numberFlag(f, 'block-gas', 30_000_000, { min: 1_000_000 })
+  const treeLeaves = numberFlag(f, 'tree-leaves', 100_000, { min: 2 })
+  const offChainReps = numberFlag(f, 'offchain-reps', 5, { min: 0 })
   const log = (msg: string): void => { process.stderr.write(`settlement: ${msg}\n`) }
   const allSizes = [...new Set([...sizes, amortise])].sort((a, b) => a - b)
   const largest = allSizes[allSizes.length - 1]
   if (multiCount > 0 && multiCount + claimants > largest) throw new BenchUsageError(`--multi ${multiCount} needs a tree of more than ${multiCount + claimants} recipients`)
 
   const started = performance.now()
+  const offChain = offChainReps > 0 ? await offChainTimes({ leaves: treeLeaves, reps: offChainReps, log }) : undefined
   const anvil = await startAnvil({ hardfork: 'cancun', accounts: quorum + 3, args: ['--gas-limit', String(ANVIL_GAS_LIMIT)] })
   try {
     const deployment = await deploy({
@@ -132,7 +141,7 @@ export async function run (args: string[]): Promise<BenchResult> {
     await fresh()
     const naive = await measureNaive(ctx, blockGas)
     log(`baseline done; total ${((performance.now() - started) / 1000).toFixed(1)} s`)
-    return report({ results, naive, sizes, amortise, claimEvery, claimants, multiCount, quorum, blockGas, window, seconds: (performance.now() - started) / 1000 })
+    return report({ results, naive, offChain, sizes, amortise, claimEvery, claimants, multiCount, quorum, blockGas, window, seconds: (performance.now() - started) / 1000 })
   } finally {
     await anvil.stop()
   }
@@ -311,6 +320,7 @@ async function measureNaive (ctx: Ctx, blockGas: number): Promise<NaiveResult> {
 interface ReportInput {
   results: SizeResult[]
   naive: NaiveResult
+  offChain?: OffChainTimes
   sizes: number[]
   amortise: number
   claimEvery: number
@@ -392,6 +402,15 @@ function report (r: ReportInput): BenchResult {
     relayerFitsBlock: `1 = fits a ${blockGas / 1e6}M block`,
     relayerFirstClaimsGas: `gas, the same ${m?.recipients ?? 0} as first claims`
   }
+  const o = r.offChain
+  if (o !== undefined) {
+    figures.treeBuildMs = round(o.treeMs.ours, 4)
+    baseline.treeBuildMs = round(o.treeMs.oz, 4)
+    units.treeBuildMs = `ms to build the tree of ${o.leaves} recipients (baseline: OZ StandardMerkleTree, same leaves)`
+    figures.compileCacheReadMs = round(o.compileCacheMs.cached, 4)
+    baseline.compileCacheReadMs = round(o.compileCacheMs.floor, 4)
+    units.compileCacheReadMs = 'ms for compileContracts() from its cache (baseline: reading + parsing the cache file alone)'
+  }
   for (const k of Object.keys(figures)) {
     if (k.startsWith('returningClaimGas_') || k.startsWith('firstClaimGas_')) units[k] = 'gas (21k base included)'
     if (k.startsWith('claimCalldataBytes_')) units[k] = 'bytes'
@@ -414,6 +433,14 @@ function report (r: ReportInput): BenchResult {
     { title: `amortised per recipient-epoch, each recipient claiming once every ${E} epochs`, rows: amort },
     { title: `baseline: one full ${blockGas / 1e6}M-gas batch to existing holders (first epoch: ${fmt(naive.freshPerTransfer)} gas per new holder)`, rows: naiveRows }
   ]
+  if (o !== undefined) {
+    tables.push({
+      title: `off chain, median of ${o.reps} (alternating with the baseline after a warm-up)`,
+      rows: [['what', 'ours ms', 'baseline ms', 'ratio', 'baseline'],
+        [`tree of ${fmt(o.leaves)} recipients`, o.treeMs.ours.toFixed(0), o.treeMs.oz.toFixed(0), fmt(o.treeMs.ours / o.treeMs.oz), 'OZ StandardMerkleTree'],
+        ['compile cache read', o.compileCacheMs.cached.toFixed(1), o.compileCacheMs.floor.toFixed(1), fmt(o.compileCacheMs.cached / o.compileCacheMs.floor), 'read + parse of the cache file']]
+    })
+  }
   if (m !== undefined) {
     tables.push({
       title: `relayer claimMultiple, ${m.recipients} recipients of the ${largest.recipients}-leaf tree (${m.proofHashes} proof hashes, ${m.flags} flags)`,
@@ -428,7 +455,7 @@ function report (r: ReportInput): BenchResult {
     ratio: figures.gasRatio,
     reps: r.claimants,
     units,
-    params: { sizes: r.sizes.join(','), amortise: r.amortise, claimEvery: E, claimants: r.claimants, multi: r.multiCount, quorum: r.quorum, blockGas, hardfork: 'cancun', challengeWindow: r.window, seconds: round(r.seconds, 3) },
+    params: { sizes: r.sizes.join(','), amortise: r.amortise, claimEvery: E, claimants: r.claimants, multi: r.multiCount, quorum: r.quorum, blockGas, hardfork: 'cancun', challengeWindow: r.window, seconds: round(r.seconds, 3), treeLeaves: o?.leaves, offChainReps: o?.reps },
     detail: {
       sizes: results.map(s => ({
         recipients: s.recipients,
@@ -444,7 +471,8 @@ function report (r: ReportInput): BenchResult {
         amortised: amortised(s),
         multi: s.multi
       })),
-      naive: { ...naive, perTransfer: naivePer }
+      naive: { ...naive, perTransfer: naivePer },
+      offChain: o
     },
     notes: [
       `operator per epoch = postRoot (quorum ${r.quorum}, sent by an aggregator) + finalize, both by the operator, epoch 2 (steady state; postRoot's own finalize of the previous epoch is then a no-op); funding (fund) is the escrow's and not counted`,
@@ -454,7 +482,8 @@ function report (r: ReportInput): BenchResult {
       'recipients who never claim their dust cost the scheme nothing; each still costs the naive scheme a transfer every epoch',
       'a recipient\'s first claim (two fresh slots) is paid once per recipient, not per epoch; the naive scheme pays a fresh slot once too (first epoch)',
       'hardfork cancun: no EIP-7623 calldata floor; L1 gas is 4/zero byte + 16/nonzero byte of the input data',
-      'targets: operator flat within 5% (flatness <= 1.05); returning claim <= 60,000 gas; gasRatio <= 0.25; calldataRatio <= 0.40'
+      'targets: operator flat within 5% (flatness <= 1.05); returning claim <= 60,000 gas; gasRatio <= 0.25; calldataRatio <= 0.40',
+      'off chain: treeBuildMs (100,000 leaves: the tests once required < 5 s) vs OZ on the same leaves; compileCacheReadMs (the tests once required < 1 s) vs reading and parsing the cache file alone'
     ],
     libs: ['ethers', 'solc', '@foundry-rs/anvil'],
     tables

@@ -7,12 +7,10 @@ import assert from 'node:assert/strict'
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { Devnet } from '../peer/devnet/devnet.ts'
 import { devnetCli } from './helpers/cli.ts'
-import { waitFor } from './helpers/plain-node.ts'
-
-const SPAM_BASE = fileURLToPath(new URL('../peer/models/built/spam-base.safetensors', import.meta.url))
+import { SPAM_BASE } from './helpers/fixtures.ts'
+import { waitFor } from './helpers/wait.ts'
 
 describe('openledger attribute on a 2-peer devnet', function () {
   this.timeout(300_000)

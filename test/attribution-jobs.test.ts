@@ -6,7 +6,6 @@
 // made-up or permuted scores fall far outside it.
 import assert from 'node:assert/strict'
 import { readFile } from 'node:fs/promises'
-import { fileURLToPath } from 'node:url'
 import { attributeClassifier, attributionCheckpoints, recomputeSample, type AttributionScores } from '../compute/jobs/attribute.ts'
 import { decodeAttributionFile, decodeAttributionReceipt, encodeAttributionFile, encodeAttributionReceipt, type AttributionFile } from '../compute/jobs/attribution-files.ts'
 import { DEFAULT_CLASSIFIER_ADAPTER_HYPER, trainClassifierAdapter } from '../compute/jobs/train-classifier-adapter.ts'
@@ -25,8 +24,8 @@ import { describeJob } from '../peer/settlement/job-description.ts'
 import type { DatanetView } from '../storage/datanet/view.ts'
 import { spamAssassinContributors } from '../storage/corpora/spam-assassin.ts'
 import { expectThrows } from './helpers/expect-throws.ts'
+import { SPAM_BASE } from './helpers/fixtures.ts'
 
-const SPAM_BASE = fileURLToPath(new URL('../peer/models/built/spam-base.safetensors', import.meta.url))
 const CID_A = 'QmYwAPJzv5CZsnA625s3Xf2nemtYgPpHdWEz79ojWnPbdG'
 const CID_B = 'bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy'
 

@@ -23,7 +23,8 @@ import { request } from '../protocols/reqresp.ts'
 import { signerFromPrivateKey } from '../protocols/signer.ts'
 import { CAPACITY_TOPIC, topicName } from '../protocols/topics.ts'
 import { advertFixture } from './helpers/fixtures.ts'
-import { createPlainNode, waitFor, type PlainNode } from './helpers/plain-node.ts'
+import { createPlainNode, type PlainNode } from './helpers/plain-node.ts'
+import { waitFor } from './helpers/wait.ts'
 
 const NETWORK = 'devnet'
 const TOPIC = topicName(NETWORK, CAPACITY_TOPIC)

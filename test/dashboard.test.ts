@@ -12,26 +12,22 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { chromium, type BrowserContext, type Page } from 'playwright-core'
-import { connectProvider } from '../settlement/chain/client.ts'
-import { Devnet } from '../peer/devnet/devnet.ts'
 import { renderDevnet } from '../peer/devnet/view.ts'
-import { devnetCli, runCli } from './helpers/cli.ts'
-import { waitFor } from './helpers/plain-node.ts'
+import { runCli } from './helpers/cli.ts'
+import { useMarketDevnet } from './helpers/devnet.ts'
+import { SPAM_BASE } from './helpers/fixtures.ts'
+import { waitFor } from './helpers/wait.ts'
 
 const CHROMIUM = process.env.OPENLEDGER_CHROMIUM ?? '/usr/bin/chromium'
 const OUT = fileURLToPath(new URL('./out/dashboard/', import.meta.url))
-const SPAM_BASE = fileURLToPath(new URL('../peer/models/built/spam-base.safetensors', import.meta.url))
 /** Text a hostile peer could put in a datanet: it must show as these characters, never run. */
 const HOSTILE = '<img src=x onerror=alert(1)>'
 
 describe('the dashboard in a browser, on a live devnet', function () {
   this.timeout(300_000)
-  let dir: string
-  let devnet: Devnet
   let browser: BrowserContext
   let page: Page
   const dialogs: string[] = []
-  const cli = devnetCli(() => devnet.peers, 240_000)
   const started = Date.now()
   const timings: Array<[string, number]> = []
   const mark = (what: string): void => { timings.push([what, Date.now() - started]) }
@@ -44,14 +40,22 @@ describe('the dashboard in a browser, on a live devnet', function () {
   }
   const rowsOf = async (selector: string): Promise<number> => await page.locator(selector).count()
 
+  // Hooks run in declaration order: the browser check before the devnet starts, the browser closed before it stops.
   before(async () => {
     // A browser test that cannot find its browser fails: it must not pass by skipping.
     if (!existsSync(CHROMIUM)) throw new Error(`no Chromium at ${CHROMIUM}: install it (apt-get install -y chromium; .ci/run does) or set OPENLEDGER_CHROMIUM`)
     await mkdir(OUT, { recursive: true })
-    dir = await mkdtemp(join(tmpdir(), 'openledger-dashboard-'))
-    // Peer 4 is a lazy worker: it trains half the steps and claims all of them.
-    devnet = new Devnet({ dir: join(dir, 'devnet'), peers: 5, benchSize: 32, chain: true, epochIntervalMs: 1_000, cheaters: 1 })
-    await devnet.start()
+  })
+  after(async () => {
+    await browser?.close()
+    console.log(`    screenshots: ${OUT}`)
+    console.log(`    timings (s from start): ${timings.map(([w, ms]) => `${w} ${(ms / 1000).toFixed(1)}`).join(', ')}`)
+  })
+  // Peer 4 is a lazy worker: it trains half the steps and claims all of them.
+  const net = useMarketDevnet({ name: 'dashboard', peers: 5, cheaters: 1, cliTimeoutMs: 240_000 })
+  const { cli } = net
+  before(async () => {
+    const { devnet } = net
     mark('devnet up')
     browser = await chromium.launchPersistentContext(await mkdtemp(join(tmpdir(), 'openledger-chromium-')), {
       executablePath: CHROMIUM,
@@ -66,13 +70,6 @@ describe('the dashboard in a browser, on a live devnet', function () {
     await page.evaluate(() => { (globalThis as Record<string, unknown>).openedOnce = true })
     mark('page open')
   })
-  after(async () => {
-    await browser?.close()
-    await devnet?.stop()
-    if (dir !== undefined) await rm(dir, { recursive: true, force: true })
-    console.log(`    screenshots: ${OUT}`)
-    console.log(`    timings (s from start): ${timings.map(([w, ms]) => `${w} ${(ms / 1000).toFixed(1)}`).join(', ')}`)
-  })
   afterEach(async () => {
     // Everything above happened on the page as first loaded: live, not reloaded.
     assert.equal(await page.evaluate(() => (globalThis as Record<string, unknown>).openedOnce), true, 'the page was reloaded')
@@ -80,6 +77,7 @@ describe('the dashboard in a browser, on a live devnet', function () {
   })
 
   it('is where status and the devnet say, and shows the swarm: every peer, its capacity advert, its connection', async () => {
+    const { devnet } = net
     const status = await runCli(['status', '-d', devnet.peers[0].dataDir])
     assert.match(status.stdout, new RegExp(`dashboard ${devnet.peers[0].statusUrl}/ `))
     assert.ok(renderDevnet(devnet.peers, await devnet.statuses(), 'devnet').includes(`peer 4: ${devnet.peers[4].statusUrl}/`))
@@ -106,6 +104,7 @@ describe('the dashboard in a browser, on a live devnet', function () {
 
   let imported: any
   it('shows the datanets and their contributors; what a peer wrote shows as text and runs nothing', async () => {
+    const { devnet, dir } = net
     const updatesBefore = Number(await page.getAttribute('body', 'data-updates'))
     imported = await cli(0, ['datanet', 'import', 'spam-assassin', '--limit', '300'])
     const row = page.locator(`#datanets-body [data-datanet="${imported.datanet}"]`)
@@ -151,10 +150,11 @@ describe('the dashboard in a browser, on a live devnet', function () {
 
   let job: string
   it('follows a training job from escrow to a verified release as it happens', async () => {
+    const { devnet } = net
     const jobsCard = async (): Promise<string> => await page.locator('[data-card="jobs"] .v').innerText()
     assert.equal(await jobsCard(), '0 (0)')
     for (const p of [2, 3]) {
-      await waitFor(`peer ${p} to follow the datanet`, async () => (await cli(p, ['datanet', 'list'])).datanets.some((d: any) => d.id === imported.datanet), 60_000, 500)
+      await net.follow(p, imported.datanet)
       await cli(p, ['model', 'add', SPAM_BASE])
     }
     await cli(2, ['stake', 'add', '100', '--role', 'worker'])
@@ -204,6 +204,7 @@ describe('the dashboard in a browser, on a live devnet', function () {
   })
 
   it('shows the epoch root that pays the job, goes final, and the worker\'s claim', async () => {
+    const { devnet } = net
     const epoch = page.locator('#settlement-body tr[data-epoch="1"]')
     await onPage('epoch 1 posted', async () => ['posted', 'final'].includes(await epoch.getAttribute('data-state') ?? ''))
     const worker = page.locator(`#settlement-body tr[data-account="${devnet.peers[2].address.toLowerCase()}"]`)
@@ -212,10 +213,7 @@ describe('the dashboard in a browser, on a live devnet', function () {
     await shot('4-epoch-posted.png')
 
     // The challenge window (60 s) passes on the chain's clock; then the worker claims.
-    const provider = connectProvider(devnet.chain!.anvil.rpcUrl, devnet.chain!.anvil.chainId)
-    await provider.send('evm_increaseTime', [61])
-    await provider.send('evm_mine', [])
-    provider.destroy()
+    await net.warp(61)
     await onPage('epoch 1 final', async () => await epoch.getAttribute('data-state') === 'final', 30_000)
     const claim = await cli(2, ['rewards', 'claim'])
     await onPage('the claim', async () => await page.locator(`#settlement-body tr[data-claim="${claim.tx}"]`).count() === 1, 30_000)
@@ -249,9 +247,10 @@ describe('the dashboard in a browser, on a live devnet', function () {
   })
 
   it('shows a cheating worker caught: the failing verdict, the slash on chain, no release', async () => {
+    const { devnet } = net
     const cheater = devnet.peers[4]
     const short = (a: string): string => `${a.slice(0, 6)}…${a.slice(-4)}`
-    await waitFor('peer 4 to follow the datanet', async () => (await cli(4, ['datanet', 'list'])).datanets.some((d: any) => d.id === imported.datanet), 60_000, 500)
+    await net.follow(4, imported.datanet)
     await cli(4, ['model', 'add', SPAM_BASE])
     await cli(4, ['stake', 'add', '100', '--role', 'worker'])
     // The honest worker steps back, so the cheater is the only worker bidding.

@@ -7,7 +7,7 @@ import { join } from 'node:path'
 import { randomBytes } from 'node:crypto'
 import { Devnet } from '../peer/devnet/devnet.ts'
 import { runCli } from './helpers/cli.ts'
-import { waitFor } from './helpers/plain-node.ts'
+import { waitFor } from './helpers/wait.ts'
 
 describe('datanets on a 4-peer devnet', function () {
   this.timeout(300_000)

@@ -9,7 +9,7 @@ import { createInterface } from 'node:readline'
 import { Devnet } from '../peer/devnet/devnet.ts'
 import { fetchStatus } from '../peer/cli/commands/status.ts'
 import { isAlive, runCli, spawnCli } from './helpers/cli.ts'
-import { waitFor } from './helpers/plain-node.ts'
+import { waitFor } from './helpers/wait.ts'
 
 describe('devnet', function () {
   this.timeout(180_000)

@@ -7,7 +7,6 @@ import { readFileSync } from 'node:fs'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import type { CID } from 'multiformats/cid'
 import { decodeModel, encodeModel } from '../compute/models/artifacts.ts'
 import { EOT_ID, PAD_ID, Tokenizer } from '../compute/tokenizer/index.ts'
@@ -19,10 +18,8 @@ import { buildBase } from '../peer/models/recipes.ts'
 import { buildExplainIndex, explainTokens, Explainer, ExplainTooLargeError, type ExplainDatanets, type ExplainFile } from '../peer/attribution/explain.ts'
 import { devnetCli, runCli } from './helpers/cli.ts'
 import { expectRejects } from './helpers/expect-throws.ts'
-import { waitFor } from './helpers/plain-node.ts'
-
-const BUILT = new URL('../peer/models/built/sotu-lm.safetensors', import.meta.url)
-const SPAM_BASE = new URL('../peer/models/built/spam-base.safetensors', import.meta.url)
+import { SOTU_LM, SPAM_BASE } from './helpers/fixtures.ts'
+import { waitFor } from './helpers/wait.ts'
 
 const sum = (e: { shares: Array<{ share: number }>, otherShare: number, baseShare: number }): number =>
   e.shares.reduce((s, x) => s + x.share, 0) + e.otherShare + e.baseShare
@@ -33,7 +30,7 @@ describe('the explainer', function () {
   let files: ExplainFile[]
 
   before(() => {
-    tokenizer = Tokenizer.fromJSON((decodeModel(new Uint8Array(readFileSync(BUILT))).meta as { tokenizer: unknown }).tokenizer)
+    tokenizer = Tokenizer.fromJSON((decodeModel(new Uint8Array(readFileSync(SOTU_LM))).meta as { tokenizer: unknown }).tokenizer)
     // Six presidents, one contribution each, one file per address: a datanet's shape.
     files = sotuContributors({ limit: 6 }).flatMap((c, i) => c.items.map(a => ({ contribution: `contribution-${i}`, contributor: `0x${String(i).repeat(40)}`, path: a.name, documents: [a.text] })))
   })
@@ -236,7 +233,7 @@ describe('infer --explain on a 2-peer devnet', function () {
     const r = await cli(1, ['infer', '--base', 'tiny-lm', 'Fellow citizens', '--explain'], false)
     assert.equal(r.code, 2, r.stderr)
     assert.match(r.stderr, /no datanet/)
-    await cli(1, ['model', 'add', fileURLToPath(SPAM_BASE)])
+    await cli(1, ['model', 'add', SPAM_BASE])
     const classifier = await cli(1, ['infer', '--base', 'spam-base', 'Subject: cheap pills', '--explain'], false)
     assert.equal(classifier.code, 2, classifier.stderr)
     assert.match(classifier.stderr, /classifier/)

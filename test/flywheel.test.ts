@@ -11,6 +11,7 @@ import { connectProvider, SettlementClient, type Addresses } from '../settlement
 import { readJsonIfExists } from '../storage/atomic-file.ts'
 import type { FlywheelReport } from '../peer/devnet/flywheel-report.ts'
 import { spawnCli } from './helpers/cli.ts'
+import { waitFor } from './helpers/wait.ts'
 
 const STAGES = ['network', 'datanets', 'replication', 'market', 'training', 'attribution', 'answers', 'inference and retraining', 'settlement', 'claims', 'report']
 
@@ -30,14 +31,15 @@ describe('openledger flywheel: the whole flywheel on a devnet, end to end', func
     let stdout = ''
     child.stdout!.on('data', (d) => { stdout += d })
     child.stderr!.on('data', (d) => { stderr += d; if (process.env.VERBOSE != null) process.stderr.write(d) })
-    const exited = new Promise<number | null>(resolve => child.once('exit', (c) => resolve(c)))
-    const ready = await Promise.race([
-      (async () => { while (!stdout.includes('\n')) await new Promise(resolve => setTimeout(resolve, 250)); return true })(),
-      exited.then(() => false)
-    ])
-    wallMs = Date.now() - started
-    if (ready) report = JSON.parse(stdout.split('\n')[0])
+    let gone = false
+    const exited = new Promise<number | null>(resolve => child.once('exit', (c) => { gone = true; resolve(c) }))
     try {
+      const ready = await waitFor('the flywheel\'s report line, or its exit', (saw) => {
+        saw(stderr.trim().split('\n').at(-1))
+        return stdout.includes('\n') ? true : gone ? 'exited' : undefined
+      }, 600_000, 250) === true
+      wallMs = Date.now() - started
+      if (ready) report = JSON.parse(stdout.split('\n')[0])
       assert.ok(ready, `the flywheel exited before its report:\n${stderr.slice(-4000)}`)
       await checkAgainstChain(join(dir, 'devnet'), report)
     } finally {
@@ -56,8 +58,9 @@ describe('openledger flywheel: the whole flywheel on a devnet, end to end', func
     for (const s of report.stages) assert.ok(s.ok, `${s.name}: ${s.summary}`)
     for (const c of report.checks) assert.ok(c.ok, `${c.what}: expected ${c.expected}, got ${c.actual}`)
     assert.ok(report.ok)
-    // About 2 minutes on 2 cores shared with other devnets; a generous bound against a hung stage.
-    assert.ok(wallMs < 360_000, `took ${wallMs} ms`)
+    // About 2 minutes on 2 cores: a figure, not a bound (a busy machine must not fail a test; the
+    // describe's timeout stops a hung stage). npm run bench -- soak --flywheel measures it.
+    console.log(`      the flywheel took ${(wallMs / 1000).toFixed(0)} s to its report`)
     // Progress was shown stage by stage, with timings.
     for (const s of STAGES) assert.match(stderr, new RegExp(`✓ ${s} \\(\\d+\\.\\d s`))
   })

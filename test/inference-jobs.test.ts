@@ -23,6 +23,7 @@ import { UnknownModelError, type ModelEntry } from '../peer/models/model-registr
 import { readSotuAddresses } from '../storage/corpora/sotu.ts'
 import { FileTooLargeError, importFile } from '../storage/unixfs/index.ts'
 import { expectRejects, expectThrows } from './helpers/expect-throws.ts'
+import { SOTU_LM } from './helpers/fixtures.ts'
 
 const cfg: LmConfig = { vocab: 320, dModel: 32, layers: 3, heads: 2, ffn: 64, context: 64 }
 const lora: LoraConfig = { rank: 4, alpha: 8, targets: allLoraTargets(cfg) }
@@ -294,13 +295,12 @@ describe('inference batch jobs: worker run, outputs file, receipt, sampled verif
 
 describe('inference batch jobs on the shipped sotu-lm (BPE 4096, 4 layers, context 128) with a random rank-8 adapter', function () {
   this.timeout(120_000)
-  const BUILT = new URL('../peer/models/built/sotu-lm.safetensors', import.meta.url)
   const files = new Map<string, Uint8Array>()
   const deps = { ...memoryPeer(files, new Map()), threads: 2, maxBatch: 32 }
   const P = 64
 
   it('an honest job verifies with k = 4 at a small share of the worker\'s time; a 3-of-4-layer worker is caught', async () => {
-    const baseBytes = new Uint8Array(readFileSync(BUILT))
+    const baseBytes = new Uint8Array(readFileSync(SOTU_LM))
     const base = decodeModel(baseBytes)
     const sotuCfg = base.meta.config as LmConfig
     const baseCid = await deps.storeFile(baseBytes)

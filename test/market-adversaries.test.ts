@@ -8,44 +8,31 @@
 // Every cheat must fail verification for its own reason, be slashed on chain, and end
 // below the honest worker in the requester's reputation book.
 import assert from 'node:assert/strict'
-import { mkdtemp, readFile, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { parseUnits } from 'ethers'
-import { Devnet } from '../peer/devnet/devnet.ts'
 import { reputation } from '../settlement/policy/index.ts'
-import { devnetCli } from './helpers/cli.ts'
-import { waitFor } from './helpers/plain-node.ts'
+import { useMarketDevnet } from './helpers/devnet.ts'
+import { SPAM_BASE } from './helpers/fixtures.ts'
 
-const SPAM_BASE = fileURLToPath(new URL('../peer/models/built/spam-base.safetensors', import.meta.url))
 const CHEATS = ['random', 'base', 'stale', 'copy'] as const
 
 describe('market adversaries on a devnet: random, untouched, stale and copied adapters', function () {
   this.timeout(900_000)
-  let dir: string
-  let devnet: Devnet
-  const cli = devnetCli(() => devnet.peers, 300_000)
-
-  before(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'openledger-adversaries-'))
-    devnet = new Devnet({ dir: join(dir, 'devnet'), peers: 7, benchSize: 32, chain: true, epochIntervalMs: 1_000, cheats: [...CHEATS] })
-    await devnet.start()
+  // The cheaters stake one at a time, in the test.
+  const net = useMarketDevnet({
+    name: 'adversaries',
+    peers: 7,
+    cheats: [...CHEATS],
+    import: { corpus: 'spam-assassin', limit: 600, followers: [0, 2, 3, 4, 5, 6] },
+    models: [{ file: SPAM_BASE, peers: [0, 2, 3, 4, 5, 6] }],
+    stakes: [[0, 'verifier', 200], [2, 'worker', 100]]
   })
-  after(async () => {
-    await devnet?.stop()
-    if (process.env.KEEP == null) await rm(dir, { recursive: true, force: true })
-  })
+  const { cli } = net
 
   it('catches each cheat by its own check, slashes it on chain, and ranks it below the honest worker', async () => {
+    const { devnet, imported } = net
     assert.deepEqual(devnet.peers.map(p => devnet.cheatOf(p.index) ?? null), [null, null, null, ...CHEATS])
-    const imported = await cli(0, ['datanet', 'import', 'spam-assassin', '--limit', '600'])
-    for (const p of [0, 2, 3, 4, 5, 6]) {
-      await waitFor(`peer ${p} to follow the datanet`, async () => (await cli(p, ['datanet', 'list'])).datanets.some((d: any) => d.id === imported.datanet), 60_000, 500)
-      await cli(p, ['model', 'add', SPAM_BASE])
-    }
-    await cli(0, ['stake', 'add', '200', '--role', 'verifier'])
-    await cli(2, ['stake', 'add', '100', '--role', 'worker'])
 
     const byAddress = new Map(devnet.peers.map(p => [p.address, p]))
     const caught = new Map<string, any>()
@@ -59,20 +46,14 @@ describe('market adversaries on a devnet: random, untouched, stale and copied ad
         const submitted = await cli(1, ['job', 'submit', '--datanet', `spam-assassin@${imported.version}`, '--base', 'spam-base', '--amount', '10', '--steps', '100', '--batch', '32', '--bid-window', '2500'])
         assert.equal(submitted.phase, 'assigned', submitted.error)
         const worker = byAddress.get(submitted.assign.workers[0].address)!
-        const done = await waitFor(`job ${n} to end`, async () => {
-          const s = await cli(1, ['job', 'status', submitted.job])
-          return s.phase === 'released' || s.phase === 'failed' ? s : undefined
-        }, 240_000, 1_000)
+        const done = await net.waitForJob(1, submitted.job, `job ${n} to end`, s => s.phase === 'released' || s.phase === 'failed', 240_000, 1_000)
         const by = devnet.cheatOf(worker.index) ?? 'honest'
         if (done.phase === 'released') {
           paid.push(by)
           continue
         }
         assert.equal(by, cheat, `only the cheater's work is rejected: ${JSON.stringify(done.verdicts)}`)
-        const verifier = await waitFor('the slash on chain', async () => {
-          const s = await cli(0, ['job', 'status', submitted.job])
-          return s.slash != null ? s : undefined
-        }, 60_000, 1_000)
+        const verifier = await net.waitForJob(0, submitted.job, 'the slash on chain', s => s.slash != null, 60_000, 1_000)
         assert.equal(verifier.slash.evidence, verifier.verdicts.at(-1).evidence.hash)
         assert.match(verifier.verdicts.at(-1).beacon, /^0x[0-9a-fA-F]{130}$/)
         caught.set(cheat, verifier.evidence)
@@ -93,10 +74,7 @@ describe('market adversaries on a devnet: random, untouched, stale and copied ad
     // Once every cheater is below the minimum stake, the honest worker takes the job and is paid.
     const last = await cli(1, ['job', 'submit', '--datanet', `spam-assassin@${imported.version}`, '--base', 'spam-base', '--amount', '10', '--steps', '100', '--batch', '32', '--bid-window', '2500'])
     assert.equal(last.assign.workers[0].address, devnet.peers[2].address)
-    const done = await waitFor('the honest job to be released', async () => {
-      const s = await cli(1, ['job', 'status', last.job])
-      return s.phase === 'released' || s.phase === 'failed' ? s : undefined
-    }, 240_000, 1_000)
+    const done = await net.waitForJob(1, last.job, 'the honest job to be released', s => s.phase === 'released' || s.phase === 'failed', 240_000, 1_000)
     assert.equal(done.phase, 'released')
     const after = JSON.parse(await readFile(join(devnet.peers[1].dataDir, 'market', 'reputation.json'), 'utf8'))
     const scoreAfter = (i: number): number => reputation((after[devnet.peers[i].address.toLowerCase()] ?? []).map((o: any) => ({ kind: o.kind, at: o.at })), Date.now()).score

@@ -10,52 +10,35 @@
 // attribution in the datanet's credit map, and the next epoch pays the worker, the
 // verifier and the datanet's contributors by the weights the job measured.
 import assert from 'node:assert/strict'
-import { mkdtemp, readdir, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { readdir } from 'node:fs/promises'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { parseUnits } from 'ethers'
-import { Devnet } from '../peer/devnet/devnet.ts'
-import { connectProvider } from '../settlement/chain/client.ts'
 import { splitPool } from '../settlement/policy/index.ts'
-import { devnetCli } from './helpers/cli.ts'
-import { waitFor } from './helpers/plain-node.ts'
-
-const SPAM_BASE = fileURLToPath(new URL('../peer/models/built/spam-base.safetensors', import.meta.url))
+import { useMarketDevnet } from './helpers/devnet.ts'
+import { SPAM_BASE } from './helpers/fixtures.ts'
+import { waitFor } from './helpers/wait.ts'
 
 describe('attribution jobs on the market: sampled recomputation catches made-up scores', function () {
   this.timeout(600_000)
-  let dir: string
-  let devnet: Devnet
-  const cli = devnetCli(() => devnet.peers, 300_000)
   const started = Date.now()
   const stage = (name: string): void => { console.log(`      ${name}: ${((Date.now() - started) / 1000).toFixed(0)} s`) }
-
-  before(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'openledger-attribution-jobs-'))
+  const net = useMarketDevnet({
+    name: 'attribution-jobs',
+    peers: 5,
+    cheats: ['scores'],
     // No forced errors here (test/market-forced-errors covers them for attributions): the payments below are exact.
-    devnet = new Devnet({ dir: join(dir, 'devnet'), peers: 5, benchSize: 32, chain: true, epochIntervalMs: 1_000, cheats: ['scores'], forcedErrorRate: 0 })
-    await devnet.start()
-    stage('devnet up')
+    forcedErrorRate: 0,
+    import: { corpus: 'spam-assassin', limit: 600, followers: [0, 2, 3, 4] },
+    models: [{ file: SPAM_BASE, peers: [0, 2, 3, 4] }],
+    stakes: [[0, 'verifier', 200], [2, 'worker', 100]]
   })
-  after(async () => {
-    await devnet?.stop()
-    if (process.env.KEEP == null) await rm(dir, { recursive: true, force: true })
-  })
+  const { cli } = net
+  before(() => { stage('devnet up, datanet followed, stakes in') })
 
   it('slashes the made-up scores, verifies, releases and pays the honest attribution', async () => {
+    const { devnet, imported } = net
     assert.equal(devnet.cheatOf(4), 'scores')
-    const imported = await cli(0, ['datanet', 'import', 'spam-assassin', '--limit', '600'])
-    for (const p of [0, 2, 3, 4]) {
-      await waitFor(`peer ${p} to follow the datanet`, async () => (await cli(p, ['datanet', 'list'])).datanets.some((d: any) => d.id === imported.datanet), 60_000, 500)
-      await cli(p, ['model', 'add', SPAM_BASE])
-    }
-    await cli(0, ['stake', 'add', '200', '--role', 'verifier'])
-    await cli(2, ['stake', 'add', '100', '--role', 'worker'])
-    const ended = async (job: string): Promise<any> => await waitFor('the job to end', async () => {
-      const s = await cli(1, ['job', 'status', job])
-      return s.phase === 'released' || s.phase === 'failed' ? s : undefined
-    }, 240_000, 1_000)
+    const ended = async (job: string): Promise<any> => await net.waitForJob(1, job, 'the job to end', s => s.phase === 'released' || s.phase === 'failed', 240_000, 1_000)
     // What the verifier found, for a failure message.
     const found = async (job: string): Promise<string> => JSON.stringify((await cli(0, ['job', 'status', job])).evidence ?? null).slice(0, 1000)
 
@@ -67,11 +50,8 @@ describe('attribution jobs on the market: sampled recomputation catches made-up 
     const adapter = trained.result.result
     stage('training job released')
     // Epoch 1 holds the training job; its window must close before epoch 2 can be posted.
-    await waitFor('the training job in an epoch root', async () => (await cli(2, ['rewards', 'show'])).earned === parseUnits('5', 18).toString(), 90_000, 1_000)
-    const provider = connectProvider(devnet.chain!.anvil.rpcUrl, devnet.chain!.anvil.chainId)
-    await provider.send('evm_increaseTime', [61])
-    await provider.send('evm_mine', [])
-    provider.destroy()
+    await net.waitForCli(2, ['rewards', 'show'], 'the training job in an epoch root', r => r.earned === parseUnits('5', 18).toString(), 90_000, 1_000)
+    await net.warp(61)
 
     // The trainer steps back (its own checkpoints would spare the fetch); two attribution workers stake.
     await cli(2, ['stake', 'unbond', '100', '--role', 'worker'])
@@ -86,10 +66,7 @@ describe('attribution jobs on the market: sampled recomputation catches made-up 
     assert.equal(first.assign.workers[0].address, devnet.peers[4].address, 'the cheater undercuts')
     const caught = await ended(first.job)
     assert.equal(caught.phase, 'failed')
-    const verifier = await waitFor('the slash', async () => {
-      const s = await cli(0, ['job', 'status', first.job])
-      return s.slash != null ? s : undefined
-    }, 60_000, 1_000)
+    const verifier = await net.waitForJob(0, first.job, 'the slash', s => s.slash != null, 60_000, 1_000)
     const v = verifier.verdicts.at(-1)
     assert.equal(v.ok, false)
     assert.ok(v.checked.length >= 16, `${v.checked.length} examples recomputed: ${JSON.stringify(verifier.evidence).slice(0, 1000)}`)
@@ -114,9 +91,10 @@ describe('attribution jobs on the market: sampled recomputation catches made-up 
     assert.ok(checked.verdicts.at(-1).checked.length >= 16)
 
     // The requester's record of the verified attribution, in the credit map every peer sees.
-    const shown = await waitFor('the attribution in the credit map', async () => {
+    const shown = await waitFor('the attribution in the credit map', async (saw) => {
       const d = await cli(0, ['datanet', 'show', 'spam-assassin'])
       const cycle = d.cycles.find((c: any) => c.adapter === adapter)
+      saw(cycle ?? 'no cycle of the adapter yet')
       return cycle?.attributedBy === devnet.peers[1].address ? { d, cycle } : undefined
     }, 60_000, 1_000)
     const weights = new Map<string, number>()
@@ -124,10 +102,7 @@ describe('attribution jobs on the market: sampled recomputation catches made-up 
     assert.ok(weights.size >= 2, `${weights.size} contributors paid`)
 
     // The epoch: worker 50 %, the verifier 20 % (plus its 2 OPEN for the training job), contributors 25 % by the job's own weights.
-    const paid = await waitFor('the attribution worker\'s share in an epoch root', async () => {
-      const r = await cli(3, ['rewards', 'show'])
-      return r.earned !== null ? r : undefined
-    }, 120_000, 1_000)
+    const paid = await net.waitForCli(3, ['rewards', 'show'], 'the attribution worker\'s share in an epoch root', r => r.earned !== null, 120_000, 1_000)
     assert.equal(paid.earned, parseUnits('10', 18).toString())
     assert.equal((await cli(0, ['rewards', 'show'])).earned, parseUnits('6', 18).toString())
     assert.equal((await cli(4, ['rewards', 'show'])).earned, null, 'the cheater earned nothing')

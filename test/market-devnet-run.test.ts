@@ -6,46 +6,32 @@
 // shares of the released jobs), the cheater slashed on chain with the verifier's
 // evidence, and its reputation below every honest peer's.
 import assert from 'node:assert/strict'
-import { mkdtemp, readFile, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { parseUnits } from 'ethers'
-import { Devnet } from '../peer/devnet/devnet.ts'
-import { connectProvider } from '../settlement/chain/client.ts'
 import { DEVNET_PARAMS } from '../settlement/chain/deploy.ts'
 import { reputation } from '../settlement/policy/index.ts'
-import { devnetCli } from './helpers/cli.ts'
-import { waitFor } from './helpers/plain-node.ts'
+import { useMarketDevnet } from './helpers/devnet.ts'
+import { SPAM_BASE } from './helpers/fixtures.ts'
+import { waitFor } from './helpers/wait.ts'
 
-const SPAM_BASE = fileURLToPath(new URL('../peer/models/built/spam-base.safetensors', import.meta.url))
 const JOBS = 20
 const FEE = '10'
 
 describe('a market run on a devnet: 6 peers, 1 cheating worker, 20 jobs', function () {
   this.timeout(1_200_000)
-  let dir: string
-  let devnet: Devnet
-  const cli = devnetCli(() => devnet.peers, 300_000)
-
-  before(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'openledger-run-'))
-    devnet = new Devnet({ dir: join(dir, 'devnet'), peers: 6, benchSize: 32, chain: true, epochIntervalMs: 1_000, cheaters: 1 })
-    await devnet.start()
+  const net = useMarketDevnet({
+    name: 'run',
+    peers: 6,
+    cheaters: 1,
+    import: { corpus: 'spam-assassin', limit: 600, followers: [0, 2, 3, 4, 5] },
+    models: [{ file: SPAM_BASE, peers: [0, 2, 3, 4, 5] }],
+    stakes: [[0, 'verifier', 200], [2, 'worker', 100], [3, 'worker', 100], [4, 'worker', 100], [5, 'worker', 100]]
   })
-  after(async () => {
-    await devnet?.stop()
-    if (process.env.KEEP == null) await rm(dir, { recursive: true, force: true })
-  })
+  const { cli } = net
 
   it('pays every honest job through the epochs, slashes the cheater with evidence, and ranks it last', async () => {
-    const imported = await cli(0, ['datanet', 'import', 'spam-assassin', '--limit', '600'])
-    for (const p of [0, 2, 3, 4, 5]) {
-      await waitFor(`peer ${p} to follow the datanet`, async () => (await cli(p, ['datanet', 'list'])).datanets.some((d: any) => d.id === imported.datanet), 60_000, 500)
-      await cli(p, ['model', 'add', SPAM_BASE])
-    }
-    await cli(0, ['stake', 'add', '200', '--role', 'verifier'])
-    for (const p of [2, 3, 4, 5]) await cli(p, ['stake', 'add', '100', '--role', 'worker'])
+    const { devnet, imported } = net
 
     const submitted: any[] = []
     for (let i = 0; i < JOBS; i += 4) {
@@ -53,8 +39,9 @@ describe('a market run on a devnet: 6 peers, 1 cheating worker, 20 jobs', functi
     }
     assert.equal(submitted.length, JOBS)
     for (const s of submitted) assert.equal(s.phase, 'assigned', s.error)
-    const ended = await waitFor('every job to end', async () => {
+    const ended = await waitFor('every job to end', async (saw) => {
       const all = await Promise.all(submitted.map(async s => await cli(1, ['job', 'status', s.job])))
+      saw(all.map(s => s.phase))
       // unassigned: every bidder was tried and none delivered (a job that cannot complete); it fails the honest-job check below.
       return all.every(s => s.phase === 'released' || s.phase === 'failed' || s.phase === 'unassigned') ? all : undefined
     }, 900_000, 3_000)
@@ -83,19 +70,14 @@ describe('a market run on a devnet: 6 peers, 1 cheating worker, 20 jobs', functi
       const w = byAddress.get(s.assign.workers[0].address)!
       expected.set(w, (expected.get(w) ?? 0n) + parseUnits(FEE, 18) * BigInt(workerBps) / 10_000n)
     }
-    const provider = connectProvider(devnet.chain!.anvil.rpcUrl, devnet.chain!.anvil.chainId)
-    try {
-      await waitFor('every honest worker\'s earnings in a finalized epoch root', async () => {
-        const shown = await Promise.all([...expected.keys()].map(async w => BigInt((await cli(w, ['rewards', 'show'])).earned ?? '0')))
-        if ([...expected.values()].every((v, i) => shown[i] === v)) return true
-        // The next epoch can post only once the last one's challenge window is over.
-        await provider.send('evm_increaseTime', [61])
-        await provider.send('evm_mine', [])
-        return undefined
-      }, 300_000, 3_000)
-    } finally {
-      provider.destroy()
-    }
+    await waitFor('every honest worker\'s earnings in a finalized epoch root', async (saw) => {
+      const shown = await Promise.all([...expected.keys()].map(async w => BigInt((await cli(w, ['rewards', 'show'])).earned ?? '0')))
+      saw({ expected: [...expected], shown })
+      if ([...expected.values()].every((v, i) => shown[i] === v)) return true
+      // The next epoch can post only once the last one's challenge window is over.
+      await net.warp(61)
+      return undefined
+    }, 300_000, 3_000)
 
     const book = JSON.parse(await readFile(join(devnet.peers[1].dataDir, 'market', 'reputation.json'), 'utf8'))
     const score = (i: number): number => reputation((book[devnet.peers[i].address.toLowerCase()] ?? []).map((o: any) => ({ kind: o.kind, at: o.at })), Date.now()).score

@@ -8,44 +8,25 @@
 // is caught and slashed through the referee; then the accuser, staked higher so it is chosen to verify, is refuted and slashed, with
 // the wronged worker as prover, and the honest job is still released.
 import assert from 'node:assert/strict'
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { parseUnits } from 'ethers'
-import { Devnet } from '../peer/devnet/devnet.ts'
-import { devnetCli } from './helpers/cli.ts'
-import { waitFor } from './helpers/plain-node.ts'
-
-const SPAM_BASE = fileURLToPath(new URL('../peer/models/built/spam-base.safetensors', import.meta.url))
+import { useMarketDevnet } from './helpers/devnet.ts'
+import { SPAM_BASE } from './helpers/fixtures.ts'
 
 describe('market disputes on a devnet: bisection, a referee, and the loser slashed', function () {
   this.timeout(900_000)
-  let dir: string
-  let devnet: Devnet
-  const cli = devnetCli(() => devnet.peers, 300_000)
-
-  before(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'openledger-disputes-'))
-    devnet = new Devnet({ dir: join(dir, 'devnet'), peers: 6, benchSize: 32, chain: true, epochIntervalMs: 1_000, cheats: ['accuse', 'skip'] })
-    await devnet.start()
+  const net = useMarketDevnet({
+    name: 'disputes',
+    peers: 6,
+    cheats: ['accuse', 'skip'],
+    import: { corpus: 'spam-assassin', limit: 600, followers: [0, 2, 3, 4, 5] },
+    models: [{ file: SPAM_BASE, peers: [0, 2, 3, 4, 5] }],
+    stakes: [[0, 'verifier', 200], [3, 'verifier', 200], [2, 'worker', 100], [5, 'worker', 100]]
   })
-  after(async () => {
-    await devnet?.stop()
-    if (process.env.KEEP == null) await rm(dir, { recursive: true, force: true })
-  })
+  const { cli } = net
 
   it('slashes a step-skipping worker through the referee, then refutes and slashes a verifier that accuses honest work', async () => {
+    const { devnet, imported } = net
     assert.deepEqual(devnet.peers.map(p => devnet.cheatOf(p.index) ?? null), [null, null, null, null, 'accuse', 'skip'])
-    const imported = await cli(0, ['datanet', 'import', 'spam-assassin', '--limit', '600'])
-    for (const p of [0, 2, 3, 4, 5]) {
-      await waitFor(`peer ${p} to follow the datanet`, async () => (await cli(p, ['datanet', 'list'])).datanets.some((d: any) => d.id === imported.datanet), 60_000, 500)
-      await cli(p, ['model', 'add', SPAM_BASE])
-    }
-    await cli(0, ['stake', 'add', '200', '--role', 'verifier'])
-    await cli(3, ['stake', 'add', '200', '--role', 'verifier'])
-    await cli(2, ['stake', 'add', '100', '--role', 'worker'])
-    await cli(5, ['stake', 'add', '100', '--role', 'worker'])
     const byAddress = new Map(devnet.peers.map(p => [p.address, p]))
     const submit = async (): Promise<any> => {
       const s = await cli(1, ['job', 'submit', '--datanet', `spam-assassin@${imported.version}`, '--base', 'spam-base', '--amount', '10', '--steps', '100', '--batch', '32', '--bid-window', '2500'])
@@ -53,10 +34,7 @@ describe('market disputes on a devnet: bisection, a referee, and the loser slash
       assert.ok(s.assign.referee !== undefined, 'a referee is assigned from the verifier bids left over')
       return s
     }
-    const ended = async (job: string): Promise<any> => await waitFor(`job ${job} to end`, async () => {
-      const s = await cli(1, ['job', 'status', job])
-      return s.phase === 'released' || (s.phase === 'failed' && (s.rulings ?? []).length > 0) ? s : undefined
-    }, 300_000, 1_000)
+    const ended = async (job: string): Promise<any> => await net.waitForJob(1, job, `job ${job} to end`, s => s.phase === 'released' || (s.phase === 'failed' && (s.rulings ?? []).length > 0), 300_000, 1_000)
 
     // 1. The skipping worker undercuts and wins; the verifier's replay disagrees; the referee bisects and rules against it.
     const lazyJob = await submit()
@@ -66,10 +44,7 @@ describe('market disputes on a devnet: bisection, a referee, and the loser slash
     const referee1 = byAddress.get(lazyJob.assign.referee.address)!
     const verifier1 = byAddress.get(lazyJob.assign.verifiers[0].address)!
     assert.deepEqual([referee1.index, verifier1.index].sort(), [0, 3])
-    const ruled1 = await waitFor('the referee to slash the skipping worker', async () => {
-      const s = await cli(referee1.index, ['job', 'status', lazyJob.job])
-      return s.slash != null ? s : undefined
-    }, 120_000, 1_000)
+    const ruled1 = await net.waitForJob(referee1.index, lazyJob.job, 'the referee to slash the skipping worker', s => s.slash != null, 120_000, 1_000)
     const r1 = ruled1.rulings[0]
     assert.equal(r1.faulty, 'worker')
     assert.ok(r1.rounds >= 5, `a 50-step segment takes about six rounds (${r1.rounds})`)
@@ -96,18 +71,12 @@ describe('market disputes on a devnet: bisection, a referee, and the loser slash
     assert.equal(r2.faulty, 'challenger')
     assert.equal(r2.challenger, devnet.peers[4].address)
     const referee2 = byAddress.get(honestJob.assign.referee.address)!
-    const ruled2 = await waitFor('the referee to slash the accuser', async () => {
-      const s = await cli(referee2.index, ['job', 'status', honestJob.job])
-      return s.slash != null ? s : undefined
-    }, 120_000, 1_000)
+    const ruled2 = await net.waitForJob(referee2.index, honestJob.job, 'the referee to slash the accuser', s => s.slash != null, 120_000, 1_000)
     assert.equal(ruled2.rulings[0].detail.fault.recomputed, ruled2.rulings[0].detail.fault.worker, 'the recomputation confirms the worker')
     assert.equal((await cli(4, ['rewards', 'show'])).stake.verifier, parseUnits('300', 18).toString(), 'the accuser lost 100 OPEN')
     // The wronged worker is the prover: half the slash (proverShareBps 5000) is its.
     assert.equal(BigInt((await cli(2, ['rewards', 'show'])).balance) - balanceBefore, parseUnits('50', 18))
-    const earned = await waitFor('the honest worker\'s pay in an epoch root', async () => {
-      const r = await cli(2, ['rewards', 'show'])
-      return r.earned !== null ? r : undefined
-    }, 60_000, 1_000)
+    const earned = await net.waitForCli(2, ['rewards', 'show'], 'the honest worker\'s pay in an epoch root', r => r.earned !== null, 60_000, 1_000)
     assert.ok(BigInt(earned.earned) > 0n)
   })
 })

@@ -6,62 +6,40 @@
 // evidence; the real result is then verified and the worker paid. The same for an
 // inference batch and for an attribution of the trained adapter.
 import assert from 'node:assert/strict'
-import { mkdtemp, rm, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { parseUnits } from 'ethers'
 import { readSotuAddresses } from '../storage/corpora/sotu.ts'
-import { Devnet } from '../peer/devnet/devnet.ts'
-import { devnetCli } from './helpers/cli.ts'
-import { waitFor } from './helpers/plain-node.ts'
-
-const SPAM_BASE = fileURLToPath(new URL('../peer/models/built/spam-base.safetensors', import.meta.url))
-const SOTU_LM = fileURLToPath(new URL('../peer/models/built/sotu-lm.safetensors', import.meta.url))
+import { useMarketDevnet } from './helpers/devnet.ts'
+import { SOTU_LM, SPAM_BASE } from './helpers/fixtures.ts'
 
 describe('forced errors on a devnet: a verifier that approves without checking loses its stake', function () {
   this.timeout(600_000)
-  let dir: string
-  let devnet: Devnet
-  const cli = devnetCli(() => devnet.peers, 300_000)
-
-  before(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'openledger-forced-'))
-    devnet = new Devnet({ dir: join(dir, 'devnet'), peers: 5, benchSize: 32, chain: true, epochIntervalMs: 1_000, cheats: ['approve'], forcedErrorRate: 1 })
-    await devnet.start()
+  const net = useMarketDevnet({
+    name: 'forced',
+    peers: 5,
+    cheats: ['approve'],
+    forcedErrorRate: 1,
+    import: { corpus: 'spam-assassin', limit: 600, followers: [2, 3, 4] },
+    models: [{ file: SPAM_BASE, peers: [2, 3, 4] }],
+    stakes: [[2, 'worker', 100], [3, 'verifier', 200], [4, 'verifier', 200]]
   })
-  after(async () => {
-    await devnet?.stop()
-    if (process.env.KEEP == null) await rm(dir, { recursive: true, force: true })
-  })
+  const { cli } = net
 
   it('catches the lazy approval of a planted fault, slashes the approver, spares the worker, and pays the real result', async () => {
-    const imported = await cli(0, ['datanet', 'import', 'spam-assassin', '--limit', '600'])
-    for (const p of [2, 3, 4]) {
-      await waitFor(`peer ${p} to follow the datanet`, async () => (await cli(p, ['datanet', 'list'])).datanets.some((d: any) => d.id === imported.datanet), 60_000, 500)
-      await cli(p, ['model', 'add', SPAM_BASE])
-    }
-    await cli(2, ['stake', 'add', '100', '--role', 'worker'])
-    await cli(3, ['stake', 'add', '200', '--role', 'verifier'])
-    await cli(4, ['stake', 'add', '200', '--role', 'verifier'])
+    const { devnet, imported } = net
     const submitted = await cli(1, ['job', 'submit', '--datanet', `spam-assassin@${imported.version}`, '--base', 'spam-base', '--amount', '50', '--steps', '100', '--batch', '32', '--verifiers', '2', '--bid-window', '3000'])
     assert.equal(submitted.phase, 'assigned', submitted.error)
     assert.equal(submitted.assign.workers[0].address, devnet.peers[2].address)
     assert.deepEqual(submitted.assign.verifiers.map((v: any) => v.address).sort(), [devnet.peers[3].address, devnet.peers[4].address].sort())
     assert.match(submitted.assign.workers[0].commit, /^0x[0-9a-f]{64}$/, 'the worker committed to its forced-error secret in its bid')
 
-    const honest = await waitFor('the honest verifier to slash the lazy one', async () => {
-      const s = await cli(3, ['job', 'status', submitted.job])
-      return (s.lazySlashes ?? []).length > 0 ? s : undefined
-    }, 240_000, 1_000)
+    const honest = await net.waitForJob(3, submitted.job, 'the honest verifier to slash the lazy one', s => (s.lazySlashes ?? []).length > 0, 240_000, 1_000)
     assert.equal(honest.lazySlashes[0].verifier, devnet.peers[4].address)
     assert.equal(honest.revealed.length, 1, 'the planted result was revealed')
     assert.equal(honest.slash, undefined, 'the worker who planted the fault is not slashed')
 
-    const done = await waitFor('the real result to be released', async () => {
-      const s = await cli(1, ['job', 'status', submitted.job])
-      return s.phase === 'released' ? s : undefined
-    }, 240_000, 1_000)
+    const done = await net.waitForJob(1, submitted.job, 'the real result to be released', s => s.phase === 'released', 240_000, 1_000)
     assert.notEqual(done.result.resultHash, honest.revealed[0], 'the released result is the real one')
     const onReal = done.verdicts.filter((v: any) => v.resultHash === done.result.resultHash)
     assert.equal(onReal.length, 2, 'both verifiers judged the real result')
@@ -72,13 +50,11 @@ describe('forced errors on a devnet: a verifier that approves without checking l
     assert.equal(lazy.stake.verifier, parseUnits('100', 18).toString(), 'lazy verifier: 200 staked, 100 slashed')
     const worker = await cli(2, ['rewards', 'show'])
     assert.equal(worker.stake.worker, parseUnits('100', 18).toString(), 'worker stake intact')
-    const paid = await waitFor('the worker\'s share in an epoch root', async () => {
-      const r = await cli(2, ['rewards', 'show'])
-      return r.earned !== null ? r : undefined
-    }, 90_000, 1_000)
+    const paid = await net.waitForCli(2, ['rewards', 'show'], 'the worker\'s share in an epoch root', r => r.earned !== null, 90_000, 1_000)
     assert.equal(paid.earned, parseUnits('25', 18).toString())
   })
   it('plants forced errors in inference batches too: the lazy verifier, staked again, is caught approving corrupted outputs', async () => {
+    const { devnet, dir } = net
     for (const p of [1, 2, 3, 4]) await cli(p, ['model', 'add', SOTU_LM])
     // The lazy verifier tops its stake back up to the minimum after the first slash.
     await cli(4, ['stake', 'add', '100', '--role', 'verifier'])
@@ -88,38 +64,27 @@ describe('forced errors on a devnet: a verifier that approves without checking l
     const submitted = await cli(1, ['job', 'submit', '--kind', 'infer', '--base', 'sotu-lm', '--prompts', file, '--max-tokens', '16', '--amount', '20', '--verifiers', '2', '--bid-window', '3000'])
     assert.equal(submitted.phase, 'assigned', submitted.error)
     assert.equal(submitted.assign.workers[0].address, devnet.peers[2].address)
-    const honest = await waitFor('the honest verifier to slash the lazy one', async () => {
-      const s = await cli(3, ['job', 'status', submitted.job])
-      return (s.lazySlashes ?? []).length > 0 ? s : undefined
-    }, 240_000, 1_000)
+    const honest = await net.waitForJob(3, submitted.job, 'the honest verifier to slash the lazy one', s => (s.lazySlashes ?? []).length > 0, 240_000, 1_000)
     assert.equal(honest.lazySlashes[0].verifier, devnet.peers[4].address)
     assert.equal(honest.revealed.length, 1, 'the planted batch was revealed')
     assert.match(honest.lazySlashes[0].evidence, /^0x[0-9a-f]{64}$/, 'slashed with evidence: the approval of outputs the honest re-generation refuted')
-    const done = await waitFor('the real batch to be released', async () => {
-      const s = await cli(1, ['job', 'status', submitted.job])
-      return s.phase === 'released' ? s : undefined
-    }, 240_000, 1_000)
+    const done = await net.waitForJob(1, submitted.job, 'the real batch to be released', s => s.phase === 'released', 240_000, 1_000)
     assert.notEqual(done.result.resultHash, honest.revealed[0], 'the released batch is the real one')
     assert.equal((await cli(4, ['rewards', 'show'])).stake.verifier, parseUnits('100', 18).toString(), 'lazy verifier slashed 100 again')
   })
   it('plants forced errors in attributions too: the lazy verifier is caught approving negated scores', async () => {
+    const { devnet } = net
     // An attribution of the first test's adapter: its trainer works it (from its own checkpoints), both verifiers recompute or approve.
     const training = (await Promise.all((await cli(1, ['job', 'list'])).map(async (j: any) => await cli(1, ['job', 'status', j.job])))).find((s: any) => s.announce.kind === 'train' && s.phase === 'released')
     await cli(4, ['stake', 'add', '100', '--role', 'verifier'])
     const submitted = await cli(1, ['job', 'submit', '--kind', 'attribute', '--train-job', training.job, '--amount', '20', '--verifiers', '2', '--bid-window', '3000'])
     assert.equal(submitted.phase, 'assigned', submitted.error)
     assert.equal(submitted.assign.workers[0].address, devnet.peers[2].address)
-    const honest = await waitFor('the honest verifier to slash the lazy one', async () => {
-      const s = await cli(3, ['job', 'status', submitted.job])
-      return (s.lazySlashes ?? []).length > 0 ? s : undefined
-    }, 240_000, 1_000)
+    const honest = await net.waitForJob(3, submitted.job, 'the honest verifier to slash the lazy one', s => (s.lazySlashes ?? []).length > 0, 240_000, 1_000)
     assert.equal(honest.lazySlashes[0].verifier, devnet.peers[4].address)
     assert.equal(honest.revealed.length, 1, 'the planted result was revealed')
     assert.equal(honest.slash, undefined, 'the worker who planted the fault is not slashed')
-    const done = await waitFor('the real attribution to be released', async () => {
-      const s = await cli(1, ['job', 'status', submitted.job])
-      return s.phase === 'released' ? s : undefined
-    }, 240_000, 1_000)
+    const done = await net.waitForJob(1, submitted.job, 'the real attribution to be released', s => s.phase === 'released', 240_000, 1_000)
     assert.notEqual(done.result.resultHash, honest.revealed[0], 'the released attribution is the real one')
     assert.ok(done.verdicts.filter((v: any) => v.resultHash === done.result.resultHash).every((v: any) => v.ok))
     assert.equal((await cli(4, ['rewards', 'show'])).stake.verifier, parseUnits('100', 18).toString(), 'lazy verifier: topped up to 200, slashed 100')

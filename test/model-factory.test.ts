@@ -13,7 +13,7 @@ import { writeFileAtomic } from '../storage/atomic-file.ts'
 import { Devnet } from '../peer/devnet/devnet.ts'
 import { buildBase } from '../peer/models/recipes.ts'
 import { devnetCli, spawnCli } from './helpers/cli.ts'
-import { waitFor } from './helpers/plain-node.ts'
+import { waitFor } from './helpers/wait.ts'
 
 describe('ModelFactory and OpenLoRA on a 3-peer devnet', function () {
   this.timeout(600_000)

@@ -4,43 +4,28 @@
 // through the quorum; once the window is over the worker and the verifier claim their
 // shares from the command line, and a second claim is refused.
 import assert from 'node:assert/strict'
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { NonceManager, Wallet, hexlify, id, parseUnits } from 'ethers'
-import { Devnet } from '../peer/devnet/devnet.ts'
 import { loadKeystore } from '../peer/identity/keystore.ts'
-import { connectProvider, SettlementClient } from '../settlement/chain/client.ts'
+import { SettlementClient } from '../settlement/chain/client.ts'
 import { packSignatures, signMessage } from '../settlement/chain/signatures.ts'
-import { devnetCli } from './helpers/cli.ts'
-import { waitFor } from './helpers/plain-node.ts'
+import { useMarketDevnet } from './helpers/devnet.ts'
+import { waitFor } from './helpers/wait.ts'
 
 const OPEN = (n: string): bigint => parseUnits(n, 18)
 
 describe('settlement on a devnet: escrow -> epoch root -> claim', function () {
   this.timeout(300_000)
-  let dir: string
-  let devnet: Devnet
-  const cli = devnetCli(() => devnet.peers, 120_000)
-
-  before(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'openledger-settle-'))
-    devnet = new Devnet({ dir: join(dir, 'devnet'), peers: 3, benchSize: 32, chain: true, epochIntervalMs: 1_000 })
-    await devnet.start()
-  })
-  after(async () => {
-    await devnet?.stop()
-    if (process.env.KEEP == null) await rm(dir, { recursive: true, force: true })
-  })
+  const net = useMarketDevnet({ name: 'settle', peers: 3, cliTimeoutMs: 120_000 })
+  const { cli } = net
 
   it('pays a job from escrow into an epoch root that the worker and the verifier claim', async () => {
-    const chain = devnet.chain!
+    const { devnet, chain } = net
     const [worker, verifier] = [devnet.peers[1], devnet.peers[2]]
     const staked = await cli(2, ['stake', 'add', '200', '--role', 'verifier'])
     assert.equal(staked.staked, OPEN('200').toString())
 
     // The requester is anvil's first dev account (the devnet's deployer and treasury).
-    const provider = connectProvider(chain.anvil.rpcUrl, chain.anvil.chainId)
+    const provider = net.provider()
     const requester = await SettlementClient.create(chain.addresses, new NonceManager(new Wallet(chain.anvil.accounts[0].privateKey, provider)))
     const jobId = id('devnet job 1')
     const resultHash = id('the adapter the worker trained')
@@ -51,10 +36,7 @@ describe('settlement on a devnet: escrow -> epoch root -> claim', function () {
     await requester.releaseJob(jobId, worker.address, resultHash, packSignatures([signed]))
 
     // Peer 0 aggregates: the release becomes epoch 1, posted with its signature.
-    const shown = await waitFor('the worker\'s earnings in a posted root', async () => {
-      const r = await cli(1, ['rewards', 'show'])
-      return r.epoch !== null ? r : undefined
-    }, 60_000, 500)
+    const shown = await net.waitForCli(1, ['rewards', 'show'], 'the worker\'s earnings in a posted root', r => r.epoch !== null, 60_000, 500)
     assert.equal(shown.epoch, 1)
     assert.equal(shown.earned, OPEN('50').toString(), 'the worker\'s 50% of the fee')
     assert.equal(shown.final, false)
@@ -65,12 +47,11 @@ describe('settlement on a devnet: escrow -> epoch root -> claim', function () {
     await provider.send('evm_increaseTime', [61])
     await provider.send('evm_mine', [])
     const before = await requester.balanceOf(worker.address)
-    let refused = ''
-    const claim = await waitFor('the root to be final and the claim to go through', async () => {
+    const claim = await waitFor('the root to be final and the claim to go through', async (saw) => {
       const r = await cli(1, ['rewards', 'claim'], false)
-      refused = r.stderr
+      saw(`refused: ${r.stderr}`)
       return r.code === 0 ? JSON.parse(r.stdout.trim().split('\n').at(-1)!) : undefined
-    }, 30_000, 1_000).catch((err: Error) => { throw new Error(`${err.message}; last refusal: ${refused}`) })
+    }, 30_000, 1_000)
     assert.equal(claim.amount, OPEN('50').toString())
     assert.equal(await requester.balanceOf(worker.address) - before, OPEN('50'))
     const v = await cli(2, ['rewards', 'claim'])
@@ -89,9 +70,9 @@ describe('settlement on a devnet: escrow -> epoch root -> claim', function () {
   })
 
   it('an aggregator killed with -9 right after a release comes back, and the epoch is posted once', async () => {
-    const chain = devnet.chain!
+    const { devnet, chain } = net
     const [aggregator, worker, verifier] = devnet.peers
-    const provider = connectProvider(chain.anvil.rpcUrl, chain.anvil.chainId)
+    const provider = net.provider()
     const requester = await SettlementClient.create(chain.addresses, new NonceManager(new Wallet(chain.anvil.accounts[0].privateKey, provider)))
     const jobId = id('devnet job 2')
     const resultHash = id('a second adapter')
@@ -101,10 +82,7 @@ describe('settlement on a devnet: escrow -> epoch root -> claim', function () {
     await devnet.kill(aggregator)
     await requester.releaseJob(jobId, worker.address, resultHash, packSignatures([signed]))
     await devnet.startPeer(aggregator)
-    const shown = await waitFor('epoch 2 to hold the second job', async () => {
-      const r = await cli(1, ['rewards', 'show'])
-      return r.epoch === 2 ? r : undefined
-    }, 60_000, 500)
+    const shown = await net.waitForCli(1, ['rewards', 'show'], 'epoch 2 to hold the second job', r => r.epoch === 2, 60_000, 500)
     assert.equal(shown.earned, OPEN('55').toString(), '50 from the first job, 5 from this one')
     // Some more rounds: nothing is posted again, no receipt counted twice.
     await new Promise(resolve => setTimeout(resolve, 3_000))
@@ -114,9 +92,7 @@ describe('settlement on a devnet: escrow -> epoch root -> claim', function () {
   })
 
   it('changes a registry parameter through gOPEN governance, and unbonds stake only after the delay', async () => {
-    const chain = devnet.chain!
-    const provider = connectProvider(chain.anvil.rpcUrl, chain.anvil.chainId)
-    const warp = async (s: number): Promise<void> => { await provider.send('evm_increaseTime', [s]); await provider.send('evm_mine', []) }
+    const { warp } = net
     const locked = await cli(1, ['gov', 'lock', '1000'])
     assert.equal(locked.votes, '1000.0')
     await warp(1)
@@ -148,6 +124,5 @@ describe('settlement on a devnet: escrow -> epoch root -> claim', function () {
     await warp(601)
     const done = await cli(2, ['stake', 'withdraw', '--role', 'verifier'])
     assert.equal(done.unbonding.amount, '0')
-    provider.destroy()
   })
 })

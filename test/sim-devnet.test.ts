@@ -4,44 +4,30 @@
 // same per-address earnings as the aggregator's sealed ledger, the same cumulative
 // balances, and so the same Merkle root and total that are on chain.
 import assert from 'node:assert/strict'
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { readdir, readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { NonceManager, Wallet, hexlify, id, parseUnits } from 'ethers'
-import { Devnet } from '../peer/devnet/devnet.ts'
 import { loadKeystore } from '../peer/identity/keystore.ts'
-import { connectProvider, SettlementClient } from '../settlement/chain/client.ts'
+import { SettlementClient } from '../settlement/chain/client.ts'
 import { packSignatures, signMessage } from '../settlement/chain/signatures.ts'
 import { Journal } from '../settlement/epoch/index.ts'
 import { buildCumulativeTree, type CumulativeEntry } from '../settlement/merkle/index.ts'
 import { settleEpoch } from '../sim/settle.ts'
-import { devnetCli } from './helpers/cli.ts'
-import { waitFor } from './helpers/plain-node.ts'
+import { useMarketDevnet } from './helpers/devnet.ts'
+import { waitFor } from './helpers/wait.ts'
 
 const OPEN = (n: string): bigint => parseUnits(n, 18)
 
 describe('simulator vs devnet: the same receipts give the same payouts', function () {
   this.timeout(120_000)
-  let dir: string
-  let devnet: Devnet | undefined
-  const cli = devnetCli(() => devnet!.peers, 60_000)
-
-  before(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'openledger-sim-devnet-'))
-    devnet = new Devnet({ dir: join(dir, 'devnet'), peers: 3, benchSize: 32, chain: true, epochIntervalMs: 1_000 })
-    await devnet.start()
-  })
-  after(async () => {
-    await devnet?.stop()
-    if (process.env.KEEP == null) await rm(dir, { recursive: true, force: true })
-  })
+  const net = useMarketDevnet({ name: 'sim-devnet', peers: 3, cliTimeoutMs: 60_000 })
+  const { cli } = net
 
   it('settles the aggregator\'s journaled receipts to its posted ledger, cumulative tree and on-chain root', async () => {
-    const d = devnet!
-    const chain = d.chain!
-    const [aggregator, worker, verifier] = d.peers
+    const { chain } = net
+    const [aggregator, worker, verifier] = net.peers
     await cli(2, ['stake', 'add', '200', '--role', 'verifier'])
-    const provider = connectProvider(chain.anvil.rpcUrl, chain.anvil.chainId)
+    const provider = net.provider()
     const requester = await SettlementClient.create(chain.addresses, new NonceManager(new Wallet(chain.anvil.accounts[0].privateKey, provider)))
     const verifierKey = await loadKeystore(verifier.dataDir, 'openledger-devnet')
     const verifierWallet = new Wallet(hexlify(verifierKey.libp2pKey.raw))
@@ -58,11 +44,13 @@ describe('simulator vs devnet: the same receipts give the same payouts', functio
 
     // Wait until every release is in a posted root (they may land in one epoch or several).
     let posted = 0
-    await waitFor('all three jobs in posted roots', async () => {
+    await waitFor('all three jobs in posted roots', async (saw) => {
       const next = Number(await requester.nextEpoch())
+      saw({ nextEpoch: next })
       if (next < 2) return undefined
       const root = await requester.rootOf(next - 1)
       posted = next - 1
+      saw({ posted, total: root.total, paidTotal })
       if (root.total === paidTotal) return true
       // Releases spread over epochs under load: the next root waits out this one's challenge window.
       await provider.send('evm_increaseTime', [61])
@@ -75,8 +63,7 @@ describe('simulator vs devnet: the same receipts give the same payouts', functio
     const feeSplit = { worker: Number(split[0]), verifiers: Number(split[1]), contributors: Number(split[2]), treasury: Number(split[3]) }
     const shown = await cli(1, ['rewards', 'show'])
     provider.destroy()
-    await d.stop()
-    devnet = undefined
+    await net.stop()
 
     // What the aggregator journaled and sealed.
     const epochsDir = join(aggregator.dataDir, 'epochs')

@@ -1,6 +1,13 @@
-// A realistic capacity advert body, as a 2-core CPU peer would send it.
+// Shared test fixtures: the shipped model files, and a realistic capacity advert body.
+import { fileURLToPath } from 'node:url'
 import type { CapacityAdvert } from '../../protocols/messages/capacity-advert.ts'
 
+/** The shipped SpamAssassin classifier base (`openledger model pretrain`'s output, committed). */
+export const SPAM_BASE = fileURLToPath(new URL('../../peer/models/built/spam-base.safetensors', import.meta.url))
+/** The shipped State of the Union language model (BPE 4096, 4 layers, context 128). */
+export const SOTU_LM = fileURLToPath(new URL('../../peer/models/built/sotu-lm.safetensors', import.meta.url))
+
+/** A capacity advert as a 2-core CPU peer would send it. */
 export function advertFixture (overrides: Partial<CapacityAdvert> = {}): CapacityAdvert {
   return {
     seq: Date.now(),
