@@ -17,20 +17,11 @@ import { defaultRegistry, JobResultMessage, JobVerdictMessage, JobAnnounceMessag
 import { sealEnvelope } from '../protocols/envelope.ts'
 import { MemoryLedger, MemoryNet, NETWORK, OPEN, transportError } from './helpers/memory-market.ts'
 import { ToyKind, TOY_BASE, type ToyOptions } from './helpers/toy-kind.ts'
+import { waitFor } from './helpers/wait.ts'
 
 interface Peer { id: Identity, market: MarketService, toy: ToyKind, logs: Array<{ msg: string, fields?: Record<string, unknown> }> }
 
 const FAST = { refundSweepMs: 200, releaseGraceMs: 300, revealAfterMs: 5_000, revealGraceMs: 200, revealPauseMs: 50, retryBaseMs: 20, retryMaxMs: 50, verifyRetryMs: 20 }
-
-async function until<T> (what: string, fn: () => Promise<T | undefined | false> | T | undefined | false, ms = 8_000): Promise<T> {
-  const end = Date.now() + ms
-  for (;;) {
-    const v = await fn()
-    if (v !== undefined && v !== false) return v
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`)
-    await new Promise(resolve => setTimeout(resolve, 20))
-  }
-}
 
 describe('market roles in memory: requester, bidder, worker, verifier, forced errors, release', function () {
   this.timeout(30_000)
@@ -97,10 +88,10 @@ describe('market roles in memory: requester, bidder, worker, verifier, forced er
     assert.deepEqual(state.assign?.verifiers.map(v => v.address), [verifier.id.address])
     assert.equal(state.assign?.referee?.address, referee.id.address)
     assert.equal(ledger.jobs.get(state.job)?.amount, parseUnits('10', 18))
-    await until('the escrow released', () => ledger.jobs.get(state.job)?.status === 2)
+    await waitFor('the escrow released', () => ledger.jobs.get(state.job)?.status === 2)
     assert.deepEqual(ledger.jobs.get(state.job)?.verifiers, [verifier.id.address])
     assert.equal(ledger.jobs.get(state.job)?.worker, worker.id.address)
-    await until('every record final', async () => await phase(requester, state.job) === 'released' && await phase(worker, state.job) === 'released' && await phase(verifier, state.job) === 'verified')
+    await waitFor('every record final', async () => await phase(requester, state.job) === 'released' && await phase(worker, state.job) === 'released' && await phase(verifier, state.job) === 'verified')
     assert.equal(ledger.slashes.length, 0)
   })
 
@@ -119,7 +110,7 @@ describe('market roles in memory: requester, bidder, worker, verifier, forced er
     const worker = await peer({ stake: { worker: 100n }, toy: { etaMs: 60_000 } })
     const verifier = await peer({ stake: { verifier: 200n } })
     const state = await submit(requester)
-    await until('released', () => ledger.jobs.get(state.job)?.status === 2)
+    await waitFor('released', () => ledger.jobs.get(state.job)?.status === 2)
     // A staked stranger, joined after the assignment.
     const stranger = await peer({ stake: { worker: 1000n } })
     const fake = { ...(await requester.market.status(state.job)).result!, worker: stranger.id.address }
@@ -136,8 +127,8 @@ describe('market roles in memory: requester, bidder, worker, verifier, forced er
     const liar = await peer({ stake: { worker: 100n }, toy: { lie: true } })
     const verifier = await peer({ stake: { verifier: 200n } })
     const state = await submit(requester)
-    await until('the liar slashed', () => ledger.slashes.find(s => s.peer === liar.id.address))
-    const v = await until('the verdict', async () => (await verifier.market.status(state.job)).verdicts?.[0])
+    await waitFor('the liar slashed', () => ledger.slashes.find(s => s.peer === liar.id.address))
+    const v = await waitFor('the verdict', async () => (await verifier.market.status(state.job)).verdicts?.[0])
     assert.equal(v.ok, false)
     assert.ok(v.evidence !== undefined && v.completion === undefined)
     assert.equal(ledger.slashes[0].prover, verifier.id.address)
@@ -145,7 +136,7 @@ describe('market roles in memory: requester, bidder, worker, verifier, forced er
     assert.equal(ledger.jobs.get(state.job)?.status, 1, 'a rejected result was released')
     assert.equal(await phase(requester, state.job), 'failed')
     ledger.clock += 3_601
-    await until('refunded', async () => await phase(requester, state.job) === 'refunded')
+    await waitFor('refunded', async () => await phase(requester, state.job) === 'refunded')
     assert.equal(ledger.jobs.get(state.job)?.status, 3)
     assert.equal(ledger.balances.get(requester.id.address.toLowerCase()), 100n * OPEN)
   })
@@ -158,7 +149,7 @@ describe('market roles in memory: requester, bidder, worker, verifier, forced er
     net.fault = (m) => m.what === 'task' && m.from === worker.id.peerId && m.to === verifier.id.peerId && m.type === JobResultMessage.type && dropped++ < 2 ? transportError('StreamResetError') : undefined
     const state = await submit(requester)
     assert.equal(state.announce.kind, 'infer')
-    await until('released', () => ledger.jobs.get(state.job)?.status === 2)
+    await waitFor('released', () => ledger.jobs.get(state.job)?.status === 2)
     assert.equal(dropped, 3)
     assert.equal(worker.logs.filter(l => l.msg === 'result not delivered' && l.fields?.peer === verifier.id.peerId).length, 2)
   })
@@ -169,12 +160,12 @@ describe('market roles in memory: requester, bidder, worker, verifier, forced er
     const verifier = await peer({ stake: { verifier: 200n } })
     net.fault = (m) => m.what === 'fetch' && m.from === verifier.id.peerId ? transportError('RequestTimeoutError') : undefined
     const state = await submit(requester)
-    const v = await until('the verdict', async () => (await verifier.market.status(state.job)).verdicts?.[0])
+    const v = await waitFor('the verdict', async () => (await verifier.market.status(state.job)).verdicts?.[0])
     assert.equal(v.ok, false)
     assert.equal((await verifier.market.status(state.job)).evidence !== undefined, true)
     assert.equal(((await verifier.market.status(state.job)).evidence as { unproven?: boolean }).unproven, true)
     assert.equal(verifier.logs.filter(l => l.msg === 'verification interrupted: trying again').length, 2)
-    await until('the verifier gave up slashing', () => verifier.logs.some(l => l.msg === 'verification failed on the network: the worker is not slashed'))
+    await waitFor('the verifier gave up slashing', () => verifier.logs.some(l => l.msg === 'verification failed on the network: the worker is not slashed'))
     assert.equal(ledger.slashes.length, 0)
     assert.equal(ledger.jobs.get(state.job)?.status, 1)
     assert.equal(ledger.stakeOf(worker.id.address, 'worker'), 100n * OPEN)
@@ -187,11 +178,11 @@ describe('market roles in memory: requester, bidder, worker, verifier, forced er
     const honest = await peer({ stake: { verifier: 250n }, forcedErrorRate: 1 })
     const state = await submit(requester, 2)
     assert.deepEqual(new Set(state.assign?.verifiers.map(v => v.address)), new Set([lazy.id.address, honest.id.address]))
-    await until('the lazy verifier slashed', () => ledger.slashes.find(s => s.peer === lazy.id.address))
+    await waitFor('the lazy verifier slashed', () => ledger.slashes.find(s => s.peer === lazy.id.address))
     const s = ledger.slashes.find(x => x.peer === lazy.id.address)!
     assert.equal(s.role, 'verifier')
     assert.equal(s.prover, honest.id.address)
-    await until('the real result released', () => ledger.jobs.get(state.job)?.status === 2)
+    await waitFor('the real result released', () => ledger.jobs.get(state.job)?.status === 2)
     assert.deepEqual(ledger.jobs.get(state.job)?.verifiers, [honest.id.address], 'the slashed approver signed the release')
     assert.ok(!ledger.slashes.some(x => x.peer === worker.id.address), 'the worker was slashed for its forced error')
     assert.ok((await honest.market.status(state.job)).lazySlashes?.some(l => l.verifier === lazy.id.address))
@@ -204,7 +195,7 @@ describe('market roles in memory: requester, bidder, worker, verifier, forced er
     await peer({ stake: { verifier: 200n } })
     const state = await submit(requester)
     const first = state.assign!.workers[0].address
-    await until('released', () => ledger.jobs.get(state.job)?.status === 2, 10_000)
+    await waitFor('released', () => ledger.jobs.get(state.job)?.status === 2, 10_000)
     const final = await requester.market.status(state.job)
     assert.equal(final.silent?.length, 1)
     assert.notEqual(final.assign!.workers[0].address, first)
@@ -216,7 +207,7 @@ describe('market roles in memory: requester, bidder, worker, verifier, forced er
     await peer({ stake: { worker: 100n } })
     const verifier = await peer({ stake: { verifier: 200n } })
     const state = await submit(requester)
-    await until('released', async () => await phase(requester, state.job) === 'released')
+    await waitFor('released', async () => await phase(requester, state.job) === 'released')
     const stranger = await peer({ stake: { verifier: 1000n } })
     const result = (await requester.market.status(state.job)).result!
     const body = { job: state.job, worker: result.worker, resultHash: result.resultHash, ok: false, checked: [], evidence: { hash: '0x' + '1'.repeat(64), cid: result.result } }
@@ -238,7 +229,7 @@ describe('market roles in memory: requester, bidder, worker, verifier, forced er
       maxPrice: (10n * OPEN).toString(), requiredStake: '0', workers: 1, verifiers: 1, bidUntil: Date.now() + 1_000
     }
     await net.wire(requester.id).publish('jobs', sealEnvelope({ network: NETWORK, type: JobAnnounceMessage.type, body, signer: requester.id.signer, registry: defaultRegistry() }))
-    await until('the announce ignored', () => worker.logs.some(l => l.msg === 'job announce without matching escrow ignored'))
+    await waitFor('the announce ignored', () => worker.logs.some(l => l.msg === 'job announce without matching escrow ignored'))
     assert.equal(await worker.market.status(body.job).catch(() => undefined), undefined)
   })
 })
