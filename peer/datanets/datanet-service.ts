@@ -7,11 +7,7 @@
 // - /openledger/has/1.0.0 answers which shards this peer holds, so `datanet show`
 //   reports real replication, not just intended placement.
 // - Entries that fail their checks get the announcing peer disconnected and ignored.
-import { mkdir, rename, rm } from 'node:fs/promises'
-import { createWriteStream } from 'node:fs'
-import { dirname, join, resolve, sep } from 'node:path'
-import { pipeline } from 'node:stream/promises'
-import { Readable } from 'node:stream'
+import { join, resolve } from 'node:path'
 import type { Helia } from '@helia/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { CID } from 'multiformats/cid'
@@ -32,13 +28,14 @@ import { uniqueShards, type Shard } from '../../storage/datanet/shards.ts'
 import { DatanetStore } from '../../storage/datanet/store.ts'
 import type { DatanetView } from '../../storage/datanet/view.ts'
 import { ManifestLog, resolveVersion } from '../../storage/manifest/log.ts'
-import { readFile as readUnixfsFile, readFileBytes } from '../../storage/unixfs/index.ts'
+import { readFileBytes } from '../../storage/unixfs/index.ts'
 import { ShardSync } from '../../protocols/shard/index.ts'
 import type { Identity } from '../identity/keystore.ts'
 import { UsageError } from '../errors.ts'
 import type { PeerLibp2p } from '../net/peer-libp2p.ts'
 import { Replicator } from './replicator.ts'
 import { ShardFetcher } from './shard-fetcher.ts'
+import { writeShardFiles } from './file-writer.ts'
 
 /** The address has no contribution in that datanet. */
 export class UnknownContributorError extends StorageError {}
@@ -303,40 +300,8 @@ export class DatanetService {
     return await this.writeFiles(root, log.id, uniqueShards(log), progress, signal)
   }
 
-  /** Fetch `files` (bulk first, bitswap for the rest) and write them under `root`. */
   private async writeFiles (root: string, datanet: string | undefined, files: Shard[], progress: (p: unknown) => void, signal: AbortSignal): Promise<unknown> {
-    const bytesTotal = files.reduce((s, f) => s + f.size, 0)
-    // Pull what is not here in bulk, from whichever holders answer; fall back to
-    // bitswap (through helia.blockstore) for anything they could not send.
-    let fetched = 0
-    const report = await this.fetcher.fetch(files.map(f => f.cid), {
-      signal,
-      onBytes: (b) => { fetched = Math.min(b, bytesTotal); progress({ bytesDone: fetched, bytesTotal, filesDone: 0, filesTotal: files.length }) }
-    })
-    if (report.missing.length > 0) this.opts.log('get: some shards only via bitswap', { missing: report.missing.length })
-    let bytesDone = 0
-    for (const [i, f] of files.entries()) {
-      const dest = resolve(root, f.path)
-      if (!dest.startsWith(root + sep)) throw new UsageError(`refusing to write outside ${root}: ${f.path}`)
-      await mkdir(dirname(dest), { recursive: true })
-      const tmp = `${dest}.partial`
-      const source = readUnixfsFile(this.opts.helia.blockstore, f.cid, { signal })
-      const counted = (async function * () {
-        for await (const chunk of source) {
-          bytesDone += chunk.byteLength
-          progress({ bytesDone: Math.max(bytesDone, fetched), bytesTotal, filesDone: i, filesTotal: files.length })
-          yield chunk
-        }
-      })()
-      try {
-        await pipeline(Readable.from(counted), createWriteStream(tmp))
-        await rename(tmp, dest)
-      } catch (err) {
-        await rm(tmp, { force: true })
-        throw err
-      }
-    }
-    return { datanet, out: root, files: files.length, bytes: bytesDone }
+    return await writeShardFiles({ blockstore: this.opts.helia.blockstore, fetcher: this.fetcher, log: this.opts.log }, root, datanet, files, progress, signal)
   }
 
   /**
