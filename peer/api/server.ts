@@ -3,6 +3,9 @@
 // node writes into run.json (readable by its owner only). A POST answers with
 // NDJSON: zero or more {"progress": ...} lines, then {"result": ...} or {"error": ...},
 // so long work (a big contribution) shows progress and a CLI can read it as it comes.
+// Who may call: anyone on this machine for GETs, the token holder for POSTs; a request
+// whose Host is not a loopback name gets 403 (a DNS-rebound web page), a path that does
+// not decode gets 400, and nothing a request does can crash the node.
 import { timingSafeEqual } from 'node:crypto'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
@@ -77,18 +80,65 @@ async function readBody (req: IncomingMessage): Promise<unknown> {
   }
 }
 
+class ApiRequestError extends Error {
+  readonly httpStatus: number
+  constructor (name: string, message: string, httpStatus: number) {
+    super(message)
+    this.name = name
+    this.httpStatus = httpStatus
+  }
+}
+
+function decodeParam (x: string | undefined): string {
+  if (x === undefined) return ''
+  try {
+    return decodeURIComponent(x)
+  } catch {
+    throw new ApiRequestError('MalformedRequestError', 'the path does not percent-decode', 400)
+  }
+}
+
 function match (route: Route, method: string, path: string): string[] | undefined {
   if (route.method !== method) return undefined
   if (typeof route.path === 'string') return route.path === path ? [] : undefined
   const m = route.path.exec(path)
-  return m == null ? undefined : m.slice(1).map(x => x === undefined ? '' : decodeURIComponent(x))
+  return m == null ? undefined : m.slice(1).map(decodeParam)
+}
+
+/**
+ * Only loopback names may reach the API: a web page whose own name was rebound to
+ * 127.0.0.1 sends its own Host, and must not read the answers (or spend the token's
+ * work) as if it were this machine's user.
+ */
+function loopbackHost (host: string | undefined, port: number): boolean {
+  if (host === undefined) return false
+  const h = host.toLowerCase()
+  return ['127.0.0.1', 'localhost', '[::1]'].some(name => h === name || h === `${name}:${port}`)
+}
+
+/** An error as the API sees it: a thrown non-Error (a string, undefined) becomes a plain Error. */
+function asError (err: unknown): Error & { httpStatus?: number, details?: unknown } {
+  return err instanceof Error ? err : new Error(String(err))
 }
 
 export async function startApiServer (port: number, token: string, routes: Route[], log: (msg: string, f?: Record<string, unknown>) => void = () => {}): Promise<ApiServer> {
   const expected = Buffer.from(`Bearer ${token}`)
-  const server: Server = createServer((req, res) => { void serve(req, res) })
+  let boundPort = 0
+  // Nothing a request does may reach the process as an unhandled rejection.
+  const server: Server = createServer((req, res) => {
+    serve(req, res).catch((err: unknown) => {
+      const e = asError(err)
+      const status = statusOf(e)
+      if (status === 500) log('api error', { path: req.url, error: e.stack })
+      if (!res.headersSent) res.writeHead(status, { 'content-type': 'application/json' })
+      res.end(toJson(errorBody(e)))
+    })
+  })
 
   async function serve (req: IncomingMessage, res: ServerResponse): Promise<void> {
+    if (!loopbackHost(req.headers.host, boundPort)) {
+      throw new ApiRequestError('ForbiddenHostError', 'this API answers only requests addressed to 127.0.0.1 or localhost', 403)
+    }
     const path = (req.url ?? '/').split('?')[0]
     // HEAD is a GET whose body node:http leaves out.
     const method = req.method === 'HEAD' ? 'GET' : req.method ?? 'GET'
@@ -113,9 +163,10 @@ export async function startApiServer (port: number, token: string, routes: Route
         res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' })
         res.end(toJson(value))
       } catch (err) {
-        res.writeHead(statusOf(err as Error), { 'content-type': 'application/json' })
-        res.end(toJson(errorBody(err as Error)))
-        if (statusOf(err as Error) === 500) log('api error', { path, error: (err as Error).stack })
+        const e = asError(err)
+        res.writeHead(statusOf(e), { 'content-type': 'application/json' })
+        res.end(toJson(errorBody(e)))
+        if (statusOf(e) === 500) log('api error', { path, error: e.stack })
       }
       return
     }
@@ -129,8 +180,9 @@ export async function startApiServer (port: number, token: string, routes: Route
     try {
       body = await readBody(req)
     } catch (err) {
-      res.writeHead(statusOf(err as Error), { 'content-type': 'application/json' })
-      res.end(toJson(errorBody(err as Error)))
+      const e = asError(err)
+      res.writeHead(statusOf(e), { 'content-type': 'application/json' })
+      res.end(toJson(errorBody(e)))
       return
     }
     res.writeHead(200, { 'content-type': 'application/x-ndjson', 'cache-control': 'no-store' })
@@ -145,8 +197,9 @@ export async function startApiServer (port: number, token: string, routes: Route
       const result = await route.handle({ params: params!, body, progress, signal: controller.signal })
       res.end(toJson({ result }) + '\n')
     } catch (err) {
-      if (statusOf(err as Error) === 500) log('api error', { path, error: (err as Error).stack })
-      res.end(toJson(errorBody(err as Error)) + '\n')
+      const e = asError(err)
+      if (statusOf(e) === 500) log('api error', { path, error: e.stack })
+      res.end(toJson(errorBody(e)) + '\n')
     }
   }
 
@@ -156,6 +209,7 @@ export async function startApiServer (port: number, token: string, routes: Route
     server.listen(port, '127.0.0.1', () => { server.off('error', reject); resolve() })
   })
   const { port: bound } = server.address() as AddressInfo
+  boundPort = bound
   return {
     url: `http://127.0.0.1:${bound}`,
     close: async () => {
