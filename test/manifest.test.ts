@@ -5,6 +5,7 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import * as dagCbor from '@ipld/dag-cbor'
+import * as cborg from 'cborg'
 import { secp256k1 } from '@noble/curves/secp256k1.js'
 import { FsBlockstore } from 'blockstore-fs'
 import type { CID } from 'multiformats/cid'
@@ -137,6 +138,44 @@ describe('manifest log (Merkle-CRDT)', () => {
       const { cid } = await encodeEntry(e)
       await stores[0].put(cid, junk) // a peer serving the wrong bytes under a CID
       await assert.rejects(a.merge([cid]), MalformedEntryError)
+    })
+
+    it('an honest entry with a key added after signing, at any depth; the store reopens after every merge', async () => {
+      const a = await ManifestLog.create(stores[0], genesis, alice)
+      const honest = signEntry({ v: 1, datanet: a.id, prev: a.heads, clock: 1, ts: Date.now(), payload: await contribution(alice, 1) }, alice)
+      const tampered: any[] = [
+        { ...honest, x: 1 },
+        { ...honest, payload: { ...honest.payload, extra: 'y' } },
+        { ...honest, payload: { ...honest.payload, files: [{ ...(honest.payload as Contribution).files[0], note: 'z' }] } }
+      ]
+      for (const t of tampered) {
+        // Served by another peer: the bytes arrive through the networked store.
+        const { cid, bytes } = await encodeEntry(t)
+        await stores[1].put(cid, bytes)
+        await assert.rejects(a.merge([cid], { source: withRemote(stores[0], stores[1]) }), MalformedEntryError)
+        assert.equal(a.size, 1)
+        const again = await ManifestLog.open(stores[0], a.id, a.heads)
+        assert.equal(again.size, 1)
+      }
+      // The honest bytes still merge, are stored as received, and the store reopens.
+      const { cid, bytes } = await encodeEntry(honest)
+      await stores[1].put(cid, bytes)
+      await a.merge([cid], { source: withRemote(stores[0], stores[1]) })
+      assert.ok(Buffer.from(await getBlock(stores[0], cid)).equals(bytes))
+      assert.equal((await ManifestLog.open(stores[0], a.id, a.heads)).size, 2)
+    })
+
+    it('bytes that decode but are not canonical dag-cbor (the signature covers the exact bytes)', async () => {
+      const a = await ManifestLog.create(stores[0], genesis, alice)
+      const honest = signEntry({ v: 1, datanet: a.id, prev: a.heads, clock: 1, ts: Date.now(), payload: await contribution(alice, 1) }, alice)
+      // The same map with its keys in reverse order: it decodes to the same entry, whose
+      // signature verifies, but the bytes (and so the CID) are not the ones signed.
+      const reordered = cborg.encode(honest, { ...dagCbor.encodeOptions, mapSorter: (x: any, y: any) => x[0].value < y[0].value ? 1 : -1 })
+      const { dagCborCid } = await import('../storage/blocks.ts')
+      const cid = await dagCborCid(reordered)
+      await stores[1].put(cid, reordered)
+      await assert.rejects(a.merge([cid], { source: withRemote(stores[0], stores[1]) }), MalformedEntryError)
+      assert.equal((await ManifestLog.open(stores[0], a.id, a.heads)).size, 1)
     })
 
     it('growth past the entry limit', async () => {

@@ -9,7 +9,10 @@
 //   sig      64-byte signature over keccak256("openledger/manifest-entry/1" 0x00 || dag-cbor of the rest)
 //
 // dag-cbor is canonical (sorted keys, shortest integers), so anyone re-encoding the
-// entry without `sig` gets the exact bytes that were signed.
+// entry without `sig` gets the exact bytes that were signed. A received block must be
+// exactly that canonical encoding of an entry with no key outside the schema: otherwise
+// a relay could add a key (or reorder the map) after signing, and the entry would
+// verify under a new CID while its stored form no longer matched it.
 import * as dagCbor from '@ipld/dag-cbor'
 import { CID } from 'multiformats/cid'
 import { z } from 'zod'
@@ -25,7 +28,7 @@ export const MAX_PREV = 64
 
 const bytesSchema = (len: number) => z.custom<Uint8Array>((v) => v instanceof Uint8Array && v.byteLength === len, `expected ${len} bytes`)
 
-const entrySchema = z.object({
+const entrySchema = z.strictObject({
   v: z.literal(1),
   datanet: z.string().min(1).max(128).nullable(),
   prev: z.array(cidSchema).max(MAX_PREV),
@@ -42,6 +45,8 @@ export type UnsignedEntry = Omit<ManifestEntry, 'sig'>
 export interface StoredEntry {
   cid: CID
   entry: ManifestEntry
+  /** The block exactly as received (and signed over, with `sig`): what is stored. */
+  bytes: Uint8Array
   /** Address of the signer (= the payload's author). */
   author: string
 }
@@ -87,6 +92,10 @@ export async function decodeEntry (cid: CID, bytes: Uint8Array, datanetId?: stri
   const parsed = entrySchema.safeParse(raw)
   if (!parsed.success) throw new MalformedEntryError('entry has the wrong shape', { cid: key, issues: parsed.error.issues.slice(0, 5) })
   const entry = parsed.data
+  // Nothing the schema dropped or changed, nothing non-canonical: the bytes are the entry.
+  if (!equalBytes(dagCbor.encode(entry), bytes)) {
+    throw new MalformedEntryError('entry has keys outside the schema or is not canonical dag-cbor', { cid: key })
+  }
   const isGenesis = entry.payload.kind === 'genesis'
   if (isGenesis !== (entry.datanet === null) || isGenesis !== (entry.prev.length === 0) || (isGenesis && entry.clock !== 0)) {
     throw new InvalidEntryLinkError('only a genesis entry has no datanet and no prev', { cid: key })
@@ -102,5 +111,9 @@ export async function decodeEntry (cid: CID, bytes: Uint8Array, datanetId?: stri
   if (claimedAuthor(entry.payload as Payload).toLowerCase() !== author.toLowerCase()) {
     throw new ForgedContributorError('entry names an author other than its signer', { cid: key, claimed: claimedAuthor(entry.payload as Payload), signer: author })
   }
-  return { cid, entry, author }
+  return { cid, entry, bytes, author }
+}
+
+function equalBytes (a: Uint8Array, b: Uint8Array): boolean {
+  return a.byteLength === b.byteLength && Buffer.compare(a, b) === 0
 }

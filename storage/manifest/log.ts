@@ -58,7 +58,7 @@ export class ManifestLog {
     const genesisCid = CID.parse(id)
     const genesis = await decodeEntry(genesisCid, await log.fetch(genesisCid, opts))
     if (genesis.entry.payload.kind !== 'genesis') throw new InvalidEntryLinkError('datanet id is not a genesis entry', { id })
-    await store.put(genesisCid, (await encodeEntry(genesis.entry)).bytes)
+    await store.put(genesisCid, genesis.bytes)
     log.entries.set(id, genesis)
     log.headSet.add(id)
     await log.merge(heads.length > 0 ? heads : [genesisCid], opts)
@@ -110,7 +110,7 @@ export class ManifestLog {
       if (e.entry.clock !== expected) throw new InvalidEntryLinkError('entry clock does not follow its links', { cid: e.cid.toString(), clock: e.entry.clock, expected })
     }
     for (const e of added) {
-      await this.store.put(e.cid, (await encodeEntry(e.entry)).bytes)
+      await this.store.put(e.cid, e.bytes) // as received: its CID is of these bytes
       this.add(e)
     }
     return added
