@@ -1,7 +1,8 @@
 // A token bucket per remote peer: each request takes a token; tokens come back at a
 // steady rate up to the bucket size. A peer that asks faster than that is refused
 // (RateLimitedError) before its request is read, in the spirit of lodestar's reqresp
-// rate limiter. Idle buckets are forgotten so the map cannot grow without bound.
+// rate limiter. Idle buckets are forgotten so the map cannot grow without bound, the
+// ones that still hold a debt last.
 import { WireError } from './errors.ts'
 
 /** The peer sent more requests than its allowance. */
@@ -46,11 +47,17 @@ export class RateLimiter {
     bucket.tokens--
   }
 
-  /** Drop buckets that would be full again anyway: they hold no information. */
+  /**
+   * Make room: drop buckets that would be full again anyway (they hold no information),
+   * then, if the table is still full, the tenth with the most tokens left. Never a clear
+   * of everything: a flood of throwaway ids would hand a peer that spent its allowance
+   * a fresh one. The cost, a sort every maxPeers/10 new peers, is O(log n) per peer.
+   */
   private forgetFull (now: number): void {
-    for (const [peer, b] of this.buckets) {
-      if (b.tokens + (now - b.updatedAt) / this.limit.refillMs >= this.limit.burst) this.buckets.delete(peer)
-    }
-    if (this.buckets.size >= this.maxPeers) this.buckets.clear()
+    const tokensOf = (b: Bucket): number => b.tokens + (now - b.updatedAt) / this.limit.refillMs
+    for (const [peer, b] of this.buckets) if (tokensOf(b) >= this.limit.burst) this.buckets.delete(peer)
+    if (this.buckets.size < this.maxPeers) return
+    const fullest = [...this.buckets].sort(([, a], [, b]) => tokensOf(b) - tokensOf(a) || a.updatedAt - b.updatedAt)
+    for (const [peer] of fullest.slice(0, Math.max(1, Math.ceil(this.maxPeers / 10)))) this.buckets.delete(peer)
   }
 }

@@ -1,7 +1,9 @@
 // One request, one response, over a libp2p stream: each a length-prefixed frame.
 // The response frame is msgpack [0, payload] on success or [1, errorName, message]
 // when the request was refused, so the caller gets the responder's typed error.
-// Limits (frame size, time, concurrent streams) are set per protocol.
+// Limits (frame size, time, concurrent streams) are set per protocol. A responder's
+// rate limit is its own business, never a fault of the asker nor proof against the
+// responder: requestPaced waits it out.
 import type { Connection, PeerId, Stream } from '@libp2p/interface'
 import { lpStream } from '@libp2p/utils'
 import type { Multiaddr } from '@multiformats/multiaddr'
@@ -101,5 +103,32 @@ export async function request (host: StreamHost, peer: PeerId | Multiaddr, proto
       throw new RequestTimeoutError('request timed out', { protocol, timeoutMs: limits.timeoutMs })
     }
     throw err
+  }
+}
+
+/** The responder refused because this peer asked faster than its allowance. */
+export function isRateLimited (err: unknown): boolean {
+  return err instanceof RemoteError && (err.details as { remoteName?: unknown } | undefined)?.remoteName === 'RateLimitedError'
+}
+
+/**
+ * `request`, with a RateLimitedError answer waited out: the responder's bucket refills
+ * one token per `limits.rateLimit.refillMs`, so wait twice that, doubling each time (at
+ * most 10 s), up to `attempts` requests in all; then the RemoteError is thrown.
+ */
+export async function requestPaced (host: StreamHost, peer: PeerId | Multiaddr, protocol: string,
+  limits: ProtocolLimits, payload: Uint8Array, opts: { attempts?: number, signal?: AbortSignal } = {}): Promise<Uint8Array> {
+  const attempts = opts.attempts ?? 8
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await request(host, peer, protocol, limits, payload)
+    } catch (err) {
+      if (!isRateLimited(err) || attempt >= attempts || opts.signal?.aborted === true) throw err
+      const waitMs = Math.min(10_000, limits.rateLimit.refillMs * 2 ** attempt)
+      await new Promise<void>(resolve => {
+        const timer = setTimeout(resolve, waitMs)
+        opts.signal?.addEventListener('abort', () => { clearTimeout(timer); resolve() }, { once: true })
+      })
+    }
   }
 }

@@ -20,4 +20,16 @@ describe('RateLimiter', () => {
     for (let i = 0; i < 1_000; i++) limiter.take(`peer-${i}`, i * 100)
     assert.ok((limiter as unknown as { buckets: Map<string, unknown> }).buckets.size <= 100)
   })
+
+  it('a flood of new peer ids does not reset a peer that spent its allowance', () => {
+    const limiter = new RateLimiter({ burst: 2, refillMs: 60_000 }, 100)
+    const t = 1_000_000
+    limiter.take('greedy', t)
+    limiter.take('greedy', t)
+    assert.throws(() => limiter.take('greedy', t), RateLimitedError)
+    // 10x the table's size in throwaway ids, each making one request within the same second.
+    for (let i = 0; i < 1_000; i++) limiter.take(`sybil-${i}`, t + i)
+    assert.throws(() => limiter.take('greedy', t + 1_000), RateLimitedError, 'the spent bucket was forgotten')
+    assert.ok((limiter as unknown as { buckets: Map<string, unknown> }).buckets.size <= 100)
+  })
 })

@@ -146,10 +146,11 @@ export function findingsOf (evidence: unknown): CheckFindings {
 
 /**
  * Failures that say nothing about the worker's work: timeouts, dials, streams, blocks
- * not found in time, a peer's internal error. A refusal to serve an entry (the worker
+ * not found in time, a peer's internal error, its rate limit (it protects itself from
+ * this verifier's pace; requestPaced already waited). A refusal to serve an entry (the worker
  * withholding its work) or bytes that do not check out are not among them.
  */
 export function isTransient (err: Error & { details?: { remoteName?: string } }): boolean {
   const names = ['RequestTimeoutError', 'LoadBlockFailedError', 'AbortError', 'TimeoutError', 'DialError', 'NoValidAddressesError', 'ConnectionFailedError', 'StreamResetError', 'StreamStateError', 'MuxerClosedError', 'ConnectionClosedError', 'UnsupportedProtocolError']
-  return names.includes(err?.name) || (err?.name === 'RemoteError' && err.details?.remoteName === 'InternalError')
+  return names.includes(err?.name) || (err?.name === 'RemoteError' && ['InternalError', 'RateLimitedError'].includes(err.details?.remoteName ?? ''))
 }

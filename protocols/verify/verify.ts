@@ -9,7 +9,7 @@ import type { PeerId } from '@libp2p/interface'
 import { bytesToHex, hexToBytes } from '../bytes.ts'
 import { decode, encode } from '../codec.ts'
 import { MalformedMessageError, WireError } from '../errors.ts'
-import { request, serveProtocol, type ProtocolLimits, type StreamHost } from '../reqresp.ts'
+import { requestPaced, serveProtocol, type ProtocolLimits, type StreamHost } from '../reqresp.ts'
 
 export const VERIFY_PROTOCOL = '/openledger/verify/1.0.0'
 export const MAX_ENTRY_BYTES = 16 * 1024 * 1024
@@ -44,9 +44,13 @@ export async function serveVerify (host: StreamHost, lookup: (job: string, entry
   })
 }
 
-/** The receipt of `job`, or the bytes of one of its entries, from the worker `peer`. Unchecked: verify them against the receipt. */
+/**
+ * The receipt of `job`, or the bytes of one of its entries, from the worker `peer`.
+ * Unchecked: verify them against the receipt. A verifier sampling many checkpoints
+ * outruns the worker's rate limit: that is waited out, never read as a refusal.
+ */
 export async function fetchReceiptEntry (host: StreamHost, peer: PeerId, job: string, entry: ReceiptPart): Promise<Uint8Array> {
   if (!/^0x[0-9a-f]{64}$/.test(job)) throw new RangeError('job must be 0x + 32 bytes of lowercase hex')
   const id = hexToBytes(job.slice(2))
-  return await request(host, peer, VERIFY_PROTOCOL, VERIFY_LIMITS, encode(entry === 'receipt' ? { job: id } : { job: id, entry }))
+  return await requestPaced(host, peer, VERIFY_PROTOCOL, VERIFY_LIMITS, encode(entry === 'receipt' ? { job: id } : { job: id, entry }))
 }
