@@ -1,14 +1,15 @@
-// `npm test`: every test file, on a 2-core machine, in two phases.
+// `npm test`: every test file, on a 2-core machine, in three phases, one after another.
 //   1. Unit files (in-process, or with short-lived helpers: an anvil for the contract
 //      tests, CLI calls, a child killed on purpose, mDNS in a network namespace; each
 //      on its own temporary folder and free ports): one mocha run, in parallel,
-//      `mocha --parallel --jobs 2` (one worker per core). Beside it, one after another,
-//      the SOLO devnet files: those that fail when another devnet shares the cores. The
-//      unit files then run at the lowest CPU priority (nice 19): they only take the CPU
-//      the solo file leaves idle, so that it runs as if alone.
-//   2. The other devnet files (peer processes, an anvil chain, a browser, the flywheel,
+//      `mocha --parallel --jobs 2` (one worker per core).
+//   2. The SOLO devnet files, one after another, with the cores to themselves: those
+//      that fail when another devnet shares the cores.
+//   3. The other devnet files (peer processes, an anvil chain, a browser, the flywheel,
 //      the soak): one mocha process per file, in LANES lanes (default 2) that each take
 //      the next file from the list (longest first) when their file is done.
+// The phases do not overlap: unit files beside a devnet, even at the lowest CPU
+// priority, starved (a 1 s in-memory market test ran past its 30 s timeout).
 // Output that runs beside other output is printed whole when its run ends, under a
 // header with its time, so that two runs' lines never mix.
 // Each mocha run prints its own report ("N passing", "N failing", each failure with its
@@ -21,7 +22,6 @@
 import { spawn } from 'node:child_process'
 import { globSync } from 'node:fs'
 import { createRequire } from 'node:module'
-import { setPriority } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
@@ -53,9 +53,8 @@ const DEVNET: readonly string[] = [
 ]
 
 /**
- * Devnet files that must have the cores to themselves (beside them only the unit files,
- * at the lowest priority): a file that fails only when another devnet runs beside it
- * goes here, with why.
+ * Devnet files that must have the cores to themselves: a file that fails only when
+ * another devnet runs beside it goes here, with why.
  */
 const SOLO: readonly string[] = [
   // Submits 20 jobs four at a time with a 2.5 s bid window: with another devnet training
@@ -80,17 +79,13 @@ function seconds (ms: number): string {
  * One mocha process. With `live` its output goes through as it comes; otherwise it is
  * kept and printed whole at the end. Its summary lines ("N passing") are counted.
  */
-async function mocha (label: string, files: string[], args: string[], live: boolean, opts: { lowest?: boolean } = {}): Promise<RunResult> {
+async function mocha (label: string, files: string[], args: string[], live: boolean): Promise<RunResult> {
   const started = performance.now()
   if (live) console.log(`\n== ${label}`)
   else console.log(`== started: ${label}`)
   const color = process.stdout.isTTY ? ['--color'] : []
   const child = spawn(process.execPath, [MOCHA, ...color, ...args, ...files], { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] })
   children.add(child)
-  // Before mocha starts its workers, which inherit it.
-  if (opts.lowest === true && child.pid !== undefined) {
-    try { setPriority(child.pid, 19) } catch {}
-  }
   const kept: Array<[NodeJS.WriteStream, Buffer]> = []
   let text = ''
   const out = (stream: NodeJS.WriteStream) => (d: Buffer): void => {
@@ -146,16 +141,12 @@ async function main (args: string[]): Promise<number> {
   }
   process.env.NODE_COMPILE_CACHE ??= join(REPO, 'node_modules', '.cache', 'node-compile-cache')
   const heavy = DEVNET.length + SOLO.length
-  console.log(`npm test: ${unit.length} unit files in parallel (mocha --parallel --jobs 2)${SOLO.length > 0 ? `, beside them ${SOLO.length} devnet file(s) alone (the unit files at nice 19)` : ''}; then ${DEVNET.length} devnet files ${lanes} at a time, one mocha process each`)
+  console.log(`npm test: ${unit.length} unit files in parallel (mocha --parallel --jobs 2); then ${SOLO.length} devnet file(s) alone; then ${DEVNET.length} devnet files ${lanes} at a time, one mocha process each`)
 
   let n = 0
   const count = (): string => `devnet file ${++n}/${heavy}:`
-  const [unitRun, soloRuns] = await Promise.all([
-    // Beside a solo file its output is kept, like the solo file's, and printed whole.
-    mocha(`unit files, in parallel: ${unit.length} files`, unit, ['--parallel', '--jobs', '2', ...args], SOLO.length === 0, { lowest: SOLO.length > 0 }),
-    inLanes(SOLO, 1, args, count, false)
-  ])
-  const results: RunResult[] = [unitRun, ...soloRuns]
+  const results: RunResult[] = [await mocha(`unit files, in parallel: ${unit.length} files`, unit, ['--parallel', '--jobs', '2', ...args], true)]
+  results.push(...await inLanes(SOLO, 1, args, count))
   results.push(...await inLanes(DEVNET, lanes, args, count))
 
   const total = results.reduce((t, r) => ({ passing: t.passing + r.passing, failing: t.failing + r.failing, pending: t.pending + r.pending }), { passing: 0, failing: 0, pending: 0 })
