@@ -1,7 +1,8 @@
 // Bad manifest entries from the network: a plain Helia node (libp2p + bitswap +
 // gossipsub, not the project's peer code) announces heads whose entries fail their
 // checks. The peer must refuse them with the typed error, keep its datanet as it was,
-// and disconnect and ignore the sender.
+// and disconnect and ignore the announcer (the heads' signer), never the honest peer
+// that relayed them.
 import assert from 'node:assert/strict'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -9,6 +10,7 @@ import { join } from 'node:path'
 import { withBitswap } from '@helia/bitswap'
 import { withLibp2pLight } from '@helia/libp2p'
 import { gossipsub, type GossipSub } from '@libp2p/gossipsub'
+import { privateKeyFromRaw } from '@libp2p/crypto/keys'
 import { identify } from '@libp2p/identify'
 import { noise } from '@libp2p/noise'
 import { tcp } from '@libp2p/tcp'
@@ -33,8 +35,10 @@ import { waitFor } from './helpers/wait.ts'
 
 const TOPIC = topicName('devnet', DATANET_TOPIC)
 
-async function attackerNode () {
+/** A plain Helia node whose libp2p key is `key`: the heads it signs name it as their announcer. */
+async function attackerNode (key: Uint8Array) {
   const helia = withBitswap(withLibp2pLight(createHeliaLight({ blockstore: new MemoryBlockstore(), datastore: new MemoryDatastore(), codecs: [dagCbor] }), {
+    privateKey: privateKeyFromRaw(key),
     addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] },
     transports: [tcp()],
     connectionEncrypters: [noise()],
@@ -53,7 +57,7 @@ describe('bad manifest entries from a plain Helia node', function () {
 
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), 'openledger-datanet-attack-'))
-    devnet = new Devnet({ dir, peers: 1, advertIntervalMs: 1_000, benchSize: 64 })
+    devnet = new Devnet({ dir, peers: 2, advertIntervalMs: 1_000, benchSize: 64 })
     await devnet.start()
     const r = await runCli(['datanet', 'create', 'target', '--license', 'CC0-1.0', '--json', '-d', devnet.peers[0].dataDir])
     assert.equal(r.code, 0, r.stderr)
@@ -88,10 +92,10 @@ describe('bad manifest entries from a plain Helia node', function () {
   for (const c of cases) {
     it(`refuses an entry that fails with ${c.error}, and drops the sender`, async () => {
       const target = devnet.peers[0]
-      const attacker = await attackerNode()
+      const key = secp256k1.utils.randomSecretKey()
+      const signer = signerFromPrivateKey(key)
+      const attacker = await attackerNode(key)
       try {
-        const key = secp256k1.utils.randomSecretKey()
-        const signer = signerFromPrivateKey(key)
         const { cid, bytes } = await encodeEntry(c.entry(signer) as any)
         await attacker.blockstore.put(cid, bytes)
         attacker.libp2p.services.pubsub.subscribe(TOPIC)
@@ -116,4 +120,37 @@ describe('bad manifest entries from a plain Helia node', function () {
       }
     })
   }
+  it('blames the announcer, not the honest peer that relayed its heads', async () => {
+    const [target, relay] = devnet.peers
+    const key = secp256k1.utils.randomSecretKey()
+    const signer = signerFromPrivateKey(key)
+    const attacker = await attackerNode(key)
+    try {
+      const { cid, bytes } = await encodeEntry(cases[0].entry(signer) as any)
+      await attacker.blockstore.put(cid, bytes)
+      attacker.libp2p.services.pubsub.subscribe(TOPIC)
+      // Only the relay hears the attacker; the target gets the heads through the relay.
+      await attacker.libp2p.dial(multiaddr(relay.addrs[0]))
+      await waitFor('the attacker in the relay\'s topic mesh', () => attacker.libp2p.services.pubsub.getSubscribers(TOPIC).some(p => p.toString() === relay.peerId))
+      const before = await fetchStatus(target.statusUrl!)
+      assert.ok(before.connections.some(c => c.peerId === relay.peerId), 'the target and the relay start connected')
+      await attacker.libp2p.services.pubsub.publish(TOPIC, sealEnvelope({
+        network: 'devnet', type: DatanetHeadsMessage.type, signer,
+        body: { datanet: datanet.id, name: 'target', heads: [cid.toString()], entries: 2 }
+      }))
+      const after = await waitFor('ForgedContributorError at the target, through the relay', async () => {
+        const s = await fetchStatus(target.statusUrl!)
+        return (s.datanets.failures.ForgedContributorError ?? 0) > (before.datanets.failures.ForgedContributorError ?? 0) ? s : undefined
+      })
+      assert.ok(after.datanets.penalised.some(p => p.peer === attacker.libp2p.peerId.toString()), 'the announcer is penalised')
+      for (const peer of [target, relay]) {
+        const s = await fetchStatus(peer.statusUrl!)
+        const other = peer === target ? relay : target
+        assert.ok(!s.datanets.penalised.some(p => p.peer === other.peerId), `peer ${peer.peerId} penalised an honest peer`)
+        assert.ok(s.connections.some(c => c.peerId === other.peerId), 'the honest peers stay connected')
+      }
+    } finally {
+      await attacker.stop()
+    }
+  })
 })

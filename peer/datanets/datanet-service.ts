@@ -6,13 +6,18 @@
 //   (replicator.ts), pulling in bulk over shard sync (shard-fetcher.ts).
 // - /openledger/has/1.0.0 answers which shards this peer holds, so `datanet show`
 //   reports real replication, not just intended placement.
-// - Entries that fail their checks get the announcing peer disconnected and ignored.
+// - Entries that fail their checks count against the peer that signed the heads
+//   announcement (its key is its peer id): its announcements are ignored for a while and
+//   it is disconnected. Never against the gossip neighbour that relayed them: honest
+//   peers forward heads before merging, so blaming the relay would set honest peers
+//   on each other.
 import { join, resolve } from 'node:path'
 import type { Helia } from '@helia/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { CID } from 'multiformats/cid'
 import { sealEnvelope, type Envelope } from '../../protocols/envelope.ts'
 import { topicValidator } from '../../protocols/gossip-validator.ts'
+import { identityOf } from '../../protocols/identity.ts'
 import { askHas, serveHas } from '../../protocols/has/has.ts'
 import type { Inbound } from '../../protocols/inbound.ts'
 import { DatanetHeadsMessage, type DatanetHeads } from '../../protocols/messages/index.ts'
@@ -39,6 +44,9 @@ import { writeShardFiles } from './file-writer.ts'
 
 /** The address has no contribution in that datanet. */
 export class UnknownContributorError extends StorageError {}
+
+/** A heads announcement: who signed it (and answers for it) and the neighbour that relayed it. */
+interface Announcement { heads: CID[], announcer: string, relay: string }
 
 /** Bad content from a peer: the named entry or block failed its checks. */
 const CONTENT_ERRORS = new Set(['MalformedEntryError', 'InvalidEntrySignatureError', 'ForgedContributorError', 'InvalidEntryLinkError', 'BlockHashMismatchError', 'MalformedDagError'])
@@ -69,7 +77,8 @@ export class DatanetService {
   private readonly opts: DatanetServiceOptions
   private readonly topic: string
   private readonly replication: number
-  private readonly merging = new Map<string, CID[] | null>()
+  /** Datanets being merged, with the announcements that arrived meanwhile (merged next). */
+  private readonly merging = new Map<string, Announcement[]>()
   private readonly banned = new Map<string, number>()
   private timer?: NodeJS.Timeout
   private stopped = false
@@ -133,36 +142,40 @@ export class DatanetService {
   }
 
   private onHeads (env: Envelope<DatanetHeads>, from: string): void {
-    if (this.isBanned(from)) return
+    const announcer = identityOf(env.signer).peerId
+    if (this.isBanned(announcer)) return
     const heads = env.body.heads.map(h => CID.parse(h))
     const log = this.store.has(env.body.datanet) ? this.store.resolve(env.body.datanet) : undefined
     if (log != null && heads.every(h => log.has(h))) return
-    void this.mergeFrom(env.body.datanet, heads, from)
+    void this.mergeFrom(env.body.datanet, { heads, announcer, relay: from })
   }
 
-  /** One merge per datanet at a time; heads that arrive meanwhile are merged next. */
-  private async mergeFrom (id: string, heads: CID[], from: string): Promise<void> {
-    if (this.merging.has(id)) { this.merging.set(id, [...(this.merging.get(id) ?? []), ...heads]); return }
-    this.merging.set(id, null)
+  /** One merge per datanet at a time; announcements that arrive meanwhile are merged next, each on its own account. */
+  private async mergeFrom (id: string, first: Announcement): Promise<void> {
+    const queued = this.merging.get(id)
+    if (queued !== undefined) { if (queued.length < 64) queued.push(first); return }
+    const queue: Announcement[] = [first]
+    this.merging.set(id, queue)
     try {
-      let next: CID[] | null = heads
-      while (next != null && !this.stopped) {
-        this.merging.set(id, null)
-        const added = await this.store.merge(id, next, this.opts.helia.blockstore, { signal: AbortSignal.timeout(60_000) })
-        if (added.length > 0) {
-          this.opts.log('datanet merged', { datanet: id, added: added.length, from })
-          const log = this.store.resolve(id)
-          // Our side had entries the announcer lacks: tell it (and everyone) where we stand.
-          if (!log.heads.every(h => next!.some(n => n.equals(h)))) this.announce(log)
-          void this.replicator.replicate()
+      while (queue.length > 0 && !this.stopped) {
+        const next = queue.shift()!
+        if (this.isBanned(next.announcer)) continue
+        try {
+          const added = await this.store.merge(id, next.heads, this.opts.helia.blockstore, { signal: AbortSignal.timeout(60_000) })
+          if (added.length > 0) {
+            this.opts.log('datanet merged', { datanet: id, added: added.length, announcer: next.announcer, relay: next.relay })
+            const log = this.store.resolve(id)
+            // Our side had entries the announcer lacks: tell it (and everyone) where we stand.
+            if (!log.heads.every(h => next.heads.some(n => n.equals(h)))) this.announce(log)
+            void this.replicator.replicate()
+          }
+        } catch (err) {
+          const e = err as Error
+          this.opts.log('datanet merge failed', { datanet: id, announcer: next.announcer, relay: next.relay, error: e.name, message: e.message })
+          this.failures[e.name] = (this.failures[e.name] ?? 0) + 1
+          if (CONTENT_ERRORS.has(e.name)) await this.penalise(next.announcer, e.name)
         }
-        next = this.merging.get(id) ?? null
       }
-    } catch (err) {
-      const e = err as Error
-      this.opts.log('datanet merge failed', { datanet: id, from, error: e.name, message: e.message })
-      this.failures[e.name] = (this.failures[e.name] ?? 0) + 1
-      if (CONTENT_ERRORS.has(e.name)) await this.penalise(from, e.name)
     } finally {
       this.merging.delete(id)
     }
@@ -172,8 +185,11 @@ export class DatanetService {
     return (this.banned.get(peer) ?? 0) > Date.now()
   }
 
-  /** A peer that served bad entries or blocks: disconnected, its announcements ignored for 10 minutes. */
+  /** A peer that announced or served bad entries or blocks: disconnected, its announcements ignored for 10 minutes. */
   private async penalise (peer: string, why: string): Promise<void> {
+    // Bounded: throwaway keys must not grow the map forever; expired bans go first.
+    if (this.banned.size >= 10_000) for (const [p, until] of this.banned) if (until <= Date.now()) this.banned.delete(p)
+    if (this.banned.size >= 10_000) this.banned.delete(this.banned.keys().next().value!)
     this.banned.set(peer, Date.now() + 10 * 60_000)
     this.penalised.push({ peer, why, at: Date.now() })
     if (this.penalised.length > 50) this.penalised.shift()

@@ -2,6 +2,8 @@
 // project's Node, one command per call. The tests, the benches and the flywheel run use
 // it, so what they exercise is the command line a person types.
 import { spawn, type ChildProcess } from 'node:child_process'
+import { readFile } from 'node:fs/promises'
+import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
 export const CLI = fileURLToPath(new URL('../cli/openledger.ts', import.meta.url))
@@ -34,7 +36,15 @@ export function devnetCli (peers: () => ReadonlyArray<{ dataDir: string }>, time
   return async (peer: number, args: string[], ok = true): Promise<any> => {
     const r = await runCli([...args, '--json', '-d', peers()[peer].dataDir], {}, timeoutMs)
     if (!ok) return r
-    if (r.code !== 0) throw new Error(`peer ${peer}: openledger ${args.join(' ')} exited ${r.code}\n${r.stderr}`)
+    if (r.code !== 0) throw new Error(`peer ${peer}: openledger ${args.join(' ')} exited ${r.code}\n${r.stderr}${await internalErrors(peers()[peer].dataDir, r.stderr)}`)
     return JSON.parse(r.stdout.trim().split('\n').at(-1)!)
   }
+}
+
+/** On an internal error the node's log holds the cause: its last API errors, so a failed run says what happened. */
+async function internalErrors (dataDir: string, stderr: string): Promise<string> {
+  if (!stderr.includes('internal error')) return ''
+  const log = await readFile(join(dataDir, 'node.log'), 'utf8').catch(() => '')
+  const lines = log.split('\n').filter(l => l.includes('api error')).slice(-3)
+  return lines.length > 0 ? `\nthe node's log:\n${lines.join('\n')}` : ''
 }
