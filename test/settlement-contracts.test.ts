@@ -8,15 +8,15 @@ import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
 import { StandardMerkleTree } from '@openzeppelin/merkle-tree'
 import {
-  AbiCoder, Contract, ContractFactory, Wallet, concat, getAddress, hexlify, keccak256, recoverAddress,
+  AbiCoder, Contract, ContractFactory, Wallet, ZeroAddress, concat, getAddress, hexlify, keccak256, recoverAddress,
   TypedDataEncoder, type InterfaceAbi, type JsonRpcProvider, type TypedDataDomain
 } from 'ethers'
 import { startAnvil, type Anvil } from '../settlement/chain/anvil.ts'
-import { ROLE, SettlementClient, type Addresses } from '../settlement/chain/client.ts'
+import { ROLE, SettlementClient, type Addresses, type EscrowAssignment } from '../settlement/chain/client.ts'
 import { compileContracts } from '../settlement/chain/compile.ts'
 import { deploy } from '../settlement/chain/deploy.ts'
 import { ContractRevertError } from '../settlement/chain/errors.ts'
-import { domain, packSignatures, signAndPack, signMessage, TYPES, type MessageType, type Messages } from '../settlement/chain/signatures.ts'
+import { domain, packSignatures, signAndPack, signMessage, TYPES, type AssignmentMessage, type MessageType, type Messages } from '../settlement/chain/signatures.ts'
 import { expectRejects } from './helpers/expect-throws.ts'
 
 const E18 = 10n ** 18n
@@ -82,7 +82,7 @@ describe('settlement contracts on anvil', function () {
   const dist = (): TypedDataDomain => admin.domain('distributor')
 
   async function signed<T extends MessageType> (signers: Wallet[], type: T, value: Messages[T], dom?: TypedDataDomain): Promise<string> {
-    const d = dom ?? admin.domain(type === 'Slash' ? 'staking' : type === 'Completion' ? 'escrow' : 'distributor')
+    const d = dom ?? admin.domain(type === 'Slash' ? 'staking' : type === 'Completion' || type === 'Assignment' ? 'escrow' : 'distributor')
     return await signAndPack(signers, type, d, value)
   }
 
@@ -435,31 +435,77 @@ describe('settlement contracts on anvil', function () {
   })
 
   describe('JobEscrow', function () {
-    it('opens a job and releases it to the distributor on a verifier quorum', async function () {
+    /** The requester's signed assignment of `jobId`: worker, verifiers v0 and v1, referee v2 (overridable). */
+    async function assigned (jobId: string, over: Partial<AssignmentMessage> = {}, by: Wallet = requester, esc?: string): Promise<{ a: EscrowAssignment, sig: string }> {
+      const a = { jobId, worker: worker.address, verifiers: [verifiers[0].address, verifiers[1].address], referee: verifiers[2].address, spec: keccak256('0x01'), ...over }
+      const sig = (await signMessage(by, 'Assignment', esc === undefined ? admin.domain('escrow') : domain('escrow', addresses.chainId, esc), a)).signature
+      return { a: { worker: a.worker, verifiers: a.verifiers, referee: a.referee, spec: a.spec }, sig }
+    }
+
+    it('a staked stranger, never assigned, releases nothing: not with its own assignment, its own signatures, or the worker\'s', async function () {
+      const [stranger, stranger2] = [wallets[10], wallets[11]]
+      for (const s of [stranger, stranger2]) await client(s).stake(ROLE.verifier, 500n * E18)
+      await client(worker).stake(ROLE.verifier, 500n * E18) // a worker that is also a staked verifier
       const jobId = rand32()
       const resultHash = rand32()
-      const deadline = await now() + 3600
-      await client(requester).openJob(jobId, 40n * E18, deadline)
-      assert.deepEqual(await admin.jobOf(jobId), { requester: requester.address, amount: 40n * E18, deadline: BigInt(deadline), status: 1 })
-      await expectRevert(client(requester).openJob(jobId, 1n, deadline), 'JobExists', { jobId })
+      await client(requester).openJob(jobId, 40n * E18, await now() + 3600)
+      const real = await assigned(jobId)
+      const strangers = [stranger, stranger2]
 
-      const completion = { jobId, worker: worker.address, resultHash }
-      const one = await signed(verifiers.slice(0, 1), 'Completion', completion)
-      await expectRevert(client(outsider).releaseJob(jobId, worker.address, resultHash, one), 'TooFewSignatures')
-      const sigs = await signed(verifiers.slice(1, 3), 'Completion', completion)
-      // Signatures over another worker don't release to this one.
-      const digest = await admin.read<string>('escrow', 'completionDigest', [jobId, outsider.address, resultHash])
-      const want = foreignSignatureError(digest, sigs)
-      await expectRevert(client(outsider).releaseJob(jobId, outsider.address, resultHash, sigs), want.error, want.args)
+      // The reported attack: the stranger names itself the worker and signs the completion; it cannot sign as the requester.
+      const forged = await assigned(jobId, { worker: stranger.address, verifiers: [stranger2.address], referee: ZeroAddress }, stranger)
+      const own = await signed(strangers, 'Completion', { jobId, worker: stranger.address, resultHash })
+      await expectRevert(client(stranger).releaseJob(jobId, forged.a, forged.sig, resultHash, own), 'AssignmentNotByRequester', { jobId, signer: stranger.address })
+      // The requester's real assignment with the worker swapped for the stranger: the signature no longer matches.
+      await expectRevert(client(stranger).releaseJob(jobId, { ...real.a, worker: stranger.address }, real.sig, resultHash, own), 'AssignmentNotByRequester', { jobId })
+      // The real assignment, the strangers' own completions for the real worker: they were not assigned.
+      const byStrangers = await signed(strangers, 'Completion', { jobId, worker: worker.address, resultHash })
+      const sorted = strangers.map(w => w.address).sort((x, y) => BigInt(x) < BigInt(y) ? -1 : 1)
+      await expectRevert(client(stranger).releaseJob(jobId, real.a, real.sig, resultHash, byStrangers), 'SignerNotAssigned', { jobId, signer: sorted[0] })
+      // One assigned verifier and one stranger: the stranger does not count.
+      const mixed = await signed([verifiers[0], stranger], 'Completion', { jobId, worker: worker.address, resultHash })
+      await expectRevert(client(stranger).releaseJob(jobId, real.a, real.sig, resultHash, mixed), 'SignerNotAssigned', { jobId, signer: stranger.address })
+      // The worker signing its own completion, with one assigned verifier.
+      const self = await signed([verifiers[0], worker], 'Completion', { jobId, worker: worker.address, resultHash })
+      await expectRevert(client(worker).releaseJob(jobId, real.a, real.sig, resultHash, self), 'WorkerSignedOwnCompletion', { jobId, worker: worker.address })
+      // Below the quorum, and signatures over another worker: refused as before.
+      const one = await signed(verifiers.slice(0, 1), 'Completion', { jobId, worker: worker.address, resultHash })
+      await expectRevert(client(outsider).releaseJob(jobId, real.a, real.sig, resultHash, one), 'TooFewSignatures')
+      assert.equal((await admin.jobOf(jobId)).status, 1, 'still open after every attack')
 
+      // The assigned verifiers release it, whoever submits; the event names the spec.
+      const sigs = await signed(verifiers.slice(0, 2), 'Completion', { jobId, worker: worker.address, resultHash })
       const before = await admin.balanceOf(addresses.distributor)
-      const tx = await client(outsider).releaseJob(jobId, worker.address, resultHash, sigs)
+      const tx = await client(outsider).releaseJob(jobId, real.a, real.sig, resultHash, sigs)
       assert.equal(await admin.balanceOf(addresses.distributor) - before, 40n * E18)
       const released = tx.events.find(e => e.name === 'JobReleased')?.args.toArray(true)
-      const signers = verifiers.slice(1, 3).map(v => v.address).sort((a, b) => (BigInt(a) < BigInt(b) ? -1 : 1))
-      assert.deepEqual(released, [jobId, worker.address, resultHash, 40n * E18, signers])
-      await expectRevert(client(outsider).releaseJob(jobId, worker.address, resultHash, sigs), 'JobNotOpen', { jobId, status: 2n })
+      const signers = verifiers.slice(0, 2).map(v => v.address).sort((x, y) => (BigInt(x) < BigInt(y) ? -1 : 1))
+      assert.deepEqual(released, [jobId, worker.address, resultHash, 40n * E18, signers, real.a.spec])
+      await expectRevert(client(outsider).releaseJob(jobId, real.a, real.sig, resultHash, sigs), 'JobNotOpen', { jobId, status: 2n })
       await expectRevert(client(requester).refundJob(jobId), 'JobNotOpen', { status: 2n })
+    })
+
+    it('the referee counts toward the quorum, and an earlier assignment stays payable after a replacement', async function () {
+      const jobId = rand32()
+      const resultHash = rand32()
+      await client(requester).openJob(jobId, 40n * E18, await now() + 3600)
+      const first = await assigned(jobId)
+      // The requester replaces the worker (it went silent, say): both assignments are its own.
+      await assigned(jobId, { worker: outsider.address })
+      const sigs = await signed([verifiers[0], verifiers[2]], 'Completion', { jobId, worker: worker.address, resultHash })
+      const tx = await client(worker).releaseJob(jobId, first.a, first.sig, resultHash, sigs)
+      assert.equal(tx.events.find(e => e.name === 'JobReleased')?.args.worker, worker.address)
+    })
+
+    it('refuses an assignment that names the worker as its own verifier or referee, no verifier, or too many', async function () {
+      const jobId = rand32()
+      await client(requester).openJob(jobId, 40n * E18, await now() + 3600)
+      const seventeen = [verifiers[0].address, verifiers[1].address, ...Array.from({ length: 15 }, (_, i) => getAddress('0x' + (i + 1).toString(16).padStart(40, '0')))]
+      for (const over of [{ verifiers: [worker.address, verifiers[0].address] }, { referee: worker.address }, { verifiers: [] }, { verifiers: seventeen }]) {
+        const bad = await assigned(jobId, over)
+        const sigs = await signed(verifiers.slice(0, 2), 'Completion', { jobId, worker: worker.address, resultHash: ZERO32 })
+        await expectRevert(client(outsider).releaseJob(jobId, bad.a, bad.sig, ZERO32, sigs), 'AssignmentMalformed', { jobId })
+      }
     })
 
     it('refunds after the deadline, not before, and not twice', async function () {
@@ -468,8 +514,10 @@ describe('settlement contracts on anvil', function () {
       await client(requester).openJob(jobId, 40n * E18, deadline)
       await expectRevert(client(requester).refundJob(jobId), 'JobNotExpired', { jobId, deadline: BigInt(deadline) })
       await warp(601)
-      const sigs = await signed(verifiers.slice(0, 2), 'Completion', { jobId, worker: worker.address, resultHash: rand32() })
-      await expectRevert(client(outsider).releaseJob(jobId, worker.address, rand32(), sigs), 'JobExpired', { jobId })
+      const resultHash = rand32()
+      const sigs = await signed(verifiers.slice(0, 2), 'Completion', { jobId, worker: worker.address, resultHash })
+      const { a, sig } = await assigned(jobId)
+      await expectRevert(client(outsider).releaseJob(jobId, a, sig, resultHash, sigs), 'JobExpired', { jobId })
       const before = await admin.balanceOf(requester.address)
       await client(outsider).refundJob(jobId) // anyone may trigger it; the money goes to the requester
       assert.equal(await admin.balanceOf(requester.address) - before, 40n * E18)
@@ -499,7 +547,8 @@ describe('settlement contracts on anvil', function () {
       await (await token.getFunction('arm').send(escrowAddr, esc.interface.encodeFunctionData('refund', [job2]))).wait()
       const resultHash = rand32()
       const sigs = await signed(verifiers.slice(0, 2), 'Completion', { jobId: job1, worker: worker.address, resultHash }, domain('escrow', addresses.chainId, escrowAddr))
-      await expectRevert(admin.as(outsider).send(esc.connect(outsider) as Contract, 'release', [job1, worker.address, resultHash, sigs]), 'ReentrancyGuardReentrantCall')
+      const { a, sig } = await assigned(job1, {}, requester, escrowAddr)
+      await expectRevert(admin.as(outsider).send(esc.connect(outsider) as Contract, 'release', [job1, a, sig, resultHash, sigs]), 'ReentrancyGuardReentrantCall')
       const [, , , status] = await esc.getFunction('jobOf').staticCall(job1) as [string, bigint, bigint, bigint]
       assert.equal(status, 1n, 'job1 still open: the whole release rolled back')
     })

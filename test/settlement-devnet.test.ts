@@ -10,6 +10,7 @@ import { SettlementClient } from '../settlement/chain/client.ts'
 import { packSignatures, signMessage } from '../settlement/chain/signatures.ts'
 import { useMarketDevnet } from './helpers/devnet.ts'
 import { waitFor } from './helpers/wait.ts'
+import { signedAssignment } from './helpers/escrow.ts'
 
 const OPEN = (n: string): bigint => parseUnits(n, 18)
 
@@ -26,14 +27,16 @@ describe('settlement on a devnet: escrow -> epoch root -> claim', function () {
 
     // The requester is anvil's first dev account (the devnet's deployer and treasury).
     const provider = net.provider()
-    const requester = await SettlementClient.create(chain.addresses, new NonceManager(new Wallet(chain.anvil.accounts[0].privateKey, provider)))
+    const requesterWallet = new Wallet(chain.anvil.accounts[0].privateKey, provider)
+    const requester = await SettlementClient.create(chain.addresses, new NonceManager(requesterWallet))
     const jobId = id('devnet job 1')
     const resultHash = id('the adapter the worker trained')
     const deadline = (await provider.getBlock('latest'))!.timestamp + 3_600
     await requester.openJob(jobId, OPEN('100'), deadline)
     const verifierKey = await loadKeystore(verifier.dataDir, 'openledger-devnet')
     const signed = await signMessage(new Wallet(hexlify(verifierKey.libp2pKey.raw)), 'Completion', requester.domain('escrow'), { jobId, worker: worker.address, resultHash })
-    await requester.releaseJob(jobId, worker.address, resultHash, packSignatures([signed]))
+    const a = await signedAssignment(requester, requesterWallet, jobId, worker.address!, [signed.signer])
+    await requester.releaseJob(jobId, a.assignment, a.signature, resultHash, packSignatures([signed]))
 
     // Peer 0 aggregates: the release becomes epoch 1, posted with its signature.
     const shown = await net.waitForCli(1, ['rewards', 'show'], 'the worker\'s earnings in a posted root', r => r.epoch !== null, 60_000, 500)
@@ -73,14 +76,16 @@ describe('settlement on a devnet: escrow -> epoch root -> claim', function () {
     const { devnet, chain } = net
     const [aggregator, worker, verifier] = devnet.peers
     const provider = net.provider()
-    const requester = await SettlementClient.create(chain.addresses, new NonceManager(new Wallet(chain.anvil.accounts[0].privateKey, provider)))
+    const requesterWallet = new Wallet(chain.anvil.accounts[0].privateKey, provider)
+    const requester = await SettlementClient.create(chain.addresses, new NonceManager(requesterWallet))
     const jobId = id('devnet job 2')
     const resultHash = id('a second adapter')
     await requester.openJob(jobId, OPEN('10'), (await provider.getBlock('latest'))!.timestamp + 3_600)
     const verifierKey = await loadKeystore(verifier.dataDir, 'openledger-devnet')
     const signed = await signMessage(new Wallet(hexlify(verifierKey.libp2pKey.raw)), 'Completion', requester.domain('escrow'), { jobId, worker: worker.address, resultHash })
+    const a = await signedAssignment(requester, requesterWallet, jobId, worker.address!, [signed.signer])
     await devnet.kill(aggregator)
-    await requester.releaseJob(jobId, worker.address, resultHash, packSignatures([signed]))
+    await requester.releaseJob(jobId, a.assignment, a.signature, resultHash, packSignatures([signed]))
     await devnet.startPeer(aggregator)
     const shown = await net.waitForCli(1, ['rewards', 'show'], 'epoch 2 to hold the second job', r => r.epoch === 2, 60_000, 500)
     assert.equal(shown.earned, OPEN('55').toString(), '50 from the first job, 5 from this one')

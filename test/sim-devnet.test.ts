@@ -15,6 +15,7 @@ import { buildCumulativeTree, type CumulativeEntry } from '../settlement/merkle/
 import { settleEpoch } from '../sim/settle.ts'
 import { useMarketDevnet } from './helpers/devnet.ts'
 import { waitFor } from './helpers/wait.ts'
+import { signedAssignment } from './helpers/escrow.ts'
 
 const OPEN = (n: string): bigint => parseUnits(n, 18)
 
@@ -28,7 +29,8 @@ describe('simulator vs devnet: the same receipts give the same payouts', functio
     const [aggregator, worker, verifier] = net.peers
     await cli(2, ['stake', 'add', '200', '--role', 'verifier'])
     const provider = net.provider()
-    const requester = await SettlementClient.create(chain.addresses, new NonceManager(new Wallet(chain.anvil.accounts[0].privateKey, provider)))
+    const requesterWallet = new Wallet(chain.anvil.accounts[0].privateKey, provider)
+    const requester = await SettlementClient.create(chain.addresses, new NonceManager(requesterWallet))
     const verifierKey = await loadKeystore(verifier.dataDir, 'openledger-devnet')
     const verifierWallet = new Wallet(hexlify(verifierKey.libp2pKey.raw))
     // Fees that do not divide evenly, so the fee split's rounding is exercised too.
@@ -38,7 +40,8 @@ describe('simulator vs devnet: the same receipts give the same payouts', functio
       const resultHash = id(`result ${k}`)
       await requester.openJob(jobId, OPEN(fee), (await provider.getBlock('latest'))!.timestamp + 3_600)
       const signed = await signMessage(verifierWallet, 'Completion', requester.domain('escrow'), { jobId, worker: worker.address, resultHash })
-      await requester.releaseJob(jobId, worker.address, resultHash, packSignatures([signed]))
+      const a = await signedAssignment(requester, requesterWallet, jobId, worker.address!, [signed.signer])
+      await requester.releaseJob(jobId, a.assignment, a.signature, resultHash, packSignatures([signed]))
     }
     const paidTotal = fees.reduce((s, f) => s + OPEN(f), 0n)
 

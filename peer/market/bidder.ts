@@ -6,6 +6,7 @@
 import type { Envelope } from '../../protocols/envelope.ts'
 import { identityOf } from '../../protocols/identity.ts'
 import { JobBidMessage, type JobAnnounce, type JobAssign, type JobBid } from '../../protocols/messages/index.ts'
+import { assignmentHolds } from './assignment-proof.ts'
 import { ESCROW } from './chain.ts'
 import type { MarketContext } from './context.ts'
 import { forcedCommit, forcedSecret } from './forced-errors.ts'
@@ -62,6 +63,11 @@ export class Bidder {
     // The requester repeats its assignment when the result comes in: the one we hold again changes nothing.
     if (state.assign?.bidsDigest === env.body.bidsDigest && state.assign.workers[0]?.peer === env.body.workers[0]?.peer) return
     if (state.role === 'requester') return
+    // An assignment the escrow would not pay on (not the requester's signature, another announce): nobody works for it.
+    if (!assignmentHolds(ctx, env.body, state.announce, state.requester)) {
+      ctx.log('assignment refused: the escrow would not pay on it', { job: state.job })
+      return
+    }
     const me = ctx.me.peerId
     state.assign = env.body
     const isWorker = env.body.workers.some(w => w.peer === me)

@@ -3,10 +3,10 @@
 // registry, behind one small interface. The live peer uses its settlement client; the
 // market's unit tests an in-memory chain with the same rules (test/helpers/memory-chain.ts).
 import type { TypedDataDomain } from 'ethers'
-import { ROLE, type JobInfo, type SettlementClient } from '../../settlement/chain/client.ts'
+import { ROLE, type EscrowAssignment, type JobInfo, type SettlementClient } from '../../settlement/chain/client.ts'
 import type { StakeRole } from '../../settlement/policy/index.ts'
 
-export type { JobInfo }
+export type { EscrowAssignment, JobInfo }
 
 /** JobEscrow's job states. */
 export const ESCROW = { none: 0, open: 1, released: 2, refunded: 3 } as const
@@ -19,7 +19,8 @@ export interface MarketChain {
   /** Escrows `fee` of this peer's OPEN for `job` until `deadline` (chain seconds); the transaction hash. */
   openJob: (job: string, fee: bigint, deadline: number) => Promise<string>
   jobOf: (job: string) => Promise<JobInfo>
-  releaseJob: (job: string, worker: string, resultHash: string, signatures: string) => Promise<string>
+  /** Releases to the worker the requester's signed assignment names, on its verifiers' packed Completions. */
+  releaseJob: (job: string, assignment: EscrowAssignment, assignmentSignature: string, resultHash: string, signatures: string) => Promise<string>
   refundJob: (job: string) => Promise<string>
   /** The job's JobReleased event (searched from `block`, else from the deployment on). */
   jobReleased: (job: string, block?: number) => Promise<{ worker: string, resultHash: string, block: number } | undefined>
@@ -47,7 +48,7 @@ export function clientChain (client: () => SettlementClient, now: () => Promise<
     now,
     openJob: async (job, fee, deadline) => (await c().openJob(job, fee, deadline)).receipt.hash,
     jobOf: async (job) => await c().jobOf(job),
-    releaseJob: async (job, worker, resultHash, signatures) => (await c().releaseJob(job, worker, resultHash, signatures)).receipt.hash,
+    releaseJob: async (job, assignment, assignmentSignature, resultHash, signatures) => (await c().releaseJob(job, assignment, assignmentSignature, resultHash, signatures)).receipt.hash,
     refundJob: async (job) => (await c().refundJob(job)).receipt.hash,
     jobReleased: async (job, block) => {
       const escrow = c().c.escrow

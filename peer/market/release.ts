@@ -8,6 +8,7 @@
 import { verifySigned } from '../../settlement/chain/signatures.ts'
 import { packSignatures } from '../../settlement/chain/signatures.ts'
 import { releaseDecision } from '../../settlement/policy/index.ts'
+import { escrowAssignment } from './assignment-proof.ts'
 import { ESCROW } from './chain.ts'
 import { later, type MarketContext } from './context.ts'
 import { transition, type JobState } from './job-state.ts'
@@ -80,7 +81,9 @@ export class Release {
       return
     }
     try {
-      const tx = await ctx.chain.releaseJob(state.job, worker, resultHash, packSignatures(signed))
+      const { assignment, signature } = escrowAssignment(state.assign!)
+      if (assignment.worker.toLowerCase() !== worker.toLowerCase()) throw new Error('the assignment names another worker')
+      const tx = await ctx.chain.releaseJob(state.job, assignment, signature, resultHash, packSignatures(signed))
       state.release = { tx, by: ctx.me.address }
       ctx.log('escrow released', { job: state.job, tx })
     } catch (err) {

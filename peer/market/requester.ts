@@ -9,6 +9,7 @@ import { identityOf } from '../../protocols/identity.ts'
 import { JobAnnounceMessage, JobAssignMessage, type JobAnnounce, type JobAssign, type JobBid } from '../../protocols/messages/index.ts'
 import { assignJob } from '../../settlement/policy/index.ts'
 import { UsageError } from '../errors.ts'
+import { signAssignment } from './assignment-proof.ts'
 import { ESCROW } from './chain.ts'
 import { later, sleep, type MarketContext } from './context.ts'
 import { transition, type JobState } from './job-state.ts'
@@ -126,7 +127,9 @@ export class Requester {
       return { peer, address: b.address, price: b.price, ...(b.role === 'worker' && b.commit !== undefined ? { commit: b.commit } : {}) }
     }
     const digest = keccak256(Buffer.from(bids.map(b => `${b.peer}:${b.role}:${b.price}:${b.stake}:${b.commit ?? ''}`).sort().join('\n')))
-    const assign: JobAssign = { job, workers: a.workers.map(pick), verifiers: a.verifiers.map(pick), ...(a.referees.length > 0 ? { referee: pick(a.referees[0]) } : {}), bidsDigest: digest }
+    const unsigned = { job, workers: a.workers.map(pick), verifiers: a.verifiers.map(pick), ...(a.referees.length > 0 ? { referee: pick(a.referees[0]) } : {}), bidsDigest: digest }
+    // Signed for the escrow: only the worker and verifiers named here can be paid.
+    const assign: JobAssign = { ...unsigned, escrow: await signAssignment(ctx, unsigned, state.announce) }
     state.assign = assign
     transition(state, 'assigned')
     state.result = undefined

@@ -67,7 +67,12 @@ export const jobAssignSchema = z.object({
   /** Who rules if a verifier rejects the result (the next-best verifier bid); none when there was no bid left for it. */
   referee: z.object({ peer: peerId, address, price: wei }).optional(),
   /** The bids considered (digest of their envelopes, sorted): anyone can recompute the rule's choice. */
-  bidsDigest: hash32
+  bidsDigest: hash32,
+  /**
+   * What the escrow pays on: the requester's EIP-712 Assignment(jobId, worker, verifiers,
+   * referee, spec) signature, and `spec`, the keccak of the announce as canonical JSON.
+   */
+  escrow: z.object({ spec: hash32, signature: signature65 })
 })
 export type JobAssign = z.infer<typeof jobAssignSchema>
 export const JobAssignMessage = defineMessage({ type: 'job-assign/1', maxBodyBytes: 8 * 1024, schema: jobAssignSchema })

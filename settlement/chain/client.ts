@@ -4,7 +4,7 @@
 // details.error is the Solidity custom error's name and details.args its arguments,
 // decoded with the ABIs of all our contracts (a revert may come from a callee).
 import {
-  Contract, ErrorDescription, Interface, JsonRpcProvider, id, isError,
+  Contract, ErrorDescription, Interface, JsonRpcProvider, ZeroAddress, id, isError,
   type ContractRunner, type InterfaceAbi, type Log, type LogDescription, type TransactionReceipt
 } from 'ethers'
 import { compileContracts } from './compile.ts'
@@ -52,6 +52,9 @@ export interface Proposal {
   calldatas: string[]
   description: string
 }
+
+/** Who a requester assigned to a job, as the escrow takes it (referee absent: none). */
+export interface EscrowAssignment { worker: string, verifiers: string[], referee?: string, spec: string }
 
 export interface RootInfo { root: string, total: bigint, finalAt: bigint }
 export interface JobInfo { requester: string, amount: bigint, deadline: bigint, status: number }
@@ -276,8 +279,13 @@ export class SettlementClient {
     })
   }
 
-  async releaseJob (jobId: string, worker: string, resultHash: string, signatures: string): Promise<TxResult> {
-    return await this.send('escrow', 'release', [jobId, worker, resultHash, signatures])
+  /**
+   * Releases `jobId` to the worker `assignment` names: `assignmentSignature` is the
+   * requester's over it, `signatures` the packed Completions of its verifiers (or referee).
+   */
+  async releaseJob (jobId: string, assignment: EscrowAssignment, assignmentSignature: string, resultHash: string, signatures: string): Promise<TxResult> {
+    const a = { worker: assignment.worker, verifiers: assignment.verifiers, referee: assignment.referee ?? ZeroAddress, spec: assignment.spec }
+    return await this.send('escrow', 'release', [jobId, a, assignmentSignature, resultHash, signatures])
   }
 
   async refundJob (jobId: string): Promise<TxResult> {

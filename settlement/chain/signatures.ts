@@ -46,6 +46,13 @@ export const TYPES = {
     { name: 'jobId', type: 'bytes32' },
     { name: 'worker', type: 'address' },
     { name: 'resultHash', type: 'bytes32' }
+  ],
+  Assignment: [
+    { name: 'jobId', type: 'bytes32' },
+    { name: 'worker', type: 'address' },
+    { name: 'verifiers', type: 'address[]' },
+    { name: 'referee', type: 'address' },
+    { name: 'spec', type: 'bytes32' }
   ]
 } as const satisfies Record<string, TypedDataField[]>
 
@@ -55,12 +62,15 @@ export interface EpochRootMessage { epoch: bigint | number, root: string, total:
 export interface ChallengeMessage { epoch: bigint | number, root: string, evidence: string }
 export interface SlashMessage { peer: string, role: number, amount: bigint, evidence: string, prover: string }
 export interface CompletionMessage { jobId: string, worker: string, resultHash: string }
+/** Who a requester assigned to its job (referee: the zero address when none); `spec`: keccak of the job's announce. */
+export interface AssignmentMessage { jobId: string, worker: string, verifiers: string[], referee: string, spec: string }
 
 export interface Messages {
   EpochRoot: EpochRootMessage
   Challenge: ChallengeMessage
   Slash: SlashMessage
   Completion: CompletionMessage
+  Assignment: AssignmentMessage
 }
 
 export interface SignedMessage {
@@ -73,7 +83,8 @@ const CONTRACT_OF: Record<MessageType, DomainContract> = {
   EpochRoot: 'distributor',
   Challenge: 'distributor',
   Slash: 'staking',
-  Completion: 'escrow'
+  Completion: 'escrow',
+  Assignment: 'escrow'
 }
 
 export async function signMessage<T extends MessageType> (

@@ -1,16 +1,27 @@
 // SPDX-License-Identifier: Apache-2.0
-// Holds a requester's OPEN for one job until a quorum of staked verifiers signs
-// (EIP-712) that the worker's result is correct; the money then goes to the
+// Holds a requester's OPEN for one job until a quorum of its assigned verifiers signs
+// (EIP-712) that the assigned worker's result is correct; the money then goes to the
 // RewardDistributor (through its fund()), whose epoch roots split it off-chain among
 // worker, verifiers and contributors. Unreleased jobs refund the requester after the
 // deadline. The token is a constructor argument so tests can run it over a hostile
 // token: every entry point is nonReentrant and changes state before it moves tokens.
+//
+// Who may be paid: release() takes the job's Assignment (worker, verifiers, referee, the
+// keccak of the job's spec) signed (EIP-712) by the job's requester, so only the worker
+// the requester assigned is paid, only its assigned verifiers (or its referee, ruling on
+// a dispute) count toward the quorum, and the worker never signs its own completion. A
+// staked stranger's signatures release nothing. The assignment travels as a signature,
+// not a transaction: it costs the requester no gas, and any assignment it signed (a
+// silent worker replaced by the next bid) stays payable, so replacing one cannot be
+// used to block paying the other. JobReleased carries the spec hash: every aggregator
+// learns which announce (kind, datanet, adapter) the fee paid for.
 pragma solidity ^0.8.24;
 
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {IERC20Permit} from "@openzeppelin/contracts/token/ERC20/extensions/IERC20Permit.sol";
 import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
 import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
+import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
 import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
 import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
 import {IParameterRegistry, IRewardFunding, IStaking} from "./Interfaces.sol";
@@ -27,10 +38,15 @@ contract JobEscrow is EIP712, QuorumSigned, ReentrancyGuardTransient {
     error JobNotOpen(bytes32 jobId, uint8 status);
     error JobExpired(bytes32 jobId, uint64 deadline);
     error JobNotExpired(bytes32 jobId, uint64 deadline);
+    error AssignmentNotByRequester(bytes32 jobId, address signer);
+    error AssignmentMalformed(bytes32 jobId);
+    error SignerNotAssigned(bytes32 jobId, address signer);
+    error WorkerSignedOwnCompletion(bytes32 jobId, address worker);
 
     event JobOpened(bytes32 indexed jobId, address indexed requester, uint256 amount, uint64 deadline);
-    /// `verifiers`: who signed the completion, so the epoch builder can pay them their share.
-    event JobReleased(bytes32 indexed jobId, address indexed worker, bytes32 resultHash, uint256 amount, address[] verifiers);
+    /// `verifiers`: who signed the completion, so the epoch builder can pay them their share;
+    /// `spec`: keccak of the job's announce, as the requester's assignment names it.
+    event JobReleased(bytes32 indexed jobId, address indexed worker, bytes32 resultHash, uint256 amount, address[] verifiers, bytes32 spec);
     event JobRefunded(bytes32 indexed jobId, address indexed requester, uint256 amount);
 
     uint8 public constant NONE = 0;
@@ -39,6 +55,18 @@ contract JobEscrow is EIP712, QuorumSigned, ReentrancyGuardTransient {
     uint8 public constant REFUNDED = 3;
 
     bytes32 public constant COMPLETION_TYPEHASH = keccak256("Completion(bytes32 jobId,address worker,bytes32 resultHash)");
+    bytes32 public constant ASSIGNMENT_TYPEHASH =
+        keccak256("Assignment(bytes32 jobId,address worker,address[] verifiers,address referee,bytes32 spec)");
+    /// Verifiers one assignment may name (the market's message allows 16).
+    uint256 public constant MAX_VERIFIERS = 16;
+
+    /// Who the requester assigned to a job. `referee` is zero when there is none.
+    struct Assignment {
+        address worker;
+        address[] verifiers;
+        address referee;
+        bytes32 spec;
+    }
 
     struct Job {
         address requester;
@@ -70,6 +98,12 @@ contract JobEscrow is EIP712, QuorumSigned, ReentrancyGuardTransient {
 
     function completionDigest(bytes32 jobId, address worker, bytes32 resultHash) public view returns (bytes32) {
         return _hashTypedDataV4(keccak256(abi.encode(COMPLETION_TYPEHASH, jobId, worker, resultHash)));
+    }
+
+    function assignmentDigest(bytes32 jobId, Assignment calldata a) public view returns (bytes32) {
+        return _hashTypedDataV4(
+            keccak256(abi.encode(ASSIGNMENT_TYPEHASH, jobId, a.worker, keccak256(abi.encodePacked(a.verifiers)), a.referee, a.spec))
+        );
     }
 
     /// Pulls `amount` from the caller (after approve) into escrow for `jobId` until `deadline`.
@@ -105,27 +139,55 @@ contract JobEscrow is EIP712, QuorumSigned, ReentrancyGuardTransient {
         token.safeTransferFrom(msg.sender, address(this), amount);
     }
 
-    /// Pays the job's OPEN to the distributor once a verifier quorum signed the
-    /// completion; anyone may submit the signatures. Only until the deadline.
-    function release(bytes32 jobId, address worker, bytes32 resultHash, bytes calldata signatures) external nonReentrant {
+    /// Pays the job's OPEN to the distributor once a quorum of the verifiers the requester
+    /// assigned (its referee counting as one) signed the assigned worker's completion;
+    /// anyone may submit the signatures. Only until the deadline.
+    function release(
+        bytes32 jobId,
+        Assignment calldata a,
+        bytes calldata assignmentSignature,
+        bytes32 resultHash,
+        bytes calldata signatures
+    ) external nonReentrant {
         Job storage j = _jobs[jobId];
         if (j.status != OPEN) revert JobNotOpen(jobId, j.status);
         if (block.timestamp > j.deadline) revert JobExpired(jobId, j.deadline);
-        if (worker == address(0)) revert ZeroAddress();
+        _checkAssignment(jobId, a, assignmentSignature, j.requester);
         address[] memory verifiers = _checkQuorum(
-            completionDigest(jobId, worker, resultHash),
+            completionDigest(jobId, a.worker, resultHash),
             signatures,
             staking,
             Roles.VERIFIER,
             registry.minStake(Roles.VERIFIER),
             registry.verifierQuorum()
         );
+        for (uint256 i = 0; i < verifiers.length; i++) {
+            if (verifiers[i] == a.worker) revert WorkerSignedOwnCompletion(jobId, a.worker);
+            if (!_assigned(a, verifiers[i])) revert SignerNotAssigned(jobId, verifiers[i]);
+        }
         j.status = RELEASED;
         uint256 amount = j.amount;
-        emit JobReleased(jobId, worker, resultHash, amount, verifiers);
+        emit JobReleased(jobId, a.worker, resultHash, amount, verifiers, a.spec);
         // Through fund(), so the distributor counts it as backing for reward roots.
         token.forceApprove(distributor, amount);
         IRewardFunding(distributor).fund(amount);
+    }
+
+    /// The requester signed this assignment; it names a worker and 1..MAX_VERIFIERS verifiers, none of them the worker.
+    function _checkAssignment(bytes32 jobId, Assignment calldata a, bytes calldata signature, address requester) internal view {
+        uint256 n = a.verifiers.length;
+        if (a.worker == address(0) || n == 0 || n > MAX_VERIFIERS || a.referee == a.worker) revert AssignmentMalformed(jobId);
+        for (uint256 i = 0; i < n; i++) {
+            if (a.verifiers[i] == a.worker || a.verifiers[i] == address(0)) revert AssignmentMalformed(jobId);
+        }
+        (address signer, ECDSA.RecoverError err, ) = ECDSA.tryRecover(assignmentDigest(jobId, a), signature);
+        if (err != ECDSA.RecoverError.NoError || signer != requester) revert AssignmentNotByRequester(jobId, signer);
+    }
+
+    function _assigned(Assignment calldata a, address signer) internal pure returns (bool) {
+        if (signer == a.referee) return true;
+        for (uint256 i = 0; i < a.verifiers.length; i++) if (a.verifiers[i] == signer) return true;
+        return false;
     }
 
     /// Returns an unreleased job's OPEN to its requester after the deadline; anyone may call.

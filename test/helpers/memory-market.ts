@@ -5,9 +5,9 @@
 // own Inbound door (signature, replay window, schema), with faults that can be injected.
 // No sockets, no blocks, no chain process: a market test runs in milliseconds.
 import { randomBytes } from 'node:crypto'
-import { getAddress, verifyTypedData, type TypedDataDomain } from 'ethers'
+import { ZeroAddress, getAddress, verifyTypedData, type TypedDataDomain } from 'ethers'
 import { identityFromPrivateKey, type Identity } from '../../peer/identity/keystore.ts'
-import type { JobInfo, MarketChain } from '../../peer/market/chain.ts'
+import type { EscrowAssignment, JobInfo, MarketChain } from '../../peer/market/chain.ts'
 import type { MarketHandlers, MarketTopic, MarketWire } from '../../peer/market/wire.ts'
 import { identityOf } from '../../protocols/identity.ts'
 import { Inbound } from '../../protocols/inbound.ts'
@@ -86,6 +86,8 @@ export class MemoryLedger {
   nextBlock (): number { return ++this.block }
 }
 
+const same = (x: string, y: string): boolean => x.toLowerCase() === y.toLowerCase()
+
 export class MemoryChain implements MarketChain {
   private readonly l: MemoryLedger
   private readonly account: string
@@ -115,13 +117,24 @@ export class MemoryChain implements MarketChain {
     return j === undefined ? { requester: '0x' + '0'.repeat(40), amount: 0n, deadline: 0n, status: 0 } : { requester: j.requester, amount: j.amount, deadline: j.deadline, status: j.status }
   }
 
-  releaseJob = async (job: string, worker: string, resultHash: string, signatures: string): Promise<string> => {
+  /** JobEscrow.release's rules: the requester's signed assignment, a quorum of its assigned verifiers (or referee), never the worker. */
+  releaseJob = async (job: string, a: EscrowAssignment, assignmentSignature: string, resultHash: string, signatures: string): Promise<string> => {
     const j = this.l.jobs.get(job)
     if (j?.status !== 1) throw new Error('JobNotOpen')
     if (BigInt(this.l.clock) > j.deadline) throw new Error('JobExpired')
-    j.verifiers = this.l.quorumSigners(signatures, domain('escrow', this.l.chainId, this.l.escrow), 'Completion', { jobId: job, worker, resultHash }, 'verifier', this.l.params.verifierQuorum)
+    const referee = a.referee ?? ZeroAddress
+    if (a.verifiers.length === 0 || a.verifiers.length > 16 || a.verifiers.includes(a.worker) || same(referee, a.worker)) throw new Error('AssignmentMalformed')
+    const dom = domain('escrow', this.l.chainId, this.l.escrow)
+    const message = { jobId: job, worker: a.worker, verifiers: a.verifiers, referee, spec: a.spec }
+    if (!same(verifyTypedData(dom, { Assignment: [...TYPES.Assignment] }, message, assignmentSignature), j.requester)) throw new Error('AssignmentNotByRequester')
+    const signers = this.l.quorumSigners(signatures, dom, 'Completion', { jobId: job, worker: a.worker, resultHash }, 'verifier', this.l.params.verifierQuorum)
+    for (const s of signers) {
+      if (same(s, a.worker)) throw new Error('WorkerSignedOwnCompletion')
+      if (!same(s, referee) && !a.verifiers.some(v => same(v, s))) throw new Error(`SignerNotAssigned ${s}`)
+    }
+    j.verifiers = signers
     j.status = 2
-    j.worker = worker
+    j.worker = a.worker
     j.resultHash = resultHash
     j.block = this.l.nextBlock()
     return this.l.tx()
