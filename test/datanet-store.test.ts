@@ -158,6 +158,31 @@ describe('datanet store', function () {
     assert.deepEqual((await store.view(log.id)).contributions.find(c => c.cid === ea.cid.toString())!.credits.map(c => c.weight), [0.4])
   })
 
+  it('credit moves money only from entitled entries: a stranger\'s cycle or newer attribution earns nothing, weights bounded', async () => {
+    const stranger = newSigner()
+    const log = await store.create({ name: 'guarded', description: '', license: 'CC0-1.0' }, alice)
+    const [ea] = await store.contribute(log.id, await ingest(blocks, await planIngest([await files('ga', { 'a.txt': 'honest text' })])), 'CC0-1.0', alice)
+    const [es] = await store.contribute(log.id, await ingest(blocks, await planIngest([await files('gs', { 's.txt': 'stranger text' })])), 'CC0-1.0', stranger)
+    const version = await store.resolve(log.id).version()
+    // Unbounded and negative weights are refused at the door, on the author's side as on a receiver's.
+    for (const weight of [1e300, -1, 1.5]) {
+      await assert.rejects(store.recordCycle(log.id, { version, model: 'm', credits: [{ contribution: es.cid, weight }] }, stranger), { name: 'MalformedEntryError' })
+    }
+    const cycle = await store.recordCycle(log.id, { version, model: 'm', credits: [] }, bob)
+    const honest = await store.recordAttribution(log.id, { cycle: cycle.cid, method: 'tracin', credits: [{ contribution: ea.cid, weight: 1, influence: 2 }] }, bob)
+    // The stranger: a newer attribution of the honest cycle, and a cycle of its own, both crediting itself.
+    await store.recordAttribution(log.id, { cycle: cycle.cid, method: 'tracin', credits: [{ contribution: es.cid, weight: 1, influence: 9 }] }, stranger)
+    const own = await store.recordCycle(log.id, { version, model: 'm', credits: [{ contribution: es.cid, weight: 1 }] }, stranger)
+    const entitled = { cycles: new Set([cycle.cid.toString()]), attributions: new Set([honest.cid.toString()]) }
+    const paid = await store.view(log.id, { entitled })
+    const weightOf = (v: typeof paid, who: { publicKey: Uint8Array }): number => v.contributors.find(c => c.address === addressOf(who.publicKey))!.creditWeight
+    assert.equal(weightOf(paid, alice), 1)
+    assert.equal(weightOf(paid, stranger), 0)
+    assert.deepEqual(paid.cycles.map(c => [c.cid, c.entitled]), [[cycle.cid.toString(), true], [own.cid.toString(), false]])
+    // Without an entitlement the view shows the manifest as written (the stranger's newest record on top).
+    assert.equal(weightOf(await store.view(log.id), stranger), 2)
+  })
+
   it('imports a real corpus with one signing contributor per president', async () => {
     // For sotu, the limit is a number of presidents (the earliest): Washington, Adams, Jefferson.
     const result = await importCorpus(store, blocks, 'sotu', alice, { limit: 3 })

@@ -270,7 +270,7 @@ export class DatanetService {
   }
 
   /** Records Proof of Attribution's credits for a training cycle, and announces them. */
-  async recordAttribution (id: string, record: { cycle: CID, method: string, credits: Array<{ contribution: CID, weight: number, influence: number }> }): Promise<string> {
+  async recordAttribution (id: string, record: { cycle: CID, method: string, credits: Array<{ contribution: CID, weight: number, influence: number }>, job?: string, result?: CID }): Promise<string> {
     const entry = await this.store.recordAttribution(id, record, this.opts.identity.signer)
     this.announce(this.store.resolve(id))
     return entry.cid.toString()

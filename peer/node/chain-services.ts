@@ -19,6 +19,7 @@ import type { ModelRegistry } from '../models/model-registry.ts'
 import type { ChainConfig } from '../settlement/chain-config.ts'
 import { ChainWatch } from '../settlement/chain-watch.ts'
 import { Governance } from '../settlement/governance.ts'
+import { chainReleaseLookup, creditEntitlement } from '../settlement/credit-entitlement.ts'
 import { describeJob } from '../settlement/job-description.ts'
 import { SettlementService } from '../settlement/settlement-service.ts'
 import type { PeerLibp2p } from '../net/libp2p.ts'
@@ -63,7 +64,10 @@ export async function startChainServices (o: ChainServicesOptions): Promise<Chai
     aggregators: async () => (await libp2p.peerStore.all()).filter(p => p.protocols.includes(REWARDS_PROTOCOL)).map(p => p.id),
     describeJob: async (jobId) => await describeJob(jobId, {
       job: async (id) => await market?.status(id).catch(() => undefined),
-      views: async () => await Promise.all(datanets.store.list().map(async l => await datanets.store.view(l.id))),
+      // Credit that moves money: only entries the chain's releases entitle (./credit-entitlement.ts).
+      views: async () => await Promise.all(datanets.store.list().map(async l => await datanets.store.view(l.id, {
+        entitled: await creditEntitlement(l.ordered(), chainReleaseLookup(() => settlement.chain))
+      }))),
       attribution: async (id) => await market?.attributionCredit(id).catch(() => undefined),
       log: o.log
     }),

@@ -52,7 +52,8 @@ export const trainingCycleSchema = z.object({
   version: cidSchema,
   model: z.string().min(1).max(128),
   adapter: cidSchema.optional(),
-  credits: z.array(z.object({ contribution: cidSchema, weight: z.number().finite() })).max(MAX_CREDITS_PER_CYCLE)
+  /** Payout weights in [0, 1]: an unbounded one (1e300) would take a datanet's whole contributor pool, a negative one send it to the treasury. */
+  credits: z.array(z.object({ contribution: cidSchema, weight: z.number().finite().min(0).max(1) })).max(MAX_CREDITS_PER_CYCLE)
 })
 
 /**
@@ -66,7 +67,10 @@ export const attributionSchema = z.object({
   /** The training-cycle entry whose adapter was measured. */
   cycle: cidSchema,
   method: z.string().min(1).max(64),
-  credits: z.array(z.object({ contribution: cidSchema, weight: z.number().finite().min(0).max(1), influence: z.number().finite() })).max(MAX_CREDITS_PER_CYCLE)
+  credits: z.array(z.object({ contribution: cidSchema, weight: z.number().finite().min(0).max(1), influence: z.number().finite() })).max(MAX_CREDITS_PER_CYCLE),
+  /** The market's attribution job that measured it (bytes32), and its result file: what makes the record one that may pay. */
+  job: z.string().regex(/^0x[0-9a-f]{64}$/).optional(),
+  result: cidSchema.optional()
 })
 
 export const payloadSchema = z.discriminatedUnion('kind', [genesisSchema, contributionSchema, trainingCycleSchema, attributionSchema])

@@ -16,7 +16,7 @@ import { addressOf } from '../signing.ts'
 import { SKETCH_SHINGLE_WORDS, SKETCH_VERSION } from '../dedupe/minhash.ts'
 import type { IngestedFile } from './ingest.ts'
 import { genesisSchema, type Attribution, type Genesis, type TrainingCycle } from './records.ts'
-import { deriveView, type DatanetView, type Sketches } from './view.ts'
+import { deriveView, type CreditEntitlement, type DatanetView, type Sketches } from './view.ts'
 
 /** No datanet has that id or name here. */
 export class UnknownDatanetError extends StorageError {}
@@ -146,12 +146,12 @@ export class DatanetStore {
     })
   }
 
-  async view (idOrName: string): Promise<DatanetView> {
-    return await this.viewOf(this.resolve(idOrName))
+  async view (idOrName: string, opts: { entitled?: CreditEntitlement } = {}): Promise<DatanetView> {
+    return await this.viewOf(this.resolve(idOrName), opts)
   }
 
-  /** The view of one log (a datanet at some version), with the sketches this peer holds. */
-  async viewOf (log: ManifestLog): Promise<DatanetView> {
+  /** The view of one log (a datanet at some version), with the sketches this peer holds; credit only from `entitled` entries when given. */
+  async viewOf (log: ManifestLog, opts: { entitled?: CreditEntitlement } = {}): Promise<DatanetView> {
     const sketches = new Map<string, Sketches>()
     for (const e of log.ordered()) {
       const p = e.entry.payload
@@ -159,7 +159,7 @@ export class DatanetStore {
       const loaded = await this.loadSketches(p.sketches, p.files.length)
       if (loaded != null) sketches.set(e.cid.toString(), loaded)
     }
-    return deriveView(log, { sketches })
+    return deriveView(log, { sketches, entitled: opts.entitled })
   }
 
   /**

@@ -51,14 +51,29 @@ export interface DatanetView {
   entries: number
   contributions: ContributionView[]
   contributors: ContributorView[]
-  cycles: Array<{ cid: string, reporter: string, model: string, version: string, adapter?: string, credits: number, attributedBy?: string, method?: string }>
+  /** `entitled`: in a view built with an entitlement, whether this cycle may credit anyone. */
+  cycles: Array<{ cid: string, reporter: string, model: string, version: string, adapter?: string, credits: number, attributedBy?: string, method?: string, entitled?: boolean }>
   totals: { files: number, uniqueFiles: number, bytes: number, uniqueBytes: number }
 }
 
 /** A contribution's MinHash signatures (bytes), one per file (null where none), and their format version. */
 export interface Sketches { version: number, sigs: Array<Uint8Array | null> }
 
+/**
+ * Which credit entries may move money, by entry CID: a training cycle whose reporter
+ * is the released worker of the job that produced its adapter; an attribution record
+ * made for a released attribution job. Decided by a layer that reads the chain; in a
+ * view built with it, any other cycle credits nothing and any other record replaces
+ * nothing (a stranger's newer record cannot wipe out the entitled one).
+ */
+export interface CreditEntitlement {
+  cycles: ReadonlySet<string>
+  attributions: ReadonlySet<string>
+}
+
 export interface ViewOptions {
+  /** Only these entries credit contributions; absent: every entry does (what the manifest says, for display). */
+  entitled?: CreditEntitlement
   /** Sketches per contribution CID. */
   sketches?: Map<string, Sketches>
   /** Similarity at or above which text is flagged as a near duplicate. */
@@ -83,7 +98,9 @@ export function deriveView (log: ManifestLog, opts: ViewOptions = {}): DatanetVi
       contributions.push(view)
       byCid.set(view.cid, view)
     } else if (p.kind === 'training-cycle') {
-      cycles.push(cycleView(e, p))
+      const entitled = opts.entitled === undefined || opts.entitled.cycles.has(e.cid.toString())
+      cycles.push({ ...cycleView(e, p), ...(opts.entitled !== undefined ? { entitled } : {}) })
+      if (!entitled) continue
       for (const c of p.credits) {
         byCid.get(c.contribution.toString())?.credits.push({ cycle: e.cid.toString(), model: p.model, version: p.version.toString(), weight: c.weight })
       }
@@ -91,6 +108,7 @@ export function deriveView (log: ManifestLog, opts: ViewOptions = {}): DatanetVi
       // Entries are in log order, so the cycle (if this peer has it) came first.
       const cycle = cycles.find(c => c.cid === p.cycle.toString())
       if (cycle == null) continue
+      if (opts.entitled !== undefined && (cycle.entitled !== true || !opts.entitled.attributions.has(e.cid.toString()))) continue
       // A newer attribution of the same cycle replaces the older one's lines.
       for (const c of contributions) c.credits = c.credits.filter(x => x.cycle !== cycle.cid)
       cycle.credits = p.credits.length

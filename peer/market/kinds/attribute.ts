@@ -45,7 +45,7 @@ export interface AttributionDatanets {
   view: (datanet: string) => Promise<DatanetView>
   /** A version's near-duplicate files, sketches fetched where missing (DatanetService.nearDuplicateFiles). */
   nearDuplicateFiles: (log: ManifestLog) => Promise<string[]>
-  recordAttribution: (datanet: string, record: { cycle: CID, method: string, credits: Array<{ contribution: CID, weight: number, influence: number }> }) => Promise<string>
+  recordAttribution: (datanet: string, record: { cycle: CID, method: string, credits: Array<{ contribution: CID, weight: number, influence: number }>, job?: string, result?: CID }) => Promise<string>
 }
 
 export interface AttributeKindOptions {
@@ -204,7 +204,8 @@ export class AttributeKind implements JobKind<AttributeSubmit> {
       // The training-cycle entry as this peer's manifest has it, not as the worker said.
       const cycle = (await datanets.view(file.datanet)).cycles.find(c => c.adapter === file.adapter)?.cid
       if (cycle === undefined) { this.ctx.log('no training cycle of the adapter in this peer\'s manifest: attribution not recorded', { job: state.job, adapter: file.adapter }); return }
-      const entry = await datanets.recordAttribution(file.datanet, { cycle: CID.parse(cycle), method: file.method, credits: file.summary.contributions.map(c => ({ contribution: CID.parse(c.contribution), weight: c.weight, influence: c.tracin })) })
+      // The job and its result: what entitles this record to pay (peer/settlement/credit-entitlement.ts).
+      const entry = await datanets.recordAttribution(file.datanet, { cycle: CID.parse(cycle), method: file.method, credits: file.summary.contributions.map(c => ({ contribution: CID.parse(c.contribution), weight: c.weight, influence: c.tracin })), job: state.job, result: CID.parse(state.result.result) })
       await writeJsonAtomic(marker, { entry, cycle, result: state.result.result })
       this.ctx.log('verified attribution recorded', { job: state.job, adapter: file.adapter, entry, contributions: file.summary.contributions.length })
     } catch (err) {

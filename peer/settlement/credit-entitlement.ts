@@ -1,0 +1,71 @@
+// Which credit entries of a datanet may move money. The manifest accepts training-cycle
+// and attribution entries from any signer (it is an open log); what pays is decided
+// here, from the chain's own events:
+// - a training cycle credits contributions only if its reporter is the worker the
+//   escrow released a job to whose result is the cycle's adapter (resultHash is the
+//   keccak of the result's CID);
+// - an attribution record sets a cycle's credits only if it names a released job whose
+//   result is the record's result, it was made by that job's requester or worker, and
+//   the cycle it scores is itself entitled.
+// A stranger's entry, however new, credits nothing and replaces nothing.
+import { id as keccakText } from 'ethers'
+import type { StoredEntry } from '../../storage/manifest/entry.ts'
+import type { CreditEntitlement } from '../../storage/datanet/view.ts'
+import type { SettlementClient } from '../../settlement/chain/client.ts'
+
+export interface ReleasedJob { job: string, worker: string, resultHash: string, requester: string }
+
+/** What the entitlement reads from the chain. */
+export interface ReleaseLookup {
+  /** Jobs the escrow released to `worker`. */
+  releasedTo: (worker: string) => Promise<ReleasedJob[]>
+  /** One job, if released. */
+  released: (job: string) => Promise<ReleasedJob | undefined>
+}
+
+const same = (a: string, b: string): boolean => a.toLowerCase() === b.toLowerCase()
+
+/** The entitled entries among a datanet's entries (in log order). */
+export async function creditEntitlement (entries: readonly StoredEntry[], lookup: ReleaseLookup): Promise<CreditEntitlement> {
+  const cycles = new Set<string>()
+  const attributions = new Set<string>()
+  const byWorker = new Map<string, Promise<ReleasedJob[]>>()
+  const releasedTo = async (worker: string): Promise<ReleasedJob[]> => {
+    const key = worker.toLowerCase()
+    if (!byWorker.has(key)) byWorker.set(key, lookup.releasedTo(worker))
+    return await byWorker.get(key)!
+  }
+  for (const e of entries) {
+    const p = e.entry.payload
+    if (p.kind === 'training-cycle' && p.adapter !== undefined) {
+      const adapterHash = keccakText(p.adapter.toString())
+      if ((await releasedTo(e.author)).some(j => j.resultHash.toLowerCase() === adapterHash)) cycles.add(e.cid.toString())
+    } else if (p.kind === 'attribution' && p.job !== undefined && p.result !== undefined && cycles.has(p.cycle.toString())) {
+      const job = await lookup.released(p.job)
+      if (job === undefined || job.resultHash.toLowerCase() !== keccakText(p.result.toString())) continue
+      if (same(e.author, job.requester) || same(e.author, job.worker)) attributions.add(e.cid.toString())
+    }
+  }
+  return { cycles, attributions }
+}
+
+/** The lookup on the escrow's JobReleased events (worker and job id are indexed) and its job records. */
+export function chainReleaseLookup (client: () => SettlementClient): ReleaseLookup {
+  const released = async (filter: unknown): Promise<ReleasedJob[]> => {
+    const c = client()
+    const escrow = c.c.escrow
+    const logs = await escrow.queryFilter(filter as Parameters<typeof escrow.queryFilter>[0], c.addresses.deployBlock, 'latest')
+    const out: ReleasedJob[] = []
+    for (const log of logs) {
+      const e = escrow.interface.parseLog(log)
+      if (e === null) continue
+      const job = e.args.jobId as string
+      out.push({ job, worker: e.args.worker as string, resultHash: e.args.resultHash as string, requester: (await c.jobOf(job)).requester })
+    }
+    return out
+  }
+  return {
+    releasedTo: async (worker) => await released(client().c.escrow.filters.JobReleased(null, worker)),
+    released: async (job) => (await released(client().c.escrow.filters.JobReleased(job)))[0]
+  }
+}
