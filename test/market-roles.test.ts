@@ -232,4 +232,38 @@ describe('market roles in memory: requester, bidder, worker, verifier, forced er
     await waitFor('the announce ignored', () => worker.logs.some(l => l.msg === 'job announce without matching escrow ignored'))
     assert.equal(await worker.market.status(body.job).catch(() => undefined), undefined)
   })
+
+  it('nobody bids on a job whose escrow expires before the work could be done (a refund that keeps the result)', async function () {
+    const requester = await peer({ balance: 100n })
+    const worker = await peer({ stake: { worker: 100n }, toy: { etaMs: 600_000 } })
+    const job = '0x' + 'cd'.repeat(32)
+    // Ten minutes of work, an escrow of five: it would expire on delivery.
+    await ledger.as(requester.id.address).openJob(job, 10n * OPEN, ledger.clock + 300)
+    const body = {
+      job, kind: 'infer', spec: { base: TOY_BASE, params: {} },
+      escrow: { chainId: ledger.chainId, contract: ledger.escrow, amount: (10n * OPEN).toString(), deadline: (ledger.clock + 300) * 1000 },
+      maxPrice: (10n * OPEN).toString(), requiredStake: '0', workers: 1, verifiers: 1, bidUntil: Date.now() + 1_000
+    }
+    await net.wire(requester.id).publish('jobs', sealEnvelope({ network: NETWORK, type: JobAnnounceMessage.type, body, signer: requester.id.signer, registry: defaultRegistry() }))
+    await waitFor('the announce ignored', () => worker.logs.some(l => l.msg === 'job announce with too short an escrow ignored'))
+    assert.equal(await worker.market.status(job).catch(() => undefined), undefined)
+  })
+
+  it('a worker serves its receipt only to the job\'s own peers until the escrow pays, then to anyone', async function () {
+    const requester = await peer({ balance: 100n })
+    const worker = await peer({ stake: { worker: 100n } })
+    const verifier = await peer({ stake: { verifier: 200n } })
+    const stranger = await peer()
+    // The verifier gets the result only at the third try: the job stays unpaid meanwhile.
+    let dropped = 0
+    net.fault = (m) => m.what === 'task' && m.from === worker.id.peerId && m.to === verifier.id.peerId && m.type === JobResultMessage.type && dropped++ < 2 ? transportError('StreamResetError') : undefined
+    const state = await submit(requester)
+    await waitFor('the worker\'s result sent', async () => dropped >= 1)
+    assert.notEqual(ledger.jobs.get(state.job)?.status, 2)
+    await assert.rejects(net.wire(stranger.id).fetch(worker.id.peerId, state.job, 'receipt'), /UnknownReceiptEntryError/)
+    assert.ok((await net.wire(requester.id).fetch(worker.id.peerId, state.job, 'receipt')).byteLength > 0, 'the requester is one of the job\'s peers')
+    assert.ok((await net.wire(verifier.id).fetch(worker.id.peerId, state.job, 'receipt')).byteLength > 0)
+    await waitFor('released', () => ledger.jobs.get(state.job)?.status === 2)
+    assert.ok((await net.wire(stranger.id).fetch(worker.id.peerId, state.job, 'receipt')).byteLength > 0)
+  })
 })

@@ -2,7 +2,8 @@
 // kind accepts it, the fee is in escrow as announced, and it has the stake for a role),
 // and on the assignment takes the role it was given: worker (then it works), verifier,
 // referee, or none. The bid states a price, an estimate, the stake (read from the chain
-// by the requester, not believed) and, for a worker, its forced-error commitment.
+// by the requester, not believed) and, for a worker, its forced-error commitment. It
+// bids only when the escrow's deadline leaves room for the work (escrowSecondsNeeded).
 import type { Envelope } from '../../protocols/envelope.ts'
 import { identityOf } from '../../protocols/identity.ts'
 import { JobBidMessage, type JobAnnounce, type JobAssign, type JobBid } from '../../protocols/messages/index.ts'
@@ -11,6 +12,7 @@ import { ESCROW } from './chain.ts'
 import type { MarketContext } from './context.ts'
 import { forcedCommit, forcedSecret } from './forced-errors.ts'
 import { transition } from './job-state.ts'
+import { escrowSecondsNeeded } from './timing.ts'
 
 export class Bidder {
   private readonly ctx: MarketContext
@@ -39,6 +41,13 @@ export class Bidder {
       ctx.log('job announce without matching escrow ignored', { job: a.job })
       return
     }
+    // The escrow must outlast the work: else it expires on delivery and the requester refunds and keeps the result.
+    const eta = kind.etaMs(a, baseKind)
+    const left = Number(onChain.deadline) - await ctx.chain.now()
+    if (left < escrowSecondsNeeded(eta, ctx.timing)) {
+      ctx.log('job announce with too short an escrow ignored', { job: a.job, secondsLeft: left, needed: escrowSecondsNeeded(eta, ctx.timing) })
+      return
+    }
     const me = ctx.me.address
     const [worker, verifier, minVerifier] = await Promise.all([ctx.chain.stakeOf(me, 'worker'), ctx.chain.stakeOf(me, 'verifier'), ctx.chain.minStake('verifier')])
     const role = worker >= BigInt(a.requiredStake) ? 'worker' : verifier >= minVerifier ? 'verifier' : undefined
@@ -47,7 +56,7 @@ export class Bidder {
       job: a.job,
       role,
       price: role === 'worker' ? ctx.behaviour.bidPrice(BigInt(a.maxPrice)).toString() : a.maxPrice,
-      etaMs: kind.etaMs(a, baseKind),
+      etaMs: eta,
       stake: (role === 'worker' ? worker : verifier).toString(),
       ...(role === 'worker' ? { commit: forcedCommit(forcedSecret(ctx.wallet, a.job)) } : {})
     }

@@ -134,7 +134,7 @@ export class MarketService {
     }
     this.forced = new ForcedErrors(ctx, async (state, result, attempts) => { await this.worker.send(state, result, attempts) })
     this.worker = new Worker(ctx, this.handover, this.forced)
-    this.requester = new Requester(ctx)
+    this.requester = new Requester(ctx, opts.modelKind)
     this.bidder = new Bidder(ctx, opts.modelKind, async (job) => { await this.worker.work(job) })
     this.verifier = new Verifier(ctx, this.forced, async (state) => { await this.requester.repeatAssignment(state) })
     this.verdicts = new Verdicts(ctx, this.forced, new Referee(ctx, opts.factory, this.forced), new Release(ctx))
@@ -147,7 +147,7 @@ export class MarketService {
       onBid: async (env, from) => await this.requester.onBid(env, from),
       onResult: async (env, from) => await this.verifier.onResult(env, from),
       onProgress: async (env, from) => await this.handover.onProgress(env, from),
-      serveEntry: async (job, entry) => await this.worker.serveEntry(job, entry),
+      serveEntry: async (job, entry, from) => await this.worker.serveEntry(job, entry, from),
       onDisputeQuery: async (env, from) => await this.party.onQuery(env, from)
     })
     await this.resume()

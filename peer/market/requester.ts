@@ -15,7 +15,17 @@ import { later, sleep, type MarketContext } from './context.ts'
 import { transition, type JobState } from './job-state.ts'
 import type { KindName } from './kinds/kind.ts'
 import type { SubmitRequest } from './kinds/requests.ts'
+import { escrowSecondsNeeded } from './timing.ts'
 import type { TaskAnswer } from './wire.ts'
+
+/** A worker's estimate of a job about to be announced (its deadline is not known yet, and does not matter to it). */
+function etaOf (ctx: MarketContext, kind: KindName, spec: JobAnnounce['spec'], baseKindOf: (nameOrCid: string) => string | undefined): number | undefined {
+  const baseRef = kind === 'train' ? spec.params.base : spec.base
+  const baseKind = typeof baseRef === 'string' ? baseKindOf(baseRef) : undefined
+  if (baseKind === undefined) return undefined
+  const draft = { job: '0x' + '0'.repeat(64), kind, spec, escrow: { chainId: 1, contract: '0x' + '0'.repeat(40), amount: '0', deadline: 0 }, maxPrice: '0', requiredStake: '0', workers: 1, verifiers: 1, bidUntil: 0 }
+  return ctx.kinds[kind].etaMs(draft, baseKind)
+}
 
 /** The escrow's deadline after the announce, in chain seconds. */
 const ESCROW_SECONDS = 3_600
@@ -24,10 +34,13 @@ const DEFAULT_ETA_MS = 60_000
 
 export class Requester {
   private readonly ctx: MarketContext
+  /** The kind of a base model this peer holds (to estimate the work when setting the escrow's deadline). */
+  private readonly baseKind?: (nameOrCid: string) => string | undefined
   private sweep?: NodeJS.Timeout
 
-  constructor (ctx: MarketContext) {
+  constructor (ctx: MarketContext, baseKind?: (nameOrCid: string) => string | undefined) {
     this.ctx = ctx
+    this.baseKind = baseKind
   }
 
   start (): void {
@@ -63,8 +76,10 @@ export class Requester {
     // Checked before any OPEN moves: a bad prompts file, or an adapter no released training job produced, is refused here, not by every worker.
     const spec = kind === 'train' ? await ctx.kinds.train.announceSpec(req.train!) : kind === 'infer' ? await ctx.kinds.infer.announceSpec(req.infer!) : await ctx.kinds.attribute.announceSpec(req.attribute!)
     const job = keccakText(`${ctx.me.address}:${Date.now()}:${Math.random()}`)
-    // The escrow's deadline is in chain time (a devnet's clock may have been warped).
-    const deadline = await ctx.chain.now() + ESCROW_SECONDS
+    // The escrow's deadline is in chain time (a devnet's clock may have been warped), long
+    // enough for bidders to take it: the work twice over (one replacement), then the release.
+    const eta = this.baseKind === undefined ? undefined : etaOf(ctx, kind, spec, this.baseKind)
+    const deadline = await ctx.chain.now() + Math.max(ESCROW_SECONDS, eta === undefined ? 0 : escrowSecondsNeeded(2 * eta, ctx.timing))
     await ctx.chain.openJob(job, fee, deadline)
     const minWorker = await ctx.chain.minStake('worker')
     const announce: JobAnnounce = {

@@ -34,3 +34,14 @@ export const DEFAULT_TIMING: Readonly<MarketTiming> = Object.freeze({
   verifyAttempts: 3,
   verifyRetryMs: 5_000
 })
+
+/**
+ * Seconds an escrow must still run for a job estimated at `etaMs`: twice the estimate
+ * (the requester replaces a worker at that), the wait for silent verifiers, and a
+ * margin for verification and the release transaction. A bidder refuses less (a
+ * deadline that expires on delivery lets the requester refund and keep the result); a
+ * requester sets at least this with room to replace its worker once.
+ */
+export function escrowSecondsNeeded (etaMs: number, timing: Pick<MarketTiming, 'releaseGraceMs'>): number {
+  return Math.ceil((2 * etaMs + timing.releaseGraceMs) / 1000) + 300
+}

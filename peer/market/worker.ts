@@ -6,6 +6,7 @@
 // checks them (a verifier serves the checkpoints it holds for a replacement worker).
 import { JobResultMessage, type JobResult } from '../../protocols/messages/index.ts'
 import { FileCheckpointStore } from '../models/checkpoint-files.ts'
+import { ESCROW } from './chain.ts'
 import { sleep, type MarketContext } from './context.ts'
 import type { ForcedErrors } from './forced-reveals.ts'
 import type { Handover } from './handover.ts'
@@ -84,9 +85,15 @@ export class Worker {
     ctx.log('job result sent', { job: state.job, result: result.result, to: targets.length })
   }
 
-  /** What this peer serves over /openledger/verify: a worker its receipt and checkpoints, a verifier the checkpoints it holds. */
-  async serveEntry (job: string, entry: ReceiptPart): Promise<Uint8Array | undefined> {
+  /**
+   * What this peer serves over /openledger/verify: a worker its receipt and checkpoints, a
+   * verifier the checkpoints it holds. Until the escrow has paid, only to the job's own
+   * peers (requester, workers, verifiers, referee): the last checkpoint is the result, and
+   * nobody else gets it for free. Once released, to anyone (an attribution job reads them).
+   */
+  async serveEntry (job: string, entry: ReceiptPart, from?: string): Promise<Uint8Array | undefined> {
     const state = await this.ctx.store.load(job)
+    if (state !== undefined && from !== undefined && !isJobPeer(state, from) && (await this.ctx.chain.jobOf(job)).status !== ESCROW.released) return undefined
     if (state?.role === 'verifier' && typeof entry === 'number') return await this.handover.held(job, entry)
     if (state?.role !== 'worker' || (state.result === undefined && typeof entry !== 'number')) return undefined
     if (entry === 'receipt') return await this.ctx.receipts.read(job)
@@ -95,4 +102,10 @@ export class Worker {
     if (!(await store.steps()).includes(entry)) return undefined
     return await store.load(entry)
   }
+}
+
+/** The requester or a peer the job's assignment names. */
+function isJobPeer (state: JobState, peer: string): boolean {
+  const a = state.assign
+  return state.requesterPeer === peer || a?.workers.some(w => w.peer === peer) === true || a?.verifiers.some(v => v.peer === peer) === true || a?.referee?.peer === peer
 }
