@@ -21,8 +21,8 @@ const bodies = {
   [JobAnnounceMessage.type]: { job, kind: 'train', spec: { datanet: cid, base: cid, params: { steps: 200, lr: 0.002 } }, escrow: { chainId: 31337, contract: address, amount: '100000000000000000000', deadline: 1_900_000_000_000 }, maxPrice: '100000000000000000000', requiredStake: '100000000000000000000', workers: 1, verifiers: 2, bidUntil: 1_800_000_000_000 },
   [JobBidMessage.type]: { job, role: 'worker', price: '90000000000000000000', etaMs: 60_000, stake: '100000000000000000000' },
   [JobAssignMessage.type]: { job, workers: [{ peer: '16Uiu2HAm4iJX4ycKu9TFHRiRvTNm5fAnuBcMAnS37wnftN7nDkwd', address, price: '9' }], verifiers: [{ peer: '16Uiu2HAmCzB9pLDsbFErZjv9DoY4trcBS6urPL44KZ3dmu6tFPju', address, price: '1' }], bidsDigest: job, escrow: { spec: job, signature: '0x' + '11'.repeat(65) } },
-  [JobResultMessage.type]: { job, worker: address, result: cid, resultHash: job, receipt: { head: job, entries: 4, every: 50, steps: 200, chain: cid } },
-  [JobVerdictMessage.type]: { job, worker: address, resultHash: job, ok: true, checked: [1, 3], completion: '0x' + '11'.repeat(65) },
+  [JobResultMessage.type]: { job, worker: address, result: cid, resultHash: job, receipt: { head: job, entries: 4, every: 50, steps: 200, chain: cid }, participation: '0x' + '22'.repeat(65) },
+  [JobVerdictMessage.type]: { job, worker: address, resultHash: job, ok: true, checked: [1, 3], completion: '0x' + '11'.repeat(65), participation: '0x' + '22'.repeat(65) },
   [DisputeQueryMessage.type]: { job, resultHash: job, segment: 1, step: 75, state: false },
   [DisputeClaimMessage.type]: { job, resultHash: job, step: 75, hash: 'cd'.repeat(32) },
   [JobRulingMessage.type]: { job, worker: address, resultHash: job, challenger: address, step: 99, rounds: 6, faulty: 'challenger', evidence: { hash: job, cid }, completion: '0x' + '11'.repeat(65) }

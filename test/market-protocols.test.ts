@@ -58,7 +58,7 @@ describe('market protocols on a loopback libp2p connection', function () {
     const stranger = signerFromPrivateKey(randomBytes(32))
     const cases: Array<[Uint8Array, string]> = [
       [seal(JobBidMessage.type, bid, stranger), 'SignerMismatchError'],
-      [seal(JobVerdictMessage.type, { job, worker: '0x' + '11'.repeat(20), resultHash: job, ok: true, checked: [], completion: '0x' + '22'.repeat(65) }), 'UnexpectedMessageTypeError']
+      [seal(JobVerdictMessage.type, { job, worker: '0x' + '11'.repeat(20), resultHash: job, ok: true, checked: [], completion: '0x' + '22'.repeat(65), participation: '0x' + '22'.repeat(65) }), 'UnexpectedMessageTypeError']
     ]
     const once = seal(JobBidMessage.type, bid)
     await sendTask(bidder, registry, requester.peerId, once)

@@ -122,16 +122,21 @@ describe('market roles in memory: requester, bidder, worker, verifier, forced er
     assert.equal(ledger.jobs.get(state.job)?.worker, worker.id.address)
   })
 
-  it('a lying worker is rejected with evidence and slashed on chain; its requester takes the fee back after the deadline', async function () {
+  it('a lying worker is rejected with evidence, the referee confirms, and it is slashed on chain; its requester takes the fee back after the deadline', async function () {
     const requester = await peer({ balance: 100n })
     const liar = await peer({ stake: { worker: 100n }, toy: { lie: true } })
-    const verifier = await peer({ stake: { verifier: 200n } })
+    const checkers = [await peer({ stake: { verifier: 200n } }), await peer({ stake: { verifier: 200n } })]
     const state = await submit(requester)
+    // Equal stakes: which is the verifier and which the referee is the policy's pick.
+    const [verifier, referee] = state.assign?.verifiers[0].address === checkers[0].id.address ? checkers : [checkers[1], checkers[0]]
+    assert.equal(state.assign?.referee?.address, referee.id.address)
     await waitFor('the liar slashed', () => ledger.slashes.find(s => s.peer === liar.id.address))
     const v = await waitFor('the verdict', async () => (await verifier.market.status(state.job)).verdicts?.[0])
     assert.equal(v.ok, false)
     assert.ok(v.evidence !== undefined && v.completion === undefined)
-    assert.equal(ledger.slashes[0].prover, verifier.id.address)
+    assert.equal(ledger.slashes.length, 1)
+    assert.equal(ledger.slashes[0].prover.toLowerCase(), verifier.id.address.toLowerCase(), 'the verifier that found it is the prover')
+    assert.equal((await referee.market.status(state.job)).rulings?.[0]?.faulty, 'worker')
     assert.equal(ledger.stakeOf(liar.id.address, 'worker'), 0n)
     assert.equal(ledger.jobs.get(state.job)?.status, 1, 'a rejected result was released')
     assert.equal(await phase(requester, state.job), 'failed')
@@ -139,6 +144,35 @@ describe('market roles in memory: requester, bidder, worker, verifier, forced er
     await waitFor('refunded', async () => await phase(requester, state.job) === 'refunded')
     assert.equal(ledger.jobs.get(state.job)?.status, 3)
     assert.equal(ledger.balances.get(requester.id.address.toLowerCase()), 100n * OPEN)
+  })
+
+  it('a verifier never slashes on its own word: without a referee a lying worker is not paid, and nobody is slashed', async function () {
+    const requester = await peer({ balance: 100n })
+    const liar = await peer({ stake: { worker: 100n }, toy: { lie: true } })
+    const verifier = await peer({ stake: { verifier: 200n } })
+    const state = await submit(requester)
+    assert.equal(state.assign?.referee, undefined)
+    await waitFor('the rejection', async () => (await verifier.market.status(state.job)).verdicts?.[0]?.ok === false)
+    await waitFor('the verifier handing it to nobody', () => verifier.logs.some(l => l.msg === 'no referee for this job: the result is not paid, nobody is slashed'))
+    assert.equal(ledger.slashes.length, 0)
+    assert.equal(ledger.jobs.get(state.job)?.status, 1)
+    assert.equal(ledger.stakeOf(liar.id.address, 'worker'), 100n * OPEN)
+  })
+
+  it('a false accuser planted as verifier rejects honest work: the referee re-runs the check, refutes it, slashes it, and the worker is paid', async function () {
+    const requester = await peer({ balance: 100n })
+    const worker = await peer({ stake: { worker: 100n } })
+    const accuser = await peer({ stake: { verifier: 300n }, toy: { rejectsAll: true } })
+    const referee = await peer({ stake: { verifier: 200n } })
+    const state = await submit(requester)
+    assert.equal(state.assign?.verifiers[0].address, accuser.id.address)
+    assert.equal(state.assign?.referee?.address, referee.id.address)
+    await waitFor('released', () => ledger.jobs.get(state.job)?.status === 2)
+    assert.deepEqual(ledger.jobs.get(state.job)?.verifiers, [referee.id.address], 'the referee\'s ruling released it')
+    const s = await waitFor('the accuser slashed', () => ledger.slashes.find(x => x.peer === accuser.id.address))
+    assert.equal(s.role, 'verifier')
+    assert.equal(s.prover.toLowerCase(), worker.id.address.toLowerCase(), 'the wronged worker is the prover')
+    assert.ok(!ledger.slashes.some(x => x.peer === worker.id.address), 'the honest worker was slashed')
   })
 
   it('an inference result is delivered with retries: the first two hand-overs to the verifier drop, it still verifies and is paid', async function () {
@@ -171,21 +205,23 @@ describe('market roles in memory: requester, bidder, worker, verifier, forced er
     assert.equal(ledger.stakeOf(worker.id.address, 'worker'), 100n * OPEN)
   })
 
-  it('forced errors: a verifier that approves without checking is slashed by its honest co-verifier, and the real result is paid', async function () {
+  it('forced errors: a verifier that approves without checking is slashed through the referee, its honest co-verifier the prover, and the real result is paid', async function () {
     const requester = await peer({ balance: 100n, forcedErrorRate: 1 })
     const worker = await peer({ stake: { worker: 100n }, forcedErrorRate: 1 })
     const lazy = await peer({ stake: { verifier: 300n }, behaviour: behaviourOf('approve'), forcedErrorRate: 1 })
     const honest = await peer({ stake: { verifier: 250n }, forcedErrorRate: 1 })
+    const referee = await peer({ stake: { verifier: 200n }, forcedErrorRate: 1 })
     const state = await submit(requester, 2)
     assert.deepEqual(new Set(state.assign?.verifiers.map(v => v.address)), new Set([lazy.id.address, honest.id.address]))
+    assert.equal(state.assign?.referee?.address, referee.id.address)
     await waitFor('the lazy verifier slashed', () => ledger.slashes.find(s => s.peer === lazy.id.address))
     const s = ledger.slashes.find(x => x.peer === lazy.id.address)!
     assert.equal(s.role, 'verifier')
-    assert.equal(s.prover, honest.id.address)
+    assert.equal(s.prover.toLowerCase(), honest.id.address.toLowerCase())
     await waitFor('the real result released', () => ledger.jobs.get(state.job)?.status === 2)
     assert.deepEqual(ledger.jobs.get(state.job)?.verifiers, [honest.id.address], 'the slashed approver signed the release')
     assert.ok(!ledger.slashes.some(x => x.peer === worker.id.address), 'the worker was slashed for its forced error')
-    assert.ok((await honest.market.status(state.job)).lazySlashes?.some(l => l.verifier === lazy.id.address))
+    assert.ok((await referee.market.status(state.job)).lazySlashes?.some(l => l.verifier === lazy.id.address))
   })
 
   it('a silent worker is replaced by the next-best bidder, which is paid; the silent one records a timeout', async function () {
@@ -210,7 +246,7 @@ describe('market roles in memory: requester, bidder, worker, verifier, forced er
     await waitFor('released', async () => await phase(requester, state.job) === 'released')
     const stranger = await peer({ stake: { verifier: 1000n } })
     const result = (await requester.market.status(state.job)).result!
-    const body = { job: state.job, worker: result.worker, resultHash: result.resultHash, ok: false, checked: [], evidence: { hash: '0x' + '1'.repeat(64), cid: result.result } }
+    const body = { job: state.job, worker: result.worker, resultHash: result.resultHash, ok: false, checked: [], evidence: { hash: '0x' + '1'.repeat(64), cid: result.result }, participation: '0x' + '11'.repeat(65) }
     for (const who of [stranger, verifier]) {
       await net.wire(who.id).publish('verdicts', sealEnvelope({ network: NETWORK, type: JobVerdictMessage.type, body, signer: who.id.signer, registry: defaultRegistry() }))
     }
@@ -254,15 +290,17 @@ describe('market roles in memory: requester, bidder, worker, verifier, forced er
     const worker = await peer({ stake: { worker: 100n } })
     const verifier = await peer({ stake: { verifier: 200n } })
     const stranger = await peer()
-    // The verifier gets the result only at the third try: the job stays unpaid meanwhile.
+    // The verifier gets no result until the stranger has tried: the job stays unpaid meanwhile.
+    let hold = true
     let dropped = 0
-    net.fault = (m) => m.what === 'task' && m.from === worker.id.peerId && m.to === verifier.id.peerId && m.type === JobResultMessage.type && dropped++ < 2 ? transportError('StreamResetError') : undefined
+    net.fault = (m) => hold && m.what === 'task' && m.from === worker.id.peerId && m.to === verifier.id.peerId && m.type === JobResultMessage.type ? (dropped++, transportError('StreamResetError')) : undefined
     const state = await submit(requester)
     await waitFor('the worker\'s result sent', async () => dropped >= 1)
     assert.notEqual(ledger.jobs.get(state.job)?.status, 2)
     await assert.rejects(net.wire(stranger.id).fetch(worker.id.peerId, state.job, 'receipt'), /UnknownReceiptEntryError/)
     assert.ok((await net.wire(requester.id).fetch(worker.id.peerId, state.job, 'receipt')).byteLength > 0, 'the requester is one of the job\'s peers')
     assert.ok((await net.wire(verifier.id).fetch(worker.id.peerId, state.job, 'receipt')).byteLength > 0)
+    hold = false
     await waitFor('released', () => ledger.jobs.get(state.job)?.status === 2)
     assert.ok((await net.wire(stranger.id).fetch(worker.id.peerId, state.job, 'receipt')).byteLength > 0)
   })

@@ -4,7 +4,7 @@
 // worker (isTransient), so it is never slashed for it.
 import assert from 'node:assert/strict'
 import { peerIdFromString } from '@libp2p/peer-id'
-import { findingsOf, isTransient } from '../peer/market/verifier.ts'
+import { findingsOf, isTransient } from '../peer/market/check-run.ts'
 import { classifyFault } from '../settlement/policy/index.ts'
 import { isRateLimited, request, requestPaced, serveProtocol, type ProtocolLimits } from '../protocols/reqresp.ts'
 import { createPlainNode, type PlainNode } from './helpers/plain-node.ts'

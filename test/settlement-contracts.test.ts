@@ -82,7 +82,7 @@ describe('settlement contracts on anvil', function () {
   const dist = (): TypedDataDomain => admin.domain('distributor')
 
   async function signed<T extends MessageType> (signers: Wallet[], type: T, value: Messages[T], dom?: TypedDataDomain): Promise<string> {
-    const d = dom ?? admin.domain(type === 'Slash' ? 'staking' : type === 'Completion' || type === 'Assignment' ? 'escrow' : 'distributor')
+    const d = dom ?? admin.domain(type === 'Slash' ? 'staking' : type === 'Completion' || type === 'Assignment' || type === 'Participation' ? 'escrow' : 'distributor')
     return await signAndPack(signers, type, d, value)
   }
 
@@ -377,60 +377,123 @@ describe('settlement contracts on anvil', function () {
       await expectRevert(w.stake(7 as 0, 1n), 'UnknownRole', { role: 7n })
     })
 
-    it('slashes with evidence: the prover gets its share, the treasury the rest, unbonding stake included', async function () {
+    /**
+     * A job the worker took: opened by the requester, assigned (verifiers v0 and v1, referee
+     * v2; overridable), the worker's Participation over its result. Returns what slash() takes.
+     */
+    async function takenJob (over: Partial<AssignmentMessage> = {}, participant: Wallet = worker, by: Wallet = requester): Promise<{ jobId: string, resultHash: string, a: EscrowAssignment, aSig: string, participation: string }> {
+      const jobId = rand32()
+      const resultHash = rand32()
+      await client(by).openJob(jobId, 10n * E18, await now() + 3600)
+      const full = { jobId, worker: worker.address, verifiers: [verifiers[0].address, verifiers[1].address], referee: verifiers[2].address, spec: rand32(), ...over }
+      const aSig = (await signMessage(by, 'Assignment', admin.domain('escrow'), full)).signature
+      const participation = (await signMessage(participant, 'Participation', admin.domain('escrow'), { jobId, resultHash })).signature
+      return { jobId, resultHash, a: { worker: full.worker, verifiers: full.verifiers, referee: full.referee, spec: full.spec }, aSig, participation }
+    }
+
+    it('slashes the assigned worker on its job, signed by the referee: the prover gets its share, the treasury the rest, unbonding stake included', async function () {
       const prover = outsider.address
       await client(worker).requestUnbond(ROLE.worker, 180n * E18) // trying to leave doesn't help
-      const evidence = rand32()
-      const msg = { peer: worker.address, role: ROLE.worker, amount: 50n * E18, evidence, prover }
-      const sigs = await signed(verifiers.slice(0, 2), 'Slash', msg)
+      const j = await takenJob()
+      const c = { jobId: j.jobId, peer: worker.address, role: ROLE.worker, amount: 50n * E18, evidence: rand32(), prover, resultHash: j.resultHash }
+      const sigs = await signed([verifiers[0], verifiers[2]], 'Slash', c)
       const proverBefore = await admin.balanceOf(prover)
       const treasuryBefore = await admin.balanceOf(addresses.treasury)
-      const tx = await client(outsider).slash(worker.address, ROLE.worker, 50n * E18, evidence, prover, sigs)
+      const tx = await client(outsider).slash(c, j.a, j.aSig, j.participation, sigs)
       assert.equal(await admin.balanceOf(prover) - proverBefore, 25n * E18)
       assert.equal(await admin.balanceOf(addresses.treasury) - treasuryBefore, 25n * E18)
       assert.equal(await admin.stakeOf(worker.address, ROLE.worker), 0n)
       assert.equal((await admin.unbondingOf(worker.address, ROLE.worker)).amount, 150n * E18)
       const ev = tx.events.find(e => e.name === 'Slashed')
-      assert.deepEqual(ev?.args.toArray(), [worker.address, BigInt(ROLE.worker), evidence, 50n * E18, prover, 25n * E18, 25n * E18])
+      assert.deepEqual(ev?.args.toArray(), [worker.address, BigInt(ROLE.worker), c.evidence, 50n * E18, prover, 25n * E18, 25n * E18, j.jobId])
+      // An assigned verifier that took part can be slashed the same way (a false accusation, say).
+      const v = await takenJob({}, verifiers[1])
+      const cv = { jobId: v.jobId, peer: verifiers[1].address, role: ROLE.verifier, amount: 10n * E18, evidence: rand32(), prover: worker.address, resultHash: v.resultHash }
+      await client(outsider).slash(cv, v.a, v.aSig, v.participation, await signed([verifiers[0], verifiers[2]], 'Slash', cv))
+      assert.equal(await admin.stakeOf(verifiers[1].address, ROLE.verifier), 490n * E18)
     })
 
-    it('refuses to slash without evidence: zero hash, reused evidence, too few verifiers', async function () {
-      const prover = outsider.address
-      const s = client(outsider)
-      const zero = { peer: worker.address, role: ROLE.worker, amount: 10n * E18, evidence: ZERO32, prover }
-      await expectRevert(s.slash(worker.address, ROLE.worker, 10n * E18, ZERO32, prover, await signed(verifiers.slice(0, 2), 'Slash', zero)), 'EvidenceRequired')
+    it('a staked stranger slashes nobody: its own job, a forged assignment, a peer not named or that never took part, unassigned signers, no referee', async function () {
+      const [stranger, stranger2] = [wallets[10], wallets[11]]
+      for (const w of [stranger, stranger2]) await client(w).stake(ROLE.verifier, 500n * E18)
+      const s = client(stranger)
+      const caseOf = (j: { jobId: string, resultHash: string }, over: Record<string, unknown> = {}) => ({ jobId: j.jobId, peer: worker.address, role: ROLE.worker, amount: 10n * E18, evidence: rand32(), prover: stranger.address, resultHash: j.resultHash, ...over })
+      const strangers = [stranger, stranger2]
 
-      const evidence = rand32()
-      const msg = { ...zero, evidence }
-      const sigs = await signed(verifiers.slice(0, 2), 'Slash', msg)
-      await s.slash(worker.address, ROLE.worker, 10n * E18, evidence, prover, sigs)
-      await expectRevert(s.slash(worker.address, ROLE.worker, 10n * E18, evidence, prover, sigs), 'EvidenceAlreadyUsed', { evidence })
+      // The stranger opens its own job, names the honest worker and itself as verifiers and referee: the worker never took it.
+      const own = await takenJob({ verifiers: [stranger2.address], referee: stranger.address }, stranger, stranger)
+      const c1 = caseOf(own)
+      await expectRevert(s.slash(c1, own.a, own.aSig, own.participation, await signed(strangers, 'Slash', c1)), 'NoParticipation', { jobId: own.jobId, peer: worker.address })
+      // A real job the worker took, with an assignment the stranger signed itself naming itself referee.
+      const real = await takenJob()
+      const forged = { ...real.a, referee: stranger.address }
+      const forgedSig = (await signMessage(stranger, 'Assignment', admin.domain('escrow'), { jobId: real.jobId, ...forged })).signature
+      const c2 = caseOf(real)
+      await expectRevert(s.slash(c2, forged, forgedSig, real.participation, await signed(strangers, 'Slash', c2)), 'AssignmentNotByRequester', { jobId: real.jobId })
+      // The real assignment, signed by strangers: they are not assigned.
+      await expectRevert(s.slash(c2, real.a, real.aSig, real.participation, await signed(strangers, 'Slash', c2)), 'SignerNotAssigned', { jobId: real.jobId })
+      // Assigned verifiers without the referee: a rejection goes to the referee before any slash.
+      await expectRevert(s.slash(c2, real.a, real.aSig, real.participation, await signed(verifiers.slice(0, 2), 'Slash', c2)), 'RefereeMustSign', { jobId: real.jobId, referee: verifiers[2].address })
+      // A peer the assignment does not name, in either role.
+      const c3 = caseOf(real, { peer: outsider.address })
+      await expectRevert(s.slash(c3, real.a, real.aSig, real.participation, await signed([verifiers[0], verifiers[2]], 'Slash', c3)), 'NotAssignedToJob', { peer: outsider.address })
+      const c4 = caseOf(real, { peer: verifiers[0].address, role: ROLE.verifier })
+      await expectRevert(s.slash(c4, real.a, real.aSig, real.participation, await signed([verifiers[1], verifiers[2]], 'Slash', c4)), 'NoParticipation', { peer: verifiers[0].address })
+      // The slashed peer signing against itself does not count (the worker is staked as a verifier too).
+      await client(worker).stake(ROLE.verifier, 500n * E18)
+      const c5 = caseOf(real)
+      await expectRevert(s.slash(c5, real.a, real.aSig, real.participation, await signed([worker, verifiers[2]], 'Slash', c5)), 'SlashedPeerSigned', { peer: worker.address })
+      // A job without a referee slashes nobody; nor an aggregator through a job.
+      const bare = await takenJob({ referee: ZeroAddress })
+      const c6 = caseOf(bare)
+      await expectRevert(s.slash(c6, bare.a, bare.aSig, bare.participation, await signed(verifiers.slice(0, 2), 'Slash', c6)), 'NoReferee', { jobId: bare.jobId })
+      await expectRevert(s.slash(caseOf(real, { role: ROLE.aggregator }), real.a, real.aSig, real.participation, '0x'), 'RoleNotSlashableByJob')
+      // A job that does not exist.
+      const ghost = { ...real, jobId: rand32() }
+      const c7 = caseOf(ghost)
+      await expectRevert(s.slash(c7, real.a, real.aSig, real.participation, await signed([verifiers[0], verifiers[2]], 'Slash', c7)), 'JobNotOpen', { jobId: ghost.jobId })
+      assert.equal(await admin.stakeOf(worker.address, ROLE.worker), 200n * E18, 'the honest worker kept its stake through every attempt')
+      await expectRevert(client(outsider).send('staking', 'setEscrow', [outsider.address]), 'NotDeployer', { caller: outsider.address })
+      await expectRevert(admin.send('staking', 'setEscrow', [outsider.address]), 'EscrowAlreadySet', { escrow: addresses.escrow })
+    })
+
+    it('refuses to slash without evidence: zero hash, reused evidence, too few signers, wrong role, another amount, over the limit', async function () {
+      const j = await takenJob()
+      const s = client(outsider)
+      const signers = [verifiers[0], verifiers[2]]
+      const zero = { jobId: j.jobId, peer: worker.address, role: ROLE.worker, amount: 10n * E18, evidence: ZERO32, prover: outsider.address, resultHash: j.resultHash }
+      await expectRevert(s.slash(zero, j.a, j.aSig, j.participation, await signed(signers, 'Slash', zero)), 'EvidenceRequired')
+
+      const c = { ...zero, evidence: rand32() }
+      const sigs = await signed(signers, 'Slash', c)
+      await s.slash(c, j.a, j.aSig, j.participation, sigs)
+      await expectRevert(s.slash(c, j.a, j.aSig, j.participation, sigs), 'EvidenceAlreadyUsed', { evidence: c.evidence })
 
       const fresh = { ...zero, evidence: rand32() }
-      const one = await signed(verifiers.slice(0, 1), 'Slash', fresh)
-      await expectRevert(s.slash(worker.address, ROLE.worker, 10n * E18, fresh.evidence, prover, one), 'TooFewSignatures', { count: 1n, quorum: 2n })
+      await expectRevert(s.slash(fresh, j.a, j.aSig, j.participation, await signed([verifiers[2]], 'Slash', fresh)), 'TooFewSignatures', { count: 1n, quorum: 2n })
       // Aggregators are not verifiers.
-      const wrongRole = await signed([aggregators[0], verifiers[0]], 'Slash', fresh)
-      await expectRevert(s.slash(worker.address, ROLE.worker, 10n * E18, fresh.evidence, prover, wrongRole), 'SignerNotStaked', { signer: aggregators[0].address })
+      await expectRevert(s.slash(fresh, j.a, j.aSig, j.participation, await signed([aggregators[0], verifiers[2]], 'Slash', fresh)), 'SignerNotStaked', { signer: aggregators[0].address })
       // The signed amount is the amount: signatures for 10 don't slash 40.
-      const digest = await admin.read<string>('staking', 'slashDigest', [worker.address, ROLE.worker, 40n * E18, fresh.evidence, prover])
-      const two = await signed(verifiers.slice(0, 2), 'Slash', fresh)
+      const forty = { ...fresh, amount: 40n * E18 }
+      const digest = await admin.read<string>('staking', 'slashDigest', [forty])
+      const two = await signed(signers, 'Slash', fresh)
       const want = foreignSignatureError(digest, two)
-      await expectRevert(s.slash(worker.address, ROLE.worker, 40n * E18, fresh.evidence, prover, two), want.error, want.args)
+      await expectRevert(s.slash(forty, j.a, j.aSig, j.participation, two), want.error, want.args)
       // And no more than the registry's slash amount for the role.
       const big = { ...fresh, amount: 51n * E18 }
-      await expectRevert(s.slash(worker.address, ROLE.worker, 51n * E18, fresh.evidence, prover, await signed(verifiers.slice(0, 2), 'Slash', big)), 'SlashTooLarge', { max: 50n * E18 })
+      await expectRevert(s.slash(big, j.a, j.aSig, j.participation, await signed(signers, 'Slash', big)), 'SlashTooLarge', { max: 50n * E18 })
     })
 
     it('an unbonding verifier no longer counts as a signer, and an empty position has nothing to slash', async function () {
-      await client(verifiers[2]).requestUnbond(ROLE.verifier, 500n * E18)
-      const msg = { peer: worker.address, role: ROLE.worker, amount: 10n * E18, evidence: rand32(), prover: outsider.address }
-      const sigs = await signed([verifiers[0], verifiers[2]], 'Slash', msg)
-      await expectRevert(client(outsider).slash(worker.address, ROLE.worker, 10n * E18, msg.evidence, msg.prover, sigs),
-        'SignerNotStaked', { signer: verifiers[2].address, stake: 0n })
-      const nobody = { ...msg, peer: requester.address }
-      const ok = await signed(verifiers.slice(0, 2), 'Slash', nobody)
-      await expectRevert(client(outsider).slash(requester.address, ROLE.worker, 10n * E18, msg.evidence, msg.prover, ok), 'NothingToSlash', { peer: requester.address })
+      await client(verifiers[0]).requestUnbond(ROLE.verifier, 500n * E18)
+      const j = await takenJob()
+      const c = { jobId: j.jobId, peer: worker.address, role: ROLE.worker, amount: 10n * E18, evidence: rand32(), prover: outsider.address, resultHash: j.resultHash }
+      await expectRevert(client(outsider).slash(c, j.a, j.aSig, j.participation, await signed([verifiers[0], verifiers[2]], 'Slash', c)),
+        'SignerNotStaked', { signer: verifiers[0].address, stake: 0n })
+      // The outsider took a job as its worker but holds no worker stake.
+      const n = await takenJob({ worker: outsider.address }, outsider)
+      const cn = { ...c, jobId: n.jobId, peer: outsider.address, resultHash: n.resultHash }
+      await expectRevert(client(outsider).slash(cn, n.a, n.aSig, n.participation, await signed([verifiers[1], verifiers[2]], 'Slash', cn)), 'NothingToSlash', { peer: outsider.address })
     })
   })
 

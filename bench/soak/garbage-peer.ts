@@ -142,10 +142,10 @@ export class GarbagePeer {
     if (topic === JOBS_TOPIC) {
       return this.random() < 0.5
         ? this.seal(JobAnnounceMessage.type, { job: this.hash32(), kind: 'train', spec: { base: CID_V1, params: { steps: 10 } }, escrow: { chainId: 31337, contract: this.address(), amount: '1000', deadline: Date.now() + 60_000 }, maxPrice: '1000', requiredStake: '0', workers: 1, verifiers: 1, bidUntil: Date.now() + 2_000 })
-        : this.seal(JobAssignMessage.type, { job: this.hash32(), workers: [{ peer, address: this.address(), price: '1' }], verifiers: [{ peer, address: this.address(), price: '1' }], bidsDigest: this.hash32() })
+        : this.seal(JobAssignMessage.type, { job: this.hash32(), workers: [{ peer, address: this.address(), price: '1' }], verifiers: [{ peer, address: this.address(), price: '1' }], bidsDigest: this.hash32(), escrow: { spec: this.hash32(), signature: '0x' + randomBytes(65).toString('hex') } })
     }
     if (topic === VERDICTS_TOPIC) {
-      return this.seal(JobVerdictMessage.type, { job: this.hash32(), worker: this.address(), resultHash: this.hash32(), ok: true, checked: [0], completion: '0x' + randomBytes(65).toString('hex') })
+      return this.seal(JobVerdictMessage.type, { job: this.hash32(), worker: this.address(), resultHash: this.hash32(), ok: true, checked: [0], completion: '0x' + randomBytes(65).toString('hex'), participation: '0x' + randomBytes(65).toString('hex') })
     }
     // Heads of a datanet nobody has: every peer that hears it tries to fetch the entries.
     if (topic === DATANET_TOPIC) return this.seal(DatanetHeadsMessage.type, { datanet: randomCid(), name: 'garbage', heads: [randomCid(), randomCid()], entries: 1_000_000 })
@@ -187,7 +187,7 @@ export class GarbagePeer {
       ['oversized', () => new Uint8Array(5 * 1024 * 1024).fill(0x92)],
       ['wrong-type', () => this.seal(CapacityAdvertMessage.type, this.advert())],
       ['other-signer', () => this.seal(JobBidMessage.type, { job: this.hash32(), role: 'worker', price: '1', etaMs: 1, stake: '1' }, { signer: other })],
-      ['made-up-result', () => this.seal(JobResultMessage.type, { job: this.hash32(), worker: this.address(), result: CID_V1, resultHash: this.hash32(), receipt: { head: this.hash32(), entries: 1, every: 1, steps: 1, chain: CID_V1 } })],
+      ['made-up-result', () => this.seal(JobResultMessage.type, { job: this.hash32(), worker: this.address(), result: CID_V1, resultHash: this.hash32(), receipt: { head: this.hash32(), entries: 1, every: 1, steps: 1, chain: CID_V1 }, participation: '0x' + randomBytes(65).toString('hex') })],
       ['rewards-for-strangers', () => encode({ accounts: [randomBytes(20), randomBytes(20)], at: 'posted' })],
       ['verify-unknown-job', () => encode({ job: randomBytes(32), entry: 50 })]
     ]

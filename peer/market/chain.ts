@@ -3,10 +3,10 @@
 // registry, behind one small interface. The live peer uses its settlement client; the
 // market's unit tests an in-memory chain with the same rules (test/helpers/memory-chain.ts).
 import type { TypedDataDomain } from 'ethers'
-import { ROLE, type EscrowAssignment, type JobInfo, type SettlementClient } from '../../settlement/chain/client.ts'
+import { ROLE, type EscrowAssignment, type JobInfo, type SettlementClient, type SlashCase } from '../../settlement/chain/client.ts'
 import type { StakeRole } from '../../settlement/policy/index.ts'
 
-export type { EscrowAssignment, JobInfo }
+export type { EscrowAssignment, JobInfo, SlashCase }
 
 /** JobEscrow's job states. */
 export const ESCROW = { none: 0, open: 1, released: 2, refunded: 3 } as const
@@ -27,7 +27,8 @@ export interface MarketChain {
   stakeOf: (address: string, role: StakeRole) => Promise<bigint>
   /** Bonded plus unbonding: what a slash can take. */
   slashableOf: (address: string, role: StakeRole) => Promise<bigint>
-  slash: (address: string, role: StakeRole, amount: bigint, evidence: string, prover: string, signatures: string) => Promise<string>
+  /** Staking.slash of one job's peer: the case, the requester's signed assignment, the peer's Participation, the packed Slash signatures. */
+  slash: (c: SlashCase, assignment: EscrowAssignment, assignmentSignature: string, participation: string, signatures: string) => Promise<string>
   minStake: (role: StakeRole) => Promise<bigint>
   slashAmount: (role: StakeRole) => Promise<bigint>
   auditRateBps: () => Promise<number>
@@ -61,7 +62,7 @@ export function clientChain (client: () => SettlementClient, now: () => Promise<
       const [bonded, unbonding] = await Promise.all([c().stakeOf(address, ROLE[role]), c().unbondingOf(address, ROLE[role])])
       return bonded + unbonding.amount
     },
-    slash: async (address, role, amount, evidence, prover, signatures) => (await c().slash(address, ROLE[role], amount, evidence, prover, signatures)).receipt.hash,
+    slash: async (sc, assignment, assignmentSignature, participation, signatures) => (await c().slash(sc, assignment, assignmentSignature, participation, signatures)).receipt.hash,
     minStake: async (role) => await registry<bigint>('minStake', [ROLE[role]]),
     slashAmount: async (role) => await registry<bigint>('slashAmount', [ROLE[role]]),
     auditRateBps: async () => Number(await registry<bigint>('auditRateBps')),

@@ -3,8 +3,8 @@
 // until its verifiers spoke (at most timing.revealAfterMs), then reveals its secret on the
 // verdicts topic and delivers the real result. Everyone who knows the job checks the
 // reveal against the bid's commitment and the draw; the forced result's verdicts stop
-// counting, and a verifier that found the fault proves on chain that each co-verifier
-// that approved it approved a known fault (lazy approval).
+// counting, and the job's referee proves on chain that each verifier that approved it
+// approved a known fault (lazy approval), a verifier that found the fault as the prover.
 import { keccak256 } from 'ethers'
 import type { Envelope } from '../../protocols/envelope.ts'
 import { identityOf } from '../../protocols/identity.ts'
@@ -97,17 +97,18 @@ export class ForcedErrors {
       if (canTransition(state, 'assigned')) transition(state, 'assigned')
       await ctx.store.save(state)
       ctx.log('forced error revealed by the worker', { job: r.job, approvals: onForced.filter(d => d.ok).map(d => d.by) })
-      const me = ctx.me.address.toLowerCase()
-      const mine = onForced.find(d => d.by.toLowerCase() === me)
-      if (state.role !== 'verifier' || mine === undefined || mine.ok) return
+      // The job's referee proves each lazy approval on chain (Staking takes only slashes its
+      // referee signed); a verifier that found the fault is the prover and gets the share.
+      if (state.role !== 'referee') return
       // Approvals count only with a Completion signature that really is the approver's.
       const domain = ctx.chain.domain('escrow')
       const proven = onForced.filter(d => !d.ok || (d.completion !== undefined && verifySigned('Completion', domain, { jobId: r.job, worker: r.worker, resultHash: r.resultHash }, { signer: d.by, signature: d.completion })))
       const judged = jobVerdict({ worker: r.worker.toLowerCase(), verdicts: proven.map(d => ({ verifier: d.by.toLowerCase(), approved: d.ok })), forcedError: true })
-      for (const s of judged.slashes.filter(x => x.prover === me)) {
+      for (const s of judged.slashes) {
         const lazy = proven.find(d => d.by.toLowerCase() === s.peer)!
-        const bytes = Buffer.from(JSON.stringify({ job: r.job, fault: 'lazy-approval', verifier: lazy.by, resultHash: r.resultHash, completion: lazy.completion, secret: r.secret, commit: worker.commit, found: mine.evidence }))
-        const slashed = await slash(ctx, state.job, { address: lazy.by, role: 'verifier', fault: s.fault }, keccak256(bytes))
+        const found = proven.find(d => !d.ok && d.by.toLowerCase() === s.prover)
+        const bytes = Buffer.from(JSON.stringify({ job: r.job, fault: 'lazy-approval', verifier: lazy.by, resultHash: r.resultHash, completion: lazy.completion, secret: r.secret, commit: worker.commit, found: found?.evidence }))
+        const slashed = await slash(ctx, state, { address: lazy.by, role: 'verifier', fault: s.fault, resultHash: r.resultHash, participation: lazy.participation }, keccak256(bytes), s.prover ?? ctx.me.address)
         if (slashed !== undefined) {
           state.lazySlashes = [...(state.lazySlashes ?? []), { verifier: lazy.by, ...slashed }]
           await ctx.store.save(state)

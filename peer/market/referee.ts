@@ -11,13 +11,16 @@ import type { TrainingReceipt } from '../../compute/verify/sample.ts'
 import { checkReceipt } from '../../compute/verify/training.ts'
 import { NotADisputeError } from '../../protocols/dispute/dispute.ts'
 import { DisputeQueryMessage, JobRulingMessage, type DisputeQuery, type JobRuling, type JobVerdict } from '../../protocols/messages/index.ts'
-import { jobVerdict } from '../../settlement/policy/index.ts'
+import { classifyFault, jobVerdict, type Fault } from '../../settlement/policy/index.ts'
+import { HONEST } from './adversaries/behaviour.ts'
+import { beaconHolds, findingsOf, runCheck } from './check-run.ts'
+import { sleep } from './context.ts'
 import type { ModelFactory } from '../models/model-factory.ts'
 import type { MarketContext } from './context.ts'
 import { playDispute, type DisputeAsk, type Party } from './disputes.ts'
 import type { ForcedErrors } from './forced-reveals.ts'
 import { trainRequestOf } from './job-spec.ts'
-import { transition, verdictsOn, type JobState } from './job-state.ts'
+import { canTransition, transition, verdictsOn, type JobState } from './job-state.ts'
 import { fetchCheckpoint, fetchReceipt, ReceiptMismatchError } from './receipts.ts'
 import { completion, evidenceRef } from './signing.ts'
 import { slash } from './slasher.ts'
@@ -40,6 +43,19 @@ export async function disputedStart (ctx: MarketContext, state: JobState, receip
   } catch (err) {
     if (err instanceof CheckpointRefusedError) throw new NotADisputeError('the checkpoint is not the receipt\'s', { job: state.job, step })
     throw err
+  }
+}
+
+/** The worker faults a ruling can prove. */
+type WorkerFault = Extract<Fault, 'wrong-result' | 'skipped-steps' | 'stale-result' | 'copied-result'>
+
+/** A challenger's beacon that is not its signature over the receipt: its sample, and so its claim, cannot be reproduced. */
+export class BeaconMismatchError extends Error {
+  readonly details: Record<string, unknown>
+  constructor (message: string, details: Record<string, unknown> = {}) {
+    super(message)
+    this.name = 'BeaconMismatchError'
+    this.details = details
   }
 }
 
@@ -107,37 +123,103 @@ export class Referee {
       } finally {
         await replay.release()
       }
-      const evidence = await evidenceRef(ruling.evidence)
-      const body: JobRuling = {
-        job, worker: result.worker, resultHash: v.resultHash, challenger: challenger.address, step: ruling.step, rounds: ruling.rounds, faulty: ruling.faulty, evidence,
-        ...(ruling.faulty === 'challenger' ? { completion: await completion(ctx, job, result) } : {})
-      }
-      const latest = await ctx.store.status(job)
-      latest.rulings = [...(latest.rulings ?? []), { ...body, detail: ruling.evidence }]
-      transition(latest, ruling.faulty === 'challenger' ? 'verified' : 'failed')
-      latest.wallMs = performance.now() - started
-      await ctx.store.save(latest)
-      await ctx.publish('verdicts', JobRulingMessage.type, body)
-      ctx.log('dispute ruled', { job, faulty: ruling.faulty, step: ruling.step, rounds: ruling.rounds })
-      await ctx.book.record(result.worker, ruling.faulty === 'challenger' ? 'verified' : 'failed', job)
-      // Who is slashed, by the rule the simulator uses too.
-      const verdicts = verdictsOn(latest, v.resultHash)
-      const judged = ruling.faulty === 'challenger'
-        ? jobVerdict({ worker: result.worker.toLowerCase(), verdicts, referee: 'clean', refuted: [challenger.address.toLowerCase()] })
-        : jobVerdict({ worker: result.worker.toLowerCase(), verdicts, referee: 'fault', fault: 'skipped-steps' })
-      for (const x of judged.slashes) {
-        const target = x.peer === result.worker.toLowerCase() ? result.worker : x.peer === challenger.address.toLowerCase() ? challenger.address : undefined
-        if (target === undefined) continue
-        const slashed = await slash(ctx, job, { address: target, role: x.role, fault: x.fault }, evidence.hash, x.prover ?? ctx.me.address)
-        if (slashed !== undefined) {
-          const s2 = await ctx.store.status(job)
-          s2.slash = slashed
-          await ctx.store.save(s2)
-        }
-      }
+      await this.publishRuling(job, v, challenger, { step: ruling.step, rounds: ruling.rounds, faulty: ruling.faulty, detail: ruling.evidence, fault: 'skipped-steps' }, started)
     } catch (err) {
       this.ruling.delete(key)
       ctx.log('dispute failed', { job, error: (err as Error).name, message: (err as Error).message })
+    }
+  }
+
+  /**
+   * A rejection that claims a fault but no disputed replay (a refused receipt or file, a
+   * wrong output, a stale or copied result, in any kind): the referee re-runs the check
+   * with the challenger's own sample (its beacon, checked to be its signature), so it
+   * recomputes exactly what the challenger did, on its own machine. The same fault found
+   * again is slashed (the challenger proves it); a result that checks out refutes the
+   * challenger, whose false accusation is slashed; a check the network keeps failing
+   * rules nothing.
+   */
+  async confirm (job: string, v: JobVerdict, challenger: { peerId: string, address: string }): Promise<void> {
+    const { ctx } = this
+    const key = `${job}:${v.resultHash}:${challenger.address.toLowerCase()}`
+    if (this.ruling.has(key) || v.dispute !== undefined || v.unproven === true) return
+    this.ruling.add(key)
+    try {
+      let state = await ctx.store.status(job)
+      if ((state.rulings ?? []).some(r => r.resultHash === v.resultHash && r.challenger.toLowerCase() === challenger.address.toLowerCase())) return
+      if (state.result?.resultHash !== v.resultHash) { ctx.log('rejection of a result the referee never got', { job }); return }
+      if (state.assign?.workers[0].commit !== undefined && await this.forced.revealedWhileWaiting(job, v.resultHash)) {
+        ctx.log('rejected result was a forced error: no ruling', { job })
+        return
+      }
+      state = await ctx.store.status(job)
+      if (canTransition(state, 'verifying')) transition(state, 'verifying')
+      await ctx.store.save(state)
+      const started = performance.now()
+      const seed = {
+        verifier: challenger.address,
+        behaviour: HONEST,
+        beacon: (subject: string): string => {
+          if (v.beacon === undefined || !beaconHolds(job, subject, v.beacon, challenger.address)) throw new BeaconMismatchError('the challenger\'s beacon is not its signature over this receipt', { job })
+          return v.beacon
+        }
+      }
+      for (let attempt = 1; ; attempt++) {
+        const run = await runCheck(ctx, state, state.result!, state.assign!.workers[0].peer, seed)
+        if (run.kind === 'failed' && run.transient) {
+          if (attempt >= ctx.timing.verifyAttempts) { ctx.log('the referee could not re-run the check: no ruling', { job, error: run.error.name }); this.ruling.delete(key); return }
+          await sleep(ctx.timing.verifyRetryMs * attempt)
+          continue
+        }
+        // A beacon that is not the challenger's: its claim rests on nothing.
+        const bogus = run.kind === 'failed' && run.error instanceof BeaconMismatchError
+        const evidence = run.kind === 'checked' ? run.check.evidence : { job, error: run.error.name, message: run.error.message }
+        const fault = run.kind === 'checked' && run.check.ok ? null : bogus ? null : classifyFault(findingsOf(evidence))
+        const faulty = fault === null ? 'challenger' : 'worker'
+        const detail = { job, challenger: challenger.address, recomputed: run.kind === 'checked' ? { ok: run.check.ok, checked: run.check.checked, evidence: run.check.evidence } : { error: run.error.name, message: run.error.message } }
+        await this.publishRuling(job, v, challenger, { step: 0, rounds: 0, faulty, detail, fault: fault ?? 'wrong-result' }, started)
+        return
+      }
+    } catch (err) {
+      this.ruling.delete(key)
+      ctx.log('rejection ruling failed', { job, error: (err as Error).name, message: (err as Error).message })
+    }
+  }
+
+  /** Publishes the ruling and slashes, by the shared verdict rule, whoever it refutes (this referee signs each slash). */
+  private async publishRuling (job: string, v: JobVerdict, challenger: { peerId: string, address: string },
+    r: { step: number, rounds: number, faulty: JobRuling['faulty'], detail: unknown, fault: WorkerFault }, started: number): Promise<void> {
+    const { ctx } = this
+    const state = await ctx.store.status(job)
+    const result = state.result!
+    const evidence = await evidenceRef(r.detail)
+    const body: JobRuling = {
+      job, worker: result.worker, resultHash: v.resultHash, challenger: challenger.address, step: r.step, rounds: r.rounds, faulty: r.faulty, evidence,
+      ...(r.faulty === 'challenger' ? { completion: await completion(ctx, job, result) } : {})
+    }
+    state.rulings = [...(state.rulings ?? []), { ...body, detail: r.detail }]
+    transition(state, r.faulty === 'challenger' ? 'verified' : 'failed')
+    state.wallMs = performance.now() - started
+    await ctx.store.save(state)
+    await ctx.publish('verdicts', JobRulingMessage.type, body)
+    ctx.log('rejection ruled', { job, faulty: r.faulty, step: r.step, rounds: r.rounds })
+    await ctx.book.record(result.worker, r.faulty === 'challenger' ? 'verified' : 'failed', job)
+    // Who is slashed, by the rule the simulator uses too.
+    const verdicts = verdictsOn(state, v.resultHash)
+    const judged = r.faulty === 'challenger'
+      ? jobVerdict({ worker: result.worker.toLowerCase(), verdicts, referee: 'clean', refuted: [challenger.address.toLowerCase()] })
+      : jobVerdict({ worker: result.worker.toLowerCase(), verdicts, referee: 'fault', fault: r.fault })
+    for (const x of judged.slashes) {
+      const isWorker = x.peer === result.worker.toLowerCase()
+      const target = isWorker ? result.worker : x.peer === challenger.address.toLowerCase() ? challenger.address : undefined
+      if (target === undefined) continue
+      const participation = isWorker ? result.participation : v.participation
+      const slashed = await slash(ctx, state, { address: target, role: x.role, fault: x.fault, resultHash: v.resultHash, participation }, evidence.hash, x.prover ?? ctx.me.address)
+      if (slashed !== undefined) {
+        const s2 = await ctx.store.status(job)
+        s2.slash = slashed
+        await ctx.store.save(s2)
+      }
     }
   }
 }

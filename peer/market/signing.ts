@@ -4,12 +4,18 @@
 import { keccak256 } from 'ethers'
 import type { JobResult, JobVerdict } from '../../protocols/messages/index.ts'
 import { signMessage } from '../../settlement/chain/signatures.ts'
+import { beaconText } from './check-run.ts'
 import type { MarketContext } from './context.ts'
 import { receiptCid } from './receipts.ts'
 
 /** The EIP-712 Completion the escrow releases on. */
 export async function completion (ctx: MarketContext, job: string, result: Pick<JobResult, 'worker' | 'resultHash'>): Promise<string> {
   return (await signMessage(ctx.wallet, 'Completion', ctx.chain.domain('escrow'), { jobId: job, worker: result.worker, resultHash: result.resultHash })).signature
+}
+
+/** This peer's EIP-712 Participation in `job` with `resultHash`: it answers for it (Staking.slash needs it). */
+export async function participation (ctx: MarketContext, job: string, resultHash: string): Promise<string> {
+  return (await signMessage(ctx.wallet, 'Participation', ctx.chain.domain('escrow'), { jobId: job, resultHash })).signature
 }
 
 /**
@@ -19,17 +25,31 @@ export async function completion (ctx: MarketContext, job: string, result: Pick<
  * and so recompute the sample. Deterministic (RFC 6979): the same after a restart.
  */
 export function beacon (ctx: MarketContext, job: string, receipt: string): string {
-  return ctx.wallet.signMessageSync(`openledger/verify-beacon/1 ${job} ${receipt}`)
+  return ctx.wallet.signMessageSync(beaconText(job, receipt))
 }
 
 /** An approval: the verifier's Completion signature goes with it. */
 export async function approval (ctx: MarketContext, job: string, result: JobResult, checked: number[], beaconValue: string): Promise<JobVerdict> {
-  return { job, worker: result.worker, resultHash: result.resultHash, ok: true, checked, completion: await completion(ctx, job, result), beacon: beaconValue }
+  return { job, worker: result.worker, resultHash: result.resultHash, ok: true, checked, completion: await completion(ctx, job, result), beacon: beaconValue, participation: await participation(ctx, job, result.resultHash) }
 }
 
-/** A failing verdict: the evidence is what a slash commits to (its keccak) and names (its CID). */
-export async function rejection (job: string, result: JobResult, checked: number[], evidence: object, beaconValue?: string, dispute?: JobVerdict['dispute']): Promise<JobVerdict> {
-  return { job, worker: result.worker, resultHash: result.resultHash, ok: false, checked, evidence: await evidenceRef(evidence), ...(beaconValue !== undefined ? { beacon: beaconValue } : {}), ...(dispute !== undefined ? { dispute } : {}) }
+/**
+ * A failing verdict: the evidence is what a slash commits to (its keccak) and names (its
+ * CID). `unproven`: the check failed on the network, a verdict that claims no fault.
+ */
+export async function rejection (ctx: MarketContext, job: string, result: JobResult, checked: number[], evidence: object, opts: { beacon?: string, dispute?: JobVerdict['dispute'], unproven?: boolean } = {}): Promise<JobVerdict> {
+  return {
+    job,
+    worker: result.worker,
+    resultHash: result.resultHash,
+    ok: false,
+    checked,
+    evidence: await evidenceRef(evidence),
+    ...(opts.beacon !== undefined ? { beacon: opts.beacon } : {}),
+    ...(opts.dispute !== undefined ? { dispute: opts.dispute } : {}),
+    ...(opts.unproven === true ? { unproven: true } : {}),
+    participation: await participation(ctx, job, result.resultHash)
+  }
 }
 
 /** keccak256 and CID of evidence's JSON: what a verdict, a ruling or a slash names. */

@@ -33,6 +33,8 @@ export class Verdicts {
       if (state === undefined || state.assign === undefined) return
       const signer = identityOf(env.signer)
       if (!state.assign.verifiers.some(x => x.peer === signer.peerId)) return
+      // A verdict on anyone but the assigned worker is about nothing this job pays or slashes.
+      if (v.worker.toLowerCase() !== state.assign.workers[0].address.toLowerCase()) return
       if ((state.revealed ?? []).includes(v.resultHash)) return
       // Every peer that saw the assignment learns from the verdict: reputation feeds the next assignment.
       await ctx.book.record(v.worker, v.ok ? 'verified' : 'failed', v.job)
@@ -42,7 +44,8 @@ export class Verdicts {
       fresh.verdicts = [...(fresh.verdicts ?? []).filter(x => !(x.by.toLowerCase() === signer.address.toLowerCase() && x.resultHash === v.resultHash)), { ...v, by: signer.address }]
       if (!v.ok && fresh.role !== 'verifier' && fresh.role !== 'referee' && canTransition(fresh, 'failed')) transition(fresh, 'failed')
       await ctx.store.save(fresh)
-      if (fresh.role === 'referee' && !v.ok && v.dispute !== undefined) void this.referee.rule(v.job, v, signer)
+      // Every rejection that claims a fault goes to the referee before anyone is slashed.
+      if (fresh.role === 'referee' && !v.ok && v.unproven !== true) void (v.dispute !== undefined ? this.referee.rule(v.job, v, signer) : this.referee.confirm(v.job, v, signer))
       if (fresh.role === 'worker' && fresh.forced !== undefined && fresh.forced.revealed !== true && v.resultHash === fresh.forced.resultHash) {
         void this.forced.onVerdictOnForced(fresh, v.resultHash)
         return

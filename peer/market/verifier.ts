@@ -1,20 +1,18 @@
 // The verifier: takes the assigned worker's result, fetches its receipt (checked against
 // the CID the result names), signs a beacon over it that fixes its sample, and has the
 // job's kind check the result. It publishes its verdict: an approval carries the
-// escrow's Completion signature, a rejection the hash and CID of its evidence. A fault
-// the evidence proves is slashed on chain by the shared rules (classifyFault, then
-// jobVerdict says which verifier proves it), unless it was a forced error the worker
-// reveals, the failure came from the network (retried, then judged unproven: not paid,
-// not slashed), or a replay disagreed and the job's referee rules on it.
+// escrow's Completion signature, a rejection the hash and CID of its evidence. A
+// rejection that claims a fault goes to the job's referee, which re-runs the check and
+// slashes whoever it refutes (./referee.ts); a failure from the network is retried, then
+// published as unproven (not paid, nobody slashed). A verifier never slashes alone.
 import type { Envelope } from '../../protocols/envelope.ts'
 import { JobVerdictMessage, type JobResult, type JobVerdict } from '../../protocols/messages/index.ts'
-import { classifyFault, jobVerdict, type CheckFindings } from '../../settlement/policy/index.ts'
+import { runCheck } from './check-run.ts'
 import { sleep, type MarketContext } from './context.ts'
 import type { ForcedErrors } from './forced-reveals.ts'
-import { transition, verdictsOn, type JobState } from './job-state.ts'
+import { transition, type JobState } from './job-state.ts'
 import { fetchReceipt } from './receipts.ts'
 import { approval, beacon, rejection } from './signing.ts'
-import { slash } from './slasher.ts'
 import type { TaskAnswer } from './wire.ts'
 
 export class Verifier {
@@ -59,33 +57,33 @@ export class Verifier {
     const kind = ctx.kinds[state.announce.kind]
     let verdict: JobVerdict | undefined
     let evidence: object | undefined
-    let beaconValue: string | undefined
     try {
       for (let attempt = 1; verdict === undefined; attempt++) {
-        try {
-          const receiptBytes = await fetchReceipt(ctx.wire.fetch, workerPeer, job, result.receipt.chain)
-          beaconValue = beacon(ctx, job, kind.beaconSubject(receiptBytes))
-          if (ctx.behaviour.approvesUnchecked) {
+        if (ctx.behaviour.approvesUnchecked) {
+          const receiptBytes = await fetchReceipt(ctx.wire.fetch, workerPeer, job, result.receipt.chain).catch(() => undefined)
+          if (receiptBytes !== undefined) {
             ctx.log('cheating: approved without checking', { job })
-            verdict = await approval(ctx, job, result, [], beaconValue)
+            verdict = await approval(ctx, job, result, [], beacon(ctx, job, kind.beaconSubject(receiptBytes)))
             break
           }
-          const c = await kind.check({ state, result, receiptBytes, workerPeer, verifier: ctx.me.address, beacon: beaconValue, fraction: await ctx.chain.auditRateBps() / 10_000, behaviour: ctx.behaviour })
+        }
+        const run = await runCheck(ctx, state, result, workerPeer, { verifier: ctx.me.address, beacon: (subject) => beacon(ctx, job, subject), behaviour: ctx.behaviour })
+        if (run.kind === 'checked') {
+          const c = run.check
           if (c.computeMs !== undefined) state.computeMs = c.computeMs
           evidence = c.ok ? undefined : c.evidence ?? { job }
-          verdict = c.ok ? await approval(ctx, job, result, c.checked, beaconValue) : await rejection(job, result, c.checked, evidence!, beaconValue, c.dispute)
-        } catch (err) {
-          // A network failure may be this verifier's own or passing: try again before judging.
-          const transient = isTransient(err as Error)
-          if (transient && attempt < ctx.timing.verifyAttempts) {
-            ctx.log('verification interrupted: trying again', { job, attempt, error: (err as Error).name })
-            await sleep(ctx.timing.verifyRetryMs * attempt)
-            continue
-          }
-          // A worker that cannot show its work fails verification; only what its own bytes prove is slashed.
-          evidence = { job, error: (err as Error).name, message: (err as Error).message, ...(transient ? { unproven: true } : {}) }
-          verdict = await rejection(job, result, [], evidence, beaconValue)
+          verdict = c.ok ? await approval(ctx, job, result, c.checked, run.beacon) : await rejection(ctx, job, result, c.checked, evidence!, { beacon: run.beacon, dispute: c.dispute })
+          break
         }
+        // A network failure may be this verifier's own or passing: try again before judging.
+        if (run.transient && attempt < ctx.timing.verifyAttempts) {
+          ctx.log('verification interrupted: trying again', { job, attempt, error: run.error.name })
+          await sleep(ctx.timing.verifyRetryMs * attempt)
+          continue
+        }
+        // A worker that cannot show its work fails verification; a network failure claims no fault.
+        evidence = { job, error: run.error.name, message: run.error.message, ...(run.transient ? { unproven: true } : {}) }
+        verdict = await rejection(ctx, job, result, [], evidence, { beacon: run.beacon, unproven: run.transient })
       }
     } finally {
       this.busy.delete(job)
@@ -101,56 +99,18 @@ export class Verifier {
     if (verdict.evidence !== undefined) await this.prove(state, result, verdict)
   }
 
-  /** After a failing verdict: the fault its evidence proves, slashed by the verifier the shared rule names. */
-  private async prove (state: JobState, result: JobResult, verdict: JobVerdict): Promise<void> {
+  /**
+   * After a failing verdict: a verifier never slashes on its own word. A rejection that
+   * claims a fault goes to the job's referee, which re-runs the check with this verifier's
+   * sample (or bisects a disputed replay) and slashes whoever it refutes; one that claims
+   * none (the network failed) holds the payment and slashes nobody; without a referee
+   * the result is not paid and nobody is slashed.
+   */
+  private async prove (state: JobState, _result: JobResult, verdict: JobVerdict): Promise<void> {
     const { ctx } = this
     const job = state.job
-    // A replay that disagrees goes to the job's referee, which bisects and slashes whoever it refutes.
-    if (verdict.dispute !== undefined && state.assign?.referee !== undefined) {
-      ctx.log('the referee rules on the dispute', { job, referee: state.assign.referee.address })
-      return
-    }
-    // The fault the evidence proves; a failure the network may have caused proves none: not paid, not slashed.
-    const fault = classifyFault(findingsOf(state.evidence))
-    if (fault === null) {
-      ctx.log('verification failed on the network: the worker is not slashed', { job })
-      return
-    }
-    // The fault may be a forced error: give the worker its chance to reveal before slashing it.
-    if (state.assign?.workers[0].commit !== undefined && await this.forced.revealedWhileWaiting(job, verdict.resultHash)) {
-      ctx.log('fault was a forced error: not slashed', { job })
-      return
-    }
-    // The shared verdict rule says who proves it: one verifier submits, not each that found it.
-    const latest = await ctx.store.status(job)
-    const judged = jobVerdict({ worker: result.worker.toLowerCase(), verdicts: verdictsOn(latest, verdict.resultHash), referee: 'fault', fault })
-    const proof = judged.slashes.find(x => x.role === 'worker' && x.prover === ctx.me.address.toLowerCase())
-    if (proof === undefined) { ctx.log('another verifier proves the fault', { job }); return }
-    const slashed = await slash(ctx, job, { address: result.worker, role: 'worker', fault: proof.fault }, verdict.evidence!.hash)
-    if (slashed !== undefined) {
-      latest.slash = slashed
-      await ctx.store.save(latest)
-    }
+    if (verdict.unproven === true) { ctx.log('verification failed on the network: the worker is not slashed', { job }); return }
+    if (state.assign?.referee === undefined) { ctx.log('no referee for this job: the result is not paid, nobody is slashed', { job }); return }
+    ctx.log('the referee rules on the rejection', { job, referee: state.assign.referee.address, dispute: verdict.dispute !== undefined })
   }
-}
-
-/** What a verifier's evidence establishes, as the shared fault rule takes it. */
-export function findingsOf (evidence: unknown): CheckFindings {
-  const e = evidence as { mismatches?: unknown[], binding?: { ok: boolean }, error?: string, unproven?: boolean } | undefined
-  return {
-    unproven: e?.unproven === true,
-    replayMismatch: (e?.mismatches?.length ?? 0) > 0,
-    notThisRun: e?.binding?.ok === false || e?.error === 'BadReceiptError'
-  }
-}
-
-/**
- * Failures that say nothing about the worker's work: timeouts, dials, streams, blocks
- * not found in time, a peer's internal error, its rate limit (it protects itself from
- * this verifier's pace; requestPaced already waited). A refusal to serve an entry (the worker
- * withholding its work) or bytes that do not check out are not among them.
- */
-export function isTransient (err: Error & { details?: { remoteName?: string } }): boolean {
-  const names = ['RequestTimeoutError', 'LoadBlockFailedError', 'AbortError', 'TimeoutError', 'DialError', 'NoValidAddressesError', 'ConnectionFailedError', 'StreamResetError', 'StreamStateError', 'MuxerClosedError', 'ConnectionClosedError', 'UnsupportedProtocolError']
-  return names.includes(err?.name) || (err?.name === 'RemoteError' && ['InternalError', 'RateLimitedError'].includes(err.details?.remoteName ?? ''))
 }

@@ -11,7 +11,8 @@ import { sleep, type MarketContext } from './context.ts'
 import type { ForcedErrors } from './forced-reveals.ts'
 import type { Handover } from './handover.ts'
 import { canTransition, transition, type JobState } from './job-state.ts'
-import type { Delivery } from './kinds/kind.ts'
+import type { Delivery, UnsignedResult } from './kinds/kind.ts'
+import { participation } from './signing.ts'
 import type { ReceiptPart } from './wire.ts'
 
 export class Worker {
@@ -38,7 +39,7 @@ export class Worker {
       state.cheated = w.cheated
       if (w.real !== undefined) {
         await ctx.receipts.write(job, w.real.receiptBytes, true)
-        state.forced = { real: w.real.result, ...(w.real.checkpointDir !== undefined ? { realCheckpointDir: w.real.checkpointDir } : {}), resultHash: w.delivered.result.resultHash }
+        state.forced = { real: await this.signed(w.real.result), ...(w.real.checkpointDir !== undefined ? { realCheckpointDir: w.real.checkpointDir } : {}), resultHash: w.delivered.result.resultHash }
         ctx.log('forced error planted', { job })
         this.forced.revealLater(job, ctx.timing.revealAfterMs)
       }
@@ -60,7 +61,12 @@ export class Worker {
   async deliver (state: JobState, d: Delivery, attempts = this.ctx.timing.resultAttempts): Promise<void> {
     await this.ctx.receipts.write(state.job, d.receiptBytes)
     if (d.checkpointDir !== undefined) state.checkpointDir = d.checkpointDir
-    await this.send(state, d.result, attempts)
+    await this.send(state, await this.signed(d.result), attempts)
+  }
+
+  /** The result with this worker's Participation: it answers for it on chain. */
+  private async signed (r: UnsignedResult): Promise<JobResult> {
+    return { ...r, participation: await participation(this.ctx, r.job, r.resultHash) }
   }
 
   /** Sends the result to every peer of the job at once, each retried with backoff and a fresh envelope (a refused one's nonce is spent). */

@@ -89,7 +89,9 @@ export const jobResultSchema = z.object({
    * Its last hash commits to the whole chain (each entry names the previous one); the
    * full list is a file fetched by CID, so the message stays small however long the job.
    */
-  receipt: z.object({ head: hash32, entries: z.number().int().min(1).max(1_000_000), every: z.number().int().min(1).max(1_000_000), steps: z.number().int().min(1).max(100_000_000), chain: cidString })
+  receipt: z.object({ head: hash32, entries: z.number().int().min(1).max(1_000_000), every: z.number().int().min(1).max(1_000_000), steps: z.number().int().min(1).max(100_000_000), chain: cidString }),
+  /** The worker's EIP-712 Participation(jobId, resultHash): it answers for this result (a slash on chain needs it). */
+  participation: signature65
 })
 export type JobResult = z.infer<typeof jobResultSchema>
 export const JobResultMessage = defineMessage({ type: 'job-result/1', maxBodyBytes: 2 * 1024, schema: jobResultSchema })
@@ -108,7 +110,11 @@ export const jobVerdictSchema = z.object({
   /** The verifier's signature that seeded its sample (EIP-191 over job and receipt hash): anyone can recompute which entries it had to check. */
   beacon: signature65.optional(),
   /** On a replay that disagrees: the segment, and the state hash the verifier got at its checkpoint step (its claim in a dispute). */
-  dispute: z.object({ segment: z.number().int().nonnegative().max(1_000_000), step: z.number().int().min(1).max(100_000_000), hash: stateHash }).optional()
+  dispute: z.object({ segment: z.number().int().nonnegative().max(1_000_000), step: z.number().int().min(1).max(100_000_000), hash: stateHash }).optional(),
+  /** A failing verdict that claims no fault: the check failed on the network. Nobody is paid; the referee is not asked; nobody is slashed. */
+  unproven: z.boolean().optional(),
+  /** The verifier's EIP-712 Participation(jobId, resultHash): it answers for this verdict (a slash on chain needs it). */
+  participation: signature65
 }).refine(v => v.ok ? v.completion !== undefined && v.evidence === undefined : v.evidence !== undefined && v.completion === undefined,
   'a passing verdict carries the completion signature, a failing one the evidence')
 export type JobVerdict = z.infer<typeof jobVerdictSchema>

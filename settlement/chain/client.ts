@@ -53,6 +53,9 @@ export interface Proposal {
   description: string
 }
 
+/** One slash as Staking.slash takes it: of `peer` in `role` on job `jobId`, over the result `resultHash`. */
+export interface SlashCase { jobId: string, peer: string, role: number, amount: bigint, evidence: string, prover: string, resultHash: string }
+
 /** Who a requester assigned to a job, as the escrow takes it (referee absent: none). */
 export interface EscrowAssignment { worker: string, verifiers: string[], referee?: string, spec: string }
 
@@ -266,8 +269,14 @@ export class SettlementClient {
     return { amount, unlockAt }
   }
 
-  async slash (peer: string, role: Role, amount: bigint, evidence: string, prover: string, signatures: string): Promise<TxResult> {
-    return await this.send('staking', 'slash', [peer, role, amount, evidence, prover, signatures])
+  /**
+   * Slashes `c.peer` in `c.role` on job `c.jobId`: `assignment` and `assignmentSignature`
+   * are the requester's, `participation` the peer's own Participation(jobId, resultHash)
+   * signature, `signatures` the packed Slash signatures of the job's referee (and verifiers).
+   */
+  async slash (c: SlashCase, assignment: EscrowAssignment, assignmentSignature: string, participation: string, signatures: string): Promise<TxResult> {
+    const a = { worker: assignment.worker, verifiers: assignment.verifiers, referee: assignment.referee ?? ZeroAddress, spec: assignment.spec }
+    return await this.send('staking', 'slash', [c, a, assignmentSignature, participation, signatures])
   }
 
   // JobEscrow

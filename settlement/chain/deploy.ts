@@ -135,6 +135,8 @@ export async function deploy (opts: DeployOptions): Promise<Deployment> {
   const staking = await make('Staking', [open.address, registry.address])
   const distributor = await make('RewardDistributor', [open.address, staking.address, registry.address])
   const escrow = await make('JobEscrow', [open.address, staking.address, registry.address, distributor.address])
+  // Slashes refer to the escrow's assignments; set once, by the deployer, now.
+  await staking.call('setEscrow', escrow.address)
 
   // Parameters while the deployer still owns the registry.
   const s = params.rewardSplit

@@ -36,11 +36,17 @@ export const TYPES = {
     { name: 'evidence', type: 'bytes32' }
   ],
   Slash: [
+    { name: 'jobId', type: 'bytes32' },
     { name: 'peer', type: 'address' },
     { name: 'role', type: 'uint8' },
     { name: 'amount', type: 'uint256' },
     { name: 'evidence', type: 'bytes32' },
-    { name: 'prover', type: 'address' }
+    { name: 'prover', type: 'address' },
+    { name: 'resultHash', type: 'bytes32' }
+  ],
+  Participation: [
+    { name: 'jobId', type: 'bytes32' },
+    { name: 'resultHash', type: 'bytes32' }
   ],
   Completion: [
     { name: 'jobId', type: 'bytes32' },
@@ -60,7 +66,9 @@ export type MessageType = keyof typeof TYPES
 
 export interface EpochRootMessage { epoch: bigint | number, root: string, total: bigint }
 export interface ChallengeMessage { epoch: bigint | number, root: string, evidence: string }
-export interface SlashMessage { peer: string, role: number, amount: bigint, evidence: string, prover: string }
+export interface SlashMessage { jobId: string, peer: string, role: number, amount: bigint, evidence: string, prover: string, resultHash: string }
+/** A worker's delivery of, or a verifier's verdict on, `resultHash` for `jobId`: what makes it answerable for it in a slash. */
+export interface ParticipationMessage { jobId: string, resultHash: string }
 export interface CompletionMessage { jobId: string, worker: string, resultHash: string }
 /** Who a requester assigned to its job (referee: the zero address when none); `spec`: keccak of the job's announce. */
 export interface AssignmentMessage { jobId: string, worker: string, verifiers: string[], referee: string, spec: string }
@@ -71,6 +79,7 @@ export interface Messages {
   Slash: SlashMessage
   Completion: CompletionMessage
   Assignment: AssignmentMessage
+  Participation: ParticipationMessage
 }
 
 export interface SignedMessage {
@@ -84,7 +93,8 @@ const CONTRACT_OF: Record<MessageType, DomainContract> = {
   Challenge: 'distributor',
   Slash: 'staking',
   Completion: 'escrow',
-  Assignment: 'escrow'
+  Assignment: 'escrow',
+  Participation: 'escrow'
 }
 
 export async function signMessage<T extends MessageType> (

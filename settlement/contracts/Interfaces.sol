@@ -27,3 +27,27 @@ interface IRewardFunding {
     /// Pulls `amount` OPEN from the caller (after approve) into the reward pool.
     function fund(uint256 amount) external;
 }
+
+/// The escrow's record of who a requester assigned to a job, as the Staking contract needs it.
+interface IJobAssignments {
+    /// Who the requester assigned to a job (`referee` zero: none); `spec` is the keccak of its announce.
+    struct Assignment {
+        address worker;
+        address[] verifiers;
+        address referee;
+        bytes32 spec;
+    }
+
+    /// Reverts unless the job's requester signed `a`, `a` has a referee, `peer` holds `role`
+    /// in it (the worker, or one of its verifiers), and `peer` signed its Participation in
+    /// the job with `resultHash` (a worker's delivery, a verifier's verdict).
+    function checkSlashable(
+        bytes32 jobId,
+        Assignment calldata a,
+        bytes calldata assignmentSignature,
+        address peer,
+        uint8 role,
+        bytes32 resultHash,
+        bytes calldata participation
+    ) external view;
+}

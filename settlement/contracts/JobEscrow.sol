@@ -24,11 +24,11 @@ import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
 import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
 import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
-import {IParameterRegistry, IRewardFunding, IStaking} from "./Interfaces.sol";
+import {IJobAssignments, IParameterRegistry, IRewardFunding, IStaking} from "./Interfaces.sol";
 import {QuorumSigned} from "./QuorumSigned.sol";
 import {Roles} from "./Roles.sol";
 
-contract JobEscrow is EIP712, QuorumSigned, ReentrancyGuardTransient {
+contract JobEscrow is IJobAssignments, EIP712, QuorumSigned, ReentrancyGuardTransient {
     using SafeERC20 for IERC20;
 
     error ZeroAmount();
@@ -42,6 +42,9 @@ contract JobEscrow is EIP712, QuorumSigned, ReentrancyGuardTransient {
     error AssignmentMalformed(bytes32 jobId);
     error SignerNotAssigned(bytes32 jobId, address signer);
     error WorkerSignedOwnCompletion(bytes32 jobId, address worker);
+    error NoReferee(bytes32 jobId);
+    error NotAssignedToJob(bytes32 jobId, address peer, uint8 role);
+    error NoParticipation(bytes32 jobId, address peer);
 
     event JobOpened(bytes32 indexed jobId, address indexed requester, uint256 amount, uint64 deadline);
     /// `verifiers`: who signed the completion, so the epoch builder can pay them their share;
@@ -60,13 +63,7 @@ contract JobEscrow is EIP712, QuorumSigned, ReentrancyGuardTransient {
     /// Verifiers one assignment may name (the market's message allows 16).
     uint256 public constant MAX_VERIFIERS = 16;
 
-    /// Who the requester assigned to a job. `referee` is zero when there is none.
-    struct Assignment {
-        address worker;
-        address[] verifiers;
-        address referee;
-        bytes32 spec;
-    }
+    bytes32 public constant PARTICIPATION_TYPEHASH = keccak256("Participation(bytes32 jobId,bytes32 resultHash)");
 
     struct Job {
         address requester;
@@ -104,6 +101,32 @@ contract JobEscrow is EIP712, QuorumSigned, ReentrancyGuardTransient {
         return _hashTypedDataV4(
             keccak256(abi.encode(ASSIGNMENT_TYPEHASH, jobId, a.worker, keccak256(abi.encodePacked(a.verifiers)), a.referee, a.spec))
         );
+    }
+
+    function participationDigest(bytes32 jobId, bytes32 resultHash) public view returns (bytes32) {
+        return _hashTypedDataV4(keccak256(abi.encode(PARTICIPATION_TYPEHASH, jobId, resultHash)));
+    }
+
+    /// See IJobAssignments. What a slash must show: the requester's assignment names the peer
+    /// in that role, a referee exists to have ruled, and the peer itself signed that it took
+    /// part with this result. A stranger's job, or an assignment the peer never saw, slashes nobody.
+    function checkSlashable(
+        bytes32 jobId,
+        Assignment calldata a,
+        bytes calldata assignmentSignature,
+        address peer,
+        uint8 role,
+        bytes32 resultHash,
+        bytes calldata participation
+    ) external view {
+        Job storage j = _jobs[jobId];
+        if (j.status == NONE) revert JobNotOpen(jobId, NONE);
+        _checkAssignment(jobId, a, assignmentSignature, j.requester);
+        if (a.referee == address(0)) revert NoReferee(jobId);
+        bool assigned = role == Roles.WORKER ? peer == a.worker : role == Roles.VERIFIER && _inVerifiers(a, peer);
+        if (!assigned) revert NotAssignedToJob(jobId, peer, role);
+        (address signer, ECDSA.RecoverError err, ) = ECDSA.tryRecover(participationDigest(jobId, resultHash), participation);
+        if (err != ECDSA.RecoverError.NoError || signer != peer) revert NoParticipation(jobId, peer);
     }
 
     /// Pulls `amount` from the caller (after approve) into escrow for `jobId` until `deadline`.
@@ -185,8 +208,11 @@ contract JobEscrow is EIP712, QuorumSigned, ReentrancyGuardTransient {
     }
 
     function _assigned(Assignment calldata a, address signer) internal pure returns (bool) {
-        if (signer == a.referee) return true;
-        for (uint256 i = 0; i < a.verifiers.length; i++) if (a.verifiers[i] == signer) return true;
+        return signer == a.referee || _inVerifiers(a, signer);
+    }
+
+    function _inVerifiers(Assignment calldata a, address peer) internal pure returns (bool) {
+        for (uint256 i = 0; i < a.verifiers.length; i++) if (a.verifiers[i] == peer) return true;
         return false;
     }
 

@@ -7,7 +7,7 @@
 import { randomBytes } from 'node:crypto'
 import { ZeroAddress, getAddress, verifyTypedData, type TypedDataDomain } from 'ethers'
 import { identityFromPrivateKey, type Identity } from '../../peer/identity/keystore.ts'
-import type { EscrowAssignment, JobInfo, MarketChain } from '../../peer/market/chain.ts'
+import type { EscrowAssignment, JobInfo, MarketChain, SlashCase } from '../../peer/market/chain.ts'
 import type { MarketHandlers, MarketTopic, MarketWire } from '../../peer/market/wire.ts'
 import { identityOf } from '../../protocols/identity.ts'
 import { Inbound } from '../../protocols/inbound.ts'
@@ -157,13 +157,29 @@ export class MemoryChain implements MarketChain {
   stakeOf = async (address: string, role: StakeRole): Promise<bigint> => this.l.stakeOf(address, role)
   slashableOf = async (address: string, role: StakeRole): Promise<bigint> => this.l.stakeOf(address, role)
 
-  slash = async (address: string, role: StakeRole, amount: bigint, evidence: string, prover: string, signatures: string): Promise<string> => {
-    this.l.quorumSigners(signatures, domain('staking', this.l.chainId, this.l.staking), 'Slash', { peer: address, role: { worker: 0, verifier: 1, aggregator: 2 }[role], amount, evidence, prover }, 'verifier', this.l.params.verifierQuorum)
-    const have = this.l.stakeOf(address, role)
-    const taken = have < amount ? have : amount
+  /** Staking.slash's rules: the requester's assignment names the peer, it signed its participation, the referee signs, every signer assigned. */
+  slash = async (c: SlashCase, a: EscrowAssignment, assignmentSignature: string, participation: string, signatures: string): Promise<string> => {
+    const role = (['worker', 'verifier'] as const)[c.role]
+    if (role === undefined) throw new Error('RoleNotSlashableByJob')
+    const j = this.l.jobs.get(c.jobId)
+    if (j === undefined) throw new Error('JobNotOpen')
+    const referee = a.referee ?? ZeroAddress
+    const escrowDomain = domain('escrow', this.l.chainId, this.l.escrow)
+    if (!same(verifyTypedData(escrowDomain, { Assignment: [...TYPES.Assignment] }, { jobId: c.jobId, worker: a.worker, verifiers: a.verifiers, referee, spec: a.spec }, assignmentSignature), j.requester)) throw new Error('AssignmentNotByRequester')
+    if (same(referee, ZeroAddress)) throw new Error('NoReferee')
+    if (role === 'worker' ? !same(c.peer, a.worker) : !a.verifiers.some(v => same(v, c.peer))) throw new Error('NotAssignedToJob')
+    if (!same(verifyTypedData(escrowDomain, { Participation: [...TYPES.Participation] }, { jobId: c.jobId, resultHash: c.resultHash }, participation), c.peer)) throw new Error('NoParticipation')
+    const signers = this.l.quorumSigners(signatures, domain('staking', this.l.chainId, this.l.staking), 'Slash', { ...c }, 'verifier', this.l.params.verifierQuorum)
+    for (const s of signers) {
+      if (same(s, c.peer)) throw new Error('SlashedPeerSigned')
+      if (!same(s, referee) && !a.verifiers.some(v => same(v, s))) throw new Error('SignerNotAssigned')
+    }
+    if (!signers.some(s => same(s, referee))) throw new Error('RefereeMustSign')
+    const have = this.l.stakeOf(c.peer, role)
+    const taken = have < c.amount ? have : c.amount
     if (taken === 0n) throw new Error('NothingToSlash')
-    this.l.stakes.set(`${address.toLowerCase()}:${role}`, have - taken)
-    this.l.slashes.push({ peer: getAddress(address), role, amount: taken, evidence, prover })
+    this.l.stakes.set(`${c.peer.toLowerCase()}:${role}`, have - taken)
+    this.l.slashes.push({ peer: getAddress(c.peer), role, amount: taken, evidence: c.evidence, prover: c.prover })
     return this.l.tx()
   }
 

@@ -23,6 +23,8 @@ export interface ToyOptions {
   etaMs?: number
   /** Called for every check this peer makes. */
   onCheck?: (job: string) => void
+  /** As a verifier, reject every result, honest or not (a false accuser a requester might plant). */
+  rejectsAll?: boolean
 }
 
 const answerOf = (job: string, lie = false): string => createHash('sha256').update(`toy ${job}${lie ? ' lie' : ''}`).digest('hex')
@@ -60,7 +62,7 @@ export class ToyKind implements JobKind<InferSubmit> {
     this.opts.onCheck?.(t.state.job)
     const claimed = (JSON.parse(Buffer.from(t.receiptBytes).toString()) as { answer: string }).answer
     const expected = answerOf(t.state.job)
-    if (claimed === expected && t.result.result === await cidOf(expected)) return { ok: true, checked: [0], computeMs: 1 }
+    if (claimed === expected && t.result.result === await cidOf(expected) && this.opts.rejectsAll !== true) return { ok: true, checked: [0], computeMs: 1 }
     return { ok: false, checked: [0], computeMs: 1, evidence: { job: t.state.job, claimed, expected } }
   }
 

@@ -14,9 +14,12 @@ import type { AttributeSubmit, InferSubmit } from './requests.ts'
 
 export type KindName = JobAnnounce['kind']
 
+/** A result message before its worker signs its Participation (the worker does, as it sends it). */
+export type UnsignedResult = Omit<JobResult, 'participation'>
+
 /** A result as delivered: the message, the exact receipt bytes it names, and the checkpoints its worker serves (training). */
 export interface Delivery {
-  result: JobResult
+  result: UnsignedResult
   receiptBytes: Uint8Array
   checkpointDir?: string
 }
@@ -99,7 +102,7 @@ export function receiptSubject (bytes: Uint8Array, hashOfDecoded: (bytes: Uint8A
 }
 
 /** The job-result/1 message for a result and its receipt bytes (the receipt named by CID, its head and length). */
-export async function resultMessage (r: { job: string, worker: string, result: string, receiptBytes: Uint8Array, head: string, entries: number, every: number, steps: number }): Promise<JobResult> {
+export async function resultMessage (r: { job: string, worker: string, result: string, receiptBytes: Uint8Array, head: string, entries: number, every: number, steps: number }): Promise<UnsignedResult> {
   return {
     job: r.job,
     worker: r.worker,
