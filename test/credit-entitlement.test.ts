@@ -1,6 +1,7 @@
 // Which manifest entries may move money, decided from the escrow's releases: a cycle
-// only from the worker released for its adapter, an attribution only for a released job
-// whose result it names, by that job's requester or worker, on an entitled cycle.
+// only from the worker released for its adapter; an attribution on an entitled cycle
+// only from that worker, or for a released job whose result it names, by that job's
+// requester or worker.
 // Entries are real (a datanet store on a real blockstore); the releases are a table.
 import assert from 'node:assert/strict'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
@@ -52,6 +53,9 @@ describe('credit entitlement from the chain\'s releases', () => {
     const strangersCopy = await store.recordAttribution(log.id, { ...record, job: JOB, result: RESULT }, stranger)
     const wrongResult = await store.recordAttribution(log.id, { ...record, job: JOB, result: ADAPTER }, requester)
     const onStrangerCycle = await store.recordAttribution(log.id, { ...record, cycle: strangerCycle.cid, job: JOB, result: RESULT }, requester)
+    // The released training worker measuring its own adapter (`openledger attribute`): entitled without a job.
+    const trainersOwn = await store.recordAttribution(log.id, record, worker)
+    const strangerOnOwnCycle = await store.recordAttribution(log.id, { ...record, cycle: strangerCycle.cid }, stranger)
 
     const releases: ReleasedJob[] = [
       { job: TRAIN_JOB, worker: worker.address, resultHash: keccakText(ADAPTER.toString()), requester: requester.address },
@@ -63,14 +67,15 @@ describe('credit entitlement from the chain\'s releases', () => {
     }
     const e = await creditEntitlement(log.ordered(), lookup)
     assert.deepEqual([...e.cycles], [honestCycle.cid.toString()])
-    assert.deepEqual([...e.attributions], [honest.cid.toString()])
-    for (const refused of [noJob, strangersCopy, wrongResult, onStrangerCycle]) assert.ok(!e.attributions.has(refused.cid.toString()))
+    assert.deepEqual([...e.attributions].sort(), [honest.cid.toString(), trainersOwn.cid.toString()].sort())
+    for (const refused of [noJob, strangersCopy, wrongResult, onStrangerCycle, strangerOnOwnCycle]) assert.ok(!e.attributions.has(refused.cid.toString()))
 
     // Nothing released yet: nothing entitled.
     const none = await creditEntitlement(log.ordered(), { releasedTo: async () => [], released: async () => undefined })
     assert.equal(none.cycles.size + none.attributions.size, 0)
-    // The view built with it pays the contribution through the honest record only.
+    // The view built with it pays the contribution through the newest entitled record only.
     const view = await store.view(log.id, { entitled: e })
     assert.deepEqual(view.contributions[0].credits.map(x => [x.cycle, x.weight]), [[honestCycle.cid.toString(), 1]])
+    assert.equal(view.cycles.find(c => c.cid === honestCycle.cid.toString())?.attributedBy, worker.address)
   })
 })

@@ -253,8 +253,9 @@ describe('the dashboard in a browser, on a live devnet', function () {
     await net.follow(4, imported.datanet)
     await cli(4, ['model', 'add', SPAM_BASE])
     await cli(4, ['stake', 'add', '100', '--role', 'worker'])
-    // The honest worker steps back, so the cheater is the only worker bidding.
+    // The honest worker steps back, so the cheater is the only worker bidding; it referees instead.
     await cli(2, ['stake', 'unbond', '100', '--role', 'worker'])
+    await cli(2, ['stake', 'add', '200', '--role', 'verifier'])
     const submitted = await cli(1, ['job', 'submit', '--datanet', `spam-assassin@${imported.version}`, '--base', 'spam-base', '--amount', '100', '--steps', '100', '--batch', '32', '--bid-window', '3000'])
     assert.equal(submitted.assign.workers[0].address, cheater.address)
     const row = page.locator(`#jobs-body tr[data-job="${submitted.job}"]`)

@@ -1,5 +1,5 @@
-// The worker adversaries of the market issue on one 7-peer devnet with its anvil chain:
-// peer 0 holds the data, aggregates and verifies; peer 1 requests; peer 2 works
+// The worker adversaries of the market issue on one 8-peer devnet with its anvil chain:
+// peer 0 holds the data, aggregates and verifies; peer 7 referees; peer 1 requests; peer 2 works
 // honestly; peers 3-6 play `random` (random weights), `base` (the untouched adapter
 // behind a made-up chain), `stale` (its own earlier result again) and `copy` (another
 // worker's adapter from the datanet's cycle records). One cheater at a time stakes
@@ -20,13 +20,14 @@ const CHEATS = ['random', 'base', 'stale', 'copy'] as const
 describe('market adversaries on a devnet: random, untouched, stale and copied adapters', function () {
   this.timeout(900_000)
   // The cheaters stake one at a time, in the test.
+  // Peer 7 referees: every rejection goes to it before anyone is slashed.
   const net = useMarketDevnet({
     name: 'adversaries',
-    peers: 7,
+    peers: 8,
     cheats: [...CHEATS],
-    import: { corpus: 'spam-assassin', limit: 600, followers: [0, 2, 3, 4, 5, 6] },
-    models: [{ file: SPAM_BASE, peers: [0, 2, 3, 4, 5, 6] }],
-    stakes: [[0, 'verifier', 200], [2, 'worker', 100]]
+    import: { corpus: 'spam-assassin', limit: 600, followers: [0, 2, 3, 4, 5, 6, 7] },
+    models: [{ file: SPAM_BASE, peers: [0, 2, 3, 4, 5, 6, 7] }],
+    stakes: [[0, 'verifier', 300], [2, 'worker', 100], [7, 'verifier', 200]]
   })
   const { cli } = net
 
@@ -53,8 +54,10 @@ describe('market adversaries on a devnet: random, untouched, stale and copied ad
           continue
         }
         assert.equal(by, cheat, `only the cheater's work is rejected: ${JSON.stringify(done.verdicts)}`)
-        const verifier = await net.waitForJob(0, submitted.job, 'the slash on chain', s => s.slash != null, 60_000, 1_000)
-        assert.equal(verifier.slash.evidence, verifier.verdicts.at(-1).evidence.hash)
+        const referee = await net.waitForJob(7, submitted.job, 'the referee\'s slash on chain', s => s.slash != null, 240_000, 1_000)
+        assert.equal(referee.rulings.at(-1).faulty, 'worker')
+        assert.equal(referee.slash.evidence, referee.rulings.at(-1).evidence.hash)
+        const verifier = await cli(0, ['job', 'status', submitted.job])
         assert.match(verifier.verdicts.at(-1).beacon, /^0x[0-9a-fA-F]{130}$/)
         caught.set(cheat, verifier.evidence)
       }

@@ -30,7 +30,7 @@ describe('attribution jobs on the market: sampled recomputation catches made-up 
     forcedErrorRate: 0,
     import: { corpus: 'spam-assassin', limit: 600, followers: [0, 2, 3, 4] },
     models: [{ file: SPAM_BASE, peers: [0, 2, 3, 4] }],
-    stakes: [[0, 'verifier', 200], [2, 'worker', 100]]
+    stakes: [[0, 'verifier', 300], [2, 'worker', 100]]
   })
   const { cli } = net
   before(() => { stage('devnet up, datanet followed, stakes in') })
@@ -55,6 +55,8 @@ describe('attribution jobs on the market: sampled recomputation catches made-up 
 
     // The trainer steps back (its own checkpoints would spare the fetch); two attribution workers stake.
     await cli(2, ['stake', 'unbond', '100', '--role', 'worker'])
+    // ...and referees: every rejection goes to it before anyone is slashed.
+    await cli(2, ['stake', 'add', '200', '--role', 'verifier'])
     await cli(3, ['stake', 'add', '100', '--role', 'worker'])
     await cli(4, ['stake', 'add', '100', '--role', 'worker'])
 
@@ -66,13 +68,16 @@ describe('attribution jobs on the market: sampled recomputation catches made-up 
     assert.equal(first.assign.workers[0].address, devnet.peers[4].address, 'the cheater undercuts')
     const caught = await ended(first.job)
     assert.equal(caught.phase, 'failed')
-    const verifier = await net.waitForJob(0, first.job, 'the slash', s => s.slash != null, 60_000, 1_000)
+    assert.equal(first.assign.referee.address, devnet.peers[2].address)
+    const referee = await net.waitForJob(2, first.job, 'the referee\'s slash', s => s.slash != null, 240_000, 1_000)
+    assert.equal(referee.rulings.at(-1).faulty, 'worker')
+    const verifier = await cli(0, ['job', 'status', first.job])
     const v = verifier.verdicts.at(-1)
     assert.equal(v.ok, false)
     assert.ok(v.checked.length >= 16, `${v.checked.length} examples recomputed: ${JSON.stringify(verifier.evidence).slice(0, 1000)}`)
     assert.ok(verifier.evidence.scores.length >= v.checked.length - 1, `${verifier.evidence.scores.length} of ${v.checked.length} sampled scores do not recompute`)
     assert.ok(verifier.evidence.scores[0].proof.length > 0, 'the claimed score comes with its Merkle proof')
-    assert.equal(verifier.slash.evidence, v.evidence.hash)
+    assert.equal(referee.slash.evidence, referee.rulings.at(-1).evidence.hash)
     assert.equal((await cli(4, ['rewards', 'show'])).stake.worker, parseUnits('50', 18).toString())
     stage('made-up scores caught and slashed')
 

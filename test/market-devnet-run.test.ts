@@ -1,9 +1,9 @@
-// The market issue's closing run: a 6-peer devnet with its anvil chain, 1 cheating
+// The market issue's closing run: a 7-peer devnet with its anvil chain, 1 cheating
 // worker (lazy: half the steps trained, all claimed) and 20 training jobs submitted four
-// at a time. Peer 0 holds the data, aggregates and verifies; peer 1 requests; peers 2-4
-// work honestly; peer 5 cheats and undercuts. Every honest job must be verified,
+// at a time. Peer 0 holds the data, aggregates and verifies; peer 6 referees; peer 1
+// requests; peers 2-4 work honestly; peer 5 cheats and undercuts. Every honest job must be verified,
 // released and paid through the epochs (the workers' claimable totals are exactly their
-// shares of the released jobs), the cheater slashed on chain with the verifier's
+// shares of the released jobs), the cheater slashed on chain by the referee with its ruling's
 // evidence, and its reputation below every honest peer's.
 import assert from 'node:assert/strict'
 import { readFile } from 'node:fs/promises'
@@ -20,13 +20,14 @@ const FEE = '10'
 
 describe('a market run on a devnet: 6 peers, 1 cheating worker, 20 jobs', function () {
   this.timeout(1_200_000)
+  // Peer 6 referees: rejections go to it before anyone is slashed.
   const net = useMarketDevnet({
     name: 'run',
-    peers: 6,
+    peers: 7,
     cheaters: 1,
-    import: { corpus: 'spam-assassin', limit: 600, followers: [0, 2, 3, 4, 5] },
-    models: [{ file: SPAM_BASE, peers: [0, 2, 3, 4, 5] }],
-    stakes: [[0, 'verifier', 200], [2, 'worker', 100], [3, 'worker', 100], [4, 'worker', 100], [5, 'worker', 100]]
+    import: { corpus: 'spam-assassin', limit: 600, followers: [0, 2, 3, 4, 5, 6] },
+    models: [{ file: SPAM_BASE, peers: [0, 2, 3, 4, 5, 6] }],
+    stakes: [[0, 'verifier', 300], [2, 'worker', 100], [3, 'worker', 100], [4, 'worker', 100], [5, 'worker', 100], [6, 'verifier', 200]]
   })
   const { cli } = net
 
@@ -54,13 +55,16 @@ describe('a market run on a devnet: 6 peers, 1 cheating worker, 20 jobs', functi
     for (const s of honestJobs) assert.equal(s.phase, 'released', `honest job ${s.job} by peer ${byAddress.get(s.assign.workers[0].address)}: ${JSON.stringify(s.verdicts)}`)
     for (const s of cheatJobs) assert.equal(s.phase, 'failed', `cheat job ${s.job} must not be paid`)
 
-    // On chain: slashed, with the verifier's evidence hash.
+    // On chain: slashed by the referee, with its ruling's evidence hash.
     // Every cheat job failed on evidence; the stake went with the first slashes (a later one finds nothing left to take).
     const verified = await Promise.all(cheatJobs.map(async s => await cli(0, ['job', 'status', s.job])))
     for (const v of verified) assert.match(v.verdicts.at(-1).evidence.hash, /^0x[0-9a-f]{64}$/)
-    const slashed = verified.filter(v => v.slash != null)
-    assert.ok(slashed.length >= 1, 'slashed on chain')
-    for (const v of slashed) assert.equal(v.slash.evidence, v.verdicts.at(-1).evidence.hash)
+    const ruled = await waitFor('the referee\'s slash of the cheater', async () => {
+      const all = await Promise.all(cheatJobs.map(async s => await cli(6, ['job', 'status', s.job]).catch(() => undefined)))
+      const slashed = all.filter(r => r?.slash != null)
+      return slashed.length >= 1 ? slashed : undefined
+    }, 240_000, 2_000)
+    for (const r of ruled) assert.equal(r.slash.evidence, r.rulings.at(-1).evidence.hash)
     assert.ok(BigInt((await cli(5, ['rewards', 'show'])).stake.worker) < parseUnits('100', 18))
 
     // Paid through the epochs: each honest worker's claimable total is its share of its released jobs.

@@ -17,14 +17,16 @@ import { waitFor } from './helpers/wait.ts'
  * the worker and the verifier add spam-base and stake for their roles (all in the
  * devnet's before() hook).
  */
-function marketCast (name: string, who: { worker: number, verifier: number }, cheaters = 0): DevnetFixture {
+/** A devnet whose peer 1 requests; `referee`: a fifth peer with less verifier stake than the verifier, so the policy makes it the referee. */
+function marketCast (name: string, who: { worker: number, verifier: number, referee?: number }, cheaters = 0): DevnetFixture {
+  const checkers = [who.worker, who.verifier, ...(who.referee !== undefined ? [who.referee] : [])]
   return useMarketDevnet({
     name,
-    peers: 4,
+    peers: who.referee !== undefined ? 5 : 4,
     cheaters,
-    import: { corpus: 'spam-assassin', limit: 600, followers: [who.worker, who.verifier] },
-    models: [{ file: SPAM_BASE, peers: [who.worker, who.verifier] }],
-    stakes: [[who.worker, 'worker', 100], [who.verifier, 'verifier', 200]]
+    import: { corpus: 'spam-assassin', limit: 600, followers: checkers },
+    models: [{ file: SPAM_BASE, peers: checkers }],
+    stakes: [[who.worker, 'worker', 100], [who.verifier, 'verifier', who.referee !== undefined ? 300 : 200], ...(who.referee !== undefined ? [[who.referee, 'verifier', 200] as [number, 'verifier', number]] : [])]
   })
 }
 /** Peer 1 submits a 100 OPEN training job; returns the submission (after assignment). */
@@ -89,19 +91,22 @@ describe('the task market on a devnet: escrow -> bids -> training -> verificatio
 
 describe('the task market on a devnet with a cheating worker', function () {
   this.timeout(400_000)
-  // Peer 3 is the cheater: it trains half the steps and claims all of them.
-  const net = marketCast('cheat', { worker: 3, verifier: 2 }, 1)
+  // Peer 3 is the cheater: it trains half the steps and claims all of them. Peer 4 referees.
+  const net = marketCast('cheat', { worker: 3, verifier: 2, referee: 4 }, 1)
   const { cli } = net
 
   it('catches a worker that skips steps: no payment, its stake slashed on chain with evidence, the fee refunded to the requester after the deadline', async () => {
     const { devnet } = net
     const submitted = await submitJob(net)
     assert.equal(submitted.assign.workers[0].address, devnet.peers[3].address)
+    assert.equal(submitted.assign.referee.address, devnet.peers[4].address)
 
-    const verified = await net.waitForJob(2, submitted.job, 'the verifier\'s verdict and slash', s => s.slash != null, 240_000, 1_000)
-    assert.equal(verified.verdicts[0].ok, false)
+    // The verifier rejects with evidence; the referee rules on it and slashes.
+    const verified = await net.waitForJob(2, submitted.job, 'the verifier\'s rejection', s => s.verdicts?.some((v: any) => !v.ok), 240_000, 1_000)
     assert.match(verified.verdicts[0].evidence.hash, /^0x[0-9a-f]{64}$/)
-    assert.equal(verified.slash.evidence, verified.verdicts[0].evidence.hash)
+    const ruled = await net.waitForJob(4, submitted.job, 'the referee\'s ruling and slash', s => s.slash != null, 240_000, 1_000)
+    assert.equal(ruled.rulings[0].faulty, 'worker')
+    assert.equal(ruled.slash.evidence, ruled.rulings[0].evidence.hash)
     const requester = await net.waitForJob(1, submitted.job, 'the requester to see the fault', s => s.phase === 'failed', 30_000, 500)
     assert.equal(requester.release, undefined, 'nothing released for a faulty result')
     // The requester remembers: the cheater's next bid starts from a failed record.

@@ -17,12 +17,13 @@ describe('forced errors on a devnet: a verifier that approves without checking l
   this.timeout(600_000)
   const net = useMarketDevnet({
     name: 'forced',
-    peers: 5,
+    peers: 6,
     cheats: ['approve'],
     forcedErrorRate: 1,
-    import: { corpus: 'spam-assassin', limit: 600, followers: [2, 3, 4] },
-    models: [{ file: SPAM_BASE, peers: [2, 3, 4] }],
-    stakes: [[2, 'worker', 100], [3, 'verifier', 200], [4, 'verifier', 200]]
+    import: { corpus: 'spam-assassin', limit: 600, followers: [2, 3, 4, 5] },
+    models: [{ file: SPAM_BASE, peers: [2, 3, 4, 5] }],
+    // Peer 5 referees (the least verifier stake): it proves lazy approvals on chain.
+    stakes: [[2, 'worker', 100], [3, 'verifier', 300], [4, 'verifier', 300], [5, 'verifier', 200]]
   })
   const { cli } = net
 
@@ -33,11 +34,13 @@ describe('forced errors on a devnet: a verifier that approves without checking l
     assert.equal(submitted.assign.workers[0].address, devnet.peers[2].address)
     assert.deepEqual(submitted.assign.verifiers.map((v: any) => v.address).sort(), [devnet.peers[3].address, devnet.peers[4].address].sort())
     assert.match(submitted.assign.workers[0].commit, /^0x[0-9a-f]{64}$/, 'the worker committed to its forced-error secret in its bid')
+    assert.equal(submitted.assign.referee.address, devnet.peers[5].address)
 
-    const honest = await net.waitForJob(3, submitted.job, 'the honest verifier to slash the lazy one', s => (s.lazySlashes ?? []).length > 0, 240_000, 1_000)
-    assert.equal(honest.lazySlashes[0].verifier, devnet.peers[4].address)
+    const referee = await net.waitForJob(5, submitted.job, 'the referee to slash the lazy verifier', s => (s.lazySlashes ?? []).length > 0, 240_000, 1_000)
+    assert.equal(referee.lazySlashes[0].verifier, devnet.peers[4].address)
+    const honest = await cli(3, ['job', 'status', submitted.job])
     assert.equal(honest.revealed.length, 1, 'the planted result was revealed')
-    assert.equal(honest.slash, undefined, 'the worker who planted the fault is not slashed')
+    assert.equal(referee.slash, undefined, 'the worker who planted the fault is not slashed')
 
     const done = await net.waitForJob(1, submitted.job, 'the real result to be released', s => s.phase === 'released', 240_000, 1_000)
     assert.notEqual(done.result.resultHash, honest.revealed[0], 'the released result is the real one')
@@ -47,7 +50,7 @@ describe('forced errors on a devnet: a verifier that approves without checking l
     assert.ok(done.verdicts.every((v: any) => v.resultHash !== honest.revealed[0]), 'the forced result\'s verdicts no longer count')
 
     const lazy = await cli(4, ['rewards', 'show'])
-    assert.equal(lazy.stake.verifier, parseUnits('100', 18).toString(), 'lazy verifier: 200 staked, 100 slashed')
+    assert.equal(lazy.stake.verifier, parseUnits('200', 18).toString(), 'lazy verifier: 300 staked, 100 slashed')
     const worker = await cli(2, ['rewards', 'show'])
     assert.equal(worker.stake.worker, parseUnits('100', 18).toString(), 'worker stake intact')
     const paid = await net.waitForCli(2, ['rewards', 'show'], 'the worker\'s share in an epoch root', r => r.earned !== null, 90_000, 1_000)
@@ -55,8 +58,8 @@ describe('forced errors on a devnet: a verifier that approves without checking l
   })
   it('plants forced errors in inference batches too: the lazy verifier, staked again, is caught approving corrupted outputs', async () => {
     const { devnet, dir } = net
-    for (const p of [1, 2, 3, 4]) await cli(p, ['model', 'add', SOTU_LM])
-    // The lazy verifier tops its stake back up to the minimum after the first slash.
+    for (const p of [1, 2, 3, 4, 5]) await cli(p, ['model', 'add', SOTU_LM])
+    // The lazy verifier tops its stake back up after the first slash (above the referee's, so it verifies again).
     await cli(4, ['stake', 'add', '100', '--role', 'verifier'])
     const prompts = readSotuAddresses().slice(0, 8).map(a => a.text.replace(/\s+/g, ' ').trim().split(' ').slice(0, 8).join(' '))
     const file = join(dir, 'prompts.json')
@@ -64,13 +67,14 @@ describe('forced errors on a devnet: a verifier that approves without checking l
     const submitted = await cli(1, ['job', 'submit', '--kind', 'infer', '--base', 'sotu-lm', '--prompts', file, '--max-tokens', '16', '--amount', '20', '--verifiers', '2', '--bid-window', '3000'])
     assert.equal(submitted.phase, 'assigned', submitted.error)
     assert.equal(submitted.assign.workers[0].address, devnet.peers[2].address)
-    const honest = await net.waitForJob(3, submitted.job, 'the honest verifier to slash the lazy one', s => (s.lazySlashes ?? []).length > 0, 240_000, 1_000)
-    assert.equal(honest.lazySlashes[0].verifier, devnet.peers[4].address)
+    const referee = await net.waitForJob(5, submitted.job, 'the referee to slash the lazy verifier', s => (s.lazySlashes ?? []).length > 0, 240_000, 1_000)
+    assert.equal(referee.lazySlashes[0].verifier, devnet.peers[4].address)
+    const honest = await cli(3, ['job', 'status', submitted.job])
     assert.equal(honest.revealed.length, 1, 'the planted batch was revealed')
-    assert.match(honest.lazySlashes[0].evidence, /^0x[0-9a-f]{64}$/, 'slashed with evidence: the approval of outputs the honest re-generation refuted')
+    assert.match(referee.lazySlashes[0].evidence, /^0x[0-9a-f]{64}$/, 'slashed with evidence: the approval of outputs the honest re-generation refuted')
     const done = await net.waitForJob(1, submitted.job, 'the real batch to be released', s => s.phase === 'released', 240_000, 1_000)
     assert.notEqual(done.result.resultHash, honest.revealed[0], 'the released batch is the real one')
-    assert.equal((await cli(4, ['rewards', 'show'])).stake.verifier, parseUnits('100', 18).toString(), 'lazy verifier slashed 100 again')
+    assert.equal((await cli(4, ['rewards', 'show'])).stake.verifier, parseUnits('200', 18).toString(), 'lazy verifier slashed 100 again')
   })
   it('plants forced errors in attributions too: the lazy verifier is caught approving negated scores', async () => {
     const { devnet } = net
@@ -80,13 +84,14 @@ describe('forced errors on a devnet: a verifier that approves without checking l
     const submitted = await cli(1, ['job', 'submit', '--kind', 'attribute', '--train-job', training.job, '--amount', '20', '--verifiers', '2', '--bid-window', '3000'])
     assert.equal(submitted.phase, 'assigned', submitted.error)
     assert.equal(submitted.assign.workers[0].address, devnet.peers[2].address)
-    const honest = await net.waitForJob(3, submitted.job, 'the honest verifier to slash the lazy one', s => (s.lazySlashes ?? []).length > 0, 240_000, 1_000)
-    assert.equal(honest.lazySlashes[0].verifier, devnet.peers[4].address)
+    const referee = await net.waitForJob(5, submitted.job, 'the referee to slash the lazy verifier', s => (s.lazySlashes ?? []).length > 0, 240_000, 1_000)
+    assert.equal(referee.lazySlashes[0].verifier, devnet.peers[4].address)
+    const honest = await cli(3, ['job', 'status', submitted.job])
     assert.equal(honest.revealed.length, 1, 'the planted result was revealed')
-    assert.equal(honest.slash, undefined, 'the worker who planted the fault is not slashed')
+    assert.equal(referee.slash, undefined, 'the worker who planted the fault is not slashed')
     const done = await net.waitForJob(1, submitted.job, 'the real attribution to be released', s => s.phase === 'released', 240_000, 1_000)
     assert.notEqual(done.result.resultHash, honest.revealed[0], 'the released attribution is the real one')
     assert.ok(done.verdicts.filter((v: any) => v.resultHash === done.result.resultHash).every((v: any) => v.ok))
-    assert.equal((await cli(4, ['rewards', 'show'])).stake.verifier, parseUnits('100', 18).toString(), 'lazy verifier: topped up to 200, slashed 100')
+    assert.equal((await cli(4, ['rewards', 'show'])).stake.verifier, parseUnits('200', 18).toString(), 'lazy verifier: topped up to 300, slashed 100')
   })
 })

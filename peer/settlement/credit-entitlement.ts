@@ -4,9 +4,11 @@
 // - a training cycle credits contributions only if its reporter is the worker the
 //   escrow released a job to whose result is the cycle's adapter (resultHash is the
 //   keccak of the result's CID);
-// - an attribution record sets a cycle's credits only if it names a released job whose
-//   result is the record's result, it was made by that job's requester or worker, and
-//   the cycle it scores is itself entitled.
+// - an attribution record sets a cycle's credits only if the cycle it scores is itself
+//   entitled and the record was made by that cycle's reporter (the released training
+//   worker, measuring its own adapter: `openledger attribute`), or it names a released
+//   attribution job whose result is the record's result and was made by that job's
+//   requester or worker (the market's verified attribution).
 // A stranger's entry, however new, credits nothing and replaces nothing.
 import { id as keccakText } from 'ethers'
 import type { StoredEntry } from '../../storage/manifest/entry.ts'
@@ -29,6 +31,8 @@ const same = (a: string, b: string): boolean => a.toLowerCase() === b.toLowerCas
 export async function creditEntitlement (entries: readonly StoredEntry[], lookup: ReleaseLookup): Promise<CreditEntitlement> {
   const cycles = new Set<string>()
   const attributions = new Set<string>()
+  /** The reporter of each entitled cycle: the worker the escrow paid for its adapter. */
+  const reporters = new Map<string, string>()
   const byWorker = new Map<string, Promise<ReleasedJob[]>>()
   const releasedTo = async (worker: string): Promise<ReleasedJob[]> => {
     const key = worker.toLowerCase()
@@ -39,8 +43,14 @@ export async function creditEntitlement (entries: readonly StoredEntry[], lookup
     const p = e.entry.payload
     if (p.kind === 'training-cycle' && p.adapter !== undefined) {
       const adapterHash = keccakText(p.adapter.toString())
-      if ((await releasedTo(e.author)).some(j => j.resultHash.toLowerCase() === adapterHash)) cycles.add(e.cid.toString())
-    } else if (p.kind === 'attribution' && p.job !== undefined && p.result !== undefined && cycles.has(p.cycle.toString())) {
+      if ((await releasedTo(e.author)).some(j => j.resultHash.toLowerCase() === adapterHash)) {
+        cycles.add(e.cid.toString())
+        reporters.set(e.cid.toString(), e.author)
+      }
+    } else if (p.kind === 'attribution' && cycles.has(p.cycle.toString())) {
+      const cycle = reporters.get(p.cycle.toString())!
+      if (same(e.author, cycle)) { attributions.add(e.cid.toString()); continue }
+      if (p.job === undefined || p.result === undefined) continue
       const job = await lookup.released(p.job)
       if (job === undefined || job.resultHash.toLowerCase() !== keccakText(p.result.toString())) continue
       if (same(e.author, job.requester) || same(e.author, job.worker)) attributions.add(e.cid.toString())
