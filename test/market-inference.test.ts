@@ -2,7 +2,7 @@
 // escrows a batch of State of the Union openings for the shipped sotu-lm; peer 2
 // generates honestly; peer 3 (`small`) generates with half the model's layers and
 // undercuts; peer 0 verifies by re-generating a sample of the requests on the real
-// model. The cheater is caught, slashed on chain and unpaid; with its stake gone the
+// model. The cheater is caught, confirmed by the referee, slashed on chain and unpaid; with its stake gone the
 // honest worker takes the next batch, which is verified, released and paid.
 import assert from 'node:assert/strict'
 import { writeFile } from 'node:fs/promises'
@@ -16,10 +16,11 @@ describe('inference batches on the market: sampled re-generation catches a small
   this.timeout(600_000)
   const net = useMarketDevnet({
     name: 'infer',
-    peers: 4,
+    peers: 5,
     cheats: ['small'],
-    models: [{ file: SOTU_LM, peers: [0, 1, 2, 3] }],
-    stakes: [[0, 'verifier', 200], [2, 'worker', 100], [3, 'worker', 100]]
+    models: [{ file: SOTU_LM, peers: [0, 1, 2, 3, 4] }],
+    // Peer 4 referees: it re-generates the verifier's sample before anyone is slashed.
+    stakes: [[0, 'verifier', 300], [2, 'worker', 100], [3, 'worker', 100], [4, 'verifier', 200]]
   })
   const { cli } = net
 
@@ -37,10 +38,13 @@ describe('inference batches on the market: sampled re-generation catches a small
     assert.equal(first.assign.workers[0].address, devnet.peers[3].address, 'the cheater undercuts')
     const caught = await ended(first.job)
     assert.equal(caught.phase, 'failed')
-    const verifier = await net.waitForJob(0, first.job, 'the slash', s => s.slash != null, 60_000, 1_000)
+    assert.equal(first.assign.referee.address, devnet.peers[4].address)
+    const referee = await net.waitForJob(4, first.job, 'the referee\'s slash', s => s.slash != null, 240_000, 1_000)
+    assert.equal(referee.rulings.at(-1).faulty, 'worker', 'the referee re-generated the verifier\'s sample and found the same')
+    assert.equal(referee.slash.evidence, referee.rulings.at(-1).evidence.hash)
+    const verifier = await cli(0, ['job', 'status', first.job])
     assert.ok(verifier.evidence.mismatches.length > 0, 'sampled requests re-generate to other tokens')
     assert.ok(verifier.verdicts.at(-1).checked.length >= 1)
-    assert.equal(verifier.slash.evidence, verifier.verdicts.at(-1).evidence.hash)
     assert.equal((await cli(3, ['rewards', 'show'])).stake.worker, parseUnits('50', 18).toString())
 
     const second = await submit()
