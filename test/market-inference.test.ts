@@ -1,9 +1,10 @@
-// Inference batches through the market, on a 4-peer devnet with its anvil chain: peer 1
+// Inference batches through the market, on a 5-peer devnet with its anvil chain: peer 1
 // escrows a batch of State of the Union openings for the shipped sotu-lm; peer 2
 // generates honestly; peer 3 (`small`) generates with half the model's layers and
 // undercuts; peer 0 verifies by re-generating a sample of the requests on the real
-// model. The cheater is caught, confirmed by the referee, slashed on chain and unpaid; with its stake gone the
-// honest worker takes the next batch, which is verified, released and paid.
+// model, and peer 4 referees. The cheater is caught, confirmed by the referee (which
+// re-generates the verifier's sample), slashed on chain and unpaid; with its stake gone
+// the honest worker takes the next batch, which is verified, released and paid.
 import assert from 'node:assert/strict'
 import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
