@@ -1,6 +1,6 @@
 // The worker adversaries of the market issue on one 8-peer devnet with its anvil chain:
-// peer 0 holds the data, aggregates and verifies; peer 7 referees; peer 1 requests; peer 2 works
-// honestly; peers 3-6 play `random` (random weights), `base` (the untouched adapter
+// peer 0 holds the data, aggregates and verifies; peer 3 referees; peer 1 requests; peer 2 works
+// honestly; peers 4-7 play `random` (random weights), `base` (the untouched adapter
 // behind a made-up chain), `stale` (its own earlier result again) and `copy` (another
 // worker's adapter from the datanet's cycle records). One cheater at a time stakes
 // beside the honest worker; it undercuts, so it wins jobs until it is caught (a cheat
@@ -20,27 +20,27 @@ const CHEATS = ['random', 'base', 'stale', 'copy'] as const
 describe('market adversaries on a devnet: random, untouched, stale and copied adapters', function () {
   this.timeout(900_000)
   // The cheaters stake one at a time, in the test.
-  // Peer 7 referees: every rejection goes to it before anyone is slashed.
+  // Peer 3 referees: every rejection goes to it before anyone is slashed. The cheats are the last four.
   const net = useMarketDevnet({
     name: 'adversaries',
     peers: 8,
     cheats: [...CHEATS],
     import: { corpus: 'spam-assassin', limit: 600, followers: [0, 2, 3, 4, 5, 6, 7] },
     models: [{ file: SPAM_BASE, peers: [0, 2, 3, 4, 5, 6, 7] }],
-    stakes: [[0, 'verifier', 300], [2, 'worker', 100], [7, 'verifier', 200]]
+    stakes: [[0, 'verifier', 300], [2, 'worker', 100], [3, 'verifier', 200]]
   })
   const { cli } = net
 
   it('catches each cheat by its own check, slashes it on chain, and ranks it below the honest worker', async () => {
     const { devnet, imported } = net
-    assert.deepEqual(devnet.peers.map(p => devnet.cheatOf(p.index) ?? null), [null, null, null, ...CHEATS])
+    assert.deepEqual(devnet.peers.map(p => devnet.cheatOf(p.index) ?? null), [null, null, null, null, ...CHEATS])
 
     const byAddress = new Map(devnet.peers.map(p => [p.address, p]))
     const caught = new Map<string, any>()
     const paid: string[] = []
     let n = 0
     for (const [i, cheat] of CHEATS.entries()) {
-      const peer = devnet.peers[3 + i]
+      const peer = devnet.peers[4 + i]
       assert.equal(devnet.cheatOf(peer.index), cheat)
       await cli(peer.index, ['stake', 'add', '100', '--role', 'worker'])
       for (let tries = 0; tries < 3 && !caught.has(cheat); tries++, n++) {
@@ -54,7 +54,7 @@ describe('market adversaries on a devnet: random, untouched, stale and copied ad
           continue
         }
         assert.equal(by, cheat, `only the cheater's work is rejected: ${JSON.stringify(done.verdicts)}`)
-        const referee = await net.waitForJob(7, submitted.job, 'the referee\'s slash on chain', s => s.slash != null, 240_000, 1_000)
+        const referee = await net.waitForJob(3, submitted.job, 'the referee\'s slash on chain', s => s.slash != null, 240_000, 1_000)
         assert.equal(referee.rulings.at(-1).faulty, 'worker')
         assert.equal(referee.slash.evidence, referee.rulings.at(-1).evidence.hash)
         const verifier = await cli(0, ['job', 'status', submitted.job])
@@ -71,7 +71,7 @@ describe('market adversaries on a devnet: random, untouched, stale and copied ad
     assert.equal(caught.get('copy').error, 'BadReceiptError')
     assert.match(caught.get('copy').message, /another job/)
 
-    for (let i = 3; i <= 6; i++) {
+    for (let i = 4; i <= 7; i++) {
       assert.equal((await cli(i, ['rewards', 'show'])).stake.worker, parseUnits('50', 18).toString(), `peer ${i} slashed 50 OPEN`)
     }
     // Once every cheater is below the minimum stake, the honest worker takes the job and is paid.
@@ -81,6 +81,6 @@ describe('market adversaries on a devnet: random, untouched, stale and copied ad
     assert.equal(done.phase, 'released')
     const after = JSON.parse(await readFile(join(devnet.peers[1].dataDir, 'market', 'reputation.json'), 'utf8'))
     const scoreAfter = (i: number): number => reputation((after[devnet.peers[i].address.toLowerCase()] ?? []).map((o: any) => ({ kind: o.kind, at: o.at })), Date.now()).score
-    for (let i = 3; i <= 6; i++) assert.ok(scoreAfter(i) < scoreAfter(2), `cheater ${i} (${scoreAfter(i)}) below the honest worker (${scoreAfter(2)})`)
+    for (let i = 4; i <= 7; i++) assert.ok(scoreAfter(i) < scoreAfter(2), `cheater ${i} (${scoreAfter(i)}) below the honest worker (${scoreAfter(2)})`)
   })
 })

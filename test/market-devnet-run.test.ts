@@ -1,7 +1,7 @@
 // The market issue's closing run: a 7-peer devnet with its anvil chain, 1 cheating
 // worker (lazy: half the steps trained, all claimed) and 20 training jobs submitted four
-// at a time. Peer 0 holds the data, aggregates and verifies; peer 6 referees; peer 1
-// requests; peers 2-4 work honestly; peer 5 cheats and undercuts. Every honest job must be verified,
+// at a time. Peer 0 holds the data, aggregates and verifies; peer 5 referees; peer 1
+// requests; peers 2-4 work honestly; peer 6 cheats and undercuts. Every honest job must be verified,
 // released and paid through the epochs (the workers' claimable totals are exactly their
 // shares of the released jobs), the cheater slashed on chain by the referee with its ruling's
 // evidence, and its reputation below every honest peer's.
@@ -20,14 +20,14 @@ const FEE = '10'
 
 describe('a market run on a devnet: 6 peers, 1 cheating worker, 20 jobs', function () {
   this.timeout(1_200_000)
-  // Peer 6 referees: rejections go to it before anyone is slashed.
+  // Peer 5 referees (rejections go to it before anyone is slashed); peer 6, the last, cheats.
   const net = useMarketDevnet({
     name: 'run',
     peers: 7,
     cheaters: 1,
     import: { corpus: 'spam-assassin', limit: 600, followers: [0, 2, 3, 4, 5, 6] },
     models: [{ file: SPAM_BASE, peers: [0, 2, 3, 4, 5, 6] }],
-    stakes: [[0, 'verifier', 300], [2, 'worker', 100], [3, 'worker', 100], [4, 'worker', 100], [5, 'worker', 100], [6, 'verifier', 200]]
+    stakes: [[0, 'verifier', 300], [2, 'worker', 100], [3, 'worker', 100], [4, 'worker', 100], [5, 'verifier', 200], [6, 'worker', 100]]
   })
   const { cli } = net
 
@@ -47,7 +47,7 @@ describe('a market run on a devnet: 6 peers, 1 cheating worker, 20 jobs', functi
       return all.every(s => s.phase === 'released' || s.phase === 'failed' || s.phase === 'unassigned') ? all : undefined
     }, 900_000, 3_000)
 
-    const cheater = devnet.peers[5]
+    const cheater = devnet.peers[6]
     const byAddress = new Map(devnet.peers.map(p => [p.address, p.index]))
     const honestJobs = ended.filter(s => s.assign.workers[0].address !== cheater.address)
     const cheatJobs = ended.filter(s => s.assign.workers[0].address === cheater.address)
@@ -60,12 +60,12 @@ describe('a market run on a devnet: 6 peers, 1 cheating worker, 20 jobs', functi
     const verified = await Promise.all(cheatJobs.map(async s => await cli(0, ['job', 'status', s.job])))
     for (const v of verified) assert.match(v.verdicts.at(-1).evidence.hash, /^0x[0-9a-f]{64}$/)
     const ruled = await waitFor('the referee\'s slash of the cheater', async () => {
-      const all = await Promise.all(cheatJobs.map(async s => await cli(6, ['job', 'status', s.job]).catch(() => undefined)))
+      const all = await Promise.all(cheatJobs.map(async s => await cli(5, ['job', 'status', s.job]).catch(() => undefined)))
       const slashed = all.filter(r => r?.slash != null)
       return slashed.length >= 1 ? slashed : undefined
     }, 240_000, 2_000)
     for (const r of ruled) assert.equal(r.slash.evidence, r.rulings.at(-1).evidence.hash)
-    assert.ok(BigInt((await cli(5, ['rewards', 'show'])).stake.worker) < parseUnits('100', 18))
+    assert.ok(BigInt((await cli(6, ['rewards', 'show'])).stake.worker) < parseUnits('100', 18))
 
     // Paid through the epochs: each honest worker's claimable total is its share of its released jobs.
     const workerBps = DEVNET_PARAMS.rewardSplit.worker
@@ -85,6 +85,6 @@ describe('a market run on a devnet: 6 peers, 1 cheating worker, 20 jobs', functi
 
     const book = JSON.parse(await readFile(join(devnet.peers[1].dataDir, 'market', 'reputation.json'), 'utf8'))
     const score = (i: number): number => reputation((book[devnet.peers[i].address.toLowerCase()] ?? []).map((o: any) => ({ kind: o.kind, at: o.at })), Date.now()).score
-    for (const i of [2, 3, 4]) assert.ok(score(5) < score(i), `cheater ${score(5)} below honest peer ${i} (${score(i)})`)
+    for (const i of [2, 3, 4]) assert.ok(score(6) < score(i), `cheater ${score(6)} below honest peer ${i} (${score(i)})`)
   })
 })

@@ -91,30 +91,30 @@ describe('the task market on a devnet: escrow -> bids -> training -> verificatio
 
 describe('the task market on a devnet with a cheating worker', function () {
   this.timeout(400_000)
-  // Peer 3 is the cheater: it trains half the steps and claims all of them. Peer 4 referees.
-  const net = marketCast('cheat', { worker: 3, verifier: 2, referee: 4 }, 1)
+  // Peer 4, the last, is the cheater: it trains half the steps and claims all of them. Peer 3 referees.
+  const net = marketCast('cheat', { worker: 4, verifier: 2, referee: 3 }, 1)
   const { cli } = net
 
   it('catches a worker that skips steps: no payment, its stake slashed on chain with evidence, the fee refunded to the requester after the deadline', async () => {
     const { devnet } = net
     const submitted = await submitJob(net)
-    assert.equal(submitted.assign.workers[0].address, devnet.peers[3].address)
-    assert.equal(submitted.assign.referee.address, devnet.peers[4].address)
+    assert.equal(submitted.assign.workers[0].address, devnet.peers[4].address)
+    assert.equal(submitted.assign.referee.address, devnet.peers[3].address)
 
     // The verifier rejects with evidence; the referee rules on it and slashes.
     const verified = await net.waitForJob(2, submitted.job, 'the verifier\'s rejection', s => s.verdicts?.some((v: any) => !v.ok), 240_000, 1_000)
     assert.match(verified.verdicts[0].evidence.hash, /^0x[0-9a-f]{64}$/)
-    const ruled = await net.waitForJob(4, submitted.job, 'the referee\'s ruling and slash', s => s.slash != null, 240_000, 1_000)
+    const ruled = await net.waitForJob(3, submitted.job, 'the referee\'s ruling and slash', s => s.slash != null, 240_000, 1_000)
     assert.equal(ruled.rulings[0].faulty, 'worker')
     assert.equal(ruled.slash.evidence, ruled.rulings[0].evidence.hash)
     const requester = await net.waitForJob(1, submitted.job, 'the requester to see the fault', s => s.phase === 'failed', 30_000, 500)
     assert.equal(requester.release, undefined, 'nothing released for a faulty result')
     // The requester remembers: the cheater's next bid starts from a failed record.
     const book = JSON.parse(await readFile(join(devnet.peers[1].dataDir, 'market', 'reputation.json'), 'utf8'))
-    assert.deepEqual(book[devnet.peers[3].address.toLowerCase()].map((o: any) => o.kind), ['failed'])
+    assert.deepEqual(book[devnet.peers[4].address.toLowerCase()].map((o: any) => o.kind), ['failed'])
 
     // On chain: the cheater lost 50 OPEN of worker stake, the verifier got its prover share.
-    const cheater = await cli(3, ['rewards', 'show'])
+    const cheater = await cli(4, ['rewards', 'show'])
     assert.equal(cheater.stake.worker, parseUnits('50', 18).toString())
     const chain = net.chain
     const provider = net.provider()

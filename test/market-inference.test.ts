@@ -1,8 +1,8 @@
 // Inference batches through the market, on a 5-peer devnet with its anvil chain: peer 1
 // escrows a batch of State of the Union openings for the shipped sotu-lm; peer 2
-// generates honestly; peer 3 (`small`) generates with half the model's layers and
+// generates honestly; peer 4 (`small`) generates with half the model's layers and
 // undercuts; peer 0 verifies by re-generating a sample of the requests on the real
-// model, and peer 4 referees. The cheater is caught, confirmed by the referee (which
+// model, and peer 3 referees. The cheater is caught, confirmed by the referee (which
 // re-generates the verifier's sample), slashed on chain and unpaid; with its stake gone
 // the honest worker takes the next batch, which is verified, released and paid.
 import assert from 'node:assert/strict'
@@ -20,8 +20,8 @@ describe('inference batches on the market: sampled re-generation catches a small
     peers: 5,
     cheats: ['small'],
     models: [{ file: SOTU_LM, peers: [0, 1, 2, 3, 4] }],
-    // Peer 4 referees: it re-generates the verifier's sample before anyone is slashed.
-    stakes: [[0, 'verifier', 300], [2, 'worker', 100], [3, 'worker', 100], [4, 'verifier', 200]]
+    // Peer 3 referees: it re-generates the verifier's sample before anyone is slashed. Peer 4, the last, cheats.
+    stakes: [[0, 'verifier', 300], [2, 'worker', 100], [3, 'verifier', 200], [4, 'worker', 100]]
   })
   const { cli } = net
 
@@ -36,17 +36,17 @@ describe('inference batches on the market: sampled re-generation catches a small
 
     const first = await submit()
     assert.equal(first.announce.kind, 'infer')
-    assert.equal(first.assign.workers[0].address, devnet.peers[3].address, 'the cheater undercuts')
+    assert.equal(first.assign.workers[0].address, devnet.peers[4].address, 'the cheater undercuts')
     const caught = await ended(first.job)
     assert.equal(caught.phase, 'failed')
-    assert.equal(first.assign.referee.address, devnet.peers[4].address)
-    const referee = await net.waitForJob(4, first.job, 'the referee\'s slash', s => s.slash != null, 240_000, 1_000)
+    assert.equal(first.assign.referee.address, devnet.peers[3].address)
+    const referee = await net.waitForJob(3, first.job, 'the referee\'s slash', s => s.slash != null, 240_000, 1_000)
     assert.equal(referee.rulings.at(-1).faulty, 'worker', 'the referee re-generated the verifier\'s sample and found the same')
     assert.equal(referee.slash.evidence, referee.rulings.at(-1).evidence.hash)
     const verifier = await cli(0, ['job', 'status', first.job])
     assert.ok(verifier.evidence.mismatches.length > 0, 'sampled requests re-generate to other tokens')
     assert.ok(verifier.verdicts.at(-1).checked.length >= 1)
-    assert.equal((await cli(3, ['rewards', 'show'])).stake.worker, parseUnits('50', 18).toString())
+    assert.equal((await cli(4, ['rewards', 'show'])).stake.worker, parseUnits('50', 18).toString())
 
     const second = await submit()
     assert.equal(second.assign.workers[0].address, devnet.peers[2].address)
