@@ -1,6 +1,7 @@
-// Lazy verifiers against forced errors, on a 5-peer devnet with its anvil chain where
+// Lazy verifiers against forced errors, on a 6-peer devnet with its anvil chain where
 // every job draws a forced error (rate 1, the same on every peer): peer 2 works
-// honestly and plants the fault; peer 3 verifies honestly; peer 4 approves everything.
+// honestly and plants the fault; peer 3 verifies honestly; peer 5 approves everything;
+// peer 4 referees and proves the lazy approvals on chain.
 // The honest verifier finds the planted fault, the lazy one approves it; the worker
 // reveals, so it is not slashed and the lazy verifier is, on chain, with the reveal as
 // evidence; the real result is then verified and the worker paid. The same for an
