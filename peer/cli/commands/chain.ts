@@ -8,7 +8,7 @@ import { Option, type Command } from 'commander'
 import { readPassphrase } from '../../identity/passphrase.ts'
 import { UsageError } from '../../errors.ts'
 import { DEPLOY_PROFILES, PROFILES, registryParamProblems, type DeployProfile, type GovernanceParams, type RegistryParams } from '../../../settlement/chain/profiles.ts'
-import { DATA_DIR_HELP, dataDirOf, intOption } from '../options.ts'
+import { DATA_DIR_HELP, PASSPHRASE_STDIN_HELP, dataDirOf, intOption } from '../options.ts'
 import { printJson, table } from '../output.ts'
 
 /** Anvil's and hardhat's chain id: where the devnet profile belongs. */
@@ -27,6 +27,7 @@ interface DeployCliOptions {
   unbondingDelay?: number
   aggregatorQuorum?: number
   verifierQuorum?: number
+  passphraseStdin?: boolean
   json?: boolean
 }
 
@@ -46,6 +47,7 @@ export function chainCommand (program: Command): void {
     .option('--unbonding-delay <s>', 'seconds between unbond and withdraw; must exceed max escrow duration + challenge window', intOption('--unbonding-delay', ...PERIOD))
     .option('--aggregator-quorum <n>', 'aggregator signatures a reward root needs', intOption('--aggregator-quorum', 1, 64))
     .option('--verifier-quorum <n>', 'verifier signatures a release, slash or challenge needs', intOption('--verifier-quorum', 1, 64))
+    .option('--passphrase-stdin', PASSPHRASE_STDIN_HELP)
     .option('--json', 'print one JSON object')
     .action(async (opts: DeployCliOptions) => {
       const overrides: Partial<RegistryParams> = {}
@@ -59,7 +61,7 @@ export function chainCommand (program: Command): void {
       const { deploy } = await import('../../../settlement/chain/deploy.ts')
       const { connectProvider } = await import('../../../settlement/chain/client.ts')
       const { writeJsonAtomic } = await import('../../../storage/atomic-file.ts')
-      const id = await loadKeystore(dataDirOf(opts), await readPassphrase())
+      const id = await loadKeystore(dataDirOf(opts), await readPassphrase({ stdin: opts.passphraseStdin }))
       const provider = connectProvider(opts.rpcUrl)
       const chainId = Number((await provider.getNetwork()).chainId)
       provider.destroy()
