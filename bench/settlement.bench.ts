@@ -111,6 +111,7 @@ export async function run (args: string[]): Promise<BenchResult> {
   try {
     const deployment = await deploy({
       rpcUrl: anvil.rpcUrl,
+      profile: 'devnet',
       deployerKey: anvil.accounts[0].privateKey,
       fund: { accounts: anvil.accounts.slice(1).map(a => a.address), amount: 10_000n * E18 },
       params: { aggregatorQuorum: quorum }

@@ -41,7 +41,14 @@ export class CorruptKeystoreError extends PeerError {
 }
 
 export class NoPassphraseError extends PeerError {
-  constructor () { super('no passphrase: set OPENLEDGER_PASSPHRASE or run in a terminal to be prompted', EXIT.passphrase) }
+  constructor () { super('no passphrase: set OPENLEDGER_PASSPHRASE, pipe it to --passphrase-stdin, or run in a terminal to be prompted', EXIT.passphrase) }
+}
+
+/** The keystore file can be read (or replaced) by other users: they could guess its passphrase offline. */
+export class KeystorePermissionsError extends PeerError {
+  constructor (path: string, mode: number) {
+    super(`keystore at ${path} is open to group or others (mode 0${mode.toString(8)}), who could copy it and try passphrases offline; run: chmod 600 ${path}`, EXIT.failure, { path, mode })
+  }
 }
 
 export class WrongPassphraseError extends PeerError {

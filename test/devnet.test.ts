@@ -1,12 +1,14 @@
 // The devnet as a newcomer meets it: real peer processes on loopback that find each
-// other, survive a kill -9 with their identity, and leave no process behind.
+// other, survive a kill -9 with their identity, leave no process behind, and hand the
+// keystore passphrase to no process but the peers, and to them only on stdin.
 import assert from 'node:assert/strict'
 import { readdirSync, readFileSync } from 'node:fs'
-import { mkdtemp, readFile, rm } from 'node:fs/promises'
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { delimiter, join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { Devnet } from '../peer/devnet/devnet.ts'
+import { loadKeystore } from '../peer/identity/keystore.ts'
 import { fetchStatus } from '../peer/cli/commands/status.ts'
 import { isAlive, runCli, spawnCli } from './helpers/cli.ts'
 import { waitFor } from './helpers/wait.ts'
@@ -76,7 +78,7 @@ describe('devnet', function () {
       })
       assert.equal(pids.length, 2)
       assert.ok(pids.every(isAlive))
-      const chains = (): string[] => processesMentioning(dir).filter(cmd => cmd.includes('anvil'))
+      const chains = (): string[] => processesMentioning(dir).map(p => p.cmd).filter(cmd => cmd.includes('anvil'))
       assert.equal(chains().length > 0, true, 'the devnet runs its chain')
       child.kill('SIGKILL')
       await waitFor('every peer process to exit', () => pids.every(pid => !isAlive(pid)), 20_000)
@@ -86,15 +88,54 @@ describe('devnet', function () {
       await rm(dir, { recursive: true, force: true })
     }
   })
+
+  it('gives the passphrase to no child through the environment: peers read it on stdin, anvil and nvidia-smi never see it', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'openledger-passenv-'))
+    // A stand-in nvidia-smi first on PATH: each peer runs it at start-up, and it writes down the environment it got.
+    const bin = join(dir, 'bin')
+    const dumps = join(dir, 'dumps')
+    await mkdir(bin)
+    await mkdir(dumps)
+    await writeFile(join(bin, 'nvidia-smi'), `#!/bin/sh\nenv > "${dumps}/$$.env"\nexit 1\n`, { mode: 0o755 })
+    const secret = 'devnet secret ' + Math.random()
+    const net = join(dir, 'net')
+    const child = spawnCli(['devnet', '--peers', '2', '--dir', net, '--json', '--bench-size', '64'], { OPENLEDGER_PASSPHRASE: secret, PATH: `${bin}${delimiter}${process.env.PATH ?? ''}` })
+    try {
+      await new Promise<void>((resolve, reject) => {
+        child.once('exit', () => reject(new Error('devnet exited early')))
+        createInterface({ input: child.stdout! }).on('line', (line) => {
+          if (JSON.parse(line).peers?.every((p: any) => p.pid != null && p.error == null)) resolve()
+        })
+      })
+      // Every process of this devnet but the devnet command itself: the peers, anvil and its guard.
+      const children = processesMentioning(net).filter(p => p.pid !== child.pid)
+      assert.ok(children.filter(p => p.cmd.includes('node start')).length === 2 && children.some(p => p.cmd.includes('anvil')), children.map(p => p.cmd).join('\n'))
+      for (const p of children) {
+        const environ = readFileSync(`/proc/${p.pid}/environ`, 'utf8').split('\0')
+        assert.ok(environ.some(v => v.startsWith('PATH=')), 'an environment was read')
+        assert.ok(!environ.some(v => v.startsWith('OPENLEDGER_PASSPHRASE=') || v.includes(secret)), `${p.cmd} has the passphrase in its environment`)
+      }
+      const seen = await readdir(dumps)
+      assert.ok(seen.length >= 2, `nvidia-smi ran ${seen.length} times`)
+      for (const f of seen) assert.ok(!(await readFile(join(dumps, f), 'utf8')).includes(secret), 'nvidia-smi got the passphrase')
+      // The peers came up, so they had it: on stdin. It is the one the keys were made with.
+      for (const peer of ['peer-0', 'peer-1']) assert.match((await loadKeystore(join(net, peer), secret)).address, /^0x/)
+    } finally {
+      child.kill('SIGTERM')
+      await new Promise(resolve => child.exitCode != null ? resolve(null) : child.once('exit', resolve))
+      await waitFor('the devnet\'s processes to exit', () => processesMentioning(net).length === 0, 20_000)
+      await rm(dir, { recursive: true, force: true })
+    }
+  })
 })
 
-/** Command lines of running processes that mention `text` (from /proc). */
-function processesMentioning (text: string): string[] {
-  const out: string[] = []
+/** Running processes whose command line mentions `text` (from /proc). */
+function processesMentioning (text: string): Array<{ pid: number, cmd: string }> {
+  const out: Array<{ pid: number, cmd: string }> = []
   for (const pid of readdirSync('/proc').filter(p => /^[0-9]+$/.test(p))) {
     try {
       const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' ')
-      if (cmd.includes(text)) out.push(cmd)
+      if (cmd.includes(text)) out.push({ pid: Number(pid), cmd })
     } catch {}
   }
   return out

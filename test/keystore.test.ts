@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict'
-import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises'
+import { chmod, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { publicKeyFromRaw } from '@libp2p/crypto/keys'
@@ -10,7 +10,7 @@ import {
   createKeystore, DEFAULT_KDF_COST, identityFromPrivateKey, KEYSTORE_FILE, keystorePath, loadKeystore, type Identity
 } from '../peer/identity/keystore.ts'
 import {
-  CorruptKeystoreError, EXIT, KeystoreExistsError, KeystoreNotFoundError, PeerError, UsageError, WrongPassphraseError
+  CorruptKeystoreError, EXIT, KeystoreExistsError, KeystoreNotFoundError, KeystorePermissionsError, PeerError, UsageError, WrongPassphraseError
 } from '../peer/errors.ts'
 import { identityOf } from '../protocols/identity.ts'
 import { verifyDigest } from '../protocols/signer.ts'
@@ -151,6 +151,30 @@ describe('peer/identity/keystore', () => {
     assert.equal(err.exitCode, EXIT.passphrase)
     assert.equal(err.details.path, keystorePath(dir))
     await expectRejects(loadKeystore(dir, ''), WrongPassphraseError)
+  })
+
+  it('a keystore readable or writable by group or others is refused with KeystorePermissionsError naming chmod 600, before any passphrase is tried', async () => {
+    const dir = freshDir()
+    await createKeystore(dir, PASS, FAST)
+    const path = keystorePath(dir)
+    for (const mode of [0o644, 0o640, 0o604, 0o620, 0o660, 0o666]) {
+      await chmod(path, mode)
+      // The wrong passphrase too: the file's mode is judged first, so nothing is learned about the passphrase.
+      for (const pass of [PASS, 'wrong']) {
+        const err = await expectRejects(loadKeystore(dir, pass), KeystorePermissionsError)
+        assert.equal(err.name, 'KeystorePermissionsError')
+        assert.equal(err.exitCode, EXIT.failure)
+        assert.equal(err.details.path, path)
+        assert.equal(err.details.mode, mode)
+        assert.ok(err.message.includes(`chmod 600 ${path}`), err.message)
+        assert.ok(err.message.includes(`0${mode.toString(8)}`), err.message)
+      }
+    }
+    // The owner's bits alone are fine, read-only too.
+    for (const mode of [0o600, 0o400]) {
+      await chmod(path, mode)
+      assert.match((await loadKeystore(dir, PASS)).address, /^0x/)
+    }
   })
 
   it('a missing keystore is KeystoreNotFoundError (exit code 3)', async () => {

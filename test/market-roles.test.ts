@@ -256,6 +256,15 @@ describe('market roles in memory: requester, bidder, worker, verifier, forced er
     assert.ok(!(after.verdicts ?? []).some(v => v.by === stranger.id.address), 'a stranger\'s verdict was kept')
   })
 
+  it('a job is assigned at least the escrow\'s verifier quorum: fewer is refused before any OPEN moves, none asked gives the quorum', async function () {
+    ledger.params.verifierQuorum = 2 // a real L2's
+    const requester = await peer({ balance: 100n })
+    await assert.rejects(submit(requester, 1), (err: Error) => err.name === 'UsageError' && /2 verifiers' signatures: assign at least 2/.test(err.message))
+    assert.equal(ledger.balances.get(requester.id.address.toLowerCase()), 100n * OPEN, 'nothing escrowed')
+    const state = await requester.market.submit({ infer: { base: TOY_BASE, prompts: ['p'], maxNewTokens: 1 }, amount: '10', bidWindowMs: 100 })
+    assert.equal(state.announce.verifiers, 2)
+  })
+
   it('nobody bids on an announce whose fee is not in escrow as announced', async function () {
     const requester = await peer({ balance: 100n })
     const worker = await peer({ stake: { worker: 100n } })

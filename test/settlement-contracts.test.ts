@@ -8,7 +8,7 @@ import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
 import { StandardMerkleTree } from '@openzeppelin/merkle-tree'
 import {
-  AbiCoder, Contract, ContractFactory, Wallet, ZeroAddress, concat, getAddress, hexlify, keccak256, recoverAddress,
+  AbiCoder, Contract, ContractFactory, Wallet, ZeroAddress, concat, encodeBytes32String, getAddress, hexlify, keccak256, recoverAddress,
   TypedDataEncoder, type InterfaceAbi, type JsonRpcProvider, type TypedDataDomain
 } from 'ethers'
 import { startAnvil, type Anvil } from '../settlement/chain/anvil.ts'
@@ -86,6 +86,17 @@ describe('settlement contracts on anvil', function () {
     return await signAndPack(signers, type, d, value)
   }
 
+  /** Runs `fn` as the timelock (the registry's owner), as an executed proposal would. */
+  async function asTimelock (fn: (timelock: SettlementClient) => Promise<void>): Promise<void> {
+    await rpc('anvil_impersonateAccount', [addresses.timelock])
+    await rpc('anvil_setBalance', [addresses.timelock, '0x' + (10n ** 18n).toString(16)])
+    try {
+      await fn(admin.as(await provider.getSigner(addresses.timelock)))
+    } finally {
+      await rpc('anvil_stopImpersonatingAccount', [addresses.timelock])
+    }
+  }
+
   /** Posts `epoch`'s tree of [account, cumulative] (after funding the distributor to cover it). */
   async function postTree (epoch: number, entries: Array<[string, bigint]>): Promise<StandardMerkleTree<[string, bigint]>> {
     const tree = StandardMerkleTree.of(entries, ['address', 'uint256'])
@@ -120,6 +131,7 @@ describe('settlement contracts on anvil', function () {
     wallets = anvil.accounts.map(a => new Wallet(a.privateKey))
     const deployment = await deploy({
       rpcUrl: anvil.rpcUrl,
+      profile: 'devnet',
       deployerKey: anvil.accounts[0].privateKey,
       fund: { accounts: anvil.accounts.slice(1).map(a => a.address), amount: 100_000n * E18 },
       params: { aggregatorQuorum: 2, verifierQuorum: 2 }
@@ -571,6 +583,19 @@ describe('settlement contracts on anvil', function () {
       }
     })
 
+    it('refuses an escrow that would outlast the registry\'s longest escrow (and so the unbonding delay): DeadlineTooFar', async function () {
+      const longest = Number(await admin.read<bigint>('registry', 'maxEscrowDuration'))
+      const jobId = rand32()
+      // A deadline past now + maxEscrowDuration: a verifier could unbond and leave before the job ends.
+      const far = await now() + longest + 1_000
+      const err = await expectRevert(client(requester).openJob(jobId, 40n * E18, far), 'DeadlineTooFar', { deadline: BigInt(far) })
+      assert.ok((err.args.latest as bigint) < BigInt(far))
+      assert.equal((await admin.jobOf(jobId)).status, 0, 'nothing escrowed')
+      // Just inside the bound is taken.
+      await client(requester).openJob(jobId, 40n * E18, await now() + longest - 60)
+      assert.equal((await admin.jobOf(jobId)).status, 1)
+    })
+
     it('refunds after the deadline, not before, and not twice', async function () {
       const jobId = rand32()
       const deadline = await now() + 600
@@ -665,6 +690,58 @@ describe('settlement contracts on anvil', function () {
       } finally {
         await rpc('anvil_stopImpersonatingAccount', [addresses.timelock])
       }
+    })
+
+    it('a passed proposal cannot shorten the unbonding delay to the longest escrow plus the challenge window: execution reverts', async function () {
+      const [longest, window, delay] = await Promise.all(['maxEscrowDuration', 'challengeWindow', 'unbondingDelay'].map(async p => await admin.read<bigint>('registry', p)))
+      const voter = client(outsider)
+      await voter.lockForVotes(50_000n * E18)
+      await warp(1)
+      // The attack: stakers vote themselves a delay short enough to leave before their last job's slash can land.
+      const proposal = admin.registryProposal('setUnbondingDelay', [longest + window], 'Unbonding: faster exits')
+      const { proposalId } = await voter.propose(proposal)
+      await warp(61)
+      await voter.castVote(proposalId, 1)
+      await warp(601)
+      await voter.queue(proposal)
+      await warp(301)
+      await expectRevert(voter.execute(proposal), 'UnbondingTooShort', { unbondingDelay: longest + window, maxEscrowDuration: longest, challengeWindow: window })
+      assert.equal(await admin.read<bigint>('registry', 'unbondingDelay'), delay)
+      assert.equal(await voter.proposalState(proposalId), 'Queued', 'not executed')
+    })
+
+    it('the owner cannot break unbondingDelay > maxEscrowDuration + challengeWindow from any side', async function () {
+      await asTimelock(async (timelock) => {
+        const [longest, window, delay] = await Promise.all(['maxEscrowDuration', 'challengeWindow', 'unbondingDelay'].map(async p => await admin.read<bigint>('registry', p)))
+        const tooShort = 'UnbondingTooShort'
+        await expectRevert(timelock.send('registry', 'setUnbondingDelay', [longest + window]), tooShort, { unbondingDelay: longest + window, maxEscrowDuration: longest, challengeWindow: window })
+        await expectRevert(timelock.send('registry', 'setChallengeWindow', [delay - longest]), tooShort, { unbondingDelay: delay, maxEscrowDuration: longest, challengeWindow: delay - longest })
+        await expectRevert(timelock.send('registry', 'setMaxEscrowDuration', [delay - window]), tooShort, { unbondingDelay: delay, maxEscrowDuration: delay - window, challengeWindow: window })
+        // One second more than escrow + window is allowed; then neither may grow.
+        await timelock.send('registry', 'setUnbondingDelay', [longest + window + 1n])
+        await expectRevert(timelock.send('registry', 'setChallengeWindow', [window + 1n]), tooShort)
+        await expectRevert(timelock.send('registry', 'setMaxEscrowDuration', [longest + 1n]), tooShort)
+        // Lengthening the delay first is the way to lengthen the others.
+        await timelock.send('registry', 'setUnbondingDelay', [delay + 3600n])
+        await timelock.send('registry', 'setMaxEscrowDuration', [longest + 3600n])
+        assert.equal(await admin.read<bigint>('registry', 'maxEscrowDuration'), longest + 3600n)
+        await expectRevert(timelock.send('registry', 'setMaxEscrowDuration', [59]), 'ParameterOutOfRange', { value: 59n, min: 60n })
+      })
+    })
+
+    it('a minimum stake under its role\'s floor is refused: a Sybil quorum must cost something', async function () {
+      const floors = { worker: 100n * E18, verifier: 200n * E18, aggregator: 500n * E18 }
+      await asTimelock(async (timelock) => {
+        for (const [name, role] of Object.entries(ROLE) as Array<[keyof typeof ROLE, number]>) {
+          const floor = floors[name]
+          assert.equal(await admin.read<bigint>('registry', 'minStakeFloor', [role]), floor, `${name} floor`)
+          for (const value of [1n, floor - 1n]) {
+            await expectRevert(timelock.send('registry', 'setMinStake', [role, value]), 'ParameterOutOfRange', { name: encodeBytes32String('minStake'), value, min: floor })
+          }
+          await timelock.send('registry', 'setMinStake', [role, floor])
+          assert.equal(await admin.read<bigint>('registry', 'minStake', [role]), floor)
+        }
+      })
     })
 
     it('gOPEN moves only by wrapping and unwrapping', async function () {

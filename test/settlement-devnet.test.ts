@@ -126,7 +126,7 @@ describe('settlement on a devnet: escrow -> epoch root -> claim', function () {
     assert.equal(unbond.unbonding.amount, OPEN('50').toString())
     const withdrawEarly = await cli(2, ['stake', 'withdraw', '--role', 'verifier'], false)
     assert.notEqual(withdrawEarly.code, 0)
-    await warp(601)
+    await warp(Number((await cli(2, ['gov', 'parameters'])).unbondingDelay) + 1)
     const done = await cli(2, ['stake', 'withdraw', '--role', 'verifier'])
     assert.equal(done.unbonding.amount, '0')
   })

@@ -4,6 +4,7 @@
 import { Command, CommanderError } from 'commander'
 import { EXIT, PeerError } from '../errors.ts'
 import { VERSION } from '../version.ts'
+import { takeEnvPassphrase } from '../identity/passphrase.ts'
 import { attributeCommand } from './commands/attribute.ts'
 import { datanetCommand } from './commands/datanet.ts'
 import { devnetCommand } from './commands/devnet.ts'
@@ -16,6 +17,10 @@ import { govCommand, rewardsCommand, stakeCommand } from './commands/settle.ts'
 import { chainCommand } from './commands/chain.ts'
 import { jobCommand } from './commands/job.ts'
 import { simCommand } from './commands/sim.ts'
+
+// Out of the environment before any command runs: whatever it starts (devnet peers,
+// anvil, tools) must not inherit the keystore passphrase.
+takeEnvPassphrase()
 
 const program = new Command()
   .name('openledger')

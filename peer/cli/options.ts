@@ -43,6 +43,9 @@ export function dataDirOf (opts: { dataDir?: string }): string {
 
 export const DATA_DIR_HELP = 'data folder (default: $OPENLEDGER_DATA_DIR or ~/.openledger)'
 
+/** --passphrase-stdin, for the commands that open (or create) the keystore. */
+export const PASSPHRASE_STDIN_HELP = 'read the keystore passphrase from the first line of stdin (default: $OPENLEDGER_PASSPHRASE, else a prompt)'
+
 /** The options every command that talks to a running node takes. */
 export function nodeClientOptions (cmd: Command): Command {
   return cmd

@@ -45,7 +45,7 @@ export async function startDevnetChain (dir: string, accounts: readonly string[]
     if (addresses !== undefined && await provider.getCode(addresses.distributor) === '0x') addresses = undefined
     if (addresses === undefined) {
       const started = performance.now()
-      const d = await deploy({ rpcUrl: anvil.rpcUrl, deployerKey: anvil.accounts[0].privateKey, params: { challengeWindow: opts.challengeWindow ?? 60, epochLength: 60 } })
+      const d = await deploy({ rpcUrl: anvil.rpcUrl, profile: 'devnet', deployerKey: anvil.accounts[0].privateKey, params: { challengeWindow: opts.challengeWindow ?? 60, epochLength: 60 } })
       addresses = d.addresses
       opts.log?.(`chain: contracts deployed in ${((performance.now() - started) / 1000).toFixed(1)} s (OPEN ${addresses.open}, rewards ${addresses.distributor})`)
     } else {

@@ -1,14 +1,16 @@
 // A local devnet: N real `openledger node start` processes on loopback, each with its
 // own data folder and key, all bootstrapping from peer 0. Used by `openledger devnet`,
 // by tests and by benchmarks. Children are tied to this process by their stdin: if
-// the devnet dies, even by SIGKILL, their stdin closes and they stop themselves.
+// the devnet dies, even by SIGKILL, their stdin closes and they stop themselves. The
+// keystore passphrase goes down that same stdin as its first line, never through the
+// environment, which every grandchild would inherit.
 import { spawn, type ChildProcess } from 'node:child_process'
 import { access, mkdir, open } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import { createKeystore, keystorePath, loadKeystore } from '../identity/keystore.ts'
-import { PASSPHRASE_ENV } from '../identity/passphrase.ts'
+import { PASSPHRASE_ENV, takeEnvPassphrase } from '../identity/passphrase.ts'
 import type { Cheat } from '../market/adversaries/cheat-modes.ts'
 import type { StatusReport } from '../api/status-report.ts'
 import { fetchStatus } from '../cli/commands/status.ts'
@@ -63,7 +65,7 @@ export class Devnet {
 
   constructor (opts: DevnetOptions) {
     this.opts = { network: 'devnet', advertIntervalMs: 2_000, benchSize: 256, chain: false, epochIntervalMs: 5_000, cheaters: 0, cheats: [], ...opts, dir: resolve(opts.dir) }
-    this.passphrase = process.env[PASSPHRASE_ENV] ?? DEVNET_PASSPHRASE
+    this.passphrase = takeEnvPassphrase() ?? DEVNET_PASSPHRASE
   }
 
   /** Create (or reuse) keys and start every peer; resolves when all report ready. */
@@ -97,7 +99,7 @@ export class Devnet {
   }
 
   async startPeer (peer: DevnetPeer, opts: { bootstrap?: string[] } = {}): Promise<void> {
-    const args = [CLI_PATH, 'node', 'start', '--data-dir', peer.dataDir, '--json', '--stop-with-stdin', '--no-mdns',
+    const args = [CLI_PATH, 'node', 'start', '--data-dir', peer.dataDir, '--json', '--passphrase-stdin', '--stop-with-stdin', '--no-mdns',
       '--network', this.opts.network, '--advert-interval', String(this.opts.advertIntervalMs),
       '--bench-size', String(this.opts.benchSize), '--bench-lock', join(this.opts.dir, 'bench.lock')]
     for (const b of opts.bootstrap ?? this.bootstrapList(peer)) args.push('--bootstrap', b)
@@ -109,14 +111,19 @@ export class Devnet {
       if (this.opts.forcedErrorRate !== undefined) args.push('--forced-error-rate', String(this.opts.forcedErrorRate))
     }
     const logFile = await open(join(peer.dataDir, 'node.log'), 'a')
+    const env: Record<string, string | undefined> = { ...process.env, ...this.opts.peerEnv?.(peer) }
+    delete env[PASSPHRASE_ENV]
     const child = spawn(process.execPath, args, {
       // Own process group: a Ctrl-C at the terminal reaches only the devnet, which then
       // stops each peer once, in order. stdin still ties each peer's life to ours.
       detached: true,
       stdio: ['pipe', 'pipe', logFile.fd],
-      env: { ...process.env, ...this.opts.peerEnv?.(peer), [PASSPHRASE_ENV]: this.passphrase }
+      env
     })
     await logFile.close()
+    // A peer that died before reading it makes the pipe fail: its exit is reported below.
+    child.stdin!.on('error', () => {})
+    child.stdin!.write(this.passphrase + '\n')
     peer.child = child
     peer.exitCode = undefined
     child.once('exit', (code, signal) => {

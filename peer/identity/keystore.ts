@@ -1,14 +1,15 @@
 // The participant's one secp256k1 key, kept encrypted in an ethers (Web3 Secret
 // Storage v3) JSON keystore at <data-dir>/keystore.json. The same 32 bytes are the
 // libp2p peer key, the envelope signer and the Ethereum account that receives OPEN.
-import { access, readFile } from 'node:fs/promises'
+// The file is written 0600 and only loaded while it stays so.
+import { access, open } from 'node:fs/promises'
 import { join } from 'node:path'
 import { privateKeyFromRaw } from '@libp2p/crypto/keys'
 import type { PrivateKey } from '@libp2p/interface'
 import { decryptKeystoreJson, encryptKeystoreJson, getBytes, isKeystoreJson, Wallet } from 'ethers'
 import { identityOf } from '../../protocols/identity.ts'
 import { signerFromPrivateKey, type Signer } from '../../protocols/signer.ts'
-import { CorruptKeystoreError, KeystoreExistsError, KeystoreNotFoundError, UsageError, WrongPassphraseError } from '../errors.ts'
+import { CorruptKeystoreError, KeystoreExistsError, KeystoreNotFoundError, KeystorePermissionsError, UsageError, WrongPassphraseError } from '../errors.ts'
 import { writeFileAtomic } from '../../storage/atomic-file.ts'
 import { DEFAULT_KDF_COST, MAX_KDF_COST, MIN_KDF_COST } from './kdf.ts'
 
@@ -73,12 +74,21 @@ export async function createKeystore (dataDir: string, passphrase: string, opts:
 
 export async function loadKeystore (dataDir: string, passphrase: string): Promise<Identity> {
   const path = keystorePath(dataDir)
-  let json: string
+  let file
   try {
-    json = await readFile(path, 'utf8')
+    file = await open(path, 'r')
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new KeystoreNotFoundError(path)
     throw err
+  }
+  let json: string
+  try {
+    // The mode of the file actually read (not a path checked, then swapped), before any passphrase is tried.
+    const mode = (await file.stat()).mode & 0o777
+    if (process.platform !== 'win32' && (mode & 0o077) !== 0) throw new KeystorePermissionsError(path, mode)
+    json = await file.readFile('utf8')
+  } finally {
+    await file.close()
   }
   if (!isKeystoreJson(json)) throw new CorruptKeystoreError(path, 'not a JSON keystore')
   let privateKey: string

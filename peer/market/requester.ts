@@ -75,6 +75,10 @@ export class Requester {
     const kind: KindName = named[0]
     // Checked before any OPEN moves: a bad prompts file, or an adapter no released training job produced, is refused here, not by every worker.
     const spec = kind === 'train' ? await ctx.kinds.train.announceSpec(req.train!) : kind === 'infer' ? await ctx.kinds.infer.announceSpec(req.infer!) : await ctx.kinds.attribute.announceSpec(req.attribute!)
+    // The escrow releases on the registry's verifier quorum: fewer assigned verifiers could never be paid (a real L2 asks for 2).
+    const quorum = await ctx.chain.verifierQuorum()
+    const verifiers = req.verifiers ?? quorum
+    if (verifiers < quorum) throw new UsageError(`the escrow releases only with ${quorum} verifiers' signatures: assign at least ${quorum} verifiers, not ${verifiers}`, { verifiers, quorum })
     const job = keccakText(`${ctx.me.address}:${Date.now()}:${Math.random()}`)
     // The escrow's deadline is in chain time (a devnet's clock may have been warped), long
     // enough for bidders to take it: the work twice over (one replacement), then the release.
@@ -90,7 +94,7 @@ export class Requester {
       maxPrice: fee.toString(),
       requiredStake: minWorker.toString(),
       workers: 1,
-      verifiers: req.verifiers ?? 1,
+      verifiers,
       bidUntil: Date.now() + (req.bidWindowMs ?? 3_000)
     }
     const state: JobState = { job, role: 'requester', phase: 'bidding', announce, requester: ctx.me.address, bids: [], updatedAt: Date.now() }

@@ -1,71 +1,27 @@
 // Deploys the settlement contracts in dependency order and wires them: the registry
-// gets the devnet parameters and is handed to the timelock; the timelock takes
+// gets the parameters of the profile it is told (devnet or l2, ./profiles.ts), checked
+// against the registry's bounds before anything is sent, and is handed to the timelock; the timelock takes
 // proposals only from the governor, lets anyone execute after its delay, and its
 // deployer admin role is renounced, so from then on only governance changes anything.
-// Writes the addresses (+ chain id, deploy block) atomically as JSON for peers and CLI.
+// Writes the addresses (+ chain id, deploy block) atomically as JSON for peers and CLI,
+// and returns the parameters as the chain reads them back.
 import { ContractFactory, NonceManager, Wallet, ZeroAddress, getAddress, id, type InterfaceAbi, type Provider } from 'ethers'
 import { compileContracts, type Artifact } from './compile.ts'
 import { connectProvider, ROLE, type Addresses } from './client.ts'
 import { DeployError } from './errors.ts'
 import { writeJsonAtomic } from '../../storage/atomic-file.ts'
+import { PROFILES, registryParamProblems, type DeployProfile, type GovernanceParams, type RegistryParams, type StakeRoleName } from './profiles.ts'
 
 const E18 = 10n ** 18n
 
-/** Registry values a deploy sets; each one goes through the registry's bounded setter. */
-export interface RegistryParams {
-  rewardSplit: { worker: number, verifiers: number, contributors: number, treasury: number }
-  auditRateBps: number
-  slashAmount: { worker: bigint, verifier: bigint, aggregator: bigint }
-  proverShareBps: number
-  epochLength: number
-  challengeWindow: number
-  unbondingDelay: number
-  aggregatorQuorum: number
-  verifierQuorum: number
-  minStake: { worker: bigint, verifier: bigint, aggregator: bigint }
-  proposalFee: bigint
-}
-
-export interface GovernanceParams {
-  /** Seconds from proposing until voting starts. */
-  votingDelay: number
-  /** Seconds voting lasts. */
-  votingPeriod: number
-  /** Timelock delay in seconds between queue and execute. */
-  timelockDelay: number
-  /** gOPEN votes needed to propose (wei). */
-  proposalThreshold: bigint
-  /** Percent of the gOPEN supply that must vote for quorum. */
-  quorumPercent: number
-}
-
-/** Short periods so a devnet (or a test warping anvil's clock) gets through an epoch quickly. */
-export const DEVNET_PARAMS: RegistryParams = {
-  rewardSplit: { worker: 5000, verifiers: 2000, contributors: 2500, treasury: 500 },
-  auditRateBps: 1000,
-  slashAmount: { worker: 50n * E18, verifier: 100n * E18, aggregator: 200n * E18 },
-  proverShareBps: 5000,
-  epochLength: 600,
-  challengeWindow: 300,
-  unbondingDelay: 600,
-  aggregatorQuorum: 1,
-  verifierQuorum: 1,
-  minStake: { worker: 100n * E18, verifier: 200n * E18, aggregator: 500n * E18 },
-  proposalFee: 10n * E18
-}
-
-export const DEVNET_GOVERNANCE: GovernanceParams = {
-  votingDelay: 60,
-  votingPeriod: 600,
-  timelockDelay: 300,
-  proposalThreshold: 0n,
-  quorumPercent: 4
-}
+export { DEVNET_PARAMS, DEVNET_GOVERNANCE, L2_PARAMS, L2_GOVERNANCE, type DeployProfile, type GovernanceParams, type RegistryParams } from './profiles.ts'
 
 export const INITIAL_SUPPLY = 1_000_000_000n * E18
 
 export interface DeployOptions {
   rpcUrl: string
+  /** Whose defaults: a devnet's (quorums of 1, minutes) or a real L2's. Always said, never assumed. */
+  profile: DeployProfile
   /** Pays for the deploy and holds the supply until funding is done. */
   deployerKey: string
   /** Receives what is left of the supply, slash proceeds and proposal fees (default: the deployer). */
@@ -73,6 +29,7 @@ export interface DeployOptions {
   /** OPEN sent to each of these accounts. */
   fund?: { accounts: readonly string[], amount: bigint }
   supply?: bigint
+  /** Over the profile's values. */
   params?: Partial<RegistryParams>
   governance?: Partial<GovernanceParams>
   /** Where to write the addresses JSON (atomically); none when omitted. */
@@ -84,6 +41,31 @@ export interface Deployment {
   provider: Provider
   /** Deploy time in milliseconds, compile cache read included. */
   ms: number
+  profile: DeployProfile
+  /** What the registry and governor hold after the deploy, read back from the chain. */
+  params: RegistryParams
+  governance: GovernanceParams
+}
+
+/** A deployed contract, as the deploy drives it. */
+interface Made { address: string, call: (method: string, ...a: unknown[]) => Promise<void>, read: <T>(method: string, ...a: unknown[]) => Promise<T> }
+
+type PeriodSetter = 'setUnbondingDelay' | 'setMaxEscrowDuration' | 'setChallengeWindow'
+type Periods = Pick<RegistryParams, 'unbondingDelay' | 'maxEscrowDuration' | 'challengeWindow'>
+
+/**
+ * The three linked periods' setter calls, in an order that keeps the registry's
+ * unbondingDelay > maxEscrowDuration + challengeWindow true after each (it refuses any
+ * call that breaks it): a longer delay first, a shorter one last, and of the other two
+ * whichever shrinks (or grows less) first.
+ */
+export function periodSteps (from: Periods, to: Periods): Array<[PeriodSetter, number]> {
+  const delay: [PeriodSetter, number] = ['setUnbondingDelay', to.unbondingDelay]
+  const others = ([['setMaxEscrowDuration', 'maxEscrowDuration'], ['setChallengeWindow', 'challengeWindow']] as const)
+    .map(([setter, key]) => ({ step: [setter, to[key]] as [PeriodSetter, number], grows: to[key] - from[key] }))
+    .sort((a, b) => a.grows - b.grows)
+    .map(o => o.step)
+  return to.unbondingDelay >= from.unbondingDelay ? [delay, ...others] : [...others, delay]
 }
 
 async function step<T> (name: string, fn: () => Promise<T>): Promise<T> {
@@ -96,17 +78,22 @@ async function step<T> (name: string, fn: () => Promise<T>): Promise<T> {
 
 export async function deploy (opts: DeployOptions): Promise<Deployment> {
   const started = performance.now()
+  const profile = PROFILES[opts.profile]
+  if (profile === undefined) throw new DeployError(`unknown deploy profile ${String(opts.profile)}`, { profile: opts.profile })
+  const params: RegistryParams = { ...profile.params, ...opts.params }
+  const gov: GovernanceParams = { ...profile.governance, ...opts.governance }
+  // Refused before the first transaction: a deploy that fails halfway has spent gas for nothing.
+  const problems = registryParamProblems(params)
+  if (problems.length > 0) throw new DeployError(`parameters the registry would refuse: ${problems.join('; ')}`, { step: 'parameters', problems })
   const { contracts } = await compileContracts()
   const provider = connectProvider(opts.rpcUrl)
   const chainId = Number((await provider.getNetwork()).chainId)
   const deployer = new NonceManager(new Wallet(opts.deployerKey, provider))
   const deployerAddress = await deployer.getAddress()
   const treasury = getAddress(opts.treasury ?? deployerAddress)
-  const params: RegistryParams = { ...DEVNET_PARAMS, ...opts.params }
-  const gov: GovernanceParams = { ...DEVNET_GOVERNANCE, ...opts.governance }
   let deployBlock = -1
 
-  const make = async (name: string, args: unknown[]): Promise<{ address: string, call: (method: string, ...a: unknown[]) => Promise<void> }> => {
+  const make = async (name: string, args: unknown[]): Promise<Made> => {
     const art: Artifact | undefined = contracts[name]
     if (art === undefined) throw new DeployError(`no artifact: ${name}`, { step: name })
     const contract = await step(`deploy ${name}`, async () => {
@@ -120,7 +107,8 @@ export async function deploy (opts: DeployOptions): Promise<Deployment> {
       address,
       call: async (method, ...a) => {
         await step(`${name}.${method}`, async () => { await (await contract.getFunction(method).send(...a)).wait() })
-      }
+      },
+      read: async <T>(method: string, ...a: unknown[]) => await step(`${name}.${method}`, async () => await contract.getFunction(method).staticCall(...a) as T)
     }
   }
 
@@ -144,11 +132,15 @@ export async function deploy (opts: DeployOptions): Promise<Deployment> {
   await registry.call('setAuditRateBps', params.auditRateBps)
   await registry.call('setProverShareBps', params.proverShareBps)
   await registry.call('setEpochLength', params.epochLength)
-  await registry.call('setChallengeWindow', params.challengeWindow)
-  await registry.call('setUnbondingDelay', params.unbondingDelay)
+  const current = {
+    unbondingDelay: Number(await registry.read<bigint>('unbondingDelay')),
+    maxEscrowDuration: Number(await registry.read<bigint>('maxEscrowDuration')),
+    challengeWindow: Number(await registry.read<bigint>('challengeWindow'))
+  }
+  for (const [setter, value] of periodSteps(current, params)) await registry.call(setter, value)
   await registry.call('setAggregatorQuorum', params.aggregatorQuorum)
   await registry.call('setVerifierQuorum', params.verifierQuorum)
-  for (const [name, role] of Object.entries(ROLE) as Array<[keyof typeof ROLE, number]>) {
+  for (const [name, role] of Object.entries(ROLE) as Array<[StakeRoleName, number]>) {
     await registry.call('setMinStake', role, params.minStake[name])
     await registry.call('setSlashAmount', role, params.slashAmount[name])
   }
@@ -183,5 +175,39 @@ export async function deploy (opts: DeployOptions): Promise<Deployment> {
     deployBlock
   }
   if (opts.outPath !== undefined) await writeJsonAtomic(opts.outPath, addresses)
-  return { addresses, provider, ms: performance.now() - started }
+  return { addresses, provider, ms: performance.now() - started, profile: opts.profile, params: await readParams(registry), governance: await readGovernance(governor, timelock) }
+}
+
+async function readParams (registry: Pick<Made, 'read'>): Promise<RegistryParams> {
+  const n = async (name: string): Promise<number> => Number(await registry.read<bigint>(name))
+  const perRole = async (name: string): Promise<Record<StakeRoleName, bigint>> => ({
+    worker: await registry.read<bigint>(name, ROLE.worker),
+    verifier: await registry.read<bigint>(name, ROLE.verifier),
+    aggregator: await registry.read<bigint>(name, ROLE.aggregator)
+  })
+  const split = (await registry.read<bigint[]>('rewardSplit')).map(Number)
+  return {
+    rewardSplit: { worker: split[0], verifiers: split[1], contributors: split[2], treasury: split[3] },
+    auditRateBps: await n('auditRateBps'),
+    slashAmount: await perRole('slashAmount'),
+    proverShareBps: await n('proverShareBps'),
+    epochLength: await n('epochLength'),
+    challengeWindow: await n('challengeWindow'),
+    maxEscrowDuration: await n('maxEscrowDuration'),
+    unbondingDelay: await n('unbondingDelay'),
+    aggregatorQuorum: await n('aggregatorQuorum'),
+    verifierQuorum: await n('verifierQuorum'),
+    minStake: await perRole('minStake'),
+    proposalFee: await registry.read<bigint>('proposalFee')
+  }
+}
+
+async function readGovernance (governor: Pick<Made, 'read'>, timelock: Pick<Made, 'read'>): Promise<GovernanceParams> {
+  return {
+    votingDelay: Number(await governor.read<bigint>('votingDelay')),
+    votingPeriod: Number(await governor.read<bigint>('votingPeriod')),
+    timelockDelay: Number(await timelock.read<bigint>('getMinDelay')),
+    proposalThreshold: await governor.read<bigint>('proposalThreshold'),
+    quorumPercent: Number(await governor.read<bigint>('quorumNumerator'))
+  }
 }

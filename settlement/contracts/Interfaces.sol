@@ -12,6 +12,7 @@ interface IParameterRegistry {
     function epochLength() external view returns (uint64);
     function challengeWindow() external view returns (uint64);
     function unbondingDelay() external view returns (uint64);
+    function maxEscrowDuration() external view returns (uint64);
     function aggregatorQuorum() external view returns (uint16);
     function verifierQuorum() external view returns (uint16);
     function minStake(uint8 role) external view returns (uint256);

@@ -35,6 +35,7 @@ contract JobEscrow is IJobAssignments, EIP712, QuorumSigned, ReentrancyGuardTran
     error ZeroAddress();
     error JobExists(bytes32 jobId);
     error DeadlinePassed(uint64 deadline, uint256 now_);
+    error DeadlineTooFar(uint64 deadline, uint256 latest);
     error JobNotOpen(bytes32 jobId, uint8 status);
     error JobExpired(bytes32 jobId, uint64 deadline);
     error JobNotExpired(bytes32 jobId, uint64 deadline);
@@ -152,6 +153,10 @@ contract JobEscrow is IJobAssignments, EIP712, QuorumSigned, ReentrancyGuardTran
     function _open(bytes32 jobId, uint256 amount, uint64 deadline) internal {
         if (amount == 0) revert ZeroAmount();
         if (deadline <= block.timestamp) revert DeadlinePassed(deadline, block.timestamp);
+        // No longer than the registry's bound, which the unbonding delay outlasts: whoever
+        // signs for this job is still slashable until it is over.
+        uint256 latest = block.timestamp + registry.maxEscrowDuration();
+        if (deadline > latest) revert DeadlineTooFar(deadline, latest);
         Job storage j = _jobs[jobId];
         if (j.status != NONE) revert JobExists(jobId);
         j.requester = msg.sender;

@@ -47,7 +47,7 @@ export function jobCommand (program: Command): void {
     .option('--train-job <id>', 'attribute: the market training job that produced the adapter (found from --adapter among this peer\'s jobs if not given)')
     .option('--prompts <file>', 'infer: the prompts, one per line, or a JSON array of strings')
     .option('--max-tokens <n>', 'infer: new tokens per prompt (default 48)', intOption('--max-tokens', 1, 512))
-    .option('--verifiers <n>', 'verifiers to assign', intOption('--verifiers', 1, 16))
+    .option('--verifiers <n>', 'verifiers to assign (at least the registry\'s verifier quorum, the default)', intOption('--verifiers', 1, 16))
     .option('--bid-window <ms>', 'how long bids are taken', intOption('--bid-window', 500, 600_000))
     .action(async (opts: Common & { kind: Kind, datanet?: string, base?: string, amount: string, steps?: number, batch?: number, label?: string, adapter?: string, trainJob?: string, prompts?: string, maxTokens?: number, verifiers?: number, bidWindow?: number }) => {
       if (opts.kind !== 'attribute' && opts.base === undefined) throw new UsageError('a training job or an inference batch needs --base')

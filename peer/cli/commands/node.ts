@@ -3,7 +3,7 @@ import { Option, type Command } from 'commander'
 import { UsageError } from '../../errors.ts'
 import { readPassphrase } from '../../identity/passphrase.ts'
 import { CHEATS, type Cheat } from '../../market/adversaries/cheat-modes.ts'
-import { DATA_DIR_HELP, dataDirOf, intOption, multiaddrOption, networkOption } from '../options.ts'
+import { DATA_DIR_HELP, PASSPHRASE_STDIN_HELP, dataDirOf, intOption, multiaddrOption, networkOption } from '../options.ts'
 import { logLine, printJson } from '../output.ts'
 
 interface StartOptions {
@@ -18,6 +18,7 @@ interface StartOptions {
   benchSize: number
   json?: boolean
   stopWithStdin?: boolean
+  passphraseStdin?: boolean
   benchLock?: string
   chain?: string
   rpcUrl?: string
@@ -55,6 +56,7 @@ export function nodeCommand (program: Command): void {
     .option('--epoch-interval <ms>', 'how often an aggregator seals an epoch', intOption('--epoch-interval', 1_000, 86_400_000), 15_000)
     .addOption(new Option('--cheat <mode>', 'demonstrations and tests: play an adversary (peer/market/adversaries/cheats.ts)').choices([...CHEATS]).hideHelp())
     .addOption(new Option('--forced-error-rate <q>', 'demonstrations and tests: forced-error rate instead of the policy\'s (all peers must agree)').argParser(rateOption).hideHelp())
+    .option('--passphrase-stdin', `${PASSPHRASE_STDIN_HELP}; with --stop-with-stdin, stdin is then watched for its end`)
     .option('--json', 'print a JSON line when ready')
     .addOption(new Option('--stop-with-stdin', 'stop when stdin closes (used by devnet so no peer outlives it)').hideHelp())
     .addOption(new Option('--bench-lock <file>', 'take turns at the start-up benchmark with peers sharing this lock file (used by devnet)').hideHelp())
@@ -62,7 +64,7 @@ export function nodeCommand (program: Command): void {
       const { loadKeystore } = await import('../../identity/keystore.ts')
       const { PeerNode } = await import('../../node/peer-node.ts')
       const dataDir = dataDirOf(opts)
-      const identity = await loadKeystore(dataDir, await readPassphrase())
+      const identity = await loadKeystore(dataDir, await readPassphrase({ stdin: opts.passphraseStdin }))
       const { loadChainConfig } = await import('../../settlement/chain-config.ts')
       const chain = opts.chain != null ? await loadChainConfig(opts.chain, { rpcUrl: opts.rpcUrl, chainId: opts.chainId }) : undefined
       const peer = new PeerNode({
@@ -103,7 +105,9 @@ export function nodeCommand (program: Command): void {
       if (opts.stopWithStdin === true) {
         process.stdin.on('end', () => shutdown('stdin closed'))
         process.stdin.on('error', () => shutdown('stdin closed'))
-        process.stdin.resume()
+        // The passphrase line may have been all there was: then it has ended already.
+        if (process.stdin.readableEnded) shutdown('stdin closed')
+        else process.stdin.resume()
       }
 
       await peer.start()

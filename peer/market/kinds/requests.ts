@@ -15,6 +15,7 @@ export interface SubmitRequest {
   attribute?: AttributeSubmit
   /** OPEN (decimal) put in escrow: the job's fee. */
   amount: string
+  /** Verifiers to assign: at least the registry's verifier quorum, which is the default. */
   verifiers?: number
   bidWindowMs?: number
 }
