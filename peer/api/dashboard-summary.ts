@@ -132,11 +132,10 @@ export class DashboardSummary {
     }
     for (const s of this.src.jobWatch?.list() ?? []) mergeSeen(get(s.job), s)
     for (const s of await this.localJobs()) mergeLocal(get(s.job), s)
-    // A slash belongs to the job whose failing verdict committed to its evidence.
+    // A slash names its job on chain (Staking's Slashed event carries it).
     for (const s of chain?.slashes ?? []) {
-      for (const j of byId.values()) {
-        if (j.verdicts.some(v => lower(v.evidence) === lower(s.evidence))) j.slashes.push({ peer: s.peer, role: s.role, amount: s.amount, evidence: s.evidence, tx: s.tx })
-      }
+      const j = s.job !== undefined ? byId.get(lower(s.job)) ?? byId.get(s.job) : undefined
+      j?.slashes.push({ peer: s.peer, role: s.role, amount: s.amount, evidence: s.evidence, tx: s.tx })
     }
     return [...byId.values()]
       .sort((a, b) => (b.at - a.at) || ((b.block ?? 0) - (a.block ?? 0)))

@@ -28,7 +28,7 @@ export interface ChainJob {
   refunded?: { amount: string, block: number, tx: string }
 }
 
-export interface ChainSlash { peer: string, role: string, evidence: string, amount: string, prover: string, toProver: string, block: number, tx: string }
+export interface ChainSlash { peer: string, role: string, evidence: string, amount: string, prover: string, toProver: string, block: number, tx: string, job?: string }
 export interface ChainRoot { epoch: number, root: string, total: string, finalAt: number, postedAt: number, tx: string, finalized?: boolean, challenged?: boolean }
 export interface ChainClaim { account: string, epoch: number, amount: string, cumulative: string, block: number, tx: string }
 
@@ -161,7 +161,7 @@ export class ChainWatch {
       case 'JobReleased': job(a.jobId).released = { worker: a.worker, resultHash: a.resultHash, amount: a.amount.toString(), verifiers: [...a.verifiers], ...at }; break
       case 'JobRefunded': job(a.jobId).refunded = { amount: a.amount.toString(), ...at }; break
       case 'Slashed':
-        this.slashes.push({ peer: a.peer, role: ROLE_NAMES[Number(a.role)] ?? String(a.role), evidence: a.evidence, amount: a.amount.toString(), prover: a.prover, toProver: a.toProver.toString(), ...at })
+        this.slashes.push({ peer: a.peer, role: ROLE_NAMES[Number(a.role)] ?? String(a.role), evidence: a.evidence, amount: a.amount.toString(), prover: a.prover, toProver: a.toProver.toString(), job: a.jobId as string, ...at })
         keepNewest(this.slashes)
         break
       case 'RootPosted':
