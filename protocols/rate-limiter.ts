@@ -3,10 +3,10 @@
 // (RateLimitedError) before its request is read, in the spirit of lodestar's reqresp
 // rate limiter. Idle buckets are forgotten so the map cannot grow without bound, the
 // ones that still hold a debt last.
-import { WireError } from './errors.ts'
+import { UntimelyError } from './errors.ts'
 
-/** The peer sent more requests than its allowance. */
-export class RateLimitedError extends WireError {}
+/** The peer sent more requests than its allowance (untimely, not invalid: gossip Ignores it). */
+export class RateLimitedError extends UntimelyError {}
 
 export interface RateLimit {
   /** Bucket size: requests allowed in a burst. */
