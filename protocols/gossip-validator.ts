@@ -6,14 +6,17 @@
 import { TopicValidatorResult, type TopicValidatorFn } from '@libp2p/gossipsub'
 import type { Envelope } from './envelope.ts'
 import { verdictOf, type Inbound } from './inbound.ts'
+import { SenderLimiter } from './sender-limiter.ts'
 import type { TopicSpec } from './topics.ts'
 
 export function topicValidator (inbound: Inbound, topic: TopicSpec, topicId: string,
   onEnvelope: (env: Envelope, from: string) => void): TopicValidatorFn {
+  // Each neighbour and each signing key gets the topic's allowance (topics.ts).
+  const limiter = new SenderLimiter(topic.limits)
   return (peer, msg) => {
     let env: Envelope
     try {
-      env = inbound.open(msg.data, `gossip:${topicId}`, peer.toString(), topic.accept)
+      env = inbound.open(msg.data, `gossip:${topicId}`, peer.toString(), topic.accept, undefined, limiter)
     } catch (err) {
       return verdictOf(err) === 'reject' ? TopicValidatorResult.Reject : TopicValidatorResult.Ignore
     }
