@@ -189,7 +189,8 @@ export class PeerNode {
       replayGuard: this.replayGuard,
       onEvent: (e) => {
         this.stats.record(e)
-        if (e.verdict !== 'accept') this.log('inbound rejected', { channel: e.channel, from: e.from, error: e.error?.name })
+        // A flood over its allowance is counted (GET /status), not logged line by line.
+        if (e.verdict !== 'accept' && e.error?.name !== 'RateLimitedError') this.log('inbound rejected', { channel: e.channel, from: e.from, error: e.error?.name })
       }
     })
     const advertInterval = this.opts.advertIntervalMs ?? 10_000
