@@ -14,7 +14,8 @@
 // The network name in the domain tag keeps devnet messages from replaying elsewhere.
 //
 // openEnvelope checks cheapest-first: size, shape, version, type, body cap, time
-// window, signature, nonce, schema; the nonce is remembered only when all pass.
+// window, signature, admission (a rate limit), nonce, schema; the nonce is remembered
+// only when all pass.
 import { keccak_256 } from '@noble/hashes/sha3.js'
 import { bytesToHex, randomBytes, toPlain } from './bytes.ts'
 import { decode, encode } from './codec.ts'
@@ -68,6 +69,12 @@ export interface OpenOptions {
   replayGuard?: ReplayGuard
   /** Message types allowed on this topic / protocol; others are rejected. */
   accept?: readonly string[]
+  /**
+   * Called with the signer once the signature verified, before the nonce and schema:
+   * throws to refuse (a rate limit per key). A forgery never reaches it, so it cannot
+   * spend someone else's allowance.
+   */
+  admit?: (signer: Uint8Array) => void
   now?: number
 }
 
@@ -157,6 +164,7 @@ export function openEnvelope<T = unknown> (bytes: Uint8Array, opts: OpenOptions)
 
   const digest = envelopeDigest(opts.network, version, type, signer, nonce, ts, bodyBytes)
   if (!verifyDigest(signature, digest, signer)) throw new InvalidSignatureError('signature does not verify', { type })
+  opts.admit?.(signer)
 
   const replayKey = bytesToHex(signer) + bytesToHex(nonce)
   opts.replayGuard?.checkNonce(replayKey)

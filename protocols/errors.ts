@@ -32,14 +32,22 @@ export class UnexpectedMessageTypeError extends WireError {}
 /** The signature does not verify against the signer key for the envelope's digest. */
 export class InvalidSignatureError extends WireError {}
 
+/**
+ * A refusal that says nothing against whoever handed the message over: a relay may
+ * have passed it on in good faith (it was in time by the relay's clock, or new to the
+ * relay), or it is over our own allowance. Gossip Ignores these rather than Rejecting
+ * them, so an attacker cannot get honest relays penalised by feeding them such messages.
+ */
+export class UntimelyError extends WireError {}
+
 /** The (signer, nonce) pair was already seen inside the replay window. */
-export class ReplayedNonceError extends WireError {}
+export class ReplayedNonceError extends UntimelyError {}
 
 /** The timestamp is older than the replay window accepts. */
-export class StaleTimestampError extends WireError {}
+export class StaleTimestampError extends UntimelyError {}
 
 /** The timestamp is further in the future than the allowed clock skew. */
-export class FutureTimestampError extends WireError {}
+export class FutureTimestampError extends UntimelyError {}
 
 /** The body does not match the schema of its message type. */
 export class InvalidBodyError extends WireError {}

@@ -1,20 +1,24 @@
-// Adapts the inbound door to a gossipsub topic validator: a message that fails any
-// wire check is Rejected (gossipsub then penalises the peer that sent it and does not
-// forward it); a failure of our own handler is Ignored.
+// Adapts the inbound door to a gossipsub topic validator: a message that fails a wire
+// check is Rejected (gossipsub then lowers the score of the peer that sent it, see
+// ./gossip-score.ts, and does not forward it); one that is merely untimely (stale,
+// ahead, a replay, over an allowance: an honest relay may pass those on) and a failure
+// of our own handler are Ignored: not forwarded, not held against anyone.
 import { TopicValidatorResult, type TopicValidatorFn } from '@libp2p/gossipsub'
 import type { Envelope } from './envelope.ts'
-import { WireError } from './errors.ts'
-import type { Inbound } from './inbound.ts'
+import { verdictOf, type Inbound } from './inbound.ts'
+import { SenderLimiter } from './sender-limiter.ts'
 import type { TopicSpec } from './topics.ts'
 
 export function topicValidator (inbound: Inbound, topic: TopicSpec, topicId: string,
   onEnvelope: (env: Envelope, from: string) => void): TopicValidatorFn {
+  // Each neighbour and each signing key gets the topic's allowance (topics.ts).
+  const limiter = new SenderLimiter(topic.limits)
   return (peer, msg) => {
     let env: Envelope
     try {
-      env = inbound.open(msg.data, `gossip:${topicId}`, peer.toString(), topic.accept)
+      env = inbound.open(msg.data, `gossip:${topicId}`, peer.toString(), topic.accept, undefined, limiter)
     } catch (err) {
-      return err instanceof WireError ? TopicValidatorResult.Reject : TopicValidatorResult.Ignore
+      return verdictOf(err) === 'reject' ? TopicValidatorResult.Reject : TopicValidatorResult.Ignore
     }
     try {
       onEnvelope(env, peer.toString())

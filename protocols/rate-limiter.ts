@@ -3,10 +3,10 @@
 // (RateLimitedError) before its request is read, in the spirit of lodestar's reqresp
 // rate limiter. Idle buckets are forgotten so the map cannot grow without bound, the
 // ones that still hold a debt last.
-import { WireError } from './errors.ts'
+import { UntimelyError } from './errors.ts'
 
-/** The peer sent more requests than its allowance. */
-export class RateLimitedError extends WireError {}
+/** The peer sent more requests than its allowance (untimely, not invalid: gossip Ignores it). */
+export class RateLimitedError extends UntimelyError {}
 
 export interface RateLimit {
   /** Bucket size: requests allowed in a burst. */
@@ -35,16 +35,32 @@ export class RateLimiter {
       bucket = { tokens: this.limit.burst, updatedAt: now }
       this.buckets.set(peer, bucket)
     } else {
-      const refilled = Math.floor((now - bucket.updatedAt) / this.limit.refillMs)
-      if (refilled > 0) {
-        bucket.tokens = Math.min(this.limit.burst, bucket.tokens + refilled)
-        bucket.updatedAt += refilled * this.limit.refillMs
-      }
+      this.refill(bucket, now)
     }
+    this.refuseIfEmpty(peer, bucket, now)
+    bucket.tokens--
+  }
+
+  /** Throw RateLimitedError if `peer` has no token left, without taking one. */
+  check (peer: string, now = Date.now()): void {
+    const bucket = this.buckets.get(peer)
+    if (bucket == null) return // an unknown peer has a full bucket
+    this.refill(bucket, now)
+    this.refuseIfEmpty(peer, bucket, now)
+  }
+
+  private refill (bucket: Bucket, now: number): void {
+    const refilled = Math.floor((now - bucket.updatedAt) / this.limit.refillMs)
+    if (refilled > 0) {
+      bucket.tokens = Math.min(this.limit.burst, bucket.tokens + refilled)
+      bucket.updatedAt += refilled * this.limit.refillMs
+    }
+  }
+
+  private refuseIfEmpty (peer: string, bucket: Bucket, now: number): void {
     if (bucket.tokens < 1) {
       throw new RateLimitedError('too many requests', { peer, retryInMs: bucket.updatedAt + this.limit.refillMs - now })
     }
-    bucket.tokens--
   }
 
   /**

@@ -108,14 +108,15 @@ describe('protocols/replay-guard', () => {
 
     it('the floor is the newest timestamp among the evicted, even if it arrived first', () => {
       const g = new ReplayGuard({ maxEntries: 2 })
-      g.record('late-ts', NOW + 500, NOW)
-      g.record('a', NOW + 100, NOW)
-      g.record('b', NOW + 200, NOW) // evicts 'late-ts' and 'a' (oldest arrivals), down to 1
+      const now = NOW + 1_000
+      g.record('late-ts', NOW + 500, now)
+      g.record('a', NOW + 100, now)
+      g.record('b', NOW + 200, now) // evicts 'late-ts' and 'a' (oldest arrivals), down to 1
       assert.equal(g.size, 1)
       g.checkNonce('late-ts')
-      expectThrows(() => g.checkTime(NOW + 500, NOW), StaleTimestampError)
-      expectThrows(() => g.checkTime(NOW + 300, NOW), StaleTimestampError)
-      g.checkTime(NOW + 501, NOW)
+      expectThrows(() => g.checkTime(NOW + 500, now), StaleTimestampError)
+      expectThrows(() => g.checkTime(NOW + 300, now), StaleTimestampError)
+      g.checkTime(NOW + 501, now)
     })
 
     it('through openEnvelope: a nonce pushed out by a flood cannot be replayed (stale)', () => {
@@ -135,6 +136,61 @@ describe('protocols/replay-guard', () => {
       // The replay is still refused, now as stale.
       expectThrows(() => openEnvelope(first, { network, registry, replayGuard: guard, now: NOW + 4 }), StaleTimestampError)
       assert.equal(guard.size, 3)
+    })
+  })
+
+  describe('messages dated ahead of the clock (within the allowed skew)', () => {
+    const registry = new MessageRegistry([
+      defineMessage({ type: 'ping/1', maxBodyBytes: 64, schema: z.object({ n: z.number().int() }) })
+    ])
+    const network = 'replay-test'
+    const attacker = signerFromPrivateKey(new Uint8Array(32).fill(5))
+    const honest = signerFromPrivateKey(new Uint8Array(32).fill(6))
+    const seal = (signer: typeof attacker, n: number, ts: number): Uint8Array =>
+      sealEnvelope({ network, type: 'ping/1', body: { n }, signer, registry, now: ts })
+
+    it('a flood dated 30 s ahead does not push the floor past now: an honest message dated now is still accepted', () => {
+      const guard = new ReplayGuard({ maxEntries: 10, maxAhead: 100 })
+      // Twice the window's size, every one dated at the edge of the allowed skew.
+      for (let i = 0; i < 20; i++) openEnvelope(seal(attacker, i, NOW + 30_000), { network, registry, replayGuard: guard, now: NOW })
+      openEnvelope(seal(honest, 0, NOW - 1_000), { network, registry, replayGuard: guard, now: NOW })
+      // Honest traffic overflowing the window raises the floor only as far as its own dates.
+      for (let i = 0; i < 20; i++) openEnvelope(seal(honest, 100 + i, NOW - 500 + i), { network, registry, replayGuard: guard, now: NOW })
+      openEnvelope(seal(honest, 1, NOW), { network, registry, replayGuard: guard, now: NOW })
+      // And a little later, when the clock has not yet reached the flood's date.
+      openEnvelope(seal(honest, 2, NOW + 10_000), { network, registry, replayGuard: guard, now: NOW + 10_000 })
+    })
+
+    it('a future-dated message is still refused as a replay after a flood, before and after the clock reaches its date', () => {
+      const guard = new ReplayGuard({ maxEntries: 10, maxAhead: 10 })
+      const early = seal(attacker, 0, NOW + 20_000)
+      openEnvelope(early, { network, registry, replayGuard: guard, now: NOW })
+      // A flood of messages dated now pushes anything evictable out.
+      for (let i = 1; i <= 30; i++) openEnvelope(seal(honest, i, NOW - 30_000 + i), { network, registry, replayGuard: guard, now: NOW })
+      expectThrows(() => openEnvelope(early, { network, registry, replayGuard: guard, now: NOW }), ReplayedNonceError)
+      for (let i = 31; i <= 60; i++) openEnvelope(seal(honest, i, NOW + 24_900 + i), { network, registry, replayGuard: guard, now: NOW + 25_000 })
+      assert.throws(() => openEnvelope(early, { network, registry, replayGuard: guard, now: NOW + 25_000 }),
+        (err: unknown) => err instanceof ReplayedNonceError || err instanceof StaleTimestampError)
+    })
+
+    it('the floor never passes the local clock, whatever was recorded', () => {
+      const guard = new ReplayGuard({ maxEntries: 4 })
+      for (let i = 0; i < 50; i++) guard.record(`k${i}`, NOW + 30_000 - i, NOW)
+      guard.checkTime(NOW, NOW)
+      guard.checkTime(NOW - 60_000, NOW)
+    })
+
+    it('stays bounded: beyond its room for messages dated ahead, one more is refused as FutureTimestampError (not a crash)', () => {
+      const guard = new ReplayGuard({ maxEntries: 10, maxAhead: 5 })
+      for (let i = 0; i < 5; i++) guard.record(`ahead${i}`, NOW + 1_000 + i, NOW)
+      const err = expectThrows(() => guard.checkTime(NOW + 2_000, NOW), FutureTimestampError)
+      assert.ok(err instanceof WireError)
+      assert.equal(err.name, 'FutureTimestampError')
+      // Messages dated now are not affected...
+      for (let i = 0; i < 30; i++) { guard.checkTime(NOW - 1_000 + i, NOW); guard.record(`now${i}`, NOW - 1_000 + i, NOW) }
+      assert.ok(guard.size <= 10 + 5)
+      // ...and once the clock passes their dates, the room comes back.
+      guard.checkTime(NOW + 6_000, NOW + 5_000)
     })
   })
 

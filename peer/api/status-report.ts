@@ -21,6 +21,8 @@ export interface StatusReport {
   dashboardUrl: string
   connections: ConnectionInfo[]
   gossipPeers: number
+  /** Gossipsub's score of each gossip neighbour, by peer id: below the graylist threshold (protocols/gossip-score.ts) all it sends is dropped unread. */
+  gossipScores: Record<string, number>
   advert: CapacityAdvert | null
   adverts: AdvertRecord[]
   /** Valid adverts held from other peers. */

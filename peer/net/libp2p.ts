@@ -17,6 +17,7 @@ import { withLibp2pLight } from '@helia/libp2p'
 import * as dagCbor from '@ipld/dag-cbor'
 import type { Blockstore } from 'interface-blockstore'
 import { createHeliaLight } from 'helia'
+import { GOSSIP_SCORE_THRESHOLDS, gossipScoreParams } from '../../protocols/gossip-score.ts'
 import type { PeerLibp2p } from './peer-libp2p.ts'
 
 // Still re-exported for peer/market/ (rewritten elsewhere), which imports it from here;
@@ -61,7 +62,11 @@ export function createPeerStack (opts: Libp2pOptions): Helia & { libp2p: PeerLib
         globalSignaturePolicy: 'StrictNoSign',
         emitSelf: false,
         allowPublishToZeroTopicPeers: true,
-        maxInboundDataLength: opts.maxGossipBytes
+        maxInboundDataLength: opts.maxGossipBytes,
+        // A neighbour whose messages our validators Reject loses score until we
+        // ignore it; protocols/gossip-score.ts says how much and why.
+        scoreParams: gossipScoreParams(opts.network),
+        scoreThresholds: GOSSIP_SCORE_THRESHOLDS
       })
     }
   })

@@ -53,6 +53,15 @@ import type { JobWatch } from '../market/job-watch.ts'
 
 export type { StatusReport, ConnectionInfo } from '../api/status-report.ts'
 
+/** The score gossipsub keeps for each of its peers (its interface type leaves getScore out; the implementation has it). */
+function gossipScores (libp2p: PeerLibp2p): Record<string, number> {
+  const pubsub = libp2p.services.pubsub as unknown as { getScore?: (peer: string) => number }
+  const out: Record<string, number> = {}
+  if (typeof pubsub.getScore !== 'function') return out
+  for (const peer of libp2p.services.pubsub.getPeers()) out[peer.toString()] = pubsub.getScore(peer.toString())
+  return out
+}
+
 export interface PeerNodeOptions {
   dataDir: string
   identity: Identity
@@ -180,7 +189,8 @@ export class PeerNode {
       replayGuard: this.replayGuard,
       onEvent: (e) => {
         this.stats.record(e)
-        if (e.verdict !== 'accept') this.log('inbound rejected', { channel: e.channel, from: e.from, error: e.error?.name })
+        // A flood over its allowance is counted (GET /status), not logged line by line.
+        if (e.verdict !== 'accept' && e.error?.name !== 'RateLimitedError') this.log('inbound rejected', { channel: e.channel, from: e.from, error: e.error?.name })
       }
     })
     const advertInterval = this.opts.advertIntervalMs ?? 10_000
@@ -346,6 +356,7 @@ export class PeerNode {
       dashboardUrl: this.statusUrl === '' ? '' : `${this.statusUrl}/`,
       connections: libp2p.getConnections().map(c => ({ peerId: c.remotePeer.toString(), addr: c.remoteAddr.toString(), direction: c.direction })),
       gossipPeers: libp2p.services.pubsub.getSubscribers(this.topic).length,
+      gossipScores: gossipScores(libp2p),
       advert: this.lastAdvert,
       adverts,
       advertsSeen: adverts.filter(r => r.peerId !== this.identity.peerId).length,
