@@ -195,8 +195,26 @@ describe('junk datanets: a peer follows only what it chose', function () {
     assert.equal(view.replication.target, 2)
   })
 
+  it('a job naming a version of a datanet not followed yet follows it (and only when the version is of the datanet it names)', async () => {
+    const data = await a.svc.create({ name: 'job-data', description: 'for a job', license: 'CC0-1.0' })
+    const folder = join(dir, 'job-data')
+    await mkdir(folder, { recursive: true })
+    await writeFile(join(folder, 'x.txt'), 'training text\n'.repeat(20))
+    const added = await a.svc.contribute(data.id, [folder], undefined, () => {}, AbortSignal.timeout(30_000)) as { version: string }
+    assert.equal(b.svc.store.follows(data.id), false)
+    // A version under another datanet's name is refused, and nothing is followed.
+    await assert.rejects(b.svc.atVersion(`other-name@${added.version}`), { name: 'UnknownDatanetError' })
+    await assert.rejects(b.svc.atVersion(`job-data@${junk[0]}`), { name: 'UnknownDatanetError' })
+    assert.equal(b.svc.store.follows(data.id), false)
+    const at = await b.svc.atVersion(`job-data@${added.version}`)
+    assert.equal(at.id, data.id)
+    assert.equal(at.log.size, 2)
+    assert.deepEqual(b.svc.store.reasons(data.id), ['job'])
+  })
+
   it('after a restart the follow list is back and a legacy heads file nobody follows is evicted', async () => {
-    const honest = b.svc.store.list()[0].id
+    const honest = b.svc.store.list().find(l => (l.genesis.entry.payload as { name: string }).name === 'honest')!.id
+    const forJob = b.svc.store.list().find(l => l.id !== honest)!.id
     await b.stop()
     // The layout before follow lists: a heads file for every datanet heard of. One for a junk genesis (its block on disk).
     const j = await junkGenesis(attacker, 99_999)
@@ -206,7 +224,9 @@ describe('junk datanets: a peer follows only what it chose', function () {
     await blocks.close()
     await writeFile(join(b.dir, 'datanets', `${j.id}.json`), JSON.stringify({ id: j.id, heads: [j.id] }))
     b = await startPeer(b.dir, keys.b, storagePeers)
-    assert.deepEqual(b.svc.store.list().map(l => l.id), [honest])
+    assert.deepEqual(b.svc.store.list().map(l => l.id).sort(), [honest, forJob].sort())
+    assert.deepEqual(b.svc.store.reasons(honest), ['follow'])
+    assert.deepEqual(b.svc.store.reasons(forJob), ['job'])
     assert.ok(!(await readdir(join(b.dir, 'datanets'))).includes(`${j.id}.json`), 'the legacy junk heads file is removed')
   })
 })
