@@ -37,10 +37,15 @@ describe('shard placement (weighted rendezvous hashing)', () => {
     assert.ok(moved > 0)
   })
 
-  it('gives more shards to peers with more free disk and none to full ones', () => {
-    const mixed = [...peers.slice(0, 9), { peerId: 'big', freeBytes: 1000 * GiB }, { peerId: 'full', freeBytes: MIN_FREE_BYTES - 1 }]
+  it('gives more shards to peers with more free disk, up to the median claim, and none to full ones', () => {
+    const small = Array.from({ length: 4 }, (_, i) => ({ peerId: `small-${i}`, freeBytes: 25 * GiB }))
+    const mid = Array.from({ length: 5 }, (_, i) => ({ peerId: `mid-${i}`, freeBytes: 200 * GiB }))
+    const mixed = [...small, ...mid, { peerId: 'big', freeBytes: 1000 * GiB }, { peerId: 'full', freeBytes: MIN_FREE_BYTES - 1 }]
     const count = (id: string) => shards.filter(s => holdersFor(s, mixed, 1)[0] === id).length
-    assert.ok(count('big') > 3 * count('peer-0'))
+    assert.ok(count('mid-0') > 3 * count('small-0'))
+    // A claim above the median (200 GiB) counts as the median: unchecked, it could be anyone's.
+    const midMean = mid.reduce((n, p) => n + count(p.peerId), 0) / mid.length
+    assert.ok(Math.abs(count('big') - midMean) < midMean * 0.3, `${count('big')} vs ${midMean}`)
     assert.equal(count('full'), 0)
   })
 })

@@ -20,7 +20,7 @@ import { getBlock, type BlockStore } from '../../storage/blocks.ts'
 import { StorageError } from '../../storage/errors.ts'
 import { CORPORA, importCorpus, type CorpusName } from '../../storage/datanet/corpus.ts'
 import { ingest, planIngest } from '../../storage/datanet/ingest.ts'
-import { canStore, DEFAULT_REPLICATION, holdersFor, type StorageCandidate } from '../../storage/datanet/placement.ts'
+import { canStore, DEFAULT_REPLICATION, placer, type StorageCandidate } from '../../storage/datanet/placement.ts'
 import type { Genesis } from '../../storage/datanet/records.ts'
 import { uniqueShards, type Shard } from '../../storage/datanet/shards.ts'
 import { DatanetStore, UnknownDatanetError, type FollowReason } from '../../storage/datanet/store.ts'
@@ -263,6 +263,7 @@ export class DatanetService {
       } catch { return } // unreachable peers hold nothing we can count on
       has.forEach((h, i) => { if (h) holders.get(shards[i].cid.toString())!.push(peer) })
     }))
+    const intended = placer(candidates, this.replication)
     return {
       ...view,
       version: (await log.version()).toString(),
@@ -270,7 +271,7 @@ export class DatanetService {
         // With fewer storage peers than R, every one of them is the most there can be.
         target: Math.min(this.replication, candidates.filter(canStore).length),
         wanted: this.replication,
-        shards: shards.map(s => ({ cid: s.cid.toString(), path: s.path, size: s.size, intended: holdersFor(s.cid.toString(), candidates, this.replication), holders: holders.get(s.cid.toString())!.sort() }))
+        shards: shards.map(s => ({ cid: s.cid.toString(), path: s.path, size: s.size, intended: intended(s.cid.toString()), holders: holders.get(s.cid.toString())!.sort() }))
       }
     }
   }

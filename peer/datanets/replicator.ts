@@ -6,7 +6,7 @@
 // line picks its shards up. Shards of datanets no longer followed are unpinned.
 import type { Helia } from '@helia/interface'
 import type { CID } from 'multiformats/cid'
-import { holdersFor, type StorageCandidate } from '../../storage/datanet/placement.ts'
+import { placer, type StorageCandidate } from '../../storage/datanet/placement.ts'
 import { uniqueShards } from '../../storage/datanet/shards.ts'
 import type { DatanetStore } from '../../storage/datanet/store.ts'
 import type { ShardFetcher } from './shard-fetcher.ts'
@@ -50,11 +50,12 @@ export class Replicator {
       for (const log of this.opts.store.list()) {
         const candidates = this.opts.candidates(log.id)
         if (candidates === undefined) continue
+        const holdersFor = placer(candidates, this.opts.replication)
         for (const s of uniqueShards(log)) {
           const key = s.cid.toString()
           if (wanted.has(key) || this.pinned.has(key) || this.pinning.has(key)) continue
           if (await this.opts.helia.pins.isPinned(s.cid)) { this.pinned.add(key); continue }
-          if (holdersFor(key, candidates, this.opts.replication).includes(self)) wanted.set(key, s.cid)
+          if (holdersFor(key).includes(self)) wanted.set(key, s.cid)
         }
       }
       const todo = [...wanted.values()]
