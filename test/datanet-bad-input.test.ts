@@ -37,6 +37,9 @@ describe('bad manifest entries from a plain Helia node', function () {
     const r = await runCli(['datanet', 'create', 'target', '--license', 'CC0-1.0', '--json', '-d', devnet.peers[0].dataDir])
     assert.equal(r.code, 0, r.stderr)
     datanet = JSON.parse(r.stdout)
+    // Peer 1 follows it too (a peer acts only on datanets it follows): the relay case needs it to merge and hold the bad entry.
+    const f = await runCli(['datanet', 'follow', datanet.id, '--json', '-d', devnet.peers[1].dataDir])
+    assert.equal(f.code, 0, f.stderr)
   })
   after(async () => {
     await devnet?.stop()
