@@ -177,12 +177,19 @@ export class DatanetStore {
    * checking that it is the datanet `idOrName` names. Undefined while pending.
    */
   async followVersion (idOrName: string, version: CID, reason: FollowReason, network: BlockStore, opts: { signal?: AbortSignal } = {}): Promise<ManifestLog | undefined> {
-    const heads = await resolveVersion(network, version, opts)
+    // The network's own failures (not found, aborted) become the log's: a block not available.
+    const fetched = async <T>(cid: CID, read: () => Promise<T>): Promise<T> => {
+      try { return await read() } catch (err) {
+        if (err instanceof StorageError) throw err
+        throw new MissingEntryError('block not available', { cid: cid.toString(), cause: (err as Error).message })
+      }
+    }
+    const heads = await fetched(version, async () => await resolveVersion(network, version, opts))
     if (heads.length === 0) throw new InvalidEntryLinkError('the version names no heads', { version: version.toString() })
-    const head = await decodeEntry(heads[0], await getBlock(network, heads[0], opts))
+    const head = await decodeEntry(heads[0], await fetched(heads[0], async () => await getBlock(network, heads[0], opts)))
     const id = head.entry.datanet ?? head.cid.toString()
     if (id !== idOrName) {
-      const genesis = await decodeEntry(CID.parse(id), await getBlock(network, CID.parse(id), opts))
+      const genesis = await decodeEntry(CID.parse(id), await fetched(CID.parse(id), async () => await getBlock(network, CID.parse(id), opts)))
       if (genesis.entry.payload.kind !== 'genesis' || genesis.entry.payload.name !== idOrName) {
         throw new UnknownDatanetError(`version ${version.toString()} is not of a datanet "${idOrName}"`, { idOrName, version: version.toString(), datanet: id })
       }
