@@ -241,4 +241,20 @@ describe('junk datanets: a peer follows only what it chose', function () {
     assert.deepEqual(b.svc.store.reasons(forJob), ['job'])
     assert.ok(!(await readdir(join(b.dir, 'datanets'))).includes(`${j.id}.json`), 'the legacy junk heads file is removed')
   })
+
+  it('unfollowing drops the datanet and unpins its shards; its heads are then ignored', async () => {
+    const honest = b.svc.store.resolve('honest')
+    const shards = (await b.svc.show(honest.id)).replication.shards.map(s => CID.parse(s.cid))
+    assert.ok((await Promise.all(shards.map(async c => await b.helia.pins.isPinned(c)))).every(Boolean), 'B held the shards')
+    const r = await b.svc.unfollow('honest')
+    assert.deepEqual(r, { id: honest.id, unpinned: 2 })
+    assert.equal(b.svc.store.follows(honest.id), false)
+    assert.ok((await Promise.all(shards.map(async c => await b.helia.pins.isPinned(c)))).every(p => !p), 'the shards are unpinned')
+    assert.ok(!(await readdir(join(b.dir, 'datanets'))).includes(`${honest.id}.json`))
+    // A's next announcement of it is one B ignores.
+    await connect(b.helia, a)
+    const ignored = b.svc.stats().ignoredHeads
+    await waitFor('B to ignore A\'s heads of the datanet it unfollowed', () => b.svc.stats().ignoredHeads > ignored, 15_000)
+    assert.equal(b.svc.store.follows(honest.id), false)
+  })
 })
