@@ -72,6 +72,7 @@ export async function startChainServices (o: ChainServicesOptions): Promise<Chai
         entitled: await creditEntitlement(l.ordered(), chainReleaseLookup(() => settlement.chain))
       }))),
       attribution: async (id) => await market?.attributionCredit(id).catch(() => undefined),
+      follow: async (ref) => { await datanets.atVersion(ref) },
       log: o.log
     }),
     log: o.log
@@ -89,7 +90,7 @@ export async function startChainServices (o: ChainServicesOptions): Promise<Chai
     models,
     threads: o.threads,
     cycles: async (datanet) => (await datanets.show(datanet.split('@')[0])).cycles,
-    datanets: { view: async (d) => await datanets.store.view(d), nearDuplicateFiles: async (log) => await datanets.nearDuplicateFiles(log), recordAttribution: async (d, r) => await datanets.recordAttribution(d, r) },
+    datanets: { view: async (d) => await datanets.store.view(d), follow: async (d, v) => { await datanets.atVersion(`${d}@${v}`) }, nearDuplicateFiles: async (log) => await datanets.nearDuplicateFiles(log), recordAttribution: async (d, r) => await datanets.recordAttribution(d, r) },
     dataDir: o.dataDir,
     behaviour: behaviourOf(o.cheat),
     forcedErrorRate: o.forcedErrorRate,
