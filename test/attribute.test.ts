@@ -26,6 +26,7 @@ describe('openledger attribute on a 2-peer devnet', function () {
     devnet = new Devnet({ dir: join(dir, 'devnet'), peers: 2, advertIntervalMs: 1_000, benchSize: 64 })
     await devnet.start()
     imported = await cli(0, ['datanet', 'import', 'spam-assassin', '--limit', '1500'])
+    await cli(1, ['datanet', 'follow', imported.datanet])
     await waitFor('peer 1 to follow the datanet', async () => (await cli(1, ['datanet', 'list'])).datanets.some((d: any) => d.id === imported.datanet), 60_000, 500)
     await cli(1, ['model', 'add', SPAM_BASE])
     trained = await cli(1, ['train', '--datanet', `spam-assassin@${imported.version}`, '--base', 'spam-base', '--steps', '100', '--batch', '32'])

@@ -112,11 +112,12 @@ describe('the dashboard in a browser, on a live devnet', function () {
     for (const c of imported.contributors.slice(0, 12)) assert.equal(await row.locator(`tr[data-contributor="${c.address}"]`).count(), 1, `contributor ${c.id}`)
     assert.match(await row.innerText(), /spam-assassin/)
 
-    // Another peer makes a datanet whose description and file name are markup.
+    // Another peer makes a datanet whose description and file name are markup; peer 0 follows it.
     const hostile = await cli(1, ['datanet', 'create', 'hostile', '--license', 'CC0-1.0', '--description', HOSTILE])
     const file = join(dir, `${HOSTILE}.txt`)
     await writeFile(file, 'hello <b>world</b>\n')
     await cli(1, ['datanet', 'contribute', 'hostile', file])
+    await cli(0, ['datanet', 'follow', hostile.id])
     const other = page.locator(`#datanets-body [data-datanet="${hostile.id}"]`)
     await onPage('the hostile datanet, with its contribution', async () => await other.getAttribute('data-contributors', { timeout: 500 }).catch(() => null) === '1')
     assert.equal(await other.locator('.desc').textContent(), HOSTILE)

@@ -2,15 +2,18 @@
 // input refused before anything is stored, duplicates credited to the first
 // contributor, near-duplicates flagged, state back after a restart, real corpora.
 import assert from 'node:assert/strict'
-import { mkdir, mkdtemp, readdir, rm, symlink, writeFile } from 'node:fs/promises'
+import { mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { secp256k1 } from '@noble/curves/secp256k1.js'
 import { FsBlockstore } from 'blockstore-fs'
+import { MemoryBlockstore } from 'blockstore-core'
+import { CID } from 'multiformats/cid'
 import { signerFromPrivateKey } from '../protocols/signer.ts'
 import { corpusContributorSigner, importCorpus, AlreadyImportedError } from '../storage/datanet/corpus.ts'
 import { ingest, planIngest, UnsupportedFileError, InputTooLargeError, EmptyInputError } from '../storage/datanet/ingest.ts'
-import { DatanetStore, UnknownDatanetError } from '../storage/datanet/store.ts'
+import { DatanetStore, InvalidDatanetIdError, NotFollowedError, UnknownDatanetError } from '../storage/datanet/store.ts'
+import { InvalidEntryLinkError } from '../storage/manifest/errors.ts'
 import { readSotuAddresses } from '../storage/corpora/sotu.ts'
 import { readFileBytes } from '../storage/unixfs/index.ts'
 import { putDagCbor } from '../storage/blocks.ts'
@@ -198,5 +201,67 @@ describe('datanet store', function () {
     }
     assert.notEqual(new Set(result.contributors.map(c => c.address)).size, 1)
     await assert.rejects(importCorpus(store, blocks, 'sotu', alice, { limit: 1 }), AlreadyImportedError)
+  })
+
+  it('follows only what it chose: heads of another datanet are refused before anything is fetched; a followed one is pending until its genesis comes', async () => {
+    // Another peer's disk, reached the way a networked blockstore would reach it.
+    const remoteBlocks = new FsBlockstore(join(dir, 'remote-blocks'))
+    await remoteBlocks.open()
+    try {
+      const remote = new DatanetStore({ dir: join(dir, 'remote-datanets'), blockstore: remoteBlocks })
+      const log = await remote.create({ name: 'elsewhere', description: '', license: 'CC0-1.0' }, bob)
+      const [entry] = await remote.contribute(log.id, await ingest(remoteBlocks, await planIngest([await files('el', { 'e.txt': 'from elsewhere' })])), 'CC0-1.0', bob)
+
+      await assert.rejects(store.merge(log.id, log.heads, remoteBlocks), NotFollowedError)
+      assert.equal(await blocks.has(CID.parse(log.id)), false, 'nothing was fetched')
+      assert.deepEqual(await readdir(join(dir, 'datanets')).catch(() => []), [], 'nothing was saved')
+
+      // Followed while no peer has it: pending, and still so after a restart.
+      assert.equal(await store.follow(log.id, 'follow', new MemoryBlockstore()), undefined)
+      assert.deepEqual(store.pending(), [log.id])
+      const restarted = new DatanetStore({ dir: join(dir, 'datanets'), blockstore: blocks })
+      await restarted.load()
+      assert.ok(restarted.follows(log.id))
+      assert.deepEqual(restarted.pending(), [log.id])
+      // Its heads come by: opened and merged.
+      await restarted.merge(log.id, log.heads, remoteBlocks)
+      assert.equal(restarted.resolve('elsewhere').size, 2)
+      assert.deepEqual(restarted.reasons(log.id), ['follow'])
+
+      // What is not a datanet id is refused and not followed.
+      await assert.rejects(restarted.follow('not-a-cid', 'follow', remoteBlocks), InvalidDatanetIdError)
+      await assert.rejects(restarted.follow(entry.cid.toString(), 'follow', remoteBlocks), InvalidEntryLinkError)
+      assert.equal(restarted.follows(entry.cid.toString()), false)
+      // A full follow list takes no more.
+      const full = new DatanetStore({ dir: join(dir, 'full'), blockstore: blocks, maxDatanets: 1 })
+      await full.follow(log.id, 'follow', remoteBlocks)
+      await assert.rejects(full.create({ name: 'more', description: '', license: 'CC0-1.0' }, alice), { name: 'TooManyDatanetsError' })
+
+      // Unfollowed: gone, and still gone after a restart.
+      await restarted.unfollow('elsewhere')
+      assert.equal(restarted.follows(log.id), false)
+      const again = new DatanetStore({ dir: join(dir, 'datanets'), blockstore: blocks })
+      await again.load()
+      assert.deepEqual(again.list(), [])
+    } finally {
+      await remoteBlocks.close()
+    }
+  })
+
+  it('loads a layout from before follow lists: datanets this peer wrote to stay followed, the ones it only heard of are evicted', async () => {
+    const mine = await store.create({ name: 'mine', description: '', license: 'CC0-1.0' }, alice)
+    const contributed = await store.create({ name: 'contributed', description: '', license: 'CC0-1.0' }, bob)
+    await store.contribute(contributed.id, await ingest(blocks, await planIngest([await files('co', { 'c.txt': 'alice adds this' })])), 'CC0-1.0', alice)
+    const heard = await store.create({ name: 'heard', description: '', license: 'CC0-1.0' }, bob)
+    // The older layout: heads only, no reasons.
+    for (const log of [mine, contributed, heard]) await writeFile(join(dir, 'datanets', `${log.id}.json`), JSON.stringify({ id: log.id, heads: log.heads.map(String) }))
+
+    const upgraded = new DatanetStore({ dir: join(dir, 'datanets'), blockstore: blocks, self: addressOf(alice.publicKey) })
+    const { evicted } = await upgraded.load()
+    assert.deepEqual(evicted.map(l => l.id), [heard.id])
+    assert.deepEqual(upgraded.list().map(l => l.id).sort(), [mine.id, contributed.id].sort())
+    assert.deepEqual(upgraded.reasons(mine.id), ['own'])
+    assert.deepEqual(JSON.parse(await readFile(join(dir, 'datanets', `${contributed.id}.json`), 'utf8')).follow, ['own'])
+    assert.ok(!(await readdir(join(dir, 'datanets'))).includes(`${heard.id}.json`))
   })
 })

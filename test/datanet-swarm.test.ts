@@ -48,7 +48,8 @@ describe('datanets on a 4-peer devnet', function () {
   })
   after(async () => {
     await devnet?.stop()
-    await rm(dir, { recursive: true, force: true })
+    if (process.env.KEEP == null) await rm(dir, { recursive: true, force: true })
+    else console.log(`kept ${dir}`)
   })
 
   async function inputs (name: string, files: Record<string, Uint8Array | string>): Promise<string> {
@@ -60,13 +61,19 @@ describe('datanets on a 4-peer devnet', function () {
     return root
   }
 
-  it('create and contribute on one peer; every peer follows; shards reach 3 holders', async () => {
+  it('create and contribute on one peer; every peer told to follow it gets it; shards reach 3 holders', async () => {
     const created = await cli(0, ['datanet', 'create', 'notes', '--license', 'CC-BY-4.0', '--description', 'test notes'])
     datanetId = created.id
     const big = randomBytes(900_000).toString('base64') // ~1.2 MB of text: a multi-block DAG
     const folder = await inputs('first', { 'a.md': '# hello\n', 'deep/b.csv': 'x,y\n1,2\n', 'big.txt': big })
     const result = await cli(0, ['datanet', 'contribute', 'notes', folder])
     assert.equal(result.files, 3)
+    // A peer follows only what it chose: the others are told to (after the contribution: they catch up).
+    for (const p of [1, 2, 3]) {
+      const followed = await cli(p, ['datanet', 'follow', datanetId])
+      assert.equal(followed.pending, false)
+      assert.deepEqual(followed.follow, ['follow'])
+    }
     const lists = await converged('all peers to hold the datanet')
     assert.equal(lists[0].entries, 2)
     const view = await fullyReplicated(3)
@@ -112,13 +119,15 @@ describe('datanets on a 4-peer devnet', function () {
     assert.equal(single.files, 1)
   })
 
-  it('imports a real corpus that every peer then sees with its contributors', async () => {
+  it('imports a real corpus that a peer following it sees with its contributors; the others do not follow it', async () => {
     const imported = await cli(3, ['datanet', 'import', 'sotu', '--limit', '3'])
     assert.equal(imported.contributors.length, 3)
+    await cli(1, ['datanet', 'follow', imported.datanet])
     const v = await waitFor('peer 1 to see the sotu datanet', async () => {
       try { return await show(1, imported.datanet) } catch { return undefined }
     }, 60_000, 1_000)
     assert.equal(v.name, 'sotu')
     assert.deepEqual(v.contributors.map((c: any) => c.address).sort(), imported.contributors.map((c: any) => c.address).sort())
+    assert.ok(!(await list(2)).some(d => d.id === imported.datanet), 'peer 2 was not told to follow sotu')
   })
 })

@@ -177,6 +177,7 @@ describe('infer --explain on a 2-peer devnet', function () {
     devnet = new Devnet({ dir: join(dir, 'devnet'), peers: 2, advertIntervalMs: 1_000, benchSize: 64 })
     await devnet.start()
     const imported = await cli(0, ['datanet', 'import', 'sotu', '--limit', '6'])
+    await cli(1, ['datanet', 'follow', imported.datanet])
     await waitFor('peer 1 to follow sotu', async () => (await cli(1, ['datanet', 'list'])).datanets.some((d: any) => d.id === imported.datanet), 60_000, 500)
     await cli(1, ['model', 'add', modelFile, '--name', 'tiny-lm'])
     adapter = await cli(1, ['train', '--datanet', `sotu@${imported.version}`, '--base', 'tiny-lm', '--steps', '60', '--seq', '32', '--batch', '8'])

@@ -78,6 +78,24 @@ describe('an aggregator describes a released job', () => {
     assert.deepEqual(own?.contributorWeights, [{ contributor: A.toLowerCase(), weight: 1 }])
   })
 
+  it('follows the datanet version a job it settles names before reading the credit map (a peer follows only what it chose)', async () => {
+    const followed: string[] = []
+    const seen: DatanetView[] = []
+    const facts = await describeJob('j', {
+      job: async () => ({ announce: announce('train', { params: { datanet: 'dn1@v', base: 'm' } }), result: { result: 'QmNotYetAttributed' } as any }),
+      follow: async (ref) => { followed.push(ref); seen.push(...views) },
+      views: async () => seen
+    })
+    assert.deepEqual(followed, ['dn1@v'])
+    assert.equal(facts?.credit?.basis, 'credit-map')
+    // A name without a version is not followed (nothing pins what it means); a failing follow credits by what is there.
+    const unversioned: string[] = []
+    await describeJob('j', { job: async () => ({ announce: announce('train', { params: { datanet: 'sotu', base: 'm' } }) }), follow: async (ref) => { unversioned.push(ref) }, views: async () => views })
+    assert.deepEqual(unversioned, [])
+    const failing = await describeJob('j', { job: async () => ({ announce: announce('train', { params: { datanet: 'dn1@v', base: 'm' } }) }), follow: async () => { throw new Error('offline') }, views: async () => views })
+    assert.equal(failing?.kind, 'train')
+  })
+
   it('a job it never saw, or on a base alone, credits nobody', async () => {
     assert.equal(await describeJob('j', { job: async () => undefined, views: async () => views }), undefined)
     const base = await describeJob('j', { job: async () => ({ announce: announce('infer', { base: 'QmBase', params: {} }) }), views: async () => views })

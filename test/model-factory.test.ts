@@ -40,6 +40,7 @@ describe('ModelFactory and OpenLoRA on a 3-peer devnet', function () {
   it('trains an adapter on one party\'s speeches from a datanet held by another peer, and lowers held-out perplexity', async () => {
     const imported = await cli(0, ['datanet', 'import', 'sotu', '--limit', '6'])
     version = imported.version
+    await cli(1, ['datanet', 'follow', imported.datanet])
     await waitFor('peer 1 to follow sotu', async () => (await cli(1, ['datanet', 'list'])).datanets.some((d: any) => d.id === imported.datanet), 60_000, 500)
     const added = await cli(1, ['model', 'add', modelFile, '--name', 'tiny-lm'])
     assert.equal(added.kind, 'lm')

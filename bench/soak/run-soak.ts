@@ -197,6 +197,7 @@ export async function soak (opts: SoakOptions): Promise<SoakResult> {
     // The flywheel's ground: a datanet on peer 0, followed by the workers and verifiers, the base model and stakes.
     const imported = await cli(AGGREGATOR, ['datanet', 'import', 'spam-assassin', '--limit', '600'])
     for (const p of [...WORKERS, ...VERIFIERS]) {
+      if (p !== AGGREGATOR) await cli(p, ['datanet', 'follow', imported.datanet])
       await waitFor(async () => (await cli(p, ['datanet', 'list'])).datanets.some((d: any) => d.id === imported.datanet) ? true : undefined, { timeoutMs: 180_000, intervalMs: 2_000 })
       await cli(p, ['model', 'add', SPAM_BASE])
     }

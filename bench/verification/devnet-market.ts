@@ -41,6 +41,7 @@ export async function devnetMarket (opts: { jobs: number, steps: number, log: (m
     opts.log(`devnet of ${devnet.peers.length} peers up`)
     const imported = await cli(0, ['datanet', 'import', 'spam-assassin', '--limit', '600'])
     for (const p of [0, ...WORKERS]) {
+      if (p !== 0) await cli(p, ['datanet', 'follow', imported.datanet])
       await waitFor(async () => (await cli(p, ['datanet', 'list'])).datanets.some((d: any) => d.id === imported.datanet) ? true : undefined, { timeoutMs: 120_000 })
       await cli(p, ['model', 'add', SPAM_BASE])
     }

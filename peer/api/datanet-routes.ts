@@ -37,6 +37,18 @@ export function datanetRoutes (service: DatanetService): Route[] {
       }
     },
     {
+      method: 'POST', path: '/datanets/follow', handle: async ({ body, signal }) => {
+        const b = body as Record<string, unknown>
+        return await service.follow(str(b.target, 'target')!, signal)
+      }
+    },
+    {
+      method: 'POST', path: '/datanets/unfollow', handle: async ({ body }) => {
+        const b = body as Record<string, unknown>
+        return await service.unfollow(str(b.target, 'target')!)
+      }
+    },
+    {
       method: 'POST', path: '/datanets/get', handle: async ({ body, progress, signal }) => {
         const b = body as Record<string, unknown>
         return await service.get(str(b.target, 'target')!, str(b.out, 'out')!, progress, signal)

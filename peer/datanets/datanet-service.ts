@@ -1,36 +1,29 @@
 // Datanets on a running peer: the storage engine (DatanetStore) wired to the swarm.
-// - Heads travel on the datanets gossip topic; a peer merges what it lacks, fetching
-//   entries through Helia (bitswap), and follows every datanet it hears of.
+// - A peer follows only the datanets it chose: those it created or wrote to, those its
+//   user asked for (`datanet follow`, `datanet get`), and those a job it takes part in
+//   names (a version it trains on, verifies or attributes). Heads of any other datanet
+//   are ignored (heads-gossip.ts, which also merges what followed datanets gain).
 // - Each shard is pinned by the R peers that placement (rendezvous hashing over the
-//   adverts) picks; when a holder's advert expires, the next peer in line pins it
-//   (replicator.ts), pulling in bulk over shard sync (shard-fetcher.ts).
+//   adverts of the peers heard announcing the datanet, followers.ts) picks; when a
+//   holder's advert expires, the next peer in line pins it (replicator.ts), pulling in
+//   bulk over shard sync (shard-fetcher.ts). Unfollowing unpins.
 // - /openledger/has/1.0.0 answers which shards this peer holds, so `datanet show`
 //   reports real replication, not just intended placement.
-// - Entries that fail their checks count against the peer that signed the heads
-//   announcement (its key is its peer id): its announcements are ignored for a while and
-//   it is disconnected. Never against the gossip neighbour that relayed them: honest
-//   peers forward heads before merging, so blaming the relay would set honest peers
-//   on each other.
 import { join, resolve } from 'node:path'
 import type { Helia } from '@helia/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { CID } from 'multiformats/cid'
-import { sealEnvelope, type Envelope } from '../../protocols/envelope.ts'
-import { topicValidator } from '../../protocols/gossip-validator.ts'
-import { identityOf } from '../../protocols/identity.ts'
 import { askHas, serveHas } from '../../protocols/has/has.ts'
 import type { Inbound } from '../../protocols/inbound.ts'
-import { DatanetHeadsMessage, type DatanetHeads } from '../../protocols/messages/index.ts'
 import type { MessageRegistry } from '../../protocols/registry.ts'
-import { DATANET_TOPIC, topicName } from '../../protocols/topics.ts'
 import { getBlock, type BlockStore } from '../../storage/blocks.ts'
 import { StorageError } from '../../storage/errors.ts'
 import { CORPORA, importCorpus, type CorpusName } from '../../storage/datanet/corpus.ts'
 import { ingest, planIngest } from '../../storage/datanet/ingest.ts'
-import { canStore, DEFAULT_REPLICATION, holdersFor, type StorageCandidate } from '../../storage/datanet/placement.ts'
+import { canStore, DEFAULT_REPLICATION, placer, type StorageCandidate } from '../../storage/datanet/placement.ts'
 import type { Genesis } from '../../storage/datanet/records.ts'
 import { uniqueShards, type Shard } from '../../storage/datanet/shards.ts'
-import { DatanetStore } from '../../storage/datanet/store.ts'
+import { DatanetStore, UnknownDatanetError, type FollowReason } from '../../storage/datanet/store.ts'
 import type { DatanetView } from '../../storage/datanet/view.ts'
 import { ManifestLog, resolveVersion } from '../../storage/manifest/log.ts'
 import { readFileBytes } from '../../storage/unixfs/index.ts'
@@ -38,18 +31,13 @@ import { ShardSync } from '../../protocols/shard/index.ts'
 import type { Identity } from '../identity/keystore.ts'
 import { UsageError } from '../errors.ts'
 import type { PeerLibp2p } from '../net/peer-libp2p.ts'
+import { HeadsGossip } from './heads-gossip.ts'
 import { Replicator } from './replicator.ts'
 import { ShardFetcher } from './shard-fetcher.ts'
 import { writeShardFiles } from './file-writer.ts'
 
 /** The address has no contribution in that datanet. */
 export class UnknownContributorError extends StorageError {}
-
-/** A heads announcement: who signed it (and answers for it) and the neighbour that relayed it. */
-interface Announcement { heads: CID[], announcer: string, relay: string }
-
-/** Bad content from a peer: the named entry or block failed its checks. */
-const CONTENT_ERRORS = new Set(['MalformedEntryError', 'InvalidEntrySignatureError', 'ForgedContributorError', 'InvalidEntryLinkError', 'BlockHashMismatchError', 'MalformedDagError'])
 
 export interface DatanetServiceOptions {
   helia: Helia
@@ -69,38 +57,59 @@ export interface DatanetServiceOptions {
 
 export interface ShardReplication { cid: string, path: string, size: number, intended: string[], holders: string[] }
 
-/** What the status API reports of the datanets this peer follows. */
-export interface DatanetStats { followed: number, pinnedShards: number, failures: Record<string, number>, penalised: Array<{ peer: string, why: string, at: number }> }
+/** What the status API reports of the datanets this peer follows; ignoredHeads counts announcements of datanets it does not follow. */
+export interface DatanetStats { followed: number, pending: number, pinnedShards: number, ignoredHeads: number, failures: Record<string, number>, penalised: Array<{ peer: string, why: string, at: number }> }
+
+/** What `datanet follow` reports: pending while the genesis could not be fetched yet. */
+export interface FollowResult { id: string, name: string | null, entries: number, pending: boolean, follow: FollowReason[] }
+
+/**
+ * How long a datanet is followed before this peer places its shards: one announce
+ * interval and a margin, so that the other followers have been heard (a peer that
+ * knew of no other follower would place every shard on itself).
+ */
+const SETTLE_MS = 7_000
 
 export class DatanetService {
   readonly store: DatanetStore
   private readonly opts: DatanetServiceOptions
-  private readonly topic: string
   private readonly replication: number
-  /** Datanets being merged, with the announcements that arrived meanwhile (merged next). */
-  private readonly merging = new Map<string, Announcement[]>()
-  private readonly banned = new Map<string, number>()
+  private readonly gossip: HeadsGossip
+  /** When each datanet was opened here (placement waits SETTLE_MS after it, and after start). */
+  private readonly openedAt = new Map<string, number>()
+  private startedAt = 0
   private timer?: NodeJS.Timeout
   private stopped = false
-  private readonly failures: Record<string, number> = {}
-  private readonly penalised: Array<{ peer: string, why: string, at: number }> = []
   private readonly shardSync: ShardSync
   private readonly fetcher: ShardFetcher
   private readonly replicator: Replicator
 
   constructor (opts: DatanetServiceOptions) {
     this.opts = opts
-    this.topic = topicName(opts.network, DATANET_TOPIC)
     this.replication = opts.replication ?? DEFAULT_REPLICATION
-    this.store = new DatanetStore({ dir: join(opts.dataDir, 'datanets'), blockstore: opts.localBlocks })
+    this.store = new DatanetStore({ dir: join(opts.dataDir, 'datanets'), blockstore: opts.localBlocks, self: opts.identity.address })
+    this.gossip = new HeadsGossip({
+      helia: opts.helia,
+      libp2p: opts.libp2p,
+      identity: opts.identity,
+      network: opts.network,
+      registry: opts.registry,
+      inbound: opts.inbound,
+      store: this.store,
+      onMerged: (id, opened) => {
+        if (opened) this.openedAt.set(id, Date.now())
+        void this.replicator.replicate()
+      },
+      log: opts.log
+    })
     this.shardSync = new ShardSync({ host: opts.libp2p, blockstore: opts.localBlocks })
     this.fetcher = new ShardFetcher({
       sync: this.shardSync,
       host: opts.libp2p,
       self: opts.identity.peerId,
       peers: () => this.opts.candidates().map(c => c.peerId),
-      penalise: async (peer, why) => await this.penalise(peer, why),
-      isBanned: (peer) => this.isBanned(peer),
+      penalise: async (peer, why) => await this.gossip.penalise(peer, why),
+      isBanned: (peer) => this.gossip.isBanned(peer),
       log: opts.log
     })
     this.replicator = new Replicator({
@@ -109,17 +118,21 @@ export class DatanetService {
       fetcher: this.fetcher,
       self: opts.identity.peerId,
       replication: this.replication,
-      candidates: opts.candidates,
+      candidates: (datanet) => this.settled(datanet) ? this.candidatesFor(datanet) : undefined,
       log: opts.log
     })
   }
 
   async start (): Promise<void> {
-    await this.store.load()
+    this.startedAt = Date.now()
+    const { evicted } = await this.store.load()
+    if (evicted.length > 0) {
+      // Kept by an older version for no better reason than having heard of them.
+      const unpinned = await this.unpinUnneeded(evicted)
+      this.opts.log('datanets evicted', { count: evicted.length, unpinned })
+    }
     const { libp2p } = this.opts
-    libp2p.services.pubsub.topicValidators.set(this.topic, topicValidator(this.opts.inbound, DATANET_TOPIC, this.topic,
-      (env, from) => this.onHeads(env as Envelope<DatanetHeads>, from)))
-    libp2p.services.pubsub.subscribe(this.topic)
+    this.gossip.start()
     await serveHas(libp2p, async (cid) => await this.opts.helia.pins.isPinned(cid))
     await this.shardSync.start()
     this.timer = setInterval(() => { void this.tick() }, 5_000)
@@ -128,86 +141,85 @@ export class DatanetService {
 
   async stop (): Promise<void> {
     this.stopped = true
+    this.gossip.stop()
     if (this.timer != null) clearInterval(this.timer)
     await this.shardSync.stop()
     await this.replicator.stop()
   }
 
-  // --- gossip -------------------------------------------------------------------
-
-  private announce (log: ManifestLog): void {
-    const body: DatanetHeads = { datanet: log.id, name: (log.genesis.entry.payload as Genesis).name, heads: log.heads.map(String).slice(0, 64), entries: log.size }
-    const bytes = sealEnvelope({ network: this.opts.network, type: DatanetHeadsMessage.type, body, signer: this.opts.identity.signer, registry: this.opts.registry })
-    this.opts.libp2p.services.pubsub.publish(this.topic, bytes).catch((err: Error) => this.opts.log('heads publish failed', { error: err.message }))
+  /** Storage peers that follow the datanet (heard announcing it), this one included: only they pin its shards. */
+  private candidatesFor (datanet: string): StorageCandidate[] {
+    const now = Date.now()
+    const self = this.opts.identity.peerId
+    return this.opts.candidates().filter(c => c.peerId === self || this.gossip.followers.has(datanet, c.peerId, now))
   }
 
-  private onHeads (env: Envelope<DatanetHeads>, from: string): void {
-    const announcer = identityOf(env.signer).peerId
-    if (this.isBanned(announcer)) return
-    const heads = env.body.heads.map(h => CID.parse(h))
-    const log = this.store.has(env.body.datanet) ? this.store.resolve(env.body.datanet) : undefined
-    if (log != null && heads.every(h => log.has(h))) return
-    void this.mergeFrom(env.body.datanet, { heads, announcer, relay: from })
+  /** Whether the other followers of a datanet have had time to be heard since it was opened here (or since start). */
+  private settled (datanet: string): boolean {
+    return Date.now() - Math.max(this.startedAt, this.openedAt.get(datanet) ?? 0) >= SETTLE_MS
   }
 
-  /** One merge per datanet at a time; announcements that arrive meanwhile are merged next, each on its own account. */
-  private async mergeFrom (id: string, first: Announcement): Promise<void> {
-    const queued = this.merging.get(id)
-    if (queued !== undefined) { if (queued.length < 64) queued.push(first); return }
-    const queue: Announcement[] = [first]
-    this.merging.set(id, queue)
-    try {
-      while (queue.length > 0 && !this.stopped) {
-        const next = queue.shift()!
-        if (this.isBanned(next.announcer)) continue
-        try {
-          const added = await this.store.merge(id, next.heads, this.opts.helia.blockstore, { signal: AbortSignal.timeout(60_000) })
-          if (added.length > 0) {
-            this.opts.log('datanet merged', { datanet: id, added: added.length, announcer: next.announcer, relay: next.relay })
-            const log = this.store.resolve(id)
-            // Our side had entries the announcer lacks: tell it (and everyone) where we stand.
-            if (!log.heads.every(h => next.heads.some(n => n.equals(h)))) this.announce(log)
-            void this.replicator.replicate()
-          }
-        } catch (err) {
-          const e = err as Error
-          this.opts.log('datanet merge failed', { datanet: id, announcer: next.announcer, relay: next.relay, error: e.name, message: e.message })
-          this.failures[e.name] = (this.failures[e.name] ?? 0) + 1
-          if (CONTENT_ERRORS.has(e.name)) await this.penalise(next.announcer, e.name)
-        }
-      }
-    } finally {
-      this.merging.delete(id)
-    }
-  }
-
-  private isBanned (peer: string): boolean {
-    return (this.banned.get(peer) ?? 0) > Date.now()
-  }
-
-  /** A peer that announced or served bad entries or blocks: disconnected, its announcements ignored for 10 minutes. */
-  private async penalise (peer: string, why: string): Promise<void> {
-    // Bounded: throwaway keys must not grow the map forever; expired bans go first.
-    if (this.banned.size >= 10_000) for (const [p, until] of this.banned) if (until <= Date.now()) this.banned.delete(p)
-    if (this.banned.size >= 10_000) this.banned.delete(this.banned.keys().next().value!)
-    this.banned.set(peer, Date.now() + 10 * 60_000)
-    this.penalised.push({ peer, why, at: Date.now() })
-    if (this.penalised.length > 50) this.penalised.shift()
-    this.opts.log('peer penalised', { peer, why })
-    await this.opts.libp2p.hangUp(peerIdFromString(peer)).catch(() => {})
+  /** Unpins the shards of these logs that no datanet still followed names; returns how many. */
+  private async unpinUnneeded (gone: ManifestLog[]): Promise<number> {
+    const needed = new Set(this.store.list().flatMap(l => uniqueShards(l).map(s => s.cid.toString())))
+    return await this.replicator.unpin(gone.flatMap(l => uniqueShards(l).map(s => s.cid)).filter(c => !needed.has(c.toString())))
   }
 
   private async tick (): Promise<void> {
     if (this.stopped) return
-    for (const log of this.store.list()) this.announce(log)
+    for (const log of this.store.list()) this.gossip.announce(log)
     await this.replicator.replicate()
   }
 
   // --- actions (the API calls these) ---------------------------------------------
 
+  /**
+   * Follow a datanet by id (or the name of one followed already, to keep it for this
+   * reason too): its genesis is fetched from peers, then it is merged as its heads are
+   * announced. Pending when no peer sent the genesis in time; it opens when heads come.
+   */
+  async follow (target: string, signal?: AbortSignal): Promise<FollowResult> {
+    const id = this.tryResolve(target)?.id ?? target
+    const wasOpen = this.store.has(id)
+    const log = await this.store.follow(id, 'follow', this.opts.helia.blockstore, [], { signal: AbortSignal.any([signal ?? new AbortController().signal, AbortSignal.timeout(30_000)]) })
+    if (log == null) return { id, name: null, entries: 0, pending: true, follow: this.store.reasons(id) }
+    if (!wasOpen) {
+      this.opened(log)
+      await this.catchUp(log.id, 5_000, signal)
+    }
+    return { id: log.id, name: (log.genesis.entry.payload as Genesis).name, entries: log.size, pending: false, follow: this.store.reasons(log.id) }
+  }
+
+  /** Stop following a datanet: its heads file goes, and the shards no other followed datanet names are unpinned. */
+  async unfollow (target: string): Promise<{ id: string, unpinned: number }> {
+    const id = this.store.follows(target) ? target : this.store.resolve(target).id
+    const log = await this.store.unfollow(id)
+    this.gossip.forget(id)
+    this.openedAt.delete(id)
+    const unpinned = log != null ? await this.unpinUnneeded([log]) : 0
+    this.opts.log('datanet unfollowed', { datanet: id, unpinned })
+    return { id, unpinned }
+  }
+
+  /** Waits (at most `ms`) until another follower has been heard and its heads merged, so the caller sees the datanet as it stands. */
+  private async catchUp (id: string, ms: number, signal?: AbortSignal): Promise<void> {
+    const until = Date.now() + ms
+    while (Date.now() < until && signal?.aborted !== true && !this.stopped) {
+      if (this.gossip.followers.heardAny(id) && !this.gossip.mergingNow(id)) return
+      await new Promise(resolve => setTimeout(resolve, 100))
+    }
+  }
+
+  /** A datanet newly open here: its followers hear of this peer at once, and its shards are placed once they have been heard. */
+  private opened (log: ManifestLog): void {
+    this.openedAt.set(log.id, Date.now())
+    this.gossip.announce(log)
+    void this.replicator.replicate()
+  }
+
   async create (fields: { name: string, description: string, license: string }): Promise<DatanetView> {
     const log = await this.store.create(fields, this.opts.identity.signer)
-    this.announce(log)
+    this.gossip.announce(log)
     return await this.store.view(log.id)
   }
 
@@ -218,7 +230,7 @@ export class DatanetService {
     const entries = await this.store.contribute(log.id, batches, license ?? (log.genesis.entry.payload as Genesis).license, this.opts.identity.signer)
     // The contributor's own peer holds what it contributed, whatever placement says.
     await this.replicator.pinLocal(batches.flat().map(f => f.file.cid))
-    this.announce(this.store.resolve(log.id))
+    this.gossip.announce(this.store.resolve(log.id))
     void this.replicator.replicate()
     return { datanet: log.id, entries: entries.map(e => e.cid.toString()), files: planned.length, bytes: planned.reduce((s, f) => s + f.size, 0), version: (await this.store.resolve(log.id).version()).toString() }
   }
@@ -227,7 +239,7 @@ export class DatanetService {
     if (!(CORPORA as readonly string[]).includes(corpus)) throw new UsageError(`unknown corpus "${corpus}"; choose one of: ${CORPORA.join(', ')}`)
     const result = await importCorpus(this.store, this.opts.localBlocks, corpus as CorpusName, this.opts.identity.signer, { limit, onProgress: progress, signal })
     await this.replicator.pinLocal(uniqueShards(result.log).map(s => s.cid))
-    this.announce(result.log)
+    this.gossip.announce(result.log)
     void this.replicator.replicate()
     return { datanet: result.log.id, name: corpus, version: (await result.log.version()).toString(), contributors: result.contributors }
   }
@@ -237,10 +249,11 @@ export class DatanetService {
     const log = this.store.resolve(idOrName)
     const view = await this.store.view(log.id)
     const shards = uniqueShards(log)
-    const candidates = this.opts.candidates()
+    // Where shards are meant to be: among the peers that follow it; where they are: anyone may hold them.
+    const candidates = this.candidatesFor(log.id)
     const self = this.opts.identity.peerId
     const holders = new Map<string, string[]>(shards.map(s => [s.cid.toString(), []]))
-    const peers = candidates.map(c => c.peerId)
+    const peers = this.opts.candidates().map(c => c.peerId)
     await Promise.all(peers.map(async (peer) => {
       let has: boolean[]
       try {
@@ -250,6 +263,7 @@ export class DatanetService {
       } catch { return } // unreachable peers hold nothing we can count on
       has.forEach((h, i) => { if (h) holders.get(shards[i].cid.toString())!.push(peer) })
     }))
+    const intended = placer(candidates, this.replication)
     return {
       ...view,
       version: (await log.version()).toString(),
@@ -257,7 +271,7 @@ export class DatanetService {
         // With fewer storage peers than R, every one of them is the most there can be.
         target: Math.min(this.replication, candidates.filter(canStore).length),
         wanted: this.replication,
-        shards: shards.map(s => ({ cid: s.cid.toString(), path: s.path, size: s.size, intended: holdersFor(s.cid.toString(), candidates, this.replication), holders: holders.get(s.cid.toString())!.sort() }))
+        shards: shards.map(s => ({ cid: s.cid.toString(), path: s.path, size: s.size, intended: intended(s.cid.toString()), holders: holders.get(s.cid.toString())!.sort() }))
       }
     }
   }
@@ -265,14 +279,14 @@ export class DatanetService {
   /** Records that a job trained `model` on a version of the datanet, and announces it. */
   async recordCycle (id: string, cycle: { version: CID, model: string, adapter?: CID, credits: Array<{ contribution: CID, weight: number }> }): Promise<string> {
     const entry = await this.store.recordCycle(id, cycle, this.opts.identity.signer)
-    this.announce(this.store.resolve(id))
+    this.gossip.announce(this.store.resolve(id))
     return entry.cid.toString()
   }
 
   /** Records Proof of Attribution's credits for a training cycle, and announces them. */
   async recordAttribution (id: string, record: { cycle: CID, method: string, credits: Array<{ contribution: CID, weight: number, influence: number }>, job?: string, result?: CID }): Promise<string> {
     const entry = await this.store.recordAttribution(id, record, this.opts.identity.signer)
-    this.announce(this.store.resolve(id))
+    this.gossip.announce(this.store.resolve(id))
     return entry.cid.toString()
   }
 
@@ -281,9 +295,9 @@ export class DatanetService {
     await this.replicator.pinLocal(cids)
   }
 
-  /** Counters for the status API: failed merges by error, peers penalised. */
+  /** Counters for the status API: datanets followed, shards pinned, heads ignored, failed merges by error, peers penalised. */
   stats (): DatanetStats {
-    return { followed: this.store.list().length, pinnedShards: this.replicator.pinnedCount, failures: { ...this.failures }, penalised: [...this.penalised] }
+    return { followed: this.store.list().length, pending: this.store.pending().length, pinnedShards: this.replicator.pinnedCount, ...this.gossip.stats() }
   }
 
   /** One contributor's record in a datanet: contributions, files, and credit per training cycle. */
@@ -295,7 +309,7 @@ export class DatanetService {
   }
 
   list (): unknown[] {
-    return this.store.list().map(l => ({ id: l.id, name: (l.genesis.entry.payload as Genesis).name, entries: l.size, heads: l.heads.map(String) }))
+    return this.store.list().map(l => ({ id: l.id, name: (l.genesis.entry.payload as Genesis).name, entries: l.size, heads: l.heads.map(String), follow: this.store.reasons(l.id) }))
   }
 
   /**
@@ -309,9 +323,11 @@ export class DatanetService {
       let cid: CID
       try { cid = CID.parse(target) } catch { throw new UsageError(`"${target}" is neither a datanet here nor a CID`) }
       if (cid.code !== 0x71) return await this.writeFiles(root, undefined, [{ cid, path: cid.toString(), size: 0 }], progress, signal)
-      // dag-cbor: a datanet id or version from elsewhere
-      await this.store.merge(target, [cid], this.opts.helia.blockstore, { signal: AbortSignal.any([signal, AbortSignal.timeout(60_000)]) })
-      log = this.store.resolve(target)
+      // dag-cbor: a datanet id from elsewhere, which this peer now follows (its user asked for it)
+      const followed = await this.store.follow(target, 'follow', this.opts.helia.blockstore, [cid], { signal: AbortSignal.any([signal, AbortSignal.timeout(60_000)]) })
+      if (followed == null) throw new UnknownDatanetError(`datanet ${target} could not be fetched from the swarm in time; this peer follows it and merges it once its heads are announced`, { id: target })
+      this.opened(followed)
+      log = followed
     }
     return await this.writeFiles(root, log.id, uniqueShards(log), progress, signal)
   }
@@ -327,12 +343,23 @@ export class DatanetService {
    */
   async atVersion (spec: string, signal?: AbortSignal): Promise<{ id: string, name: string, version: string, log: ManifestLog }> {
     const at = spec.lastIndexOf('@')
-    const current = this.store.resolve(at < 0 ? spec : spec.slice(0, at))
-    const name = (current.genesis.entry.payload as Genesis).name
-    if (at < 0) return { id: current.id, name, version: (await current.version()).toString(), log: current }
-    let version: CID
-    try { version = CID.parse(spec.slice(at + 1)) } catch { throw new UsageError(`"${spec.slice(at + 1)}" is not a version CID`) }
+    const base = at < 0 ? spec : spec.slice(0, at)
+    let version: CID | undefined
+    if (at >= 0) {
+      try { version = CID.parse(spec.slice(at + 1)) } catch { throw new UsageError(`"${spec.slice(at + 1)}" is not a version CID`) }
+    }
     const opts = { signal: AbortSignal.any([signal ?? new AbortController().signal, AbortSignal.timeout(60_000)]) }
+    let current = this.tryResolve(base)
+    if (current == null && version !== undefined) {
+      // A job this peer takes part in (or its user's train/attribute run) names a version of a datanet not followed yet: follow it.
+      const followed = await this.store.followVersion(base, version, 'job', this.opts.helia.blockstore, opts)
+      if (followed == null) throw new UnknownDatanetError(`the datanet of version ${version.toString()} could not be fetched from the swarm in time`, { spec })
+      this.opened(followed)
+      current = followed
+    }
+    current ??= this.store.resolve(base)
+    const name = (current.genesis.entry.payload as Genesis).name
+    if (version === undefined) return { id: current.id, name, version: (await current.version()).toString(), log: current }
     const heads = await resolveVersion(this.opts.helia.blockstore, version, opts)
     const log = await ManifestLog.open(this.opts.localBlocks, current.id, heads, { ...opts, source: this.opts.helia.blockstore })
     return { id: current.id, name, version: version.toString(), log }
@@ -380,9 +407,9 @@ export class DatanetService {
     return out
   }
 
-  /** The datanet by id or name, or undefined when this peer does not follow it. */
+  /** The datanet by id or name, or undefined when this peer does not follow it (a name several share still throws). */
   private tryResolve (idOrName: string): ManifestLog | undefined {
-    try { return this.store.resolve(idOrName) } catch (err) { if (err instanceof StorageError) return undefined; throw err }
+    try { return this.store.resolve(idOrName) } catch (err) { if (err instanceof UnknownDatanetError) return undefined; throw err }
   }
 }
 

@@ -1,11 +1,12 @@
 // Keeps this peer holding the shards placement gives it: each pass finds the shards
-// of every followed datanet that weighted rendezvous hashing assigns here and that are
-// not pinned yet, pulls them in bulk from holders (shard sync), and falls back to
-// bitswap for any no holder would send. Runs again on every tick, so when a holder's
-// advert expires the next peer in line picks its shards up.
+// of every followed datanet that weighted rendezvous hashing (over the storage peers
+// that follow that datanet) assigns here and that are not pinned yet, pulls them in
+// bulk from holders (shard sync), and falls back to bitswap for any no holder would
+// send. Runs again on every tick, so when a holder's advert expires the next peer in
+// line picks its shards up. Shards of datanets no longer followed are unpinned.
 import type { Helia } from '@helia/interface'
 import type { CID } from 'multiformats/cid'
-import { holdersFor, type StorageCandidate } from '../../storage/datanet/placement.ts'
+import { placer, type StorageCandidate } from '../../storage/datanet/placement.ts'
 import { uniqueShards } from '../../storage/datanet/shards.ts'
 import type { DatanetStore } from '../../storage/datanet/store.ts'
 import type { ShardFetcher } from './shard-fetcher.ts'
@@ -16,7 +17,8 @@ export interface ReplicatorOptions {
   fetcher: ShardFetcher
   self: string
   replication: number
-  candidates: () => StorageCandidate[]
+  /** Storage peers that follow the datanet, this one included; undefined while they may not all have been heard yet. */
+  candidates: (datanet: string) => StorageCandidate[] | undefined
   log: (msg: string, fields?: Record<string, unknown>) => void
 }
 
@@ -44,16 +46,19 @@ export class Replicator {
     if (this.replicating != null) return await this.replicating
     this.replicating = (async () => {
       const self = this.opts.self
-      const candidates = this.opts.candidates()
-      const todo: CID[] = []
+      const wanted = new Map<string, CID>()
       for (const log of this.opts.store.list()) {
+        const candidates = this.opts.candidates(log.id)
+        if (candidates === undefined) continue
+        const holdersFor = placer(candidates, this.opts.replication)
         for (const s of uniqueShards(log)) {
           const key = s.cid.toString()
-          if (this.pinned.has(key) || this.pinning.has(key)) continue
+          if (wanted.has(key) || this.pinned.has(key) || this.pinning.has(key)) continue
           if (await this.opts.helia.pins.isPinned(s.cid)) { this.pinned.add(key); continue }
-          if (holdersFor(key, candidates, this.opts.replication).includes(self)) todo.push(s.cid)
+          if (holdersFor(key).includes(self)) wanted.set(key, s.cid)
         }
       }
+      const todo = [...wanted.values()]
       // Bulk transfer from holders first; bitswap for anything no holder would send.
       for (let i = 0; i < todo.length && !this.stopped; i += 2_048) {
         const batch = todo.slice(i, i + 2_048)
@@ -88,6 +93,20 @@ export class Replicator {
     } finally {
       this.pinning.delete(key)
     }
+  }
+
+  /** Unpins these shards (their datanets are no longer followed); returns how many were pinned. */
+  async unpin (cids: CID[]): Promise<number> {
+    let n = 0
+    for (const cid of cids) {
+      const key = cid.toString()
+      if (this.pinning.has(key)) continue // a pass is pinning it for a datanet still followed
+      this.pinned.delete(key)
+      if (!(await this.opts.helia.pins.isPinned(cid))) continue
+      for await (const _ of this.opts.helia.pins.rm(cid)) { /* drain: pins.rm is lazy */ }
+      n++
+    }
+    return n
   }
 
   /** Pin DAGs whose blocks are all here already (offline: never waits on the network). */

@@ -178,9 +178,10 @@ export class Flywheel {
     const contributorName = new Map<string, string>()
     for (const d of imported) for (const c of d.contributors) contributorName.set(c.address.toLowerCase(), `${d.corpus}: ${c.id}`)
 
-    // 3. Every peer follows both datanets; their shards reach the replication target.
+    // 3. Every peer follows both datanets (a peer follows only what it is told to); their shards reach the replication target.
     await this.stage('replication', async () => {
       for (const d of imported) {
+        for (const [i] of devnet.peers.entries()) if (i !== d.peer) await this.post(i, '/datanets/follow', { target: d.datanet })
         const entries = (await this.get<any[]>(d.peer, '/datanets')).find(x => x.id === d.datanet).entries
         await until(`every peer to follow ${d.corpus}`, async () => {
           const lists = await Promise.all(devnet.peers.map(async (_, i) => await this.get<any[]>(i, '/datanets')))

@@ -3,6 +3,7 @@
 // knows of it), the task market (injected with the behaviour the node plays), the
 // watches the dashboard reads, and their API routes. Started only with a deployment.
 import { REWARDS_PROTOCOL } from '../../protocols/rewards/rewards.ts'
+import { ROLE } from '../../settlement/chain/client.ts'
 import type { Inbound } from '../../protocols/inbound.ts'
 import type { MessageRegistry } from '../../protocols/registry.ts'
 import type { Route } from '../api/server.ts'
@@ -49,6 +50,8 @@ export interface ChainServices {
   jobWatch: JobWatch
   chainWatch: ChainWatch
   routes: Route[]
+  /** Whether an address holds at least the registry's minimum stake for some role: shard placement ranks such peers first. */
+  isStaked: (address: string) => Promise<boolean>
 }
 
 export async function startChainServices (o: ChainServicesOptions): Promise<ChainServices> {
@@ -69,6 +72,7 @@ export async function startChainServices (o: ChainServicesOptions): Promise<Chai
         entitled: await creditEntitlement(l.ordered(), chainReleaseLookup(() => settlement.chain))
       }))),
       attribution: async (id) => await market?.attributionCredit(id).catch(() => undefined),
+      follow: async (ref) => { await datanets.atVersion(ref) },
       log: o.log
     }),
     log: o.log
@@ -86,7 +90,7 @@ export async function startChainServices (o: ChainServicesOptions): Promise<Chai
     models,
     threads: o.threads,
     cycles: async (datanet) => (await datanets.show(datanet.split('@')[0])).cycles,
-    datanets: { view: async (d) => await datanets.store.view(d), nearDuplicateFiles: async (log) => await datanets.nearDuplicateFiles(log), recordAttribution: async (d, r) => await datanets.recordAttribution(d, r) },
+    datanets: { view: async (d) => await datanets.store.view(d), follow: async (d, v) => { await datanets.atVersion(`${d}@${v}`) }, nearDuplicateFiles: async (log) => await datanets.nearDuplicateFiles(log), recordAttribution: async (d, r) => await datanets.recordAttribution(d, r) },
     dataDir: o.dataDir,
     behaviour: behaviourOf(o.cheat),
     forcedErrorRate: o.forcedErrorRate,
@@ -102,6 +106,13 @@ export async function startChainServices (o: ChainServicesOptions): Promise<Chai
     market,
     jobWatch,
     chainWatch,
+    isStaked: async (address) => {
+      for (const role of Object.values(ROLE)) {
+        const [have, min] = await Promise.all([settlement.chain.stakeOf(address, role), settlement.chain.read<bigint>('registry', 'minStake', [role])])
+        if (have > 0n && have >= min) return true
+      }
+      return false
+    },
     routes: [...settlementRoutes(settlement, new Governance(() => settlement.chain, o.dataDir)), ...marketRoutes(market)]
   }
 }

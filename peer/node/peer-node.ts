@@ -27,6 +27,7 @@ import { AGENT } from '../version.ts'
 import type { StatusReport } from '../api/status-report.ts'
 import { AdvertBook, type AdvertRecord } from '../adverts/advert-book.ts'
 import { Advertiser } from '../adverts/advertiser.ts'
+import { StakeBook } from '../adverts/stake-book.ts'
 import { InboundStats } from '../api/inbound-stats.ts'
 import { createPeerStack, type PeerLibp2p } from '../net/libp2p.ts'
 import { installChaos } from '../net/chaos.ts'
@@ -123,6 +124,8 @@ export class PeerNode {
   private market?: MarketService
   private jobWatch?: JobWatch
   private chainWatch?: ChainWatch
+  /** Which advertised peers have stake on chain (with a chain only): placement ranks them first. */
+  private stakes?: StakeBook
   private timer?: NodeJS.Timeout
   private startedAt = 0
   private lastAdvert: CapacityAdvert | null = null
@@ -250,6 +253,8 @@ export class PeerNode {
       this.market = c.market
       this.jobWatch = c.jobWatch
       this.chainWatch = c.chainWatch
+      this.stakes = new StakeBook({ isStaked: c.isStaked })
+      void this.refreshStakes()
       chainRoutes.push(...c.routes)
     }
 
@@ -286,14 +291,21 @@ export class PeerNode {
     void this.dialer.reconnect()
   }
 
-  /** Peers that can hold shards: every live advert, this peer's own included. */
+  /** Peers that can hold shards: every live advert, this peer's own included, with whether each has stake on chain. */
   private storageCandidates (): StorageCandidate[] {
     const now = Date.now()
-    const out = this.book.list().filter(r => r.expiresAt > now).map(r => ({ peerId: r.peerId, freeBytes: r.advert.disk.freeBytes }))
+    const staked = (address: string): boolean => this.stakes?.isStaked(address) ?? false
+    const out = this.book.list().filter(r => r.expiresAt > now).map(r => ({ peerId: r.peerId, freeBytes: r.advert.disk.freeBytes, staked: staked(r.address) }))
     if (this.lastAdvert != null && !out.some(c => c.peerId === this.identity.peerId)) {
-      out.push({ peerId: this.identity.peerId, freeBytes: this.lastAdvert.disk.freeBytes })
+      out.push({ peerId: this.identity.peerId, freeBytes: this.lastAdvert.disk.freeBytes, staked: staked(this.identity.address) })
     }
     return out
+  }
+
+  /** Stakes of the advertised peers and this one, read again when stale (a failed read counts as none). */
+  private async refreshStakes (): Promise<void> {
+    const now = Date.now()
+    await this.stakes?.refresh([this.identity.address, ...this.book.list().filter(r => r.expiresAt > now).map(r => r.address)]).catch(() => {})
   }
 
   /** Listen addresses with the ports actually bound, so a restart gets the same ones. */
@@ -335,6 +347,7 @@ export class PeerNode {
   private async tick (): Promise<void> {
     if (this.stopping != null) return
     this.book.expire(Date.now())
+    void this.refreshStakes()
     await this.publishAdvert()
     if (this.node.getConnections().length === 0) await this.dialer?.reconnect()
   }

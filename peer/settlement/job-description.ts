@@ -17,6 +17,8 @@ export interface JobCreditDeps {
   job: (jobId: string) => Promise<{ announce: JobAnnounce, result?: JobResult } | undefined>
   /** Every datanet this peer follows, as its manifest says now. */
   views: () => Promise<DatanetView[]>
+  /** Follow the datanet of a version (`D@VERSION`) a job names, if not followed yet: its contributors are paid by this peer's copy of its credit map. */
+  follow?: (ref: string) => Promise<void>
   /** An attribution job's own verified weights, one credit line per contribution (peer/market/kinds/attribute.ts). */
   attribution?: (jobId: string) => Promise<{ lines: CreditLine[], datanet: string } | undefined>
   log?: (msg: string, fields?: Record<string, unknown>) => void
@@ -49,6 +51,10 @@ export async function describeJob (jobId: string, deps: JobCreditDeps): Promise<
   if (state === undefined) return undefined
   const a = state.announce
   const kind: JobKind = a.kind === 'infer' ? 'infer' : a.kind === 'attribute' ? 'attribute' : 'train'
+  // A peer follows only the datanets it chose; the jobs it settles name theirs.
+  const named = a.kind === 'attribute' ? (a.spec.datanet !== undefined && a.spec.version !== undefined ? `${a.spec.datanet}@${a.spec.version}` : undefined)
+    : a.kind === 'train' && typeof a.spec.params.datanet === 'string' ? a.spec.params.datanet : undefined
+  if (named?.includes('@') === true) await deps.follow?.(named).catch((err: Error) => deps.log?.('could not follow the job\'s datanet', { job: jobId, datanet: named, error: err.name }))
   const views = await deps.views()
   if (a.kind === 'attribute') {
     const measured = await deps.attribution?.(jobId)

@@ -1,8 +1,14 @@
 // Which peers hold a shard: weighted rendezvous (highest-random-weight) hashing over
 // the peers that advertise storage. Every peer computes the same answer from the same
-// adverts, without coordination; when a peer leaves, only the shards it held move,
-// each to the next peer in that shard's own ranking. Weight grows with free disk, so
-// bigger stores hold proportionally more.
+// adverts (and stakes), without coordination; when a peer leaves, only the shards it
+// held move (while the median claim below stays), each to the next peer in that
+// shard's own ranking. Weight grows with free disk, so bigger stores hold more.
+//
+// What counts (adverts are signed by keys that cost nothing, and their free disk is not
+// checked): a claim weighs at most the median claim among the candidates, so a key
+// claiming 2^53 bytes weighs no more than a typical peer, and sybils in a minority take
+// about their share by number, not every shard. Peers with stake on chain rank before
+// all others: while R staked peers can hold a shard, keys without stake get none of it.
 import { keccak_256 } from '@noble/hashes/sha3.js'
 
 export const DEFAULT_REPLICATION = 3
@@ -11,7 +17,10 @@ export const MIN_FREE_BYTES = 64 * 1024 * 1024
 
 export interface StorageCandidate {
   peerId: string
+  /** Free disk the peer's advert claims (unchecked). */
   freeBytes: number
+  /** It has stake on chain: a cost behind its key. */
+  staked?: boolean
 }
 
 const encoder = new TextEncoder()
@@ -24,23 +33,32 @@ function unitHash (shard: string, peerId: string): number {
   return (hi * 2 ** 21 + lo + 0.5) / 2 ** 53
 }
 
-/** Score of a peer for a shard: -w / ln(u) is the weighted rendezvous rule. */
-function score (shard: string, c: StorageCandidate): number {
-  const weight = Math.max(1, c.freeBytes / 2 ** 30)
-  return -weight / Math.log(unitHash(shard, c.peerId))
-}
-
 /** Whether a peer has room to take shards at all. */
 export function canStore (c: StorageCandidate): boolean {
   return c.freeBytes >= MIN_FREE_BYTES
 }
 
-/** The `r` peers that should hold `shard`, best first. */
-export function holdersFor (shard: string, candidates: StorageCandidate[], r = DEFAULT_REPLICATION): string[] {
-  return candidates
-    .filter(canStore)
-    .map(c => ({ peerId: c.peerId, s: score(shard, c) }))
-    .sort((a, b) => b.s - a.s || (a.peerId < b.peerId ? -1 : 1))
+/** The lower median of the claims: a minority of keys, however much they claim, cannot raise it. */
+function medianClaim (claims: number[]): number {
+  const sorted = [...claims].sort((a, b) => a - b)
+  return sorted[Math.floor((sorted.length - 1) / 2)]
+}
+
+/** Ranks the candidates for shards: the same candidates rank every shard alike on every machine. */
+export function placer (candidates: StorageCandidate[], r = DEFAULT_REPLICATION): (shard: string) => string[] {
+  const able = candidates.filter(canStore)
+  if (able.length === 0) return () => []
+  const cap = medianClaim(able.map(c => c.freeBytes))
+  const ranked = able.map(c => ({ peerId: c.peerId, staked: c.staked === true, weight: Math.max(1, Math.min(c.freeBytes, cap) / 2 ** 30) }))
+  return (shard) => ranked
+    // -w / ln(u) is the weighted rendezvous rule
+    .map(c => ({ peerId: c.peerId, staked: c.staked, s: -c.weight / Math.log(unitHash(shard, c.peerId)) }))
+    .sort((a, b) => Number(b.staked) - Number(a.staked) || b.s - a.s || (a.peerId < b.peerId ? -1 : 1))
     .slice(0, r)
     .map(x => x.peerId)
+}
+
+/** The `r` peers that should hold `shard`, best first. */
+export function holdersFor (shard: string, candidates: StorageCandidate[], r = DEFAULT_REPLICATION): string[] {
+  return placer(candidates, r)(shard)
 }

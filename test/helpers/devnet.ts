@@ -1,7 +1,7 @@
 // A devnet for one mocha `describe`: real peer processes (and with `useMarketDevnet`
 // an anvil chain with the contracts), started in a before() hook and stopped, its
 // folder removed, in an after() hook. Optionally prepared in the same before(): peer 0
-// imports a corpus as a datanet, the listed peers follow it and add model files, and
+// imports a corpus as a datanet, the listed peers follow it (`datanet follow`) and add model files, and
 // peers stake. The handle drives the peers through the CLI as a user would.
 //
 //   describe('...', function () {
@@ -36,7 +36,7 @@ export interface DevnetFixtureOptions extends Omit<DevnetOptions, 'dir'> {
   name: string
   /** Kill an `openledger` command that runs longer (default 300 s). */
   cliTimeoutMs?: number
-  /** Peer 0 runs `datanet import CORPUS --limit LIMIT`; then each follower waits until it follows the datanet (and adds `models` listing it). */
+  /** Peer 0 runs `datanet import CORPUS --limit LIMIT`; then each follower runs `datanet follow` and waits until it has the datanet (and adds `models` listing it). */
   import?: { corpus: string, limit: number, followers?: number[] }
   /** `model add FILE` on each of `peers` (after they follow the imported datanet). */
   models?: Array<{ file: string, peers: number[] }>
@@ -55,7 +55,7 @@ export interface DevnetFixture {
   /** What `datanet import` printed, with the `import` option. */
   readonly imported: any
   cli: DevnetCli
-  /** Waits until `peer` lists the datanet `id` (60 s). */
+  /** `datanet follow ID` on `peer` (a peer follows only datanets it chose), then waits until it lists it (60 s). */
   follow: (peer: number, id: string) => Promise<void>
   /** Polls `openledger ARGS` on `peer` until `until` holds for its output, and returns that output; a timeout names the last output seen. */
   waitForCli: (peer: number, args: string[], what: string, until: (out: any) => boolean, timeoutMs?: number, everyMs?: number) => Promise<any>
@@ -104,6 +104,8 @@ export function useDevnet (opts: DevnetFixtureOptions): DevnetFixture {
     get imported () { return imported },
     cli,
     follow: async (peer, id) => {
+      const list = (await cli(peer, ['datanet', 'list'])).datanets
+      if (!list.some((d: any) => d.id === id)) await cli(peer, ['datanet', 'follow', id])
       await waitFor(`peer ${peer} to follow the datanet`, async (saw) => {
         const list = (await cli(peer, ['datanet', 'list'])).datanets
         saw(list.map((d: any) => d.id))

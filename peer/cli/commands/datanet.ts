@@ -1,4 +1,4 @@
-// openledger datanet create|contribute|show|list|get|import — all through the running
+// openledger datanet create|contribute|show|list|get|import|follow|unfollow — all through the running
 // peer's local API, so the peer that stores the data also signs and announces it.
 import { resolve } from 'node:path'
 import type { Command } from 'commander'
@@ -97,6 +97,23 @@ export function datanetCommand (program: Command): void {
         console.log(`\n${opts.shards === true ? 'shards' : 'under-replicated shards'}:`)
         console.log(table([['cid', 'path', 'size', 'holders'], ...listed.map(s => [s.cid, short(s.path, 40), formatBytes(s.size), s.holders.map(h => '…' + h.slice(-6)).join(' ') || '-'])]))
       }
+    })
+
+  common(datanet.command('follow <id>'))
+    .description('follow a datanet by id: fetch it from the swarm, merge its updates and hold the shards placement gives this peer (a peer follows only datanets it created, contributed to, fetched, was told to follow, or that a job it takes part in names)')
+    .action(async (id: string, opts: Common) => {
+      const r = await apiPost<any>(await endpoint(opts), '/datanets/follow', { target: id })
+      if (opts.json === true) printJson(r)
+      else if (r.pending === true) console.log(`following ${r.id}; no peer sent it yet: it is merged once its heads are announced`)
+      else console.log(`following ${r.name} ${r.id} (${r.entries} entries)`)
+    })
+
+  common(datanet.command('unfollow <datanet>'))
+    .description('stop following a datanet (id or name): its heads are dropped and the shards no other followed datanet names are unpinned')
+    .action(async (target: string, opts: Common) => {
+      const r = await apiPost<any>(await endpoint(opts), '/datanets/unfollow', { target })
+      if (opts.json === true) printJson(r)
+      else console.log(`no longer following ${r.id}; ${r.unpinned} shards unpinned`)
     })
 
   common(datanet.command('get <target>'))

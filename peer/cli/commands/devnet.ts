@@ -85,17 +85,23 @@ export function devnetCommand (program: Command): void {
     })
 }
 
-/** Import a corpus datanet on peer 0; one already there (a restarted devnet) is kept. */
+/** Import a corpus datanet on peer 0, and have every other peer follow it; one already there (a restarted devnet) is kept. */
 async function importOnFirstPeer (devnet: Devnet, corpus: string, log: (m: string) => void): Promise<void> {
-  const { apiPost, endpointOf, ApiError } = await import('../api-client.ts')
+  const { apiGet, apiPost, endpointOf, ApiError } = await import('../api-client.ts')
   log(`importing ${corpus} on peer 0 …`)
+  let id: string
   try {
     const r = await apiPost<any>(await endpointOf(devnet.peers[0].dataDir), '/datanets/import', { corpus })
-    log(`datanet ${corpus}: ${r.contributors.length} contributors, ${r.contributors.reduce((s: number, c: any) => s + c.files, 0)} files, id ${r.datanet}`)
+    id = r.datanet
+    log(`datanet ${corpus}: ${r.contributors.length} contributors, ${r.contributors.reduce((s: number, c: any) => s + c.files, 0)} files, id ${id}`)
   } catch (err) {
-    if (err instanceof ApiError && err.remoteName === 'AlreadyImportedError') log(`datanet ${corpus} is already there`)
-    else throw err
+    if (!(err instanceof ApiError) || err.remoteName !== 'AlreadyImportedError') throw err
+    log(`datanet ${corpus} is already there`)
+    id = (await apiGet<any>(await endpointOf(devnet.peers[0].dataDir), `/datanets/${encodeURIComponent(corpus)}`)).id
   }
+  // A peer follows only datanets it chose: on the devnet, every peer is told to follow this one.
+  for (const p of devnet.peers.slice(1)) await apiPost<any>(await endpointOf(p.dataDir), '/datanets/follow', { target: id })
+  log(`datanet ${corpus} followed by every peer`)
 }
 
 /** Wait until every peer holds adverts from all the others; print the result. */

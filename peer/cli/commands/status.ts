@@ -20,7 +20,8 @@ export function formatStatus (s: StatusReport): string {
     `connections ${s.connections.length}   gossip peers ${s.gossipPeers}   adverts seen ${s.advertsSeen}`,
     `inbound  accepted ${s.inbound.accepted}  rejected ${s.inbound.rejected}  ignored ${s.inbound.ignored}` +
       (Object.keys(s.inbound.byError).length > 0 ? `  (${Object.entries(s.inbound.byError).map(([k, v]) => `${k} ${v}`).join(', ')})` : ''),
-    `datanets ${s.datanets.followed} followed   ${s.datanets.pinnedShards} shards pinned` +
+    `datanets ${s.datanets.followed} followed` + (s.datanets.pending > 0 ? ` (${s.datanets.pending} pending)` : '') + `   ${s.datanets.pinnedShards} shards pinned` +
+      (s.datanets.ignoredHeads > 0 ? `   ${s.datanets.ignoredHeads} announcements of datanets not followed ignored` : '') +
       (s.datanets.penalised.length > 0 ? `   ${s.datanets.penalised.length} peers penalised` : '')
   ]
   const others = s.adverts.filter(a => a.peerId !== s.peerId)

@@ -43,6 +43,8 @@ import type { AttributeSubmit } from './requests.ts'
 /** The datanet side: this peer's view of a datanet, and recording an attribution in its credit map. */
 export interface AttributionDatanets {
   view: (datanet: string) => Promise<DatanetView>
+  /** Follow the datanet of a version a job names, if not followed yet (a peer follows only datanets it chose; a job it takes part in is one). */
+  follow: (datanet: string, version: string) => Promise<void>
   /** A version's near-duplicate files, sketches fetched where missing (DatanetService.nearDuplicateFiles). */
   nearDuplicateFiles: (log: ManifestLog) => Promise<string[]>
   recordAttribution: (datanet: string, record: { cycle: CID, method: string, credits: Array<{ contribution: CID, weight: number, influence: number }>, job?: string, result?: CID }) => Promise<string>
@@ -94,6 +96,9 @@ export class AttributeKind implements JobKind<AttributeSubmit> {
     if (released === undefined || released.resultHash !== keccakText(adapter)) throw new UsageError('the training job\'s escrow was not released for that adapter: only verified adapters are attributed', { trainJob: training.job, adapter })
     const meta = adapterMetaOf(await this.opts.models.adapterBytes(adapter, AbortSignal.timeout(120_000)))
     if (meta.datanet === undefined) throw new UsageError('the adapter names no datanet version', { adapter })
+    // The requester records the verified attribution in the datanet's credit map: it follows the datanet from now on.
+    if (this.opts.datanets === undefined) throw new UsageError('this peer keeps no datanets, so it cannot record an attribution')
+    await this.opts.datanets.follow(meta.datanet.id, meta.datanet.version)
     const p = training.announce.spec.params
     const m = meta.metrics as { trainExamples?: number, trainTokens?: number } | undefined
     const seq = (meta.hyper as { seq?: number }).seq ?? 64
@@ -200,6 +205,8 @@ export class AttributeKind implements JobKind<AttributeSubmit> {
     const marker = join(this.ctx.dir, `${state.job}.attribution.json`)
     if (await readJsonIfExists(marker) !== undefined) return
     try {
+      const { datanet, version } = state.announce.spec
+      if (datanet !== undefined && version !== undefined) await datanets.follow(datanet, version)
       const file = await this.resultFile(state.result.result)
       // The training-cycle entry as this peer's manifest has it, not as the worker said.
       const cycle = (await datanets.view(file.datanet)).cycles.find(c => c.adapter === file.adapter)?.cid
