@@ -16,3 +16,6 @@ export class IllegalTransitionError extends MarketError {}
 
 /** Receipt bytes that do not hash to the CID the job's result names (./receipts.ts). */
 export class ReceiptMismatchError extends MarketError {}
+
+/** A challenger's beacon that is not its signature over the receipt: its sample, and so its claim, cannot be reproduced (./referee.ts). */
+export class BeaconMismatchError extends MarketError {}

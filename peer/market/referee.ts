@@ -11,12 +11,13 @@ import type { TrainingReceipt } from '../../compute/verify/sample.ts'
 import { checkReceipt } from '../../compute/verify/training.ts'
 import { NotADisputeError } from '../../protocols/dispute/dispute.ts'
 import { DisputeQueryMessage, JobRulingMessage, type DisputeQuery, type JobRuling, type JobVerdict } from '../../protocols/messages/index.ts'
-import { classifyFault, jobVerdict, type Fault } from '../../settlement/policy/index.ts'
+import { classifyFault, jobVerdict, type WorkerFault } from '../../settlement/policy/index.ts'
 import { HONEST } from './adversaries/behaviour.ts'
 import { beaconHolds, findingsOf, runCheck } from './check-run.ts'
 import { sleep } from './context.ts'
 import type { ModelFactory } from '../models/model-factory.ts'
 import type { MarketContext } from './context.ts'
+import { BeaconMismatchError } from './errors.ts'
 import { playDispute, type DisputeAsk, type Party } from './disputes.ts'
 import type { ForcedErrors } from './forced-reveals.ts'
 import { trainRequestOf } from './job-spec.ts'
@@ -43,19 +44,6 @@ export async function disputedStart (ctx: MarketContext, state: JobState, receip
   } catch (err) {
     if (err instanceof CheckpointRefusedError) throw new NotADisputeError('the checkpoint is not the receipt\'s', { job: state.job, step })
     throw err
-  }
-}
-
-/** The worker faults a ruling can prove. */
-type WorkerFault = Extract<Fault, 'wrong-result' | 'skipped-steps' | 'stale-result' | 'copied-result'>
-
-/** A challenger's beacon that is not its signature over the receipt: its sample, and so its claim, cannot be reproduced. */
-export class BeaconMismatchError extends Error {
-  readonly details: Record<string, unknown>
-  constructor (message: string, details: Record<string, unknown> = {}) {
-    super(message)
-    this.name = 'BeaconMismatchError'
-    this.details = details
   }
 }
 

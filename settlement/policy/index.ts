@@ -32,7 +32,7 @@ export {
 } from './slashing.ts'
 export {
   jobVerdict, classifyFault,
-  type CheckFindings, type VerdictInput, type VerifierVerdict, type RefereeFinding, type VerdictSlash, type JobVerdict
+  type CheckFindings, type VerdictInput, type VerifierVerdict, type RefereeFinding, type VerdictSlash, type JobVerdict, type WorkerFault
 } from './verdict.ts'
 export {
   releaseDecision,

@@ -33,8 +33,11 @@ export interface VerdictInput {
    */
   refuted?: readonly string[]
   /** The worker fault the referee proved; default 'wrong-result'. */
-  fault?: Extract<Fault, 'wrong-result' | 'skipped-steps' | 'stale-result' | 'copied-result'>
+  fault?: WorkerFault
 }
+
+/** The faults a worker can be proven to have made (a verifier's faults are its own). */
+export type WorkerFault = Extract<Fault, 'wrong-result' | 'skipped-steps' | 'stale-result' | 'copied-result'>
 
 export interface VerdictSlash {
   peer: string
