@@ -57,7 +57,7 @@ describe('credit entitlement from the chain\'s releases', () => {
     const trainersOwn = await store.recordAttribution(log.id, record, worker)
     const strangerOnOwnCycle = await store.recordAttribution(log.id, { ...record, cycle: strangerCycle.cid }, stranger)
 
-    const releases: ReleasedJob[] = [
+    const releases: Array<ReleasedJob & { requester: string }> = [
       { job: TRAIN_JOB, worker: worker.address, resultHash: keccakText(ADAPTER.toString()), requester: requester.address },
       { job: JOB, worker: newSigner().address, resultHash: keccakText(RESULT.toString()), requester: requester.address }
     ]

@@ -15,14 +15,14 @@ import type { StoredEntry } from '../../storage/manifest/entry.ts'
 import type { CreditEntitlement } from '../../storage/datanet/view.ts'
 import type { SettlementClient } from '../../settlement/chain/client.ts'
 
-export interface ReleasedJob { job: string, worker: string, resultHash: string, requester: string }
+export interface ReleasedJob { job: string, worker: string, resultHash: string }
 
 /** What the entitlement reads from the chain. */
 export interface ReleaseLookup {
   /** Jobs the escrow released to `worker`. */
   releasedTo: (worker: string) => Promise<ReleasedJob[]>
-  /** One job, if released. */
-  released: (job: string) => Promise<ReleasedJob | undefined>
+  /** One job, if released, with its requester. */
+  released: (job: string) => Promise<(ReleasedJob & { requester: string }) | undefined>
 }
 
 const same = (a: string, b: string): boolean => a.toLowerCase() === b.toLowerCase()
@@ -59,23 +59,21 @@ export async function creditEntitlement (entries: readonly StoredEntry[], lookup
   return { cycles, attributions }
 }
 
-/** The lookup on the escrow's JobReleased events (worker and job id are indexed) and its job records. */
+/** The lookup on the escrow's JobReleased events (worker and job id are indexed) and, for one job, its requester. */
 export function chainReleaseLookup (client: () => SettlementClient): ReleaseLookup {
-  const released = async (filter: unknown): Promise<ReleasedJob[]> => {
-    const c = client()
-    const escrow = c.c.escrow
-    const logs = await escrow.queryFilter(filter as Parameters<typeof escrow.queryFilter>[0], c.addresses.deployBlock, 'latest')
-    const out: ReleasedJob[] = []
-    for (const log of logs) {
+  const releases = async (filter: unknown): Promise<ReleasedJob[]> => {
+    const escrow = client().c.escrow
+    const logs = await escrow.queryFilter(filter as Parameters<typeof escrow.queryFilter>[0], client().addresses.deployBlock, 'latest')
+    return logs.flatMap(log => {
       const e = escrow.interface.parseLog(log)
-      if (e === null) continue
-      const job = e.args.jobId as string
-      out.push({ job, worker: e.args.worker as string, resultHash: e.args.resultHash as string, requester: (await c.jobOf(job)).requester })
-    }
-    return out
+      return e === null ? [] : [{ job: e.args.jobId as string, worker: e.args.worker as string, resultHash: e.args.resultHash as string }]
+    })
   }
   return {
-    releasedTo: async (worker) => await released(client().c.escrow.filters.JobReleased(null, worker)),
-    released: async (job) => (await released(client().c.escrow.filters.JobReleased(job)))[0]
+    releasedTo: async (worker) => await releases(client().c.escrow.filters.JobReleased(null, worker)),
+    released: async (job) => {
+      const [r] = await releases(client().c.escrow.filters.JobReleased(job))
+      return r === undefined ? undefined : { ...r, requester: (await client().jobOf(job)).requester }
+    }
   }
 }
