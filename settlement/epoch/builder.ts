@@ -17,138 +17,23 @@
 //   crash recomputes the same ledger (receipts in id order) and the same root;
 // - before posting, and after any failed post, the chain is asked whether the epoch's
 //   root is already there; if it is (ours), it is only recorded, so no root is sent twice.
-import { createHash } from 'node:crypto'
 import { join } from 'node:path'
 import { readJsonIfExists, writeFileAtomic, writeJsonAtomic } from '../../storage/atomic-file.ts'
 import { DEFAULT_FEE_SPLIT, splitFee, type FeeSplitPolicy } from '../policy/index.ts'
-import {
-  buildCumulativeTree, CumulativeTree, keccak256, normalizeAddress, toHex,
-  type CumulativeMultiProof, type CumulativeTreeDump
-} from '../merkle/index.ts'
+import { buildCumulativeTree, CumulativeTree, normalizeAddress, type CumulativeTreeDump } from '../merkle/index.ts'
 import { Journal } from './journal.ts'
-import { computeEpochLedger, type EpochLedger } from './ledger.ts'
-import { isJobReceipt, normalizeReceipt, receiptKey, receiptToJson, type Receipt, type ReceiptJson } from './receipts.ts'
+import { computeEpochLedger } from './ledger.ts'
+import { normalizeReceipt, receiptKey, receiptToJson, type Receipt } from './receipts.ts'
 import { packSignatures, type RootSignature } from './signatures.ts'
 import {
   EmptyEpochError, EpochStateError, EpochStoreError, InvalidReceiptError, QuorumNotReachedError, RootConflictError
 } from './errors.ts'
-
-/** What the builder needs of RewardDistributor (the chain client implements it). */
-export interface RootChain {
-  /** The only epoch postRoot accepts now. */
-  nextEpoch (): Promise<bigint>
-  /** A zero root for an epoch not posted. finalAt: unix seconds from which claims against it are final. */
-  rootOf (epoch: bigint): Promise<{ root: string, total: bigint, finalAt: bigint }>
-  /** Resolves once the transaction is mined; reverts WrongEpoch unless epoch = nextEpoch. `signatures` = packSignatures().packed. */
-  postRoot (epoch: bigint, root: string, total: bigint, signatures: string): Promise<{ txHash: string }>
-}
-
-/** One aggregator of the quorum: signs (epoch, root, total) the way the contract checks (EIP-712 in the chain client). */
-export interface RootSigner {
-  sign (epoch: bigint, root: string, total: bigint): Promise<RootSignature>
-}
-
-export interface EpochBuilderOptions {
-  dir: string
-  /** Address credited with the treasury's part of fees (the registry's treasury()). */
-  treasury: string
-  /** Basis points to seal with (the registry's rewardSplit()); recorded per epoch when it closes. */
-  feeSplit?: FeeSplitPolicy
-  /** Number of the first epoch, the contract's first nextEpoch(). Default 1. Fixed when the store is created. */
-  firstEpoch?: number
-  chain?: RootChain
-  signers?: readonly RootSigner[]
-  /** Signatures needed to post (the registry's aggregatorQuorum()); default: every signer. */
-  quorum?: number
-  /**
-   * Checks one signature off chain before it is packed (e.g. the chain client's
-   * verifySigned for EpochRoot); one bad signature would make the whole postRoot revert,
-   * so a signature that fails counts as a signer that did not answer.
-   */
-  verifySignature?: (epoch: bigint, root: string, total: bigint, signature: RootSignature) => boolean
-  /** Unix seconds, for finality. */
-  now?: () => number
-}
-
-export type EpochState = 'open' | 'closed' | 'sealed' | 'posted' | 'final' | 'future' | 'unknown'
-
-export interface AcceptResult {
-  id: string
-  /** The epoch the receipt is paid in (for a duplicate: where the first copy went). */
-  epoch: number
-  duplicate: boolean
-  /** A duplicate id whose content differs from the first copy; the first copy stands. */
-  conflict: boolean
-}
-
-export interface LedgerFile {
-  format: typeof LEDGER_FORMAT
-  epoch: number
-  root: string
-  /** Decimal wei: sum of all cumulative balances, what postRoot is given. */
-  total: string
-  accounts: number
-  depth: number
-  receipts: number
-  /** keccak256 of the receipts' canonical JSON, one per line in id order: aggregators compare it. */
-  receiptsDigest: string
-  fees: string
-  toTreasury: string
-  credits: string
-  earnedTotal: string
-  feeSplit: FeeSplitPolicy
-  treasury: string
-  /** This epoch's earnings, [account, decimal wei], by account. */
-  earned: Array<[string, string]>
-}
-
-export interface SealedEpoch {
-  epoch: number
-  root: string
-  total: bigint
-  accounts: number
-  receipts: number
-  receiptsDigest: string
-}
-
-export interface PostedEpoch {
-  epoch: number
-  root: string
-  total: bigint
-  /** Null when the root was found already on chain (posted before a crash, or by another aggregator). */
-  txHash: string | null
-  signers: string[]
-  /** Unix seconds from which the contract accepts claims against this root; null if the chain could not be asked. */
-  finalAt: bigint | null
-}
-
-export interface Claim {
-  epoch: number
-  root: string
-  /** Claims revert (RootNotFinal) before this; null when unknown. */
-  finalAt: bigint | null
-  account: string
-  cumulative: bigint
-  proof: string[]
-}
-
-export interface MultiClaim extends CumulativeMultiProof {
-  epoch: number
-  root: string
-  finalAt: bigint | null
-}
-
-/** Which epoch a claim is proven against: a posted epoch's number, the latest posted, or the latest final. */
-export type ClaimAt = number | 'posted' | 'final'
-
-const META_FORMAT = 'openledger-epochs-v1'
-const LEDGER_FORMAT = 'openledger-epoch-ledger-v1'
-
-interface Meta { format: typeof META_FORMAT, firstEpoch: number }
-type CloseRecord = { t: 'close', epoch: number, feeSplit: FeeSplitPolicy, treasury: string }
-type JournalRecord = { t: 'receipt', epoch: number, receipt: ReceiptJson } | CloseRecord
-interface PostedFile { epoch: number, root: string, total: string, txHash: string | null, signers: string[], finalAt: string | null }
-interface FinalFile { epoch: number, finalAt: string }
+import {
+  LEDGER_FORMAT, META_FORMAT, digestOf, pays, postedOf, receiptsDigest, sealedOf,
+  type AcceptResult, type Claim, type ClaimAt, type CloseRecord, type EpochBuilderOptions, type EpochState, type FinalFile,
+  type JournalRecord, type LedgerFile, type Meta, type MultiClaim, type PostedEpoch, type PostedFile, type RootChain,
+  type RootSigner, type SealedEpoch
+} from './epoch-records.ts'
 
 /** Runs tasks one at a time, in call order. */
 class Mutex {
@@ -159,29 +44,6 @@ class Mutex {
     this.#tail = result.catch(() => {})
     return result
   }
-}
-
-function sealedOf (l: LedgerFile): SealedEpoch {
-  return { epoch: l.epoch, root: l.root, total: BigInt(l.total), accounts: l.accounts, receipts: l.receipts, receiptsDigest: l.receiptsDigest }
-}
-
-function postedOf (p: PostedFile): PostedEpoch {
-  return { epoch: p.epoch, root: p.root, total: BigInt(p.total), txHash: p.txHash, signers: p.signers, finalAt: p.finalAt == null ? null : BigInt(p.finalAt) }
-}
-
-function receiptsDigest (receipts: readonly Receipt[], ledger: EpochLedger): string {
-  const byId = new Map(receipts.map(r => [r.id, r]))
-  const text = ledger.receiptIds.map(id => receiptKey(byId.get(id) as Receipt)).join('\n')
-  return toHex(keccak256(new TextEncoder().encode(text)))
-}
-
-/** 96 bits of sha256 of a receipt's canonical JSON: enough to tell a conflicting duplicate, small enough to keep for every receipt ever seen. */
-function digestOf (key: string): string {
-  return createHash('sha256').update(key).digest('base64').slice(0, 16)
-}
-
-function pays (r: Receipt): boolean {
-  return isJobReceipt(r) ? r.fee > 0n : r.amount > 0n
 }
 
 export class EpochBuilder {

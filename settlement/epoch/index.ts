@@ -1,9 +1,9 @@
 // The epoch builder and its parts, one import for the peer and the simulator.
-export {
-  EpochBuilder,
-  type EpochBuilderOptions, type RootChain, type RootSigner, type EpochState, type AcceptResult,
-  type LedgerFile, type SealedEpoch, type PostedEpoch, type Claim, type MultiClaim, type ClaimAt
-} from './builder.ts'
+export { EpochBuilder } from './builder.ts'
+export type {
+  EpochBuilderOptions, RootChain, RootSigner, EpochState, AcceptResult,
+  LedgerFile, SealedEpoch, PostedEpoch, Claim, MultiClaim, ClaimAt
+} from './epoch-records.ts'
 export { computeEpochLedger, type EpochLedger, type EpochLedgerInput } from './ledger.ts'
 export {
   normalizeReceipt, receiptToJson, isJobReceipt, JOB_KINDS, CREDIT_KINDS,
