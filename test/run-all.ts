@@ -66,7 +66,7 @@ const SOLO: readonly string[] = [
 const REPO = join(dirname(fileURLToPath(import.meta.url)), '..')
 const MOCHA = createRequire(import.meta.url).resolve('mocha/bin/mocha.js')
 
-interface RunResult { label: string, code: number | null, passing: number, failing: number, pending: number, ms: number }
+interface RunResult { label: string, code: number | null, passing: number, failing: number, pending: number, ms: number, failures: string }
 
 const children = new Set<ReturnType<typeof spawn>>()
 
@@ -99,11 +99,16 @@ async function mocha (label: string, files: string[], args: string[], live: bool
   children.delete(child)
   const counts = { passing: 0, failing: 0, pending: 0 }
   // eslint-disable-next-line no-control-regex
-  for (const line of text.replace(/\x1b\[[0-9;]*m/g, '').split('\n')) {
+  const plain = text.replace(/\x1b\[[0-9;]*m/g, '')
+  for (const line of plain.split('\n')) {
     const m = /^\s+(\d+) (passing|failing|pending)\b/.exec(line)
     if (m !== null) counts[m[2] as keyof typeof counts] = Number(m[1])
   }
-  const r = { label, code, ...counts, ms: performance.now() - started }
+  // Mocha's failure details follow its "N failing" line; kept so the run's last lines
+  // (all a CI log may keep) say what failed, not only where.
+  const at = plain.search(/^\s+\d+ failing\b/m)
+  const failures = at < 0 ? (code === 0 ? '' : plain.slice(-3000)) : plain.slice(at, at + 6000)
+  const r = { label, code, ...counts, ms: performance.now() - started, failures }
   if (!live) {
     console.log(`\n== ${label}`)
     for (const [stream, d] of kept) stream.write(d)
@@ -153,6 +158,7 @@ async function main (args: string[]): Promise<number> {
   const bad = results.filter(r => r.code !== 0)
   console.log(`\n== npm test: ${results.length} mocha runs, ${total.passing} passing, ${total.failing} failing, ${total.pending} pending (${seconds(performance.now() - started)})`)
   console.log(`== slowest: ${[...results].sort((a, b) => b.ms - a.ms).slice(0, 6).map(r => `${r.label.replace(/^.*: /, '')} ${seconds(r.ms)}`).join(', ')}`)
+  for (const r of bad) console.log(`\n== FAILED: ${r.label} (exit ${r.code}, ${r.failing} failing)\n${r.failures}`)
   for (const r of bad) console.log(`== FAILED: ${r.label} (exit ${r.code}, ${r.failing} failing)`)
   if (total.passing + total.failing === 0) {
     console.log('== FAILED: no test ran')
