@@ -176,9 +176,11 @@ function pickClaimants (t1: CumulativeTree, t2: CumulativeTree, accounts: string
   return scored.sort((x, y) => y.s - x.s).slice(0, k).map(x => x.a)
 }
 
+/** Posts `epoch`'s root cut at the newest mined block (after the previous epoch's: each post mines one). */
 async function postRoot (ctx: Ctx, epoch: number, tree: CumulativeTree): Promise<TxCost> {
-  const sigs = await signAndPack(ctx.aggregators, 'EpochRoot', ctx.admin.domain('distributor'), { epoch, root: tree.root, total: tree.total })
-  return await costOf(ctx.provider, (await ctx.operator.postRoot(epoch, tree.root, tree.total, sigs)).receipt)
+  const toBlock = await ctx.provider.getBlockNumber()
+  const sigs = await signAndPack(ctx.aggregators, 'EpochRoot', ctx.admin.domain('distributor'), { epoch, root: tree.root, total: tree.total, toBlock })
+  return await costOf(ctx.provider, (await ctx.operator.postRoot(epoch, tree.root, tree.total, toBlock, sigs)).receipt)
 }
 
 async function claim (ctx: Ctx, epoch: number, tree: CumulativeTree, account: string): Promise<TxCost> {

@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url'
 import { StandardMerkleTree } from '@openzeppelin/merkle-tree'
 import {
   EpochBuilder, EmptyEpochError, EpochStateError, EpochStoreError, InvalidReceiptError, InvalidSignatureError, JournalCorruptError,
-  QuorumNotReachedError, RootConflictError, packSignatures,
+  QuorumNotReachedError, RootConflictError, packSignatures, computeEpochLedger, normalizeReceipt,
   type EpochBuilderOptions, type RootChain, type RootSigner
 } from '../settlement/epoch/index.ts'
 import { buildCumulativeTree } from '../settlement/merkle/index.ts'
@@ -27,6 +27,10 @@ const TREASURY = '0x' + 'ee'.repeat(20)
 function addr (n: number): string {
   return '0x' + n.toString(16).padStart(40, '0')
 }
+
+/** Cutoff blocks for sealing epochs that get posted: increasing, as the chain requires. */
+let block = 0
+const cut = (): { toBlock: number } => ({ toBlock: ++block })
 
 class WrongEpoch extends Error {
   constructor (epoch: bigint, next: bigint) {
@@ -46,6 +50,7 @@ class FakeChain implements RootChain {
   failAfterPost = false
   /** Every call throws, as if the node went away. */
   down = false
+  cutoffs = new Map<bigint, bigint>()
 
   constructor (first = 1n) {
     this.next = first
@@ -61,10 +66,13 @@ class FakeChain implements RootChain {
     return this.roots.get(epoch) ?? { root: ZERO, total: 0n, finalAt: 0n }
   }
 
-  async postRoot (epoch: bigint, root: string, total: bigint, signatures: string): Promise<{ txHash: string }> {
+  async postRoot (epoch: bigint, root: string, total: bigint, toBlock: bigint, signatures: string): Promise<{ txHash: string }> {
     if (this.down) throw new Error('ECONNREFUSED')
     this.postCalls++
     if (epoch !== this.next) throw new WrongEpoch(epoch, this.next)
+    const before = this.cutoffs.get(epoch - 1n)
+    if (before !== undefined && toBlock <= before) throw new Error('CutoffNotAfterPrevious')
+    this.cutoffs.set(epoch, toBlock)
     if (root === ZERO) throw new Error('ZeroRoot')
     const prev = this.roots.get(epoch - 1n)
     if (prev !== undefined && this.now < prev.finalAt) throw new Error('PreviousRootNotFinal')
@@ -335,7 +343,7 @@ describe('epoch builder', function () {
     const b = await fresh({ chain })
     const rs = receipts(40, 9)
     await b.acceptMany(rs)
-    const s = await b.seal()
+    const s = await b.seal(undefined, cut())
     assert.equal(await b.claimFor(addr(100)), undefined) // nothing posted yet
     const p = await b.post()
     assert.equal(p.epoch, 1)
@@ -358,7 +366,7 @@ describe('epoch builder', function () {
 
     // epoch 2 sealed, proofs still against the posted epoch 1 until 2 is posted
     await b.acceptMany(receipts(10, 10))
-    const s2 = await b.seal()
+    const s2 = await b.seal(undefined, cut())
     assert.equal((await b.claimFor(accounts[0]))?.epoch, 1)
     await b.post()
     assert.equal((await b.claimFor(accounts[0]))?.root, s2.root)
@@ -371,7 +379,7 @@ describe('epoch builder', function () {
     const chain = new FakeChain()
     let b = await fresh({ chain })
     await b.acceptMany(receipts(20, 11))
-    const s = await b.seal()
+    const s = await b.seal(undefined, cut())
     chain.failAfterPost = true
     await expectRejects(b.post(), Error)
     assert.equal(b.state(1), 'sealed')
@@ -393,7 +401,7 @@ describe('epoch builder', function () {
     const chain = new FakeChain()
     const b = await fresh({ chain })
     await b.accept(job('p', 100n, 1, [2]))
-    await b.seal()
+    await b.seal(undefined, cut())
     chain.failAfterPost = true
     // the connection drops for postRoot only: the re-check sees the root
     const post = chain.postRoot.bind(chain)
@@ -409,9 +417,9 @@ describe('epoch builder', function () {
     const chain = new FakeChain()
     const b = await fresh({ chain, signers: [signer(1), signer(2, true), signer(3)], quorum: 2 })
     await b.accept(job('q1', 100n, 1, [2]))
-    await b.seal()
+    await b.seal(undefined, cut())
     await b.accept(job('q2', 100n, 1, [2]))
-    await b.seal()
+    await b.seal(undefined, cut())
     await expectRejects(b.post(2), EpochStateError)
     await expectRejects(b.post(3), EpochStateError)
     const p = await b.post()
@@ -424,7 +432,7 @@ describe('epoch builder', function () {
 
     const c = await fresh({ chain: new FakeChain(), signers: [signer(1), signer(2, true)], quorum: 2 })
     await c.accept(job('q3', 100n, 1, [2]))
-    await c.seal()
+    await c.seal(undefined, cut())
     const err = await expectRejects(c.post(), QuorumNotReachedError)
     assert.equal(err.details.got, 1)
   })
@@ -435,7 +443,7 @@ describe('epoch builder', function () {
     let now = 1050
     let b = await fresh({ chain, now: () => now })
     await b.accept(job('f', 100n, 1, [2]))
-    await b.seal()
+    await b.seal(undefined, cut())
     assert.equal((await b.post()).finalAt, 1100n)
     assert.equal((await b.claimFor(addr(1)))?.finalAt, 1100n)
     assert.equal(await b.claimFor(addr(1), 'final'), undefined)
@@ -446,7 +454,7 @@ describe('epoch builder', function () {
     assert.equal(b.latestFinal, 1)
     // epoch 2 posted but not final: 'final' claims stay on epoch 1
     await b.accept(job('g', 100n, 1, [2]))
-    await b.seal()
+    await b.seal(undefined, cut())
     chain.now = 1100n
     await b.post()
     assert.equal((await b.claimFor(addr(1)))?.epoch, 2)
@@ -460,28 +468,56 @@ describe('epoch builder', function () {
     await expectRejects(b.claimFor(addr(1), 3), EpochStateError)
   })
 
-  it('reports a challenged root instead of finalizing it', async function () {
+  it('posts a challenged root again instead of finalizing it, and refuses to finalize over another root', async function () {
     const chain = new FakeChain()
     chain.window = 100n
-    const b = await fresh({ chain, now: () => 2000 })
+    let b = await fresh({ chain, now: () => 2000 })
     await b.accept(job('ch', 100n, 1, [2]))
-    await b.seal()
+    const s = await b.seal(undefined, cut())
     await b.post()
     chain.challenge(1n)
-    const err = await expectRejects(b.finalize(), RootConflictError)
-    assert.equal(err.details.challenged, true)
+    assert.deepEqual(await b.finalize(), [])
+    assert.deepEqual(b.challenged, [1])
+    assert.equal(b.state(1), 'sealed')
+    b = await reopen(b, { chain, now: () => 2000 })
+    assert.equal(b.state(1), 'sealed', 'the un-posting survives a restart')
+    const again = await b.postPending()
+    assert.equal(again[0].root, s.root)
+    assert.equal(chain.postCalls, 2)
+    assert.equal(chain.roots.get(1n)?.root, s.root)
+    // someone else's root in our place: refused, not finalized
+    chain.roots.set(1n, { root: '0x' + '34'.repeat(32), total: 1n, finalAt: 0n })
+    await expectRejects(b.finalize(), RootConflictError)
+  })
+
+  it('publishes each sealed epoch\'s bundle: the previous balances and receipts that give its root', async function () {
+    const b = await fresh({})
+    await b.acceptMany(receipts(30, 21).filter(r => r.kind !== 'attribution-reward'))
+    const s1 = await b.seal(undefined, { toBlock: 10 })
+    await b.acceptMany(receipts(20, 22).filter(r => r.kind !== 'attribution-reward'))
+    const s2 = await b.seal(undefined, { toBlock: 20 })
+    const bundle = await b.bundle(2, { x: 1 })
+    assert.equal(bundle.root, s2.root)
+    assert.equal(bundle.toBlock, 20)
+    assert.deepEqual(bundle.announces, { x: 1 })
+    const prev = buildCumulativeTree(bundle.previous.map(([account, c]) => ({ account, cumulative: BigInt(c) })))
+    assert.equal(prev.root, s1.root)
+    const ledger = computeEpochLedger({ receipts: bundle.receipts.map(r => normalizeReceipt(r)), previous: prev.entries(), feeSplit: bundle.feeSplit, treasury: bundle.treasury })
+    assert.equal(buildCumulativeTree(ledger.cumulative).root, s2.root)
+    assert.equal((await b.bundle(1)).previous.length, 0)
+    await expectRejects(b.bundle(3), EpochStateError)
   })
 
   it('drops a signature that does not verify, and posts if the rest make the quorum', async function () {
     const chain = new FakeChain()
-    const verifySignature = (_e: bigint, _r: string, _t: bigint, s: { signer: string }): boolean => s.signer !== addr(0xa002)
+    const verifySignature = (_e: bigint, _r: string, _t: bigint, _b: bigint, s: { signer: string }): boolean => s.signer !== addr(0xa002)
     const b = await fresh({ chain, quorum: 2, verifySignature })
     await b.accept(job('v', 100n, 1, [2]))
-    await b.seal()
+    await b.seal(undefined, cut())
     assert.deepEqual((await b.post()).signers, [addr(0xa001), addr(0xa003)])
     const c = await fresh({ chain: new FakeChain(), quorum: 3, verifySignature })
     await c.accept(job('v', 100n, 1, [2]))
-    await c.seal()
+    await c.seal(undefined, cut())
     const err = await expectRejects(c.post(), QuorumNotReachedError)
     assert.match(String(err.details.failures), /does not verify/)
   })
@@ -490,7 +526,7 @@ describe('epoch builder', function () {
     const chain = new FakeChain(0n)
     const b = await fresh({ chain, firstEpoch: 0 })
     await b.accept(job('z', 100n, 1, [2]))
-    assert.equal((await b.seal()).epoch, 0)
+    assert.equal((await b.seal(undefined, cut())).epoch, 0)
     assert.equal((await b.post()).epoch, 0)
     await b.close()
     await expectRejects(EpochBuilder.open({ dir: b.dir, treasury: TREASURY, firstEpoch: 1 }), EpochStoreError)
@@ -535,7 +571,7 @@ describe('epoch builder', function () {
       assert.equal(r.duplicate, true, `acknowledged receipt ${i} was lost`)
       assert.equal(r.conflict, false)
     }
-    const s = await b.seal()
+    const s = await b.seal(undefined, cut())
     // everything acknowledged is paid, plus at most the one in flight at the kill
     const ackedTotal = BigInt((acked + 1) * (acked + 2) / 2)
     assert.ok(s.total === ackedTotal || s.total === ackedTotal + BigInt(acked + 2), `total ${s.total} vs acknowledged ${ackedTotal}`)

@@ -1,7 +1,9 @@
 // The settlement contracts on a real anvil chain: the happy paths (stake, post a root,
 // wait out the challenge window, claim; escrow release and refund; a governance
 // proposal changing a registry parameter end to end) and the attacks each contract
-// must refuse, each asserting the exact Solidity custom error. One anvil per file; every
+// must refuse, each asserting the exact Solidity custom error. Roots are cut at a mined
+// block (toBlock), later each epoch; anyone may challenge a pending root for the
+// registry's bond, which goes back to the challenger only if the epoch ends on another root. One anvil per file; every
 // test starts from the same snapshot (deployed, staked, funded), so tests don't leak
 // state into each other.
 import assert from 'node:assert/strict'
@@ -14,7 +16,7 @@ import {
 import { startAnvil, type Anvil } from '../settlement/chain/anvil.ts'
 import { ROLE, SettlementClient, type Addresses, type EscrowAssignment } from '../settlement/chain/client.ts'
 import { compileContracts } from '../settlement/chain/compile.ts'
-import { deploy } from '../settlement/chain/deploy.ts'
+import { DEVNET_PARAMS, deploy } from '../settlement/chain/deploy.ts'
 import { ContractRevertError } from '../settlement/chain/errors.ts'
 import { domain, packSignatures, signAndPack, signMessage, TYPES, type AssignmentMessage, type MessageType, type Messages } from '../settlement/chain/signatures.ts'
 import { expectRejects } from './helpers/expect-throws.ts'
@@ -81,6 +83,21 @@ describe('settlement contracts on anvil', function () {
 
   const dist = (): TypedDataDomain => admin.domain('distributor')
 
+  /** The newest mined block: the latest cutoff a root may name (the block it lands in is later). */
+  async function mined (): Promise<number> {
+    return await provider.getBlockNumber()
+  }
+
+  /** `epoch`'s EpochRoot message, cut at `toBlock`. */
+  function rootMessage (epoch: number, root: string, total: bigint, toBlock: number): { epoch: number, root: string, total: bigint, toBlock: number } {
+    return { epoch, root, total, toBlock }
+  }
+
+  /** The registry's challenge bond, as challengeRoot takes it. */
+  async function bondOf (): Promise<bigint> {
+    return await admin.read<bigint>('registry', 'challengeBond')
+  }
+
   async function signed<T extends MessageType> (signers: Wallet[], type: T, value: Messages[T], dom?: TypedDataDomain): Promise<string> {
     const d = dom ?? admin.domain(type === 'Slash' ? 'staking' : type === 'Completion' || type === 'Assignment' || type === 'Participation' ? 'escrow' : 'distributor')
     return await signAndPack(signers, type, d, value)
@@ -97,15 +114,24 @@ describe('settlement contracts on anvil', function () {
     }
   }
 
-  /** Posts `epoch`'s tree of [account, cumulative] (after funding the distributor to cover it). */
+  /** Posts `epoch`'s tree of [account, cumulative] cut at the newest mined block (after funding the distributor to cover it). */
   async function postTree (epoch: number, entries: Array<[string, bigint]>): Promise<StandardMerkleTree<[string, bigint]>> {
     const tree = StandardMerkleTree.of(entries, ['address', 'uint256'])
     const total = entries.reduce((s, [, c]) => s + c, 0n)
     const owed = total - await admin.totalFunded()
     if (owed > 0n) await admin.fund(owed)
-    const sigs = await signed(aggregators.slice(0, 2), 'EpochRoot', { epoch, root: tree.root, total })
-    await client(aggregators[0]).postRoot(epoch, tree.root, total, sigs)
+    const toBlock = await mined()
+    const sigs = await signed(aggregators.slice(0, 2), 'EpochRoot', rootMessage(epoch, tree.root, total, toBlock))
+    await client(aggregators[0]).postRoot(epoch, tree.root, total, toBlock, sigs)
     return tree
+  }
+
+  /** Challenges `epoch`'s pending root as `by` (bond approved by the client); returns the challenge id. */
+  async function challenge (by: Wallet, epoch: number, evidence = rand32()): Promise<bigint> {
+    const tx = await client(by).challengeRoot(epoch, evidence)
+    const ev = tx.events.find(e => e.name === 'RootChallenged')
+    assert.ok(ev !== undefined, 'RootChallenged emitted')
+    return ev.args.id as bigint
   }
 
   function proofOf (tree: StandardMerkleTree<[string, bigint]>, account: string): { cumulative: bigint, proof: string[] } {
@@ -167,6 +193,7 @@ describe('settlement contracts on anvil', function () {
       const r1 = await admin.rootOf(1)
       assert.equal(r1.root, t1.root)
       assert.equal(r1.total, 60n * E18)
+      assert.ok(r1.toBlock > 0n && r1.toBlock < BigInt(await mined()), 'cut at a block before the post')
       assert.equal(await admin.nextEpoch(), 2n)
       await warp(WINDOW)
 
@@ -222,12 +249,14 @@ describe('settlement contracts on anvil', function () {
     it('rejects a root signed by too few aggregators', async function () {
       const root = rand32()
       await admin.fund(10n * E18)
-      const one = await signed(aggregators.slice(0, 1), 'EpochRoot', { epoch: 1, root, total: 10n * E18 })
-      await expectRevert(client(aggregators[0]).postRoot(1, root, 10n * E18, one), 'TooFewSignatures', { count: 1n, quorum: 2n })
-      await expectRevert(client(aggregators[0]).postRoot(1, root, 10n * E18, '0x'), 'TooFewSignatures', { count: 0n, quorum: 2n })
+      const toBlock = await mined()
+      const value = rootMessage(1, root, 10n * E18, toBlock)
+      const one = await signed(aggregators.slice(0, 1), 'EpochRoot', value)
+      await expectRevert(client(aggregators[0]).postRoot(1, root, 10n * E18, toBlock, one), 'TooFewSignatures', { count: 1n, quorum: 2n })
+      await expectRevert(client(aggregators[0]).postRoot(1, root, 10n * E18, toBlock, '0x'), 'TooFewSignatures', { count: 0n, quorum: 2n })
       // The same aggregator twice is not two aggregators.
-      const s = await signMessage(aggregators[0], 'EpochRoot', dist(), { epoch: 1, root, total: 10n * E18 })
-      await expectRevert(client(aggregators[0]).postRoot(1, root, 10n * E18, concat([s.signature, s.signature])), 'SignersNotAscending', { index: 1n })
+      const s = await signMessage(aggregators[0], 'EpochRoot', dist(), value)
+      await expectRevert(client(aggregators[0]).postRoot(1, root, 10n * E18, toBlock, concat([s.signature, s.signature])), 'SignersNotAscending', { index: 1n })
     })
 
     it('rejects a root signed by an unstaked signer', async function () {
@@ -235,37 +264,49 @@ describe('settlement contracts on anvil', function () {
       await admin.fund(10n * E18)
       // A verifier's stake is not aggregator stake either.
       for (const stranger of [outsider, verifiers[0]]) {
-        const sigs = await signed([aggregators[0], stranger], 'EpochRoot', { epoch: 1, root, total: 10n * E18 })
-        await expectRevert(client(aggregators[0]).postRoot(1, root, 10n * E18, sigs), 'SignerNotStaked', { signer: stranger.address, role: 2n, stake: 0n })
+        const toBlock = await mined()
+        const sigs = await signed([aggregators[0], stranger], 'EpochRoot', rootMessage(1, root, 10n * E18, toBlock))
+        await expectRevert(client(aggregators[0]).postRoot(1, root, 10n * E18, toBlock, sigs), 'SignerNotStaked', { signer: stranger.address, role: 2n, stake: 0n })
       }
     })
 
-    it('rejects a root replayed for another epoch', async function () {
+    it('rejects a root replayed for another epoch, or its signatures under another cutoff', async function () {
       const [a, b] = wallets.slice(10, 12).map(w => w.address)
       const entries: Array<[string, bigint]> = [[a, 10n * E18], [b, 20n * E18]]
       const tree = StandardMerkleTree.of(entries, ['address', 'uint256'])
       await admin.fund(30n * E18)
-      const sigs = await signed(aggregators.slice(0, 2), 'EpochRoot', { epoch: 1, root: tree.root, total: 30n * E18 })
-      await client(aggregators[0]).postRoot(1, tree.root, 30n * E18, sigs)
+      const cut1 = await mined()
+      const sigs = await signed(aggregators.slice(0, 2), 'EpochRoot', rootMessage(1, tree.root, 30n * E18, cut1))
+      await client(aggregators[0]).postRoot(1, tree.root, 30n * E18, cut1, sigs)
       await warp(WINDOW)
       // The same call again: epoch 1 is done.
-      await expectRevert(client(outsider).postRoot(1, tree.root, 30n * E18, sigs), 'WrongEpoch', { expected: 2n, got: 1n })
-      // Epoch 1's signatures presented as epoch 2's: they sign another message.
-      const digest = await admin.read<string>('distributor', 'epochRootDigest', [2, tree.root, 30n * E18])
+      await expectRevert(client(outsider).postRoot(1, tree.root, 30n * E18, cut1, sigs), 'WrongEpoch', { expected: 2n, got: 1n })
+      // Epoch 1's signatures presented as epoch 2's (with a valid later cutoff): they sign another message.
+      const cut2 = await mined()
+      const digest = await admin.read<string>('distributor', 'epochRootDigest', [2, tree.root, 30n * E18, cut2])
       const want = foreignSignatureError(digest, sigs)
-      await expectRevert(client(outsider).postRoot(2, tree.root, 30n * E18, sigs), want.error, want.args)
+      await expectRevert(client(outsider).postRoot(2, tree.root, 30n * E18, cut2, sigs), want.error, want.args)
+      // Epoch 2's own signatures moved to another cutoff (paying other releases): they sign another message too.
+      assert.ok(cut2 - 1 > cut1)
+      const sigs2 = await signed(aggregators.slice(0, 2), 'EpochRoot', rootMessage(2, tree.root, 30n * E18, cut2))
+      const moved = await admin.read<string>('distributor', 'epochRootDigest', [2, tree.root, 30n * E18, cut2 - 1])
+      const wantMoved = foreignSignatureError(moved, sigs2)
+      await expectRevert(client(outsider).postRoot(2, tree.root, 30n * E18, cut2 - 1, sigs2), wantMoved.error, wantMoved.args)
+      await client(outsider).postRoot(2, tree.root, 30n * E18, cut2, sigs2)
+      assert.equal(await admin.read<bigint>('distributor', 'cutoffOf', [2]), BigInt(cut2))
     })
 
     it('rejects a root signed for another chain id or another contract', async function () {
       const root = rand32()
       await admin.fund(10n * E18)
-      const value = { epoch: 1, root, total: 10n * E18 }
-      const digest = await admin.read<string>('distributor', 'epochRootDigest', [1, root, 10n * E18])
+      const toBlock = await mined()
+      const value = rootMessage(1, root, 10n * E18, toBlock)
+      const digest = await admin.read<string>('distributor', 'epochRootDigest', [1, root, 10n * E18, toBlock])
       assert.equal(digest, TypedDataEncoder.hash(dist(), { EpochRoot: [...TYPES.EpochRoot] }, value))
       for (const dom of [domain('distributor', 1, addresses.distributor), domain('distributor', addresses.chainId, addresses.escrow)]) {
         const sigs = await signed(aggregators.slice(0, 2), 'EpochRoot', value, dom)
         const want = foreignSignatureError(digest, sigs)
-        await expectRevert(client(aggregators[0]).postRoot(1, root, 10n * E18, sigs), want.error, want.args)
+        await expectRevert(client(aggregators[0]).postRoot(1, root, 10n * E18, toBlock, sigs), want.error, want.args)
       }
     })
 
@@ -274,33 +315,182 @@ describe('settlement contracts on anvil', function () {
       await admin.fund(5n * E18)
       await admin.transfer(addresses.distributor, 5n * E18) // a plain transfer doesn't count
       const total = 5n * E18 + 1n
-      const sigs = await signed(aggregators.slice(0, 2), 'EpochRoot', { epoch: 1, root, total })
-      await expectRevert(client(aggregators[0]).postRoot(1, root, total, sigs), 'RootNotFunded', { total, totalFunded: 5n * E18 })
-      await expectRevert(client(aggregators[0]).postRoot(1, ZERO32, total, sigs), 'ZeroRoot')
+      const toBlock = await mined()
+      const sigs = await signed(aggregators.slice(0, 2), 'EpochRoot', rootMessage(1, root, total, toBlock))
+      await expectRevert(client(aggregators[0]).postRoot(1, root, total, toBlock, sigs), 'RootNotFunded', { total, totalFunded: 5n * E18 })
+      await expectRevert(client(aggregators[0]).postRoot(1, ZERO32, total, toBlock, sigs), 'ZeroRoot')
     })
 
-    it('lets a verifier quorum cancel a pending root, which is then re-posted', async function () {
-      const [a, b] = wallets.slice(10, 12).map(w => w.address)
-      const bad = await postTree(1, [[a, 29n * E18], [b, 1n * E18]])
-      const evidence = rand32()
-      const one = await signed(verifiers.slice(0, 1), 'Challenge', { epoch: 1, root: bad.root, evidence })
-      await expectRevert(client(outsider).challengeRoot(1, evidence, one), 'TooFewSignatures', { count: 1n, quorum: 2n })
-      const sigs = await signed(verifiers.slice(0, 2), 'Challenge', { epoch: 1, root: bad.root, evidence })
-      await expectRevert(client(outsider).challengeRoot(1, ZERO32, sigs), 'EvidenceRequired')
-      const tx = await client(outsider).challengeRoot(1, evidence, sigs)
-      assert.deepEqual(tx.events.find(e => e.name === 'RootChallenged')?.args.toArray(), [1n, bad.root, evidence])
-      assert.equal(await admin.nextEpoch(), 1n)
+    it('refuses a cutoff not yet mined, and one not after the previous epoch\'s', async function () {
+      const total = 10n * E18
+      await admin.fund(total)
+      const r1 = rand32()
+      const head = await mined()
+      // The block the post would land in, or any later one: releases not yet on chain can't be paid for.
+      for (const toBlock of [head + 1, head + 1_000]) {
+        const sigs = await signed(aggregators.slice(0, 2), 'EpochRoot', rootMessage(1, r1, total, toBlock))
+        const err = await expectRevert(client(aggregators[0]).postRoot(1, r1, total, toBlock, sigs), 'CutoffNotMined', { toBlock: BigInt(toBlock) })
+        assert.ok((err.args.blockNumber as bigint) <= BigInt(toBlock))
+      }
+      const sigs1 = await signed(aggregators.slice(0, 2), 'EpochRoot', rootMessage(1, r1, total, head))
+      const tx1 = await client(aggregators[0]).postRoot(1, r1, total, head, sigs1)
+      const { finalAt } = await admin.rootOf(1)
+      assert.deepEqual(tx1.events.find(e => e.name === 'RootPosted')?.args.toArray(), [1n, r1, total, finalAt, BigInt(head)])
+      assert.equal((await admin.rootOf(1)).toBlock, BigInt(head))
       await warp(WINDOW)
-      const p = proofOf(bad, a)
-      await expectRevert(client(outsider).claim(1, a, p.cumulative, p.proof), 'UnknownEpoch', { epoch: 1n })
+      // Epoch 2 cut at epoch 1's block or earlier: it would pay those releases twice (or skip none).
+      const r2 = rand32()
+      for (const toBlock of [head, head - 1, 0]) {
+        const sigs = await signed(aggregators.slice(0, 2), 'EpochRoot', rootMessage(2, r2, total, toBlock))
+        await expectRevert(client(aggregators[0]).postRoot(2, r2, total, toBlock, sigs), 'CutoffNotAfterPrevious', { previous: BigInt(head), toBlock: BigInt(toBlock) })
+      }
+      const sigs2 = await signed(aggregators.slice(0, 2), 'EpochRoot', rootMessage(2, r2, total, head + 1))
+      await client(aggregators[0]).postRoot(2, r2, total, head + 1, sigs2)
+      assert.equal(await admin.read<bigint>('distributor', 'cutoffOf', [2]), BigInt(head + 1))
+    })
 
+    it('a stranger without OPEN cannot challenge (the bond transfer fails, the root stands); a watcher with the bond and no role can', async function () {
+      const [a, b] = wallets.slice(10, 12).map(w => w.address)
+      const tree = await postTree(1, [[a, 10n * E18], [b, 20n * E18]])
+      const bond = await bondOf()
+      assert.equal(bond, DEVNET_PARAMS.challengeBond, 'the deploy set the profile\'s bond')
+      const stranger = new Wallet(rand32(), provider)
+      await rpc('anvil_setBalance', [stranger.address, '0x' + E18.toString(16)]) // gas, no OPEN
+      for (const role of Object.values(ROLE)) assert.equal(await admin.stakeOf(stranger.address, role), 0n)
+      // No allowance: the distributor may not pull the bond.
+      await expectRevert(client(stranger).send('distributor', 'challengeRoot', [1, rand32()]), 'ERC20InsufficientAllowance',
+        { spender: addresses.distributor, allowance: 0n, needed: bond })
+      // Approved (the client approves the bond), but nothing to pull.
+      await expectRevert(client(stranger).challengeRoot(1, rand32()), 'ERC20InsufficientBalance', { sender: stranger.address, balance: 0n, needed: bond })
+      assert.equal((await admin.rootOf(1)).root, tree.root, 'the root stands')
+      assert.equal(await admin.nextEpoch(), 2n)
+      assert.equal(await admin.read<bigint>('distributor', 'challengeCount'), 0n)
+
+      // The outsider holds OPEN and no stake in any role: watchers need none.
+      for (const role of Object.values(ROLE)) assert.equal(await admin.stakeOf(outsider.address, role), 0n)
+      const evidence = rand32()
+      await expectRevert(client(outsider).challengeRoot(1, ZERO32), 'EvidenceRequired')
+      const tx = await client(outsider).challengeRoot(1, evidence)
+      assert.deepEqual(tx.events.find(e => e.name === 'RootChallenged')?.args.toArray(), [1n, tree.root, evidence, outsider.address, 0n, bond])
+      assert.equal(await admin.nextEpoch(), 1n)
+      assert.deepEqual(await admin.rootOf(1), { root: ZERO32, total: 0n, finalAt: 0n, toBlock: 0n })
+      // The cancelled root pays nothing, even after its window.
+      await warp(WINDOW)
+      const p = proofOf(tree, a)
+      await expectRevert(client(outsider).claim(1, a, p.cumulative, p.proof), 'UnknownEpoch', { epoch: 1n })
+    })
+
+    it('a challenge costs the challenger exactly the bond, held apart from the reward funds', async function () {
+      const [a] = wallets.slice(10, 11).map(w => w.address)
+      const tree = await postTree(1, [[a, 10n * E18]])
+      const bond = await bondOf()
+      const [mine, held, funded] = [await admin.balanceOf(outsider.address), await admin.balanceOf(addresses.distributor), await admin.totalFunded()]
+      const id = await challenge(outsider, 1)
+      assert.equal(mine - await admin.balanceOf(outsider.address), bond)
+      assert.equal(await admin.balanceOf(addresses.distributor) - held, bond)
+      assert.equal(await admin.totalFunded(), funded, 'a bond is not funding')
+      assert.deepEqual((await admin.read<{ toArray: () => unknown[] }>('distributor', 'challenges', [id])).toArray(), [outsider.address, 1n, tree.root, bond])
+      assert.equal(await admin.read<bigint>('distributor', 'challengeCount'), 1n)
+    })
+
+    it('a griefer who cancels an honest root that is re-posted unchanged loses every bond to the treasury, each settled once', async function () {
+      const [a, b] = wallets.slice(10, 12).map(w => w.address)
+      const entries: Array<[string, bigint]> = [[a, 10n * E18], [b, 20n * E18]]
+      const tree = await postTree(1, entries)
+      const bond = await bondOf()
+      const griefer = client(outsider)
+      const start = await griefer.balanceOf(outsider.address)
+      const ids: bigint[] = []
+      for (let round = 0; round < 2; round++) {
+        ids.push(await challenge(outsider, 1))
+        await postTree(1, entries) // the aggregators stand by the same root
+      }
+      assert.equal(start - await griefer.balanceOf(outsider.address), 2n * bond)
+      assert.equal((await admin.rootOf(1)).root, tree.root)
+      await warp(WINDOW)
+      const treasury = await admin.balanceOf(addresses.treasury)
+      for (const id of ids) {
+        const tx = await client(requester).settleChallenge(id) // anyone may settle
+        assert.deepEqual(tx.events.find(e => e.name === 'ChallengeSettled')?.args.toArray(), [id, 1n, false, addresses.treasury, bond])
+      }
+      assert.equal(await admin.balanceOf(addresses.treasury) - treasury, 2n * bond)
+      assert.equal(await griefer.balanceOf(outsider.address), start - 2n * bond, 'nothing back')
+      for (const id of ids) {
+        await expectRevert(griefer.settleChallenge(id), 'UnknownChallenge', { id })
+        assert.deepEqual((await admin.read<{ toArray: () => unknown[] }>('distributor', 'challenges', [id])).toArray(), [ZeroAddress, 0n, ZERO32, 0n])
+      }
+      // The honest root pays as posted.
+      const p = proofOf(tree, b)
+      await client(outsider).claim(1, b, p.cumulative, p.proof)
+      assert.equal(await admin.claimed(b), 20n * E18)
+    })
+
+    it('a challenge that replaced the root gets its bond back once the new root is final', async function () {
+      const [a, b] = wallets.slice(10, 12).map(w => w.address)
+      await postTree(1, [[a, 29n * E18], [b, 1n * E18]])
+      const bond = await bondOf()
+      const start = await admin.balanceOf(outsider.address)
+      const id = await challenge(outsider, 1)
       const good = await postTree(1, [[a, 10n * E18], [b, 20n * E18]])
       const { finalAt } = await admin.rootOf(1)
       await warp(WINDOW)
-      await expectRevert(client(outsider).challengeRoot(1, evidence, sigs), 'RootAlreadyFinal', { epoch: 1n, finalAt })
+      // Once final, the root can't be challenged any more.
+      await expectRevert(client(outsider).challengeRoot(1, rand32()), 'RootAlreadyFinal', { epoch: 1n, finalAt })
+      const treasury = await admin.balanceOf(addresses.treasury)
+      const tx = await client(requester).settleChallenge(id)
+      assert.deepEqual(tx.events.find(e => e.name === 'ChallengeSettled')?.args.toArray(), [id, 1n, true, outsider.address, bond])
+      assert.equal(await admin.balanceOf(outsider.address), start, 'the bond is back')
+      assert.equal(await admin.balanceOf(addresses.treasury), treasury)
+      await expectRevert(client(outsider).settleChallenge(id), 'UnknownChallenge', { id })
       const q = proofOf(good, b)
       await client(outsider).claim(1, b, q.cumulative, q.proof)
       assert.equal(await admin.claimed(b), 20n * E18)
+    })
+
+    it('a bond stays put until its epoch has a final root, and an unknown id settles nothing', async function () {
+      const [a, b] = wallets.slice(10, 12).map(w => w.address)
+      const entries: Array<[string, bigint]> = [[a, 10n * E18], [b, 20n * E18]]
+      await postTree(1, entries)
+      await expectRevert(client(outsider).settleChallenge(0), 'UnknownChallenge', { id: 0n })
+      const id = await challenge(outsider, 1)
+      await expectRevert(client(outsider).settleChallenge(id + 1n), 'UnknownChallenge', { id: id + 1n })
+      // Nothing posted since the challenge: no root to judge it by, now or after the window.
+      await expectRevert(client(outsider).settleChallenge(id), 'UnknownEpoch', { epoch: 1n })
+      await warp(WINDOW)
+      await expectRevert(client(outsider).settleChallenge(id), 'UnknownEpoch', { epoch: 1n })
+      // Re-posted but still pending: it could yet be challenged and replaced.
+      await postTree(1, entries)
+      const { finalAt } = await admin.rootOf(1)
+      await expectRevert(client(outsider).settleChallenge(id), 'RootNotFinal', { epoch: 1n, finalAt })
+      await warp(WINDOW)
+      await client(outsider).settleChallenge(id)
+    })
+
+    it('a challenge of an older or unposted epoch is refused', async function () {
+      const [a] = wallets.slice(10, 11).map(w => w.address)
+      await expectRevert(client(outsider).challengeRoot(1, rand32()), 'NotLatestEpoch', { latest: 0n, got: 1n })
+      await postTree(1, [[a, 1n * E18]])
+      await warp(WINDOW)
+      await postTree(2, [[a, 2n * E18]])
+      await expectRevert(client(outsider).challengeRoot(1, rand32()), 'NotLatestEpoch', { latest: 2n, got: 1n })
+      await expectRevert(client(outsider).challengeRoot(3, rand32()), 'NotLatestEpoch', { latest: 2n, got: 3n })
+      await expectRevert(client(outsider).challengeRoot(0, rand32()), 'NotLatestEpoch', { latest: 2n, got: 0n })
+    })
+
+    it('a bond never backs a root: after a challenge, a total over totalFunded is refused though the balance covers it', async function () {
+      const [a] = wallets.slice(10, 11).map(w => w.address)
+      await postTree(1, [[a, 10n * E18]])
+      const bond = await bondOf()
+      await challenge(outsider, 1)
+      const funded = await admin.totalFunded()
+      assert.equal(await admin.balanceOf(addresses.distributor), funded + bond)
+      // An aggregator quorum signs a root that would pay the bond out as rewards.
+      const root = rand32()
+      const total = funded + bond
+      const toBlock = await mined()
+      const sigs = await signed(aggregators.slice(0, 2), 'EpochRoot', rootMessage(1, root, total, toBlock))
+      await expectRevert(client(aggregators[0]).postRoot(1, root, total, toBlock, sigs), 'RootNotFunded', { total, totalFunded: funded })
+      assert.equal(await admin.nextEpoch(), 1n)
     })
 
     it('refuses a new root while the previous one is still pending', async function () {
@@ -308,8 +498,9 @@ describe('settlement contracts on anvil', function () {
       await postTree(1, [[a, 1n * E18]])
       const { finalAt } = await admin.rootOf(1)
       const root = rand32()
-      const sigs = await signed(aggregators.slice(0, 2), 'EpochRoot', { epoch: 2, root, total: 1n * E18 })
-      await expectRevert(client(aggregators[0]).postRoot(2, root, 1n * E18, sigs), 'PreviousRootNotFinal', { epoch: 1n, finalAt })
+      const toBlock = await mined()
+      const sigs = await signed(aggregators.slice(0, 2), 'EpochRoot', rootMessage(2, root, 1n * E18, toBlock))
+      await expectRevert(client(aggregators[0]).postRoot(2, root, 1n * E18, toBlock, sigs), 'PreviousRootNotFinal', { epoch: 1n, finalAt })
     })
 
     it('claimMultiple pays several accounts with one multiproof and skips those already paid', async function () {
@@ -350,8 +541,9 @@ describe('settlement contracts on anvil', function () {
       const post = async (epoch: number, root: string, total: bigint): Promise<bigint> => {
         const owed = total - await admin.totalFunded()
         if (owed > 0n) await admin.fund(owed)
-        const sigs = await signed(aggregators.slice(0, 2), 'EpochRoot', { epoch, root, total })
-        return (await client(aggregators[0]).postRoot(epoch, root, total, sigs)).gasUsed
+        const toBlock = await mined()
+        const sigs = await signed(aggregators.slice(0, 2), 'EpochRoot', rootMessage(epoch, root, total, toBlock))
+        return (await client(aggregators[0]).postRoot(epoch, root, total, toBlock, sigs)).gasUsed
       }
       const first = handmade(1234n * E18)
       const postGas = await post(1, first.root, 100_000n * E18)
@@ -690,6 +882,30 @@ describe('settlement contracts on anvil', function () {
       } finally {
         await rpc('anvil_stopImpersonatingAccount', [addresses.timelock])
       }
+    })
+
+    it('the challenge bond: only the owner sets it, never under 1 OPEN, and the next challenge costs the new bond', async function () {
+      const minimum = await admin.read<bigint>('registry', 'MIN_CHALLENGE_BOND')
+      const maxAmount = await admin.read<bigint>('registry', 'MAX_AMOUNT')
+      assert.equal(minimum, E18)
+      // Not the deployer (it handed the registry over), not a stranger.
+      await expectRevert(admin.send('registry', 'setChallengeBond', [minimum]), 'OwnableUnauthorizedAccount', { account: addresses.treasury })
+      await expectRevert(client(outsider).send('registry', 'setChallengeBond', [minimum]), 'OwnableUnauthorizedAccount', { account: outsider.address })
+      await asTimelock(async (timelock) => {
+        // A free (or near-free) challenge would let one account cancel every root.
+        for (const value of [0n, 1n, minimum - 1n]) {
+          await expectRevert(timelock.send('registry', 'setChallengeBond', [value]), 'ParameterOutOfRange', { name: encodeBytes32String('challengeBond'), value, min: minimum, max: maxAmount })
+        }
+        await expectRevert(timelock.send('registry', 'setChallengeBond', [maxAmount + 1n]), 'ParameterOutOfRange', { value: maxAmount + 1n, max: maxAmount })
+        const tx = await timelock.send('registry', 'setChallengeBond', [25n * E18])
+        assert.deepEqual(tx.events.find(e => e.name === 'ChallengeBondSet')?.args.toArray(), [DEVNET_PARAMS.challengeBond, 25n * E18])
+      })
+      assert.equal(await admin.read<bigint>('registry', 'challengeBond'), 25n * E18)
+      await postTree(1, [[wallets[10].address, 1n * E18]])
+      const before = await admin.balanceOf(outsider.address)
+      const id = await challenge(outsider, 1)
+      assert.equal(before - await admin.balanceOf(outsider.address), 25n * E18)
+      assert.equal((await admin.read<{ toArray: () => unknown[] }>('distributor', 'challenges', [id])).toArray()[3], 25n * E18)
     })
 
     it('a passed proposal cannot shorten the unbonding delay to the longest escrow plus the challenge window: execution reverts', async function () {

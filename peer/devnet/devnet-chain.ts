@@ -28,6 +28,8 @@ export interface DevnetChain {
 export interface DevnetChainOptions {
   /** Seconds a posted reward root waits before it is final (the registry allows 60 at least). */
   challengeWindow?: number
+  /** Aggregator signatures a root needs: 2 on a devnet of 2 peers or more (an aggregator and a co-signer), so no single key posts a root. */
+  aggregatorQuorum?: number
   log?: (msg: string) => void
 }
 
@@ -45,7 +47,7 @@ export async function startDevnetChain (dir: string, accounts: readonly string[]
     if (addresses !== undefined && await provider.getCode(addresses.distributor) === '0x') addresses = undefined
     if (addresses === undefined) {
       const started = performance.now()
-      const d = await deploy({ rpcUrl: anvil.rpcUrl, profile: 'devnet', deployerKey: anvil.accounts[0].privateKey, params: { challengeWindow: opts.challengeWindow ?? 60, epochLength: 60 } })
+      const d = await deploy({ rpcUrl: anvil.rpcUrl, profile: 'devnet', deployerKey: anvil.accounts[0].privateKey, params: { challengeWindow: opts.challengeWindow ?? 60, epochLength: 60, aggregatorQuorum: opts.aggregatorQuorum ?? 1 } })
       addresses = d.addresses
       opts.log?.(`chain: contracts deployed in ${((performance.now() - started) / 1000).toFixed(1)} s (OPEN ${addresses.open}, rewards ${addresses.distributor})`)
     } else {

@@ -76,7 +76,7 @@ export class Devnet {
       const id = await keyFor(dataDir, this.passphrase)
       this.peers.push({ index: i, dataDir, peerId: id.peerId, address: id.address, addrs: [], restarts: 0 })
     }
-    if (this.opts.chain) this.chain = await startDevnetChain(this.opts.dir, this.peers.map(p => p.address), { log: this.opts.log })
+    if (this.opts.chain) this.chain = await startDevnetChain(this.opts.dir, this.peers.map(p => p.address), { log: this.opts.log, aggregatorQuorum: this.peers.length >= 2 ? 2 : 1 })
     // Peer 0 first: everyone else bootstraps from it.
     await this.startPeer(this.peers[0])
     await Promise.all(this.peers.slice(1).map(async p => await this.startPeer(p)))
@@ -105,7 +105,9 @@ export class Devnet {
     for (const b of opts.bootstrap ?? this.bootstrapList(peer)) args.push('--bootstrap', b)
     if (this.chain != null) {
       args.push('--chain', this.chain.file)
+      // Peer 0 proposes reward roots; peer 1 audits and co-signs them (aggregator quorum 2) and watches.
       if (peer.index === 0) args.push('--aggregator', '--epoch-interval', String(this.opts.epochIntervalMs))
+      if (peer.index === 1) args.push('--cosign', '--epoch-interval', String(this.opts.epochIntervalMs))
       const cheat = this.cheatOf(peer.index)
       if (cheat !== undefined) args.push('--cheat', cheat)
       if (this.opts.forcedErrorRate !== undefined) args.push('--forced-error-rate', String(this.opts.forcedErrorRate))

@@ -4,7 +4,7 @@
 // and blocks outlive the process) and which moves blocks with bitswap.
 import { bootstrap } from '@libp2p/bootstrap'
 import { gossipsub } from '@libp2p/gossipsub'
-import { identify } from '@libp2p/identify'
+import { identify, identifyPush } from '@libp2p/identify'
 import type { PeerDiscovery, PrivateKey } from '@libp2p/interface'
 import { mdns } from '@libp2p/mdns'
 import { noise } from '@libp2p/noise'
@@ -56,6 +56,9 @@ export function createPeerStack (opts: Libp2pOptions): Helia & { libp2p: PeerLib
     peerDiscovery: discovery,
     services: {
       identify: identify(),
+      // Services that start after the node (settlement's /openledger/epoch on a co-signer)
+      // reach peers already connected: without a push they would never learn of them.
+      identifyPush: identifyPush(),
       pubsub: gossipsub({
         // Envelopes are signed by their author already; gossipsub's own signature
         // would sign the same bytes with the same key a second time.

@@ -3,6 +3,7 @@
 // knows of it), the task market (injected with the behaviour the node plays), the
 // watches the dashboard reads, and their API routes. Started only with a deployment.
 import { REWARDS_PROTOCOL } from '../../protocols/rewards/rewards.ts'
+import { EPOCH_PROTOCOL } from '../../protocols/epoch/epoch.ts'
 import { ROLE } from '../../settlement/chain/client.ts'
 import type { Inbound } from '../../protocols/inbound.ts'
 import type { MessageRegistry } from '../../protocols/registry.ts'
@@ -38,6 +39,8 @@ export interface ChainServicesOptions {
   factory: ModelFactory
   threads?: number
   aggregator: boolean
+  cosign?: boolean
+  watch?: boolean
   epochIntervalMs: number
   cheat?: Cheat
   forcedErrorRate?: number
@@ -57,22 +60,30 @@ export interface ChainServices {
 export async function startChainServices (o: ChainServicesOptions): Promise<ChainServices> {
   const { libp2p, datanets, models } = o
   let market: MarketService | undefined
+  // Credit that moves money: only entries the chain's releases entitle (./credit-entitlement.ts).
+  const entitledViews = async (): Promise<Awaited<ReturnType<typeof datanets.store.view>>[]> => await Promise.all(datanets.store.list().map(async l => await datanets.store.view(l.id, {
+    entitled: await creditEntitlement(l.ordered(), chainReleaseLookup(() => settlement.chain))
+  })))
+  const followRef = async (ref: string): Promise<void> => { await datanets.atVersion(ref) }
   const settlement = new SettlementService({
     config: o.chain,
     identity: o.identity,
     dataDir: o.dataDir,
     aggregator: o.aggregator,
+    cosign: o.cosign,
+    watch: o.watch,
     epochIntervalMs: o.epochIntervalMs,
+    epochPeers: async () => (await libp2p.peerStore.all()).filter(p => p.protocols.includes(EPOCH_PROTOCOL) && !p.id.equals(libp2p.peerId)).map(p => p.id).sort((a, b) => a.toString() < b.toString() ? -1 : 1),
+    announceOf: async (jobId) => (await market?.status(jobId).catch(() => undefined))?.announce,
+    views: entitledViews,
+    follow: followRef,
     host: libp2p,
     aggregators: async () => (await libp2p.peerStore.all()).filter(p => p.protocols.includes(REWARDS_PROTOCOL)).map(p => p.id),
     describeJob: async (jobId) => await describeJob(jobId, {
       job: async (id) => await market?.status(id).catch(() => undefined),
-      // Credit that moves money: only entries the chain's releases entitle (./credit-entitlement.ts).
-      views: async () => await Promise.all(datanets.store.list().map(async l => await datanets.store.view(l.id, {
-        entitled: await creditEntitlement(l.ordered(), chainReleaseLookup(() => settlement.chain))
-      }))),
+      views: entitledViews,
       attribution: async (id) => await market?.attributionCredit(id).catch(() => undefined),
-      follow: async (ref) => { await datanets.atVersion(ref) },
+      follow: followRef,
       log: o.log
     }),
     log: o.log
@@ -100,7 +111,7 @@ export async function startChainServices (o: ChainServicesOptions): Promise<Chai
   const jobWatch = new JobWatch({ libp2p, network: o.network, registry: o.registry })
   jobWatch.start()
   const chainWatch = new ChainWatch(o.chain)
-  o.log('settlement ready', { chainId: o.chain.chainId, aggregator: o.aggregator })
+  o.log('settlement ready', { chainId: o.chain.chainId, aggregator: o.aggregator, cosign: o.cosign === true, watch: o.watch === true || o.cosign === true })
   return {
     settlement,
     market,

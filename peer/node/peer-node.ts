@@ -87,6 +87,10 @@ export interface PeerNodeOptions {
   chain?: ChainConfig
   /** Run the epoch builder: follow escrow, post reward roots, serve proofs. */
   aggregator?: boolean
+  /** Co-sign other aggregators' roots after auditing them (and watch). */
+  cosign?: boolean
+  /** Audit posted roots and challenge wrong ones. */
+  watch?: boolean
   /** How often an aggregator seals an epoch (ms; default 15 s). */
   epochIntervalMs?: number
   /** Demonstrations and tests: this peer plays one of the adversaries (market/adversaries). */
@@ -246,7 +250,7 @@ export class PeerNode {
     if (this.opts.chain != null) {
       const c = await startChainServices({
         chain: this.opts.chain, identity: this.identity, network: this.network, registry: this.registry, inbound, libp2p, dataDir: this.dataDir,
-        datanets, models, factory, threads: this.opts.threads, aggregator: this.opts.aggregator === true, epochIntervalMs: this.opts.epochIntervalMs ?? 15_000,
+        datanets, models, factory, threads: this.opts.threads, aggregator: this.opts.aggregator === true, cosign: this.opts.cosign === true, watch: this.opts.watch === true, epochIntervalMs: this.opts.epochIntervalMs ?? 15_000,
         cheat: this.opts.cheat, forcedErrorRate: this.opts.forcedErrorRate, log: this.log
       })
       this.settlement = c.settlement

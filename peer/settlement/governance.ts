@@ -14,7 +14,7 @@ export class UnknownProposalError extends PeerError {
 }
 
 /** Registry getters that `gov parameters` shows, and whose setters `gov propose` may call. */
-const PARAMETERS = ['rewardSplit', 'auditRateBps', 'proverShareBps', 'epochLength', 'challengeWindow', 'maxEscrowDuration', 'unbondingDelay', 'aggregatorQuorum', 'verifierQuorum', 'proposalFee', 'treasury'] as const
+const PARAMETERS = ['rewardSplit', 'auditRateBps', 'proverShareBps', 'epochLength', 'challengeWindow', 'maxEscrowDuration', 'unbondingDelay', 'aggregatorQuorum', 'verifierQuorum', 'proposalFee', 'challengeBond', 'treasury'] as const
 const PER_ROLE = ['minStake', 'slashAmount'] as const
 
 interface StoredProposal { id: string, targets: string[], values: string[], calldatas: string[], description: string, parameter: string, args: string[] }

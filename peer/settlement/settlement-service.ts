@@ -23,6 +23,9 @@ import type { StreamHost } from '../../protocols/reqresp.ts'
 import type { Identity } from '../identity/keystore.ts'
 import { PeerError, EXIT } from '../errors.ts'
 import type { ChainConfig } from './chain-config.ts'
+import { askCosign, EPOCH_PROTOCOL } from '../../protocols/epoch/epoch.ts'
+import type { DatanetView } from '../../storage/datanet/view.ts'
+import { RootWatch } from './root-watch.ts'
 
 /** Nothing to claim, no aggregator reachable, a proof that does not match the chain. */
 export class RewardsUnavailableError extends PeerError {
@@ -33,8 +36,19 @@ export interface SettlementServiceOptions {
   config: ChainConfig
   identity: Identity
   dataDir: string
-  /** Run the epoch builder: follow escrow, post roots, serve proofs. */
+  /** Run the epoch builder: follow escrow, post roots (with co-signers' signatures), serve proofs and bundles. */
   aggregator: boolean
+  /** Audit proposed roots and sign the right ones (needs aggregator stake); implies watch. */
+  cosign?: boolean
+  /** Audit every posted root and challenge a wrong one, putting up the registry's bond. */
+  watch?: boolean
+  /** Peers that speak /openledger/epoch (aggregators, co-signers). */
+  epochPeers?: () => Promise<PeerId[]>
+  /** The job's announce as the market recorded it: bundles carry it for jobs that pay contributors. */
+  announceOf?: (jobId: string) => Promise<unknown>
+  /** This peer's datanets (credit entitled by the chain) and how to follow one: what a root audit checks contributors against. */
+  views?: () => Promise<DatanetView[]>
+  follow?: (ref: string) => Promise<void>
   /** How often an aggregator seals and posts (ms). */
   epochIntervalMs: number
   host: StreamHost
@@ -96,6 +110,9 @@ export class SettlementService {
   private chainNow = Math.floor(Date.now() / 1000)
   private cursor?: Cursor
   private stopped = false
+  /** Co-signing and watching (./root-watch.ts), when this peer does either or aggregates. */
+  rootWatch?: RootWatch
+  private watchTimer?: NodeJS.Timeout
 
   constructor (opts: SettlementServiceOptions) {
     this.opts = opts
@@ -115,6 +132,33 @@ export class SettlementService {
     if (Number(network.chainId) !== config.chainId) throw new RewardsUnavailableError(`the RPC at ${config.rpcUrl} is chain ${network.chainId}, the deployment is on ${config.chainId}`)
     this.wallet = new NonceManager(new Wallet(hexlify(this.opts.identity.libp2pKey.raw), this.provider))
     this.client = await SettlementClient.create(config.addresses, this.wallet)
+    const cosign = this.opts.cosign === true
+    const watch = cosign || this.opts.watch === true
+    if (cosign) await this.ensureStake(ROLE.aggregator)
+    if (cosign || watch || this.opts.aggregator) {
+      const provider = this.provider
+      this.rootWatch = new RootWatch({
+        chain: () => this.chain,
+        provider: () => provider,
+        deployBlock: config.addresses.deployBlock,
+        views: this.opts.views ?? (async () => []),
+        follow: this.opts.follow,
+        log: this.opts.log,
+        host: this.opts.host,
+        wallet: this.wallet,
+        dataDir: this.opts.dataDir,
+        cosign,
+        watch,
+        epochPeers: this.opts.epochPeers ?? (async () => []),
+        ownBundle: async (epoch) => await this.ownBundle(epoch),
+        now: () => this.chainNow
+      })
+      await this.rootWatch.start()
+    }
+    if (watch) {
+      this.watchTimer = setInterval(() => { void this.watchRound() }, this.opts.epochIntervalMs)
+      this.watchTimer.unref()
+    }
     if (!this.opts.aggregator) return
 
     await this.ensureStake(ROLE.aggregator)
@@ -126,13 +170,25 @@ export class SettlementService {
     const distributorDomain = this.chain.domain('distributor')
     const wallet = this.wallet
     const signer: RootSigner = {
-      sign: async (epoch, root, total) => await signMessage(wallet, 'EpochRoot', distributorDomain, { epoch, root, total })
+      sign: async (epoch, root, total, toBlock) => await signMessage(wallet, 'EpochRoot', distributorDomain, { epoch, root, total, toBlock })
     }
+    // The rest of the quorum: co-signers, each of which audits the epoch's bundle first.
+    // One slot per co-signer this peer may need, each asking the slot's peer of the moment.
+    const cosigners: RootSigner[] = Array.from({ length: Math.max(0, Math.min(Number(quorum) + 2, 16) - 1) }, (_, slot) => ({
+      sign: async (epoch) => {
+        const peers = (await this.opts.epochPeers?.()) ?? []
+        const peer = peers[slot]
+        if (peer === undefined) throw new RewardsUnavailableError('no co-signer for this slot', { slot, known: peers.length })
+        const bundle = await this.ownBundle(Number(epoch))
+        if (bundle === undefined) throw new RewardsUnavailableError('no bundle for the epoch', { epoch: Number(epoch) })
+        return await askCosign(this.opts.host, peer, bundle)
+      }
+    }))
     const client = this.chain
     const rootChain: RootChain = {
       nextEpoch: async () => await client.nextEpoch(),
       rootOf: async (epoch) => await client.rootOf(epoch),
-      postRoot: async (epoch, root, total, signatures) => ({ txHash: (await client.postRoot(epoch, root, total, signatures)).receipt.hash })
+      postRoot: async (epoch, root, total, toBlock, signatures) => ({ txHash: (await client.postRoot(epoch, root, total, toBlock, signatures)).receipt.hash })
     }
     // One store per deployment: a fresh chain (same addresses, new blocks) starts afresh.
     const id = `${config.chainId}-${config.addresses.distributor.toLowerCase()}-${deployHash.slice(2, 14)}`
@@ -141,9 +197,9 @@ export class SettlementService {
       treasury: config.addresses.treasury,
       feeSplit: { worker: Number(split[0]), verifiers: Number(split[1]), contributors: Number(split[2]), treasury: Number(split[3]) },
       chain: rootChain,
-      signers: [signer],
+      signers: [signer, ...cosigners],
       quorum: Number(quorum),
-      verifySignature: (epoch, root, total, sig) => verifySigned('EpochRoot', distributorDomain, { epoch, root, total }, sig),
+      verifySignature: (epoch, root, total, toBlock, sig) => verifySigned('EpochRoot', distributorDomain, { epoch, root, total, toBlock }, sig),
       now: () => this.chainNow
     })
     await serveRewards(this.opts.host, async (accounts, at) => await this.answer(accounts, at))
@@ -155,12 +211,49 @@ export class SettlementService {
   async stop (): Promise<void> {
     this.stopped = true
     if (this.timer != null) clearInterval(this.timer)
+    if (this.watchTimer != null) clearInterval(this.watchTimer)
     await this.ticking?.catch(() => {})
+    await this.watching?.catch(() => {})
+    await this.rootWatch?.stop()
     if (this.builder != null) {
       await this.opts.host.unhandle(REWARDS_PROTOCOL).catch(() => {})
       await this.builder.close()
     }
     this.provider?.destroy()
+  }
+
+  private watching?: Promise<void>
+
+  /** One watch round (co-signers and watchers): audit the pending root, challenge a wrong one. */
+  async watchRound (): Promise<void> {
+    if (this.watching != null || this.stopped || this.rootWatch == null) return await this.watching
+    this.watching = (async () => {
+      try {
+        const head = await this.provider!.getBlock('latest')
+        if (head != null) this.chainNow = head.timestamp
+        await this.rootWatch!.tick()
+      } catch (err) {
+        const e = err as Error
+        this.opts.log('root watch round failed', { error: e.name, message: e.message, details: e instanceof ContractRevertError ? e.details.error : undefined })
+      } finally {
+        this.watching = undefined
+      }
+    })()
+    await this.watching
+  }
+
+  /** The bundle of one of this aggregator's sealed epochs (JSON), with the announces of the jobs that pay contributors. */
+  private async ownBundle (epoch: number): Promise<string | undefined> {
+    const b = this.builder
+    if (b == null || b.ledger(epoch) === undefined) return undefined
+    const base = await b.bundle(epoch)
+    const announces: Record<string, unknown> = {}
+    for (const r of base.receipts) {
+      if (!('jobId' in r) || r.contributorWeights === undefined || r.contributorWeights.length === 0) continue
+      const a = await this.opts.announceOf?.(r.jobId).catch(() => undefined)
+      if (a !== undefined) announces[r.jobId] = a
+    }
+    return JSON.stringify({ ...base, announces })
   }
 
   /** This peer's epochs when it aggregates (undefined otherwise): read from the builder, nothing changes. */
@@ -211,7 +304,10 @@ export class SettlementService {
         const added = await this.follow(head?.number)
         const builder = this.builder!
         // Finalizing on chain too makes every later claim one storage read cheaper.
-        for (const n of await builder.finalize()) {
+        const challengedBefore = builder.challenged.length
+        const finalized = await builder.finalize()
+        for (const n of builder.challenged.splice(challengedBefore)) this.opts.log('our root was challenged: posting it again', { epoch: n })
+        for (const n of finalized) {
           await this.chain.finalize(n).catch((err: Error) => { this.opts.log('finalize on chain failed', { epoch: n, error: err.message }) })
         }
         // An epoch is sealed only with something in it, once every earlier root is posted
@@ -219,14 +315,15 @@ export class SettlementService {
         const last = builder.latestPosted
         const settled = builder.latestSealed === last && (last === undefined || builder.state(last) === 'final')
         if (settled && builder.pendingReceipts > 0) {
-          const sealed = await builder.seal()
+          // Cut at the last block read: the epoch pays exactly the releases up to it.
+          const sealed = await builder.seal(undefined, { toBlock: this.cursor!.block - 1 })
           this.opts.log('epoch sealed', { epoch: sealed.epoch, root: sealed.root, accounts: sealed.accounts, receipts: sealed.receipts, added })
         }
         for (const p of await builder.postPending()) this.opts.log('epoch root posted', { epoch: p.epoch, root: p.root, tx: p.txHash, finalAt: p.finalAt?.toString() })
       } catch (err) {
         const e = err as Error & { details?: unknown }
         // PreviousRootNotFinal and the like resolve themselves on a later round.
-        this.opts.log('settlement round failed', { error: e.name, message: e.message, details: e instanceof ContractRevertError ? e.details.error : undefined })
+        this.opts.log('settlement round failed', { error: e.name, message: e.message, details: e instanceof ContractRevertError ? e.details.error : e.details })
       } finally {
         this.ticking = undefined
       }

@@ -59,7 +59,8 @@ export interface SlashCase { jobId: string, peer: string, role: number, amount: 
 /** Who a requester assigned to a job, as the escrow takes it (referee absent: none). */
 export interface EscrowAssignment { worker: string, verifiers: string[], referee?: string, spec: string }
 
-export interface RootInfo { root: string, total: bigint, finalAt: bigint }
+/** toBlock: the last block whose escrow releases the epoch pays (0 when not posted). */
+export interface RootInfo { root: string, total: bigint, finalAt: bigint, toBlock: bigint }
 export interface JobInfo { requester: string, amount: bigint, deadline: bigint, status: number }
 
 /** A JSON-RPC provider tuned for a local chain: no batching stall, no caching, fast polling. */
@@ -323,12 +324,22 @@ export class SettlementClient {
     return await this.send('distributor', 'finalize', [epoch])
   }
 
-  async postRoot (epoch: bigint | number, root: string, total: bigint, signatures: string): Promise<TxResult> {
-    return await this.send('distributor', 'postRoot', [epoch, root, total, signatures])
+  /** `toBlock`: the last block whose escrow releases the root pays (after the previous epoch's). */
+  async postRoot (epoch: bigint | number, root: string, total: bigint, toBlock: bigint | number, signatures: string): Promise<TxResult> {
+    return await this.send('distributor', 'postRoot', [epoch, root, total, toBlock, signatures])
   }
 
-  async challengeRoot (epoch: bigint | number, evidence: string, signatures: string): Promise<TxResult> {
-    return await this.send('distributor', 'challengeRoot', [epoch, evidence, signatures])
+  /** Challenges the pending root, putting up the registry's bond (approving it); `evidence`: the hash of the findings. */
+  async challengeRoot (epoch: bigint | number, evidence: string): Promise<TxResult> {
+    return await this.spending(async () => {
+      await this.ensureAllowance(this.addresses.distributor, await this.read<bigint>('registry', 'challengeBond'))
+      return await this.send('distributor', 'challengeRoot', [epoch, evidence])
+    })
+  }
+
+  /** Pays a challenge's bond out once its epoch is final: back to the challenger, or to the treasury if the root stood. */
+  async settleChallenge (id: bigint | number): Promise<TxResult> {
+    return await this.send('distributor', 'settleChallenge', [id])
   }
 
   async claim (epoch: bigint | number, account: string, cumulative: bigint, proof: readonly string[]): Promise<TxResult> {
@@ -351,8 +362,11 @@ export class SettlementClient {
   }
 
   async rootOf (epoch: bigint | number): Promise<RootInfo> {
-    const [root, total, finalAt] = await this.read<[string, bigint, bigint]>('distributor', 'rootOf', [epoch])
-    return { root, total, finalAt }
+    const [[root, total, finalAt], toBlock] = await Promise.all([
+      this.read<[string, bigint, bigint]>('distributor', 'rootOf', [epoch]),
+      this.read<bigint>('distributor', 'cutoffOf', [epoch])
+    ])
+    return { root, total, finalAt, toBlock }
   }
 
   async claimed (account: string): Promise<bigint> {

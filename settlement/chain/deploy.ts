@@ -145,6 +145,7 @@ export async function deploy (opts: DeployOptions): Promise<Deployment> {
     await registry.call('setSlashAmount', role, params.slashAmount[name])
   }
   await registry.call('setProposalFee', params.proposalFee)
+  await registry.call('setChallengeBond', params.challengeBond)
 
   // Hand everything to governance.
   await timelock.call('grantRole', id('PROPOSER_ROLE'), governor.address)
@@ -198,7 +199,8 @@ async function readParams (registry: Pick<Made, 'read'>): Promise<RegistryParams
     aggregatorQuorum: await n('aggregatorQuorum'),
     verifierQuorum: await n('verifierQuorum'),
     minStake: await perRole('minStake'),
-    proposalFee: await registry.read<bigint>('proposalFee')
+    proposalFee: await registry.read<bigint>('proposalFee'),
+    challengeBond: await registry.read<bigint>('challengeBond')
   }
 }
 

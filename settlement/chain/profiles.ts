@@ -30,6 +30,8 @@ export interface RegistryParams {
   verifierQuorum: number
   minStake: Record<StakeRoleName, bigint>
   proposalFee: bigint
+  /** OPEN a root challenge puts up: back to the challenger if the epoch ends on another root, else to the treasury. */
+  challengeBond: bigint
 }
 
 export interface GovernanceParams {
@@ -60,7 +62,8 @@ export const DEVNET_PARAMS: RegistryParams = {
   aggregatorQuorum: 1,
   verifierQuorum: 1,
   minStake: { worker: 100n * E18, verifier: 200n * E18, aggregator: 500n * E18 },
-  proposalFee: 10n * E18
+  proposalFee: 10n * E18,
+  challengeBond: 10n * E18
 }
 
 export const DEVNET_GOVERNANCE: GovernanceParams = {
@@ -90,7 +93,9 @@ export const L2_PARAMS: RegistryParams = {
   aggregatorQuorum: 3,
   verifierQuorum: 2,
   minStake: { worker: 1_000n * E18, verifier: 2_000n * E18, aggregator: 5_000n * E18 },
-  proposalFee: 100n * E18
+  proposalFee: 100n * E18,
+  // Enough that cancelling roots to delay everyone's pay costs real money each time.
+  challengeBond: 1_000n * E18
 }
 
 /** Days, not minutes: holders get a day to notice a proposal, five to vote, two to leave before it executes. */
@@ -114,6 +119,7 @@ export const REGISTRY_BOUNDS = {
   maxPeriod: 365 * DAY,
   maxQuorum: 64,
   maxAmount: 1_000_000_000n * E18,
+  minChallengeBond: 1n * E18,
   minStakeFloor: { worker: 100n * E18, verifier: 200n * E18, aggregator: 500n * E18 } as Record<StakeRoleName, bigint>
 } as const
 
@@ -141,5 +147,6 @@ export function registryParamProblems (p: RegistryParams): string[] {
     inRange(`slashAmount.${role}`, p.slashAmount[role], 1n, b.maxAmount)
   }
   inRange('proposalFee', p.proposalFee, 0n, b.maxAmount)
+  inRange('challengeBond', p.challengeBond, b.minChallengeBond, b.maxAmount)
   return out
 }

@@ -28,12 +28,8 @@ export const TYPES = {
   EpochRoot: [
     { name: 'epoch', type: 'uint64' },
     { name: 'root', type: 'bytes32' },
-    { name: 'total', type: 'uint256' }
-  ],
-  Challenge: [
-    { name: 'epoch', type: 'uint64' },
-    { name: 'root', type: 'bytes32' },
-    { name: 'evidence', type: 'bytes32' }
+    { name: 'total', type: 'uint256' },
+    { name: 'toBlock', type: 'uint64' }
   ],
   Slash: [
     { name: 'jobId', type: 'bytes32' },
@@ -64,8 +60,8 @@ export const TYPES = {
 
 export type MessageType = keyof typeof TYPES
 
-export interface EpochRootMessage { epoch: bigint | number, root: string, total: bigint }
-export interface ChallengeMessage { epoch: bigint | number, root: string, evidence: string }
+/** toBlock: the last block whose escrow releases the epoch pays. */
+export interface EpochRootMessage { epoch: bigint | number, root: string, total: bigint, toBlock: bigint | number }
 export interface SlashMessage { jobId: string, peer: string, role: number, amount: bigint, evidence: string, prover: string, resultHash: string }
 /** A worker's delivery of, or a verifier's verdict on, `resultHash` for `jobId`: what makes it answerable for it in a slash. */
 export interface ParticipationMessage { jobId: string, resultHash: string }
@@ -75,7 +71,6 @@ export interface AssignmentMessage { jobId: string, worker: string, verifiers: s
 
 export interface Messages {
   EpochRoot: EpochRootMessage
-  Challenge: ChallengeMessage
   Slash: SlashMessage
   Completion: CompletionMessage
   Assignment: AssignmentMessage
@@ -90,7 +85,6 @@ export interface SignedMessage {
 /** The contract each message type is verified by. */
 const CONTRACT_OF: Record<MessageType, DomainContract> = {
   EpochRoot: 'distributor',
-  Challenge: 'distributor',
   Slash: 'staking',
   Completion: 'escrow',
   Assignment: 'escrow',

@@ -17,6 +17,7 @@ interface IParameterRegistry {
     function verifierQuorum() external view returns (uint16);
     function minStake(uint8 role) external view returns (uint256);
     function proposalFee() external view returns (uint256);
+    function challengeBond() external view returns (uint256);
 }
 
 interface IStaking {

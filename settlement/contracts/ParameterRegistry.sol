@@ -38,6 +38,7 @@ contract ParameterRegistry is Ownable, IParameterRegistry {
     event VerifierQuorumSet(uint16 oldCount, uint16 newCount);
     event MinStakeSet(uint8 indexed role, uint256 oldAmount, uint256 newAmount);
     event ProposalFeeSet(uint256 oldFee, uint256 newFee);
+    event ChallengeBondSet(uint256 oldBond, uint256 newBond);
 
     uint16 internal constant BPS = 10_000;
     // Bounds: wide enough for any sane network, tight enough to keep the contracts safe.
@@ -49,6 +50,8 @@ contract ParameterRegistry is Ownable, IParameterRegistry {
     uint256 public constant MIN_STAKE_FLOOR_WORKER = 100e18;
     uint256 public constant MIN_STAKE_FLOOR_VERIFIER = 200e18;
     uint256 public constant MIN_STAKE_FLOOR_AGGREGATOR = 500e18;
+    // A root challenge costs at least this much: without a cost one account could cancel every root.
+    uint256 public constant MIN_CHALLENGE_BOND = 1e18;
 
     address public treasury;
     uint16 internal _workerBps;
@@ -65,6 +68,7 @@ contract ParameterRegistry is Ownable, IParameterRegistry {
     /// The longest an escrow may run (JobEscrow.open refuses a later deadline).
     uint64 public maxEscrowDuration;
     uint256 public proposalFee;
+    uint256 public challengeBond;
     mapping(uint8 => uint256) internal _slashAmount;
     mapping(uint8 => uint256) internal _minStake;
 
@@ -88,6 +92,7 @@ contract ParameterRegistry is Ownable, IParameterRegistry {
             setSlashAmount(r, 50e18);
         }
         setProposalFee(10e18);
+        setChallengeBond(100e18);
         if (owner_ != msg.sender) _transferOwnership(owner_);
     }
 
@@ -194,6 +199,14 @@ contract ParameterRegistry is Ownable, IParameterRegistry {
         _range("proposalFee", fee, 0, MAX_AMOUNT);
         emit ProposalFeeSet(proposalFee, fee);
         proposalFee = fee;
+    }
+
+    /// What a root challenge puts at stake (RewardDistributor.challengeRoot): back to the
+    /// challenger when the epoch ends on another root, to the treasury when the challenged one stands.
+    function setChallengeBond(uint256 bond) public onlyOwner {
+        _range("challengeBond", bond, MIN_CHALLENGE_BOND, MAX_AMOUNT);
+        emit ChallengeBondSet(challengeBond, bond);
+        challengeBond = bond;
     }
 
     function _checkRole(uint8 role) internal pure {

@@ -4,6 +4,7 @@
 //   <dir>/meta.json           format and first epoch number
 //   <dir>/journal.jsonl       every acknowledged receipt and every epoch close, in order
 //   <dir>/<n>/tree.json       the sealed epoch's tree (entries; rebuilt and root-checked on load)
+//   <dir>/<n>/receipts.json   the sealed epoch's receipts: with the previous tree, its bundle (./audit.ts)
 //   <dir>/<n>/ledger.json     written last when sealing: its presence means "sealed"
 //   <dir>/<n>/posted.json     the root is on chain (tx hash when this builder sent it)
 //   <dir>/<n>/final.json      the challenge window has passed
@@ -16,14 +17,18 @@
 // - the close record carries the fee split and treasury used, so re-sealing after a
 //   crash recomputes the same ledger (receipts in id order) and the same root;
 // - before posting, and after any failed post, the chain is asked whether the epoch's
-//   root is already there; if it is (ours), it is only recorded, so no root is sent twice.
+//   root is already there; if it is (ours), it is only recorded, so no root is sent twice;
+// - a posted root that a challenge removed is un-posted (posted.json deleted) and posted
+//   again: the challenger's bond is lost if the same root then becomes final.
+import { rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import { readJsonIfExists, writeFileAtomic, writeJsonAtomic } from '../../storage/atomic-file.ts'
 import { DEFAULT_FEE_SPLIT, splitFee, type FeeSplitPolicy } from '../policy/index.ts'
 import { buildCumulativeTree, CumulativeTree, normalizeAddress, type CumulativeTreeDump } from '../merkle/index.ts'
 import { Journal } from './journal.ts'
 import { computeEpochLedger } from './ledger.ts'
-import { normalizeReceipt, receiptKey, receiptToJson, type Receipt } from './receipts.ts'
+import { normalizeReceipt, receiptKey, receiptToJson, type Receipt, type ReceiptJson } from './receipts.ts'
+import { BUNDLE_FORMAT, type EpochBundle } from './audit.ts'
 import { packSignatures, type RootSignature } from './signatures.ts'
 import {
   EmptyEpochError, EpochStateError, EpochStoreError, InvalidReceiptError, QuorumNotReachedError, RootConflictError
@@ -265,7 +270,8 @@ export class EpochBuilder {
    * then writes its tree and ledger. Throws EmptyEpochError, leaving the epoch open,
    * when nobody would have a balance; EpochStateError for a future epoch.
    */
-  async seal (epoch?: number): Promise<SealedEpoch> {
+  async seal (epoch?: number, opts: { toBlock?: number } = {}): Promise<SealedEpoch> {
+    if (opts.toBlock !== undefined && (!Number.isSafeInteger(opts.toBlock) || opts.toBlock < 0)) throw new EpochStateError('toBlock must be a block number', { toBlock: opts.toBlock })
     return await this.#sealLock.run(async () => {
       const n = epoch ?? this.#open
       const done = this.#ledgers.get(n)
@@ -277,7 +283,7 @@ export class EpochBuilder {
           const prev = n === this.firstEpoch ? undefined : this.#ledgers.get(n - 1)
           const hasBalances = (prev !== undefined && prev.accounts > 0) || (this.#pending.get(n) ?? []).some(pays)
           if (!hasBalances) throw new EmptyEpochError('nothing earned yet: no tree to seal', { epoch: n })
-          const close: CloseRecord = { t: 'close', epoch: n, feeSplit: { ...this.#feeSplit }, treasury: this.#treasury }
+          const close: CloseRecord = { t: 'close', epoch: n, feeSplit: { ...this.#feeSplit }, treasury: this.#treasury, ...(opts.toBlock !== undefined ? { toBlock: opts.toBlock } : {}) }
           await this.#journal.append([close])
           this.#closes.set(n, close)
           this.#open = n + 1
@@ -313,10 +319,12 @@ export class EpochBuilder {
         earnedTotal: ledger.earnedTotal.toString(),
         feeSplit: close.feeSplit,
         treasury: close.treasury,
-        earned: ledger.earned.map(e => [e.account, e.amount.toString()])
+        earned: ledger.earned.map(e => [e.account, e.amount.toString()]),
+        ...(close.toBlock !== undefined ? { toBlock: close.toBlock } : {})
       }
-      // Tree first: ledger.json is the "sealed" mark, so a crash in between re-seals.
+      // Tree and receipts first: ledger.json is the "sealed" mark, so a crash in between re-seals.
       await writeFileAtomic(this.#path(n, 'tree.json'), JSON.stringify(tree.dump()))
+      await writeFileAtomic(this.#path(n, 'receipts.json'), JSON.stringify(receipts.map(receiptToJson)))
       await writeJsonAtomic(this.#path(n, 'ledger.json'), file)
       this.#ledgers.set(n, file)
       this.#trees.set(n, tree)
@@ -369,12 +377,14 @@ export class EpochBuilder {
       }
       const root = ledger.root
       const total = BigInt(ledger.total)
+      if (ledger.toBlock === undefined) throw new EpochStateError('epoch was sealed without a cutoff block: it cannot be posted', { epoch: n })
+      const toBlock = BigInt(ledger.toBlock)
       const already = await this.#onChain(chain, n, root, total)
       if (already !== null) return await this.#recordPosted(n, root, total, null, [], already.finalAt)
-      const { signers, packed } = await this.#signatures(n, root, total)
+      const { signers, packed } = await this.#signatures(n, root, total, toBlock)
       let tx: { txHash: string }
       try {
-        tx = await chain.postRoot(BigInt(n), root, total, packed)
+        tx = await chain.postRoot(BigInt(n), root, total, toBlock, packed)
       } catch (err) {
         // The transaction may have landed before the error, or another aggregator got
         // there first: what the chain holds decides, not the error.
@@ -419,8 +429,8 @@ export class EpochBuilder {
     return { finalAt: there.finalAt }
   }
 
-  async #signatures (n: number, root: string, total: bigint): Promise<{ signers: string[], packed: string }> {
-    const settled = await Promise.allSettled(this.#signers.map(s => s.sign(BigInt(n), root, total)))
+  async #signatures (n: number, root: string, total: bigint, toBlock: bigint): Promise<{ signers: string[], packed: string }> {
+    const settled = await Promise.allSettled(this.#signers.map(s => s.sign(BigInt(n), root, total, toBlock)))
     const good = new Map<string, RootSignature>()
     const failures: string[] = []
     for (const [i, s] of settled.entries()) {
@@ -431,7 +441,7 @@ export class EpochBuilder {
       try {
         const { signers: [signer] } = packSignatures([s.value])
         if (good.has(signer)) failures.push(`signer ${i}: ${signer} signed twice`)
-        else if (this.#verify !== undefined && !this.#verify(BigInt(n), root, total, s.value)) failures.push(`signer ${i}: ${signer}: signature does not verify`)
+        else if (this.#verify !== undefined && !this.#verify(BigInt(n), root, total, toBlock, s.value)) failures.push(`signer ${i}: ${signer}: signature does not verify`)
         else good.set(signer, s.value)
       } catch (err) {
         failures.push(`signer ${i}: ${(err as Error).message}`)
@@ -460,9 +470,16 @@ export class EpochBuilder {
         if (p === undefined) break
         if (this.#final.has(n)) continue
         const there = await chain.rootOf(BigInt(n))
+        if (/^0x0{64}$/.test(there.root) && await chain.nextEpoch() <= BigInt(n)) {
+          // Challenged (challengeRoot): the epoch is open for posting again, and this
+          // builder posts the same root again (postPending); a challenger who was wrong loses its bond.
+          await rm(this.#path(n, 'posted.json'), { force: true })
+          this.#posted.delete(n)
+          this.challenged.push(n)
+          break
+        }
         if (there.root.toLowerCase() !== p.root || there.total !== BigInt(p.total)) {
-          // A zero root where ours was: a verifier quorum challenged it (challengeRoot), and the epoch is open for posting again.
-          throw new RootConflictError('the chain no longer holds the posted root', { epoch: n, ours: p.root, theirs: there.root, challenged: /^0x0{64}$/.test(there.root) })
+          throw new RootConflictError('the chain holds another root than the one posted', { epoch: n, ours: p.root, theirs: there.root })
         }
         if (there.finalAt === 0n || BigInt(this.#now()) < there.finalAt) break
         const file: FinalFile = { epoch: n, finalAt: there.finalAt.toString() }
@@ -473,6 +490,36 @@ export class EpochBuilder {
       }
       return out
     })
+  }
+
+  /** Epochs whose posted root finalize() found challenged and un-posted (for the log; the caller may clear it). */
+  readonly challenged: number[] = []
+
+  /**
+   * What epoch `n`'s root was computed from, for co-signers and watchers to recompute it
+   * (./audit.ts): the previous epoch's balances, this epoch's receipts, the split and
+   * treasury it was sealed with, its cutoff block. `announces` is the caller's (the
+   * market's record of each job that pays contributors).
+   */
+  async bundle (n: number, announces?: Record<string, unknown>): Promise<EpochBundle> {
+    const ledger = this.#ledgers.get(n)
+    if (ledger === undefined) throw new EpochStateError('epoch is not sealed', { epoch: n, state: this.state(n) })
+    if (ledger.toBlock === undefined) throw new EpochStateError('epoch was sealed without a cutoff block', { epoch: n })
+    const receipts = await readJsonIfExists<ReceiptJson[]>(this.#path(n, 'receipts.json'))
+    if (receipts === undefined) throw new EpochStoreError('sealed epoch has no receipts file', { epoch: n })
+    const previous = n === this.firstEpoch ? [] : (await this.#tree(n - 1)).entries()
+    return {
+      format: BUNDLE_FORMAT,
+      epoch: n,
+      root: ledger.root,
+      total: ledger.total,
+      toBlock: ledger.toBlock,
+      feeSplit: ledger.feeSplit,
+      treasury: ledger.treasury,
+      previous: previous.map(e => [e.account, e.cumulative.toString()]),
+      receipts,
+      ...(announces !== undefined ? { announces } : {})
+    }
   }
 
   /** Everything the account has earned up to the latest sealed epoch (0n before any). */

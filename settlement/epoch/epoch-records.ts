@@ -15,13 +15,20 @@ export interface RootChain {
   nextEpoch (): Promise<bigint>
   /** A zero root for an epoch not posted. finalAt: unix seconds from which claims against it are final. */
   rootOf (epoch: bigint): Promise<{ root: string, total: bigint, finalAt: bigint }>
-  /** Resolves once the transaction is mined; reverts WrongEpoch unless epoch = nextEpoch. `signatures` = packSignatures().packed. */
-  postRoot (epoch: bigint, root: string, total: bigint, signatures: string): Promise<{ txHash: string }>
+  /**
+   * Resolves once the transaction is mined; reverts WrongEpoch unless epoch = nextEpoch.
+   * `toBlock`: the last block whose escrow releases the epoch pays. `signatures` = packSignatures().packed.
+   */
+  postRoot (epoch: bigint, root: string, total: bigint, toBlock: bigint, signatures: string): Promise<{ txHash: string }>
 }
 
-/** One aggregator of the quorum: signs (epoch, root, total) the way the contract checks (EIP-712 in the chain client). */
+/**
+ * One aggregator of the quorum: signs (epoch, root, total, toBlock) the way the contract
+ * checks (EIP-712 in the chain client). A remote co-signer first audits the epoch
+ * (EpochBuilder.bundle, ./audit.ts).
+ */
 export interface RootSigner {
-  sign (epoch: bigint, root: string, total: bigint): Promise<RootSignature>
+  sign (epoch: bigint, root: string, total: bigint, toBlock: bigint): Promise<RootSignature>
 }
 
 export interface EpochBuilderOptions {
@@ -41,7 +48,7 @@ export interface EpochBuilderOptions {
    * verifySigned for EpochRoot); one bad signature would make the whole postRoot revert,
    * so a signature that fails counts as a signer that did not answer.
    */
-  verifySignature?: (epoch: bigint, root: string, total: bigint, signature: RootSignature) => boolean
+  verifySignature?: (epoch: bigint, root: string, total: bigint, toBlock: bigint, signature: RootSignature) => boolean
   /** Unix seconds, for finality. */
   now?: () => number
 }
@@ -76,12 +83,15 @@ export interface LedgerFile {
   treasury: string
   /** This epoch's earnings, [account, decimal wei], by account. */
   earned: Array<[string, string]>
+  /** The last block whose escrow releases the epoch pays (the close record's); absent when sealed without a chain. */
+  toBlock?: number
 }
 
 export interface SealedEpoch {
   epoch: number
   root: string
   total: bigint
+  toBlock?: number
   accounts: number
   receipts: number
   receiptsDigest: string
@@ -121,13 +131,14 @@ export const META_FORMAT = 'openledger-epochs-v1'
 export const LEDGER_FORMAT = 'openledger-epoch-ledger-v1'
 
 export interface Meta { format: typeof META_FORMAT, firstEpoch: number }
-export type CloseRecord = { t: 'close', epoch: number, feeSplit: FeeSplitPolicy, treasury: string }
+/** toBlock: the chain block up to which the epoch's receipts were read (absent without a chain). */
+export type CloseRecord = { t: 'close', epoch: number, feeSplit: FeeSplitPolicy, treasury: string, toBlock?: number }
 export type JournalRecord = { t: 'receipt', epoch: number, receipt: ReceiptJson } | CloseRecord
 export interface PostedFile { epoch: number, root: string, total: string, txHash: string | null, signers: string[], finalAt: string | null }
 export interface FinalFile { epoch: number, finalAt: string }
 
 export function sealedOf (l: LedgerFile): SealedEpoch {
-  return { epoch: l.epoch, root: l.root, total: BigInt(l.total), accounts: l.accounts, receipts: l.receipts, receiptsDigest: l.receiptsDigest }
+  return { epoch: l.epoch, root: l.root, total: BigInt(l.total), ...(l.toBlock !== undefined ? { toBlock: l.toBlock } : {}), accounts: l.accounts, receipts: l.receipts, receiptsDigest: l.receiptsDigest }
 }
 
 export function postedOf (p: PostedFile): PostedEpoch {

@@ -12,6 +12,10 @@ export {
 export { packSignatures, type RootSignature } from './signatures.ts'
 export { Journal } from './journal.ts'
 export {
+  auditEpoch, evidenceOf, releaseOf, BUNDLE_FORMAT,
+  type EpochBundle, type ChainRelease, type AuditFacts, type AuditFinding, type AuditReport, type WeightsCheck
+} from './audit.ts'
+export {
   EpochError, InvalidReceiptError, JournalCorruptError, EpochStoreError, EpochStateError, EmptyEpochError,
   RootConflictError, QuorumNotReachedError, InvalidSignatureError
 } from './errors.ts'

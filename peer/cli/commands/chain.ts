@@ -46,7 +46,7 @@ export function chainCommand (program: Command): void {
     .option('--max-escrow-duration <s>', 'longest a job\'s escrow may run', intOption('--max-escrow-duration', ...PERIOD))
     .option('--unbonding-delay <s>', 'seconds between unbond and withdraw; must exceed max escrow duration + challenge window', intOption('--unbonding-delay', ...PERIOD))
     .option('--aggregator-quorum <n>', 'aggregator signatures a reward root needs', intOption('--aggregator-quorum', 1, 64))
-    .option('--verifier-quorum <n>', 'verifier signatures a release, slash or challenge needs', intOption('--verifier-quorum', 1, 64))
+    .option('--verifier-quorum <n>', 'verifier signatures a release or slash needs', intOption('--verifier-quorum', 1, 64))
     .option('--passphrase-stdin', PASSPHRASE_STDIN_HELP)
     .option('--json', 'print one JSON object')
     .action(async (opts: DeployCliOptions) => {
@@ -115,6 +115,7 @@ function parameterRows (p: RegistryParams, g: GovernanceParams): string[][] {
     ['auditRateBps', String(p.auditRateBps)],
     ['proverShareBps', String(p.proverShareBps)],
     ['proposalFee', open(p.proposalFee)],
+    ['challengeBond', open(p.challengeBond)],
     ['votingDelay', secs(g.votingDelay)],
     ['votingPeriod', secs(g.votingPeriod)],
     ['timelockDelay', secs(g.timelockDelay)],

@@ -24,6 +24,8 @@ interface StartOptions {
   rpcUrl?: string
   chainId?: number
   aggregator?: boolean
+  cosign?: boolean
+  watch?: boolean
   epochInterval: number
   cheat?: Cheat
   forcedErrorRate?: number
@@ -53,6 +55,8 @@ export function nodeCommand (program: Command): void {
     .option('--rpc-url <url>', 'JSON-RPC endpoint of the L2 (overrides the chain file\'s)')
     .option('--chain-id <id>', 'refuse to start unless the deployment is on this chain', intOption('--chain-id', 1, 2 ** 48))
     .option('--aggregator', 'build and post reward epochs, and serve claim proofs (needs aggregator stake)')
+    .option('--cosign', 'audit other aggregators\' proposed reward roots and co-sign the right ones (stakes the aggregator minimum); also watches')
+    .option('--watch', 'audit every posted reward root and challenge a wrong one before it is final (puts up the registry\'s challenge bond)')
     .option('--epoch-interval <ms>', 'how often an aggregator seals an epoch', intOption('--epoch-interval', 1_000, 86_400_000), 15_000)
     .addOption(new Option('--cheat <mode>', 'demonstrations and tests: play an adversary (peer/market/adversaries/cheats.ts)').choices([...CHEATS]).hideHelp())
     .addOption(new Option('--forced-error-rate <q>', 'demonstrations and tests: forced-error rate instead of the policy\'s (all peers must agree)').argParser(rateOption).hideHelp())
@@ -81,6 +85,8 @@ export function nodeCommand (program: Command): void {
         benchLock: opts.benchLock,
         chain,
         aggregator: opts.aggregator,
+        cosign: opts.cosign,
+        watch: opts.watch,
         epochIntervalMs: opts.epochInterval,
         cheat: opts.cheat,
         forcedErrorRate: opts.forcedErrorRate,
