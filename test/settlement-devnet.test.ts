@@ -4,9 +4,14 @@
 // through the quorum; once the window is over the worker and the verifier claim their
 // shares from the command line, and a second claim is refused.
 import assert from 'node:assert/strict'
-import { NonceManager, Wallet, hexlify, id, parseUnits } from 'ethers'
+import { peerIdFromString } from '@libp2p/peer-id'
+import { multiaddr } from '@multiformats/multiaddr'
+import { NonceManager, Wallet, hexlify, id, parseUnits, toQuantity } from 'ethers'
+import { askCosign } from '../protocols/epoch/epoch.ts'
+import { buildCumulativeTree } from '../settlement/merkle/index.ts'
+import { createPlainNode } from './helpers/plain-node.ts'
 import { loadKeystore } from '../peer/identity/keystore.ts'
-import { SettlementClient } from '../settlement/chain/client.ts'
+import { ROLE, SettlementClient } from '../settlement/chain/client.ts'
 import { packSignatures, signMessage } from '../settlement/chain/signatures.ts'
 import { useMarketDevnet } from './helpers/devnet.ts'
 import { waitFor } from './helpers/wait.ts'
@@ -93,6 +98,61 @@ describe('settlement on a devnet: escrow -> epoch root -> claim', function () {
     await new Promise(resolve => setTimeout(resolve, 3_000))
     assert.equal(await requester.nextEpoch(), 3n)
     assert.equal((await requester.rootOf(2)).total, OPEN('110'))
+    provider.destroy()
+  })
+
+  // Issue 19, finding 2. Before: a root signed by aggregator keys alone was final after
+  // the window whatever it paid, and nobody checked it. Two throwaway keys staked as
+  // aggregators make the devnet's quorum of 2 by themselves.
+  it('a root two sybil aggregator keys sign to pay themselves everything funded is refused by the co-signer, challenged by the watcher before it is final, and pays nothing', async () => {
+    const { devnet, chain, warp } = net
+    const provider = net.provider()
+    const boss = await SettlementClient.create(chain.addresses, new NonceManager(new Wallet(chain.anvil.accounts[0].privateKey, provider)))
+    await warp(61) // epoch 2 (the test before) final: the next root may be posted
+    const rogues = [Wallet.createRandom(provider), Wallet.createRandom(provider)].sort((a, b) => a.address.toLowerCase() < b.address.toLowerCase() ? -1 : 1)
+    for (const r of rogues) {
+      await provider.send('anvil_setBalance', [r.address, toQuantity(10n ** 20n)])
+      await boss.transfer(r.address, OPEN('600'))
+      await (await SettlementClient.create(chain.addresses, new NonceManager(r))).stake(ROLE.aggregator, OPEN('500'))
+    }
+    const rogue = await SettlementClient.create(chain.addresses, new NonceManager(rogues[0]))
+    const epoch = Number(await rogue.nextEpoch())
+    const funded = await rogue.totalFunded()
+    const root = buildCumulativeTree([{ account: rogues[0].address, cumulative: funded }]).root
+    const toBlock = await provider.getBlockNumber()
+    const msg = { epoch, root, total: funded, toBlock }
+    const sigs = await Promise.all(rogues.map(async r => await signMessage(r, 'EpochRoot', rogue.domain('distributor'), msg)))
+
+    // The honest co-signer will not sign it: its audit of the rogue's bundle finds it wrong.
+    const node = await createPlainNode()
+    await node.start()
+    try {
+      await node.dial(multiaddr(devnet.peers[1].addrs[0]))
+      const bundle = JSON.stringify({ format: 'openledger-epoch-bundle-v1', epoch, root, total: funded.toString(), toBlock, feeSplit: { worker: 5000, verifiers: 2000, contributors: 2500, treasury: 500 }, treasury: chain.addresses.treasury, previous: [], receipts: [] })
+      await assert.rejects(askCosign(node, peerIdFromString(devnet.peers[1].peerId), bundle), (err: Error & { details?: { remoteName?: string, remoteMessage?: string } }) => err.name === 'RemoteError' && err.details?.remoteName === 'CosignRefusedError' && /^wrong: /.test(err.details.remoteMessage ?? ''))
+    } finally {
+      await node.stop()
+    }
+
+    // With its own two keys the contract takes it (the quorum is only signatures)...
+    await rogue.postRoot(epoch, root, funded, toBlock, packSignatures(sigs))
+    assert.equal((await rogue.rootOf(epoch)).root, root)
+    // ...and the watcher (peer 1) challenges it within its window: its total is what was
+    // funded, which here is all that was released, so only the bundle could show it
+    // wrong, and nobody serves one: challenged once half the 60 s window is over.
+    const challenged = await waitFor('the watcher to challenge the rogue root', async () => (await rogue.nextEpoch()) === BigInt(epoch) ? true : undefined, 50_000, 250)
+    assert.ok(challenged)
+    const events = await rogue.c.distributor.queryFilter(rogue.c.distributor.filters.RootChallenged(epoch))
+    assert.equal(events.length, 1)
+    const args = rogue.c.distributor.interface.parseLog(events[0])!.args
+    assert.equal(args.root, root)
+    assert.equal((args.challenger as string).toLowerCase(), devnet.peers[1].address!.toLowerCase(), 'the co-signer, watching')
+    assert.equal(args.bond, OPEN('10'), 'the devnet\'s challenge bond')
+    // Past the window the rogue's root pays nothing: it is gone.
+    await warp(61)
+    const proof = buildCumulativeTree([{ account: rogues[0].address, cumulative: funded }]).proof(rogues[0].address)
+    await assert.rejects(rogue.claim(epoch, rogues[0].address, funded, proof), /UnknownEpoch/)
+    assert.equal(await rogue.balanceOf(rogues[0].address), OPEN('100'), 'nothing taken')
     provider.destroy()
   })
 

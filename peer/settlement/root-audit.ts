@@ -33,6 +33,24 @@ export interface RootAuditDeps {
 /** A proposal for the chain's next epoch (co-signing), or the root the chain holds (watching). */
 export type AuditTarget = { kind: 'proposal' } | { kind: 'posted', root: string, total: bigint, toBlock: number }
 
+/**
+ * What a posted root's total must be from the chain alone: the previous root's total plus
+ * every fee the escrow released in the epoch's blocks (a fee is split to the wei, and
+ * the live network pays nothing but released fees). No bundle needed.
+ */
+export async function expectedTotal (deps: RootAuditDeps, epoch: number, toBlock: number): Promise<bigint> {
+  const client = deps.chain()
+  let from = deps.deployBlock
+  let total = 0n
+  if (epoch > 1) {
+    const prev = await client.rootOf(epoch - 1)
+    from = Number(prev.toBlock) + 1
+    total = prev.total
+  }
+  for (const r of await releasesIn(client, from, toBlock)) total += r.fee
+  return total
+}
+
 /** JobReleased events in blocks [from, to]. */
 async function releasesIn (client: SettlementClient, from: number, to: number): Promise<ChainRelease[]> {
   if (to < from) return []

@@ -15,8 +15,9 @@ import { id as keccakText, type NonceManager } from 'ethers'
 import { askBundle, serveEpochs, CosignRefusedError, EPOCH_PROTOCOL, type CosignAnswer } from '../../protocols/epoch/epoch.ts'
 import type { StreamHost } from '../../protocols/reqresp.ts'
 import { signMessage } from '../../settlement/chain/signatures.ts'
+import { evidenceOf } from '../../settlement/epoch/index.ts'
 import { readJsonIfExists, writeJsonAtomic } from '../../storage/atomic-file.ts'
-import { auditRoot, type RootAuditDeps } from './root-audit.ts'
+import { auditRoot, expectedTotal, type RootAuditDeps } from './root-audit.ts'
 
 export interface RootWatchOptions extends RootAuditDeps {
   host: StreamHost
@@ -42,6 +43,8 @@ export class RootWatch {
   /** What this peer concluded about each posted root it audited, newest last (the API shows it). */
   readonly watched: Watched[] = []
   private readonly dir: string
+  /** When this peer first looked for a root's bundle and found none (ms), by `epoch-root`. */
+  private readonly firstSeen = new Map<string, number>()
 
   constructor (opts: RootWatchOptions) {
     this.opts = opts
@@ -105,9 +108,22 @@ export class RootWatch {
       }
     }
     if (bundle === undefined) {
-      const window = await client.read<bigint>('registry', 'challengeWindow')
-      const postedAt = Number(posted.finalAt - window)
-      if (now - postedAt < Number(window) / 2) return // ask again next round
+      // What the chain alone proves: a total that is not what was released is wrong now.
+      const expected = await expectedTotal(this.opts, latest, Number(posted.toBlock))
+      if (expected !== posted.total) {
+        const wrong = [{ code: 'total-not-released', message: 'the root\'s total is not the previous total plus the fees released in its blocks', details: { total: posted.total.toString(), released: expected.toString() } }]
+        await this.challenge(latest, root, evidenceOf(wrong), { wrong })
+        return
+      }
+      const window = Number(await client.read<bigint>('registry', 'challengeWindow'))
+      const postedAt = Number(posted.finalAt) - window
+      // Elapsed by the chain's clock or, where blocks come only with transactions (a
+      // devnet), by ours since this peer first saw the root.
+      const key = `${latest}-${root}`
+      if (!this.firstSeen.has(key)) this.firstSeen.set(key, Date.now())
+      const elapsed = Math.max(now - postedAt, (Date.now() - this.firstSeen.get(key)!) / 1000)
+      if (elapsed < window / 2) return // ask again next round
+      this.firstSeen.delete(key)
       await this.challenge(latest, root, keccakText(`no bundle for epoch ${latest} root ${root}`), { reason: 'nobody serves the epoch\'s bundle', asked })
       return
     }
