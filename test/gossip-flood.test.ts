@@ -81,12 +81,15 @@ describe('gossip floods: per signing key and per peer', function () {
     // Sealed first, so the flood leaves at once: 120 valid adverts under one key.
     const batches = senders.map((_, i) => Array.from({ length: perNode }, (_, j) => seal(flooder, seq0 + i * perNode + j)))
     const before = await target()
+    const t0 = performance.now()
     await Promise.all(senders.map(async (node, i) => { for (const b of batches[i]) await node.services.pubsub.publish(TOPIC, b) }))
     const after = await judged(before, senders.length * perNode)
     const refused = limited(after) - limited(before)
-    // The allowance is a burst of 20 and 10 a second (protocols/topics.ts); the flood
-    // takes well under two seconds to judge.
-    assert.ok(refused >= 60, `refused ${refused} of ${senders.length * perNode} under one key`)
+    // The allowance is a burst of 20 and 10 a second (protocols/topics.ts): whatever the
+    // machine's load, no more than that got through in the time the flood took to judge.
+    const allowed = Math.ceil(20 + 10 * (performance.now() - t0) / 1000)
+    assert.ok(refused >= senders.length * perNode - allowed, `refused ${refused} of ${senders.length * perNode} under one key (allowance ${allowed})`)
+    assert.ok(refused > 0)
     assert.ok(after.inbound.recentRejections.some(r => r.error === 'RateLimitedError'))
     // Another key, through one of the same connections, is accepted.
     const other = signerFromPrivateKey(secp256k1.utils.randomSecretKey())
@@ -103,14 +106,17 @@ describe('gossip floods: per signing key and per peer', function () {
     const seq0 = Date.now()
     const flood = Array.from({ length: count }, (_, i) => seal(signerFromPrivateKey(secp256k1.utils.randomSecretKey()), seq0 + i))
     const before = await target()
+    const t0 = performance.now()
     for (const b of flood) await node.services.pubsub.publish(TOPIC, b)
     const after = await judged(before, count)
     const refused = limited(after) - limited(before)
-    // The allowance of one neighbour is a burst of 200 and 100 a second.
-    assert.ok(refused >= 200, `refused ${refused} of ${count} from one peer`)
+    // The allowance of one neighbour is a burst of 200 and 100 a second: whatever the
+    // load, no more than that got through in the time the flood took to judge.
+    const allowed = Math.ceil(200 + 100 * (performance.now() - t0) / 1000)
+    assert.ok(refused >= count - allowed, `refused ${refused} of ${count} from one peer (allowance ${allowed})`)
     // The honest neighbour's adverts are still accepted.
     const honestId = devnet.peers[1].peerId
-    const t0 = Date.now()
-    await waitFor('a fresh honest advert at the target', async () => (await target()).adverts.some(a => a.peerId === honestId && a.ts > t0))
+    const since = Date.now()
+    await waitFor('a fresh honest advert at the target', async () => (await target()).adverts.some(a => a.peerId === honestId && a.ts > since))
   })
 })

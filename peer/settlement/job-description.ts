@@ -7,10 +7,13 @@
 // job pays by what it measured: its own verified weights (the attribution the market
 // recorded of it), else the credit map with the measured adapter's cycle.
 import type { JobKind } from '../../settlement/epoch/index.ts'
+import type { PoolWeight } from '../../settlement/policy/index.ts'
 import { jobCredit, type CreditLine, type JobCredit } from '../../settlement/policy/index.ts'
 import type { DatanetView } from '../../storage/datanet/view.ts'
 import type { JobAnnounce, JobResult } from '../../protocols/messages/index.ts'
-import type { JobFacts } from './settlement-service.ts'
+
+/** What a job receipt carries besides the escrow's event. */
+export interface JobFacts { kind: JobKind, contributorWeights?: PoolWeight[] }
 
 export interface JobCreditDeps {
   /** The market's record of the job, if this peer took part in it. */

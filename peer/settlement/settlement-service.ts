@@ -14,8 +14,7 @@ import { NonceManager, Wallet, hexlify, type JsonRpcProvider } from 'ethers'
 import { connectProvider, ROLE, SettlementClient, type Role } from '../../settlement/chain/client.ts'
 import { ContractRevertError } from '../../settlement/chain/errors.ts'
 import { signMessage, verifySigned } from '../../settlement/chain/signatures.ts'
-import { EpochBuilder, type JobKind, type RootChain, type RootSigner } from '../../settlement/epoch/index.ts'
-import type { PoolWeight } from '../../settlement/policy/index.ts'
+import { EpochBuilder, type RootChain, type RootSigner } from '../../settlement/epoch/index.ts'
 import { verifyCumulativeProof } from '../../settlement/merkle/index.ts'
 import { readJsonIfExists, writeJsonAtomic } from '../../storage/atomic-file.ts'
 import { askRewards, serveRewards, REWARDS_PROTOCOL, type RewardsAnswer, type RewardsAt } from '../../protocols/rewards/rewards.ts'
@@ -23,6 +22,7 @@ import type { StreamHost } from '../../protocols/reqresp.ts'
 import type { Identity } from '../identity/keystore.ts'
 import { PeerError, EXIT } from '../errors.ts'
 import type { ChainConfig } from './chain-config.ts'
+import type { JobFacts } from './job-description.ts'
 import { askCosign, EPOCH_PROTOCOL } from '../../protocols/epoch/epoch.ts'
 import type { DatanetView } from '../../storage/datanet/view.ts'
 import { RootWatch } from './root-watch.ts'
@@ -65,8 +65,6 @@ export interface SettlementServiceOptions {
 
 interface Cursor { block: number }
 
-/** What a job receipt carries besides the escrow's event. */
-export interface JobFacts { kind: JobKind, contributorWeights?: PoolWeight[] }
 
 export interface RewardsReport {
   address: string
