@@ -12,6 +12,7 @@ import { parseFlags } from './lib/args.ts'
 import type { BenchResult } from './lib/bench.ts'
 import { apiAttacks } from './attacks/api-attacks.ts'
 import { chainAttacks } from './attacks/chain-attacks.ts'
+import { rootAttacks } from './attacks/root-attacks.ts'
 import type { AttackOutcome } from './attacks/outcome.ts'
 
 export const name = 'attacks'
@@ -38,6 +39,13 @@ export async function run (args: string[]): Promise<BenchResult> {
         addresses: chain.addresses,
         deployerKey: chain.anvil.accounts[0].privateKey,
         honest: [{ address: devnet.peers[1].address, role: 'worker' }, { address: devnet.peers[2].address, role: 'verifier' }]
+      }))
+      process.stderr.write('attacks: the reward root\n')
+      outcomes.push(...await rootAttacks({
+        provider,
+        addresses: chain.addresses,
+        deployerKey: chain.anvil.accounts[0].privateKey,
+        cosigner: { peerId: devnet.peers[1].peerId, addr: devnet.peers[1].addrs[0] }
       }))
     } finally {
       provider.destroy()
