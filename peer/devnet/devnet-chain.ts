@@ -3,12 +3,15 @@
 // where each peer reads them (--chain). The chain persists in <devnet>/chain/ (anvil
 // dumps its state every 2 s and on a clean stop), so a restarted devnet keeps its
 // balances, stakes and reward roots; a lost state file means a fresh deployment, and
-// peers then start fresh epoch stores (they are keyed by the deployment).
+// peers then start fresh epoch stores (they are keyed by the deployment). So does a
+// change to the contracts' sources (chain.json records the compile's key): an old
+// deployment would not speak the new ABI.
 import { access, mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import { Contract, NonceManager, Wallet, parseUnits, toQuantity } from 'ethers'
 import { startAnvil, type Anvil } from '../../settlement/chain/anvil.ts'
 import { connectProvider, loadAbis, type Addresses } from '../../settlement/chain/client.ts'
+import { compileContracts } from '../../settlement/chain/compile.ts'
 import { deploy } from '../../settlement/chain/deploy.ts'
 import { readJsonIfExists, writeJsonAtomic } from '../../storage/atomic-file.ts'
 
@@ -42,9 +45,15 @@ export async function startDevnetChain (dir: string, accounts: readonly string[]
   const anvil = await startAnvil({ chainId: DEVNET_CHAIN_ID, statePath, hardfork: 'cancun', args: ['--state-interval', '2'] })
   try {
     const provider = connectProvider(anvil.rpcUrl, anvil.chainId)
-    let addresses = hadState ? (await readJsonIfExists<{ addresses: Addresses }>(file))?.addresses : undefined
+    const { key: contractsKey } = await compileContracts()
+    const saved = hadState ? await readJsonIfExists<{ addresses: Addresses, contractsKey?: string }>(file) : undefined
+    let addresses = saved?.addresses
     // The state file may predate the addresses file, or come from another deployment.
     if (addresses !== undefined && await provider.getCode(addresses.distributor) === '0x') addresses = undefined
+    if (addresses !== undefined && saved?.contractsKey !== contractsKey) {
+      opts.log?.('chain: the contracts changed since this devnet was made: deploying them again')
+      addresses = undefined
+    }
     if (addresses === undefined) {
       const started = performance.now()
       const d = await deploy({ rpcUrl: anvil.rpcUrl, profile: 'devnet', deployerKey: anvil.accounts[0].privateKey, params: { challengeWindow: opts.challengeWindow ?? 60, epochLength: 60, aggregatorQuorum: opts.aggregatorQuorum ?? 1 } })
@@ -62,7 +71,7 @@ export async function startDevnetChain (dir: string, accounts: readonly string[]
       if (have < PEER_OPEN) await (await open.getFunction('transfer').send(account, PEER_OPEN - have)).wait()
     }
     provider.destroy()
-    await writeJsonAtomic(file, { rpcUrl: anvil.rpcUrl, addresses })
+    await writeJsonAtomic(file, { rpcUrl: anvil.rpcUrl, addresses, contractsKey })
     return { anvil, addresses, file, stop: anvil.stop }
   } catch (err) {
     await anvil.stop()
