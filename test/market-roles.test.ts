@@ -146,6 +146,70 @@ describe('market roles in memory: requester, bidder, worker, verifier, forced er
     assert.equal(ledger.balances.get(requester.id.address.toLowerCase()), 100n * OPEN)
   })
 
+  // A real L2's verifier quorum is 2: a slash needs the referee's signature and another
+  // assigned verifier's. Before, the referee submitted nothing then: cheaters on such a
+  // chain were never slashed.
+  it('with a verifier quorum of 2, a lying worker rejected by both verifiers is slashed with the referee\'s and a verifier\'s signatures', async function () {
+    ledger.params.verifierQuorum = 2
+    const requester = await peer({ balance: 100n })
+    const liar = await peer({ stake: { worker: 100n }, toy: { lie: true } })
+    const checkers = [await peer({ stake: { verifier: 300n } }), await peer({ stake: { verifier: 300n } }), await peer({ stake: { verifier: 200n } })]
+    const state = await submit(requester, 2)
+    assert.equal(state.assign?.verifiers.length, 2)
+    const referee = checkers.find(c => c.id.address === state.assign?.referee?.address)!
+    assert.ok(referee !== undefined)
+    const s = await waitFor('the liar slashed', () => ledger.slashes.find(x => x.peer === liar.id.address))
+    assert.equal(s.role, 'worker')
+    assert.equal(ledger.stakeOf(liar.id.address, 'worker'), 0n)
+    const cosigned = checkers.filter(c => c !== referee && c.logs.some(l => l.msg === 'slash co-signed'))
+    assert.ok(cosigned.length >= 1, 'a verifier co-signed')
+    assert.equal(ledger.jobs.get(state.job)?.status, 1, 'a rejected result was released')
+  })
+
+  it('with a verifier quorum of 2, a false accuser is slashed with the co-signature of the verifier that approved, and the worker is paid', async function () {
+    ledger.params.verifierQuorum = 2
+    const requester = await peer({ balance: 100n })
+    const worker = await peer({ stake: { worker: 100n } })
+    const accuser = await peer({ stake: { verifier: 400n }, toy: { rejectsAll: true } })
+    const honest = await peer({ stake: { verifier: 300n } })
+    const referee = await peer({ stake: { verifier: 200n } })
+    const state = await submit(requester, 2)
+    assert.deepEqual(new Set(state.assign?.verifiers.map(v => v.address)), new Set([accuser.id.address, honest.id.address]))
+    assert.equal(state.assign?.referee?.address, referee.id.address)
+    const s = await waitFor('the accuser slashed', () => ledger.slashes.find(x => x.peer === accuser.id.address))
+    assert.equal(s.role, 'verifier')
+    assert.ok(honest.logs.some(l => l.msg === 'slash co-signed'))
+    await waitFor('released', () => ledger.jobs.get(state.job)?.status === 2)
+    assert.ok(!ledger.slashes.some(x => x.peer === worker.id.address), 'the honest worker was slashed')
+  })
+
+  it('nobody borrows an honest verifier\'s signature: asked to co-sign a slash of work it approved, of itself, or of a job it never verified, it refuses', async function () {
+    ledger.params.verifierQuorum = 2
+    const requester = await peer({ balance: 100n })
+    const worker = await peer({ stake: { worker: 100n } })
+    const v1 = await peer({ stake: { verifier: 300n } })
+    const v2 = await peer({ stake: { verifier: 300n } })
+    const state = await submit(requester, 2)
+    await waitFor('released', () => ledger.jobs.get(state.job)?.status === 2)
+    const resultHash = (await v1.market.status(state.job)).result!.resultHash
+    // A staked stranger plays the referee and asks v1.
+    const stranger = await peer({ stake: { verifier: 1000n } })
+    const ask = async (over: Record<string, string>): Promise<string | undefined> => {
+      try {
+        await net.wire(stranger.id).askSlashCosign(v1.id.peerId, { jobId: state.job, peer: worker.id.address, role: 'worker', amount: (10n * OPEN).toString(), evidence: '0x' + '11'.repeat(32), prover: stranger.id.address, resultHash, fault: 'wrong-result', ...over } as never)
+        return undefined
+      } catch (err) {
+        return (err as { details?: { remoteMessage?: string } }).details?.remoteMessage
+      }
+    }
+    assert.match(await ask({}) ?? 'SIGNED', /approved that result/)
+    assert.match(await ask({ peer: v2.id.address, role: 'verifier', fault: 'false-accusation' }) ?? 'SIGNED', /agrees with this peer's/)
+    assert.match(await ask({ peer: v1.id.address, role: 'verifier', fault: 'false-accusation' }) ?? 'SIGNED', /its own slash/)
+    assert.match(await ask({ jobId: '0x' + '77'.repeat(32) }) ?? 'SIGNED', /knows no assignment/)
+    assert.match(await ask({ resultHash: '0x' + '66'.repeat(32) }) ?? 'SIGNED', /no verdict on that result/)
+    assert.equal(ledger.slashes.length, 0)
+  })
+
   it('a verifier never slashes on its own word: without a referee a lying worker is not paid, and nobody is slashed', async function () {
     const requester = await peer({ balance: 100n })
     const liar = await peer({ stake: { worker: 100n }, toy: { lie: true } })

@@ -31,6 +31,7 @@ import { Bidder } from './bidder.ts'
 import { clientChain, type MarketChain } from './chain.ts'
 import { sealer, walletOf, type Log, type MarketContext } from './context.ts'
 import { DisputeParty } from './dispute-party.ts'
+import { cosignSlash } from './slash-cosigner.ts'
 import { ForcedErrors } from './forced-reveals.ts'
 import { Handover } from './handover.ts'
 import type { JobState } from './job-state.ts'
@@ -148,7 +149,8 @@ export class MarketService {
       onResult: async (env, from) => await this.verifier.onResult(env, from),
       onProgress: async (env, from) => await this.handover.onProgress(env, from),
       serveEntry: async (job, entry, from) => await this.worker.serveEntry(job, entry, from),
-      onDisputeQuery: async (env, from) => await this.party.onQuery(env, from)
+      onDisputeQuery: async (env, from) => await this.party.onQuery(env, from),
+      onSlashCosign: async (req) => await cosignSlash(this.ctx, req)
     })
     await this.resume()
     this.requester.start()

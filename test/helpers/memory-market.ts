@@ -193,7 +193,7 @@ export class MemoryChain implements MarketChain {
 }
 
 /** What the wire may do to a message: deliver it, or fail it with a transport error. */
-export type Fault = (m: { from: string, to: string, what: 'gossip' | 'task' | 'fetch' | 'dispute', type?: string }) => Error | undefined
+export type Fault = (m: { from: string, to: string, what: 'gossip' | 'task' | 'fetch' | 'dispute' | 'slash', type?: string }) => Error | undefined
 
 /** The peers of one in-memory network and the faults it injects. */
 export class MemoryNet {
@@ -216,7 +216,7 @@ export class MemoryNet {
 
   wire (identity: Identity): MarketWire {
     const me = identity.peerId
-    const target = (peer: string, what: 'task' | 'fetch' | 'dispute', type?: string): { inbound: Inbound, handlers: MarketHandlers } => {
+    const target = (peer: string, what: 'task' | 'fetch' | 'dispute' | 'slash', type?: string): { inbound: Inbound, handlers: MarketHandlers } => {
       const p = this.peers.get(peer)
       const err = this.fault({ from: me, to: peer, what, type })
       if (err !== undefined) throw err
@@ -263,6 +263,15 @@ export class MemoryNet {
         if ('state' in answer) return { state: answer.state }
         const mine = this.peers.get(me)!.inbound
         return { claim: mine.open(answer.claim, 'proto:/openledger/dispute/1.0.0:claim', peer, [DisputeClaimMessage.type]), claimBytes: answer.claim }
+      },
+      askSlashCosign: async (peer, req) => {
+        try {
+          return await target(peer, 'slash').handlers.onSlashCosign(req, me)
+        } catch (err) {
+          // What a remote refusal looks like on the libp2p wire.
+          if ((err as Error).name === 'SlashCosignRefusedError') throw Object.assign(transportError('RemoteError', `peer refused the request: ${(err as Error).name}`), { details: { remoteName: (err as Error).name, remoteMessage: (err as Error).message } })
+          throw err
+        }
       }
     }
   }
