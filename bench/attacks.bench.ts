@@ -12,6 +12,7 @@ import { parseFlags } from './lib/args.ts'
 import type { BenchResult } from './lib/bench.ts'
 import { apiAttacks } from './attacks/api-attacks.ts'
 import { chainAttacks } from './attacks/chain-attacks.ts'
+import { networkAttacks } from './attacks/network-attacks.ts'
 import { rootAttacks } from './attacks/root-attacks.ts'
 import type { AttackOutcome } from './attacks/outcome.ts'
 
@@ -52,6 +53,8 @@ export async function run (args: string[]): Promise<BenchResult> {
     }
     process.stderr.write('attacks: the local API\n')
     outcomes.push(await apiAttacks(devnet.peers.map(p => p.statusUrl!)))
+    process.stderr.write('attacks: the gossip network and datanets\n')
+    outcomes.push(...await networkAttacks({ peers: devnet.peers.map(p => ({ ...p, statusUrl: p.statusUrl! })), network: devnet.opts.network }))
     // A peer that exited during the attacks crashed.
     const exited = devnet.peers.filter(p => p.exitCode !== undefined).length
     if (exited > 0) outcomes.push({ attack: 'peers alive after all attacks', finding: '-', attempts: 0, refused: 0, openTaken: 0n, honestSlashed: 0, crashes: exited, log: [] })
