@@ -12,6 +12,7 @@ import { parseFlags } from './lib/args.ts'
 import type { BenchResult } from './lib/bench.ts'
 import { apiAttacks } from './attacks/api-attacks.ts'
 import { chainAttacks } from './attacks/chain-attacks.ts'
+import { creditAttacks } from './attacks/credit-attacks.ts'
 import { networkAttacks } from './attacks/network-attacks.ts'
 import { rootAttacks } from './attacks/root-attacks.ts'
 import type { AttackOutcome } from './attacks/outcome.ts'
@@ -41,6 +42,8 @@ export async function run (args: string[]): Promise<BenchResult> {
         deployerKey: chain.anvil.accounts[0].privateKey,
         honest: [{ address: devnet.peers[1].address, role: 'worker' }, { address: devnet.peers[2].address, role: 'verifier' }]
       }))
+      process.stderr.write('attacks: credit entries\n')
+      outcomes.push(...await creditAttacks({ provider, addresses: chain.addresses, deployerKey: chain.anvil.accounts[0].privateKey }))
       process.stderr.write('attacks: the reward root\n')
       outcomes.push(...await rootAttacks({
         provider,
