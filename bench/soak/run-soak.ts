@@ -411,11 +411,11 @@ export async function soak (opts: SoakOptions): Promise<SoakResult> {
     const rewardsShowMismatches: string[] = []
     for (const p of devnet.peers) {
       const row = books.accounts.find(a => a.account === p.address.toLowerCase())
-      const shown = await api<{ earned: string | null, claimed: string, claimable: string }>(p.index, '/rewards').catch((err: Error) => ({ error: err.message }))
+      const shown = await api<{ earned: string | null, claimed: string, claimable: string, note?: string }>(p.index, '/rewards').catch((err: Error) => ({ error: err.message }))
       if ('error' in shown) { rewardsShowMismatches.push(`peer ${p.index}: ${shown.error}`); continue }
       const want = row === undefined ? { onChain: '0', claimed: '0', claimable: '0' } : row
       if ((shown.earned ?? '0') !== want.onChain || shown.claimed !== want.claimed || shown.claimable !== want.claimable) {
-        rewardsShowMismatches.push(`peer ${p.index}: rewards show earned ${shown.earned} claimed ${shown.claimed} claimable ${shown.claimable}; chain ${want.onChain} / ${want.claimed} / ${want.claimable}`)
+        rewardsShowMismatches.push(`peer ${p.index}: rewards show earned ${shown.earned} claimed ${shown.claimed} claimable ${shown.claimable}${shown.note !== undefined ? ` (${shown.note})` : ''}; chain ${want.onChain} / ${want.claimed} / ${want.claimable}`)
       }
     }
     let rejectedAtPeers = 0

@@ -392,8 +392,13 @@ export class SettlementService {
     if (this.builder != null) answer = await this.answer([account], at)
     else {
       const errors: string[] = []
+      // A lossy link drops a request now and then: each aggregator is asked up to three times.
       for (const peer of await this.opts.aggregators()) {
-        try { answer = await askRewards(this.opts.host, peer, [account], at); break } catch (err) { errors.push(`${peer.toString()}: ${(err as Error).message}`) }
+        for (let attempt = 0; attempt < 3 && answer === undefined; attempt++) {
+          if (attempt > 0) await new Promise(resolve => setTimeout(resolve, 200 * 2 ** attempt))
+          try { answer = await askRewards(this.opts.host, peer, [account], at) } catch (err) { errors.push(`${peer.toString()}: ${(err as Error).message}`) }
+        }
+        if (answer !== undefined) break
       }
       if (answer === undefined) throw new RewardsUnavailableError('no aggregator answered', { errors })
     }
