@@ -148,6 +148,11 @@ describe('settlement on a devnet: escrow -> epoch root -> claim', function () {
     assert.equal(args.root, root)
     assert.equal((args.challenger as string).toLowerCase(), devnet.peers[1].address!.toLowerCase(), 'the co-signer, watching')
     assert.equal(args.bond, OPEN('10'), 'the devnet\'s challenge bond')
+    // The watcher's API says what it did and why.
+    const roots = await (await fetch(new URL('/roots', devnet.peers[1].statusUrl!))).json() as { watched: Array<{ epoch: number, root: string, outcome: string, findings?: { reason?: string } }> }
+    const mine = roots.watched.find(w => w.epoch === epoch && w.root === root.toLowerCase())
+    assert.equal(mine?.outcome, 'challenged')
+    assert.match(mine?.findings?.reason ?? '', /nobody serves the epoch's bundle/)
     // Past the window the rogue's root pays nothing: it is gone.
     await warp(61)
     const proof = buildCumulativeTree([{ account: rogues[0].address, cumulative: funded }]).proof(rogues[0].address)

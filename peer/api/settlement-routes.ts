@@ -1,5 +1,5 @@
-// The local API's settlement routes: rewards (show, claim), stake, and governance of
-// the parameter registry, all as this peer's own account.
+// The local API's settlement routes: rewards (show, claim), the reward roots this peer
+// audited, stake, and governance of the parameter registry, all as this peer's own account.
 import { getAddress, isAddress, parseUnits } from 'ethers'
 import { z } from 'zod'
 import { ROLE, type Role } from '../../settlement/chain/client.ts'
@@ -33,6 +33,14 @@ export function settlementRoutes (service: SettlementService, gov: Governance): 
       const who = params[0]
       if (who !== '' && !isAddress(who)) throw new UsageError('not an address', { address: who })
       return await service.rewards(who !== '' ? getAddress(who) : undefined)
+    }
+  }, {
+    // What this peer concluded about each posted reward root it audited (co-signers and watchers).
+    method: 'GET',
+    path: '/roots',
+    handle: async () => {
+      const w = service.rootWatch
+      return { cosign: w?.opts.cosign === true, watch: w?.opts.watch === true, watched: w?.watched ?? [] }
     }
   }, {
     method: 'POST',
