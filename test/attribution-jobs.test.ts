@@ -178,3 +178,29 @@ describe('an aggregator describes a released attribution job', () => {
     assert.deepEqual(facts?.contributorWeights, [{ contributor: C, weight: 1 }])
   })
 })
+
+// Issue 20, robustness `gatePadding`: junk padded with easy copies of good data. Before,
+// the fit gate read the mean loss over every example, the unpaid near-duplicate copies
+// included, so the copies pulled the junk under the bar and its noise was paid.
+describe('attribution credits: the fit gate is not padded with unpaid copies', function () {
+  const JUNK_FILE = 'bafkreidivzimqfqtoqxkrpge6bjyhlvxqs3rhe73owtmdulaxr5do5in7u'
+  const COPY_FILE = 'bafkreifjjcie6lypi6ny7amxnfftagclbuxndqonfipmb64f2km2devei4'
+  const GOOD_FILE = CID_B
+  const base = (copies: number) => {
+    const ex: Array<{ file: string, contribution: string, tracin: number, datainf: number, loss: number }> = []
+    for (let i = 0; i < 50; i++) ex.push({ file: GOOD_FILE, contribution: CID_B, tracin: 0.02, datainf: 0, loss: 0.3 })
+    for (let i = 0; i < 5; i++) ex.push({ file: JUNK_FILE, contribution: CID_A, tracin: 0.01, datainf: 0, loss: 3 })
+    for (let i = 0; i < copies; i++) ex.push({ file: COPY_FILE, contribution: CID_A, tracin: 0.02, datainf: 0, loss: 0.05 })
+    return attributionCredits({ examples: ex, validationLoss: 0.5, kind: 'classifier', contributorOf: new Map([[CID_A, '0x00000000000000000000000000000000000000aa'], [CID_B, '0x00000000000000000000000000000000000000bb']]), order: new Map([[CID_B, 0], [CID_A, 1]]), near: new Set([COPY_FILE]) })
+  }
+
+  it('junk padded with 10, 50 or 500 easy near-duplicate copies earns at most 0.001 of the pool', () => {
+    for (const copies of [0, 10, 50, 500]) {
+      const s = base(copies)
+      const junk = s.contributors.find(c => c.address.endsWith('aa'))!
+      assert.ok(junk.weight <= 0.001, `${copies} copies: the junk earned ${junk.weight}`)
+      assert.ok(s.unfit.includes(CID_A), `${copies} copies: the junk passed the gate`)
+      assert.equal(s.contributors.find(c => c.address.endsWith('bb'))!.weight, 1)
+    }
+  })
+})

@@ -155,8 +155,19 @@ export function attributionCredits (input: CreditInput): AttributionSummary {
     paid.set(e.contribution, (paid.get(e.contribution) ?? 0) + e.tracin)
   })
   // Data the adapter could not fit (worse than it fits unseen validation data, by the
-  // model kind's measured margin) earns nothing.
-  const unfit = new Set(fitGate(byGroup.map(g => ({ id: g.group, meanLoss: g.meanLoss })), input.validationLoss, FIT_GATES[input.kind]).unfit.map(u => u.id))
+  // model kind's measured margin) earns nothing. The gate reads the loss of the examples
+  // that would be paid: near-duplicates earn nothing, so easy copies of good data must
+  // not pull a contribution's mean loss under the bar and carry its junk through.
+  const paidLoss = new Map<string, { sum: number, n: number }>()
+  examples.forEach(e => {
+    if (input.near.has(e.file)) return
+    const x = paidLoss.get(e.contribution) ?? { sum: 0, n: 0 }
+    x.sum += e.loss
+    x.n++
+    paidLoss.set(e.contribution, x)
+  })
+  const gateLoss = (g: { group: string, meanLoss: number }): number => { const x = paidLoss.get(g.group); return x === undefined ? g.meanLoss : x.sum / x.n }
+  const unfit = new Set(fitGate(byGroup.map(g => ({ id: g.group, meanLoss: gateLoss(g) })), input.validationLoss, FIT_GATES[input.kind]).unfit.map(u => u.id))
   for (const id of unfit) paid.set(id, 0)
   const contributor = (g: string): string => input.contributorOf.get(g) ?? ''
   const rewards = attributionRewards(byGroup.map(g => ({ id: g.group, contributor: contributor(g.group), influence: paid.get(g.group) ?? 0, order: input.order.get(g.group) ?? 0 })))
