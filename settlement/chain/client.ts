@@ -189,12 +189,38 @@ export class SettlementClient {
       this.submitQueue = submit.catch(() => {})
       const tx = await submit
       // Bounded: a transaction that never mines (dropped, replaced) must not hang its caller.
-      const receipt = await tx.wait(1, 120_000)
+      let receipt: TransactionReceipt | null
+      try {
+        receipt = await tx.wait(1, 120_000)
+      } catch (err) {
+        if ((err as { code?: string }).code !== 'TIMEOUT') throw err
+        // The waiter may have missed a block: ask for the receipt itself before giving up.
+        receipt = await tx.provider.getTransactionReceipt(tx.hash).catch(() => null)
+        if (receipt == null) throw await this.unmined(tx, where)
+        if (receipt.status === 0) throw new ContractRevertError(`${where.contract}.${where.method} reverted`, { ...where, error: 'unknown', args: {} })
+      }
       if (receipt === null) throw new ContractRevertError('transaction dropped', { ...where, error: 'unknown', args: {} })
       return { receipt, gasUsed: receipt.gasUsed, events: this.parseLogs(receipt.logs) }
     } catch (err) {
       throw decodeRevert(err, this.errors, where)
     }
+  }
+
+  /**
+   * A transaction that did not mine in time: says why as far as the chain shows (its
+   * nonce against the account's mined and pending counts: a nonce above the pending
+   * count waits behind a gap) and resets the nonce manager, so the next transaction
+   * takes the chain's count and a gap fills instead of growing.
+   */
+  private async unmined (tx: { hash: string, nonce: number, from: string }, where: { contract: string, method: string }): Promise<ContractRevertError> {
+    (this.runner as { reset?: () => void }).reset?.()
+    const provider = (this.runner as { provider?: { getTransactionCount: (a: string, tag: string) => Promise<number>, getTransaction: (h: string) => Promise<unknown> } }).provider
+    const [mined, pending, known] = await Promise.all([
+      provider?.getTransactionCount(tx.from, 'latest').catch(() => undefined),
+      provider?.getTransactionCount(tx.from, 'pending').catch(() => undefined),
+      provider?.getTransaction(tx.hash).then(t => t != null, () => undefined)
+    ])
+    return new ContractRevertError('transaction not mined in 120 s', { ...where, error: 'NotMined', args: { hash: tx.hash, nonce: tx.nonce, minedNonce: mined, pendingNonce: pending, knownToNode: known } })
   }
 
   /** A read; reverts become ContractRevertError. */
