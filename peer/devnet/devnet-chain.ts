@@ -19,6 +19,13 @@ export const DEVNET_CHAIN_ID = 31337
 /** What each peer holds at least: gas money and OPEN to stake and to pay for jobs. */
 const PEER_ETH = parseUnits('100', 18)
 const PEER_OPEN = parseUnits('10000', 18)
+/**
+ * A block for every transaction at once, and one every 2 s besides, like an L2: the
+ * chain's clock moves while nobody sends, and a ready transaction the instant miner
+ * missed (a CI run waited 120 s for one; foundry-rs/foundry#10122 reports the like) is
+ * mined by the next interval block.
+ */
+const MINING = ['--mixed-mining', '--block-time', '2']
 
 export interface DevnetChain {
   anvil: Anvil
@@ -42,7 +49,7 @@ export async function startDevnetChain (dir: string, accounts: readonly string[]
   const file = join(dir, 'chain.json')
   const statePath = join(stateDir, 'anvil-state.json')
   const hadState = await access(statePath).then(() => true, () => false)
-  const anvil = await startAnvil({ chainId: DEVNET_CHAIN_ID, statePath, hardfork: 'cancun', args: ['--state-interval', '2'] })
+  const anvil = await startAnvil({ chainId: DEVNET_CHAIN_ID, statePath, hardfork: 'cancun', args: ['--state-interval', '2', ...MINING] })
   try {
     const provider = connectProvider(anvil.rpcUrl, anvil.chainId)
     const { key: contractsKey } = await compileContracts()
