@@ -19,7 +19,7 @@ import { DATANET_TOPIC, topicName } from '../protocols/topics.ts'
 import { encodeEntry, signEntry } from '../storage/manifest/entry.ts'
 import { addressOf } from '../storage/signing.ts'
 import { runCli } from './helpers/cli.ts'
-import { plainHelia } from './helpers/plain-helia.ts'
+import { plainHelia } from '../bench/attacks/plain-peers.ts'
 import { waitFor } from './helpers/wait.ts'
 
 const TOPIC = topicName('devnet', DATANET_TOPIC)

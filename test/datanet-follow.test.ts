@@ -16,16 +16,14 @@ import { CID } from 'multiformats/cid'
 import { DatanetService } from '../peer/datanets/datanet-service.ts'
 import { identityFromPrivateKey, type Identity } from '../peer/identity/keystore.ts'
 import { createPeerStack } from '../peer/net/libp2p.ts'
-import { openEnvelope, sealEnvelope, maxEnvelopeBytes } from '../protocols/envelope.ts'
+import { openEnvelope, maxEnvelopeBytes } from '../protocols/envelope.ts'
 import { Inbound } from '../protocols/inbound.ts'
-import { DatanetHeadsMessage, defaultRegistry, type DatanetHeads } from '../protocols/messages/index.ts'
+import { defaultRegistry, type DatanetHeads } from '../protocols/messages/index.ts'
 import { ReplayGuard } from '../protocols/replay-guard.ts'
-import { signerFromPrivateKey } from '../protocols/signer.ts'
 import { DATANET_TOPIC, topicName } from '../protocols/topics.ts'
 import { getBlock } from '../storage/blocks.ts'
-import { encodeEntry, signEntry } from '../storage/manifest/entry.ts'
 import { addressOf } from '../storage/signing.ts'
-import { plainHelia, type PlainHelia } from './helpers/plain-helia.ts'
+import { junkGenesis, plainHelia, type PlainHelia } from '../bench/attacks/plain-peers.ts'
 import { waitFor } from './helpers/wait.ts'
 
 const NETWORK = 'follow-test'
@@ -74,19 +72,6 @@ async function startPeer (dir: string, key: Uint8Array, storagePeers: () => stri
   }
 }
 
-/** A valid genesis entry under a throwaway key, stored on the attacker, and its signed heads announcement (sealed anew on each call). */
-async function junkGenesis (attacker: PlainHelia, i: number): Promise<{ id: string, announce: () => Uint8Array }> {
-  const signer = signerFromPrivateKey(secp256k1.utils.randomSecretKey())
-  const entry = signEntry({
-    v: 1, datanet: null, prev: [], clock: 0, ts: Date.now(),
-    payload: { kind: 'genesis', name: `junk-${i}`, description: 'junk', license: 'CC0-1.0', creator: addressOf(signer.publicKey) }
-  }, signer)
-  const { cid, bytes } = await encodeEntry(entry)
-  await attacker.blockstore.put(cid, bytes)
-  const body: DatanetHeads = { datanet: cid.toString(), name: `junk-${i}`, heads: [cid.toString()], entries: 1 }
-  return { id: cid.toString(), announce: () => sealEnvelope({ network: NETWORK, type: DatanetHeadsMessage.type, body, signer }) }
-}
-
 /** Heads announcements a peer receives on the datanet topic (accepted by its validator), decoded. */
 function recordHeads (peer: Peer): Array<{ signer: string, body: DatanetHeads }> {
   const seen: Array<{ signer: string, body: DatanetHeads }> = []
@@ -112,7 +97,7 @@ async function connect (from: { libp2p: any }, to: Peer): Promise<void> {
 async function announceJunk (attacker: PlainHelia, count: number, offset: number, heard: Array<{ body: DatanetHeads }>): Promise<string[]> {
   const junk = new Map<string, () => Uint8Array>()
   for (let i = 0; i < count; i++) {
-    const j = await junkGenesis(attacker, offset + i)
+    const j = await junkGenesis(attacker, offset + i, NETWORK)
     junk.set(j.id, j.announce)
   }
   await waitFor(`the target to hear all ${count} junk announcements`, async (saw) => {
@@ -229,7 +214,7 @@ describe('junk datanets: a peer follows only what it chose', function () {
     const forJob = b.svc.store.list().find(l => l.id !== honest)!.id
     await b.stop()
     // The layout before follow lists: a heads file for every datanet heard of. One for a junk genesis (its block on disk).
-    const j = await junkGenesis(attacker, 99_999)
+    const j = await junkGenesis(attacker, 99_999, NETWORK)
     const blocks = new FsBlockstore(join(b.dir, 'blocks'))
     await blocks.open()
     await blocks.put(CID.parse(j.id), await getBlock(attacker.blockstore, CID.parse(j.id)))

@@ -5,6 +5,7 @@
 import { Wallet, ZeroAddress, id, type JsonRpcProvider } from 'ethers'
 import { ROLE, SettlementClient, type Addresses } from '../../settlement/chain/client.ts'
 import { signAndPack, signMessage } from '../../settlement/chain/signatures.ts'
+import { fundedWallet } from './accounts.ts'
 import { attempts, type AttackOutcome } from './outcome.ts'
 
 const E18 = 10n ** 18n
@@ -16,14 +17,6 @@ export interface ChainScene {
   deployerKey: string
   /** Honest staked peers: the worker and the verifier a slash would hit. */
   honest: Array<{ address: string, role: 'worker' | 'verifier' }>
-}
-
-async function fundedWallet (scene: ChainScene, admin: SettlementClient, open: bigint): Promise<{ wallet: Wallet, client: SettlementClient }> {
-  const wallet = new Wallet(Wallet.createRandom().privateKey, scene.provider)
-  const deployer = new Wallet(scene.deployerKey, scene.provider)
-  await (await deployer.sendTransaction({ to: wallet.address, value: 10n * E18 })).wait()
-  await admin.transfer(wallet.address, open)
-  return { wallet, client: admin.as(wallet) }
 }
 
 async function stakesOf (admin: SettlementClient, honest: ChainScene['honest']): Promise<bigint[]> {

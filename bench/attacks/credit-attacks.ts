@@ -21,6 +21,7 @@ import { jobCredit } from '../../settlement/policy/index.ts'
 import { ingest, planIngest } from '../../storage/datanet/ingest.ts'
 import { DatanetStore } from '../../storage/datanet/store.ts'
 import { addressOf } from '../../storage/signing.ts'
+import { fundWallet } from './accounts.ts'
 import { attempts, type AttackOutcome } from './outcome.ts'
 
 const E18 = 10n ** 18n
@@ -42,12 +43,7 @@ function keyPair (provider: JsonRpcProvider): { wallet: Wallet, signer: ReturnTy
 
 export async function creditAttacks (scene: CreditScene): Promise<AttackOutcome[]> {
   const admin = await SettlementClient.create(scene.addresses, new Wallet(scene.deployerKey, scene.provider))
-  const deployer = new Wallet(scene.deployerKey, scene.provider)
-  const fund = async (w: Wallet, open: bigint): Promise<SettlementClient> => {
-    await (await deployer.sendTransaction({ to: w.address, value: 10n * E18 })).wait()
-    if (open > 0n) await admin.transfer(w.address, open)
-    return admin.as(w)
-  }
+  const fund = async (w: Wallet, open: bigint): Promise<SettlementClient> => await fundWallet(scene, admin, w, open)
   const [requester, worker, verifier, stranger, alice, bob] = Array.from({ length: 6 }, () => keyPair(scene.provider))
   const r = await fund(requester.wallet, FEE)
   const minWorker = await admin.read<bigint>('registry', 'minStake', [ROLE.worker])

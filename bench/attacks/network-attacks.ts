@@ -25,13 +25,13 @@ import type { StatusReport } from '../../peer/api/status-report.ts'
 import { sealEnvelope } from '../../protocols/envelope.ts'
 import { GOSSIP_SCORE_THRESHOLDS } from '../../protocols/gossip-score.ts'
 import { identityOf } from '../../protocols/identity.ts'
-import { CapacityAdvertMessage, DatanetHeadsMessage, type DatanetHeads } from '../../protocols/messages/index.ts'
+import { CapacityAdvertMessage, DatanetHeadsMessage } from '../../protocols/messages/index.ts'
 import { signerFromPrivateKey, type Signer } from '../../protocols/signer.ts'
 import { CAPACITY_TOPIC, DATANET_TOPIC, topicName } from '../../protocols/topics.ts'
 import { encodeEntry, signEntry, type ManifestEntry } from '../../storage/manifest/entry.ts'
 import { addressOf } from '../../storage/signing.ts'
 import { attempts, type AttackOutcome } from './outcome.ts'
-import { advertBody, crashed, joinTopic, plainHelia, plainNode, sleep, statusOf, until, type PlainHelia, type PlainNode } from './plain-peers.ts'
+import { advertBody, crashed, joinTopic, junkGenesis, plainHelia, plainNode, sleep, statusOf, until, type PlainHelia, type PlainNode } from './plain-peers.ts'
 
 export interface NetworkScene {
   /** The devnet's peers; dataDir (for the API token) lets the datanet attacks set up a followed datanet. */
@@ -254,15 +254,8 @@ export async function networkAttacks (scene: NetworkScene): Promise<AttackOutcom
       await joinTopic(attacker.libp2p, home.addrs[0], home.peerId, datanetTopic)
       const junk = new Map<string, () => Uint8Array>()
       for (let i = 0; i < JUNK; i++) {
-        const signer = signerFromPrivateKey(secp256k1.utils.randomSecretKey())
-        const entry = signEntry({
-          v: 1, datanet: null, prev: [], clock: 0, ts: Date.now(),
-          payload: { kind: 'genesis', name: `junk-${i}`, description: 'junk', license: 'CC0-1.0', creator: addressOf(signer.publicKey) }
-        }, signer)
-        const { cid, bytes } = await encodeEntry(entry)
-        await attacker.blockstore.put(cid, bytes)
-        const body: DatanetHeads = { datanet: cid.toString(), name: `junk-${i}`, heads: [cid.toString()], entries: 1 }
-        junk.set(cid.toString(), () => sealEnvelope({ network, type: DatanetHeadsMessage.type, body, signer }))
+        const g = await junkGenesis(attacker, i, network)
+        junk.set(g.id, g.announce)
       }
       const before = await Promise.all(scene.peers.map(async p => await statusOf(p.statusUrl)))
       const ignoredAt = async (): Promise<number> => (await statusOf(home.statusUrl)).datanets.ignoredHeads - before[0].datanets.ignoredHeads

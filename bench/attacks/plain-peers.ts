@@ -20,36 +20,39 @@ import { createHeliaLight } from 'helia'
 import { createLibp2p, type Libp2p } from 'libp2p'
 import type { StatusReport } from '../../peer/api/status-report.ts'
 import type { CapacityAdvert } from '../../protocols/messages/index.ts'
+import { sealEnvelope } from '../../protocols/envelope.ts'
+import { DatanetHeadsMessage, type DatanetHeads } from '../../protocols/messages/index.ts'
+import { signerFromPrivateKey } from '../../protocols/signer.ts'
+import { encodeEntry, signEntry } from '../../storage/manifest/entry.ts'
+import { addressOf } from '../../storage/signing.ts'
 
 export type PlainNode = Libp2p<{ identify: Identify, pubsub: GossipSub }>
 
 /** Same gossip framing as the peers (unsigned at the gossip layer), or they would drop our messages before their validator saw them. */
 const plainGossip = () => gossipsub({ globalSignaturePolicy: 'StrictNoSign', allowPublishToZeroTopicPeers: true })
 
-/** A plain libp2p node with gossipsub, keyed by `key` (secp256k1, raw), started. */
-export async function plainNode (key: Uint8Array = secp256k1.utils.randomSecretKey()): Promise<PlainNode> {
-  const node = await createLibp2p({
+/** The libp2p options of every plain node: loopback TCP, noise, yamux, identify and the peers' gossip framing, keyed by `key`. */
+function plainLibp2p (key: Uint8Array) {
+  return {
     privateKey: privateKeyFromRaw(key),
     addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] },
     transports: [tcp()],
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
     services: { identify: identify(), pubsub: plainGossip() }
-  })
+  }
+}
+
+/** A plain libp2p node with gossipsub, keyed by `key` (secp256k1, raw), started. */
+export async function plainNode (key: Uint8Array = secp256k1.utils.randomSecretKey()): Promise<PlainNode> {
+  const node = await createLibp2p(plainLibp2p(key))
   await node.start()
   return node
 }
 
 /** A plain Helia node whose libp2p key is `key`: the heads it signs with that key name it as their announcer. */
 export async function plainHelia (key: Uint8Array = secp256k1.utils.randomSecretKey()) {
-  const helia = withBitswap(withLibp2pLight(createHeliaLight({ blockstore: new MemoryBlockstore(), datastore: new MemoryDatastore(), codecs: [dagCbor] }), {
-    privateKey: privateKeyFromRaw(key),
-    addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] },
-    transports: [tcp()],
-    connectionEncrypters: [noise()],
-    streamMuxers: [yamux()],
-    services: { identify: identify(), pubsub: plainGossip() }
-  }))
+  const helia = withBitswap(withLibp2pLight(createHeliaLight({ blockstore: new MemoryBlockstore(), datastore: new MemoryDatastore(), codecs: [dagCbor] }), plainLibp2p(key)))
   await helia.start()
   return helia as typeof helia & { libp2p: { services: { pubsub: GossipSub } } }
 }
@@ -110,4 +113,17 @@ export function advertBody (seq: number): CapacityAdvert {
     gpus: [],
     measuredAt: Date.now()
   }
+}
+
+/** A valid genesis entry under a throwaway key, stored on the attacker, and its signed heads announcement (sealed anew on each call). */
+export async function junkGenesis (attacker: PlainHelia, i: number, network: string): Promise<{ id: string, announce: () => Uint8Array }> {
+  const signer = signerFromPrivateKey(secp256k1.utils.randomSecretKey())
+  const entry = signEntry({
+    v: 1, datanet: null, prev: [], clock: 0, ts: Date.now(),
+    payload: { kind: 'genesis', name: `junk-${i}`, description: 'junk', license: 'CC0-1.0', creator: addressOf(signer.publicKey) }
+  }, signer)
+  const { cid, bytes } = await encodeEntry(entry)
+  await attacker.blockstore.put(cid, bytes)
+  const body: DatanetHeads = { datanet: cid.toString(), name: `junk-${i}`, heads: [cid.toString()], entries: 1 }
+  return { id: cid.toString(), announce: () => sealEnvelope({ network, type: DatanetHeadsMessage.type, body, signer }) }
 }

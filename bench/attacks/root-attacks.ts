@@ -14,6 +14,7 @@ import { askCosign } from '../../protocols/epoch/epoch.ts'
 import { ROLE, SettlementClient, type Addresses } from '../../settlement/chain/client.ts'
 import { packSignatures, signMessage } from '../../settlement/chain/signatures.ts'
 import { buildCumulativeTree } from '../../settlement/merkle/index.ts'
+import { fundedWallet } from './accounts.ts'
 import { attempts, type AttackOutcome } from './outcome.ts'
 
 const E18 = 10n ** 18n
@@ -24,14 +25,6 @@ export interface RootScene {
   deployerKey: string
   /** The honest co-signer (and watcher). */
   cosigner: { peerId: string, addr: string }
-}
-
-async function fundedWallet (scene: RootScene, admin: SettlementClient, open: bigint): Promise<{ wallet: Wallet, client: SettlementClient }> {
-  const wallet = new Wallet(Wallet.createRandom().privateKey, scene.provider)
-  const deployer = new Wallet(scene.deployerKey, scene.provider)
-  await (await deployer.sendTransaction({ to: wallet.address, value: 10n * E18 })).wait()
-  if (open > 0n) await admin.transfer(wallet.address, open)
-  return { wallet, client: admin.as(wallet) }
 }
 
 async function until (what: () => Promise<boolean>, ms: number): Promise<boolean> {

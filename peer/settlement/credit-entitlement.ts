@@ -61,18 +61,12 @@ export async function creditEntitlement (entries: readonly StoredEntry[], lookup
 
 /** The lookup on the escrow's JobReleased events (worker and job id are indexed) and, for one job, its requester. */
 export function chainReleaseLookup (client: () => SettlementClient): ReleaseLookup {
-  const releases = async (filter: unknown): Promise<ReleasedJob[]> => {
-    const escrow = client().c.escrow
-    const logs = await escrow.queryFilter(filter as Parameters<typeof escrow.queryFilter>[0], client().addresses.deployBlock, 'latest')
-    return logs.flatMap(log => {
-      const e = escrow.interface.parseLog(log)
-      return e === null ? [] : [{ job: e.args.jobId as string, worker: e.args.worker as string, resultHash: e.args.resultHash as string }]
-    })
-  }
+  const releases = async (by: { job?: string, worker?: string }): Promise<ReleasedJob[]> =>
+    (await client().releases(client().addresses.deployBlock, 'latest', by)).map(r => ({ job: r.jobId, worker: r.worker, resultHash: r.resultHash }))
   return {
-    releasedTo: async (worker) => await releases(client().c.escrow.filters.JobReleased(null, worker)),
+    releasedTo: async (worker) => await releases({ worker }),
     released: async (job) => {
-      const [r] = await releases(client().c.escrow.filters.JobReleased(job))
+      const [r] = await releases({ job })
       return r === undefined ? undefined : { ...r, requester: (await client().jobOf(job)).requester }
     }
   }

@@ -51,15 +51,10 @@ export async function expectedTotal (deps: RootAuditDeps, epoch: number, toBlock
   return total
 }
 
-/** JobReleased events in blocks [from, to]. */
+/** JobReleased events in blocks [from, to], as the audit takes them. */
 async function releasesIn (client: SettlementClient, from: number, to: number): Promise<ChainRelease[]> {
   if (to < from) return []
-  const escrow = client.c.escrow
-  const logs = await escrow.queryFilter(escrow.filters.JobReleased(), from, to)
-  return logs.map(log => {
-    const e = escrow.interface.parseLog(log)!
-    return releaseOf({ jobId: e.args.jobId as string, worker: e.args.worker as string, amount: e.args.amount as bigint, verifiers: [...(e.args.verifiers as string[])], spec: e.args.spec as string }, log.blockNumber)
-  })
+  return (await client.releases(from, to)).map(r => releaseOf(r, r.block))
 }
 
 function weightsCheck (deps: RootAuditDeps, notes: string[]): WeightsCheck {

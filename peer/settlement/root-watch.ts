@@ -127,6 +127,7 @@ export class RootWatch {
       await this.challenge(latest, root, keccakText(`no bundle for epoch ${latest} root ${root}`), { reason: 'nobody serves the epoch\'s bundle', asked })
       return
     }
+    this.firstSeen.delete(`${latest}-${root}`)
     const report = await auditRoot(bundle, { kind: 'posted', root, total: posted.total, toBlock: Number(posted.toBlock) }, this.opts)
     if (report.wrong.length > 0) {
       await this.challenge(latest, root, report.evidence, { wrong: report.wrong })

@@ -23,7 +23,7 @@ import type { Identity } from '../identity/keystore.ts'
 import { PeerError, EXIT } from '../errors.ts'
 import type { ChainConfig } from './chain-config.ts'
 import type { JobFacts } from './job-description.ts'
-import { askCosign, EPOCH_PROTOCOL } from '../../protocols/epoch/epoch.ts'
+import { askCosign } from '../../protocols/epoch/epoch.ts'
 import type { DatanetView } from '../../storage/datanet/view.ts'
 import { RootWatch } from './root-watch.ts'
 
@@ -337,23 +337,19 @@ export class SettlementService {
     const cursor = this.cursor
     const to = head ?? await this.provider!.getBlockNumber()
     if (to < cursor.block) return 0
-    const escrow = this.chain.c.escrow
-    const logs = await escrow.queryFilter(escrow.filters.JobReleased(), cursor.block, to)
-    const receipts = await Promise.all(logs.map(async log => {
-      const e = escrow.interface.parseLog(log)!
-      const jobId = e.args.jobId as string
+    const receipts = await Promise.all((await this.chain.releases(cursor.block, to)).map(async r => {
       // A job this peer cannot describe still pays its worker and verifiers.
-      const facts = await this.opts.describeJob?.(jobId).catch((err: Error) => {
-        this.opts.log('job credit unknown', { job: jobId, error: err.name, message: err.message })
+      const facts = await this.opts.describeJob?.(r.jobId).catch((err: Error) => {
+        this.opts.log('job credit unknown', { job: r.jobId, error: err.name, message: err.message })
         return undefined
       })
       return {
-        id: `job:${jobId}`,
+        id: `job:${r.jobId}`,
         kind: facts?.kind ?? 'train',
-        jobId,
-        fee: (e.args.amount as bigint).toString(),
-        worker: e.args.worker as string,
-        verifiers: [...(e.args.verifiers as string[])],
+        jobId: r.jobId,
+        fee: r.amount.toString(),
+        worker: r.worker,
+        verifiers: r.verifiers,
         ...(facts?.contributorWeights !== undefined && facts.contributorWeights.length > 0 ? { contributorWeights: facts.contributorWeights } : {})
       }
     }))

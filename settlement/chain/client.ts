@@ -62,6 +62,8 @@ export interface EscrowAssignment { worker: string, verifiers: string[], referee
 /** toBlock: the last block whose escrow releases the epoch pays (0 when not posted). */
 export interface RootInfo { root: string, total: bigint, finalAt: bigint, toBlock: bigint }
 export interface JobInfo { requester: string, amount: bigint, deadline: bigint, status: number }
+/** One JobReleased event: who was paid how much for which result, under which spec, in which block. */
+export interface JobRelease { jobId: string, worker: string, resultHash: string, amount: bigint, verifiers: string[], spec: string, block: number }
 
 /** A JSON-RPC provider tuned for a local chain: no batching stall, no caching, fast polling. */
 export function connectProvider (rpcUrl: string, chainId?: number): JsonRpcProvider {
@@ -322,6 +324,20 @@ export class SettlementClient {
   async releaseJob (jobId: string, assignment: EscrowAssignment, assignmentSignature: string, resultHash: string, signatures: string): Promise<TxResult> {
     const a = { worker: assignment.worker, verifiers: assignment.verifiers, referee: assignment.referee ?? ZeroAddress, spec: assignment.spec }
     return await this.send('escrow', 'release', [jobId, a, assignmentSignature, resultHash, signatures])
+  }
+
+  /**
+   * The escrow's JobReleased events in blocks [from, to], optionally only one job's or
+   * one worker's (both indexed), in chain order.
+   */
+  async releases (from: number, to: number | 'latest', by: { job?: string, worker?: string } = {}): Promise<JobRelease[]> {
+    const escrow = this.c.escrow
+    const logs = await escrow.queryFilter(escrow.filters.JobReleased(by.job ?? null, by.worker ?? null), from, to)
+    return logs.flatMap(log => {
+      const e = escrow.interface.parseLog(log)
+      if (e === null) return []
+      return [{ jobId: e.args.jobId as string, worker: e.args.worker as string, resultHash: e.args.resultHash as string, amount: e.args.amount as bigint, verifiers: [...(e.args.verifiers as string[])], spec: e.args.spec as string, block: log.blockNumber }]
+    })
   }
 
   async refundJob (jobId: string): Promise<TxResult> {

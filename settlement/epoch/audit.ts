@@ -17,6 +17,9 @@ import { buildCumulativeTree, keccak256, toHex } from '../merkle/index.ts'
 import { normalizeAddress } from '../merkle/hex.ts'
 import { computeEpochLedger } from './ledger.ts'
 import { isJobReceipt, normalizeReceipt, type JobReceipt, type Receipt, type ReceiptJson } from './receipts.ts'
+import type { CumulativeEntry } from '../merkle/index.ts'
+import type { LedgerFile } from './epoch-records.ts'
+import { EpochStateError } from './errors.ts'
 
 export const BUNDLE_FORMAT = 'openledger-epoch-bundle-v1'
 /** Bounds on what an auditor reads: a bundle over these is refused, not processed. */
@@ -39,6 +42,26 @@ export interface EpochBundle {
   receipts: ReceiptJson[]
   /** By job id: the job's announce as the requester signed it, for each receipt that pays contributors. */
   announces?: Record<string, unknown>
+}
+
+/**
+ * A sealed epoch's bundle: the previous epoch's balances, this epoch's receipts, the split
+ * and treasury it was sealed with, its cutoff block (EpochStateError for an epoch sealed without one).
+ */
+export function bundleOf (ledger: LedgerFile, previous: readonly CumulativeEntry[], receipts: ReceiptJson[], announces?: Record<string, unknown>): EpochBundle {
+  if (ledger.toBlock === undefined) throw new EpochStateError('epoch was sealed without a cutoff block', { epoch: ledger.epoch })
+  return {
+    format: BUNDLE_FORMAT,
+    epoch: ledger.epoch,
+    root: ledger.root,
+    total: ledger.total,
+    toBlock: ledger.toBlock,
+    feeSplit: ledger.feeSplit,
+    treasury: ledger.treasury,
+    previous: previous.map(e => [e.account, e.cumulative.toString()]),
+    receipts,
+    ...(announces !== undefined ? { announces } : {})
+  }
 }
 
 /** One JobReleased event. */

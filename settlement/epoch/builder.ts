@@ -28,28 +28,19 @@ import { buildCumulativeTree, CumulativeTree, normalizeAddress, type CumulativeT
 import { Journal } from './journal.ts'
 import { computeEpochLedger } from './ledger.ts'
 import { normalizeReceipt, receiptKey, receiptToJson, type Receipt, type ReceiptJson } from './receipts.ts'
-import { BUNDLE_FORMAT, type EpochBundle } from './audit.ts'
-import { packSignatures, type RootSignature } from './signatures.ts'
+import { bundleOf, type EpochBundle } from './audit.ts'
+import { Mutex } from './mutex.ts'
+import { openMeta } from './store-meta.ts'
+import { gatherQuorum } from './signatures.ts'
 import {
-  EmptyEpochError, EpochStateError, EpochStoreError, InvalidReceiptError, QuorumNotReachedError, RootConflictError
+  EmptyEpochError, EpochStateError, EpochStoreError, InvalidReceiptError, RootConflictError
 } from './errors.ts'
 import {
-  LEDGER_FORMAT, META_FORMAT, digestOf, pays, postedOf, receiptsDigest, sealedOf,
+  LEDGER_FORMAT, digestOf, ledgerFileOf, pays, postedOf, sealedOf,
   type AcceptResult, type Claim, type ClaimAt, type CloseRecord, type EpochBuilderOptions, type EpochState, type FinalFile,
   type JournalRecord, type LedgerFile, type Meta, type MultiClaim, type PostedEpoch, type PostedFile, type RootChain,
   type RootSigner, type SealedEpoch
 } from './epoch-records.ts'
-
-/** Runs tasks one at a time, in call order. */
-class Mutex {
-  #tail: Promise<unknown> = Promise.resolve()
-
-  run<T> (fn: () => Promise<T>): Promise<T> {
-    const result = this.#tail.then(fn)
-    this.#tail = result.catch(() => {})
-    return result
-  }
-}
 
 export class EpochBuilder {
   readonly dir: string
@@ -100,16 +91,7 @@ export class EpochBuilder {
     // Refuse bad settings before touching the disk.
     splitFee({ fee: 0n, worker: opts.treasury, verifiers: [] }, opts.feeSplit ?? DEFAULT_FEE_SPLIT)
     normalizeAddress(opts.treasury)
-    const metaPath = join(opts.dir, 'meta.json')
-    let meta = await readJsonIfExists<Meta>(metaPath)
-    if (meta === undefined) {
-      meta = { format: META_FORMAT, firstEpoch }
-      await writeJsonAtomic(metaPath, meta)
-    }
-    if (meta.format !== META_FORMAT) throw new EpochStoreError('unknown epoch store format', { dir: opts.dir, format: meta.format })
-    if (opts.firstEpoch !== undefined && opts.firstEpoch !== meta.firstEpoch) {
-      throw new EpochStoreError('store was created with another first epoch', { dir: opts.dir, stored: meta.firstEpoch, given: opts.firstEpoch })
-    }
+    const meta = await openMeta(opts.dir, firstEpoch, opts.firstEpoch !== undefined)
     const { journal, records, droppedBytes } = await Journal.open<JournalRecord>(join(opts.dir, 'journal.jsonl'))
     const b = new EpochBuilder(opts, meta, journal, droppedBytes)
     try {
@@ -304,24 +286,7 @@ export class EpochBuilder {
       const previous = n === this.firstEpoch ? [] : (await this.#tree(n - 1)).entries()
       const ledger = computeEpochLedger({ receipts, previous, feeSplit: close.feeSplit, treasury: close.treasury })
       const tree = buildCumulativeTree(ledger.cumulative)
-      const file: LedgerFile = {
-        format: LEDGER_FORMAT,
-        epoch: n,
-        root: tree.root,
-        total: tree.total.toString(),
-        accounts: tree.size,
-        depth: tree.depth,
-        receipts: receipts.length,
-        receiptsDigest: receiptsDigest(receipts, ledger),
-        fees: ledger.fees.toString(),
-        toTreasury: ledger.toTreasury.toString(),
-        credits: ledger.credits.toString(),
-        earnedTotal: ledger.earnedTotal.toString(),
-        feeSplit: close.feeSplit,
-        treasury: close.treasury,
-        earned: ledger.earned.map(e => [e.account, e.amount.toString()]),
-        ...(close.toBlock !== undefined ? { toBlock: close.toBlock } : {})
-      }
+      const file = ledgerFileOf(n, tree, receipts, ledger, close)
       // Tree and receipts first: ledger.json is the "sealed" mark, so a crash in between re-seals.
       await writeFileAtomic(this.#path(n, 'tree.json'), JSON.stringify(tree.dump()))
       await writeFileAtomic(this.#path(n, 'receipts.json'), JSON.stringify(receipts.map(receiptToJson)))
@@ -381,7 +346,7 @@ export class EpochBuilder {
       const toBlock = BigInt(ledger.toBlock)
       const already = await this.#onChain(chain, n, root, total)
       if (already !== null) return await this.#recordPosted(n, root, total, null, [], already.finalAt)
-      const { signers, packed } = await this.#signatures(n, root, total, toBlock)
+      const { signers, packed } = await gatherQuorum(this.#signers, this.#quorum, { epoch: BigInt(n), root, total, toBlock }, this.#verify)
       let tx: { txHash: string }
       try {
         tx = await chain.postRoot(BigInt(n), root, total, toBlock, packed)
@@ -429,28 +394,6 @@ export class EpochBuilder {
     return { finalAt: there.finalAt }
   }
 
-  async #signatures (n: number, root: string, total: bigint, toBlock: bigint): Promise<{ signers: string[], packed: string }> {
-    const settled = await Promise.allSettled(this.#signers.map(s => s.sign(BigInt(n), root, total, toBlock)))
-    const good = new Map<string, RootSignature>()
-    const failures: string[] = []
-    for (const [i, s] of settled.entries()) {
-      if (s.status === 'rejected') {
-        failures.push(`signer ${i}: ${(s.reason as Error)?.message ?? String(s.reason)}`)
-        continue
-      }
-      try {
-        const { signers: [signer] } = packSignatures([s.value])
-        if (good.has(signer)) failures.push(`signer ${i}: ${signer} signed twice`)
-        else if (this.#verify !== undefined && !this.#verify(BigInt(n), root, total, toBlock, s.value)) failures.push(`signer ${i}: ${signer}: signature does not verify`)
-        else good.set(signer, s.value)
-      } catch (err) {
-        failures.push(`signer ${i}: ${(err as Error).message}`)
-      }
-    }
-    if (good.size < this.#quorum) throw new QuorumNotReachedError('too few root signatures', { epoch: n, got: good.size, quorum: this.#quorum, failures })
-    return packSignatures([...good.values()])
-  }
-
   async #recordPosted (n: number, root: string, total: bigint, txHash: string | null, signers: string[], finalAt: bigint | null): Promise<PostedEpoch> {
     const file: PostedFile = { epoch: n, root, total: total.toString(), txHash, signers, finalAt: finalAt === null ? null : finalAt.toString() }
     await writeJsonAtomic(this.#path(n, 'posted.json'), file)
@@ -496,30 +439,15 @@ export class EpochBuilder {
   readonly challenged: number[] = []
 
   /**
-   * What epoch `n`'s root was computed from, for co-signers and watchers to recompute it
-   * (./audit.ts): the previous epoch's balances, this epoch's receipts, the split and
-   * treasury it was sealed with, its cutoff block. `announces` is the caller's (the
-   * market's record of each job that pays contributors).
+   * What epoch `n`'s root was computed from (./audit.ts bundleOf), for co-signers and
+   * watchers to recompute it; `announces`: the market's record of each job that pays contributors.
    */
   async bundle (n: number, announces?: Record<string, unknown>): Promise<EpochBundle> {
     const ledger = this.#ledgers.get(n)
     if (ledger === undefined) throw new EpochStateError('epoch is not sealed', { epoch: n, state: this.state(n) })
-    if (ledger.toBlock === undefined) throw new EpochStateError('epoch was sealed without a cutoff block', { epoch: n })
     const receipts = await readJsonIfExists<ReceiptJson[]>(this.#path(n, 'receipts.json'))
     if (receipts === undefined) throw new EpochStoreError('sealed epoch has no receipts file', { epoch: n })
-    const previous = n === this.firstEpoch ? [] : (await this.#tree(n - 1)).entries()
-    return {
-      format: BUNDLE_FORMAT,
-      epoch: n,
-      root: ledger.root,
-      total: ledger.total,
-      toBlock: ledger.toBlock,
-      feeSplit: ledger.feeSplit,
-      treasury: ledger.treasury,
-      previous: previous.map(e => [e.account, e.cumulative.toString()]),
-      receipts,
-      ...(announces !== undefined ? { announces } : {})
-    }
+    return bundleOf(ledger, n === this.firstEpoch ? [] : (await this.#tree(n - 1)).entries(), receipts, announces)
   }
 
   /** Everything the account has earned up to the latest sealed epoch (0n before any). */

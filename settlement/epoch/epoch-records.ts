@@ -4,7 +4,7 @@
 // conversions between them. Types and pure functions only; the builder owns the I/O.
 import { createHash } from 'node:crypto'
 import type { FeeSplitPolicy } from '../policy/index.ts'
-import { keccak256, toHex, type CumulativeMultiProof } from '../merkle/index.ts'
+import { keccak256, toHex, type CumulativeMultiProof, type CumulativeTree } from '../merkle/index.ts'
 import type { EpochLedger } from './ledger.ts'
 import { isJobReceipt, receiptKey, type Receipt, type ReceiptJson } from './receipts.ts'
 import type { RootSignature } from './signatures.ts'
@@ -158,4 +158,26 @@ export function digestOf (key: string): string {
 
 export function pays (r: Receipt): boolean {
   return isJobReceipt(r) ? r.fee > 0n : r.amount > 0n
+}
+
+/** The sealed epoch's ledger.json, from its tree, receipts, ledger and close record. */
+export function ledgerFileOf (n: number, tree: CumulativeTree, receipts: readonly Receipt[], ledger: EpochLedger, close: CloseRecord): LedgerFile {
+  return {
+    format: LEDGER_FORMAT,
+    epoch: n,
+    root: tree.root,
+    total: tree.total.toString(),
+    accounts: tree.size,
+    depth: tree.depth,
+    receipts: receipts.length,
+    receiptsDigest: receiptsDigest(receipts, ledger),
+    fees: ledger.fees.toString(),
+    toTreasury: ledger.toTreasury.toString(),
+    credits: ledger.credits.toString(),
+    earnedTotal: ledger.earnedTotal.toString(),
+    feeSplit: close.feeSplit,
+    treasury: close.treasury,
+    earned: ledger.earned.map(e => [e.account, e.amount.toString()]),
+    ...(close.toBlock !== undefined ? { toBlock: close.toBlock } : {})
+  }
 }
