@@ -1,276 +1,178 @@
-// Proof of Attribution against ground truth. A spam-assassin datanet of N contributors,
-// K of them bad (bench/attribution/scenario.ts); a LoRA adapter on the shipped
-// spam-base trained on all of it; TracIn-CP and DataInf per contributor; and the ground
-// truth: the adapter retrained from the same initialisation and seed without each
-// contributor in turn (leave-one-contributor-out), the change in validation loss.
-// Reported: detection AUC (bad ranked below good), Spearman rho against the ground
-// truth, and the cost of attribution and of leave-one-out as multiples of one
-// training run. For `duplicate` the leave-one-out truth is blind by construction (the
-// other copy stays), so the AUC is taken on the final payout weights, and no Spearman.
-import { readFile } from 'node:fs/promises'
-import { fileURLToPath } from 'node:url'
-import { TRACIN_STRIDE, attributeClassifier, attributeLm, attributionCheckpoints, type AttributionScores } from '../compute/jobs/attribute.ts'
-import { DEFAULT_LM_ADAPTER_HYPER, trainLmAdapter } from '../compute/jobs/train-lm-adapter.ts'
-import { defaultLoraTargets, type LmConfig } from '../compute/models/lm/config.ts'
-import { windowDocuments, windowsOf } from '../compute/models/lm/data.ts'
-import { lmParamSpecs } from '../compute/models/lm/params.ts'
-import { Tokenizer } from '../compute/tokenizer/index.ts'
-import { DEFAULT_CLASSIFIER_ADAPTER_HYPER, trainClassifierAdapter } from '../compute/jobs/train-classifier-adapter.ts'
-import { decodeModel } from '../compute/models/artifacts.ts'
-import { CLASSIFIER_LORA_TARGETS, classifierParamSpecs, type ClassifierConfig } from '../compute/models/classifier/config.ts'
-import { classifierData } from '../compute/models/classifier/train-step.ts'
-import { loraSpecs } from '../compute/models/lora.ts'
-import { initParams } from '../compute/models/param-spec.ts'
-import { MemoryCheckpointStore } from '../compute/train/checkpoint-store.ts'
+// Proof of Attribution against ground truth (issue 20). A datanet of N contributors, K
+// of them bad (bench/attribution/scenario.ts, lm-scenario.ts); a LoRA adapter trained
+// on all of it; TracIn-CP and DataInf per contributor; the payout they lead to
+// (bench/attribution/payout.ts). The truth (truth.ts): mask-LOO, the full run's batches
+// with one contributor's rows masked, averaged over --truth-seeds training seeds, with
+// its split-half reliability; LDS (lds.ts) over --lds-subsets random 80% subsets, with
+// its ceiling; optionally the old re-sliced leave-one-out (--resliced). Truth runs are
+// cached on disk (run-cache.ts): a rerun costs nothing. Figures and the issue's targets
+// (properties.ts) in the JSON.
 import { numberFlag, parseFlags } from './lib/args.ts'
 import { BenchUsageError, type BenchResult } from './lib/bench.ts'
 import { round } from './lib/stats.ts'
+import { TRACIN_STRIDE } from '../compute/jobs/attribute.ts'
+import { spamExperiment, sotuExperiment, type Attributed, type Experiment } from './attribution/experiments.ts'
+import { lds, ldsRuns, type LdsRuns } from './attribution/lds.ts'
 import { detectionAuc, spearman } from './attribution/metrics.ts'
-import { FIT_GATES, fitGate } from '../settlement/policy/index.ts'
 import { payoutWeights } from './attribution/payout.ts'
-import { buildLmScenario } from './attribution/lm-scenario.ts'
-import { buildScenario, NOISE_KINDS, type NoiseKind, type ScenarioContributor } from './attribution/scenario.ts'
+import { properties } from './attribution/properties.ts'
+import { significantlyPositive, spearmanInterval, type Interval } from './attribution/reliability.ts'
+import { RunCache } from './attribution/run-cache.ts'
+import { NOISE_KINDS, type NoiseKind } from './attribution/scenario.ts'
+import { maskLooRuns, maskLooTruth, reslicedTruth, type MaskLooTruth } from './attribution/truth.ts'
 
 export const name = 'attribution'
-export const description = 'TracIn and DataInf per contributor vs leave-one-contributor-out retraining: AUC, Spearman, cost'
+export const description = 'TracIn and DataInf per contributor vs mask-LOO over training seeds, LDS, payout: rho, LDS, credit AUC, bad share, cost'
 export const flags = [
   '--contributors N   contributors in the datanet (default 30)',
   '--bad K            bad contributors (default 5)',
-  '--noise KIND       label-flip | duplicate | random-text | off-topic (default label-flip)',
+  `--noise KIND       ${NOISE_KINDS.join(' | ')} (default label-flip; sotu random-text)`,
   '--seed S           which contributors are bad, and the noise (default 1)',
   '--threads N        onnxruntime threads (default 2)',
-  '--no-loo           skip the leave-one-out ground truth (AUC and cost only)',
-  '--loo-noise        also redo leave-one-out with another training seed: the truth\'s own reproducibility (looSeedSpearman)',
+  '--truth-seeds S    training seeds the mask-LOO truth and LDS average over (default 4, at least 2)',
+  '--lds-subsets M    random 80% subsets of contributors for LDS (default 32; 0 = no LDS)',
+  '--resliced         also the old re-sliced leave-one-out truth at seed 1 (N more runs)',
+  '--loo-noise        with --resliced, redo it at seed 2: the old truth\'s own reproducibility',
+  '--no-loo           no truth runs (AUC, payout and cost only)',
   '--tracin-stride N  steps between the checkpoints TracIn is taken at (default TRACIN_STRIDE: 50 classifier, 100 LM; jobs checkpoint every 50)',
-  '--model M          spam (classifier, contributors = sender domains; default) or sotu (language model, contributors = speeches)'
+  '--model M          spam (classifier, contributors = sender domains; default) or sotu (language model on a Moby-Dick-only base, contributors = speeches)'
 ]
 
-const SPAM_BASE = fileURLToPath(new URL('../peer/models/built/spam-base.safetensors', import.meta.url))
-const SOTU_LM = fileURLToPath(new URL('../peer/models/built/sotu-lm.safetensors', import.meta.url))
+/** Scores per contributor (people order) to payout, through the shared policy. */
+function pay (exp: Experiment, a: Attributed): { weights: number[], credit: number[], flagged: Record<string, number> } {
+  const p = payoutWeights(exp.people, a.perText, a.scores.validationLoss, exp.kind)
+  return { weights: exp.people.map(x => p.weights.get(x.id) ?? 0), credit: exp.people.map(x => p.credit.get(x.id) ?? 0), flagged: p.flagged }
+}
+
+const r4 = (x: number): number => round(x, 4)
+const iv = (x: Interval): Interval => ({ value: r4(x.value), lo: r4(x.lo), hi: r4(x.hi) })
 
 export async function run (args: string[]): Promise<BenchResult> {
-  const f = parseFlags(args, { contributors: 'string', bad: 'string', noise: 'string', seed: 'string', threads: 'string', 'no-loo': 'boolean', 'loo-noise': 'boolean', model: 'string', 'tracin-stride': 'string' })
+  const f = parseFlags(args, { contributors: 'string', bad: 'string', noise: 'string', seed: 'string', threads: 'string', 'no-loo': 'boolean', 'loo-noise': 'boolean', model: 'string', 'tracin-stride': 'string', 'truth-seeds': 'string', 'lds-subsets': 'string', resliced: 'boolean' })
   const model = (f.model as string | undefined) ?? 'spam'
   if (model !== 'spam' && model !== 'sotu') throw new BenchUsageError('--model must be spam or sotu')
   const N = numberFlag(f, 'contributors', 30, { min: 3 })
   const K = numberFlag(f, 'bad', 5, { min: 1 })
   const seed = numberFlag(f, 'seed', 1, { min: 0 })
   const threads = numberFlag(f, 'threads', 2, { min: 1 })
+  const S = numberFlag(f, 'truth-seeds', 4, { min: 2 })
+  const M = numberFlag(f, 'lds-subsets', 32, { min: 0 })
   const tracinStride = numberFlag(f, 'tracin-stride', TRACIN_STRIDE[model === 'spam' ? 'classifier' : 'lm'], { min: 1 })
   const noise = ((f.noise as string | undefined) ?? (model === 'sotu' ? 'random-text' : 'label-flip')) as NoiseKind
-  if (model === 'sotu' && noise === 'label-flip') throw new BenchUsageError('label-flip has no meaning for the language model: use random-text, off-topic or duplicate')
   if (!(NOISE_KINDS as readonly string[]).includes(noise)) throw new BenchUsageError(`--noise must be one of ${NOISE_KINDS.join(', ')}`)
-  const loo = f['no-loo'] !== true && noise !== 'duplicate'
+  if (model === 'sotu' && noise === 'label-flip') throw new BenchUsageError('label-flip has no meaning for the language model: use random-text, off-topic, lm-off-topic, duplicate or paraphrase')
+  if (model === 'spam' && noise === 'lm-off-topic') throw new BenchUsageError('lm-off-topic is for --model sotu (the classifier\'s is off-topic)')
+  if (f['loo-noise'] === true && f.resliced !== true) throw new BenchUsageError('--loo-noise needs --resliced')
+  const truthRuns = f['no-loo'] !== true
   const log = (msg: string): void => { process.stderr.write(`attribution: ${msg}\n`) }
-
-  const exp = model === 'sotu'
-    ? await sotuExperiment({ N, K, noise, seed, threads, tracinStride, log })
-    : await spamExperiment({ N, K, noise, seed, threads, tracinStride, log })
-  const { people, trainOnce, full, scores, attributionMs, perText } = exp
-  const byId = new Map(scores.byGroup.map(g => [g.group, g]))
-  const tracinScores = people.map(p => byId.get(p.id)?.tracin ?? 0)
-  const datainfScores = people.map(p => byId.get(p.id)?.datainf ?? 0)
+  const cache = new RunCache({ log })
+  const o = { N, K, noise, seed, threads, tracinStride, cache, log }
+  const exp = model === 'sotu' ? await sotuExperiment(o) : await spamExperiment(o)
+  const { people } = exp
   const bad = people.map(p => p.bad)
-  log(`attribution in ${(attributionMs / 1000).toFixed(1)} s (${scores.dims} gradient dims)`)
+  const good = people.map((_, i) => i).filter(i => !bad[i])
 
-  const perMail = (xs: number[]) => xs.map((x, i) => x / people[i].texts.length)
+  // The job's seed (1) and another: payout stability across training seeds.
+  const a1 = await exp.attribute(1)
+  log(`attribution in ${(a1.attributionMs / 1000).toFixed(1)} s (${a1.scores.dims} gradient dims)`)
+  const a2 = await exp.attribute(2)
+  const p1 = pay(exp, a1)
+  const p2 = pay(exp, a2)
+  const totalWeight = p1.weights.reduce((s, w) => s + w, 0)
+  const cost = a1.attributionMs / a1.trainingMs
   const figures: Record<string, number> = {
-    tracinAuc: round(detectionAuc(tracinScores, bad), 4),
-    datainfAuc: round(detectionAuc(datainfScores, bad), 4),
-    tracinPerMailAuc: round(detectionAuc(perMail(tracinScores), bad), 4),
-    datainfPerMailAuc: round(detectionAuc(perMail(datainfScores), bad), 4),
-    attributionCost: round(attributionMs / full.ms, 3)
+    tracinAuc: r4(detectionAuc(a1.tracin, bad)),
+    datainfAuc: r4(detectionAuc(a1.datainf, bad)),
+    payoutAuc: r4(detectionAuc(p1.weights, bad)),
+    creditAuc: r4(detectionAuc(p1.credit, bad)),
+    badShare: round(totalWeight > 0 ? p1.weights.reduce((s, w, i) => s + (bad[i] ? w : 0), 0) / totalWeight : 0, 6),
+    payoutStability: r4(spearman(p1.weights, p2.weights)),
+    cost: round(cost, 3)
   }
-  // The money: per-mail TracIn through the shared payout policy (duplicates, negative
-  // influence, cap), then the same AUC on each contributor's payout weight.
-  const unfit = new Set(fitGate(scores.byGroup.map(g => ({ id: g.group, meanLoss: g.meanLoss })), scores.validationLoss, FIT_GATES[model === 'spam' ? 'classifier' : 'lm']).unfit.map(u => u.id))
-  figures.unfitGood = people.filter(p => !p.bad && unfit.has(p.id)).length
-  figures.unfitBad = people.filter(p => p.bad && unfit.has(p.id)).length
-  figures.fitGateAuc = round(detectionAuc(people.map((p, i) => unfit.has(p.id) ? -Number.MAX_VALUE : tracinScores[i]), bad), 4)
-  const payout = payoutWeights(people, perText, unfit)
-  const weights = people.map(p => payout.weights.get(p.id) ?? 0)
-  figures.payoutAuc = round(detectionAuc(weights, bad), 4)
-  // Centred TracIn: a job runs a fixed number of steps, so leaving data out hands its
-  // batch slots to the average example; the matching estimate subtracts that example.
-  const centred = centredScores(people, exp.perExample, exp.exampleOf)
-  figures.centredAuc = round(detectionAuc(centred.byPerson, bad), 4)
-  const centredPayout = payoutWeights(people, centred.perText, unfit)
-  const centredWeights = people.map(p => centredPayout.weights.get(p.id) ?? 0)
-  figures.centredPayoutAuc = round(detectionAuc(centredWeights, bad), 4)
-  const detail: Record<string, unknown> = { payoutFlags: payout.flagged, trainingMs: round(full.ms, 4), attributionMs: round(attributionMs, 4), gradientMs: round(scores.ms.gradients, 4), validation: full.after }
-  let truth: number[] | undefined
-  if (loo) {
-    const looStarted = performance.now()
-    truth = []
-    for (const [i, p] of people.entries()) {
-      const without = await trainOnce(p.id)
-      truth.push(without.loss - full.loss)
-      log(`leave out ${i + 1}/${people.length} ${p.id}${p.bad ? ' (bad)' : ''}: validation loss ${truth[i] >= 0 ? '+' : ''}${truth[i].toExponential(3)}`)
+  const detail: Record<string, unknown> = { payoutFlags: p1.flagged, trainingMs: round(a1.trainingMs, 4), attributionMs: round(a1.attributionMs, 4), gradientMs: round(a1.scores.ms.gradients, 4), validation: a1.after, validationLoss: a1.scores.validationLoss }
+
+  let truth: MaskLooTruth | undefined
+  let ldsR: LdsRuns | undefined
+  let resliced: number[] | undefined
+  const estimators = { tracin: a1.tracin, datainf: a1.datainf }
+  if (truthRuns) {
+    const seeds = Array.from({ length: S }, (_, i) => i + 1)
+    cache.plan(maskLooRuns(exp, S) + M * S + (f.resliced === true ? (people.length + 1) * (f['loo-noise'] === true ? 2 : 1) : 0))
+    const started = performance.now()
+    truth = await maskLooTruth(exp, seeds)
+    if (M > 0) ldsR = await ldsRuns(exp, M, seeds, seed)
+    if (f.resliced === true) resliced = await reslicedTruth(exp, 1)
+    detail.truthWallMs = round(performance.now() - started, 4)
+    const t = truth
+    const valuable = people.map((_, i) => significantlyPositive(t.perSeed.map(r => r[i])))
+    const nValuable = valuable.filter(Boolean).length
+    figures.valuableRecall = r4(nValuable > 0 ? valuable.filter((v, i) => v && p1.weights[i] > 0).length / nValuable : NaN)
+    figures.valuable = nValuable
+    figures['truth.seeds'] = S
+    figures['truth.reliability'] = r4(t.reliability.value)
+    figures['truth.reliabilityLo'] = r4(t.reliability.lo)
+    figures['truth.reliabilityHi'] = r4(t.reliability.hi)
+    figures['truth.reliabilityRaw'] = r4(t.reliability.raw)
+    figures['truth.auc'] = r4(detectionAuc(t.mean, bad))
+    const perEstimator: Record<string, { rhoAll: Interval, rhoGood: Interval, lds: number, resliced?: number }> = {}
+    for (const [name, scores] of Object.entries(estimators)) {
+      const rhoAll = spearmanInterval(scores, t.mean, 2)
+      const rhoGood = spearmanInterval(good.map(i => scores[i]), good.map(i => t.mean[i]), 3)
+      const e = { rhoAll: iv(rhoAll), rhoGood: iv(rhoGood), lds: ldsR !== undefined ? r4(lds(ldsR, scores)) : NaN, ...(resliced !== undefined ? { resliced: r4(spearman(scores, resliced)) } : {}) }
+      perEstimator[name] = e
+      figures[`${name}.rhoAll`] = e.rhoAll.value
+      figures[`${name}.rhoAllLo`] = e.rhoAll.lo
+      figures[`${name}.rhoAllHi`] = e.rhoAll.hi
+      figures[`${name}.rhoGood`] = e.rhoGood.value
+      if (ldsR !== undefined) figures[`${name}.lds`] = e.lds
+      if (e.resliced !== undefined) figures[`truth.resliced.${name}`] = e.resliced
     }
-    const looMs = performance.now() - looStarted
-    figures.tracinSpearman = round(spearman(tracinScores, truth), 4)
-    figures.datainfSpearman = round(spearman(datainfScores, truth), 4)
-    figures.centredSpearman = round(spearman(centred.byPerson, truth), 4)
-    figures.looAuc = round(detectionAuc(truth, bad), 4)
-    figures.looCost = round(looMs / full.ms, 3)
-    detail.looMs = round(looMs, 4)
-    if (f['loo-noise'] === true) {
-      // How reproducible is the ground truth itself? The same leave-one-out with another
-      // training seed: an estimator cannot track the truth better than it tracks itself.
-      const other = await trainOnce(undefined, 2)
-      const second: number[] = []
-      for (const p of people) second.push((await trainOnce(p.id, 2)).loss - other.loss)
-      figures.looSeedSpearman = round(spearman(truth, second), 4)
-      detail.looSecondSeed = second
+    if (ldsR !== undefined) {
+      figures['lds.ceiling'] = r4(ldsR.ceiling.corrected)
+      figures['lds.ceilingRaw'] = r4(ldsR.ceiling.raw)
+      detail.lds = { subsets: M, keep: 0.8, ceiling: { raw: r4(ldsR.ceiling.raw), corrected: r4(ldsR.ceiling.corrected) }, loss: ldsR.loss, perSeed: ldsR.perSeed, kept: ldsR.kept }
     }
+    if (resliced !== undefined) {
+      figures['truth.resliced.vsMaskLoo'] = r4(spearman(resliced, t.mean))
+      if (f['loo-noise'] === true) {
+        const second = await reslicedTruth(exp, 2)
+        figures.looSeedSpearman = r4(spearman(resliced, second))
+        detail.reslicedSecondSeed = second
+      }
+    }
+    detail.tracin = perEstimator.tracin
+    detail.datainf = perEstimator.datainf
+    detail.truth = { seeds: t.seeds, full: t.full, reliability: { ...iv(t.reliability), raw: r4(t.reliability.raw) }, perSeed: t.perSeed, resliced }
+    const numbers = Object.fromEntries(Object.entries(perEstimator).map(([name, e]) => [name, { rhoAll: e.rhoAll.value, rhoGood: e.rhoGood.value, lds: e.lds }]))
+    const props = properties({ noise, estimators: numbers, reliability: t.reliability.value, ldsCeiling: ldsR?.ceiling.corrected ?? NaN, creditAuc: figures.creditAuc, badShare: figures.badShare, valuableRecall: figures.valuableRecall, payoutStability: figures.payoutStability, cost })
+    detail.properties = props
+    figures.propertiesPassed = Object.values(props).filter(p => p.pass === true).length
+    figures.propertiesFailed = Object.values(props).filter(p => p.pass === false).length
+  } else {
+    const props = properties({ noise, estimators: {}, reliability: NaN, ldsCeiling: NaN, creditAuc: figures.creditAuc, badShare: figures.badShare, valuableRecall: NaN, payoutStability: figures.payoutStability, cost })
+    detail.properties = props
   }
-  const rows = [['contributor', 'bad', 'mails', 'TracIn', 'DataInf', 'leave-one-out dLoss', 'payout'], ...people.map((p, i) => [p.id, p.bad ? (p.copyOf !== undefined ? `copy of ${p.copyOf}` : noise) : '', String(p.texts.length), tracinScores[i].toExponential(3), datainfScores[i].toExponential(3), truth !== undefined ? truth[i].toExponential(3) : '-', weights[i].toFixed(4)])]
-  detail.contributors = people.map((p, i) => ({ id: p.id, bad: p.bad, mails: p.texts.length, tracin: tracinScores[i], datainf: datainfScores[i], centred: centred.byPerson[i], meanLoss: byId.get(p.id)?.meanLoss, loo: truth?.[i], payout: weights[i] }))
-  detail.validationLoss = scores.validationLoss
+
+  const e = (x: number | undefined): string => x === undefined || !Number.isFinite(x) ? '-' : x.toExponential(3)
+  const rows = [['contributor', 'bad', 'texts', 'TracIn', 'DataInf', 'mask-LOO (mean)', 're-sliced LOO', 'credit', 'payout'], ...people.map((p, i) => [p.id, p.bad ? (p.copyOf !== undefined ? `${noise} of ${p.copyOf}` : noise) : '', String(p.texts.length), e(a1.tracin[i]), e(a1.datainf[i]), e(truth?.mean[i]), e(resliced?.[i]), e(p1.credit[i]), p1.weights[i].toFixed(4)])]
+  detail.contributors = people.map((p, i) => ({ id: p.id, bad: p.bad, texts: p.texts.length, tracin: a1.tracin[i], datainf: a1.datainf[i], maskLoo: truth?.mean[i], maskLooPerSeed: truth?.perSeed.map(r => r[i]), resliced: resliced?.[i], credit: p1.credit[i], payout: p1.weights[i], payoutSeed2: p2.weights[i] }))
   return {
     figures,
-    baseline: truth !== undefined ? { looAuc: figures.looAuc, looCost: figures.looCost } : null,
-    ratio: truth !== undefined ? round(figures.attributionCost / figures.looCost, 4) : null,
+    baseline: null,
+    ratio: null,
     reps: 1,
-    params: { model, contributors: people.length, bad: K, noise, seed, threads, ...exp.params },
-    units: { attributionCost: 'x one training run', looCost: 'x one training run' },
+    params: { model, contributors: people.length, bad: K, noise, seed, threads, truthSeeds: truthRuns ? S : 0, ldsSubsets: truthRuns ? M : 0, resliced: f.resliced === true, validationTexts: exp.validationTexts, ...exp.params },
+    units: { cost: 'x one training run', badShare: 'share of payout weight' },
     detail,
     notes: [
-      'scores: summed per contributor, positive = lowers the validation loss; AUC: P(good scores above bad)',
-      'fitGateAuc: TracIn with contributions that fail the fit gate (mean own loss above the validation loss) ranked last',
-      'payoutAuc: the same AUC on payout weights (after the fit gate): per-contributor TracIn sums (mails that repeat earlier mail, exactly or at MinHash >= 0.8, left out) through settlement/policy (negative earns nothing, 25% cap)',
-      'ratio: attribution time / leave-one-out time (the exact ground truth it replaces)',
-      'targets: AUC >= 0.95, Spearman >= 0.8, cost <= 2x one training run'
+      'scores per contributor, positive = lowers the validation loss; AUC: P(a good contributor scores above a bad one)',
+      `truth: mask-LOO, the full run's batches, order and seed with the contributor's rows masked (loss still normalised by the full batch), validation loss minus the full run's, mean over ${S} training seeds; reliability: Spearman of the two seed halves' means, Spearman-Brown corrected, 95% bootstrap over contributors`,
+      'rhoAll / rhoGood: Spearman vs the mask-LOO mean, all / good contributors, 95% bootstrap over contributors',
+      'LDS: Spearman over subsets (each keeping 80% of contributors, the rest masked) between the seed-mean validation loss and MINUS the summed scores of the kept contributors; lds.ceiling: the two seed halves\' subset losses, Spearman-Brown corrected (raw in lds.ceilingRaw)',
+      'payout: payoutWeights (fit gate, duplicates, negative earns nothing, cap) on the seed-1 TracIn; creditAuc on the credit before the zero floor; badShare: payout weight to bad contributors; valuableRecall: of contributors whose mask-LOO rise is positive at 95% (one-sided t over seeds), the share paid; payoutStability: Spearman of the payout weights of training seeds 1 and 2',
+      'cost: attribution time / one training run (seed 1)',
+      ...exp.notes
     ],
     tables: [{ title: 'per contributor', rows }]
   }
-}
-
-interface ExperimentOptions { N: number, K: number, noise: NoiseKind, seed: number, threads: number, tracinStride: number, log: (msg: string) => void }
-
-interface Experiment {
-  people: ScenarioContributor[]
-  /** Trains without one contributor (or on everything), with the job's seed or another. */
-  trainOnce: (without?: string, seed?: number) => Promise<{ loss: number, ms: number }>
-  full: { loss: number, ms: number, after: unknown }
-  scores: AttributionScores
-  attributionMs: number
-  /** TracIn per text of each contributor, in contributor order: what payout takes. */
-  perText: Float64Array
-  /** TracIn per training example, and which text (index into perText) each belongs to. */
-  perExample: Float64Array
-  exampleOf: ArrayLike<number>
-  params: Record<string, unknown>
-}
-
-/** SpamAssassin on the shipped spam-base: one example per mail. */
-async function spamExperiment (o: ExperimentOptions): Promise<Experiment> {
-  const base = decodeModel(new Uint8Array(await readFile(SPAM_BASE)))
-  const cfg = base.meta.config as ClassifierConfig
-  const scenario = await buildScenario({ contributors: o.N, bad: o.K, noise: o.noise, seed: o.seed })
-  const people = scenario.contributors
-  const lora = { rank: 8, alpha: 16, targets: [...CLASSIFIER_LORA_TARGETS] }
-  const hyper = { ...DEFAULT_CLASSIFIER_ADAPTER_HYPER, checkpointEvery: 50 }
-  const specs = loraSpecs(classifierParamSpecs(cfg), lora, new Set(['emb']))
-  const trainSet = (without?: string) => {
-    const kept = people.filter(p => p.id !== without)
-    return { texts: kept.flatMap(p => p.texts), labels: kept.flatMap(p => p.labels) }
-  }
-  const run = async (without?: string, store?: MemoryCheckpointStore, seed = hyper.seed) => {
-    const started = performance.now()
-    const r = await trainClassifierAdapter({ base, baseCid: 'spam-base', train: trainSet(without), heldOut: scenario.validation, lora, hyper: { ...hyper, seed }, threads: o.threads, store })
-    return { r, loss: r.after.loss, ms: performance.now() - started }
-  }
-  o.log(`${people.length} contributors (${o.K} ${o.noise}), ${trainSet().texts.length} training mails, ${scenario.validation.texts.length} validation mails`)
-  const store = new MemoryCheckpointStore()
-  const full = await run(undefined, store)
-  o.log(`full run: validation loss ${full.r.before.loss.toFixed(4)} -> ${full.r.after.loss.toFixed(4)}, accuracy ${(full.r.after.accuracy * 100).toFixed(2)}% in ${(full.ms / 1000).toFixed(1)} s`)
-  const started = performance.now()
-  const scores = await attributeClassifier({
-    base,
-    lora,
-    initial: initParams(specs, hyper.seed),
-    checkpoints: await attributionCheckpoints(store, specs, hyper, o.tracinStride),
-    train: classifierData(trainSet(), cfg),
-    groups: people.flatMap(p => p.texts.map(() => p.id)),
-    validation: classifierData(scenario.validation, cfg),
-    threads: o.threads
-  })
-  return {
-    people,
-    trainOnce: async (without, seed) => await run(without, undefined, seed),
-    full: { loss: full.loss, ms: full.ms, after: full.r.after },
-    scores,
-    attributionMs: performance.now() - started,
-    perText: scores.tracin,
-    perExample: scores.tracin,
-    exampleOf: Array.from(scores.tracin, (_, i) => i),
-    params: { lora: `rank ${lora.rank} on ${lora.targets.join(',')}`, steps: hyper.steps, checkpoints: hyper.steps / o.tracinStride }
-  }
-}
-
-/** SOTU addresses on the shipped sotu-lm: one contributor per speech, examples are 64-token windows. */
-async function sotuExperiment (o: ExperimentOptions): Promise<Experiment> {
-  const base = decodeModel(new Uint8Array(await readFile(SOTU_LM)))
-  const cfg = base.meta.config as LmConfig
-  const tokenizer = Tokenizer.fromJSON((base.meta as { tokenizer: unknown }).tokenizer)
-  const scenario = await buildLmScenario({ contributors: o.N, bad: o.K, noise: o.noise, seed: o.seed, maxChars: 12_000, validation: 8 })
-  const people = scenario.contributors
-  const lora = { rank: 8, alpha: 16, targets: defaultLoraTargets(cfg) }
-  const hyper = { ...DEFAULT_LM_ADAPTER_HYPER, steps: 200, batch: 16, seq: 64, lr: 2e-3, checkpointEvery: 50 }
-  const specs = loraSpecs(lmParamSpecs(cfg), lora)
-  const texts = (without?: string) => people.filter(p => p.id !== without).flatMap(p => p.texts)
-  const run = async (without?: string, store?: MemoryCheckpointStore, seed = hyper.seed) => {
-    const started = performance.now()
-    const r = await trainLmAdapter({ base, baseCid: 'sotu-lm', tokenizer, train: texts(without), heldOut: scenario.validation.texts, lora, hyper: { ...hyper, seed }, threads: o.threads, store })
-    return { r, loss: r.after.loss, ms: performance.now() - started }
-  }
-  o.log(`${people.length} speeches (${o.K} ${o.noise}), ${scenario.validation.texts.length} held-out speeches`)
-  const store = new MemoryCheckpointStore()
-  const full = await run(undefined, store)
-  o.log(`full run: validation perplexity ${full.r.before.perplexity.toFixed(2)} -> ${full.r.after.perplexity.toFixed(2)} in ${(full.ms / 1000).toFixed(1)} s`)
-  const started = performance.now()
-  const docs = texts().map(t => tokenizer.encode(t))
-  const windows = windowsOf(docs, { seq: hyper.seq, eot: tokenizer.eot, pad: tokenizer.pad })
-  const docOf = windowDocuments(docs.map(d => d.length), windows)
-  const scores = await attributeLm({
-    base,
-    lora,
-    initial: initParams(specs, hyper.seed),
-    checkpoints: await attributionCheckpoints(store, specs, hyper, o.tracinStride),
-    train: windows,
-    groups: Array.from(docOf, i => people[i].id),
-    validation: windowsOf(scenario.validation.texts.map(t => tokenizer.encode(t)), { seq: hyper.seq, eot: tokenizer.eot, pad: tokenizer.pad }),
-    threads: o.threads
-  })
-  const perText = new Float64Array(people.length)
-  docOf.forEach((doc, w) => { perText[doc] += scores.tracin[w] })
-  return {
-    people,
-    trainOnce: async (without, seed) => await run(without, undefined, seed),
-    full: { loss: full.loss, ms: full.ms, after: full.r.after },
-    scores,
-    attributionMs: performance.now() - started,
-    perText,
-    perExample: scores.tracin,
-    exampleOf: docOf,
-    params: { lora: `rank ${lora.rank} on ${lora.targets.length} projections`, steps: hyper.steps, seq: hyper.seq, checkpoints: hyper.steps / o.tracinStride }
-  }
-}
-
-/** Each example's TracIn minus the mean example's, summed per text and per contributor. */
-function centredScores (people: readonly ScenarioContributor[], perExample: Float64Array, exampleOf: ArrayLike<number>): { perText: Float64Array, byPerson: number[] } {
-  let mean = 0
-  for (const x of perExample) mean += x / perExample.length
-  const texts = people.reduce((n, p) => n + p.texts.length, 0)
-  const perText = new Float64Array(texts)
-  perExample.forEach((x, i) => { perText[exampleOf[i]] += x - mean })
-  const byPerson: number[] = []
-  let k = 0
-  for (const p of people) {
-    let sum = 0
-    for (let j = 0; j < p.texts.length; j++) sum += perText[k++]
-    byPerson.push(sum)
-  }
-  return { perText, byPerson }
 }

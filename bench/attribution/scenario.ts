@@ -4,13 +4,18 @@
 //  - label-flip: their mails with spam and ham swapped;
 //  - duplicate: a late, lightly perturbed copy of another contributor's mails;
 //  - random-text: word salad drawn from the corpus's own words, random labels;
-//  - off-topic: State of the Union paragraphs, labelled as the mails they replace.
+//  - off-topic: State of the Union paragraphs, labelled as the mails they replace;
+//  - paraphrase: like duplicate, but reworded (paraphrase.ts) so that the near-duplicate
+//    sketch no longer matches: the same content under other words;
+//  - lm-off-topic (language model only, lm-scenario.ts): text the base never saw.
+// The validation set is the held-out mail: the same for every scenario seed.
 import { Rng } from '../../compute/random.ts'
 import { readSotuAddresses } from '../../storage/corpora/sotu.ts'
 import { spamAssassinContributors, type SpamAssassinMail } from '../../storage/corpora/spam-assassin.ts'
 import { spamSplit } from '../../peer/models/recipes.ts'
+import { paraphrase } from './paraphrase.ts'
 
-export const NOISE_KINDS = ['label-flip', 'duplicate', 'random-text', 'off-topic'] as const
+export const NOISE_KINDS = ['label-flip', 'duplicate', 'paraphrase', 'random-text', 'off-topic', 'lm-off-topic'] as const
 export type NoiseKind = typeof NOISE_KINDS[number]
 
 export interface ScenarioContributor {
@@ -20,7 +25,7 @@ export interface ScenarioContributor {
   order: number
   texts: string[]
   labels: number[]
-  /** duplicate only: whose mails this contributor copied. */
+  /** duplicate and paraphrase only: whose texts this contributor copied. */
   copyOf?: string
 }
 
@@ -32,6 +37,7 @@ export interface Scenario {
 const label = (m: SpamAssassinMail): number => (m.label === 'spam' ? 1 : 0)
 
 export async function buildScenario (opts: { contributors: number, bad: number, noise: NoiseKind, seed: number }): Promise<Scenario> {
+  if (opts.noise === 'lm-off-topic') throw new RangeError('lm-off-topic is for the language model; the classifier\'s off-topic is off-topic')
   const { heldOut } = await spamSplit()
   const held = new Set(heldOut.map(m => m.name))
   const rng = new Rng(opts.seed)
@@ -57,12 +63,15 @@ export async function buildScenario (opts: { contributors: number, bad: number, 
         return { ...base, texts: base.texts.map(t => Array.from({ length: Math.max(20, Math.min(400, t.split(/\s+/).length)) }, () => words[rng.int(words.length)]).join(' ')), labels: base.labels.map(() => rng.int(2)) }
       case 'off-topic':
         return { ...base, texts: base.texts.map(() => sotu[rng.int(sotu.length)]) }
-      case 'duplicate': {
+      case 'duplicate':
+      case 'paraphrase': {
         const victim = all[goodIdx[rng.int(goodIdx.length)]]
-        // Light perturbation: a few words dropped, so the bytes (and CIDs) differ.
-        const texts = victim.mails.map(m => m.text.split(' ').filter((_, j) => j % 37 !== 5).join(' '))
+        // duplicate: light perturbation, a few words dropped, so the bytes (and CIDs) differ.
+        const texts = victim.mails.map((m, j) => opts.noise === 'paraphrase' ? paraphrase(m.text, opts.seed * 1_000_003 + i * 1009 + j) : m.text.split(' ').filter((_, j) => j % 37 !== 5).join(' '))
         return { ...base, order: all.length + i, texts, labels: victim.mails.map(label), copyOf: victim.id }
       }
+      case 'lm-off-topic':
+        throw new RangeError('lm-off-topic is for the language model')
     }
   })
   contributors.sort((a, b) => a.order - b.order)

@@ -3,6 +3,7 @@
 // Pretraining and adapter jobs differ only in what they train and on which data.
 
 import { createHash } from 'node:crypto'
+import { digestBytes } from '../train/fingerprint.ts'
 import type { ParamSpec } from '../models/param-spec.ts'
 import type { StepResult } from '../models/step-runner.ts'
 import type { ParamSet } from '../tensors/param-set.ts'
@@ -93,4 +94,9 @@ export function exampleKeys (items: readonly string[] | readonly ArrayBufferView
     keys[i] = h.digest().readUInt32LE(0)
   })
   return keys
+}
+
+/** A job's example mask in its fingerprint: nothing when it masks nothing (the unmasked job). */
+export function maskField (mask: Uint8Array | undefined): { mask?: string } {
+  return mask === undefined || mask.every(b => b !== 0) ? {} : { mask: digestBytes(mask) }
 }

@@ -13,7 +13,7 @@ import { StepRunner } from '../models/step-runner.ts'
 import type { CheckpointStore } from '../train/checkpoint-store.ts'
 import { digestBytes, fingerprint } from '../train/fingerprint.ts'
 import { train, type StepProgress } from '../train/trainer.ts'
-import { exampleKeys, trainingTask, type AdapterTask, type TrainingHyper } from './run-training.ts'
+import { exampleKeys, maskField, trainingTask, type AdapterTask, type TrainingHyper } from './run-training.ts'
 import { ClassifierEvaluator, type ClassifierMetrics } from './classifier-eval.ts'
 import { adapterResult, type AdapterJobResult } from './adapter-result.ts'
 
@@ -34,13 +34,20 @@ export interface ClassifierAdapterJob {
   store?: CheckpointStore
   onStep?: (p: StepProgress) => void
   signal?: AbortSignal
+  /**
+   * One byte per training text, 0 = masked: same batches, order and seed, the masked
+   * rows add nothing and the loss keeps the full batch's normaliser (classifierStepFn).
+   * A mask that masks nothing is no mask (same fingerprint, same checkpoints).
+   */
+  mask?: Uint8Array
 }
 
 /** The job's fingerprint (base, LoRA, hyper-parameters, datanet, training data): what its checkpoints and adapter name. */
-export function classifierAdapterJobId (job: Pick<ClassifierAdapterJob, 'base' | 'baseCid' | 'lora' | 'hyper' | 'datanet' | 'train'>, trainData = classifierData(job.train, job.base.meta.config as ClassifierConfig)): string {
+export function classifierAdapterJobId (job: Pick<ClassifierAdapterJob, 'base' | 'baseCid' | 'lora' | 'hyper' | 'datanet' | 'train' | 'mask'>, trainData = classifierData(job.train, job.base.meta.config as ClassifierConfig)): string {
   return fingerprint({
     kind: 'classifier-adapter', base: job.baseCid, lora: job.lora, hyper: job.hyper, datanet: job.datanet ?? null,
-    data: fingerprint([digestBytes(trainData.features.ids), digestBytes(trainData.features.weights), digestBytes(trainData.labels)])
+    data: fingerprint([digestBytes(trainData.features.ids), digestBytes(trainData.features.weights), digestBytes(trainData.labels)]),
+    ...maskField(job.mask)
   })
 }
 
@@ -59,7 +66,7 @@ export async function classifierAdapterTask (job: ClassifierAdapterJob): Promise
   const specs = loraSpecs(classifierParamSpecs(cfg), job.lora, new Set(['emb']))
   const id = classifierAdapterJobId(job, trainData)
   const runner = await StepRunner.create(buildClassifierGraph({ cfg, batch: hyper.batch, mode: { kind: 'lora', base: job.base.params, lora: job.lora }, train: true }), { threads: job.threads })
-  const task = trainingTask({ job: id, specs, init: initParams(specs, hyper.seed), examples: trainData.count, keys: exampleKeys(job.train.texts.map((t, i) => `${job.train.labels[i]}\u0000${t}`)), hyper, step: classifierStepFn(runner, trainData, hyper.batch), store: job.store, onStep: job.onStep, signal: job.signal })
+  const task = trainingTask({ job: id, specs, init: initParams(specs, hyper.seed), examples: trainData.count, keys: exampleKeys(job.train.texts.map((t, i) => `${job.train.labels[i]}\u0000${t}`)), hyper, step: classifierStepFn(runner, trainData, hyper.batch, job.mask), store: job.store, onStep: job.onStep, signal: job.signal })
   return { task, examples: trainData.count, release: async () => await runner.release() }
 }
 

@@ -16,7 +16,7 @@ import { StepRunner } from '../models/step-runner.ts'
 import type { CheckpointStore } from '../train/checkpoint-store.ts'
 import { digestBytes, fingerprint } from '../train/fingerprint.ts'
 import { train, type StepProgress } from '../train/trainer.ts'
-import { exampleKeys, trainingTask, type AdapterTask, type TrainingHyper } from './run-training.ts'
+import { exampleKeys, maskField, trainingTask, type AdapterTask, type TrainingHyper } from './run-training.ts'
 import { adapterResult, type AdapterJobResult } from './adapter-result.ts'
 import { LmEvaluator, type LmMetrics } from './lm-eval.ts'
 import type { TextTokenizer } from './text-tokenizer.ts'
@@ -43,15 +43,18 @@ export interface LmAdapterJob {
   store?: CheckpointStore
   onStep?: (p: StepProgress) => void
   signal?: AbortSignal
+  /** One byte per training window, 0 = masked (see ClassifierAdapterJob.mask and lmStepFn). */
+  mask?: Uint8Array
 }
 
-function lmTrainingWindows (job: Pick<LmAdapterJob, 'train' | 'tokenizer' | 'hyper'>) {
+/** The job's training windows (what `mask` indexes). */
+export function lmTrainingWindows (job: Pick<LmAdapterJob, 'train' | 'tokenizer' | 'hyper'>) {
   return windowsOf(job.train.map(t => job.tokenizer.encode(t)), { seq: job.hyper.seq, eot: job.tokenizer.eot, pad: job.tokenizer.pad, maxTokens: MAX_JOB_TOKENS })
 }
 
 /** The job's fingerprint (base, LoRA, hyper-parameters, datanet, training tokens): what its checkpoints and adapter name. */
-export function lmAdapterJobId (job: Pick<LmAdapterJob, 'baseCid' | 'lora' | 'hyper' | 'datanet' | 'train' | 'tokenizer'>, windows = lmTrainingWindows(job)): string {
-  return fingerprint({ kind: 'lm-adapter', base: job.baseCid, lora: job.lora, hyper: job.hyper, datanet: job.datanet ?? null, data: digestBytes(windows.tokens) })
+export function lmAdapterJobId (job: Pick<LmAdapterJob, 'baseCid' | 'lora' | 'hyper' | 'datanet' | 'train' | 'tokenizer' | 'mask'>, windows = lmTrainingWindows(job)): string {
+  return fingerprint({ kind: 'lm-adapter', base: job.baseCid, lora: job.lora, hyper: job.hyper, datanet: job.datanet ?? null, data: digestBytes(windows.tokens), ...maskField(job.mask) })
 }
 
 /** The exact training task of a language-model adapter job (see classifierAdapterTask). */
@@ -67,7 +70,7 @@ export async function lmAdapterTask (job: LmAdapterJob): Promise<AdapterTask & {
   const specs = loraSpecs(lmParamSpecs(cfg), job.lora)
   const id = lmAdapterJobId(job, windows)
   const runner = await StepRunner.create(buildLmStepGraph({ cfg, batch: hyper.batch, seq: hyper.seq, mode: { kind: 'lora', base: job.base.params, lora: job.lora }, train: true }), { threads: job.threads })
-  const task = trainingTask({ job: id, specs, init: initParams(specs, hyper.seed), examples: windows.count, keys: exampleKeys(Array.from({ length: windows.count }, (_, w) => windows.tokens.subarray(w * hyper.seq, w * hyper.seq + hyper.seq + 1))), hyper, step: lmStepFn(runner, windows, hyper.batch), store: job.store, onStep: job.onStep, signal: job.signal })
+  const task = trainingTask({ job: id, specs, init: initParams(specs, hyper.seed), examples: windows.count, keys: exampleKeys(Array.from({ length: windows.count }, (_, w) => windows.tokens.subarray(w * hyper.seq, w * hyper.seq + hyper.seq + 1))), hyper, step: lmStepFn(runner, windows, hyper.batch, job.mask), store: job.store, onStep: job.onStep, signal: job.signal })
   return { task, tokens: windows.tokens.length, release: async () => await runner.release() }
 }
 

@@ -52,3 +52,12 @@ export class StepRunner {
     await this.session.release()
   }
 }
+
+/**
+ * A step's loss and gradients times `s`, in place: a batch with masked rows renormalised
+ * to its full size (the graphs divide by the rows that count; mask-LOO divides by all).
+ */
+export function scaleStep (r: StepResult, s: number): StepResult {
+  for (const g of r.grads.values()) for (let i = 0; i < g.data.length; i++) g.data[i] *= s
+  return { ...r, loss: r.loss * s }
+}

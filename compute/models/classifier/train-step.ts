@@ -4,7 +4,7 @@
 
 import { BadTrainingDataError } from '../../errors.ts'
 import type { ParamSet } from '../../tensors/param-set.ts'
-import type { StepResult, StepRunner } from '../step-runner.ts'
+import { scaleStep, type StepResult, type StepRunner } from '../step-runner.ts'
 import type { ClassifierConfig } from './config.ts'
 import { featurize, type Features } from './features.ts'
 
@@ -49,6 +49,20 @@ export function classifierBatch (d: ClassifierData, indices: readonly number[], 
   }
 }
 
-export function classifierStepFn (runner: StepRunner, d: ClassifierData, batch: number): (params: ParamSet, indices: readonly number[]) => Promise<StepResult> {
-  return async (params, indices) => await runner.run(params, classifierBatch(d, indices, batch), indices.length)
+/**
+ * The step function over `d`. With `keep` (one byte per example, 0 = masked), a step
+ * whose batch holds masked examples zeroes their rows' mask and scales the loss and
+ * gradients by kept/full rows: the loss stays normalised by the FULL batch, so a masked
+ * example adds nothing and the others weigh as they did (mask-LOO keeps every batch and
+ * seed of the full run). Without masked examples the step is the unmasked one, bit for bit.
+ */
+export function classifierStepFn (runner: StepRunner, d: ClassifierData, batch: number, keep?: Uint8Array): (params: ParamSet, indices: readonly number[]) => Promise<StepResult> {
+  if (keep !== undefined && keep.length !== d.count) throw new BadTrainingDataError('one mask entry per example', { mask: keep.length, examples: d.count })
+  return async (params, indices) => {
+    const feeds = classifierBatch(d, indices, batch)
+    if (keep === undefined || indices.every(i => keep[i] !== 0)) return await runner.run(params, feeds, indices.length)
+    let kept = 0
+    indices.forEach((idx, row) => { if (keep[idx] === 0) feeds.mask.data[row] = 0; else kept++ })
+    return scaleStep(await runner.run(params, feeds, kept), kept / indices.length)
+  }
 }
