@@ -11,7 +11,9 @@ import { readFile } from 'node:fs/promises'
 import { fileURLToPath } from 'node:url'
 import { attributeClassifier, attributeLm, attributionCheckpoints, type AttributionScores } from '../../compute/jobs/attribute.ts'
 import { DEFAULT_CLASSIFIER_ADAPTER_HYPER, trainClassifierAdapter } from '../../compute/jobs/train-classifier-adapter.ts'
-import { DEFAULT_LM_ADAPTER_HYPER, lmTrainingWindows, trainLmAdapter } from '../../compute/jobs/train-lm-adapter.ts'
+import { DEFAULT_LM_ADAPTER_HYPER, lmAdapterTask, lmTrainingWindows, trainLmAdapter, type LmAdapterJob } from '../../compute/jobs/train-lm-adapter.ts'
+import { LmEvaluator, type LmMetrics } from '../../compute/jobs/lm-eval.ts'
+import { train } from '../../compute/train/trainer.ts'
 import { decodeModel } from '../../compute/models/artifacts.ts'
 import { CLASSIFIER_LORA_TARGETS, classifierParamSpecs, type ClassifierConfig } from '../../compute/models/classifier/config.ts'
 import { classifierData } from '../../compute/models/classifier/train-step.ts'
@@ -171,11 +173,28 @@ export async function sotuExperiment (o: ExperimentOptions): Promise<Experiment>
       return { scores, trainingMs, attributionMs, after: full.after, tracin: Array.from(tracin), datainf: Array.from(sumBy(docOf, scores.datainf, people.length)), perText: { tracin, loss } }
     },
     masked: async (ids, seed, label) => await o.cache.run({ ...key, truth: 'mask', seed, masked: [...ids].sort() }, label, async () =>
-      await timed(async () => await trainLmAdapter({ ...job(seed), train: all, mask: Uint8Array.from(owner, id => ids.has(id) ? 0 : 1) }))),
+      await timed(async () => await lmAfter({ ...job(seed), train: all, mask: Uint8Array.from(owner, id => ids.has(id) ? 0 : 1) }))),
     resliced: async (without, seed, label) => await o.cache.run({ ...key, truth: 'resliced', seed, without }, label, async () =>
-      await timed(async () => await trainLmAdapter({ ...job(seed), train: people.filter(p => p.id !== without).flatMap(p => p.texts) }))),
+      await timed(async () => await lmAfter({ ...job(seed), train: people.filter(p => p.id !== without).flatMap(p => p.texts) }))),
     params: { lora: `rank ${lora.rank} on ${lora.targets.length} projections`, steps: hyper.steps, seq: hyper.seq, checkpoints: hyper.steps / o.tracinStride, windows: windows.count, validationSpeeches: scenario.validation.texts.length },
     notes: [SOTU_BENCH_BASE_NOTE]
+  }
+}
+
+/**
+ * trainLmAdapter's held-out metrics after training, without the evaluation before it
+ * (a quarter of a truth run's time on 32 held-out speeches): the same task, the same
+ * evaluator, so the same loss.
+ */
+async function lmAfter (job: LmAdapterJob): Promise<{ after: LmMetrics }> {
+  const { task, release } = await lmAdapterTask(job)
+  const cfg = job.base.meta.config as LmConfig
+  const evaluator = await LmEvaluator.create({ cfg, base: job.base.params, lora: job.lora, batch: job.hyper.batch, seq: job.hyper.seq, threads: job.threads })
+  try {
+    return { after: await evaluator.evaluate(job.heldOut, job.tokenizer, (await train(task)).params) }
+  } finally {
+    await release()
+    await evaluator.release()
   }
 }
 
