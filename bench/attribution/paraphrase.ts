@@ -1,6 +1,6 @@
 // The `paraphrase` noise: a deterministic word-level rewrite of another contributor's
 // text, the same content in other words. Common words are swapped for a synonym and, in
-// about one place in twelve, two neighbouring words change places: enough that the
+// about one place in eight, two neighbouring words change places: enough that the
 // near-duplicate sketch (3-word shingles, MinHash) falls under the 0.8 bar, while the
 // words a classifier or a language model learns from stay nearly all there.
 import { Rng } from '../../compute/random.ts'
@@ -31,12 +31,12 @@ function synonym (word: string): string {
   return m[1] + cased + m[3]
 }
 
-/** `text` reworded: synonyms, and one neighbouring pair in about twelve words swapped (seeded). */
+/** `text` reworded: synonyms, and one neighbouring pair in about eight words swapped (seeded). */
 export function paraphrase (text: string, seed: number): string {
   const rng = new Rng(seed)
   const words = text.split(/\s+/).filter(w => w.length > 0).map(synonym)
   for (let i = 0; i + 1 < words.length; i++) {
-    if (rng.int(12) !== 0 || /[.!?:]$/.test(words[i])) continue
+    if (rng.int(8) !== 0 || /[.!?]$/.test(words[i])) continue
     const w = words[i]
     words[i] = words[i + 1]
     words[i + 1] = w
