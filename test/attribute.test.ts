@@ -46,10 +46,14 @@ describe('openledger attribute on a 2-peer devnet', function () {
     const paid = r.contributors.reduce((s: number, c: any) => s + c.weight, 0)
     assert.ok(Math.abs(paid - 1) < 1e-9, `weights sum to ${paid}`)
     for (const c of r.contributions) if (c.paidInfluence <= 0) assert.equal(c.weight, 0, 'harmful contributions earn nothing')
+    // Per file: the fit gate and the zero floor act on each file, never on a group of
+    // them, so a contribution is paid its helpful fitted files' sum, in proportion.
+    const paidTotal = r.contributions.reduce((s: number, c: any) => s + c.paidInfluence, 0)
     for (const c of r.contributions) {
+      assert.equal(c.unfit, c.unfitFiles === c.files)
       if (c.unfit === true) assert.equal(c.paidInfluence, 0, 'data the adapter could not fit earns nothing')
-      else if (r.nearDuplicateExamples === 0) assert.equal(c.paidInfluence, c.tracin)
-      assert.equal(c.unfit, c.meanLoss > r.validationLoss)
+      else if (c.unfitFiles === 0 && r.nearDuplicateExamples === 0) assert.ok(c.paidInfluence >= Math.max(0, c.tracin) - 1e-12, 'per file, helpful files are not netted against harmful ones')
+      assert.ok(Math.abs(c.weight - c.paidInfluence / paidTotal) < 1e-9, 'weights in proportion to paid influence (no cap)')
     }
     assert.ok(r.contributions.some((c: any) => c.tracin > 0))
     assert.equal(r.verification.sample.length, 16)

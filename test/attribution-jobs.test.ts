@@ -73,7 +73,7 @@ describe('attribution jobs: receipt, result file, tolerance', function () {
 
   it('the result file round-trips canonically and refuses other encodings, non-finite scores and dangling file indices', () => {
     const ex = examples(20)
-    const summary = attributionCredits({ examples: ex, validationLoss: 0.5, kind: 'classifier', contributorOf: new Map([[CID_A, '0x00000000000000000000000000000000000000aa'], [CID_B, '0x00000000000000000000000000000000000000bb']]), order: new Map([[CID_A, 0], [CID_B, 1]]), near: new Set() })
+    const summary = attributionCredits({ examples: ex, validationLoss: 0.5, kind: 'classifier', contributorOf: new Map([[CID_A, '0x00000000000000000000000000000000000000aa'], [CID_B, '0x00000000000000000000000000000000000000bb']]), order: new Map([[CID_A, 0], [CID_B, 1]]), near: new Map() })
     const file: AttributionFile = { job: 'j', adapter: CID_A, datanet: CID_B, version: CID_A, base: CID_B, cycle: null, method: 'm', checkpoints: [{ step: 50, hash: 'c'.repeat(64) }], validationLoss: 0.5, examples: ex, summary }
     const bytes = encodeAttributionFile(file)
     const back = decodeAttributionFile(bytes)
@@ -191,7 +191,7 @@ describe('attribution credits: the fit gate is not padded with unpaid copies', f
     for (let i = 0; i < 50; i++) ex.push({ file: GOOD_FILE, contribution: CID_B, tracin: 0.02, datainf: 0, loss: 0.3 })
     for (let i = 0; i < 5; i++) ex.push({ file: JUNK_FILE, contribution: CID_A, tracin: 0.01, datainf: 0, loss: 3 })
     for (let i = 0; i < copies; i++) ex.push({ file: COPY_FILE, contribution: CID_A, tracin: 0.02, datainf: 0, loss: 0.05 })
-    return attributionCredits({ examples: ex, validationLoss: 0.5, kind: 'classifier', contributorOf: new Map([[CID_A, '0x00000000000000000000000000000000000000aa'], [CID_B, '0x00000000000000000000000000000000000000bb']]), order: new Map([[CID_B, 0], [CID_A, 1]]), near: new Set([COPY_FILE]) })
+    return attributionCredits({ examples: ex, validationLoss: 0.5, kind: 'classifier', contributorOf: new Map([[CID_A, '0x00000000000000000000000000000000000000aa'], [CID_B, '0x00000000000000000000000000000000000000bb']]), order: new Map([[GOOD_FILE, 0], [JUNK_FILE, 1], [COPY_FILE, 2]]), near: new Map([[COPY_FILE, { file: GOOD_FILE, similarity: 0.95 }]]) })
   }
 
   it('junk padded with 10, 50 or 500 easy near-duplicate copies earns at most 0.001 of the pool', () => {
@@ -199,7 +199,9 @@ describe('attribution credits: the fit gate is not padded with unpaid copies', f
       const s = base(copies)
       const junk = s.contributors.find(c => c.address.endsWith('aa'))!
       assert.ok(junk.weight <= 0.001, `${copies} copies: the junk earned ${junk.weight}`)
-      assert.ok(s.unfit.includes(CID_A), `${copies} copies: the junk passed the gate`)
+      const a = s.contributions.find(c => c.contribution === CID_A)!
+      assert.equal(a.unfitFiles, 1, `${copies} copies: the junk passed the gate`)
+      assert.equal(a.paidInfluence, 0)
       assert.equal(s.contributors.find(c => c.address.endsWith('bb'))!.weight, 1)
     }
   })

@@ -1,42 +1,75 @@
-// From scores to money, as the peer's attribute command does it: one unit per
-// contributor holding the summed influence of its mails, paid by the shared policy
-// (settlement/policy: negative earns nothing, 25% cap). Mails that repeat earlier mail,
-// exactly or nearly (MinHash over normalised text at the datanet view's threshold, 0.8),
-// add nothing to their contributor's sum: the first copy is the one that counts; a
-// contributor the fit gate failed (settlement/policy/fit-gate.ts) earns nothing.
+// From scores to money, as the network does it: each text is one datanet file, paid to
+// its contributor through the shared policy (settlement/policy/attribution-credits.ts:
+// fit gate, near-duplicate rules and the zero floor per file, summed per address). The
+// near-duplicate flags are the datanet view's: MinHash over normalised text at its
+// threshold (0.8), the best earlier match; an exact repeat is similarity 1 (the
+// datanet would not train on it twice; here it is trained on and earns nothing).
 import { createHash } from 'node:crypto'
-import { attributionRewards } from '../../settlement/policy/index.ts'
+import { attributionCredits, type CreditFile } from '../../settlement/policy/index.ts'
 import { LshIndex, sketchSignature } from '../../storage/dedupe/minhash.ts'
 import type { ScenarioContributor } from './scenario.ts'
 
 export const NEAR_DUPLICATE = 0.8
 
-export function payoutWeights (people: readonly ScenarioContributor[], perText: ArrayLike<number>, unfit: ReadonlySet<string> = new Set()): { weights: Map<string, number>, flagged: Record<string, number> } {
-  const seen = new Set<string>()
-  const lsh = new LshIndex()
-  const flagged: Record<string, number> = { duplicate: 0, 'near-duplicate': 0 }
-  const influence = new Map<string, number>()
-  // Scores come in contributor order as given; duplicates are judged in datanet order.
+export interface TextScores {
+  /** Per text of each contributor, in `people` order: the summed TracIn of its examples. */
+  tracin: ArrayLike<number>
+  /** Its examples' loss under the final adapter per token (per mail for a classifier), as is the validation loss passed. */
+  loss: ArrayLike<number>
+}
+
+export interface Payout {
+  /** Share of the pool per contributor id (0 when unpaid). */
+  weights: Map<string, number>
+  /** Per contributor id: the credit after the fit gate and the duplicate rules, before negative files are floored at 0. */
+  credit: Map<string, number>
+  flagged: Record<string, number>
+}
+
+export function payoutWeights (people: readonly ScenarioContributor[], scores: TextScores, validationLoss: number, kind: 'classifier' | 'lm'): Payout {
+  const texts = people.reduce((n, p) => n + p.texts.length, 0)
+  if (scores.tracin.length !== texts || scores.loss.length !== texts) throw new RangeError('one score and one loss per text')
+  const fileId = (p: ScenarioContributor, j: number): string => `${p.id}/${j}`
   const offsets = new Map<string, number>()
   let k = 0
   for (const p of people) { offsets.set(p.id, k); k += p.texts.length }
-  if (k !== perText.length) throw new RangeError('one score per text')
+
+  // The view's flags, in datanet order: the first copy of a text is the original.
+  const seen = new Map<string, string>()
+  const lsh = new LshIndex()
+  const files: CreditFile[] = []
+  let order = 0
   for (const p of [...people].sort((a, b) => a.order - b.order)) {
-    let sum = 0
     p.texts.forEach((text, j) => {
+      const id = fileId(p, j)
+      const file: CreditFile = { file: id, contribution: p.id, contributor: p.id, order: order++ }
       const hash = createHash('sha256').update(text).digest('hex')
-      if (seen.has(hash)) { flagged.duplicate++; return }
-      seen.add(hash)
-      const sig = sketchSignature(text)
-      const near = lsh.query(sig, NEAR_DUPLICATE).length > 0
-      lsh.add(`${p.id}/${j}`, sig)
-      if (near) { flagged['near-duplicate']++; return }
-      sum += perText[(offsets.get(p.id) as number) + j]
+      const exact = seen.get(hash)
+      if (exact !== undefined) file.nearDuplicateOf = { file: exact, similarity: 1 }
+      else {
+        seen.set(hash, id)
+        const sig = sketchSignature(text)
+        const best = lsh.query(sig, NEAR_DUPLICATE)[0]
+        if (best !== undefined) file.nearDuplicateOf = { file: best.id, similarity: best.similarity }
+        lsh.add(id, sig)
+      }
+      files.push(file)
     })
-    influence.set(p.id, unfit.has(p.id) ? 0 : sum)
   }
-  flagged.unfit = unfit.size
-  const rewards = attributionRewards(people.map(p => ({ id: p.id, contributor: p.id, influence: influence.get(p.id) ?? 0, order: p.order })))
-  for (const f of rewards.flags) flagged[f.reason] = (flagged[f.reason] ?? 0) + 1
-  return { weights: new Map(rewards.contributors.map(c => [c.contributor, c.weight])), flagged }
+  const examples = people.flatMap(p => p.texts.map((_, j) => {
+    const i = (offsets.get(p.id) as number) + j
+    return { file: fileId(p, j), tracin: scores.tracin[i], loss: scores.loss[i] }
+  }))
+  const r = attributionCredits({ examples, files, validationLoss, kind })
+  const credit = new Map<string, number>(people.map(p => [p.id, 0]))
+  const flagged: Record<string, number> = { unfit: 0, copy: 0 }
+  for (const f of r.files) {
+    credit.set(f.contributor, (credit.get(f.contributor) ?? 0) + f.credit)
+    if (f.unfit) flagged.unfit++
+    if (f.copy) flagged.copy++
+  }
+  for (const f of r.flags) flagged[f.reason] = (flagged[f.reason] ?? 0) + 1
+  const weights = new Map<string, number>(people.map(p => [p.id, 0]))
+  for (const c of r.contributors) weights.set(c.contributor, c.weight)
+  return { weights, credit, flagged }
 }

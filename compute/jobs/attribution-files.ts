@@ -12,7 +12,7 @@ import { canonicalJson } from '../train/fingerprint.ts'
 import { BadReceiptError } from '../verify/errors.ts'
 import type { AttributionReceipt, ScoredExample } from '../verify/attribution.ts'
 
-export const ATTRIBUTION_FORMAT = 'openledger/attribution/1'
+export const ATTRIBUTION_FORMAT = 'openledger/attribution/2'
 export const ATTRIBUTION_RECEIPT_FORMAT = 'openledger/attribution-receipt/1'
 /** Training examples one result scores (mails, or LM windows). */
 export const MAX_ATTRIBUTION_EXAMPLES = 500_000
@@ -32,16 +32,24 @@ export const SummarySchema = z.strictObject({
     contribution: text(128),
     contributor: text(64),
     examples: z.number().int().min(0),
+    files: z.number().int().min(0),
     tracin: z.number(),
     datainf: z.number(),
     meanLoss: z.number(),
+    /** Every file of it failed the fit gate. */
     unfit: z.boolean(),
+    unfitFiles: z.number().int().min(0),
     paidInfluence: z.number(),
-    weight: z.number().min(0).max(1)
+    weight: z.number().min(0).max(1),
+    /** How many of its files the policy flagged, by reason. */
+    flagged: z.record(z.string().max(64), z.number().int().min(0))
   })).max(MAX_CONTRIBUTIONS),
   contributors: z.array(z.strictObject({ address: text(64), influence: z.number(), weight: z.number().min(0).max(1) })).max(MAX_CONTRIBUTIONS),
+  /** The pool's own flags (capped addresses, nothing paid); file flags are counted per contribution. */
   flags: z.array(z.record(z.string(), z.unknown())).max(4 * MAX_CONTRIBUTIONS),
+  /** Contributions every file of which failed the fit gate. */
   unfit: z.array(text(128)).max(MAX_CONTRIBUTIONS),
+  unfitFiles: z.number().int().min(0),
   nearDuplicateExamples: z.number().int().min(0)
 })
 export type AttributionSummary = z.infer<typeof SummarySchema>

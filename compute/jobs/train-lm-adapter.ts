@@ -6,7 +6,7 @@
 import { BadTrainingDataError, ShapeMismatchError } from '../errors.ts'
 import type { Model } from '../models/artifacts.ts'
 import { buildLmStepGraph } from '../models/lm/graphs.ts'
-import { windowsOf } from '../models/lm/data.ts'
+import { documentWindows, windowTokens } from '../models/lm/data.ts'
 import { lmStepFn } from '../models/lm/train-step.ts'
 import type { LmConfig } from '../models/lm/config.ts'
 import { lmParamSpecs } from '../models/lm/params.ts'
@@ -49,7 +49,7 @@ export interface LmAdapterJob {
 
 /** The job's training windows (what `mask` indexes). */
 export function lmTrainingWindows (job: Pick<LmAdapterJob, 'train' | 'tokenizer' | 'hyper'>) {
-  return windowsOf(job.train.map(t => job.tokenizer.encode(t)), { seq: job.hyper.seq, eot: job.tokenizer.eot, pad: job.tokenizer.pad, maxTokens: MAX_JOB_TOKENS })
+  return documentWindows(job.train.map(t => job.tokenizer.encode(t)), { seq: job.hyper.seq, eot: job.tokenizer.eot, pad: job.tokenizer.pad, maxTokens: MAX_JOB_TOKENS })
 }
 
 /** The job's fingerprint (base, LoRA, hyper-parameters, datanet, training tokens): what its checkpoints and adapter name. */
@@ -70,7 +70,7 @@ export async function lmAdapterTask (job: LmAdapterJob): Promise<AdapterTask & {
   const specs = loraSpecs(lmParamSpecs(cfg), job.lora)
   const id = lmAdapterJobId(job, windows)
   const runner = await StepRunner.create(buildLmStepGraph({ cfg, batch: hyper.batch, seq: hyper.seq, mode: { kind: 'lora', base: job.base.params, lora: job.lora }, train: true }), { threads: job.threads })
-  const task = trainingTask({ job: id, specs, init: initParams(specs, hyper.seed), examples: windows.count, keys: exampleKeys(Array.from({ length: windows.count }, (_, w) => windows.tokens.subarray(w * hyper.seq, w * hyper.seq + hyper.seq + 1))), hyper, step: lmStepFn(runner, windows, hyper.batch, job.mask), store: job.store, onStep: job.onStep, signal: job.signal })
+  const task = trainingTask({ job: id, specs, init: initParams(specs, hyper.seed), examples: windows.count, keys: exampleKeys(Array.from({ length: windows.count }, (_, w) => windowTokens(windows, w))), hyper, step: lmStepFn(runner, windows, hyper.batch, job.mask), store: job.store, onStep: job.onStep, signal: job.signal })
   return { task, tokens: windows.tokens.length, release: async () => await runner.release() }
 }
 

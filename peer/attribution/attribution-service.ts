@@ -12,7 +12,7 @@ import { decodeAdapter } from '../../compute/models/artifacts.ts'
 import { checkpointHash } from '../../compute/train/checkpoint.ts'
 import { readJsonIfExists, writeFileAtomic } from '../../storage/atomic-file.ts'
 import { EXIT, PeerError, UsageError } from '../errors.ts'
-import { ATTRIBUTION_METHOD, attributionCredits, attributionInputs, creditContext, namedChain } from './inputs.ts'
+import { ATTRIBUTION_METHOD, attributionCredits, attributionInputs, creditContext, lossUnits, namedChain } from './inputs.ts'
 import { FileCheckpointStore } from '../models/checkpoint-files.ts'
 import type { DatanetService } from '../datanets/datanet-service.ts'
 import { saveSketches, SKETCHES_FORMAT } from './gradient-explain.ts'
@@ -129,7 +129,7 @@ export class AttributionService {
     // contribution's sketches at hand, so any peer computes the same weights.
     const near = await datanets.nearDuplicateFiles(prepared.dn.log, signal)
     const examples = exampleDocs.map((d, k) => ({ file: d.file.cid.toString(), contribution: d.file.contribution.toString(), tracin: scores.tracin[k], datainf: scores.datainf[k], loss: scores.finalLoss[k] }))
-    const summary = attributionCredits({ examples, validationLoss: scores.validationLoss, ...creditContext(prepared, near) })
+    const summary = attributionCredits({ examples, validationLoss: scores.validationLoss, tokens: lossUnits(inputs), ...creditContext(prepared, near) })
     const contributorOf = new Map(summary.contributions.map(c => [c.contribution, c.contributor]))
     // For infer --explain: each contribution's gradient, sketched, next to the checkpoints.
     await saveSketches(factory.jobDir(job), { format: SKETCHES_FORMAT, adapter: req.adapter, k: scores.sketch.k, seed: scores.sketch.seed, dims: scores.dims, contributors: Object.fromEntries(contributorOf) }, scores.sketches)
@@ -158,6 +158,7 @@ export class AttributionService {
       flags: summary.flags,
       nearDuplicateExamples: summary.nearDuplicateExamples,
       unfit: summary.unfit,
+      unfitFiles: summary.unfitFiles,
       validationLoss: scores.validationLoss,
       verification: { checkpoints: named, heldOutRule: 'compute/jobs/held-out.ts', sample, tolerance: { relative: 1e-4, sameMachine: 'bit-identical' } },
       svg: req.svg,

@@ -12,12 +12,11 @@ import type { attributeClassifier, attributeLm } from '../../compute/jobs/attrib
 import { TRACIN_STRIDE, attributionCheckpoints } from '../../compute/jobs/attribute.ts'
 import type { TrainingHyper } from '../../compute/jobs/run-training.ts'
 import type { AttributionSummary } from '../../compute/jobs/attribution-files.ts'
-import { sumByGroup } from '../../compute/attribution/influence.ts'
 import type { Adapter } from '../../compute/models/artifacts.ts'
 import { classifierParamSpecs, type ClassifierConfig } from '../../compute/models/classifier/config.ts'
 import { classifierData } from '../../compute/models/classifier/train-step.ts'
 import type { LmConfig } from '../../compute/models/lm/config.ts'
-import { windowDocuments, windowsOf } from '../../compute/models/lm/data.ts'
+import { documentWindows, windowDocuments, windowTargets, type LmWindows } from '../../compute/models/lm/data.ts'
 import { lmParamSpecs } from '../../compute/models/lm/params.ts'
 import { loraSpecs } from '../../compute/models/lora.ts'
 import { initParams } from '../../compute/models/param-spec.ts'
@@ -25,11 +24,11 @@ import { Tokenizer } from '../../compute/tokenizer/index.ts'
 import { checkpointHash } from '../../compute/train/checkpoint.ts'
 import type { CheckpointStore } from '../../compute/train/checkpoint-store.ts'
 import { CheckpointRefusedError } from '../../compute/verify/errors.ts'
-import { FIT_GATES, attributionRewards, fitGate } from '../../settlement/policy/index.ts'
+import { attributionCredits as policyCredits } from '../../settlement/policy/index.ts'
 import type { Doc, PreparedJob } from '../models/model-factory.ts'
 
 /** What an attribution result says it computed (and a verifier recomputes). */
-export const ATTRIBUTION_METHOD = 'tracin-cp/trapezoid+datainf+fit-gate'
+export const ATTRIBUTION_METHOD = 'tracin-cp/trapezoid+datainf+file-credits'
 
 export type AttributionJobInputs = Parameters<typeof attributeClassifier>[0] | Parameters<typeof attributeLm>[0]
 
@@ -103,9 +102,9 @@ export async function attributionInputs (opts: { prepared: PreparedJob, adapter:
   const seq = hyper.seq ?? 64
   const encode = (docs: Doc[]) => docs.map(d => tokenizer.encode(d.text))
   const trainTokens = encode(split.train)
-  const train = windowsOf(trainTokens, { seq, eot: tokenizer.eot, pad: tokenizer.pad })
+  const train = documentWindows(trainTokens, { seq, eot: tokenizer.eot, pad: tokenizer.pad })
   const exampleDocs = Array.from(windowDocuments(trainTokens.map(t => t.length), train), i => split.train[i])
-  return { exampleDocs, inputs: { ...common, train, groups: exampleDocs.map(d => d.file.contribution.toString()), validation: windowsOf(encode(split.heldOut), { seq, eot: tokenizer.eot, pad: tokenizer.pad }) } }
+  return { exampleDocs, inputs: { ...common, train, groups: exampleDocs.map(d => d.file.contribution.toString()), validation: documentWindows(encode(split.heldOut), { seq, eot: tokenizer.eot, pad: tokenizer.pad }) } }
 }
 
 export interface CreditInput {
@@ -115,72 +114,109 @@ export interface CreditInput {
   kind: 'classifier' | 'lm'
   /** Each contribution's address. */
   contributorOf: ReadonlyMap<string, string>
-  /** Each contribution's position in the datanet version's entry order. */
+  /** Each file's position in the datanet version's file order (entries in order, files in entry order). */
   order: ReadonlyMap<string, number>
-  /** Files the datanet flags as near-duplicates of earlier text. */
-  near: ReadonlySet<string>
+  /** Files the datanet view flags as near-duplicates of earlier text: the earlier file and the similarity. */
+  near: ReadonlyMap<string, { file: string, similarity: number }>
+  /** Language models: each example's target tokens and the validation windows' mean, so the fit gate compares loss per token. */
+  tokens?: { examples: ArrayLike<number>, validationMean: number }
 }
 
+/** An LM job's token counts for CreditInput.tokens (undefined for a classifier: one unit per mail). */
+export function lossUnits (inputs: AttributionJobInputs): CreditInput['tokens'] {
+  if ('labels' in inputs.train) return undefined
+  const count = (w: LmWindows): Float64Array => Float64Array.from({ length: w.count }, (_, i) => windowTargets(w, i))
+  const val = count(inputs.validation as LmWindows)
+  return { examples: count(inputs.train), validationMean: val.reduce((s, x) => s + x, 0) / Math.max(1, val.length) }
+}
+
+/** A file the datanet view flags as nearly repeating an earlier one. */
+export interface NearDuplicate { file: string, of: string, similarity: number }
+
 /** The job's facts credits depend on, from the prepared job and the datanet's view of its files. */
-export function creditContext (prepared: PreparedJob, nearDuplicateFiles: Iterable<string>): Pick<CreditInput, 'kind' | 'contributorOf' | 'order' | 'near'> {
+export function creditContext (prepared: PreparedJob, nearDuplicates: Iterable<NearDuplicate>): Pick<CreditInput, 'kind' | 'contributorOf' | 'order' | 'near'> {
+  const order = new Map<string, number>()
+  for (const e of prepared.dn.log.ordered()) {
+    const p = e.entry.payload
+    if (p.kind !== 'contribution') continue
+    for (const f of p.files) if (!order.has(f.cid.toString())) order.set(f.cid.toString(), order.size)
+  }
   return {
     kind: prepared.base.meta.kind,
     contributorOf: new Map(prepared.split.train.map(d => [d.file.contribution.toString(), d.file.contributor])),
-    order: new Map(prepared.dn.log.ordered().map((e, i) => [e.cid.toString(), i])),
-    near: new Set(nearDuplicateFiles)
+    order,
+    near: new Map([...nearDuplicates].map(n => [n.file, { file: n.of, similarity: n.similarity }]))
   }
 }
 
 /**
- * Per-example scores to per-contribution sums and payout weights. Every float sum runs
- * in example order (then by contribution id), so the same scores give the same summary
- * on every peer: a verifier recomputes it from the claimed scores and compares exactly.
+ * Per-example scores to the payout summary, by the shared policy
+ * (settlement/policy/attribution-credits.ts: every rule per file, summed per contribution
+ * and address after). Every float sum runs in example order (then by id), so the same
+ * scores give the same summary on every peer: a verifier recomputes it from the claimed
+ * scores and compares exactly.
  */
 export function attributionCredits (input: CreditInput): AttributionSummary {
   const { examples } = input
-  const groups = examples.map(e => e.contribution)
-  const tg = sumByGroup(examples.map(e => e.tracin), groups)
-  const dg = sumByGroup(examples.map(e => e.datainf), groups)
-  const lg = sumByGroup(examples.map(e => e.loss), groups)
-  const counts = new Map<string, number>()
-  for (const g of groups) counts.set(g, (counts.get(g) ?? 0) + 1)
-  const byGroup = [...tg.keys()].sort().map(group => ({ group, examples: counts.get(group) ?? 0, tracin: tg.get(group) ?? 0, datainf: dg.get(group) ?? 0, meanLoss: (lg.get(group) ?? 0) / Math.max(1, counts.get(group) ?? 0) }))
+  const fileOf = new Map<string, string>()
+  for (const e of examples) if (!fileOf.has(e.file)) fileOf.set(e.file, e.contribution)
+  const files = [...fileOf].map(([file, contribution]) => {
+    const near = input.near.get(file)
+    return { file, contribution, contributor: input.contributorOf.get(contribution) ?? '', order: input.order.get(file) ?? Number.MAX_SAFE_INTEGER, ...(near !== undefined ? { nearDuplicateOf: near } : {}) }
+  })
+  const t = input.tokens
+  if (t !== undefined && t.examples.length !== examples.length) throw new RangeError('one token count per example')
+  const credits = policyCredits({
+    examples: examples.map((e, i) => ({ file: e.file, tracin: e.tracin, loss: e.loss, ...(t !== undefined ? { tokens: t.examples[i] } : {}) })),
+    files,
+    validationLoss: t !== undefined ? input.validationLoss / t.validationMean : input.validationLoss,
+    kind: input.kind
+  })
 
-  // Files the datanet flags as near-duplicates of earlier text add nothing to what their
-  // contribution is paid for: the first copy is the one that counts.
-  const paid = new Map<string, number>()
+  // Per contribution: its examples' sums, in example order, and its files' credits.
+  const byContribution = new Map<string, { examples: number, tracin: number, datainf: number, loss: number, files: number, unfitFiles: number, paid: number, weight: number, flagged: Record<string, number> }>()
+  const group = (c: string) => {
+    let g = byContribution.get(c)
+    if (g === undefined) byContribution.set(c, g = { examples: 0, tracin: 0, datainf: 0, loss: 0, files: 0, unfitFiles: 0, paid: 0, weight: 0, flagged: {} })
+    return g
+  }
+  for (const e of examples) {
+    const g = group(e.contribution)
+    g.examples++
+    g.tracin += e.tracin
+    g.datainf += e.datainf
+    g.loss += e.loss
+  }
+  for (const f of credits.files) {
+    const g = group(f.contribution)
+    g.files++
+    if (f.unfit) g.unfitFiles++
+    g.paid += f.paid
+    g.weight += f.weight
+  }
+  const contributionOfFile = new Map(credits.files.map(f => [f.file, f.contribution]))
   let nearDuplicateExamples = 0
-  examples.forEach(e => {
-    if (input.near.has(e.file)) { nearDuplicateExamples++; return }
-    paid.set(e.contribution, (paid.get(e.contribution) ?? 0) + e.tracin)
+  for (const e of examples) if (input.near.has(e.file)) nearDuplicateExamples++
+  const poolFlags: Array<Record<string, unknown>> = []
+  for (const f of credits.flags) {
+    const id = 'id' in f ? contributionOfFile.get(f.id) : undefined
+    if (id === undefined) { poolFlags.push({ ...f }); continue }
+    const g = group(id)
+    g.flagged[f.reason] = (g.flagged[f.reason] ?? 0) + 1
+  }
+  const contributions = [...byContribution.keys()].sort().map(c => {
+    const g = byContribution.get(c)!
+    return { contribution: c, contributor: input.contributorOf.get(c) ?? '', examples: g.examples, files: g.files, tracin: g.tracin, datainf: g.datainf, meanLoss: g.loss / Math.max(1, g.examples), unfit: g.files > 0 && g.unfitFiles === g.files, unfitFiles: g.unfitFiles, paidInfluence: g.paid, weight: g.weight, flagged: g.flagged }
   })
-  // Data the adapter could not fit (worse than it fits unseen validation data, by the
-  // model kind's measured margin) earns nothing. The gate reads the loss of the examples
-  // that would be paid: near-duplicates earn nothing, so easy copies of good data must
-  // not pull a contribution's mean loss under the bar and carry its junk through.
-  const paidLoss = new Map<string, { sum: number, n: number }>()
-  examples.forEach(e => {
-    if (input.near.has(e.file)) return
-    const x = paidLoss.get(e.contribution) ?? { sum: 0, n: 0 }
-    x.sum += e.loss
-    x.n++
-    paidLoss.set(e.contribution, x)
-  })
-  const gateLoss = (g: { group: string, meanLoss: number }): number => { const x = paidLoss.get(g.group); return x === undefined ? g.meanLoss : x.sum / x.n }
-  const unfit = new Set(fitGate(byGroup.map(g => ({ id: g.group, meanLoss: gateLoss(g) })), input.validationLoss, FIT_GATES[input.kind]).unfit.map(u => u.id))
-  for (const id of unfit) paid.set(id, 0)
-  const contributor = (g: string): string => input.contributorOf.get(g) ?? ''
-  const rewards = attributionRewards(byGroup.map(g => ({ id: g.group, contributor: contributor(g.group), influence: paid.get(g.group) ?? 0, order: input.order.get(g.group) ?? 0 })))
-  const weightOf = new Map(rewards.contributions.map(c => [c.id, c.weight]))
-
   const byContributor = new Map<string, number>()
-  for (const g of byGroup) byContributor.set(contributor(g.group), (byContributor.get(contributor(g.group)) ?? 0) + g.tracin)
-  const payout = new Map(rewards.contributors.map(c => [c.contributor, c.weight]))
+  for (const c of contributions) byContributor.set(c.contributor, (byContributor.get(c.contributor) ?? 0) + c.tracin)
+  const payout = new Map(credits.contributors.map(c => [c.contributor, c.weight]))
   return {
-    contributions: byGroup.map(g => ({ contribution: g.group, contributor: contributor(g.group), examples: g.examples, tracin: g.tracin, datainf: g.datainf, meanLoss: g.meanLoss, unfit: unfit.has(g.group), paidInfluence: paid.get(g.group) ?? 0, weight: weightOf.get(g.group) ?? 0 })),
+    contributions,
     contributors: [...byContributor].map(([address, influence]) => ({ address, influence, weight: payout.get(address) ?? 0 })).sort((a, b) => b.influence - a.influence),
-    flags: rewards.flags as unknown as Array<Record<string, unknown>>,
-    unfit: [...unfit],
+    flags: poolFlags,
+    unfit: contributions.filter(c => c.unfit).map(c => c.contribution),
+    unfitFiles: credits.unfit.length,
     nearDuplicateExamples
   }
 }

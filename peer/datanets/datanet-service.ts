@@ -372,7 +372,7 @@ export class DatanetService {
    * different sketch blocks would pay the same version differently (attribution must
    * give the same weights on the worker, its verifier and the trainer).
    */
-  async nearDuplicateFiles (log: ManifestLog, signal?: AbortSignal): Promise<string[]> {
+  async nearDuplicateFiles (log: ManifestLog, signal?: AbortSignal): Promise<Array<{ file: string, of: string, similarity: number }>> {
     for (const e of log.ordered()) {
       const p = e.entry.payload
       if (p.kind !== 'contribution' || p.sketches == null || await this.opts.localBlocks.has(p.sketches)) continue
@@ -380,7 +380,7 @@ export class DatanetService {
       await getBlock(this.opts.helia.blockstore, p.sketches, { signal: AbortSignal.any([signal ?? new AbortController().signal, AbortSignal.timeout(60_000)]) })
     }
     const view = await this.store.viewOf(log)
-    return view.contributions.flatMap(c => c.files.filter(f => f.nearDuplicateOf != null).map(f => f.cid))
+    return view.contributions.flatMap(c => c.files.flatMap(f => f.nearDuplicateOf != null ? [{ file: f.cid, of: f.nearDuplicateOf.cid, similarity: f.nearDuplicateOf.similarity }] : []))
   }
 
   /** Pulls whole DAGs (any file a peer pinned: a model, an adapter, a job's result) from the peers that hold them, every block checked. */

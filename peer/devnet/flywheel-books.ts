@@ -158,7 +158,7 @@ export async function readReport (src: ReportSources, x: RunFacts): Promise<Flyw
     validationLoss: r.validationLoss,
     contributors: r.contributors.map((c: any) => ({ address: c.address, id: nameOf(c.address), influence: c.influence, weight: c.weight, unfit: r.contributions.some((k: any) => k.contributor === c.address && k.unfit === true) })),
     contributions: r.contributions.map((c: any) => ({ contribution: c.contribution, contributor: c.contributor, examples: c.examples, tracin: c.tracin, weight: c.weight, unfit: c.unfit })),
-    flags: r.flags.map((f: any) => ({ reason: f.reason, contributor: f.contributor }))
+    flags: [...r.flags.map((f: any) => ({ reason: f.reason, contributor: f.contributor })), ...r.contributions.flatMap((c: any) => Object.keys(c.flagged ?? {}).map(reason => ({ reason, contributor: c.contributor })))]
   }))
 
   const answers: AnswerReport[] = x.answers.map(({ prompt, r }) => {

@@ -42,8 +42,10 @@ export interface AttributionPolicy {
   minInfluence: number
 }
 
+// No per-address cap by default: an address is free to make, so a cap only pays whoever
+// splits over several (README: "The cap is the one per-address rule").
 export const DEFAULT_ATTRIBUTION_POLICY: Readonly<AttributionPolicy> = Object.freeze({
-  maxShare: 0.25,
+  maxShare: 1,
   nearDuplicateAt: 0.9,
   sharedFrom: 0.8,
   minInfluence: 0

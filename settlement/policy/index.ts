@@ -7,6 +7,10 @@ export {
   type AttributionContribution, type AttributionPolicy, type AttributionRewards,
   type AttributionFlag, type ContributionReward, type ContributorReward
 } from './attribution-rewards.ts'
+export {
+  attributionCredits,
+  type CreditExample, type CreditFile, type CreditInput, type FileCredit, type AttributionCredits
+} from './attribution-credits.ts'
 export { fitGate, DEFAULT_FIT_GATE, FIT_GATES, type FitInput, type FitGatePolicy, type FitGateResult } from './fit-gate.ts'
 export { jobCredit, type CreditLine, type JobCreditInput, type JobCredit } from './job-credit.ts'
 export {

@@ -30,8 +30,12 @@ export function attributeCommand (program: Command): void {
       if (opts.json === true) { printJson(r); return }
       console.log(`attribution ${r.attribution} of adapter ${r.adapter}\ndatanet ${r.datanet}@${r.version}, method ${r.method}, ${(r.ms.total / 1000).toFixed(1)} s\n`)
       console.log(table([['contributor', 'influence (TracIn)', 'payout'], ...r.contributors.map((c: any) => [c.address, c.influence.toExponential(3), `${(c.weight * 100).toFixed(2)}%`])]))
-      const flagged = r.flags.filter((f: any) => f.reason !== 'capped')
-      if (flagged.length > 0) console.log(`\nflagged: ${flagged.map((f: any) => `${f.reason}${f.contributor != null ? ` ${f.contributor}` : ''}`).join(', ')}`)
+      // File flags come counted per contribution; the pool's own flags as they are.
+      const files: Record<string, number> = {}
+      for (const c of r.contributions) for (const [reason, n] of Object.entries(c.flagged ?? {})) files[reason] = (files[reason] ?? 0) + (n as number)
+      if (r.unfitFiles > 0) files['unfit (fit gate)'] = r.unfitFiles
+      const flagged = [...Object.entries(files).map(([reason, n]) => `${n} ${reason}`), ...r.flags.filter((f: any) => f.reason !== 'capped').map((f: any) => f.reason)]
+      if (flagged.length > 0) console.log(`\nflagged files: ${flagged.join(', ')}`)
       if (r.svg != null) console.log(`\nchart: ${r.svg}`)
     })
 }

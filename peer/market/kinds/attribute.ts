@@ -34,6 +34,7 @@ import type { ModelFactory } from '../../models/model-factory.ts'
 import type { ModelRegistry } from '../../models/model-registry.ts'
 import type { MarketContext } from '../context.ts'
 import { attributionSpecOf } from '../job-spec.ts'
+import type { NearDuplicate } from '../../attribution/inputs.ts'
 import type { JobState } from '../job-state.ts'
 import { fetchCheckpoint } from '../receipts.ts'
 import { claimedReceiptHash, runAttributionJob, verifyAttributionJob, type AttributionJobDeps, type AttributionJobSpec } from './attribution-jobs.ts'
@@ -46,7 +47,7 @@ export interface AttributionDatanets {
   /** Follow the datanet of a version a job names, if not followed yet (a peer follows only datanets it chose; a job it takes part in is one). */
   follow: (datanet: string, version: string) => Promise<void>
   /** A version's near-duplicate files, sketches fetched where missing (DatanetService.nearDuplicateFiles). */
-  nearDuplicateFiles: (log: ManifestLog) => Promise<string[]>
+  nearDuplicateFiles: (log: ManifestLog) => Promise<NearDuplicate[]>
   recordAttribution: (datanet: string, record: { cycle: CID, method: string, credits: Array<{ contribution: CID, weight: number, influence: number }>, job?: string, result?: CID }) => Promise<string>
 }
 

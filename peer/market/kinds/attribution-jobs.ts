@@ -29,7 +29,7 @@ import { ATTRIBUTION_TOLERANCE, attributionReceipt, attributionReceiptHash, chec
 import { CheckpointRefusedError, OutputRefusedError } from '../../../compute/verify/errors.ts'
 import type { DatanetView } from '../../../storage/datanet/view.ts'
 import type { ManifestLog } from '../../../storage/manifest/log.ts'
-import { ATTRIBUTION_METHOD, attributionCredits, attributionInputs, ChainCheckpoints, creditContext, namedChain, tracinChain, type AttributionJobInputs } from '../../attribution/inputs.ts'
+import { ATTRIBUTION_METHOD, attributionCredits, attributionInputs, ChainCheckpoints, creditContext, lossUnits, namedChain, tracinChain, type AttributionJobInputs, type NearDuplicate } from '../../attribution/inputs.ts'
 import type { Doc, ModelFactory, PreparedJob, TrainRequest } from '../../models/model-factory.ts'
 import type { ModelRegistry } from '../../models/model-registry.ts'
 import { receiptSubject } from './kind.ts'
@@ -67,7 +67,7 @@ export interface AttributionJobDeps {
   /** The datanet as this peer's manifest has it (the adapter's training-cycle entry). */
   view: (datanet: string) => Promise<DatanetView>
   /** The version's files flagged as near-duplicates, from every contribution's sketches (fetched if missing): the same on every peer. */
-  nearDuplicates: (log: ManifestLog) => Promise<string[]>
+  nearDuplicates: (log: ManifestLog) => Promise<NearDuplicate[]>
   /** A checkpoint of the adapter's chain, from wherever it is held; checked against `hash` here too. */
   checkpoint: (step: number, hash: string) => Promise<Uint8Array>
   /** Called with every checkpoint read (and checked): the worker keeps them to serve its verifiers. */
@@ -132,7 +132,7 @@ interface Loaded {
   kept: Array<{ step: number, hash: string }>
   inputs: AttributionJobInputs
   exampleDocs: Doc[]
-  near: string[]
+  near: NearDuplicate[]
   cycle: string | null
 }
 
@@ -182,7 +182,7 @@ export async function runAttributionJob (deps: AttributionJobDeps, spec: Attribu
     validationLoss = scores.validationLoss
   }
   const build = async (scored: ScoredExample[]): Promise<Omit<AttributionRun, 'plant' | 'ms'>> => {
-    const summary = attributionCredits({ examples: scored, validationLoss, ...creditContext(l.prepared, l.near) })
+    const summary = attributionCredits({ examples: scored, validationLoss, tokens: lossUnits(l.inputs), ...creditContext(l.prepared, l.near) })
     const file: AttributionFile = { job: spec.job, adapter: spec.adapter, datanet: spec.datanet, version: spec.version, base: spec.base, cycle: l.cycle, method: ATTRIBUTION_METHOD, checkpoints: l.kept, validationLoss, examples: scored, summary }
     const result = await deps.models.addFile(encodeAttributionFile(file))
     const receipt = attributionReceipt({ job: spec.job, adapter: spec.adapter, checkpoints: l.kept, examples: scored, validationLoss })
@@ -256,7 +256,7 @@ function matchResult (file: AttributionFile, spec: AttributionJobSpec, l: Loaded
     const d = l.exampleDocs[k]
     if (e.file !== d.file.cid.toString() || e.contribution !== d.file.contribution.toString()) throw new OutputRefusedError('an example is not the job\'s example at that position', { example: k })
   })
-  const summary = attributionCredits({ examples: file.examples, validationLoss: file.validationLoss, ...creditContext(l.prepared, l.near) })
+  const summary = attributionCredits({ examples: file.examples, validationLoss: file.validationLoss, tokens: lossUnits(l.inputs), ...creditContext(l.prepared, l.near) })
   // Through JSON as the file went: what is undefined in memory is absent there.
   const mine = JSON.parse(JSON.stringify(summary)) as unknown
   if (canonicalJson(mine) !== canonicalJson(file.summary)) throw new OutputRefusedError('the payout summary does not follow from the scores', { at: firstDifference(file.summary, mine) })
