@@ -99,7 +99,14 @@ describe('per-example gradients and influence estimators', function () {
     // 45 validation windows: more than one wide batch, with a short, padded tail.
     const validation = windowsOf([doc(200), doc(61)], { seq: 6, eot: 38, pad: 39 })
     const initial = point(1)
-    const checkpoints = [{ step: 5, params: point(2), lrMass: 0.3 }, { step: 10, params: point(3), lrMass: 0.2 }]
+    // Adam's second moments, different per coordinate: the preconditioned TracIn must
+    // pair each banked coordinate with its own factor's moment.
+    const moments = (t: number) => {
+      const v = initParams(loraSpecs(lmParamSpecs(lmCfg), lmLora), 40 + t)
+      for (const x of v.values()) for (let i = 0; i < x.data.length; i++) x.data[i] = 1e-4 * (1 + 10 * rng.uniform())
+      return { t, v }
+    }
+    const checkpoints = [{ step: 5, params: point(2), lrMass: 0.3, adam: moments(5) }, { step: 10, params: point(3), lrMass: 0.2, adam: moments(10) }]
     const scores = await attributeLm({ base, lora: lmLora, initial, checkpoints, train, validation, groups: Array.from({ length: train.count }, (_, i) => String(i % 3)), batch: 4, threads: 1 })
 
     const graph = buildLmExampleGrads(lmCfg, params, lmLora, 4, 6)
@@ -112,15 +119,24 @@ describe('per-example gradients and influence estimators', function () {
     }
     const points = [{ params: initial, lrMass: 0 }, ...checkpoints]
     const expected = new Float64Array(train.count)
+    const expectedAdam = new Float64Array(train.count)
     let valLoss = 0
     for (const [i, c] of points.entries()) {
       const weight = (points[i].lrMass + (points[i + 1]?.lrMass ?? 0)) / 2
       const val = await rows(c.params, validation)
       const v = meanRow(val.out, validation.count, graph.dims)
       valLoss = val.losses.reduce((a, b) => a + b, 0) / validation.count
-      const t = tracin([{ lr: weight, train: (await rows(c.params, train)).out, val: v }], train.count, graph.dims)
+      const g = (await rows(c.params, train)).out
+      const t = tracin([{ lr: weight, train: g, val: v }], train.count, graph.dims)
       for (let k = 0; k < train.count; k++) expected[k] += t[k]
+      // Preconditioned: the point's (or, at the start, the first checkpoint's) moments, by factor name.
+      const adam = checkpoints[Math.max(0, i - 1)].adam
+      const pre = Float64Array.from(graph.bank.flatMap(spec => Array.from(adam.v.get(spec.name)!.data, x => 1 / (Math.sqrt(x / (1 - 0.999 ** adam.t)) + 1e-8))))
+      const ta = tracin([{ lr: weight, train: g, val: v.map((x, j) => x * pre[j]) }], train.count, graph.dims)
+      for (let k = 0; k < train.count; k++) expectedAdam[k] += ta[k]
     }
+    const adamScale = Math.max(...Array.from(expectedAdam, Math.abs))
+    for (let k = 0; k < train.count; k++) assert.ok(Math.abs(scores.variants['tracin-adam'][k] - expectedAdam[k]) <= 1e-4 * adamScale, `window ${k} (adam): ${scores.variants['tracin-adam'][k]} vs ${expectedAdam[k]}`)
     await eg.release()
     assert.ok(Math.abs(scores.validationLoss - valLoss) <= 1e-4 * valLoss, `validation loss ${scores.validationLoss} vs ${valLoss}`)
     const scale = Math.max(...Array.from(expected, Math.abs))
@@ -149,7 +165,7 @@ describe('per-example gradients and influence estimators', function () {
     const g = Float32Array.from({ length: n * d }, () => rng.normal())
     const v = Float64Array.from({ length: d }, () => rng.normal())
     const blocks = [{ offset: 0, size: 2 }, { offset: 2, size: 3 }]
-    const fast = datainf(g, n, d, v, blocks, { damping: 0.1 })
+    const fast = datainf(g, n, d, v, blocks, { damping: 0.1, perCoordinate: false })
     for (let k = 0; k < n; k++) {
       let expected = 0
       for (const { offset, size } of blocks) {
@@ -171,6 +187,29 @@ describe('per-example gradients and influence estimators', function () {
       }
       assert.ok(Math.abs(fast[k] - expected) < 1e-9 * Math.max(1, Math.abs(expected)), `k=${k}: ${fast[k]} vs ${expected}`)
     }
+    // The default damping, the reference implementation's (lambda_l = 0.1 x the mean
+    // squared gradient entry), against a brute-force inverse: v^T (1/n) sum_i
+    // (lambda I + g_i g_i^T)^-1 g_k per layer, each matrix inverted by Gauss-Jordan.
+    const ref = datainf(g, n, d, v, blocks)
+    for (let k = 0; k < n; k++) {
+      let expected = 0
+      for (const { offset, size } of blocks) {
+        const row = (i: number) => Array.from(g.subarray(i * d + offset, i * d + offset + size))
+        let meanSq = 0
+        for (let i = 0; i < n; i++) meanSq += row(i).reduce((a, x) => a + x * x, 0) / size / n
+        const lambda = 0.1 * meanSq
+        const avg = Array.from({ length: size }, () => new Array<number>(size).fill(0))
+        for (let i = 0; i < n; i++) {
+          const gi = row(i)
+          const inv = invert(Array.from({ length: size }, (_, a) => Array.from({ length: size }, (_, b) => (a === b ? lambda : 0) + gi[a] * gi[b])))
+          for (let a = 0; a < size; a++) for (let b = 0; b < size; b++) avg[a][b] += inv[a][b] / n
+        }
+        const gk = row(k)
+        for (let a = 0; a < size; a++) for (let b = 0; b < size; b++) expected += v[offset + a] * avg[a][b] * gk[b]
+      }
+      assert.ok(Math.abs(ref[k] - expected) < 1e-8 * Math.max(1, Math.abs(expected)), `k=${k}: ${ref[k]} vs brute force ${expected}`)
+    }
+    assert.ok(ref.some((x, k) => Math.abs(x - fast[k]) > 1e-6 * Math.abs(x)), 'the two dampings differ')
     const t = tracin([{ lr: 0.5, train: g, val: v }, { lr: 2, train: g, val: v }], n, d)
     const once = tracin([{ lr: 1, train: g, val: v }], n, d)
     for (let k = 0; k < n; k++) assert.ok(Math.abs(t[k] - 2.5 * once[k]) < 1e-9)
@@ -178,3 +217,22 @@ describe('per-example gradients and influence estimators', function () {
     assert.deepEqual(Array.from(meanRow(Float32Array.of(1, 2, 3, 4), 2, 2)), [2, 3])
   })
 })
+
+/** A small dense matrix's inverse by Gauss-Jordan with partial pivoting. */
+function invert (m: number[][]): number[][] {
+  const n = m.length
+  const a = m.map((r, i) => [...r, ...Array.from({ length: n }, (_, j) => (i === j ? 1 : 0))])
+  for (let c = 0; c < n; c++) {
+    let p = c
+    for (let r = c + 1; r < n; r++) if (Math.abs(a[r][c]) > Math.abs(a[p][c])) p = r
+    ;[a[c], a[p]] = [a[p], a[c]]
+    const div = a[c][c]
+    for (let j = 0; j < 2 * n; j++) a[c][j] /= div
+    for (let r = 0; r < n; r++) {
+      if (r === c) continue
+      const f = a[r][c]
+      for (let j = 0; j < 2 * n; j++) a[r][j] -= f * a[c][j]
+    }
+  }
+  return a.map(r => r.slice(n))
+}

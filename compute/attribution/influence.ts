@@ -37,17 +37,23 @@ export function tracin (checkpoints: readonly CheckpointGrads[], n: number, d: n
   return scores
 }
 
-export function datainf (train: Float32Array, n: number, d: number, val: Float64Array, blocks: readonly Block[], opts: { damping?: number } = {}): Float64Array {
+/**
+ * opts.damping (default 0.1) scales each layer's lambda. perCoordinate (default, as the
+ * reference implementation, DataInf's src/influence.py: lambda_l = mean over examples of
+ * mean(g_l^2) / 10): relative to the mean squared gradient entry; false: to the mean
+ * squared gradient norm, d_l times larger (this code's first choice, kept to measure).
+ */
+export function datainf (train: Float32Array, n: number, d: number, val: Float64Array, blocks: readonly Block[], opts: { damping?: number, perCoordinate?: boolean } = {}): Float64Array {
   check(train, n, d, val)
   const damping = opts.damping ?? 0.1
+  const perCoordinate = opts.perCoordinate ?? true
   const scores = new Float64Array(n)
   for (const { offset, size } of blocks) {
     if (offset < 0 || offset + size > d) throw new ShapeMismatchError('layer block lies outside the gradient', { offset, size, d })
     const norms = new Float64Array(n)
     let meanNorm = 0
     for (let i = 0; i < n; i++) { norms[i] = dot(train, i * d + offset, train, i * d + offset, size); meanNorm += norms[i] / n }
-    // DataInf's choice: damping relative to the layer's mean squared gradient norm.
-    const lambda = Math.max(damping * meanNorm, 1e-12)
+    const lambda = Math.max(damping * meanNorm / (perCoordinate ? size : 1), 1e-12)
     const r = new Float64Array(size)
     for (let i = 0; i < n; i++) {
       const c = dot(val, offset, train, i * d + offset, size) / (lambda + norms[i]) / n

@@ -18,6 +18,7 @@ import type { LoraConfig } from '../models/lora.ts'
 import type { ParamSpec } from '../models/param-spec.ts'
 import { sizeOf, type ParamSet } from '../tensors/param-set.ts'
 import { decodeCheckpoint } from '../train/checkpoint.ts'
+import { DEFAULT_ADAMW } from '../train/adamw.ts'
 import type { CheckpointStore } from '../train/checkpoint-store.ts'
 import { lrMass, type TrainingHyper } from './run-training.ts'
 import { buildLmStepGraph } from '../models/lm/graphs.ts'
@@ -31,6 +32,8 @@ export interface AttributionCheckpoint {
   params: ParamSet
   /** Learning-rate mass of the steps this checkpoint stands for (sum of their lrs). */
   lrMass: number
+  /** Adam's second moment at the checkpoint and the updates it has seen (for the preconditioned TracIn). */
+  adam?: { t: number, v: ParamSet }
 }
 
 export interface AttributionInputs {
@@ -52,6 +55,15 @@ export interface AttributionScores {
   /** Per training example. */
   tracin: Float64Array
   datainf: Float64Array
+  /**
+   * Estimators measured beside the paid ones (bench attribution), per training example:
+   *  - 'tracin-adam': each training gradient preconditioned as Adam stepped it (LESS, Xia
+   *    et al. 2024, without momentum): lr x (g / (sqrt(v^) + eps)) . v_val, from the
+   *    second moments the checkpoints store;
+   *  - 'datainf-layer': DataInf damped by 0.1 x the layer's mean squared gradient norm
+   *    (this code's first choice; `datainf` now damps as the reference implementation).
+   */
+  variants: Record<string, Float64Array>
   /** Summed per contribution (positive: lowers validation loss). */
   byGroup: Array<{ group: string, examples: number, tracin: number, datainf: number, meanLoss: number }>
   ms: { gradients: number, scores: number }
@@ -247,6 +259,11 @@ async function attribute (job: AttributionInputs, source: GradientSource): Promi
     // would miss the early steps, where an adapter learns most.
     const points = [{ params: job.initial, lrMass: 0 }, ...job.checkpoints]
     const t = new Float64Array(n)
+    // Adam's preconditioner per point; the initial point has no moments yet and takes the first checkpoint's.
+    const pre = job.checkpoints.every(c => c.adam !== undefined) && job.checkpoints.length > 0
+      ? points.map((_, i) => adamPreconditioner(job.checkpoints[Math.max(0, i - 1)].adam!, graph.bank, d))
+      : undefined
+    const tAdam = pre !== undefined ? new Float64Array(n) : undefined
     let finalTrain = new Float32Array(0)
     let finalVal: Float64Array<ArrayBufferLike> = new Float64Array(0)
     const finalLoss = new Float64Array(n)
@@ -255,6 +272,8 @@ async function attribute (job: AttributionInputs, source: GradientSource): Promi
       const weight = (points[i].lrMass + (points[i + 1]?.lrMass ?? 0)) / 2
       const last = i === points.length - 1
       const v = await meanValGradient(source, grads, c.params, d, last ? (l) => { validationLoss = l } : undefined)
+      // g/(sqrt(v^)+eps) . v_val = g . (v_val/(sqrt(v^)+eps)): precondition the one validation gradient.
+      const vPre = pre !== undefined ? v.map((x, j) => x * pre[i][j]) : undefined
       if (last) { finalTrain = new Float32Array(n * d); finalVal = v }
       await source.each(grads, c.params, 'train', (g, rows, start, losses) => {
         if (last) {
@@ -264,6 +283,10 @@ async function attribute (job: AttributionInputs, source: GradientSource): Promi
         if (weight === 0) return
         const part = tracin([{ lr: weight, train: g.subarray(0, rows * d), val: v }], rows, d)
         for (let r = 0; r < rows; r++) t[start + r] += part[r]
+        if (tAdam !== undefined) {
+          const adam = tracin([{ lr: weight, train: g.subarray(0, rows * d), val: vPre! }], rows, d)
+          for (let r = 0; r < rows; r++) tAdam[start + r] += adam[r]
+        }
       })
     }
     const gradientMs = performance.now() - started
@@ -291,7 +314,9 @@ async function attribute (job: AttributionInputs, source: GradientSource): Promi
       if (acc === undefined) sketches.set(group, acc = new Float32Array(cs.k))
       cs.apply(finalTrain, k * d, acc)
     }
-    return { tracin: t, datainf: di, byGroup, finalLoss, validationLoss, ms: { gradients: gradientMs, scores: performance.now() - t0 }, dims: d, sketches, sketch: { k: cs.k, seed: SKETCH_SEED } }
+    const variants: Record<string, Float64Array> = { 'datainf-layer': datainf(finalTrain, n, d, finalVal, blocks, { perCoordinate: false }) }
+    if (tAdam !== undefined) variants['tracin-adam'] = tAdam
+    return { tracin: t, datainf: di, variants, byGroup, finalLoss, validationLoss, ms: { gradients: gradientMs, scores: performance.now() - t0 }, dims: d, sketches, sketch: { k: cs.k, seed: SKETCH_SEED } }
   } finally {
     await grads.release()
     await source.release?.()
@@ -318,8 +343,24 @@ export async function attributionCheckpoints (store: CheckpointStore, specs: rea
   for (const [i, step] of steps.entries()) {
     if (step % stride !== 0 && i !== steps.length - 1) continue
     const c = decodeCheckpoint(await store.load(step), specs)
-    out.push({ step, params: c.params, lrMass: lrMass(hyper, prev, step) })
+    out.push({ step, params: c.params, lrMass: lrMass(hyper, prev, step), adam: { t: c.optimizer.t, v: c.optimizer.v } })
     prev = step
   }
+  return out
+}
+
+/** 1 / (sqrt(v / (1 - beta2^t)) + eps) per banked coordinate, in the gradient rows' layout. */
+function adamPreconditioner (adam: { t: number, v: ParamSet }, bank: readonly ParamSpec[], d: number): Float64Array {
+  const out = new Float64Array(d)
+  const bc2 = 1 - DEFAULT_ADAMW.beta2 ** Math.max(1, adam.t)
+  let offset = 0
+  for (const spec of bank) {
+    const v = adam.v.get(spec.name)
+    const size = sizeOf(spec.shape)
+    if (v === undefined || v.data.length !== size) throw new ShapeMismatchError('checkpoint has no second moment for a banked factor', { name: spec.name })
+    for (let j = 0; j < size; j++) out[offset + j] = 1 / (Math.sqrt(v.data[j] / bc2) + DEFAULT_ADAMW.eps)
+    offset += size
+  }
+  if (offset !== d) throw new ShapeMismatchError('banked factors do not fill the gradient', { offset, d })
   return out
 }
