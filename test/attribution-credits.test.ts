@@ -264,3 +264,21 @@ describe('attribution credits: reorder', function () {
     }
   })
 })
+
+describe('attribution bench: robustness properties on a case\'s scores', function () {
+  it('sybilSplit, copyEarnsNothing, gatePadding and reorder pass on a synthetic case', async () => {
+    const { robustness } = await import('../bench/attribution/robustness.ts')
+    const rng = new Rng(3)
+    const words = 'spam ham offer money meeting lunch report invoice friday monday urgent reply'.split(' ')
+    const text = () => Array.from({ length: 40 }, () => words[rng.int(words.length)]).join(' ') + ' ' + rng.int(1e9)
+    const people = Array.from({ length: 12 }, (_, i) => ({ id: `p${i}`, bad: i < 2, order: i, texts: Array.from({ length: 2 + rng.int(6) }, text), labels: [] as number[] }))
+    for (const p of people) p.labels = p.texts.map(() => rng.int(2))
+    const tracin: number[] = []
+    const loss: number[] = []
+    for (const p of people) for (let j = 0; j < p.texts.length; j++) { tracin.push((p.bad ? -0.5 : 0.5) + rng.normal()); loss.push(p.bad ? 2 : 0.2 * rng.uniform()) }
+    // The largest contributor holds far more than a quarter of the value.
+    for (let k = people[2].texts.length; k > 0; k--) tracin[people[0].texts.length + people[1].texts.length + k - 1] += 20
+    const props = robustness({ people, scores: { tracin, loss }, validationLoss: 0.5, kind: 'classifier' }, 1)
+    for (const name of ['sybilSplit', 'copyEarnsNothing', 'gatePadding', 'reorder']) assert.equal(props[name].pass, true, `${name}: ${JSON.stringify(props[name])}`)
+  })
+})
