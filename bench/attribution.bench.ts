@@ -16,6 +16,7 @@ import { lds, ldsRuns, type LdsRuns } from './attribution/lds.ts'
 import { detectionAuc, spearman } from './attribution/metrics.ts'
 import { payoutWeights } from './attribution/payout.ts'
 import { properties } from './attribution/properties.ts'
+import { robustness } from './attribution/robustness.ts'
 import { significantlyPositive, spearmanInterval, type Interval } from './attribution/reliability.ts'
 import { RunCache } from './attribution/run-cache.ts'
 import { NOISE_KINDS, type NoiseKind } from './attribution/scenario.ts'
@@ -40,7 +41,7 @@ export const flags = [
 
 /** Scores per contributor (people order) to payout, through the shared policy. */
 function pay (exp: Experiment, a: Attributed): { weights: number[], credit: number[], flagged: Record<string, number> } {
-  const p = payoutWeights(exp.people, a.perText, a.scores.validationLoss, exp.kind)
+  const p = payoutWeights(exp.people, a.perText, a.unitValidationLoss, exp.kind)
   return { weights: exp.people.map(x => p.weights.get(x.id) ?? 0), credit: exp.people.map(x => p.credit.get(x.id) ?? 0), flagged: p.flagged }
 }
 
@@ -94,7 +95,11 @@ export async function run (args: string[]): Promise<BenchResult> {
   let truth: MaskLooTruth | undefined
   let ldsR: LdsRuns | undefined
   let resliced: number[] | undefined
-  const estimators = { tracin: a1.tracin, datainf: a1.datainf }
+  const estimators: Record<string, number[]> = { tracin: a1.tracin, datainf: a1.datainf, ...a1.variants }
+  for (const [name, x] of Object.entries(a1.variants)) figures[`${name}Auc`] = r4(detectionAuc(x, bad))
+  // What an attacker could do with this case's data without retraining (robustness.ts).
+  const robust = robustness({ people, scores: a1.perText, validationLoss: a1.unitValidationLoss, kind: exp.kind }, seed)
+  for (const [name, p] of Object.entries(robust)) figures[`robustness.${name}`] = p.value
   if (truthRuns) {
     const seeds = Array.from({ length: S }, (_, i) => i + 1)
     cache.plan(maskLooRuns(exp, S) + M * S + (f.resliced === true ? (people.length + 1) * (f['loo-noise'] === true ? 2 : 1) : 0))
@@ -140,17 +145,17 @@ export async function run (args: string[]): Promise<BenchResult> {
         detail.reslicedSecondSeed = second
       }
     }
-    detail.tracin = perEstimator.tracin
-    detail.datainf = perEstimator.datainf
+    detail.estimators = perEstimator
     detail.truth = { seeds: t.seeds, full: t.full, reliability: { ...iv(t.reliability), raw: r4(t.reliability.raw) }, perSeed: t.perSeed, resliced }
     const numbers = Object.fromEntries(Object.entries(perEstimator).map(([name, e]) => [name, { rhoAll: e.rhoAll.value, rhoGood: e.rhoGood.value, lds: e.lds }]))
     const props = properties({ noise, estimators: numbers, reliability: t.reliability.value, ldsCeiling: ldsR?.ceiling.corrected ?? NaN, creditAuc: figures.creditAuc, badShare: figures.badShare, valuableRecall: figures.valuableRecall, payoutStability: figures.payoutStability, cost })
+    Object.assign(props, robust)
     detail.properties = props
     figures.propertiesPassed = Object.values(props).filter(p => p.pass === true).length
     figures.propertiesFailed = Object.values(props).filter(p => p.pass === false).length
   } else {
     const props = properties({ noise, estimators: {}, reliability: NaN, ldsCeiling: NaN, creditAuc: figures.creditAuc, badShare: figures.badShare, valuableRecall: NaN, payoutStability: figures.payoutStability, cost })
-    detail.properties = props
+    detail.properties = { ...props, ...robust }
   }
 
   const e = (x: number | undefined): string => x === undefined || !Number.isFinite(x) ? '-' : x.toExponential(3)
@@ -169,7 +174,9 @@ export async function run (args: string[]): Promise<BenchResult> {
       `truth: mask-LOO, the full run's batches, order and seed with the contributor's rows masked (loss still normalised by the full batch), validation loss minus the full run's, mean over ${S} training seeds; reliability: Spearman of the two seed halves' means, Spearman-Brown corrected, 95% bootstrap over contributors`,
       'rhoAll / rhoGood: Spearman vs the mask-LOO mean, all / good contributors, 95% bootstrap over contributors',
       'LDS: Spearman over subsets (each keeping 80% of contributors, the rest masked) between the seed-mean validation loss and MINUS the summed scores of the kept contributors; lds.ceiling: the two seed halves\' subset losses, Spearman-Brown corrected (raw in lds.ceilingRaw)',
-      'payout: payoutWeights (fit gate, duplicates, negative earns nothing, cap) on the seed-1 TracIn; creditAuc on the credit before the zero floor; badShare: payout weight to bad contributors; valuableRecall: of contributors whose mask-LOO rise is positive at 95% (one-sided t over seeds), the share paid; payoutStability: Spearman of the payout weights of training seeds 1 and 2',
+      'estimators: tracin (paid), datainf (reference damping), tracin-adam (Adam-preconditioned, LESS without momentum), datainf-layer (damping 0.1 x the layer\'s mean squared norm)',
+      'robustness.*: sybilSplit, copyEarnsNothing, gatePadding, reorder on this case\'s scores (bench/attribution/robustness.ts)',
+      'payout: payoutWeights (settlement/policy/attribution-credits.ts: per file fit gate, duplicate rules, negative earns nothing; no cap) on the seed-1 TracIn; creditAuc on the credit before the zero floor; badShare: payout weight to bad contributors; valuableRecall: of contributors whose mask-LOO rise is positive at 95% (one-sided t over seeds), the share paid; payoutStability: Spearman of the payout weights of training seeds 1 and 2',
       'cost: attribution time / one training run (seed 1)',
       ...exp.notes
     ],

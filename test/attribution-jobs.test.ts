@@ -188,7 +188,7 @@ describe('attribution credits: the fit gate is not padded with unpaid copies', f
   const GOOD_FILE = CID_B
   const base = (copies: number) => {
     const ex: Array<{ file: string, contribution: string, tracin: number, datainf: number, loss: number }> = []
-    for (let i = 0; i < 50; i++) ex.push({ file: GOOD_FILE, contribution: CID_B, tracin: 0.02, datainf: 0, loss: 0.3 })
+    for (let i = 0; i < 50; i++) ex.push({ file: GOOD_FILE, contribution: CID_B, tracin: 0.02, datainf: 0, loss: 0.1 })
     for (let i = 0; i < 5; i++) ex.push({ file: JUNK_FILE, contribution: CID_A, tracin: 0.01, datainf: 0, loss: 3 })
     for (let i = 0; i < copies; i++) ex.push({ file: COPY_FILE, contribution: CID_A, tracin: 0.02, datainf: 0, loss: 0.05 })
     return attributionCredits({ examples: ex, validationLoss: 0.5, kind: 'classifier', contributorOf: new Map([[CID_A, '0x00000000000000000000000000000000000000aa'], [CID_B, '0x00000000000000000000000000000000000000bb']]), order: new Map([[GOOD_FILE, 0], [JUNK_FILE, 1], [COPY_FILE, 2]]), near: new Map([[COPY_FILE, { file: GOOD_FILE, similarity: 0.95 }]]) })

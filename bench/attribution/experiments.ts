@@ -18,7 +18,7 @@ import { decodeModel } from '../../compute/models/artifacts.ts'
 import { CLASSIFIER_LORA_TARGETS, classifierParamSpecs, type ClassifierConfig } from '../../compute/models/classifier/config.ts'
 import { classifierData } from '../../compute/models/classifier/train-step.ts'
 import { defaultLoraTargets, type LmConfig } from '../../compute/models/lm/config.ts'
-import { windowDocuments, windowsOf } from '../../compute/models/lm/data.ts'
+import { documentWindows, windowDocuments, windowTargets } from '../../compute/models/lm/data.ts'
 import { lmParamSpecs } from '../../compute/models/lm/params.ts'
 import { loraSpecs } from '../../compute/models/lora.ts'
 import { initParams } from '../../compute/models/param-spec.ts'
@@ -44,8 +44,12 @@ export interface Attributed {
   /** Per contributor, in people order. */
   tracin: number[]
   datainf: number[]
-  /** One entry per text of each contributor in people order: summed TracIn, mean final loss. */
+  /** The estimators measured beside them (AttributionScores.variants), per contributor. */
+  variants: Record<string, number[]>
+  /** One entry per text of each contributor in people order: summed TracIn, final loss per token (per mail). */
   perText: { tracin: Float64Array, loss: Float64Array }
+  /** The validation loss in perText.loss's units (what the fit gate compares with). */
+  unitValidationLoss: number
 }
 
 export interface Experiment {
@@ -110,7 +114,8 @@ export async function spamExperiment (o: ExperimentOptions): Promise<Experiment>
         train: classifierData(all, cfg), groups: owner, validation: classifierData(scenario.validation, cfg), threads: o.threads
       })
       const attributionMs = performance.now() - t0
-      return { scores, trainingMs, attributionMs, after: full.after, tracin: byPerson(people, scores.tracin), datainf: byPerson(people, scores.datainf), perText: { tracin: scores.tracin, loss: scores.finalLoss } }
+      const variants = Object.fromEntries(Object.entries(scores.variants).map(([name, x]) => [name, byPerson(people, x)]))
+      return { scores, trainingMs, attributionMs, after: full.after, tracin: byPerson(people, scores.tracin), datainf: byPerson(people, scores.datainf), variants, perText: { tracin: scores.tracin, loss: scores.finalLoss }, unitValidationLoss: scores.validationLoss }
     },
     masked: async (ids, seed, label) => await o.cache.run({ ...key, truth: 'mask', seed, masked: [...ids].sort() }, label, async () =>
       await timed(async () => await trainClassifierAdapter({ ...job(seed), train: all, mask: Uint8Array.from(owner, id => ids.has(id) ? 0 : 1) }))),
@@ -138,6 +143,8 @@ export async function sotuExperiment (o: ExperimentOptions): Promise<Experiment>
   const docOf = windowDocuments(docs.map(d => d.length), windows)
   // One text per speech: a window belongs to the speech it starts in.
   const owner = Array.from(docOf, d => people[d].id)
+  // Each held-out speech cut on its own, as the network's attribution cuts them.
+  const validation = documentWindows(scenario.validation.texts.map(t => tokenizer.encode(t)), { seq: hyper.seq, eot: tokenizer.eot, pad: tokenizer.pad })
   const key = { model: 'sotu', scenario: { N: o.N, K: o.K, noise: o.noise, seed: o.seed, digest: scenarioDigest(scenario) }, base: sha256(bytes), lora, hyper, windows: sha256(JSON.stringify([windows.count, Array.from(docOf), digestBytes(windows.tokens)])) }
   const job = (seed: number) => ({ base, baseCid: 'sotu-bench-base', tokenizer, heldOut: scenario.validation.texts, lora, hyper: { ...hyper, seed }, threads: o.threads })
   o.log(`${people.length} speeches (${o.K} ${o.noise}), ${windows.count} training windows, ${scenario.validation.texts.length} held-out speeches`)
@@ -161,16 +168,20 @@ export async function sotuExperiment (o: ExperimentOptions): Promise<Experiment>
       const scores = await attributeLm({
         base, lora, initial: initParams(specs, seed), checkpoints: await attributionCheckpoints(store, specs, { ...hyper, seed }, o.tracinStride),
         train: windows, groups: owner,
-        validation: windowsOf(scenario.validation.texts.map(t => tokenizer.encode(t)), { seq: hyper.seq, eot: tokenizer.eot, pad: tokenizer.pad }),
+        validation,
         threads: o.threads
       })
       const attributionMs = performance.now() - t0
       const tracin = new Float64Array(people.length)
       const loss = new Float64Array(people.length)
+      // Loss per token, as the network's fit gate reads it (a window's loss is summed over its targets).
       const count = new Float64Array(people.length)
-      docOf.forEach((d, w) => { tracin[d] += scores.tracin[w]; loss[d] += scores.finalLoss[w]; count[d]++ })
+      docOf.forEach((d, w) => { tracin[d] += scores.tracin[w]; loss[d] += scores.finalLoss[w]; count[d] += windowTargets(windows, w) })
       count.forEach((c, d) => { loss[d] = c > 0 ? loss[d] / c : 0 })
-      return { scores, trainingMs, attributionMs, after: full.after, tracin: Array.from(tracin), datainf: Array.from(sumBy(docOf, scores.datainf, people.length)), perText: { tracin, loss } }
+      let valTargets = 0
+      for (let w = 0; w < validation.count; w++) valTargets += windowTargets(validation, w)
+      const variants = Object.fromEntries(Object.entries(scores.variants).map(([name, x]) => [name, Array.from(sumBy(docOf, x, people.length))]))
+      return { scores, trainingMs, attributionMs, after: full.after, tracin: Array.from(tracin), datainf: Array.from(sumBy(docOf, scores.datainf, people.length)), variants, perText: { tracin, loss }, unitValidationLoss: scores.validationLoss * validation.count / valTargets }
     },
     masked: async (ids, seed, label) => await o.cache.run({ ...key, truth: 'mask', seed, masked: [...ids].sort() }, label, async () =>
       await timed(async () => await lmAfter({ ...job(seed), train: all, mask: Uint8Array.from(owner, id => ids.has(id) ? 0 : 1) }))),

@@ -5,11 +5,22 @@
 // threshold (0.8), the best earlier match; an exact repeat is similarity 1 (the
 // datanet would not train on it twice; here it is trained on and earns nothing).
 import { createHash } from 'node:crypto'
-import { attributionCredits, type CreditFile } from '../../settlement/policy/index.ts'
+import { attributionCredits, type AttributionPolicy, type CreditFile } from '../../settlement/policy/index.ts'
 import { LshIndex, sketchSignature } from '../../storage/dedupe/minhash.ts'
 import type { ScenarioContributor } from './scenario.ts'
 
 export const NEAR_DUPLICATE = 0.8
+
+// Sketches by text: the robustness properties pay the same texts many times over.
+const sketches = new Map<string, Uint32Array>()
+function sketchOf (text: string): Uint32Array {
+  let sig = sketches.get(text)
+  if (sig === undefined) {
+    if (sketches.size > 200_000) sketches.clear()
+    sketches.set(text, sig = sketchSignature(text))
+  }
+  return sig
+}
 
 export interface TextScores {
   /** Per text of each contributor, in `people` order: the summed TracIn of its examples. */
@@ -26,7 +37,7 @@ export interface Payout {
   flagged: Record<string, number>
 }
 
-export function payoutWeights (people: readonly ScenarioContributor[], scores: TextScores, validationLoss: number, kind: 'classifier' | 'lm'): Payout {
+export function payoutWeights (people: readonly ScenarioContributor[], scores: TextScores, validationLoss: number, kind: 'classifier' | 'lm', policy?: Partial<AttributionPolicy>): Payout {
   const texts = people.reduce((n, p) => n + p.texts.length, 0)
   if (scores.tracin.length !== texts || scores.loss.length !== texts) throw new RangeError('one score and one loss per text')
   const fileId = (p: ScenarioContributor, j: number): string => `${p.id}/${j}`
@@ -48,7 +59,7 @@ export function payoutWeights (people: readonly ScenarioContributor[], scores: T
       if (exact !== undefined) file.nearDuplicateOf = { file: exact, similarity: 1 }
       else {
         seen.set(hash, id)
-        const sig = sketchSignature(text)
+        const sig = sketchOf(text)
         const best = lsh.query(sig, NEAR_DUPLICATE)[0]
         if (best !== undefined) file.nearDuplicateOf = { file: best.id, similarity: best.similarity }
         lsh.add(id, sig)
@@ -60,7 +71,7 @@ export function payoutWeights (people: readonly ScenarioContributor[], scores: T
     const i = (offsets.get(p.id) as number) + j
     return { file: fileId(p, j), tracin: scores.tracin[i], loss: scores.loss[i] }
   }))
-  const r = attributionCredits({ examples, files, validationLoss, kind })
+  const r = attributionCredits({ examples, files, validationLoss, kind, policy })
   const credit = new Map<string, number>(people.map(p => [p.id, 0]))
   const flagged: Record<string, number> = { unfit: 0, copy: 0 }
   for (const f of r.files) {

@@ -60,6 +60,10 @@ export interface AttributionScores {
    *  - 'tracin-adam': each training gradient preconditioned as Adam stepped it (LESS, Xia
    *    et al. 2024, without momentum): lr x (g / (sqrt(v^) + eps)) . v_val, from the
    *    second moments the checkpoints store;
+   *  - 'tracin-balanced' (classifiers): TracIn against the class-balanced validation
+   *    gradient, each class's mean weighing the same;
+   *  - 'self-influence': lr x |g_k|^2 over the checkpoints (not an estimate of value: a
+   *    measure of how far the run bent to fit the example, to find junk by);
    *  - 'datainf-layer': DataInf damped by 0.1 x the layer's mean squared gradient norm
    *    (this code's first choice; `datainf` now damps as the reference implementation).
    */
@@ -230,7 +234,7 @@ export function sampleMismatches (claimed: ReadonlyArray<{ example: number, trac
   })
 }
 
-async function meanValGradient (source: GradientSource, grads: ExampleGradients, params: ParamSet, d: number, onLoss?: (mean: number) => void): Promise<Float64Array> {
+async function meanValGradient (source: GradientSource, grads: ExampleGradients, params: ParamSet, d: number, onLoss?: (mean: number) => void, balanced?: { weights: Float64Array, out: Float64Array }): Promise<Float64Array> {
   if (source.meanVal !== undefined) {
     const r = await source.meanVal(params)
     onLoss?.(r.loss)
@@ -238,8 +242,13 @@ async function meanValGradient (source: GradientSource, grads: ExampleGradients,
   }
   const v = new Float64Array(d)
   let loss = 0
-  await source.each(grads, params, 'val', (g, rows, _start, losses) => {
-    for (let r = 0; r < rows; r++) { loss += losses[r]; for (let j = 0; j < d; j++) v[j] += g[r * d + j] }
+  await source.each(grads, params, 'val', (g, rows, start, losses) => {
+    for (let r = 0; r < rows; r++) {
+      loss += losses[r]
+      for (let j = 0; j < d; j++) v[j] += g[r * d + j]
+      // The class-balanced mean (each class weighs the same), in the same pass.
+      if (balanced !== undefined) { const w = balanced.weights[start + r]; for (let j = 0; j < d; j++) balanced.out[j] += w * g[r * d + j] }
+    }
   })
   for (let j = 0; j < d; j++) v[j] /= Math.max(1, source.valCount)
   onLoss?.(loss / Math.max(1, source.valCount))
@@ -264,6 +273,9 @@ async function attribute (job: AttributionInputs, source: GradientSource): Promi
       ? points.map((_, i) => adamPreconditioner(job.checkpoints[Math.max(0, i - 1)].adam!, graph.bank, d))
       : undefined
     const tAdam = pre !== undefined ? new Float64Array(n) : undefined
+    const self = new Float64Array(n)
+    const classWeights = balancedWeights(job)
+    const tBalanced = classWeights !== undefined ? new Float64Array(n) : undefined
     let finalTrain = new Float32Array(0)
     let finalVal: Float64Array<ArrayBufferLike> = new Float64Array(0)
     const finalLoss = new Float64Array(n)
@@ -271,7 +283,8 @@ async function attribute (job: AttributionInputs, source: GradientSource): Promi
     for (const [i, c] of points.entries()) {
       const weight = (points[i].lrMass + (points[i + 1]?.lrMass ?? 0)) / 2
       const last = i === points.length - 1
-      const v = await meanValGradient(source, grads, c.params, d, last ? (l) => { validationLoss = l } : undefined)
+      const balanced = classWeights !== undefined ? { weights: classWeights, out: new Float64Array(d) } : undefined
+      const v = await meanValGradient(source, grads, c.params, d, last ? (l) => { validationLoss = l } : undefined, balanced)
       // g/(sqrt(v^)+eps) . v_val = g . (v_val/(sqrt(v^)+eps)): precondition the one validation gradient.
       const vPre = pre !== undefined ? v.map((x, j) => x * pre[i][j]) : undefined
       if (last) { finalTrain = new Float32Array(n * d); finalVal = v }
@@ -283,6 +296,12 @@ async function attribute (job: AttributionInputs, source: GradientSource): Promi
         if (weight === 0) return
         const part = tracin([{ lr: weight, train: g.subarray(0, rows * d), val: v }], rows, d)
         for (let r = 0; r < rows; r++) t[start + r] += part[r]
+        // Self-influence (Pruthi et al.): lr x |g_k|^2, high for examples the run had to bend to fit.
+        for (let r = 0; r < rows; r++) { let q = 0; for (let j = r * d; j < (r + 1) * d; j++) q += g[j] * g[j]; self[start + r] += weight * q }
+        if (tBalanced !== undefined) {
+          const part = tracin([{ lr: weight, train: g.subarray(0, rows * d), val: balanced!.out }], rows, d)
+          for (let r = 0; r < rows; r++) tBalanced[start + r] += part[r]
+        }
         if (tAdam !== undefined) {
           const adam = tracin([{ lr: weight, train: g.subarray(0, rows * d), val: vPre! }], rows, d)
           for (let r = 0; r < rows; r++) tAdam[start + r] += adam[r]
@@ -316,6 +335,8 @@ async function attribute (job: AttributionInputs, source: GradientSource): Promi
     }
     const variants: Record<string, Float64Array> = { 'datainf-layer': datainf(finalTrain, n, d, finalVal, blocks, { perCoordinate: false }) }
     if (tAdam !== undefined) variants['tracin-adam'] = tAdam
+    if (tBalanced !== undefined) variants['tracin-balanced'] = tBalanced
+    variants['self-influence'] = self
     return { tracin: t, datainf: di, variants, byGroup, finalLoss, validationLoss, ms: { gradients: gradientMs, scores: performance.now() - t0 }, dims: d, sketches, sketch: { k: cs.k, seed: SKETCH_SEED } }
   } finally {
     await grads.release()
@@ -363,4 +384,13 @@ function adamPreconditioner (adam: { t: number, v: ParamSet }, bank: readonly Pa
   }
   if (offset !== d) throw new ShapeMismatchError('banked factors do not fill the gradient', { offset, d })
   return out
+}
+
+/** A classifier's validation examples weighted so that each class present sums to 1 / classes. */
+function balancedWeights (job: AttributionInputs): Float64Array | undefined {
+  const labels = (job as { validation?: { labels?: unknown } }).validation?.labels
+  if (!(labels instanceof Int32Array) || labels.length === 0) return undefined
+  const counts = new Map<number, number>()
+  for (const l of labels) counts.set(l, (counts.get(l) ?? 0) + 1)
+  return Float64Array.from(labels, l => 1 / (counts.size * (counts.get(l) as number)))
 }

@@ -22,13 +22,18 @@ export interface FitGatePolicy {
 export const DEFAULT_FIT_GATE: Readonly<FitGatePolicy> = Object.freeze({ margin: 1 })
 
 /**
- * The bar per model kind, as measured (bench/RESULTS.md, attribution): a classifier's
- * good data sits below its validation loss, so margin 1. A language model's good
- * documents spread around it (0.86-1.05x on sotu speeches, random text 1.63x, other
+ * The bar per model kind and per file, as measured (bench/RESULTS.md, attribution). A
+ * classifier's file is one mail, and one mail's loss is compared with the validation
+ * set's MEAN loss, which its few misclassified mails dominate: at margin 1 a junk mail
+ * passes at p(label) ~0.73. Margin 0.25 (p ~0.92) cut the payout to bad contributors
+ * in 5 of 6 spam cases (label-flip 1.4% -> 0.8% and 0.5% -> 0.2%; random text 1.8% ->
+ * 0.7% and 4.6% -> 1.2%; off-topic 0.26% -> 0) and left every good contributor paid.
+ * A language model's file is a document, its loss per token: good documents spread
+ * around the validation loss (0.86-1.05x on sotu speeches, random text 1.63x, other
  * books 1.05-1.12x), so margin 1.1: all random text fails, no good speech did.
  */
 export const FIT_GATES: Readonly<Record<'classifier' | 'lm', Readonly<FitGatePolicy>>> = Object.freeze({
-  classifier: DEFAULT_FIT_GATE,
+  classifier: Object.freeze({ margin: 0.25 }),
   lm: Object.freeze({ margin: 1.1 })
 })
 
