@@ -95,8 +95,13 @@ export async function run (args: string[]): Promise<BenchResult> {
   let truth: MaskLooTruth | undefined
   let ldsR: LdsRuns | undefined
   let resliced: number[] | undefined
-  const estimators: Record<string, number[]> = { tracin: a1.tracin, datainf: a1.datainf, ...a1.variants }
-  for (const [name, x] of Object.entries(a1.variants)) figures[`${name}Auc`] = r4(detectionAuc(x, bad))
+  // Self-influence measures how far the run bent to fit an example, not its value: a junk
+  // detector (high = suspect), reported by its AUC only.
+  const { 'self-influence': selfInfluence, ...valueVariants } = a1.variants
+  const estimators: Record<string, number[]> = { tracin: a1.tracin, datainf: a1.datainf, ...valueVariants }
+  for (const [name, x] of Object.entries(valueVariants)) figures[`${name}Auc`] = r4(detectionAuc(x, bad))
+  // Per text (a contributor's sum grows with its size); low ranks good above bad.
+  if (selfInfluence !== undefined) figures.selfInfluenceJunkAuc = r4(detectionAuc(selfInfluence.map((x, i) => -x / people[i].texts.length), bad))
   // What an attacker could do with this case's data without retraining (robustness.ts).
   const robust = robustness({ people, scores: a1.perText, validationLoss: a1.unitValidationLoss, kind: exp.kind }, seed)
   for (const [name, p] of Object.entries(robust)) figures[`robustness.${name}`] = p.value
