@@ -182,7 +182,7 @@ export async function run (args: string[]): Promise<BenchResult> {
       'estimators: tracin (paid), datainf (reference damping), tracin-adam (Adam-preconditioned, LESS without momentum), datainf-layer (damping 0.1 x the layer\'s mean squared norm)',
       'robustness.*: sybilSplit, copyEarnsNothing, gatePadding, reorder on this case\'s scores (bench/attribution/robustness.ts)',
       'payout: payoutWeights (settlement/policy/attribution-credits.ts: per file fit gate, duplicate rules, negative earns nothing; no cap) on the seed-1 TracIn; creditAuc on the credit before the zero floor; badShare: payout weight to bad contributors; valuableRecall: of contributors whose mask-LOO rise is positive at 95% (one-sided t over seeds), the share paid; payoutStability: Spearman of the payout weights of training seeds 1 and 2',
-      'cost: attribution time / one training run (seed 1)',
+      'cost: attribution time / one training run (seed 1), the measured-only variants included (the network computes only TracIn and DataInf: an upper bound)',
       ...exp.notes
     ],
     tables: [{ title: 'per contributor', rows }]

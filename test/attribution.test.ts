@@ -107,7 +107,7 @@ describe('per-example gradients and influence estimators', function () {
       return { t, v }
     }
     const checkpoints = [{ step: 5, params: point(2), lrMass: 0.3, adam: moments(5) }, { step: 10, params: point(3), lrMass: 0.2, adam: moments(10) }]
-    const scores = await attributeLm({ base, lora: lmLora, initial, checkpoints, train, validation, groups: Array.from({ length: train.count }, (_, i) => String(i % 3)), batch: 4, threads: 1 })
+    const scores = await attributeLm({ base, lora: lmLora, initial, checkpoints, train, validation, groups: Array.from({ length: train.count }, (_, i) => String(i % 3)), batch: 4, threads: 1, variants: true })
 
     const graph = buildLmExampleGrads(lmCfg, params, lmLora, 4, 6)
     const eg = await ExampleGradients.create(graph, 1)

@@ -18,7 +18,8 @@ import { decodeModel } from '../../compute/models/artifacts.ts'
 import { CLASSIFIER_LORA_TARGETS, classifierParamSpecs, type ClassifierConfig } from '../../compute/models/classifier/config.ts'
 import { classifierData } from '../../compute/models/classifier/train-step.ts'
 import { defaultLoraTargets, type LmConfig } from '../../compute/models/lm/config.ts'
-import { documentWindows, windowDocuments, windowTargets } from '../../compute/models/lm/data.ts'
+import { documentWindows, windowDocuments } from '../../compute/models/lm/data.ts'
+import { lossUnits, type AttributionJobInputs } from '../../peer/attribution/inputs.ts'
 import { lmParamSpecs } from '../../compute/models/lm/params.ts'
 import { loraSpecs } from '../../compute/models/lora.ts'
 import { initParams } from '../../compute/models/param-spec.ts'
@@ -111,7 +112,7 @@ export async function spamExperiment (o: ExperimentOptions): Promise<Experiment>
       const t0 = performance.now()
       const scores = await attributeClassifier({
         base, lora, initial: initParams(specs, seed), checkpoints: await attributionCheckpoints(store, specs, { ...hyper, seed }, o.tracinStride),
-        train: classifierData(all, cfg), groups: owner, validation: classifierData(scenario.validation, cfg), threads: o.threads
+        train: classifierData(all, cfg), groups: owner, validation: classifierData(scenario.validation, cfg), threads: o.threads, variants: true
       })
       const attributionMs = performance.now() - t0
       const variants = Object.fromEntries(Object.entries(scores.variants).map(([name, x]) => [name, byPerson(people, x)]))
@@ -169,19 +170,19 @@ export async function sotuExperiment (o: ExperimentOptions): Promise<Experiment>
         base, lora, initial: initParams(specs, seed), checkpoints: await attributionCheckpoints(store, specs, { ...hyper, seed }, o.tracinStride),
         train: windows, groups: owner,
         validation,
-        threads: o.threads
+        threads: o.threads,
+        variants: true
       })
       const attributionMs = performance.now() - t0
       const tracin = new Float64Array(people.length)
       const loss = new Float64Array(people.length)
       // Loss per token, as the network's fit gate reads it (a window's loss is summed over its targets).
+      const units = lossUnits({ train: windows, validation } as AttributionJobInputs)!
       const count = new Float64Array(people.length)
-      docOf.forEach((d, w) => { tracin[d] += scores.tracin[w]; loss[d] += scores.finalLoss[w]; count[d] += windowTargets(windows, w) })
+      docOf.forEach((d, w) => { tracin[d] += scores.tracin[w]; loss[d] += scores.finalLoss[w]; count[d] += units.examples[w] })
       count.forEach((c, d) => { loss[d] = c > 0 ? loss[d] / c : 0 })
-      let valTargets = 0
-      for (let w = 0; w < validation.count; w++) valTargets += windowTargets(validation, w)
       const variants = Object.fromEntries(Object.entries(scores.variants).map(([name, x]) => [name, Array.from(sumBy(docOf, x, people.length))]))
-      return { scores, trainingMs, attributionMs, after: full.after, tracin: Array.from(tracin), datainf: Array.from(sumBy(docOf, scores.datainf, people.length)), variants, perText: { tracin, loss }, unitValidationLoss: scores.validationLoss * validation.count / valTargets }
+      return { scores, trainingMs, attributionMs, after: full.after, tracin: Array.from(tracin), datainf: Array.from(sumBy(docOf, scores.datainf, people.length)), variants, perText: { tracin, loss }, unitValidationLoss: scores.validationLoss / units.validationMean }
     },
     masked: async (ids, seed, label) => await o.cache.run({ ...key, truth: 'mask', seed, masked: [...ids].sort() }, label, async () =>
       await timed(async () => await lmAfter({ ...job(seed), train: all, mask: Uint8Array.from(owner, id => ids.has(id) ? 0 : 1) }))),

@@ -49,6 +49,8 @@ export interface AttributionInputs {
   threads?: number
   /** false: ORT graph optimisations off (other kernels; how the attribution tolerance was measured). */
   optimize?: boolean
+  /** Also the estimators measured beside the paid ones (AttributionScores.variants): the bench asks, jobs do not pay for them. */
+  variants?: boolean
 }
 
 export interface AttributionScores {
@@ -66,6 +68,7 @@ export interface AttributionScores {
    *    measure of how far the run bent to fit the example, to find junk by);
    *  - 'datainf-layer': DataInf damped by 0.1 x the layer's mean squared gradient norm
    *    (this code's first choice; `datainf` now damps as the reference implementation).
+   * Empty unless AttributionInputs.variants.
    */
   variants: Record<string, Float64Array>
   /** Summed per contribution (positive: lowers validation loss). */
@@ -269,12 +272,13 @@ async function attribute (job: AttributionInputs, source: GradientSource): Promi
     const points = [{ params: job.initial, lrMass: 0 }, ...job.checkpoints]
     const t = new Float64Array(n)
     // Adam's preconditioner per point; the initial point has no moments yet and takes the first checkpoint's.
-    const pre = job.checkpoints.every(c => c.adam !== undefined) && job.checkpoints.length > 0
+    const measure = job.variants === true
+    const pre = measure && job.checkpoints.every(c => c.adam !== undefined) && job.checkpoints.length > 0
       ? points.map((_, i) => adamPreconditioner(job.checkpoints[Math.max(0, i - 1)].adam!, graph.bank, d))
       : undefined
     const tAdam = pre !== undefined ? new Float64Array(n) : undefined
-    const self = new Float64Array(n)
-    const classWeights = balancedWeights(job)
+    const self = measure ? new Float64Array(n) : undefined
+    const classWeights = measure ? balancedWeights(job) : undefined
     const tBalanced = classWeights !== undefined ? new Float64Array(n) : undefined
     let finalTrain = new Float32Array(0)
     let finalVal: Float64Array<ArrayBufferLike> = new Float64Array(0)
@@ -297,7 +301,7 @@ async function attribute (job: AttributionInputs, source: GradientSource): Promi
         const part = tracin([{ lr: weight, train: g.subarray(0, rows * d), val: v }], rows, d)
         for (let r = 0; r < rows; r++) t[start + r] += part[r]
         // Self-influence (Pruthi et al.): lr x |g_k|^2, high for examples the run had to bend to fit.
-        for (let r = 0; r < rows; r++) { let q = 0; for (let j = r * d; j < (r + 1) * d; j++) q += g[j] * g[j]; self[start + r] += weight * q }
+        if (self !== undefined) for (let r = 0; r < rows; r++) { let q = 0; for (let j = r * d; j < (r + 1) * d; j++) q += g[j] * g[j]; self[start + r] += weight * q }
         if (tBalanced !== undefined) {
           const part = tracin([{ lr: weight, train: g.subarray(0, rows * d), val: balanced!.out }], rows, d)
           for (let r = 0; r < rows; r++) tBalanced[start + r] += part[r]
@@ -333,10 +337,11 @@ async function attribute (job: AttributionInputs, source: GradientSource): Promi
       if (acc === undefined) sketches.set(group, acc = new Float32Array(cs.k))
       cs.apply(finalTrain, k * d, acc)
     }
-    const variants: Record<string, Float64Array> = { 'datainf-layer': datainf(finalTrain, n, d, finalVal, blocks, { perCoordinate: false }) }
+    const variants: Record<string, Float64Array> = {}
+    if (measure) variants['datainf-layer'] = datainf(finalTrain, n, d, finalVal, blocks, { perCoordinate: false })
     if (tAdam !== undefined) variants['tracin-adam'] = tAdam
     if (tBalanced !== undefined) variants['tracin-balanced'] = tBalanced
-    variants['self-influence'] = self
+    if (self !== undefined) variants['self-influence'] = self
     return { tracin: t, datainf: di, variants, byGroup, finalLoss, validationLoss, ms: { gradients: gradientMs, scores: performance.now() - t0 }, dims: d, sketches, sketch: { k: cs.k, seed: SKETCH_SEED } }
   } finally {
     await grads.release()

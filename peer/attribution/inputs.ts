@@ -135,16 +135,11 @@ export interface NearDuplicate { file: string, of: string, similarity: number }
 
 /** The job's facts credits depend on, from the prepared job and the datanet's view of its files. */
 export function creditContext (prepared: PreparedJob, nearDuplicates: Iterable<NearDuplicate>): Pick<CreditInput, 'kind' | 'contributorOf' | 'order' | 'near'> {
-  const order = new Map<string, number>()
-  for (const e of prepared.dn.log.ordered()) {
-    const p = e.entry.payload
-    if (p.kind !== 'contribution') continue
-    for (const f of p.files) if (!order.has(f.cid.toString())) order.set(f.cid.toString(), order.size)
-  }
   return {
     kind: prepared.base.meta.kind,
     contributorOf: new Map(prepared.split.train.map(d => [d.file.contribution.toString(), d.file.contributor])),
-    order,
+    // The job's files are the log's distinct files in entry and file order (trainingFiles).
+    order: new Map(prepared.files.map((f, i) => [f.cid.toString(), i])),
     near: new Map([...nearDuplicates].map(n => [n.file, { file: n.of, similarity: n.similarity }]))
   }
 }
