@@ -76,11 +76,12 @@ export async function run (args: string[]): Promise<BenchResult> {
   // The job's seed (1) and another: payout stability across training seeds.
   const a1 = await exp.attribute(1)
   log(`attribution in ${(a1.attributionMs / 1000).toFixed(1)} s (${a1.scores.dims} gradient dims)`)
-  const a2 = await exp.attribute(2)
+  // Seed 2 only for payout stability: the paid estimators alone, so its time is a job's cost.
+  const a2 = await exp.attribute(2, { variants: false })
   const p1 = pay(exp, a1)
   const p2 = pay(exp, a2)
   const totalWeight = p1.weights.reduce((s, w) => s + w, 0)
-  const cost = a1.attributionMs / a1.trainingMs
+  const cost = a2.attributionMs / a2.trainingMs
   const figures: Record<string, number> = {
     tracinAuc: r4(detectionAuc(a1.tracin, bad)),
     datainfAuc: r4(detectionAuc(a1.datainf, bad)),
@@ -88,7 +89,8 @@ export async function run (args: string[]): Promise<BenchResult> {
     creditAuc: r4(detectionAuc(p1.credit, bad)),
     badShare: round(totalWeight > 0 ? p1.weights.reduce((s, w, i) => s + (bad[i] ? w : 0), 0) / totalWeight : 0, 6),
     payoutStability: r4(spearman(p1.weights, p2.weights)),
-    cost: round(cost, 3)
+    cost: round(cost, 3),
+    costWithVariants: round(a1.attributionMs / a1.trainingMs, 3)
   }
   const detail: Record<string, unknown> = { payoutFlags: p1.flagged, trainingMs: round(a1.trainingMs, 4), attributionMs: round(a1.attributionMs, 4), gradientMs: round(a1.scores.ms.gradients, 4), validation: a1.after, validationLoss: a1.scores.validationLoss }
 
@@ -97,11 +99,15 @@ export async function run (args: string[]): Promise<BenchResult> {
   let resliced: number[] | undefined
   // Self-influence measures how far the run bent to fit an example, not its value: a junk
   // detector (high = suspect), reported by its AUC only.
-  const { 'self-influence': selfInfluence, ...valueVariants } = a1.variants
+  const { 'self-influence': selfInfluence, 'self-influence-emb': selfInfluenceEmb, ...rest } = a1.variants
+  // '@...' are parts of the paid TracIn (per checkpoint, layer, validation class): a breakdown, not estimators.
+  const breakdown = Object.fromEntries(Object.entries(rest).filter(([name]) => name.startsWith('@')))
+  const valueVariants = Object.fromEntries(Object.entries(rest).filter(([name]) => !name.startsWith('@')))
   const estimators: Record<string, number[]> = { tracin: a1.tracin, datainf: a1.datainf, ...valueVariants }
   for (const [name, x] of Object.entries(valueVariants)) figures[`${name}Auc`] = r4(detectionAuc(x, bad))
   // Per text (a contributor's sum grows with its size); low ranks good above bad.
   if (selfInfluence !== undefined) figures.selfInfluenceJunkAuc = r4(detectionAuc(selfInfluence.map((x, i) => -x / people[i].texts.length), bad))
+  if (selfInfluenceEmb !== undefined) figures.selfInfluenceEmbJunkAuc = r4(detectionAuc(selfInfluenceEmb.map((x, i) => -x / people[i].texts.length), bad))
   // What an attacker could do with this case's data without retraining (robustness.ts).
   const robust = robustness({ people, scores: a1.perText, validationLoss: a1.unitValidationLoss, kind: exp.kind }, seed)
   for (const [name, p] of Object.entries(robust)) figures[`robustness.${name}`] = p.value
@@ -151,6 +157,7 @@ export async function run (args: string[]): Promise<BenchResult> {
       }
     }
     detail.estimators = perEstimator
+    detail.breakdown = breakdownOf(breakdown, a1.tracin, t.mean, bad)
     detail.truth = { seeds: t.seeds, full: t.full, reliability: { ...iv(t.reliability), raw: r4(t.reliability.raw) }, perSeed: t.perSeed, resliced }
     const numbers = Object.fromEntries(Object.entries(perEstimator).map(([name, e]) => [name, { rhoAll: e.rhoAll.value, rhoGood: e.rhoGood.value, lds: e.lds }]))
     const props = properties({ noise, estimators: numbers, reliability: t.reliability.value, ldsCeiling: ldsR?.ceiling.corrected ?? NaN, creditAuc: figures.creditAuc, badShare: figures.badShare, valuableRecall: figures.valuableRecall, payoutStability: figures.payoutStability, cost })
@@ -164,7 +171,12 @@ export async function run (args: string[]): Promise<BenchResult> {
   }
 
   const e = (x: number | undefined): string => x === undefined || !Number.isFinite(x) ? '-' : x.toExponential(3)
-  const rows = [['contributor', 'bad', 'texts', 'TracIn', 'DataInf', 'mask-LOO (mean)', 're-sliced LOO', 'credit', 'payout'], ...people.map((p, i) => [p.id, p.bad ? (p.copyOf !== undefined ? `${noise} of ${p.copyOf}` : noise) : '', String(p.texts.length), e(a1.tracin[i]), e(a1.datainf[i]), e(truth?.mean[i]), e(resliced?.[i]), e(p1.credit[i]), p1.weights[i].toFixed(4)])]
+  const tables = [{ title: 'per contributor', rows: [] as string[][] }]
+  if (detail.breakdown !== undefined) {
+    const b = detail.breakdown as Record<string, BreakdownRow>
+    tables.push({ title: 'TracIn broken down (sums over contributors; good contributors split by the sign of their mask-LOO truth)', rows: [['part', 'share of TracIn', 'rho vs truth', 'rho good', 'good, truth < 0: mean (> 0 of n)', 'good, truth > 0: mean', 'bad: mean'], ...Object.entries(b).map(([name, x]) => [name, x.share.toFixed(3), x.rhoAll.toFixed(3), x.rhoGood.toFixed(3), `${e(x.goodTruthNegative.mean)} (${x.goodTruthNegative.positive} of ${x.goodTruthNegative.n})`, e(x.goodTruthPositive.mean), e(x.bad.mean)])] })
+  }
+  tables[0].rows = [['contributor', 'bad', 'texts', 'TracIn', 'DataInf', 'mask-LOO (mean)', 're-sliced LOO', 'credit', 'payout'], ...people.map((p, i) => [p.id, p.bad ? (p.copyOf !== undefined ? `${noise} of ${p.copyOf}` : noise) : '', String(p.texts.length), e(a1.tracin[i]), e(a1.datainf[i]), e(truth?.mean[i]), e(resliced?.[i]), e(p1.credit[i]), p1.weights[i].toFixed(4)])]
   detail.contributors = people.map((p, i) => ({ id: p.id, bad: p.bad, texts: p.texts.length, tracin: a1.tracin[i], datainf: a1.datainf[i], maskLoo: truth?.mean[i], maskLooPerSeed: truth?.perSeed.map(r => r[i]), resliced: resliced?.[i], credit: p1.credit[i], payout: p1.weights[i], payoutSeed2: p2.weights[i] }))
   return {
     figures,
@@ -179,12 +191,33 @@ export async function run (args: string[]): Promise<BenchResult> {
       `truth: mask-LOO, the full run's batches, order and seed with the contributor's rows masked (loss still normalised by the full batch), validation loss minus the full run's, mean over ${S} training seeds; reliability: Spearman of the two seed halves' means, Spearman-Brown corrected, 95% bootstrap over contributors`,
       'rhoAll / rhoGood: Spearman vs the mask-LOO mean, all / good contributors, 95% bootstrap over contributors',
       'LDS: Spearman over subsets (each keeping 80% of contributors, the rest masked) between the seed-mean validation loss and MINUS the summed scores of the kept contributors; lds.ceiling: the two seed halves\' subset losses, Spearman-Brown corrected (raw in lds.ceilingRaw)',
-      'estimators: tracin (paid), datainf (reference damping), tracin-adam (Adam-preconditioned, LESS without momentum), datainf-layer (damping 0.1 x the layer\'s mean squared norm)',
+      'estimators: tracin (paid), datainf (reference damping), tracin-adam (Adam-preconditioned, LESS without momentum), tracin-balanced (class-balanced validation gradient), tracin-emb (the classifier\'s embedding adapter in the gradient too), datainf-layer (damping 0.1 x the layer\'s mean squared norm)',
+      'breakdown: the paid TracIn per checkpoint (@checkpoint:step, trapezoid weight included), per LoRA target (@layer:w1, w2; @layer:emb is tracin-emb\'s extra part) and per validation class (@val-class:c); each part\'s share of the summed TracIn, its Spearman with the truth, and its mean over good contributors whose truth is negative / positive, and over bad ones',
       'robustness.*: sybilSplit, copyEarnsNothing, gatePadding, reorder on this case\'s scores (bench/attribution/robustness.ts)',
       'payout: payoutWeights (settlement/policy/attribution-credits.ts: per file fit gate, duplicate rules, negative earns nothing; no cap) on the seed-1 TracIn; creditAuc on the credit before the zero floor; badShare: payout weight to bad contributors; valuableRecall: of contributors whose mask-LOO rise is positive at 95% (one-sided t over seeds), the share paid; payoutStability: Spearman of the payout weights of training seeds 1 and 2',
-      'cost: attribution time / one training run (seed 1), the measured-only variants included (the network computes only TracIn and DataInf: an upper bound)',
+      'cost: attribution time / one training run at seed 2, attributed as a job does (TracIn and DataInf only); costWithVariants: the same at seed 1, every measured variant and breakdown included',
       ...exp.notes
     ],
-    tables: [{ title: 'per contributor', rows }]
+    tables
   }
+}
+
+interface BreakdownRow { share: number, rhoAll: number, rhoGood: number, goodTruthNegative: { n: number, mean: number, positive: number }, goodTruthPositive: { n: number, mean: number }, bad: { mean: number } }
+
+/** Why TracIn ranks as it does: each part's share, agreement with the truth, and sign on the contributors where TracIn and the truth disagree. */
+function breakdownOf (parts: Record<string, number[]>, tracinSum: readonly number[], truth: readonly number[], bad: readonly boolean[]): Record<string, BreakdownRow> {
+  const total = tracinSum.reduce((s, x) => s + x, 0)
+  const idx = truth.map((_, i) => i)
+  const good = idx.filter(i => !bad[i])
+  const neg = good.filter(i => truth[i] < 0)
+  const pos = good.filter(i => truth[i] > 0)
+  const mean = (x: readonly number[], at: readonly number[]): number => at.length === 0 ? NaN : at.reduce((s, i) => s + x[i], 0) / at.length
+  return Object.fromEntries(Object.entries(parts).map(([name, x]) => [name, {
+    share: r4(x.reduce((s, v) => s + v, 0) / total),
+    rhoAll: r4(spearman(x, truth)),
+    rhoGood: r4(spearman(good.map(i => x[i]), good.map(i => truth[i]))),
+    goodTruthNegative: { n: neg.length, mean: mean(x, neg), positive: neg.filter(i => x[i] > 0).length },
+    goodTruthPositive: { n: pos.length, mean: mean(x, pos) },
+    bad: { mean: mean(x, idx.filter(i => bad[i])) }
+  }]))
 }

@@ -12,10 +12,12 @@ import { loraSpecs } from '../compute/models/lora.ts'
 import { initParams } from '../compute/models/param-spec.ts'
 import { StepRunner } from '../compute/models/step-runner.ts'
 import { Rng } from '../compute/random.ts'
-import { attributeLm } from '../compute/jobs/attribute.ts'
+import { attributeClassifier, attributeLm } from '../compute/jobs/attribute.ts'
+import { EmbeddingAdapterGrads } from '../compute/attribution/embedding-grads.ts'
 import type { Model } from '../compute/models/artifacts.ts'
 import { readSpamAssassinMails } from '../storage/corpora/spam-assassin.ts'
 
+const range = (n: number): number[] => Array.from({ length: n }, (_, i) => i)
 const cfg: ClassifierConfig = { buckets: 512, maxFeatures: 32, maxChars: 3000, embed: 8, hidden: 6, classes: 2 }
 const lora = { rank: 3, alpha: 6, targets: ['emb', 'w1', 'w2'] }
 
@@ -49,6 +51,78 @@ describe('per-example gradients and influence estimators', function () {
       assert.equal(offset, graph.dims)
     }
     await runner.release()
+  })
+
+  it('the embedding adapter\'s per-example gradient, from dLoss/dbag, equals the step graph\'s for that example alone', async () => {
+    const mails = readSpamAssassinMails({ limit: 12 })
+    const data = classifierData({ texts: mails.map(m => m.text), labels: mails.map(m => (m.label === 'spam' ? 1 : 0)) }, cfg)
+    const base = initParams(classifierParamSpecs(cfg), 1)
+    const adapter = initParams(loraSpecs(classifierParamSpecs(cfg), lora, new Set(['emb'])), 2)
+    const rng = new Rng(7)
+    for (const t of adapter.values()) for (let i = 0; i < t.data.length; i++) t.data[i] += 0.3 * rng.normal()
+    const graph = buildClassifierExampleGrads(cfg, base, lora, 8, { bagGrad: true })
+    const eg = await ExampleGradients.create(graph, 1)
+    const r = await eg.run(adapter, classifierBatch(data, range(8), 8), 8)
+    await eg.release()
+    assert.ok(r.bag !== undefined && r.bag.length === 8 * cfg.embed)
+    const emb = new EmbeddingAdapterGrads({ a: adapter.get('emb.lora_a')!.data, b: adapter.get('emb.lora_b')!.data, rank: lora.rank, embed: cfg.embed, scale: lora.alpha / lora.rank })
+    // A dense random direction over both factors: dot products check every coordinate at once.
+    const v = emb.zero()
+    for (let j = 0; j < v.a.length; j++) v.a[j] = rng.normal()
+    for (let j = 0; j < v.b.length; j++) v.b[j] = rng.normal()
+    const runner = await StepRunner.create(buildClassifierGraph({ cfg, batch: 1, mode: { kind: 'lora', base, lora }, train: true }), { threads: 1 })
+    for (const k of [0, 3, 7]) {
+      const alone = await runner.run(adapter, classifierBatch(data, [k], 1), 1)
+      const ga = alone.grads.get('emb.lora_a')!.data
+      const gb = alone.grads.get('emb.lora_b')!.data
+      let expected = 0
+      let expectedSq = 0
+      for (let j = 0; j < ga.length; j++) { expected += ga[j] * v.a[j]; expectedSq += ga[j] * ga[j] }
+      for (let j = 0; j < gb.length; j++) { expected += gb[j] * v.b[j]; expectedSq += gb[j] * gb[j] }
+      const f = { ids: data.features.ids, weights: data.features.weights, offset: k * data.k, k: data.k }
+      const got = emb.dot(v, r.bag, k * cfg.embed, f)
+      assert.ok(Math.abs(got - expected) <= 1e-4 * (1 + Math.abs(expected)), `example ${k}: dot ${got} vs ${expected}`)
+      const sq = emb.normSq(r.bag, k * cfg.embed, f)
+      assert.ok(Math.abs(sq - expectedSq) <= 1e-4 * (1 + expectedSq), `example ${k}: |g|^2 ${sq} vs ${expectedSq}`)
+      // accumulate is the same gradient: accumulating it into zero and dotting with v gives the dot again.
+      const acc = emb.zero()
+      emb.accumulate(acc, r.bag, k * cfg.embed, f, 1)
+      let viaAcc = 0
+      for (let j = 0; j < acc.a.length; j++) viaAcc += acc.a[j] * v.a[j]
+      for (let j = 0; j < acc.b.length; j++) viaAcc += acc.b[j] * v.b[j]
+      assert.ok(Math.abs(viaAcc - expected) <= 1e-4 * (1 + Math.abs(expected)), `example ${k}: accumulated ${viaAcc} vs ${expected}`)
+    }
+    await runner.release()
+  })
+
+  it('the paid scores do not change when the measured variants are asked for', async () => {
+    const mails = readSpamAssassinMails({ limit: 24 })
+    const train = classifierData({ texts: mails.slice(0, 16).map(m => m.text), labels: mails.slice(0, 16).map(m => (m.label === 'spam' ? 1 : 0)) }, cfg)
+    const validation = classifierData({ texts: mails.slice(16).map(m => m.text), labels: mails.slice(16).map(m => (m.label === 'spam' ? 1 : 0)) }, cfg)
+    const specs = loraSpecs(classifierParamSpecs(cfg), lora, new Set(['emb']))
+    const rng = new Rng(9)
+    const point = (seed: number) => { const p = initParams(specs, seed); for (const t of p.values()) for (let i = 0; i < t.data.length; i++) t.data[i] += 0.2 * rng.normal(); return p }
+    const model: Model = { meta: { kind: 'classifier', config: cfg }, params: initParams(classifierParamSpecs(cfg), 1) } as unknown as Model
+    const job = { base: model, lora, initial: point(1), checkpoints: [{ step: 5, params: point(2), lrMass: 0.01 }, { step: 10, params: point(3), lrMass: 0.01 }], groups: range(16).map(i => `c${i % 4}`), train, validation, batch: 8, threads: 1 }
+    const paid = await attributeClassifier(job)
+    const measured = await attributeClassifier({ ...job, variants: true })
+    assert.deepEqual(Object.keys(paid.variants), [])
+    assert.deepEqual([...measured.tracin], [...paid.tracin])
+    assert.deepEqual([...measured.datainf], [...paid.datainf])
+    // Each breakdown sums back to the paid TracIn, example by example.
+    for (const prefix of ['@checkpoint:', '@layer:w', '@val-class:']) {
+      const parts = Object.entries(measured.variants).filter(([name]) => name.startsWith(prefix)).map(([, x]) => x)
+      assert.ok(parts.length >= 2, prefix)
+      for (let k = 0; k < 16; k++) {
+        const sum = parts.reduce((s, x) => s + x[k], 0)
+        assert.ok(Math.abs(sum - paid.tracin[k]) <= 1e-9 * (1 + Math.abs(paid.tracin[k])), `${prefix} example ${k}: ${sum} vs ${paid.tracin[k]}`)
+      }
+    }
+    // The full adapter's TracIn is the paid one plus the embedding adapter's part.
+    for (let k = 0; k < 16; k++) {
+      const x = paid.tracin[k] + measured.variants['@layer:emb'][k]
+      assert.ok(Math.abs(measured.variants['tracin-emb'][k] - x) <= 1e-9 * (1 + Math.abs(x)))
+    }
   })
 
   it('each language-model window\'s banked gradient equals that window\'s own (its summed token loss)', async () => {

@@ -57,7 +57,8 @@ export interface Experiment {
   kind: 'classifier' | 'lm'
   people: ScenarioContributor[]
   validationTexts: number
-  attribute: (seed: number) => Promise<Attributed>
+  /** `variants: false`: the paid estimators only (what a job computes; its time is the cost). */
+  attribute: (seed: number, opts?: { variants?: boolean }) => Promise<Attributed>
   /** Validation loss with these contributors' rows masked (same batches as the full run). */
   masked: (ids: ReadonlySet<string>, seed: number, label: string) => Promise<RunOutcome>
   /** Validation loss trained without this contributor's examples (re-sliced batches). */
@@ -102,7 +103,7 @@ export async function spamExperiment (o: ExperimentOptions): Promise<Experiment>
     kind: 'classifier',
     people,
     validationTexts: scenario.validation.texts.length,
-    attribute: async (seed) => {
+    attribute: async (seed, opts = {}) => {
       const store = new MemoryCheckpointStore()
       const started = performance.now()
       const full = await trainClassifierAdapter({ ...job(seed), train: all, store })
@@ -112,7 +113,7 @@ export async function spamExperiment (o: ExperimentOptions): Promise<Experiment>
       const t0 = performance.now()
       const scores = await attributeClassifier({
         base, lora, initial: initParams(specs, seed), checkpoints: await attributionCheckpoints(store, specs, { ...hyper, seed }, o.tracinStride),
-        train: classifierData(all, cfg), groups: owner, validation: classifierData(scenario.validation, cfg), threads: o.threads, variants: true
+        train: classifierData(all, cfg), groups: owner, validation: classifierData(scenario.validation, cfg), threads: o.threads, variants: opts.variants ?? true
       })
       const attributionMs = performance.now() - t0
       const variants = Object.fromEntries(Object.entries(scores.variants).map(([name, x]) => [name, byPerson(people, x)]))
@@ -158,7 +159,7 @@ export async function sotuExperiment (o: ExperimentOptions): Promise<Experiment>
     kind: 'lm',
     people,
     validationTexts: scenario.validation.texts.length,
-    attribute: async (seed) => {
+    attribute: async (seed, opts = {}) => {
       const store = new MemoryCheckpointStore()
       const started = performance.now()
       const full = await trainLmAdapter({ ...job(seed), train: all, store })
@@ -171,7 +172,7 @@ export async function sotuExperiment (o: ExperimentOptions): Promise<Experiment>
         train: windows, groups: owner,
         validation,
         threads: o.threads,
-        variants: true
+        variants: opts.variants ?? true
       })
       const attributionMs = performance.now() - t0
       const tracin = new Float64Array(people.length)

@@ -33,9 +33,11 @@ export interface ExampleGradGraph {
   grads: string[]
   /** Length of one example's gradient vector. */
   dims: number
+  /** With `bagGrad`: dLoss/dbag per example [B, embed], from which embedding-grads.ts gives the embedding adapter's gradient. */
+  bagGrad?: string
 }
 
-export function buildClassifierExampleGrads (cfg: ClassifierConfig, base: ParamSet, lora: LoraConfig, batch: number): ExampleGradGraph {
+export function buildClassifierExampleGrads (cfg: ClassifierConfig, base: ParamSet, lora: LoraConfig, batch: number, opts: { bagGrad?: boolean } = {}): ExampleGradGraph {
   checkLoraConfig(lora)
   const g = new Graph('float32')
   const baseSpecs = classifierParamSpecs(cfg)
@@ -48,12 +50,14 @@ export function buildClassifierExampleGrads (cfg: ClassifierConfig, base: ParamS
   const sharedValues = bindParams(g, shared, { trainable: new Set(shared.map(s => s.name)) })
   const bankValues = bindBank(g, bank, batch)
   const inputs = classifierInputs(g, cfg, batch)
-  const { nll } = classifierForward(g, w, inputs, { kind: 'shared', scale, values: sharedValues }, { kind: 'banked', scale, values: bankValues })
+  const { nll, bag } = classifierForward(g, w, inputs, { kind: 'shared', scale, values: sharedValues }, { kind: 'banked', scale, values: bankValues })
   const loss = reduceSum(g, mul(g, nll, inputs.mask), [], false)
-  const gradMap = differentiate(g, loss, bank.map(s => s.name))
+  const bagGrad = opts.bagGrad === true && shared.length > 0
+  const gradMap = differentiate(g, loss, [...bank.map(s => s.name), ...(bagGrad ? [bag] : [])])
   const grads = bank.map(s => gradMap.get(s.name) as string)
-  g.output(nll, ...grads)
-  return { model: g.toModel({ name: 'classifier_example_grads' }), batch, bank, shared, nll, grads, dims: bank.reduce((n, s) => n + sizeOf(s.shape), 0) }
+  const bagOut = bagGrad ? gradMap.get(bag) as string : undefined
+  g.output(nll, ...grads, ...(bagOut !== undefined ? [bagOut] : []))
+  return { model: g.toModel({ name: 'classifier_example_grads' }), batch, bank, shared, nll, grads, dims: bank.reduce((n, s) => n + sizeOf(s.shape), 0), ...(bagOut !== undefined ? { bagGrad: bagOut } : {}) }
 }
 
 /** The language model's per-window gradients: every LoRA factor banked ([B, ...]). */
@@ -90,7 +94,7 @@ export class ExampleGradients {
    * Gradient vectors of `rows` examples (the first rows of `feeds`, padded to the graph's
    * batch) at these adapter values: [rows * dims], row-major; and each example's loss.
    */
-  async run (adapter: ParamSet, feeds: Record<string, Feed>, rows: number): Promise<{ grads: Float32Array, losses: Float32Array }> {
+  async run (adapter: ParamSet, feeds: Record<string, Feed>, rows: number): Promise<{ grads: Float32Array, losses: Float32Array, bag?: Float32Array }> {
     const { batch, bank, shared, dims } = this.graph
     const all: Record<string, Feed> = { ...feeds }
     for (const s of shared) all[s.name] = { data: tensorOf(adapter, s).data, dims: s.shape }
@@ -109,7 +113,10 @@ export class ExampleGradients {
       for (let r = 0; r < rows; r++) grads.set(data.subarray(r * size, (r + 1) * size), r * dims + offset)
       offset += size
     })
-    return { grads, losses: Float32Array.from((out[this.graph.nll].data as Float32Array).subarray(0, rows)) }
+    const losses = Float32Array.from((out[this.graph.nll].data as Float32Array).subarray(0, rows))
+    if (this.graph.bagGrad === undefined) return { grads, losses }
+    const bag = out[this.graph.bagGrad].data as Float32Array
+    return { grads, losses, bag: Float32Array.from(bag.subarray(0, bag.length / batch * rows)) }
   }
 
   /** Gradients of every example of a classifier dataset, in order: [count * dims]. */

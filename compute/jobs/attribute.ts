@@ -7,6 +7,7 @@
 
 import { buildClassifierExampleGrads, buildLmExampleGrads, ExampleGradients, type ExampleGradGraph } from '../attribution/example-grads.ts'
 import { datainf, sumByGroup, tracin, type Block } from '../attribution/influence.ts'
+import { MeasuredVariants, type VariantSources } from '../attribution/measured-variants.ts'
 import { CountSketch, SKETCH_DIMS } from '../attribution/sketch.ts'
 import { ShapeMismatchError } from '../errors.ts'
 import type { Model } from '../models/artifacts.ts'
@@ -14,11 +15,10 @@ import type { ClassifierConfig } from '../models/classifier/config.ts'
 import { classifierBatch, type ClassifierData } from '../models/classifier/train-step.ts'
 import type { LmConfig } from '../models/lm/config.ts'
 import { lmBatch, type LmWindows } from '../models/lm/data.ts'
-import type { LoraConfig } from '../models/lora.ts'
+import { loraA, loraB, type LoraConfig } from '../models/lora.ts'
 import type { ParamSpec } from '../models/param-spec.ts'
 import { sizeOf, type ParamSet } from '../tensors/param-set.ts'
 import { decodeCheckpoint } from '../train/checkpoint.ts'
-import { DEFAULT_ADAMW } from '../train/adamw.ts'
 import type { CheckpointStore } from '../train/checkpoint-store.ts'
 import { lrMass, type TrainingHyper } from './run-training.ts'
 import { buildLmStepGraph } from '../models/lm/graphs.ts'
@@ -57,19 +57,7 @@ export interface AttributionScores {
   /** Per training example. */
   tracin: Float64Array
   datainf: Float64Array
-  /**
-   * Estimators measured beside the paid ones (bench attribution), per training example:
-   *  - 'tracin-adam': each training gradient preconditioned as Adam stepped it (LESS, Xia
-   *    et al. 2024, without momentum): lr x (g / (sqrt(v^) + eps)) . v_val, from the
-   *    second moments the checkpoints store;
-   *  - 'tracin-balanced' (classifiers): TracIn against the class-balanced validation
-   *    gradient, each class's mean weighing the same;
-   *  - 'self-influence': lr x |g_k|^2 over the checkpoints (not an estimate of value: a
-   *    measure of how far the run bent to fit the example, to find junk by);
-   *  - 'datainf-layer': DataInf damped by 0.1 x the layer's mean squared gradient norm
-   *    (this code's first choice; `datainf` now damps as the reference implementation).
-   * Empty unless AttributionInputs.variants.
-   */
+  /** Estimators and breakdowns measured beside the paid ones (measured-variants.ts), per training example; empty unless AttributionInputs.variants. */
   variants: Record<string, Float64Array>
   /** Summed per contribution (positive: lowers validation loss). */
   byGroup: Array<{ group: string, examples: number, tracin: number, datainf: number, meanLoss: number }>
@@ -89,11 +77,13 @@ interface GradientSource {
   graph: ExampleGradGraph
   trainCount: number
   valCount: number
-  /** Calls fn per batch; `start` counts rows of `indices` (default: every example, in order). */
-  each: (grads: ExampleGradients, params: ParamSet, set: 'train' | 'val', fn: (g: Float32Array, rows: number, start: number, losses: Float32Array) => void, indices?: readonly number[]) => Promise<void>
+  /** Calls fn per batch; `start` counts rows of `indices` (default: every example, in order). `bag`: dLoss/dbag, where the graph gives it. */
+  each: (grads: ExampleGradients, params: ParamSet, set: 'train' | 'val', fn: (g: Float32Array, rows: number, start: number, losses: Float32Array, bag?: Float32Array) => void, indices?: readonly number[]) => Promise<void>
   /** The mean validation gradient and loss without per-example gradients, where cheaper. */
   meanVal?: (params: ParamSet) => Promise<{ v: Float64Array, loss: number }>
   release?: () => Promise<void>
+  /** What the measured variants need of this model kind (classifiers: labels, the embedding adapter). */
+  variants?: Pick<VariantSources, 'valLabels' | 'embedding'>
 }
 
 type ClassifierAttribution = AttributionInputs & { train: ClassifierData, validation: ClassifierData }
@@ -103,7 +93,11 @@ const range = (n: number): number[] => Array.from({ length: n }, (_, i) => i)
 
 function classifierSource (job: ClassifierAttribution): GradientSource {
   if (job.base.meta.kind !== 'classifier') throw new ShapeMismatchError('base model is not a classifier')
-  const graph = buildClassifierExampleGrads(job.base.meta.config as ClassifierConfig, job.base.params, job.lora, job.batch ?? 64)
+  const cfg = job.base.meta.config as ClassifierConfig
+  // dLoss/dbag only for the measured variants: the paid path's graph stays as it was.
+  const graph = buildClassifierExampleGrads(cfg, job.base.params, job.lora, job.batch ?? 64, { bagGrad: job.variants === true })
+  const emb = graph.shared.length > 0 && graph.bagGrad !== undefined
+  const rank = job.lora.rank
   return {
     graph,
     trainCount: job.train.count,
@@ -114,10 +108,25 @@ function classifierSource (job: ClassifierAttribution): GradientSource {
       for (let start = 0; start < rows.length; start += graph.batch) {
         const batch = rows.slice(start, start + graph.batch)
         const r = await grads.run(params, classifierBatch(data, batch, graph.batch), batch.length)
-        fn(r.grads, batch.length, start, r.losses)
+        fn(r.grads, batch.length, start, r.losses, r.bag)
       }
+    },
+    variants: {
+      valLabels: job.validation.labels,
+      embedding: emb
+        ? {
+            at: (params) => ({ a: factor(params, loraA('emb')), b: factor(params, loraB('emb')), rank, embed: cfg.embed, scale: job.lora.alpha / rank }),
+            features: (set, example) => { const d = set === 'train' ? job.train : job.validation; return { ids: d.features.ids, weights: d.features.weights, offset: example * d.k, k: d.k } }
+          }
+        : undefined
     }
   }
+}
+
+function factor (params: ParamSet, name: string): Float32Array {
+  const t = params.get(name)
+  if (t === undefined) throw new ShapeMismatchError(`adapter has no ${name}`, { name })
+  return t.data
 }
 
 /** Examples are the training windows; each window counts for the document it starts in. */
@@ -237,21 +246,21 @@ export function sampleMismatches (claimed: ReadonlyArray<{ example: number, trac
   })
 }
 
-async function meanValGradient (source: GradientSource, grads: ExampleGradients, params: ParamSet, d: number, onLoss?: (mean: number) => void, balanced?: { weights: Float64Array, out: Float64Array }): Promise<Float64Array> {
-  if (source.meanVal !== undefined) {
+async function meanValGradient (source: GradientSource, grads: ExampleGradients, params: ParamSet, d: number, onLoss?: (mean: number) => void, onBatch?: (g: Float32Array, rows: number, start: number, bag?: Float32Array) => void): Promise<Float64Array> {
+  // (onBatch wants every validation example's gradient: the classifier's measured variants.)
+  if (source.meanVal !== undefined && onBatch === undefined) {
     const r = await source.meanVal(params)
     onLoss?.(r.loss)
     return r.v
   }
   const v = new Float64Array(d)
   let loss = 0
-  await source.each(grads, params, 'val', (g, rows, start, losses) => {
+  await source.each(grads, params, 'val', (g, rows, start, losses, bag) => {
     for (let r = 0; r < rows; r++) {
       loss += losses[r]
       for (let j = 0; j < d; j++) v[j] += g[r * d + j]
-      // The class-balanced mean (each class weighs the same), in the same pass.
-      if (balanced !== undefined) { const w = balanced.weights[start + r]; for (let j = 0; j < d; j++) balanced.out[j] += w * g[r * d + j] }
     }
+    onBatch?.(g, rows, start, bag)
   })
   for (let j = 0; j < d; j++) v[j] /= Math.max(1, source.valCount)
   onLoss?.(loss / Math.max(1, source.valCount))
@@ -271,15 +280,17 @@ async function attribute (job: AttributionInputs, source: GradientSource): Promi
     // would miss the early steps, where an adapter learns most.
     const points = [{ params: job.initial, lrMass: 0 }, ...job.checkpoints]
     const t = new Float64Array(n)
-    // Adam's preconditioner per point; the initial point has no moments yet and takes the first checkpoint's.
-    const measure = job.variants === true
-    const pre = measure && job.checkpoints.every(c => c.adam !== undefined) && job.checkpoints.length > 0
-      ? points.map((_, i) => adamPreconditioner(job.checkpoints[Math.max(0, i - 1)].adam!, graph.bank, d))
+    const measured = job.variants === true
+      ? new MeasuredVariants({
+        n,
+        d,
+        bank: graph.bank,
+        steps: points.map((p, i) => i === 0 ? 0 : job.checkpoints[i - 1].step),
+        // The initial point has no moments yet and takes the first checkpoint's.
+        adam: job.checkpoints.length > 0 && job.checkpoints.every(c => c.adam !== undefined) ? points.map((_, i) => job.checkpoints[Math.max(0, i - 1)].adam!) : undefined,
+        ...source.variants
+      })
       : undefined
-    const tAdam = pre !== undefined ? new Float64Array(n) : undefined
-    const self = measure ? new Float64Array(n) : undefined
-    const classWeights = measure ? balancedWeights(job) : undefined
-    const tBalanced = classWeights !== undefined ? new Float64Array(n) : undefined
     let finalTrain = new Float32Array(0)
     let finalVal: Float64Array<ArrayBufferLike> = new Float64Array(0)
     const finalLoss = new Float64Array(n)
@@ -287,12 +298,11 @@ async function attribute (job: AttributionInputs, source: GradientSource): Promi
     for (const [i, c] of points.entries()) {
       const weight = (points[i].lrMass + (points[i + 1]?.lrMass ?? 0)) / 2
       const last = i === points.length - 1
-      const balanced = classWeights !== undefined ? { weights: classWeights, out: new Float64Array(d) } : undefined
-      const v = await meanValGradient(source, grads, c.params, d, last ? (l) => { validationLoss = l } : undefined, balanced)
-      // g/(sqrt(v^)+eps) . v_val = g . (v_val/(sqrt(v^)+eps)): precondition the one validation gradient.
-      const vPre = pre !== undefined ? v.map((x, j) => x * pre[i][j]) : undefined
+      measured?.begin(i, weight, c.params)
+      const v = await meanValGradient(source, grads, c.params, d, last ? (l) => { validationLoss = l } : undefined, measured !== undefined && source.variants !== undefined ? (g, rows, start, bag) => measured.valBatch(g, rows, start, bag) : undefined)
+      measured?.endVal(v, source.valCount)
       if (last) { finalTrain = new Float32Array(n * d); finalVal = v }
-      await source.each(grads, c.params, 'train', (g, rows, start, losses) => {
+      await source.each(grads, c.params, 'train', (g, rows, start, losses, bag) => {
         if (last) {
           finalTrain.set(g.subarray(0, rows * d), start * d)
           for (let r = 0; r < rows; r++) finalLoss[start + r] = losses[r]
@@ -300,16 +310,7 @@ async function attribute (job: AttributionInputs, source: GradientSource): Promi
         if (weight === 0) return
         const part = tracin([{ lr: weight, train: g.subarray(0, rows * d), val: v }], rows, d)
         for (let r = 0; r < rows; r++) t[start + r] += part[r]
-        // Self-influence (Pruthi et al.): lr x |g_k|^2, high for examples the run had to bend to fit.
-        if (self !== undefined) for (let r = 0; r < rows; r++) { let q = 0; for (let j = r * d; j < (r + 1) * d; j++) q += g[j] * g[j]; self[start + r] += weight * q }
-        if (tBalanced !== undefined) {
-          const part = tracin([{ lr: weight, train: g.subarray(0, rows * d), val: balanced!.out }], rows, d)
-          for (let r = 0; r < rows; r++) tBalanced[start + r] += part[r]
-        }
-        if (tAdam !== undefined) {
-          const adam = tracin([{ lr: weight, train: g.subarray(0, rows * d), val: vPre! }], rows, d)
-          for (let r = 0; r < rows; r++) tAdam[start + r] += adam[r]
-        }
+        measured?.trainBatch(g, rows, start, v, bag)
       })
     }
     const gradientMs = performance.now() - started
@@ -337,11 +338,7 @@ async function attribute (job: AttributionInputs, source: GradientSource): Promi
       if (acc === undefined) sketches.set(group, acc = new Float32Array(cs.k))
       cs.apply(finalTrain, k * d, acc)
     }
-    const variants: Record<string, Float64Array> = {}
-    if (measure) variants['datainf-layer'] = datainf(finalTrain, n, d, finalVal, blocks, { perCoordinate: false })
-    if (tAdam !== undefined) variants['tracin-adam'] = tAdam
-    if (tBalanced !== undefined) variants['tracin-balanced'] = tBalanced
-    if (self !== undefined) variants['self-influence'] = self
+    const variants = measured?.result(finalTrain, finalVal, blocks) ?? {}
     return { tracin: t, datainf: di, variants, byGroup, finalLoss, validationLoss, ms: { gradients: gradientMs, scores: performance.now() - t0 }, dims: d, sketches, sketch: { k: cs.k, seed: SKETCH_SEED } }
   } finally {
     await grads.release()
@@ -373,29 +370,4 @@ export async function attributionCheckpoints (store: CheckpointStore, specs: rea
     prev = step
   }
   return out
-}
-
-/** 1 / (sqrt(v / (1 - beta2^t)) + eps) per banked coordinate, in the gradient rows' layout. */
-function adamPreconditioner (adam: { t: number, v: ParamSet }, bank: readonly ParamSpec[], d: number): Float64Array {
-  const out = new Float64Array(d)
-  const bc2 = 1 - DEFAULT_ADAMW.beta2 ** Math.max(1, adam.t)
-  let offset = 0
-  for (const spec of bank) {
-    const v = adam.v.get(spec.name)
-    const size = sizeOf(spec.shape)
-    if (v === undefined || v.data.length !== size) throw new ShapeMismatchError('checkpoint has no second moment for a banked factor', { name: spec.name })
-    for (let j = 0; j < size; j++) out[offset + j] = 1 / (Math.sqrt(v.data[j] / bc2) + DEFAULT_ADAMW.eps)
-    offset += size
-  }
-  if (offset !== d) throw new ShapeMismatchError('banked factors do not fill the gradient', { offset, d })
-  return out
-}
-
-/** A classifier's validation examples weighted so that each class present sums to 1 / classes. */
-function balancedWeights (job: AttributionInputs): Float64Array | undefined {
-  const labels = (job as { validation?: { labels?: unknown } }).validation?.labels
-  if (!(labels instanceof Int32Array) || labels.length === 0) return undefined
-  const counts = new Map<number, number>()
-  for (const l of labels) counts.set(l, (counts.get(l) ?? 0) + 1)
-  return Float64Array.from(labels, l => 1 / (counts.size * (counts.get(l) as number)))
 }

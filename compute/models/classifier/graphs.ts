@@ -66,16 +66,17 @@ export function classifierInputs (g: Graph, cfg: ClassifierConfig, batch: number
 }
 
 /**
- * The forward pass: logits [B, classes] and each example's negative log-likelihood [B].
+ * The forward pass: logits [B, classes], each example's negative log-likelihood [B] and
+ * its bag of embeddings [B, embed] (the only way a mail reaches the embedding table).
  * The embedding's adapter and the layers' adapters are bound separately, so a graph can
  * hold the embedding's shared while the layers' are banked per example (attribution).
  */
-export function classifierForward (g: Graph, w: ReadonlyMap<string, string>, inp: ClassifierInputs, embLora?: LoraBinding, layerLora?: LoraBinding): { logits: string, nll: string } {
+export function classifierForward (g: Graph, w: ReadonlyMap<string, string>, inp: ClassifierInputs, embLora?: LoraBinding, layerLora?: LoraBinding): { logits: string, nll: string, bag: string } {
   const p = (name: string) => w.get(name) as string
   const batch = g.shape(inp.labels)[0] as number
   const bag = reduceSum(g, mul(g, embedding(g, inp.ids, 'emb', p('emb'), embLora), unsqueeze(g, inp.weights, [2])), [1], false)
   const hidden = relu(g, add(g, linear(g, bag, 'w1', p('w1'), layerLora), p('b1')))
   const logits = add(g, linear(g, hidden, 'w2', p('w2'), layerLora), p('b2'))
   const picked = reshape(g, gatherElements(g, logSoftmax(g, logits, -1), unsqueeze(g, inp.labels, [1]), 1), [batch])
-  return { logits, nll: neg(g, picked) }
+  return { logits, nll: neg(g, picked), bag }
 }
