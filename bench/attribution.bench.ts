@@ -35,6 +35,7 @@ export const flags = [
   '--resliced         also the old re-sliced leave-one-out truth at seed 1 (N more runs)',
   '--loo-noise        with --resliced, redo it at seed 2: the old truth\'s own reproducibility',
   '--no-loo           no truth runs (AUC, payout and cost only)',
+  '--tracin-steps A,B,...  (spam) the steps TracIn is taken at instead of every --tracin-stride (the attributed run checkpoints at each)',
   '--tracin-stride N  steps between the checkpoints TracIn is taken at (default TRACIN_STRIDE: 50 classifier, 100 LM; jobs checkpoint every 50)',
   '--model M          spam (classifier, contributors = sender domains; default) or sotu (language model on a Moby-Dick-only base, contributors = speeches)'
 ]
@@ -49,7 +50,7 @@ const r4 = (x: number): number => round(x, 4)
 const iv = (x: Interval): Interval => ({ value: r4(x.value), lo: r4(x.lo), hi: r4(x.hi) })
 
 export async function run (args: string[]): Promise<BenchResult> {
-  const f = parseFlags(args, { contributors: 'string', bad: 'string', noise: 'string', seed: 'string', threads: 'string', 'no-loo': 'boolean', 'loo-noise': 'boolean', model: 'string', 'tracin-stride': 'string', 'truth-seeds': 'string', 'lds-subsets': 'string', resliced: 'boolean' })
+  const f = parseFlags(args, { contributors: 'string', bad: 'string', noise: 'string', seed: 'string', threads: 'string', 'no-loo': 'boolean', 'loo-noise': 'boolean', model: 'string', 'tracin-stride': 'string', 'tracin-steps': 'string', 'truth-seeds': 'string', 'lds-subsets': 'string', resliced: 'boolean' })
   const model = (f.model as string | undefined) ?? 'spam'
   if (model !== 'spam' && model !== 'sotu') throw new BenchUsageError('--model must be spam or sotu')
   const N = numberFlag(f, 'contributors', 30, { min: 3 })
@@ -67,7 +68,9 @@ export async function run (args: string[]): Promise<BenchResult> {
   const truthRuns = f['no-loo'] !== true
   const log = (msg: string): void => { process.stderr.write(`attribution: ${msg}\n`) }
   const cache = new RunCache({ log })
-  const o = { N, K, noise, seed, threads, tracinStride, cache, log }
+  const tracinSteps = typeof f['tracin-steps'] === 'string' ? f['tracin-steps'].split(',').map(Number) : undefined
+  if (tracinSteps !== undefined && (model !== 'spam' || tracinSteps.some(x => !Number.isInteger(x) || x < 1))) throw new BenchUsageError('--tracin-steps takes positive step numbers, for --model spam')
+  const o = { N, K, noise, seed, threads, tracinStride, tracinSteps, cache, log }
   const exp = model === 'sotu' ? await sotuExperiment(o) : await spamExperiment(o)
   const { people } = exp
   const bad = people.map(p => p.bad)

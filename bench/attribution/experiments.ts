@@ -33,7 +33,7 @@ import { SOTU_BENCH_BASE_NOTE, sotuBenchBase } from './sotu-base.ts'
 
 const SPAM_BASE = fileURLToPath(new URL('../../peer/models/built/spam-base.safetensors', import.meta.url))
 
-export interface ExperimentOptions { N: number, K: number, noise: NoiseKind, seed: number, threads: number, tracinStride: number, cache: RunCache, log: (msg: string) => void }
+export interface ExperimentOptions { N: number, K: number, noise: NoiseKind, seed: number, threads: number, tracinStride: number, tracinSteps?: readonly number[], cache: RunCache, log: (msg: string) => void }
 
 /** The full run at one training seed, attributed. */
 export interface Attributed {
@@ -66,6 +66,9 @@ export interface Experiment {
   params: Record<string, unknown>
   notes: string[]
 }
+
+const gcd = (a: number, b: number): number => b === 0 ? a : gcd(b, a % b)
+const gcdOf = (xs: readonly number[]): number => xs.reduce(gcd)
 
 const sha256 = (data: string | Uint8Array): string => createHash('sha256').update(data).digest('hex')
 
@@ -106,13 +109,15 @@ export async function spamExperiment (o: ExperimentOptions): Promise<Experiment>
     attribute: async (seed, opts = {}) => {
       const store = new MemoryCheckpointStore()
       const started = performance.now()
-      const full = await trainClassifierAdapter({ ...job(seed), train: all, store })
+      // With --tracin-steps the attributed run keeps a checkpoint at each of them (saving a
+      // checkpoint does not change training: the truth's key keeps the job's own schedule).
+      const full = await trainClassifierAdapter({ ...job(seed), ...(o.tracinSteps !== undefined ? { hyper: { ...hyper, seed, checkpointEvery: gcdOf([...o.tracinSteps, hyper.checkpointEvery]) } } : {}), train: all, store })
       const trainingMs = performance.now() - started
       await o.cache.put({ ...key, truth: 'mask', seed, masked: [] }, { loss: full.after.loss, ms: trainingMs })
       o.log(`full run, seed ${seed}: validation loss ${full.before.loss.toFixed(4)} -> ${full.after.loss.toFixed(4)}, accuracy ${(full.after.accuracy * 100).toFixed(2)}% in ${(trainingMs / 1000).toFixed(1)} s`)
       const t0 = performance.now()
       const scores = await attributeClassifier({
-        base, lora, initial: initParams(specs, seed), checkpoints: await attributionCheckpoints(store, specs, { ...hyper, seed }, o.tracinStride),
+        base, lora, initial: initParams(specs, seed), checkpoints: await attributionCheckpoints(store, specs, { ...hyper, seed }, o.tracinStride, o.tracinSteps !== undefined ? new Set(o.tracinSteps) : undefined),
         train: classifierData(all, cfg), groups: owner, validation: classifierData(scenario.validation, cfg), threads: o.threads, variants: opts.variants ?? true
       })
       const attributionMs = performance.now() - t0
@@ -125,7 +130,7 @@ export async function spamExperiment (o: ExperimentOptions): Promise<Experiment>
       const kept = people.filter(p => p.id !== without)
       return await timed(async () => await trainClassifierAdapter({ ...job(seed), train: { texts: kept.flatMap(p => p.texts), labels: kept.flatMap(p => p.labels) } }))
     }),
-    params: { lora: `rank ${lora.rank} on ${lora.targets.join(',')}`, steps: hyper.steps, checkpoints: hyper.steps / o.tracinStride, validationMails: scenario.validation.texts.length },
+    params: { lora: `rank ${lora.rank} on ${lora.targets.join(',')}`, steps: hyper.steps, checkpoints: o.tracinSteps?.join(",") ?? hyper.steps / o.tracinStride, validationMails: scenario.validation.texts.length },
     notes: ['spam base: the shipped spam-base (pretrained on the kept mail of easy-ham-1, hard-ham-1 and spam-1, which includes some contributors\' mail; never the held-out validation mail)']
   }
 }

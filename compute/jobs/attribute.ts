@@ -357,14 +357,15 @@ export const TRACIN_STRIDE: Readonly<Record<'classifier' | 'lm', number>> = Obje
 /**
  * The run's checkpoints as TracIn needs them: adapter values and the lr mass of each
  * segment. With `stride`, only checkpoints at multiples of it (and the last) are kept,
- * each standing for every step since the previous one kept.
+ * each standing for every step since the previous one kept; with `only`, just those steps
+ * (and the last).
  */
-export async function attributionCheckpoints (store: CheckpointStore, specs: readonly ParamSpec[], hyper: TrainingHyper, stride = 1): Promise<AttributionCheckpoint[]> {
+export async function attributionCheckpoints (store: CheckpointStore, specs: readonly ParamSpec[], hyper: TrainingHyper, stride = 1, only?: ReadonlySet<number>): Promise<AttributionCheckpoint[]> {
   const out: AttributionCheckpoint[] = []
   let prev = 0
   const steps = await store.steps()
   for (const [i, step] of steps.entries()) {
-    if (step % stride !== 0 && i !== steps.length - 1) continue
+    if (i !== steps.length - 1 && (only !== undefined ? !only.has(step) : step % stride !== 0)) continue
     const c = decodeCheckpoint(await store.load(step), specs)
     out.push({ step, params: c.params, lrMass: lrMass(hyper, prev, step), adam: { t: c.optimizer.t, v: c.optimizer.v } })
     prev = step
