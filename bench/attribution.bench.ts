@@ -79,6 +79,7 @@ export async function run (args: string[]): Promise<BenchResult> {
   // The job's seed (1) and another: payout stability across training seeds.
   const a1 = await exp.attribute(1)
   log(`attribution in ${(a1.attributionMs / 1000).toFixed(1)} s (${a1.scores.dims} gradient dims)`)
+  for (const note of a1.scores.variantNotes) log(note)
   // Seed 2 only for payout stability: the paid estimators alone, so its time is a job's cost.
   const a2 = await exp.attribute(2, { variants: false })
   const p1 = pay(exp, a1)
@@ -95,7 +96,7 @@ export async function run (args: string[]): Promise<BenchResult> {
     cost: round(cost, 3),
     costWithVariants: round(a1.attributionMs / a1.trainingMs, 3)
   }
-  const detail: Record<string, unknown> = { payoutFlags: p1.flagged, trainingMs: round(a1.trainingMs, 4), attributionMs: round(a1.attributionMs, 4), gradientMs: round(a1.scores.ms.gradients, 4), validation: a1.after, validationLoss: a1.scores.validationLoss }
+  const detail: Record<string, unknown> = { variantNotes: a1.scores.variantNotes, payoutFlags: p1.flagged, trainingMs: round(a1.trainingMs, 4), attributionMs: round(a1.attributionMs, 4), gradientMs: round(a1.scores.ms.gradients, 4), validation: a1.after, validationLoss: a1.scores.validationLoss }
 
   let truth: MaskLooTruth | undefined
   let ldsR: LdsRuns | undefined
@@ -194,7 +195,7 @@ export async function run (args: string[]): Promise<BenchResult> {
       `truth: mask-LOO, the full run's batches, order and seed with the contributor's rows masked (loss still normalised by the full batch), validation loss minus the full run's, mean over ${S} training seeds; reliability: Spearman of the two seed halves' means, Spearman-Brown corrected, 95% bootstrap over contributors`,
       'rhoAll / rhoGood: Spearman vs the mask-LOO mean, all / good contributors, 95% bootstrap over contributors',
       'LDS: Spearman over subsets (each keeping 80% of contributors, the rest masked) between the seed-mean validation loss and MINUS the summed scores of the kept contributors; lds.ceiling: the two seed halves\' subset losses, Spearman-Brown corrected (raw in lds.ceilingRaw)',
-      'estimators: tracin (paid), datainf (reference damping), tracin-adam (Adam-preconditioned, LESS without momentum), tracin-balanced (class-balanced validation gradient), tracin-emb (the classifier\'s embedding adapter in the gradient too), datainf-layer (damping 0.1 x the layer\'s mean squared norm)',
+      'estimators: tracin (paid), datainf (reference damping), tracin-adam (Adam-preconditioned, LESS without momentum), tracin-balanced (class-balanced validation gradient), tracin-emb (the classifier\'s embedding adapter in the gradient too), datainf-layer (damping 0.1 x the layer\'s mean squared norm), if-cg (the influence function with the exact damped empirical-Fisher inverse over the whole adapter, by conjugate gradients; -0.01 / -1: other dampings; -layers: without the embedding adapter; lambda in detail.variantNotes)',
       'breakdown: the paid TracIn per checkpoint (@checkpoint:step, trapezoid weight included), per LoRA target (@layer:w1, w2; @layer:emb is tracin-emb\'s extra part) and per validation class (@val-class:c); each part\'s share of the summed TracIn, its Spearman with the truth, and its mean over good contributors whose truth is negative / positive, and over bad ones',
       'robustness.*: sybilSplit, copyEarnsNothing, gatePadding, reorder on this case\'s scores (bench/attribution/robustness.ts)',
       'payout: payoutWeights (settlement/policy/attribution-credits.ts: per file fit gate, duplicate rules, negative earns nothing; no cap) on the seed-1 TracIn; creditAuc on the credit before the zero floor; badShare: payout weight to bad contributors; valuableRecall: of contributors whose mask-LOO rise is positive at 95% (one-sided t over seeds), the share paid; payoutStability: Spearman of the payout weights of training seeds 1 and 2',

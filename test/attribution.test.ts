@@ -14,6 +14,7 @@ import { StepRunner } from '../compute/models/step-runner.ts'
 import { Rng } from '../compute/random.ts'
 import { attributeClassifier, attributeLm } from '../compute/jobs/attribute.ts'
 import { EmbeddingAdapterGrads } from '../compute/attribution/embedding-grads.ts'
+import { influenceCg } from '../compute/attribution/influence-cg.ts'
 import type { Model } from '../compute/models/artifacts.ts'
 import { readSpamAssassinMails } from '../storage/corpora/spam-assassin.ts'
 
@@ -93,6 +94,50 @@ describe('per-example gradients and influence estimators', function () {
       assert.ok(Math.abs(viaAcc - expected) <= 1e-4 * (1 + Math.abs(expected)), `example ${k}: accumulated ${viaAcc} vs ${expected}`)
     }
     await runner.release()
+  })
+
+  it('the influence function by conjugate gradients equals v^T (F + lambda I)^-1 g_k solved directly, embedding adapter included', async () => {
+    const mails = readSpamAssassinMails({ limit: 10 })
+    const data = classifierData({ texts: mails.map(m => m.text), labels: mails.map(m => (m.label === 'spam' ? 1 : 0)) }, cfg)
+    const base = initParams(classifierParamSpecs(cfg), 1)
+    const adapter = initParams(loraSpecs(classifierParamSpecs(cfg), lora, new Set(['emb'])), 2)
+    const rng = new Rng(11)
+    for (const t of adapter.values()) for (let i = 0; i < t.data.length; i++) t.data[i] += 0.3 * rng.normal()
+    const n = 10
+    const graph = buildClassifierExampleGrads(cfg, base, lora, n, { bagGrad: true })
+    const eg = await ExampleGradients.create(graph, 1)
+    const r = await eg.run(adapter, classifierBatch(data, range(n), n), n)
+    await eg.release()
+    const emb = new EmbeddingAdapterGrads({ a: adapter.get('emb.lora_a')!.data, b: adapter.get('emb.lora_b')!.data, rank: lora.rank, embed: cfg.embed, scale: lora.alpha / lora.rank })
+    const features = (k: number) => ({ ids: data.features.ids, weights: data.features.weights, offset: k * data.k, k: data.k })
+    const d = graph.dims
+    const v = { dense: Float64Array.from({ length: d }, () => rng.normal()), emb: emb.zero() }
+    for (let j = 0; j < v.emb.a.length; j++) v.emb.a[j] = rng.normal()
+    for (let j = 0; j < v.emb.b.length; j++) v.emb.b[j] = rng.normal()
+    const got = influenceCg({ n, d, dense: r.grads, emb: { grads: emb, bag: r.bag!, embed: cfg.embed, features } }, v, { damping: 0.1, iterations: 500 })
+    // Brute force: every example's full gradient as one explicit vector, then (F + lambda I) x = v by Gaussian elimination.
+    const full = range(n).map(k => { const e = emb.zero(); emb.accumulate(e, r.bag!, k * cfg.embed, features(k), 1); return Float64Array.from([...r.grads.subarray(k * d, (k + 1) * d), ...e.a, ...e.b]) })
+    const vv = Float64Array.from([...v.dense, ...v.emb.a, ...v.emb.b])
+    const D = vv.length
+    // Only coordinates some example touches (others decouple: x = v / lambda there, and g_k is 0 on them).
+    const live = range(D).filter(j => full.some(g => g[j] !== 0))
+    const m = live.length
+    const A = live.map(i => Float64Array.from(live, j => full.reduce((s, g) => s + g[i] * g[j], 0) / n + (i === j ? got.lambda : 0)))
+    const b = Float64Array.from(live, j => vv[j])
+    for (let c = 0; c < m; c++) {
+      let piv = c
+      for (let i = c + 1; i < m; i++) if (Math.abs(A[i][c]) > Math.abs(A[piv][c])) piv = i;
+      [A[c], A[piv]] = [A[piv], A[c]];
+      [b[c], b[piv]] = [b[piv], b[c]]
+      for (let i = c + 1; i < m; i++) { const f = A[i][c] / A[c][c]; if (f === 0) continue; for (let j = c; j < m; j++) A[i][j] -= f * A[c][j]; b[i] -= f * b[c] }
+    }
+    const x = new Float64Array(m)
+    for (let i = m - 1; i >= 0; i--) { let s = b[i]; for (let j = i + 1; j < m; j++) s -= A[i][j] * x[j]; x[i] = s / A[i][i] }
+    for (let k = 0; k < n; k++) {
+      const expected = live.reduce((s, j, i) => s + full[k][j] * x[i], 0)
+      assert.ok(Math.abs(got.scores[k] - expected) <= 1e-6 * (1 + Math.abs(expected)), `example ${k}: ${got.scores[k]} vs ${expected}`)
+    }
+    assert.ok(got.residual < 1e-5, `residual ${got.residual}`)
   })
 
   it('the paid scores do not change when the measured variants are asked for', async () => {

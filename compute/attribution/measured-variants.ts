@@ -13,6 +13,9 @@
 //    far the run bent to fit the example, to find junk by), over the banked factors;
 //    'self-influence-emb' with the embedding adapter's part added;
 //  - 'datainf-layer': DataInf damped by 0.1 x the layer's mean squared gradient norm;
+//  - 'if-cg' (damping 0.1; also 'if-cg-0.01', 'if-cg-1'): the influence function at the
+//    final adapter with the exact damped empirical-Fisher inverse over every factor
+//    (influence-cg.ts); 'if-cg-layers' the same without the embedding adapter;
 //  - breakdowns of the paid TracIn, each summing to it: '@checkpoint:<step>' (one per
 //    point, the trapezoid's weight included), '@layer:<target>' (one per LoRA target),
 //    '@val-class:<c>' (against validation examples of class c only); and '@layer:emb',
@@ -24,6 +27,7 @@ import { sizeOf, type ParamSet } from '../tensors/param-set.ts'
 import { DEFAULT_ADAMW } from '../train/adamw.ts'
 import { EmbeddingAdapterGrads, type EmbeddingAdapter, type EmbeddingGradient, type ExampleFeatures } from './embedding-grads.ts'
 import { datainf, type Block } from './influence.ts'
+import { influenceCg } from './influence-cg.ts'
 
 export interface VariantSources {
   n: number
@@ -51,6 +55,9 @@ export class MeasuredVariants {
   private vPre?: Float64Array
   private vBalanced?: Float64Array
   private embBalanced?: EmbeddingGradient
+  // The final point's dLoss/dbag rows, for the influence function over the whole adapter.
+  private finalBag?: Float32Array
+  readonly notes: string[] = []
 
   constructor (s: VariantSources) {
     this.s = s
@@ -127,6 +134,11 @@ export class MeasuredVariants {
   trainBatch (g: Float32Array, rows: number, start: number, v: Float64Array, bag?: Float32Array): void {
     const { d, embedding } = this.s
     const w = this.weight
+    if (bag !== undefined && this.point === this.s.steps.length - 1) {
+      const embed = bag.length / rows
+      this.finalBag ??= new Float32Array(this.s.n * embed)
+      this.finalBag.set(bag, start * embed)
+    }
     if (w === 0) return
     const add = (name: string, k: number, x: number): void => {
       let a = this.out.get(name)
@@ -164,6 +176,18 @@ export class MeasuredVariants {
   /** Every variant, plus the DataInf damped per layer (from the final point's gradients). */
   result (finalTrain: Float32Array, finalVal: Float64Array, blocks: readonly Block[]): Record<string, Float64Array> {
     const out: Record<string, Float64Array> = { 'datainf-layer': datainf(finalTrain, this.s.n, this.s.d, finalVal, blocks, { perCoordinate: false }) }
+    const { n, d, embedding } = this.s
+    const emb = this.finalBag !== undefined && embedding !== undefined && this.valSums.embGrads !== undefined && this.valSums.emb !== undefined
+      ? { grads: this.valSums.embGrads, bag: this.finalBag, embed: this.finalBag.length / n, features: (k: number) => embedding.features('train', k) }
+      : undefined
+    const runs: Array<[string, number, boolean]> = [['if-cg', 0.1, true], ['if-cg-0.01', 0.01, true], ['if-cg-1', 1, true], ['if-cg-layers', 0.1, false]]
+    for (const [name, damping, withEmb] of runs) {
+      if (withEmb && emb === undefined && name !== 'if-cg') continue
+      const useEmb = withEmb && emb !== undefined
+      const r = influenceCg({ n, d, dense: finalTrain, emb: useEmb ? emb : undefined }, { dense: finalVal as Float64Array, emb: useEmb ? this.valSums.emb : undefined }, { damping, iterations: 100 })
+      out[name] = r.scores
+      this.notes.push(`${name}: lambda ${r.lambda.toExponential(3)}, ${r.iterations} CG iterations, residual ${r.residual.toExponential(2)}`)
+    }
     for (const [name, x] of this.out) out[name] = x
     return out
   }

@@ -59,6 +59,8 @@ export interface AttributionScores {
   datainf: Float64Array
   /** Estimators and breakdowns measured beside the paid ones (measured-variants.ts), per training example; empty unless AttributionInputs.variants. */
   variants: Record<string, Float64Array>
+  /** How the measured variants were computed (damping, iterations), for the bench's notes. */
+  variantNotes: string[]
   /** Summed per contribution (positive: lowers validation loss). */
   byGroup: Array<{ group: string, examples: number, tracin: number, datainf: number, meanLoss: number }>
   ms: { gradients: number, scores: number }
@@ -339,7 +341,7 @@ async function attribute (job: AttributionInputs, source: GradientSource): Promi
       cs.apply(finalTrain, k * d, acc)
     }
     const variants = measured?.result(finalTrain, finalVal, blocks) ?? {}
-    return { tracin: t, datainf: di, variants, byGroup, finalLoss, validationLoss, ms: { gradients: gradientMs, scores: performance.now() - t0 }, dims: d, sketches, sketch: { k: cs.k, seed: SKETCH_SEED } }
+    return { tracin: t, datainf: di, variants, variantNotes: measured?.notes ?? [], byGroup, finalLoss, validationLoss, ms: { gradients: gradientMs, scores: performance.now() - t0 }, dims: d, sketches, sketch: { k: cs.k, seed: SKETCH_SEED } }
   } finally {
     await grads.release()
     await source.release?.()
