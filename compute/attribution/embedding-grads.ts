@@ -92,15 +92,23 @@ export class EmbeddingAdapterGrads {
     return { a: sa, b: sb }
   }
 
+  /** acc += factor x this example's gradient squared, coordinate by coordinate (a diagonal). */
+  accumulateSquares (acc: EmbeddingGradient, g: Float32Array, gOffset: number, f: ExampleFeatures, factor: number): void {
+    const { rank, embed, scale } = this.ad
+    this.prepare(g, gOffset, f)
+    for (const [row, w] of this.rowWeights(f)) {
+      for (let j = 0; j < rank; j++) acc.a[row * rank + j] += factor * (scale * w * this.bg[j]) ** 2
+    }
+    for (let i = 0; i < rank; i++) {
+      for (let j = 0; j < embed; j++) acc.b[i * embed + j] += factor * (scale * this.u[i] * g[gOffset + j]) ** 2
+    }
+  }
+
   /** |gradient|^2 (repeated bucket ids in one mail add up before squaring). */
   normSq (g: Float32Array, gOffset: number, f: ExampleFeatures): number {
     const { rank, embed, scale } = this.ad
     this.prepare(g, gOffset, f)
-    const perRow = new Map<number, number>()
-    for (let k = 0; k < f.k; k++) {
-      const w = f.weights[f.offset + k]
-      if (w !== 0) perRow.set(this.row(f, k), (perRow.get(this.row(f, k)) ?? 0) + w)
-    }
+    const perRow = this.rowWeights(f)
     let bgSq = 0
     for (let j = 0; j < rank; j++) bgSq += this.bg[j] * this.bg[j]
     let s = 0
@@ -110,6 +118,16 @@ export class EmbeddingAdapterGrads {
     let uSq = 0
     for (let i = 0; i < rank; i++) uSq += this.u[i] * this.u[i]
     return s + scale * scale * uSq * gSq
+  }
+
+  /** Each table row this mail touches, with its summed weight. */
+  private rowWeights (f: ExampleFeatures): Map<number, number> {
+    const perRow = new Map<number, number>()
+    for (let k = 0; k < f.k; k++) {
+      const w = f.weights[f.offset + k]
+      if (w !== 0) perRow.set(this.row(f, k), (perRow.get(this.row(f, k)) ?? 0) + w)
+    }
+    return perRow
   }
 
   private row (f: ExampleFeatures, k: number): number {

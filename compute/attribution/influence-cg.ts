@@ -29,8 +29,8 @@ export interface InfluenceCgResult {
   iterations: number
 }
 
-/** lambda = damping x (trace of F) / (coordinates some training gradient touches). */
-export function influenceCg (G: FullGradients, v: FullVector, opts: { damping: number, iterations: number }): InfluenceCgResult {
+/** lambda = damping x the mean of diag(F) over the coordinates some training gradient touches (the reference DataInf's rule, over the whole adapter). */
+export function influenceCg (G: FullGradients, v: FullVector, opts: { damping: number, iterations: number, tolerance?: number }): InfluenceCgResult {
   const { n, d, dense, emb } = G
   if (dense.length !== n * d || v.dense.length !== d) throw new ShapeMismatchError('gradients do not have n x d entries', { dense: dense.length, n, d })
   if ((emb === undefined) !== (v.emb === undefined)) throw new ShapeMismatchError('the embedding part must be in both the gradients and the vector')
@@ -64,20 +64,31 @@ export function influenceCg (G: FullGradients, v: FullVector, opts: { damping: n
     }
   }
 
-  // trace(F) and the coordinates in use (the embedding table's rows no mail touches are out).
-  let trace = 0
-  const touched = emb !== undefined ? new Set<number>() : undefined
+  // diag(F): its trace and the coordinates in use (table rows no mail touches are out)
+  // set lambda; with lambda it is CG's (Jacobi) preconditioner: the embedding table's rows
+  // are touched by one mail or by thousands, scales too far apart for plain CG.
+  const diag = zero()
   for (let k = 0; k < n; k++) {
-    for (let j = 0; j < d; j++) trace += dense[k * d + j] ** 2 / n
-    if (emb !== undefined) {
-      trace += emb.grads.normSq(emb.bag, k * emb.embed, emb.features(k)) / n
-      const f = emb.features(k)
-      for (let i = 0; i < f.k; i++) if (f.weights[f.offset + i] !== 0) touched!.add(Number(f.ids[f.offset + i]))
-    }
+    for (let j = 0; j < d; j++) diag.dense[j] += dense[k * d + j] ** 2 / n
+    if (emb !== undefined) emb.grads.accumulateSquares(diag.emb!, emb.bag, k * emb.embed, emb.features(k), 1 / n)
   }
-  const rank = v.emb !== undefined && touched !== undefined ? v.emb.b.length / Math.max(1, emb!.embed) : 0
-  const used = d + (v.emb !== undefined ? touched!.size * rank + v.emb.b.length : 0)
-  const lambda = Math.max(opts.damping * trace / used, 1e-20)
+  let trace = 0
+  let used = 0
+  const each = (x: FullVector, fn: (value: number) => void): void => {
+    x.dense.forEach(fn)
+    if (x.emb !== undefined) { x.emb.a.forEach(fn); x.emb.b.forEach(fn) }
+  }
+  each(diag, (q) => { trace += q; if (q > 0) used++ })
+  const lambda = Math.max(opts.damping * trace / Math.max(1, used), 1e-20)
+  const precondition = (x: FullVector): FullVector => {
+    const out = zero()
+    for (let j = 0; j < d; j++) out.dense[j] = x.dense[j] / (diag.dense[j] + lambda)
+    if (x.emb !== undefined && out.emb !== undefined && diag.emb !== undefined) {
+      for (let j = 0; j < x.emb.a.length; j++) out.emb.a[j] = x.emb.a[j] / (diag.emb.a[j] + lambda)
+      for (let j = 0; j < x.emb.b.length; j++) out.emb.b[j] = x.emb.b[j] / (diag.emb.b[j] + lambda)
+    }
+    return out
+  }
 
   // (F + lambda I) x
   const apply = (x: FullVector): FullVector => {
@@ -90,28 +101,33 @@ export function influenceCg (G: FullGradients, v: FullVector, opts: { damping: n
     return out
   }
 
-  // Conjugate gradients from x = 0.
+  // Preconditioned conjugate gradients from x = 0.
   const x = zero()
   const r = zero()
   axpy(1, v, r)
+  let z = precondition(r)
   const p = zero()
-  axpy(1, r, p)
-  let rr = dot(r, r)
-  const vv = Math.max(rr, 1e-300)
+  axpy(1, z, p)
+  let rz = dot(r, z)
+  const vv = Math.max(dot(v, v), 1e-300)
+  let rr = vv
   let it = 0
-  for (; it < opts.iterations && rr / vv > 1e-12; it++) {
+  const tol2 = (opts.tolerance ?? 1e-10) ** 2
+  for (; it < opts.iterations && rr / vv > tol2; it++) {
     const ap = apply(p)
-    const alpha = rr / dot(p, ap)
+    const alpha = rz / dot(p, ap)
     axpy(alpha, p, x)
     axpy(-alpha, ap, r)
-    const next = dot(r, r)
-    const beta = next / rr
-    rr = next
-    // p = r + beta p
-    for (let j = 0; j < d; j++) p.dense[j] = r.dense[j] + beta * p.dense[j]
-    if (p.emb !== undefined && r.emb !== undefined) {
-      for (let j = 0; j < p.emb.a.length; j++) p.emb.a[j] = r.emb.a[j] + beta * p.emb.a[j]
-      for (let j = 0; j < p.emb.b.length; j++) p.emb.b[j] = r.emb.b[j] + beta * p.emb.b[j]
+    rr = dot(r, r)
+    z = precondition(r)
+    const next = dot(r, z)
+    const beta = next / rz
+    rz = next
+    // p = z + beta p
+    for (let j = 0; j < d; j++) p.dense[j] = z.dense[j] + beta * p.dense[j]
+    if (p.emb !== undefined && z.emb !== undefined) {
+      for (let j = 0; j < p.emb.a.length; j++) p.emb.a[j] = z.emb.a[j] + beta * p.emb.a[j]
+      for (let j = 0; j < p.emb.b.length; j++) p.emb.b[j] = z.emb.b[j] + beta * p.emb.b[j]
     }
   }
   const scores = new Float64Array(n)
