@@ -22,7 +22,8 @@ export const flags = [
   '--seeds A-B        scenario seeds (default 1-5)',
   '--truth-seeds S, --lds-subsets M, --threads N   passed to each case',
   '--out DIR          where each case\'s JSON is kept (default bench/.cache/attribution-grid)',
-  '--resume           read cases already under --out instead of rerunning them'
+  '--resume           read cases already under --out instead of rerunning them',
+  '--report           run nothing: summarise the cases already under --out (the others are listed as missing)'
 ]
 
 const DEFAULT_OUT = fileURLToPath(new URL('./.cache/attribution-grid/', import.meta.url))
@@ -72,17 +73,19 @@ export function gridCases (o: { models: string[], sizes?: string[], noise?: stri
 }
 
 export async function run (args: string[]): Promise<BenchResult> {
-  const f = parseFlags(args, { models: 'string', sizes: 'string', noise: 'string', seeds: 'string', 'truth-seeds': 'string', 'lds-subsets': 'string', threads: 'string', out: 'string', resume: 'boolean' })
+  const f = parseFlags(args, { models: 'string', sizes: 'string', noise: 'string', seeds: 'string', 'truth-seeds': 'string', 'lds-subsets': 'string', threads: 'string', out: 'string', resume: 'boolean', report: 'boolean' })
   const cases = gridCases({ models: list(f.models) ?? ['spam'], sizes: list(f.sizes), noise: list(f.noise), seeds: seedsOf((f.seeds as string | undefined) ?? '1-5') })
   const pass: string[] = []
   for (const flag of ['truth-seeds', 'lds-subsets', 'threads'] as const) if (f[flag] !== undefined) pass.push(`--${flag}`, String(numberFlag(f, flag, 0, { min: 0 })))
   const out = (f.out as string | undefined) ?? DEFAULT_OUT
   await mkdir(out, { recursive: true })
   const results: Array<{ c: Case, figures: Record<string, number>, properties: Record<string, { pass: boolean | null }> }> = []
+  const missing: string[] = []
   for (const [i, c] of cases.entries()) {
     const file = join(out, `${caseName(c)}.json`)
     let r: BenchResult | undefined
-    if (f.resume === true) r = await readFile(file, 'utf8').then(t => JSON.parse(t) as BenchResult, () => undefined)
+    if (f.resume === true || f.report === true) r = await readFile(file, 'utf8').then(t => JSON.parse(t) as BenchResult, () => undefined)
+    if (r === undefined && f.report === true) { missing.push(caseName(c)); continue }
     if (r === undefined) {
       process.stderr.write(`attribution-grid: case ${i + 1}/${cases.length} ${caseName(c)}\n`)
       r = await attribution(['--model', c.model, '--contributors', String(c.N), '--bad', String(c.K), '--noise', c.noise, '--seed', String(c.seed), ...pass])
@@ -100,7 +103,7 @@ export async function run (args: string[]): Promise<BenchResult> {
     groups.set(key, [...(groups.get(key) ?? []), x])
   }
   const summary: Record<string, Record<string, { median: number, worst: number, mean: number, passed: number, of: number }>> = {}
-  const figures: Record<string, number> = { cases: results.length }
+  const figures: Record<string, number> = { cases: results.length, missing: missing.length }
   for (const [key, xs] of groups) {
     summary[key] = {}
     for (const [fig, better] of TARGETS) {
@@ -129,7 +132,7 @@ export async function run (args: string[]): Promise<BenchResult> {
     ratio: null,
     reps: results.length,
     params: { cases: cases.map(caseName), passed: pass },
-    detail: { summary, cases: results.map(x => ({ case: caseName(x.c), figures: x.figures })) },
+    detail: { summary, missing, cases: results.map(x => ({ case: caseName(x.c), figures: x.figures })) },
     notes: [
       'each case: npm run bench -- attribution with that model, size, noise and seed (see its notes); its truth runs are cached under bench/.cache/attribution/',
       'median / worst over the scenario seeds of each group; (pass) counts cases meeting the target where the case judges it (detail.properties)'
