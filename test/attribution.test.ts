@@ -22,6 +22,17 @@ const range = (n: number): number[] => Array.from({ length: n }, (_, i) => i)
 const cfg: ClassifierConfig = { buckets: 512, maxFeatures: 32, maxChars: 3000, embed: 8, hidden: 6, classes: 2 }
 const lora = { rank: 3, alpha: 6, targets: ['emb', 'w1', 'w2'] }
 
+/** SpamAssassin's first `mails` mails, a random base, and an adapter with every factor non-zero. */
+function tinyClassifierCase (mails: number, seed: number) {
+  const m = readSpamAssassinMails({ limit: mails })
+  const data = classifierData({ texts: m.map(x => x.text), labels: m.map(x => (x.label === 'spam' ? 1 : 0)) }, cfg)
+  const base = initParams(classifierParamSpecs(cfg), 1)
+  const adapter = initParams(loraSpecs(classifierParamSpecs(cfg), lora, new Set(['emb'])), 2)
+  const rng = new Rng(seed)
+  for (const t of adapter.values()) for (let i = 0; i < t.data.length; i++) t.data[i] += 0.3 * rng.normal()
+  return { data, base, adapter, rng }
+}
+
 describe('per-example gradients and influence estimators', function () {
   this.timeout(60_000)
 
@@ -55,12 +66,7 @@ describe('per-example gradients and influence estimators', function () {
   })
 
   it('the embedding adapter\'s per-example gradient, from dLoss/dbag, equals the step graph\'s for that example alone', async () => {
-    const mails = readSpamAssassinMails({ limit: 12 })
-    const data = classifierData({ texts: mails.map(m => m.text), labels: mails.map(m => (m.label === 'spam' ? 1 : 0)) }, cfg)
-    const base = initParams(classifierParamSpecs(cfg), 1)
-    const adapter = initParams(loraSpecs(classifierParamSpecs(cfg), lora, new Set(['emb'])), 2)
-    const rng = new Rng(7)
-    for (const t of adapter.values()) for (let i = 0; i < t.data.length; i++) t.data[i] += 0.3 * rng.normal()
+    const { data, base, adapter, rng } = tinyClassifierCase(12, 7)
     const graph = buildClassifierExampleGrads(cfg, base, lora, 8, { bagGrad: true })
     const eg = await ExampleGradients.create(graph, 1)
     const r = await eg.run(adapter, classifierBatch(data, range(8), 8), 8)
@@ -97,12 +103,7 @@ describe('per-example gradients and influence estimators', function () {
   })
 
   it('the influence function by conjugate gradients equals v^T (F + lambda I)^-1 g_k solved directly, embedding adapter included', async () => {
-    const mails = readSpamAssassinMails({ limit: 10 })
-    const data = classifierData({ texts: mails.map(m => m.text), labels: mails.map(m => (m.label === 'spam' ? 1 : 0)) }, cfg)
-    const base = initParams(classifierParamSpecs(cfg), 1)
-    const adapter = initParams(loraSpecs(classifierParamSpecs(cfg), lora, new Set(['emb'])), 2)
-    const rng = new Rng(11)
-    for (const t of adapter.values()) for (let i = 0; i < t.data.length; i++) t.data[i] += 0.3 * rng.normal()
+    const { data, base, adapter, rng } = tinyClassifierCase(10, 11)
     const n = 10
     const graph = buildClassifierExampleGrads(cfg, base, lora, n, { bagGrad: true })
     const eg = await ExampleGradients.create(graph, 1)
