@@ -5,6 +5,7 @@
 import os from 'node:os'
 import { performance } from 'node:perf_hooks'
 import { InferenceSession, Tensor } from 'onnxruntime-node'
+import { executionProviders, type Device } from '../onnx/devices.ts'
 import { buildModel, type GraphNode, type Initializer } from '../onnx/model-proto.ts'
 
 export interface MatmulBenchOptions {
@@ -16,6 +17,8 @@ export interface MatmulBenchOptions {
   runs?: number
   /** ORT intra-op threads; defaults to every core the process may use. */
   threads?: number
+  /** The execution provider's device (default cpu). */
+  device?: Device
 }
 
 export interface MatmulBenchResult {
@@ -26,15 +29,19 @@ export interface MatmulBenchResult {
   runs: number
   threads: number
   medianMs: number
+  device: Device
+  /** The first output's values (a drift check against another device). */
+  sample: Float32Array
 }
 
 export async function measureMatmulGflops(options: MatmulBenchOptions = {}): Promise<MatmulBenchResult> {
-  const { size = 512, chain = 8, runs = 5, threads = os.availableParallelism() } = options
+  const { size = 512, chain = 8, runs = 5, threads = os.availableParallelism(), device = 'cpu' } = options
   for (const [name, value] of Object.entries({ size, chain, runs, threads })) {
     if (!Number.isInteger(value) || value < 1) throw new RangeError(`${name} must be a positive integer, got ${value}`)
   }
 
   const session = await InferenceSession.create(buildMatmulChainModel(size, chain), {
+    executionProviders: executionProviders(device),
     intraOpNumThreads: threads,
     interOpNumThreads: 1,
     executionMode: 'sequential',
@@ -43,7 +50,9 @@ export async function measureMatmulGflops(options: MatmulBenchOptions = {}): Pro
   })
   try {
     const feeds = { x0: new Tensor('float32', scaledRandomMatrix(size, 0x5eed), [size, size]) }
-    await session.run(feeds) // warm-up: first run allocates buffers and spins up the thread pool
+    // warm-up: first run allocates buffers, spins up the thread pool (compiles shaders on a GPU)
+    const first = await session.run(feeds)
+    const sample = Float32Array.from(first[`x${chain}`].data as Float32Array)
 
     const timesMs: number[] = []
     for (let i = 0; i < runs; i++) {
@@ -54,7 +63,7 @@ export async function measureMatmulGflops(options: MatmulBenchOptions = {}): Pro
 
     const medianMs = median(timesMs)
     const flopsPerRun = chain * 2 * size ** 3
-    return { gflops: flopsPerRun / (medianMs * 1e6), size, chain, runs, threads, medianMs }
+    return { gflops: flopsPerRun / (medianMs * 1e6), size, chain, runs, threads, medianMs, device, sample }
   } finally {
     await session.release()
   }

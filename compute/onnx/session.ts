@@ -5,6 +5,7 @@
 import os from 'node:os'
 import { InferenceSession, Tensor } from 'onnxruntime-node'
 import { MalformedArtifactError } from '../errors.ts'
+import { currentDevice, DeviceUnavailableError, executionProviders, type Device } from './devices.ts'
 import type { TensorData } from './model-proto.ts'
 
 export interface SessionOptions {
@@ -12,6 +13,8 @@ export interface SessionOptions {
   threads?: number
   /** Disable graph optimisations (gradient checks compare against the graph as written). */
   optimize?: boolean
+  /** Where the graph runs (default: the process's, useDevice; cpu unless set). Results are bit-reproducible only on one device class. */
+  device?: Device
 }
 
 export type Feed = { data: TensorData, dims: readonly number[] }
@@ -19,25 +22,33 @@ export type Feed = { data: TensorData, dims: readonly number[] }
 export class Session {
   readonly inner: InferenceSession
   readonly threads: number
+  readonly device: Device
 
-  private constructor (inner: InferenceSession, threads: number) {
+  private constructor (inner: InferenceSession, threads: number, device: Device) {
     this.inner = inner
     this.threads = threads
+    this.device = device
   }
 
   static async create (model: Uint8Array, opts: SessionOptions = {}): Promise<Session> {
     const threads = opts.threads ?? defaultThreads()
+    const device = opts.device ?? currentDevice()
+    const providers = executionProviders(device)
     try {
       const inner = await InferenceSession.create(model, {
+        executionProviders: providers,
         intraOpNumThreads: threads,
         interOpNumThreads: 1,
         executionMode: 'sequential',
         graphOptimizationLevel: opts.optimize === false ? 'disabled' : 'all',
         logSeverityLevel: 3
       })
-      return new Session(inner, threads)
+      return new Session(inner, threads, device)
     } catch (err) {
-      throw new MalformedArtifactError('onnxruntime refused the model', { cause: (err as Error).message })
+      const message = (err as Error).message
+      // On another device a refusal is most often the provider failing to start (no driver).
+      if (device !== 'cpu' && !/protobuf|invalid model|Load model/i.test(message)) throw new DeviceUnavailableError(device, `its provider would not start: ${message.slice(0, 300)}`, { cause: err })
+      throw new MalformedArtifactError('onnxruntime refused the model', { cause: message })
     }
   }
 

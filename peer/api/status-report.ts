@@ -13,6 +13,8 @@ export interface StatusReport {
   network: string
   agent: string
   pid: number
+  /** Where this peer's graphs run (node start --device). */
+  device: string
   startedAt: number
   uptimeMs: number
   addrs: string[]

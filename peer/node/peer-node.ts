@@ -12,6 +12,7 @@ import type { Helia } from '@helia/interface'
 import { FsBlockstore } from 'blockstore-fs'
 import { FsDatastore } from 'datastore-fs'
 import { measureCapacity, type CapacityFacts } from '../../compute/capacity/index.ts'
+import { currentDevice } from '../../compute/onnx/devices.ts'
 import { sealEnvelope, maxEnvelopeBytes, type Envelope } from '../../protocols/envelope.ts'
 import { topicValidator } from '../../protocols/gossip-validator.ts'
 import { Hello } from '../../protocols/hello/hello.ts'
@@ -366,6 +367,7 @@ export class PeerNode {
       network: this.network,
       agent: AGENT,
       pid: process.pid,
+      device: currentDevice(),
       startedAt: this.startedAt,
       uptimeMs: now - this.startedAt,
       addrs: libp2p.getMultiaddrs().map(a => a.toString()),
