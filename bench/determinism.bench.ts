@@ -15,23 +15,43 @@ import { lmStepFn } from '../compute/models/lm/train-step.ts'
 import { loraSpecs } from '../compute/models/lora.ts'
 import { initParams } from '../compute/models/param-spec.ts'
 import { StepRunner } from '../compute/models/step-runner.ts'
+import { probeDevices } from '../compute/capacity/device-probe.ts'
+import { parseDeviceChoice, type Device } from '../compute/onnx/devices.ts'
+import { readPlacement, type Placement } from '../compute/onnx/placement.ts'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { DEFAULT_ADAMW } from '../compute/train/adamw.ts'
 import { MemoryCheckpointStore } from '../compute/train/checkpoint-store.ts'
 import { fingerprint } from '../compute/train/fingerprint.ts'
 import { train, type TrainResult } from '../compute/train/trainer.ts'
 import { sotuTexts, trainBpe } from '../compute/tokenizer/index.ts'
 import { numberFlag, parseFlags } from './lib/args.ts'
-import type { BenchResult } from './lib/bench.ts'
+import { BenchUsageError, type BenchResult } from './lib/bench.ts'
 import { round } from './lib/stats.ts'
 
 export const name = 'determinism'
 export const description = 'bitwise reproducibility of training at a fixed thread count, and the drift across thread counts'
-export const flags = ['--steps N   LoRA steps per run (default 100)', '--threads A,B   the two thread counts (default 2,1)']
+export const flags = [
+  '--steps N   LoRA steps per run (default 100)',
+  '--threads A,B   the two thread counts (default 2,1)',
+  '--devices D,...   also run on these devices (webgpu, cuda; or auto: every one the probe finds): two reruns each (bit identity) and the drift against the CPU over --device-steps, with the ops placed on the CPU and their share of kernel time',
+  '--device-steps N   steps of the device runs and their CPU reference (default 10: lavapipe, the software Vulkan device, is slow)'
+]
 
 export async function run (args: string[]): Promise<BenchResult> {
-  const f = parseFlags(args, { steps: 'string', threads: 'string' })
-  const steps = numberFlag(f, 'steps', 100, { min: 1 })
+  const f = parseFlags(args, { steps: 'string', threads: 'string', devices: 'string', 'device-steps': 'string' })
   const [ta, tb] = ((f.threads as string | undefined) ?? '2,1').split(',').map(Number)
+  const deviceSteps = numberFlag(f, 'device-steps', 10, { min: 1 })
+  let devices: Device[] = []
+  if (typeof f.devices === 'string') {
+    const asked = f.devices.split(',').map(x => { try { return parseDeviceChoice(x.trim()) } catch (err) { throw new BenchUsageError((err as Error).message) } })
+    const probed = await probeDevices(asked.includes('auto') ? ['webgpu', 'cuda'] : asked.filter((x): x is Device => x !== 'auto' && x !== 'cpu'), { threads: ta })
+    for (const p of probed) if (!p.available) process.stderr.write(`determinism: ${p.device} unavailable: ${p.error} (${p.hint})\n`)
+    devices = probed.filter(p => p.available).map(p => p.device)
+    if (devices.length === 0 && !asked.includes('auto')) throw new BenchUsageError('none of --devices is available here')
+  }
+  const steps = numberFlag(f, 'steps', 100, { min: 1 })
   const texts = sotuTexts({ years: [1990, 2021] }).map(t => t.text)
   const tokenizer = trainBpe(texts, { vocabSize: 2048 })
   const cfg: LmConfig = { vocab: tokenizer.vocabSize, dModel: 128, layers: 4, heads: 4, ffn: 512, context: 128 }
@@ -41,16 +61,17 @@ export async function run (args: string[]): Promise<BenchResult> {
   const windows = windowsOf(texts.map(t => tokenizer.encode(t)), { seq: 64, eot: tokenizer.eot, pad: tokenizer.pad })
   const graph = buildLmStepGraph({ cfg, batch: 8, seq: 64, mode: { kind: 'lora', base, lora }, train: true })
 
-  async function once (threads: number, optimize = true): Promise<TrainResult & { store: MemoryCheckpointStore }> {
-    const runner = await StepRunner.create(graph, { threads, optimize })
+  async function once (threads: number, optimize = true, device: Device = 'cpu', n = steps, profilePrefix?: string): Promise<TrainResult & { store: MemoryCheckpointStore, ms: number }> {
+    const runner = await StepRunner.create(graph, { threads, optimize, device, profilePrefix })
     const store = new MemoryCheckpointStore()
+    const started = performance.now()
     try {
       const r = await train({
-        job: fingerprint('determinism'), specs, init: initParams(specs, 2), examples: windows.count, batch: 8, steps, seed: 3,
-        schedule: { peak: 2e-3, warmup: 10, total: steps, kind: 'cosine', floor: 0.1 }, adamw: DEFAULT_ADAMW,
-        checkpointEvery: Math.max(1, Math.floor(steps / 4)), step: lmStepFn(runner, windows, 8), store
+        job: fingerprint('determinism'), specs, init: initParams(specs, 2), examples: windows.count, batch: 8, steps: n, seed: 3,
+        schedule: { peak: 2e-3, warmup: 10, total: n, kind: 'cosine', floor: 0.1 }, adamw: DEFAULT_ADAMW,
+        checkpointEvery: Math.max(1, Math.floor(n / 4)), step: lmStepFn(runner, windows, 8), store
       })
-      return { ...r, store }
+      return { ...r, store, ms: performance.now() - started }
     } finally {
       await runner.release()
     }
@@ -61,23 +82,52 @@ export async function run (args: string[]): Promise<BenchResult> {
   const b = await once(tb)
   const c = await once(ta, false)
   const bitwise = a1.chain.every((x, i) => x.hash === a2.chain[i].hash) && a1.chain.length === a2.chain.length
-  const drift = (other: TrainResult) => {
+  const drift = (other: TrainResult, ref: TrainResult = a1) => {
     let maxAbs = 0
     let maxRef = 0
-    for (const [n, t] of a1.params) {
+    for (const [n, t] of ref.params) {
       const u = other.params.get(n)!.data
       for (let i = 0; i < t.data.length; i++) {
         maxAbs = Math.max(maxAbs, Math.abs(t.data[i] - u[i]))
         maxRef = Math.max(maxRef, Math.abs(t.data[i]))
       }
     }
-    const loss = a1.losses.map((l, i) => Math.abs(l - other.losses[i]) / Math.abs(l))
-    return { param: maxAbs / maxRef, firstLoss: loss[0], worstLoss: Math.max(...loss), sameChain: other.chain.every((x, i) => x.hash === a1.chain[i].hash), every10: loss.filter((_, i) => i % 10 === 0).map(d => round(d, 12)) }
+    const loss = ref.losses.map((l, i) => Math.abs(l - other.losses[i]) / Math.abs(l))
+    return { param: maxAbs / maxRef, firstLoss: loss[0], worstLoss: Math.max(...loss), sameChain: other.chain.every((x, i) => x.hash === ref.chain[i].hash), every10: loss.filter((_, i) => i % 10 === 0).map(d => round(d, 12)) }
   }
   const threadsDrift = drift(b)
   const kernelDrift = drift(c)
+
+  // Per device: two reruns (bit identity), the drift against a CPU run of as many steps,
+  // and where ORT placed the ops (from its profile of the first rerun).
+  const perDevice: Record<string, unknown> = {}
+  const deviceFigures: Record<string, number> = {}
+  if (devices.length > 0) {
+    const cpuRef = await once(ta, true, 'cpu', deviceSteps)
+    const profDir = await mkdtemp(join(tmpdir(), 'openledger-placement-'))
+    try {
+      for (const device of devices) {
+        const d1 = await once(ta, true, device, deviceSteps, join(profDir, device))
+        const placement: Placement = await readPlacement(join(profDir, device))
+        const d2 = await once(ta, true, device, deviceSteps)
+        const same = d1.chain.length === d2.chain.length && d1.chain.every((x, i) => x.hash === d2.chain[i].hash)
+        const vsCpu = drift(d1, cpuRef)
+        const cpuShare = Object.entries(placement).filter(([p]) => p.startsWith('CPU')).reduce((s, [, x]) => s + x.share, 0)
+        perDevice[device] = { steps: deviceSteps, rerunBitwise: same, vsCpu, placement, msPerStep: d2.ms / deviceSteps, cpuMsPerStep: cpuRef.ms / deviceSteps }
+        deviceFigures[`${device}.bitwiseRerun`] = same ? 1 : 0
+        deviceFigures[`${device}.vsCpuParamDiffRelative`] = round(vsCpu.param, 9)
+        deviceFigures[`${device}.vsCpuWorstLossDiffRelative`] = round(vsCpu.worstLoss, 9)
+        deviceFigures[`${device}.cpuFallbackShare`] = round(cpuShare, 6)
+        deviceFigures[`${device}.msPerStep`] = round(d2.ms / deviceSteps, 1)
+        deviceFigures[`${device}.cpuMsPerStep`] = round(cpuRef.ms / deviceSteps, 1)
+      }
+    } finally {
+      await rm(profDir, { recursive: true, force: true })
+    }
+  }
   return {
     figures: {
+      ...deviceFigures,
       bitwiseSameThreads: bitwise ? 1 : 0,
       bitwiseOtherThreads: threadsDrift.sameChain ? 1 : 0,
       otherThreadsParamDiffRelative: round(threadsDrift.param, 9),
@@ -89,10 +139,11 @@ export async function run (args: string[]): Promise<BenchResult> {
     ratio: null,
     reps: 4,
     params: { steps, threads: `${ta},${tb}`, model: `d${cfg.dModel} L${cfg.layers} V${cfg.vocab}`, batch: 8, seq: 64, rank: 8 },
-    detail: { threadsDrift, kernelDrift },
+    detail: { threadsDrift, kernelDrift, devices: perDevice },
     notes: [
       `runs 1 and 2: ${ta} threads (checkpoint hashes ${bitwise ? 'identical' : 'DIFFER'}); run 3: ${tb} threads; run 4: ${ta} threads with graph optimisations off (other kernels)`,
-      'ParamDiffRelative: largest |adapter weight difference| after the last step, over the largest |weight|'
+      'ParamDiffRelative: largest |adapter weight difference| after the last step, over the largest |weight|',
+      'per device (--devices): two reruns on the device (bitwiseRerun), the drift against a CPU run of the same --device-steps, cpuFallbackShare: kernel time of the ops onnxruntime placed on the CPU over all kernel time (ops and shares in detail.devices.*.placement, from ORT\'s profile)'
     ]
   }
 }

@@ -13,6 +13,7 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { runCli, spawnCli } from './helpers/cli.ts'
+import { placementOf, readPlacement } from '../compute/onnx/placement.ts'
 
 // CI installs Mesa's software Vulkan device (lavapipe) and sets this: there, the WebGPU
 // path must run. Elsewhere a machine without a Vulkan driver skips the WebGPU cases.
@@ -48,6 +49,34 @@ describe('devices: which provider a graph runs on', function () {
     assert.ok((probes[0].gflops as number) > 0)
     assert.equal(probes[1].available, false)
     assert.match(probes[1].hint as string, /onnxruntime-node-install=cuda12/)
+  })
+
+  it('reads where onnxruntime ran each op from its profile: a real CPU session\'s, and malformed events ignored', async () => {
+    const cfg: ClassifierConfig = { buckets: 64, maxFeatures: 8, maxChars: 500, embed: 4, hidden: 4, classes: 2 }
+    const base = initParams(classifierParamSpecs(cfg), 1)
+    const mails = readSpamAssassinMails({ limit: 4 })
+    const data = classifierData({ texts: mails.map(m => m.text), labels: mails.map(m => (m.label === 'spam' ? 1 : 0)) }, cfg)
+    const dir = await mkdtemp(join(tmpdir(), 'openledger-profile-'))
+    try {
+      const runner = await StepRunner.create(buildClassifierGraph({ cfg, batch: 4, mode: { kind: 'base' }, train: true }), { threads: 1, profilePrefix: join(dir, 'p') })
+      await runner.run(base, classifierBatch(data, [0, 1, 2, 3], 4), 4)
+      await runner.release()
+      const placement = await readPlacement(join(dir, 'p'))
+      assert.deepEqual(Object.keys(placement), ['CPUExecutionProvider'])
+      assert.equal(placement.CPUExecutionProvider.share, 1)
+      assert.ok(placement.CPUExecutionProvider.ops.includes('MatMul') || placement.CPUExecutionProvider.ops.includes('Gemm'))
+    } finally {
+      await rm(dir, { recursive: true, force: true })
+    }
+    const mixed = placementOf([
+      { cat: 'Node', name: 'a_kernel_time', dur: 30, args: { provider: 'WebGpuExecutionProvider', op_name: 'MatMul' } },
+      { cat: 'Node', name: 'b_kernel_time', dur: 10, args: { provider: 'CPUExecutionProvider', op_name: 'LogSoftmax' } },
+      { cat: 'Node', name: 'b_fence_before', dur: 1000, args: { provider: 'CPUExecutionProvider' } },
+      { cat: 'Session', name: 'x', dur: 5 }, null, 7
+    ])
+    assert.equal(mixed.CPUExecutionProvider.share, 0.25)
+    assert.deepEqual(mixed.CPUExecutionProvider.ops, ['LogSoftmax'])
+    assert.throws(() => placementOf({}), TypeError)
   })
 
   describe('node start --device', () => {
@@ -111,7 +140,7 @@ describe('devices: which provider a graph runs on', function () {
       assert.ok((probe.gflops as number) > 0)
     })
 
-    it('a LoRA training step agrees with the CPU\'s within 1e-4, and reruns bit for bit on the same device', async () => {
+    it('a LoRA training step agrees with the CPU\'s within 1e-4, and a rerun on the same device within 1e-5', async () => {
       const cfg: ClassifierConfig = { buckets: 256, maxFeatures: 16, maxChars: 2000, embed: 8, hidden: 8, classes: 2 }
       const lora = { rank: 2, alpha: 4, targets: ['emb', 'w1', 'w2'] }
       const mails = readSpamAssassinMails({ limit: 8 })
@@ -130,13 +159,16 @@ describe('devices: which provider a graph runs on', function () {
       }
       const [cpu, gpu, again] = results
       assert.ok(Math.abs(gpu.loss - cpu.loss) <= 1e-4 * Math.abs(cpu.loss), `loss ${gpu.loss} vs ${cpu.loss}`)
-      assert.equal(again.loss, gpu.loss)
+      assert.ok(Math.abs(again.loss - gpu.loss) <= 1e-6 * Math.abs(gpu.loss), `rerun loss ${again.loss} vs ${gpu.loss}`)
       for (const [name, g] of cpu.grads) {
         const a = g.data
         const b = gpu.grads.get(name)!.data
         const scale = a.reduce((m, x) => Math.max(m, Math.abs(x)), 0)
         for (let i = 0; i < a.length; i++) assert.ok(Math.abs(a[i] - b[i]) <= 1e-4 * scale + 1e-7, `${name}[${i}]: ${b[i]} vs ${a[i]}`)
-        assert.deepEqual([...again.grads.get(name)!.data], [...b], `${name} reruns bit for bit`)
+        // Not bit for bit: the embedding's gradient is a scatter-add, whose order on the GPU
+        // (lavapipe's threads) can change between runs; measured in the determinism bench.
+        const c = again.grads.get(name)!.data
+        for (let i = 0; i < b.length; i++) assert.ok(Math.abs(c[i] - b[i]) <= 1e-5 * scale + 1e-8, `${name}[${i}] rerun: ${c[i]} vs ${b[i]}`)
       }
     })
   })

@@ -15,6 +15,8 @@ export interface SessionOptions {
   optimize?: boolean
   /** Where the graph runs (default: the process's, useDevice; cpu unless set). Results are bit-reproducible only on one device class. */
   device?: Device
+  /** Write onnxruntime's profile (every kernel run and its provider) to files starting with this path (placement.ts reads them). */
+  profilePrefix?: string
 }
 
 export type Feed = { data: TensorData, dims: readonly number[] }
@@ -23,11 +25,13 @@ export class Session {
   readonly inner: InferenceSession
   readonly threads: number
   readonly device: Device
+  private readonly profiling: boolean
 
-  private constructor (inner: InferenceSession, threads: number, device: Device) {
+  private constructor (inner: InferenceSession, threads: number, device: Device, profiling: boolean) {
     this.inner = inner
     this.threads = threads
     this.device = device
+    this.profiling = profiling
   }
 
   static async create (model: Uint8Array, opts: SessionOptions = {}): Promise<Session> {
@@ -41,9 +45,10 @@ export class Session {
         interOpNumThreads: 1,
         executionMode: 'sequential',
         graphOptimizationLevel: opts.optimize === false ? 'disabled' : 'all',
-        logSeverityLevel: 3
+        logSeverityLevel: 3,
+        ...(opts.profilePrefix !== undefined ? { enableProfiling: true, profileFilePrefix: opts.profilePrefix } : {})
       })
-      return new Session(inner, threads, device)
+      return new Session(inner, threads, device, opts.profilePrefix !== undefined)
     } catch (err) {
       const message = (err as Error).message
       // On another device a refusal is most often the provider failing to start (no driver).
@@ -64,6 +69,8 @@ export class Session {
   }
 
   async release (): Promise<void> {
+    // The profile is written when profiling ends, not at release.
+    if (this.profiling) this.inner.endProfiling()
     await this.inner.release()
   }
 }
