@@ -14,6 +14,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { runCli, spawnCli } from './helpers/cli.ts'
 import { placementOf, readPlacement } from '../compute/onnx/placement.ts'
+import { capacityAdvertSchema } from '../protocols/messages/capacity-advert.ts'
+import { advertFixture } from './helpers/fixtures.ts'
 
 // CI installs Mesa's software Vulkan device (lavapipe) and sets this: there, the WebGPU
 // path must run. Elsewhere a machine without a Vulkan driver skips the WebGPU cases.
@@ -79,6 +81,17 @@ describe('devices: which provider a graph runs on', function () {
     assert.throws(() => placementOf({}), TypeError)
   })
 
+  it('an advert\'s device list is schema-checked: known devices, at most one in use, none at all from older peers', () => {
+    const ok = (devices: unknown) => capacityAdvertSchema.safeParse({ ...advertFixture(), devices }).success
+    assert.equal(capacityAdvertSchema.safeParse(advertFixture()).success, true)
+    assert.equal(ok([{ device: 'cpu', gflops: 12, inUse: false }, { device: 'webgpu', gflops: 900, inUse: true }]), true)
+    assert.equal(ok([{ device: 'cpu', gflops: 12, inUse: true }, { device: 'cuda', gflops: 9e3, inUse: true }]), false)
+    assert.equal(ok([{ device: 'tpu', gflops: 1, inUse: true }]), false)
+    assert.equal(ok([{ device: 'cpu', gflops: -1, inUse: true }]), false)
+    assert.equal(ok([{ device: 'cpu', gflops: Infinity, inUse: true }]), false)
+    assert.equal(ok(Array.from({ length: 4 }, () => ({ device: 'cpu', gflops: 1, inUse: false }))), false)
+  })
+
   describe('node start --device', () => {
     let dir: string
     const env = { OPENLEDGER_PASSPHRASE: 'device test' }
@@ -116,7 +129,12 @@ describe('devices: which provider a graph runs on', function () {
         assert.match(err, /device device=webgpu/)
         const status = await runCli(['status', '--data-dir', dir, '--json'], env)
         assert.equal(status.code, 0, status.stderr)
-        assert.equal(JSON.parse(status.stdout.trim().split('\n').pop() as string).device, 'webgpu')
+        const report = JSON.parse(status.stdout.trim().split('\n').pop() as string)
+        assert.equal(report.device, 'webgpu')
+        // Its advert lists both devices it measured, webgpu in use.
+        const listed = report.advert.devices as Array<{ device: string, gflops: number, inUse: boolean }>
+        assert.deepEqual(listed.map(d => [d.device, d.inUse]), [['cpu', false], ['webgpu', true]])
+        assert.ok(listed.every(d => d.gflops > 0))
       } finally {
         child.kill('SIGTERM')
         await new Promise(resolve => child.once('exit', resolve))

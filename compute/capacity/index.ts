@@ -17,6 +17,8 @@ export interface CapacityFacts {
     threads: number
   }
   gpus: GpuInfo[]
+  /** The devices measured at start-up and the one in use (device-probe.ts). */
+  devices?: Array<{ device: 'cpu' | 'webgpu' | 'cuda', gflops: number, inUse: boolean }>
   /** When the measurement finished, in ms since the Unix epoch (as on the wire). */
   measuredAt: number
 }

@@ -54,6 +54,7 @@ export class Advertiser {
       disk,
       ort: facts.ort,
       gpus: facts.gpus,
+      ...(facts.devices !== undefined ? { devices: facts.devices } : {}),
       measuredAt: facts.measuredAt
     }
   }

@@ -2,6 +2,7 @@
 // `cpu` (the default: no probe), a named device (probed, refused with how to get it when
 // it is missing or computes wrongly), or `auto` (every device probed, the fastest kept).
 import { pickDevice, probeDevices, type DeviceProbe } from '../../compute/capacity/device-probe.ts'
+import type { CapacityFacts } from '../../compute/capacity/index.ts'
 import { DEVICES, DeviceUnavailableError, useDevice, type Device, type DeviceChoice } from '../../compute/onnx/devices.ts'
 import { EXIT, PeerError } from '../errors.ts'
 
@@ -10,6 +11,17 @@ export class DeviceChoiceError extends PeerError {
 }
 
 export interface ChosenDevice { device: Device, reason: string, probes: DeviceProbe[] }
+
+/**
+ * The devices a peer's advert lists: each one the start-up probe found available, with
+ * its rate, and which is in use. Without a probe (`--device cpu`), the CPU alone at the
+ * capacity benchmark's rate.
+ */
+export function advertisedDevices (facts: CapacityFacts, chosen?: ChosenDevice): NonNullable<CapacityFacts['devices']> {
+  const inUse = chosen?.device ?? 'cpu'
+  const probed = (chosen?.probes ?? []).filter(p => p.available && p.gflops !== undefined && p.device !== 'cpu')
+  return [{ device: 'cpu', gflops: facts.ort.matmulGflops, inUse: inUse === 'cpu' }, ...probed.map(p => ({ device: p.device, gflops: p.gflops as number, inUse: inUse === p.device }))]
+}
 
 export async function chooseDevice (choice: DeviceChoice, opts: { threads?: number, log?: (msg: string, fields?: Record<string, unknown>) => void } = {}): Promise<ChosenDevice> {
   if (choice === 'cpu') {

@@ -13,6 +13,7 @@ import { FsBlockstore } from 'blockstore-fs'
 import { FsDatastore } from 'datastore-fs'
 import { measureCapacity, type CapacityFacts } from '../../compute/capacity/index.ts'
 import { currentDevice } from '../../compute/onnx/devices.ts'
+import { advertisedDevices, type ChosenDevice } from './device-choice.ts'
 import { sealEnvelope, maxEnvelopeBytes, type Envelope } from '../../protocols/envelope.ts'
 import { topicValidator } from '../../protocols/gossip-validator.ts'
 import { Hello } from '../../protocols/hello/hello.ts'
@@ -84,6 +85,8 @@ export interface PeerNodeOptions {
   threads?: number
   /** MatMul benchmark size for the advert (smaller = faster start). */
   benchSize?: number
+  /** The device chosen at start-up (device-choice.ts) and what the probes measured; default: the CPU, unprobed. */
+  device?: ChosenDevice
   /** Where to settle (devnet: the local anvil chain); none = no settlement routes. */
   chain?: ChainConfig
   /** Run the epoch builder: follow escrow, post reward roots, serve proofs. */
@@ -166,6 +169,7 @@ export class PeerNode {
 
     const measure = async (): Promise<CapacityFacts> => await measureCapacity({ dataDir: this.dataDir, benchSize: this.opts.benchSize })
     facts ??= this.opts.benchLock != null ? await withFileLock(this.opts.benchLock, measure) : await measure()
+    facts = { ...facts, devices: advertisedDevices(facts, this.opts.device) }
     this.log('capacity measured', { gflops: Math.round(facts.ort.matmulGflops), cores: facts.cpu.cores })
 
     this.datastore = new FsDatastore(join(this.dataDir, 'datastore'))

@@ -31,6 +31,15 @@ export const capacityAdvertSchema = z.object({
     threads: z.number().int().min(1).max(65_536)
   }),
   gpus: z.array(z.object({ name: shortText(128), memoryMiB: z.number().int().nonnegative().max(1e9) })).max(64),
+  /**
+   * The devices the peer measured at start-up (the MatMul chain on each provider) and the
+   * one its jobs run on. Optional: peers from before devices send none.
+   */
+  devices: z.array(z.object({
+    device: z.enum(['cpu', 'webgpu', 'cuda']),
+    gflops: z.number().nonnegative().max(1e9),
+    inUse: z.boolean()
+  })).max(3).refine(d => d.filter(x => x.inUse).length <= 1, 'at most one device in use').optional(),
   /** When the hardware facts were measured (ms since epoch). */
   measuredAt: z.number().int().nonnegative()
 })

@@ -75,7 +75,7 @@ export function nodeCommand (program: Command): void {
       const { loadChainConfig } = await import('../../settlement/chain-config.ts')
       const chain = opts.chain != null ? await loadChainConfig(opts.chain, { rpcUrl: opts.rpcUrl, chainId: opts.chainId }) : undefined
       const { chooseDevice } = await import('../../node/device-choice.ts')
-      await chooseDevice(opts.device, { log: logLine })
+      const device = await chooseDevice(opts.device, { log: logLine })
       const peer = new PeerNode({
         dataDir,
         identity,
@@ -87,6 +87,7 @@ export function nodeCommand (program: Command): void {
         slots: opts.slots,
         statusPort: opts.statusPort,
         benchSize: opts.benchSize,
+        device,
         benchLock: opts.benchLock,
         chain,
         aggregator: opts.aggregator,
