@@ -153,6 +153,17 @@ describe('devices: which provider a graph runs on', function () {
       }
     })
 
+    it('model pretrain --device webgpu builds a base there and says so in its provenance', async () => {
+      const dir = await mkdtemp(join(tmpdir(), 'openledger-pretrain-'))
+      try {
+        const r = await runCli(['model', 'pretrain', 'spam-base', '--tiny', '--steps', '2', '--device', 'webgpu', '-o', join(dir, 'm.safetensors'), '--json'])
+        assert.equal(r.code, 0, r.stderr)
+        assert.equal(JSON.parse(r.stdout.trim().split('\n').pop() as string).provenance.device, 'webgpu')
+      } finally {
+        await rm(dir, { recursive: true, force: true })
+      }
+    })
+
     it('the MatMul chain agrees with the CPU\'s', () => {
       assert.ok((probe.drift as number) <= 1e-3, `drift ${probe.drift}`)
       assert.ok((probe.gflops as number) > 0)

@@ -21,6 +21,7 @@ import { runTraining } from './run-training.ts'
 import type { ClassifierHyper } from './train-classifier-adapter.ts'
 import type { LmHyper } from './train-lm-adapter.ts'
 import type { TextTokenizer } from './text-tokenizer.ts'
+import { currentDevice } from '../onnx/devices.ts'
 
 export interface PretrainCommon {
   name: string
@@ -50,7 +51,7 @@ export async function pretrainLm (opts: PretrainCommon & { cfg: LmConfig, tokeni
         name: opts.name,
         config: { ...cfg },
         tokenizer: tokenizer.toJSON(),
-        provenance: { job, source: opts.source, hyper: { ...hyper }, tokens: windows.tokens.length, finalLoss: tail.reduce((a, b) => a + b, 0) / Math.max(1, tail.length) }
+        provenance: { job, source: opts.source, hyper: { ...hyper }, ...deviceNote(), tokens: windows.tokens.length, finalLoss: tail.reduce((a, b) => a + b, 0) / Math.max(1, tail.length) }
       },
       params: run.params
     }
@@ -68,10 +69,16 @@ export async function pretrainClassifier (opts: PretrainCommon & { cfg: Classifi
   try {
     const run = await runTraining({ job, specs, init: initParams(specs, hyper.seed), examples: data.count, hyper, step: classifierStepFn(runner, data, hyper.batch), store: opts.store, onStep: opts.onStep, signal: opts.signal })
     return {
-      meta: { format: 'openledger/model/1', kind: 'classifier', name: opts.name, config: { ...cfg }, labels: [...opts.labels], provenance: { job, source: opts.source, hyper: { ...hyper }, examples: data.count } },
+      meta: { format: 'openledger/model/1', kind: 'classifier', name: opts.name, config: { ...cfg }, labels: [...opts.labels], provenance: { job, source: opts.source, hyper: { ...hyper }, ...deviceNote(), examples: data.count } },
       params: run.params
     }
   } finally {
     await runner.release()
   }
+}
+
+/** A base built off the CPU says where (its bytes are reproducible on that device class); CPU builds stay as they were. */
+function deviceNote (): { device?: string } {
+  const device = currentDevice()
+  return device === 'cpu' ? {} : { device }
 }
