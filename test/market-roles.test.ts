@@ -43,7 +43,7 @@ describe('market roles in memory: requester, bidder, worker, verifier, forced er
   })
 
   /** A started peer; `stake` in OPEN per role, `toy` its kind's options, `behaviour` an adversary. */
-  async function peer (opts: { stake?: Partial<Record<'worker' | 'verifier', bigint>>, balance?: bigint, toy?: Partial<ToyOptions>, behaviour?: MarketBehaviour, forcedErrorRate?: number } = {}): Promise<Peer> {
+  async function peer (opts: { stake?: Partial<Record<'worker' | 'verifier', bigint>>, balance?: bigint, toy?: Partial<ToyOptions>, behaviour?: MarketBehaviour, forcedErrorRate?: number, device?: 'cpu' | 'webgpu' } = {}): Promise<Peer> {
     const id = net.identity()
     for (const [role, amount] of Object.entries(opts.stake ?? {})) ledger.stake(id.address, role as 'worker' | 'verifier', amount * OPEN)
     ledger.balances.set(id.address.toLowerCase(), (opts.balance ?? 0n) * OPEN)
@@ -63,6 +63,7 @@ describe('market roles in memory: requester, bidder, worker, verifier, forced er
       kinds: { infer: toy },
       behaviour: opts.behaviour,
       forcedErrorRate: opts.forcedErrorRate ?? 0,
+      device: opts.device ?? 'cpu',
       timing: FAST,
       log: (msg, fields) => { logs.push({ msg, fields }) }
     })
@@ -103,6 +104,16 @@ describe('market roles in memory: requester, bidder, worker, verifier, forced er
     assert.equal(state.phase, 'unassigned')
     assert.ok(!(state.bids ?? []).some(b => b.address === poor.id.address), 'an under-staked peer bid')
     assert.match(state.error ?? '', /not enough eligible bids: 0 worker/)
+  })
+
+  it('a peer on another device than the CPU takes no market work yet (its replays would not match a CPU peer\'s bit for bit)', async function () {
+    const requester = await peer({ balance: 100n })
+    const gpu = await peer({ stake: { worker: 1000n, verifier: 1000n }, device: 'webgpu' })
+    await peer({ stake: { verifier: 200n } })
+    const state = await submit(requester)
+    assert.equal(state.phase, 'unassigned')
+    assert.ok(!(state.bids ?? []).some(b => b.address === gpu.id.address), 'a webgpu peer bid')
+    assert.ok(gpu.logs.some(l => /cpu device only/.test(l.msg)))
   })
 
   it('a result from anyone but the assigned worker is refused, and a replayed envelope is rejected at the door', async function () {

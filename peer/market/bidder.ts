@@ -31,6 +31,14 @@ export class Bidder {
     const a = env.body
     const requester = identityOf(env.signer)
     if (requester.peerId === ctx.me.peerId) return
+    // Receipts do not name a device class yet and a replay on another device is not
+    // bit-identical (bench/RESULTS.md, determinism on WebGPU): until cross-device
+    // verification lands, only CPU peers take market work, so no honest peer, worker or
+    // verifier, is slashed for a device's drift.
+    if (ctx.device !== 'cpu') {
+      ctx.log('job announce ignored: market work runs on the cpu device only, for now', { job: a.job, device: ctx.device })
+      return
+    }
     const baseRef = a.kind === 'train' ? a.spec.params.base : a.spec.base
     const baseKind = typeof baseRef === 'string' ? this.baseKind(baseRef) : undefined
     const kind = ctx.kinds[a.kind]

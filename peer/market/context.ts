@@ -14,6 +14,7 @@ import type { ReceiptFiles } from './receipts.ts'
 import type { ReputationBook } from './reputation-book.ts'
 import type { MarketTiming } from './timing.ts'
 import type { MarketTopic, MarketWire } from './wire.ts'
+import type { Device } from '../../compute/onnx/device-names.ts'
 
 export type Log = (msg: string, fields?: Record<string, unknown>) => void
 
@@ -32,6 +33,8 @@ export interface MarketContext {
   dir: string
   /** Demonstrations and tests only: this forced-error rate instead of the policy's. */
   forcedErrorRate?: number
+  /** Where this peer's graphs run (node start --device). */
+  device: Device
   timing: MarketTiming
   seal: (type: string, body: unknown) => Uint8Array
   /** Seals and publishes; a failure is logged, not thrown (gossip is best effort, and retried where it matters). */

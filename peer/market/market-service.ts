@@ -51,6 +51,7 @@ import { Verdicts } from './verdicts.ts'
 import { Verifier } from './verifier.ts'
 import { Worker } from './worker.ts'
 import { libp2pWire, type MarketWire } from './wire.ts'
+import { currentDevice, type Device } from '../../compute/onnx/devices.ts'
 
 export { UnknownJobError } from './job-store.ts'
 export type { JobState, JobPhase } from './job-state.ts'
@@ -86,6 +87,8 @@ export interface MarketServiceOptions {
   kinds?: Partial<Kinds>
   /** Demonstrations and tests only: this forced-error rate instead of the policy's (every peer of the network must agree on it). */
   forcedErrorRate?: number
+  /** Where this peer's graphs run (default: the process's, compute/onnx/devices.ts). */
+  device?: Device
   log: Log
 }
 
@@ -119,6 +122,7 @@ export class MarketService {
       book: new ReputationBook(join(dir, 'reputation.json')),
       dir,
       forcedErrorRate: opts.forcedErrorRate,
+      device: opts.device ?? currentDevice(),
       timing: { ...DEFAULT_TIMING, ...opts.timing },
       seal,
       publish: async (topic, type, body) => await wire.publish(topic, seal(type, body)).catch((err: Error) => opts.log('publish failed', { topic, error: err.message })),
