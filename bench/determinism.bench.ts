@@ -14,7 +14,15 @@ import { lmParamSpecs } from '../compute/models/lm/params.ts'
 import { lmStepFn } from '../compute/models/lm/train-step.ts'
 import { loraSpecs } from '../compute/models/lora.ts'
 import { initParams } from '../compute/models/param-spec.ts'
-import { StepRunner } from '../compute/models/step-runner.ts'
+import { StepRunner, type StepGraph } from '../compute/models/step-runner.ts'
+import { decodeModel } from '../compute/models/artifacts.ts'
+import { buildClassifierGraph } from '../compute/models/classifier/graphs.ts'
+import { CLASSIFIER_LORA_TARGETS, classifierParamSpecs, type ClassifierConfig } from '../compute/models/classifier/config.ts'
+import { classifierData, classifierStepFn } from '../compute/models/classifier/train-step.ts'
+import type { ParamSpec } from '../compute/models/param-spec.ts'
+import { readSpamAssassinMails } from '../storage/corpora/spam-assassin.ts'
+import { readFile } from 'node:fs/promises'
+import { fileURLToPath } from 'node:url'
 import { probeDevices } from '../compute/capacity/device-probe.ts'
 import { parseDeviceChoice, type Device } from '../compute/onnx/devices.ts'
 import { readPlacement, type Placement } from '../compute/onnx/placement.ts'
@@ -24,7 +32,7 @@ import { join } from 'node:path'
 import { DEFAULT_ADAMW } from '../compute/train/adamw.ts'
 import { MemoryCheckpointStore } from '../compute/train/checkpoint-store.ts'
 import { fingerprint } from '../compute/train/fingerprint.ts'
-import { train, type TrainResult } from '../compute/train/trainer.ts'
+import { train, type TrainResult, type TrainTask } from '../compute/train/trainer.ts'
 import { sotuTexts, trainBpe } from '../compute/tokenizer/index.ts'
 import { numberFlag, parseFlags } from './lib/args.ts'
 import { BenchUsageError, type BenchResult } from './lib/bench.ts'
@@ -36,11 +44,12 @@ export const flags = [
   '--steps N   LoRA steps per run (default 100)',
   '--threads A,B   the two thread counts (default 2,1)',
   '--devices D,...   also run on these devices (webgpu, cuda; or auto: every one the probe finds): two reruns each (bit identity) and the drift against the CPU over --device-steps, with the ops placed on the CPU and their share of kernel time',
-  '--device-steps N   steps of the device runs and their CPU reference (default 10: lavapipe, the software Vulkan device, is slow)'
+  '--device-steps N   steps of the device runs and their CPU reference (default 10: lavapipe, the software Vulkan device, is slow)',
+  '--device-job J   the job the devices run: lm (the LoRA job above, default) or classifier (a spam-base adapter on SpamAssassin mail, rank 8 on the embedding and both layers, batch 64)'
 ]
 
 export async function run (args: string[]): Promise<BenchResult> {
-  const f = parseFlags(args, { steps: 'string', threads: 'string', devices: 'string', 'device-steps': 'string' })
+  const f = parseFlags(args, { steps: 'string', threads: 'string', devices: 'string', 'device-steps': 'string', 'device-job': 'string' })
   const [ta, tb] = ((f.threads as string | undefined) ?? '2,1').split(',').map(Number)
   const deviceSteps = numberFlag(f, 'device-steps', 10, { min: 1 })
   let devices: Device[] = []
@@ -59,17 +68,25 @@ export async function run (args: string[]): Promise<BenchResult> {
   const lora = { rank: 8, alpha: 16, targets: defaultLoraTargets(cfg) }
   const specs = loraSpecs(lmParamSpecs(cfg), lora)
   const windows = windowsOf(texts.map(t => tokenizer.encode(t)), { seq: 64, eot: tokenizer.eot, pad: tokenizer.pad })
-  const graph = buildLmStepGraph({ cfg, batch: 8, seq: 64, mode: { kind: 'lora', base, lora }, train: true })
+  const lmJob: BenchJob = {
+    graph: buildLmStepGraph({ cfg, batch: 8, seq: 64, mode: { kind: 'lora', base, lora }, train: true }),
+    specs,
+    examples: windows.count,
+    batch: 8,
+    step: (runner) => lmStepFn(runner, windows, 8)
+  }
+  const deviceJob = f['device-job'] === 'classifier' ? await classifierJob() : lmJob
+  if (f['device-job'] !== undefined && f['device-job'] !== 'lm' && f['device-job'] !== 'classifier') throw new BenchUsageError('--device-job is lm or classifier')
 
-  async function once (threads: number, optimize = true, device: Device = 'cpu', n = steps, profilePrefix?: string): Promise<TrainResult & { store: MemoryCheckpointStore, ms: number }> {
-    const runner = await StepRunner.create(graph, { threads, optimize, device, profilePrefix })
+  async function once (threads: number, optimize = true, device: Device = 'cpu', n = steps, profilePrefix?: string, job: BenchJob = lmJob): Promise<TrainResult & { store: MemoryCheckpointStore, ms: number }> {
+    const runner = await StepRunner.create(job.graph, { threads, optimize, device, profilePrefix })
     const store = new MemoryCheckpointStore()
     const started = performance.now()
     try {
       const r = await train({
-        job: fingerprint('determinism'), specs, init: initParams(specs, 2), examples: windows.count, batch: 8, steps: n, seed: 3,
+        job: fingerprint('determinism'), specs: job.specs, init: initParams(job.specs, 2), examples: job.examples, batch: job.batch, steps: n, seed: 3,
         schedule: { peak: 2e-3, warmup: 10, total: n, kind: 'cosine', floor: 0.1 }, adamw: DEFAULT_ADAMW,
-        checkpointEvery: Math.max(1, Math.floor(n / 4)), step: lmStepFn(runner, windows, 8), store
+        checkpointEvery: Math.max(1, Math.floor(n / 4)), step: job.step(runner), store
       })
       return { ...r, store, ms: performance.now() - started }
     } finally {
@@ -103,13 +120,13 @@ export async function run (args: string[]): Promise<BenchResult> {
   const perDevice: Record<string, unknown> = {}
   const deviceFigures: Record<string, number> = {}
   if (devices.length > 0) {
-    const cpuRef = await once(ta, true, 'cpu', deviceSteps)
+    const cpuRef = await once(ta, true, 'cpu', deviceSteps, undefined, deviceJob)
     const profDir = await mkdtemp(join(tmpdir(), 'openledger-placement-'))
     try {
       for (const device of devices) {
-        const d1 = await once(ta, true, device, deviceSteps, join(profDir, device))
+        const d1 = await once(ta, true, device, deviceSteps, join(profDir, device), deviceJob)
         const placement: Placement = await readPlacement(join(profDir, device))
-        const d2 = await once(ta, true, device, deviceSteps)
+        const d2 = await once(ta, true, device, deviceSteps, undefined, deviceJob)
         const same = d1.chain.length === d2.chain.length && d1.chain.every((x, i) => x.hash === d2.chain[i].hash)
         const vsCpu = drift(d1, cpuRef)
         const cpuShare = Object.entries(placement).filter(([p]) => p.startsWith('CPU')).reduce((s, [, x]) => s + x.share, 0)
@@ -138,12 +155,37 @@ export async function run (args: string[]): Promise<BenchResult> {
     baseline: null,
     ratio: null,
     reps: 4,
-    params: { steps, threads: `${ta},${tb}`, model: `d${cfg.dModel} L${cfg.layers} V${cfg.vocab}`, batch: 8, seq: 64, rank: 8 },
+    params: { steps, threads: `${ta},${tb}`, deviceJob: f['device-job'] ?? 'lm', model: `d${cfg.dModel} L${cfg.layers} V${cfg.vocab}`, batch: 8, seq: 64, rank: 8 },
     detail: { threadsDrift, kernelDrift, devices: perDevice },
     notes: [
       `runs 1 and 2: ${ta} threads (checkpoint hashes ${bitwise ? 'identical' : 'DIFFER'}); run 3: ${tb} threads; run 4: ${ta} threads with graph optimisations off (other kernels)`,
       'ParamDiffRelative: largest |adapter weight difference| after the last step, over the largest |weight|',
       'per device (--devices): two reruns on the device (bitwiseRerun), the drift against a CPU run of the same --device-steps, cpuFallbackShare: kernel time of the ops onnxruntime placed on the CPU over all kernel time (ops and shares in detail.devices.*.placement, from ORT\'s profile)'
     ]
+  }
+}
+
+/** A LoRA job the bench trains: its step graph, adapter specs and step function. */
+interface BenchJob {
+  graph: StepGraph
+  specs: ParamSpec[]
+  examples: number
+  batch: number
+  step: (runner: StepRunner) => TrainTask['step']
+}
+
+/** The shipped spam-base with a rank-8 adapter on its embedding and both layers, on SpamAssassin mail. */
+async function classifierJob (): Promise<BenchJob> {
+  const model = decodeModel(new Uint8Array(await readFile(fileURLToPath(new URL('../peer/models/built/spam-base.safetensors', import.meta.url)))))
+  const cfg = model.meta.config as ClassifierConfig
+  const lora = { rank: 8, alpha: 16, targets: [...CLASSIFIER_LORA_TARGETS] }
+  const mails = readSpamAssassinMails({ limit: 2000 })
+  const data = classifierData({ texts: mails.map(m => m.text), labels: mails.map(m => (m.label === 'spam' ? 1 : 0)) }, cfg)
+  return {
+    graph: buildClassifierGraph({ cfg, batch: 64, mode: { kind: 'lora', base: model.params, lora }, train: true }),
+    specs: loraSpecs(classifierParamSpecs(cfg), lora, new Set(['emb'])),
+    examples: data.count,
+    batch: 64,
+    step: (runner) => classifierStepFn(runner, data, 64)
   }
 }
