@@ -129,9 +129,12 @@ export async function run (args: string[]): Promise<BenchResult> {
         const d2 = await once(ta, true, device, deviceSteps, undefined, deviceJob)
         const same = d1.chain.length === d2.chain.length && d1.chain.every((x, i) => x.hash === d2.chain[i].hash)
         const vsCpu = drift(d1, cpuRef)
+        const rerun = drift(d2, d1)
         const cpuShare = Object.entries(placement).filter(([p]) => p.startsWith('CPU')).reduce((s, [, x]) => s + x.share, 0)
-        perDevice[device] = { steps: deviceSteps, rerunBitwise: same, vsCpu, placement, msPerStep: d2.ms / deviceSteps, cpuMsPerStep: cpuRef.ms / deviceSteps }
+        perDevice[device] = { steps: deviceSteps, rerunBitwise: same, rerun, vsCpu, placement, msPerStep: d2.ms / deviceSteps, cpuMsPerStep: cpuRef.ms / deviceSteps }
         deviceFigures[`${device}.bitwiseRerun`] = same ? 1 : 0
+        deviceFigures[`${device}.rerunParamDiffRelative`] = round(rerun.param, 9)
+        deviceFigures[`${device}.rerunWorstLossDiffRelative`] = round(rerun.worstLoss, 9)
         deviceFigures[`${device}.vsCpuParamDiffRelative`] = round(vsCpu.param, 9)
         deviceFigures[`${device}.vsCpuWorstLossDiffRelative`] = round(vsCpu.worstLoss, 9)
         deviceFigures[`${device}.cpuFallbackShare`] = round(cpuShare, 6)
