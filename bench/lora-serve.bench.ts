@@ -22,6 +22,7 @@ import { Rng } from '../compute/random.ts'
 import { LmGenerator, type GenerationRequest } from '../compute/serve/generator.ts'
 import { BenchUsageError, type BenchResult } from './lib/bench.ts'
 import { numberFlag, parseFlags } from './lib/args.ts'
+import { benchDevice, DEVICE_FLAG } from './lib/device.ts'
 import { fmt } from './lib/report.ts'
 import { max, median, min, percentile, round } from './lib/stats.ts'
 import { alternate, type TimedCase } from './lib/timing.ts'
@@ -40,7 +41,8 @@ export const flags = [
   '--reps N         timed repetitions of each case, >= 5 (default 7)',
   '--warmup N       untimed repetitions of each case first (default 1)',
   '--threads N      ORT intra-op threads (default: all cores)',
-  '--quick          a small model (d 64, 2 layers, vocab 512), adapters 1,10,100, batch 8, 16+16 tokens'
+  '--quick          a small model (d 64, 2 layers, vocab 512), adapters 1,10,100, batch 8, 16+16 tokens',
+  DEVICE_FLAG
 ]
 
 const SEED = 1
@@ -54,7 +56,8 @@ function parseCounts (raw: string): number[] {
 }
 
 export async function run (args: string[]): Promise<BenchResult> {
-  const f = parseFlags(args, { adapters: 'string', batch: 'string', prompt: 'string', new: 'string', batches: 'string', reps: 'string', warmup: 'string', threads: 'string', quick: 'boolean' })
+  const f = parseFlags(args, { adapters: 'string', batch: 'string', prompt: 'string', new: 'string', batches: 'string', reps: 'string', warmup: 'string', threads: 'string', quick: 'boolean', device: 'string' })
+  const device = await benchDevice(f.device)
   const quick = f.quick === true
   const cfg = quick ? QUICK_CFG : DEFAULT_LM_CONFIG
   const counts = parseCounts(typeof f.adapters === 'string' ? f.adapters : (quick ? '1,10,100' : '1,10,100,1000'))
@@ -215,7 +218,7 @@ export async function run (args: string[]): Promise<BenchResult> {
       params: {
         config: Object.entries(cfg).map(([k, v]) => `${k}:${v}`).join(','), quick,
         adapters: counts.join(','), batch, promptTokens: promptLen, newTokens, batchesPerRep, tokensPerRep: opsPerRep,
-        reps, warmupReps, threads, lora: `rank ${lora.rank} alpha ${lora.alpha} targets ${lora.targets.length}`, greedy: true
+        reps, warmupReps, threads, device, lora: `rank ${lora.rank} alpha ${lora.alpha} targets ${lora.targets.length}`, greedy: true
       },
       detail: {
         target: { ratio: TARGET, pass },

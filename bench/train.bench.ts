@@ -18,6 +18,7 @@ import { BenchUsageError, type BenchResult } from './lib/bench.ts'
 import { fmt } from './lib/report.ts'
 import { max, median, min, round } from './lib/stats.ts'
 import { alternate } from './lib/timing.ts'
+import { benchDevice, DEVICE_FLAG } from './lib/device.ts'
 import { defaultLora, matmulChain, stepCase } from './train/setup.ts'
 
 export const name = 'train'
@@ -28,7 +29,8 @@ export const flags = [
   '--reps N      timed repetitions of each case, >= 5 (default 11)',
   '--warmup N    untimed repetitions of each case first (default 2; at least 3 s in all)',
   '--threads N   ORT intra-op threads for every session (default: all cores)',
-  '--model M     default (DEFAULT_LM_CONFIG, d256) or sotu-lm (the shipped base\'s shape, d128)'
+  '--model M     default (DEFAULT_LM_CONFIG, d256) or sotu-lm (the shipped base\'s shape, d128)',
+  DEVICE_FLAG
 ]
 
 const SEED = 1
@@ -41,7 +43,8 @@ const WARMUP_MIN_MS = 3_000
 const BASELINE_RUNS = 6
 
 export async function run (args: string[]): Promise<BenchResult> {
-  const f = parseFlags(args, { batch: 'string', seq: 'string', reps: 'string', warmup: 'string', threads: 'string', model: 'string' })
+  const f = parseFlags(args, { batch: 'string', seq: 'string', reps: 'string', warmup: 'string', threads: 'string', model: 'string', device: 'string' })
+  const device = await benchDevice(f.device)
   const model = (f.model as string | undefined) ?? 'default'
   if (model !== 'default' && model !== 'sotu-lm') throw new BenchUsageError('--model must be default or sotu-lm')
   const cfg = model === 'default' ? DEFAULT_LM_CONFIG : { vocab: SOTU_LM.vocab, ...SOTU_LM.cfg }
@@ -147,7 +150,7 @@ export async function run (args: string[]): Promise<BenchResult> {
       },
       params: {
         config: Object.entries(cfg).map(([k, v]) => `${k}:${v}`).join(','),
-        batch, seq, tokensPerStep: pre.tokens, threads, reps, warmupReps, warmupMinMs: WARMUP_MIN_MS, seed: SEED,
+        batch, seq, tokensPerStep: pre.tokens, threads, device, reps, warmupReps, warmupMinMs: WARMUP_MIN_MS, seed: SEED,
         lora: `rank ${lora.rank} alpha ${lora.alpha} targets ${lora.targets.length}`,
         baseline: `${MM_CHAIN} x MatMul ${MM_SIZE}^3 in one session, ${BASELINE_RUNS} runs per rep`
       },
