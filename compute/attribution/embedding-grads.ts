@@ -66,12 +66,6 @@ export class EmbeddingAdapterGrads {
 
   /** This example's gradient . v. */
   dot (v: EmbeddingGradient, g: Float32Array, gOffset: number, f: ExampleFeatures): number {
-    const p = this.parts(v, g, gOffset, f)
-    return p.a + p.b
-  }
-
-  /** The dot product split into A's rows and B (the per-factor breakdown). */
-  parts (v: EmbeddingGradient, g: Float32Array, gOffset: number, f: ExampleFeatures): { a: number, b: number } {
     const { rank, embed, scale } = this.ad
     this.prepare(g, gOffset, f)
     let sa = 0
@@ -89,7 +83,7 @@ export class EmbeddingAdapterGrads {
       for (let j = 0; j < embed; j++) q += g[gOffset + j] * v.b[i * embed + j]
       sb += scale * this.u[i] * q
     }
-    return { a: sa, b: sb }
+    return sa + sb
   }
 
   /** acc += factor x this example's gradient squared, coordinate by coordinate (a diagonal). */

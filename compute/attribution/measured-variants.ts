@@ -160,7 +160,7 @@ export class MeasuredVariants {
       this.classes.forEach((c, i) => add(`@val-class:${c}`, k, w * dotAt(g, o, this.valSums.byClass[i], d)))
       if (this.vBalanced !== undefined) add('tracin-balanced', k, w * dotAt(g, o, this.vBalanced, d))
       if (this.vPre !== undefined) add('tracin-adam', k, w * dotAt(g, o, this.vPre, d))
-          if (bag !== undefined && embedding !== undefined && this.valSums.emb !== undefined) {
+      if (bag !== undefined && embedding !== undefined && this.valSums.emb !== undefined) {
         const embed = bag.length / rows
         const f = embedding.features('train', k)
         const embDot = this.valSums.embGrads!.dot(this.valSums.emb, bag, r * embed, f)
@@ -180,16 +180,17 @@ export class MeasuredVariants {
     const emb = this.finalBag !== undefined && embedding !== undefined && this.valSums.embGrads !== undefined && this.valSums.emb !== undefined
       ? { grads: this.valSums.embGrads, bag: this.finalBag, embed: this.finalBag.length / n, features: (k: number) => embedding.features('train', k) }
       : undefined
-    // 'if-cg' over the whole adapter does not converge in 200 iterations here (residual
-    // 0.5-0.7: a table row one mail touches has a rank-one block); its note says so.
-    const runs: Array<[string, number, boolean]> = [['if-cg', 0.1, true], ['if-cg-layers', 0.1, false]]
-    for (const [name, damping, withEmb] of runs) {
-      if (withEmb && emb === undefined && name !== 'if-cg') continue
-      const useEmb = withEmb && emb !== undefined
-      const r = influenceCg({ n, d, dense: finalTrain, emb: useEmb ? emb : undefined }, { dense: finalVal as Float64Array, emb: useEmb ? this.valSums.emb : undefined }, { damping, iterations: 200, tolerance: 1e-8 })
+    const cg = (name: string, withEmb: boolean): void => {
+      const r = influenceCg({ n, d, dense: finalTrain, emb: withEmb ? emb : undefined }, { dense: finalVal as Float64Array, emb: withEmb ? this.valSums.emb : undefined }, { damping: 0.1, iterations: 200, tolerance: 1e-8 })
       out[name] = r.scores
       this.notes.push(`${name}: lambda ${r.lambda.toExponential(3)}, ${r.iterations} CG iterations, residual ${r.residual.toExponential(2)}`)
     }
+    cg('if-cg-layers', false)
+    // 'if-cg' over the whole adapter does not converge in 200 iterations here (residual
+    // 0.5-0.7: a table row one mail touches has a rank-one block); its note says so.
+    // Without an embedding adapter it is the same solve as 'if-cg-layers'.
+    if (emb !== undefined) cg('if-cg', true)
+    else out['if-cg'] = out['if-cg-layers']
     for (const [name, x] of this.out) out[name] = x
     return out
   }

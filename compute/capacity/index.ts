@@ -3,6 +3,7 @@
 
 import { measureHardware, type CpuFlags, type GpuInfo } from './hardware.ts'
 import { measureMatmulGflops } from './matmul-bench.ts'
+import type { Device } from '../onnx/device-names.ts'
 
 export interface CapacityFacts {
   cpu: { cores: number; model: string; flags?: CpuFlags }
@@ -18,7 +19,7 @@ export interface CapacityFacts {
   }
   gpus: GpuInfo[]
   /** The devices measured at start-up and the one in use (device-probe.ts). */
-  devices?: Array<{ device: 'cpu' | 'webgpu' | 'cuda', gflops: number, inUse: boolean }>
+  devices?: Array<{ device: Device, gflops: number, inUse: boolean }>
   /** When the measurement finished, in ms since the Unix epoch (as on the wire). */
   measuredAt: number
 }

@@ -2,9 +2,10 @@
 // option, never a NaN that travels on.
 import { homedir } from 'node:os'
 import { join, resolve } from 'node:path'
-import type { Command } from 'commander'
+import { Option, type Command } from 'commander'
 import { multiaddr } from '@multiformats/multiaddr'
 import { UsageError } from '../errors.ts'
+import { DEVICES } from '../../compute/onnx/device-names.ts'
 
 export function intOption (name: string, min: number, max: number) {
   return (value: string): number => {
@@ -52,4 +53,9 @@ export function nodeClientOptions (cmd: Command): Command {
     .option('-d, --data-dir <dir>', DATA_DIR_HELP)
     .option('--url <url>', 'API URL of the node (default: from <data-dir>/run.json)')
     .option('--json', 'print one JSON object')
+}
+
+/** `--device <device>`: cpu (default), webgpu, cuda or auto, with this command's help. */
+export function deviceOption (help: string): Option {
+  return new Option('--device <device>', help).choices(['auto', ...DEVICES]).default('cpu')
 }

@@ -2,11 +2,11 @@
 // `model pretrain` runs here (no node needed) and writes a model file; everything else
 // goes through the running peer, which holds the datanets, the models and the server.
 import { resolve } from 'node:path'
-import { Option, type Command } from 'commander'
+import type { Command } from 'commander'
 import { UsageError } from '../../errors.ts'
 import { apiGet, apiPost, endpointOf } from '../api-client.ts'
-import { DEVICES, type DeviceChoice } from '../../../compute/onnx/device-names.ts'
-import { dataDirOf, intOption, nodeClientOptions } from '../options.ts'
+import type { DeviceChoice } from '../../../compute/onnx/device-names.ts'
+import { dataDirOf, deviceOption, intOption, nodeClientOptions } from '../options.ts'
 import { formatBytes, printJson, table } from '../output.ts'
 import { progressBar } from '../progress.ts'
 
@@ -33,7 +33,7 @@ export function modelCommand (program: Command): void {
     .option('--steps <n>', 'training steps (default: the recipe\'s)', intOption('--steps', 1, 10_000_000))
     .option('--threads <n>', 'onnxruntime threads (results are bitwise reproducible for a fixed count)', intOption('--threads', 1, 1024))
     .option('--tiny', 'a much smaller model, for tests and quick looks')
-    .addOption(new Option('--device <device>', 'where to train: cpu, webgpu, cuda or auto (see node start --device)').choices(['auto', ...DEVICES]).default('cpu'))
+    .addOption(deviceOption('where to train: cpu, webgpu, cuda or auto (see node start --device)'))
     .option('--json', 'print one JSON object')
     .action(async (recipe: string, opts: { out: string, steps?: number, threads?: number, tiny?: boolean, json?: boolean, device: DeviceChoice }) => {
       const { RECIPES, buildBase } = await import('../../models/recipes.ts')

@@ -1,10 +1,10 @@
 // openledger node start (libp2p and onnxruntime load inside the action).
 import { Option, type Command } from 'commander'
-import { DEVICES, type DeviceChoice } from '../../../compute/onnx/device-names.ts'
+import type { DeviceChoice } from '../../../compute/onnx/device-names.ts'
 import { UsageError } from '../../errors.ts'
 import { readPassphrase } from '../../identity/passphrase.ts'
 import { CHEATS, type Cheat } from '../../market/adversaries/cheat-modes.ts'
-import { DATA_DIR_HELP, PASSPHRASE_STDIN_HELP, dataDirOf, intOption, multiaddrOption, networkOption } from '../options.ts'
+import { DATA_DIR_HELP, PASSPHRASE_STDIN_HELP, dataDirOf, deviceOption, intOption, multiaddrOption, networkOption } from '../options.ts'
 import { logLine, printJson } from '../output.ts'
 
 interface StartOptions {
@@ -53,7 +53,7 @@ export function nodeCommand (program: Command): void {
     .option('--slots <n>', 'job slots to advertise (default: CPU cores)', intOption('--slots', 0, 4096))
     .option('--status-port <port>', 'status API port on 127.0.0.1 (0: any free port)', intOption('--status-port', 0, 65_535), 0)
     .option('--bench-size <n>', 'MatMul size of the start-up capacity benchmark', intOption('--bench-size', 16, 4096), 512)
-    .addOption(new Option('--device <device>', 'where training, serving and attribution run: cpu, webgpu (any GPU with a Vulkan driver), cuda (needs the CUDA build of onnxruntime), or auto (the fastest one measured at start-up)').choices(['auto', ...DEVICES]).default('cpu'))
+    .addOption(deviceOption('where training, serving and attribution run: cpu, webgpu (any GPU with a Vulkan driver), cuda (needs the CUDA build of onnxruntime), or auto (the fastest one measured at start-up)'))
     .option('--chain <file>', 'settle on this deployment: JSON with the contract addresses (and rpcUrl), as devnet or deploy writes it')
     .option('--rpc-url <url>', 'JSON-RPC endpoint of the L2 (overrides the chain file\'s)')
     .option('--chain-id <id>', 'refuse to start unless the deployment is on this chain', intOption('--chain-id', 1, 2 ** 48))
