@@ -175,12 +175,12 @@ export async function run (args: string[]): Promise<BenchResult> {
   }
 
   const e = (x: number | undefined): string => x === undefined || !Number.isFinite(x) ? '-' : x.toExponential(3)
-  const tables = [{ title: 'per contributor', rows: [] as string[][] }]
+  const contributorRows = [['contributor', 'bad', 'texts', 'TracIn', 'DataInf', 'mask-LOO (mean)', 're-sliced LOO', 'credit', 'payout'], ...people.map((p, i) => [p.id, p.bad ? (p.copyOf !== undefined ? `${noise} of ${p.copyOf}` : noise) : '', String(p.texts.length), e(a1.tracin[i]), e(a1.datainf[i]), e(truth?.mean[i]), e(resliced?.[i]), e(p1.credit[i]), p1.weights[i].toFixed(4)])]
+  const tables = [{ title: 'per contributor', rows: contributorRows }]
   if (detail.breakdown !== undefined) {
     const b = detail.breakdown as Record<string, BreakdownRow>
     tables.push({ title: 'TracIn broken down (sums over contributors; good contributors split by the sign of their mask-LOO truth)', rows: [['part', 'share of TracIn', 'rho vs truth', 'rho good', 'good, truth < 0: mean (> 0 of n)', 'good, truth > 0: mean', 'bad: mean'], ...Object.entries(b).map(([name, x]) => [name, x.share.toFixed(3), x.rhoAll.toFixed(3), x.rhoGood.toFixed(3), `${e(x.goodTruthNegative.mean)} (${x.goodTruthNegative.positive} of ${x.goodTruthNegative.n})`, e(x.goodTruthPositive.mean), e(x.bad.mean)])] })
   }
-  tables[0].rows = [['contributor', 'bad', 'texts', 'TracIn', 'DataInf', 'mask-LOO (mean)', 're-sliced LOO', 'credit', 'payout'], ...people.map((p, i) => [p.id, p.bad ? (p.copyOf !== undefined ? `${noise} of ${p.copyOf}` : noise) : '', String(p.texts.length), e(a1.tracin[i]), e(a1.datainf[i]), e(truth?.mean[i]), e(resliced?.[i]), e(p1.credit[i]), p1.weights[i].toFixed(4)])]
   detail.contributors = people.map((p, i) => ({ id: p.id, bad: p.bad, texts: p.texts.length, tracin: a1.tracin[i], datainf: a1.datainf[i], maskLoo: truth?.mean[i], maskLooPerSeed: truth?.perSeed.map(r => r[i]), resliced: resliced?.[i], credit: p1.credit[i], payout: p1.weights[i], payoutSeed2: p2.weights[i] }))
   return {
     figures,

@@ -130,7 +130,7 @@ export async function spamExperiment (o: ExperimentOptions): Promise<Experiment>
       const kept = people.filter(p => p.id !== without)
       return await timed(async () => await trainClassifierAdapter({ ...job(seed), train: { texts: kept.flatMap(p => p.texts), labels: kept.flatMap(p => p.labels) } }))
     }),
-    params: { lora: `rank ${lora.rank} on ${lora.targets.join(',')}`, steps: hyper.steps, checkpoints: o.tracinSteps?.join(",") ?? hyper.steps / o.tracinStride, validationMails: scenario.validation.texts.length },
+    params: { lora: `rank ${lora.rank} on ${lora.targets.join(',')}`, steps: hyper.steps, checkpoints: o.tracinSteps?.join(',') ?? hyper.steps / o.tracinStride, validationMails: scenario.validation.texts.length },
     notes: ['spam base: the shipped spam-base (pretrained on the kept mail of easy-ham-1, hard-ham-1 and spam-1, which includes some contributors\' mail; never the held-out validation mail)']
   }
 }
