@@ -11,7 +11,8 @@ import type { ChainSnapshot, ChainWatch } from '../settlement/chain-watch.ts'
 import type { DatanetService } from '../datanets/datanet-service.ts'
 import type { JobWatch, SeenJob } from '../market/job-watch.ts'
 import type { StatusReport } from './status-report.ts'
-import type { RewardsReport, SettlementService } from '../settlement/settlement-service.ts'
+import type { SettlementService } from '../settlement/settlement-service.ts'
+import type { RewardsReport } from '../settlement/rewards.ts'
 import type { DatanetView } from '../../storage/datanet/view.ts'
 
 const MIN_BUILD_MS = 1_000

@@ -15,22 +15,16 @@ import { connectProvider, ROLE, SettlementClient, type Role } from '../../settle
 import { ContractRevertError } from '../../settlement/chain/errors.ts'
 import { signMessage, verifySigned } from '../../settlement/chain/signatures.ts'
 import { EpochBuilder, type RootChain, type RootSigner } from '../../settlement/epoch/index.ts'
-import { verifyCumulativeProof } from '../../settlement/merkle/index.ts'
 import { readJsonIfExists, writeJsonAtomic } from '../../storage/atomic-file.ts'
-import { askRewards, serveRewards, REWARDS_PROTOCOL, type RewardsAnswer, type RewardsAt } from '../../protocols/rewards/rewards.ts'
+import { serveRewards, REWARDS_PROTOCOL } from '../../protocols/rewards/rewards.ts'
 import type { StreamHost } from '../../protocols/reqresp.ts'
 import type { Identity } from '../identity/keystore.ts'
-import { PeerError, EXIT } from '../errors.ts'
 import type { ChainConfig } from './chain-config.ts'
 import type { JobFacts } from './job-description.ts'
 import { askCosign } from '../../protocols/epoch/epoch.ts'
 import type { DatanetView } from '../../storage/datanet/view.ts'
 import { RootWatch } from './root-watch.ts'
-
-/** Nothing to claim, no aggregator reachable, a proof that does not match the chain. */
-export class RewardsUnavailableError extends PeerError {
-  constructor (message: string, details?: Record<string, unknown>) { super(message, EXIT.failure, details) }
-}
+import { answerRewards, claimRewards, rewardsReport, RewardsUnavailableError, type ClaimResult, type RewardsReport, type RewardsSource } from './rewards.ts'
 
 export interface SettlementServiceOptions {
   config: ChainConfig
@@ -64,26 +58,6 @@ export interface SettlementServiceOptions {
 }
 
 interface Cursor { block: number }
-
-
-export interface RewardsReport {
-  address: string
-  /** OPEN held by the address now. */
-  balance: string
-  /** What the address has claimed on chain so far. */
-  claimed: string
-  /** Cumulative earnings in the latest root the aggregator posted, and whether it is final. */
-  earned: string | null
-  epoch: number | null
-  final: boolean
-  finalAt: number | null
-  /** earned - claimed, when positive. */
-  claimable: string
-  /** Stake per role. */
-  stake: Record<keyof typeof ROLE, string>
-  /** Why earned is unknown (no aggregator answered, or its proof was refused). */
-  note?: string
-}
 
 /** An aggregator's own record of its epochs (the dashboard shows it). */
 export interface AggregatorEpochs {
@@ -200,7 +174,8 @@ export class SettlementService {
       verifySignature: (epoch, root, total, toBlock, sig) => verifySigned('EpochRoot', distributorDomain, { epoch, root, total, toBlock }, sig),
       now: () => this.chainNow
     })
-    await serveRewards(this.opts.host, async (accounts, at) => await this.answer(accounts, at))
+    const builder = this.builder
+    await serveRewards(this.opts.host, async (accounts, at) => await answerRewards(builder, accounts, at))
     this.timer = setInterval(() => { void this.tick() }, this.opts.epochIntervalMs)
     this.timer.unref()
     void this.tick()
@@ -365,86 +340,17 @@ export class SettlementService {
     return added
   }
 
-  /** What /openledger/rewards answers: claims against the latest final root (what pays now), or the latest posted. */
-  private async answer (accounts: string[], want: RewardsAt): Promise<RewardsAnswer> {
-    const b = this.builder!
-    const at = want === 'posted' || b.latestFinal === undefined ? 'posted' : 'final'
-    if (accounts.length === 1) {
-      const c = await b.claimFor(accounts[0], at)
-      const epoch = at === 'final' ? b.latestFinal : b.latestPosted
-      if (c === undefined) return { epoch: epoch ?? 0, root: '0x' + '00'.repeat(32), finalAt: null, leaves: [], proof: [] }
-      return { epoch: c.epoch, root: c.root, finalAt: c.finalAt, leaves: [{ account: c.account, cumulative: c.cumulative }], proof: c.proof }
-    }
-    const known = []
-    for (const a of accounts) if ((await b.claimFor(a, at)) !== undefined) known.push(a)
-    const m = known.length > 0 ? await b.multiClaim(known, at) : undefined
-    if (m === undefined) return { epoch: 0, root: '0x' + '00'.repeat(32), finalAt: null, leaves: [], proof: [] }
-    return { epoch: m.epoch, root: m.root, finalAt: m.finalAt, leaves: m.leaves, proof: m.proof, flags: m.proofFlags }
+  private get rewardsSource (): RewardsSource {
+    return { chain: this.chain, provider: this.provider!, host: this.opts.host, builder: this.builder, aggregators: this.opts.aggregators }
   }
 
-  /** The latest proof for one account, from this peer's builder or an aggregator, checked against the chain. */
-  private async proofFor (account: string, at: RewardsAt): Promise<RewardsAnswer | undefined> {
-    let answer: RewardsAnswer | undefined
-    if (this.builder != null) answer = await this.answer([account], at)
-    else {
-      const errors: string[] = []
-      // A lossy link drops a request now and then: each aggregator is asked up to three times.
-      for (const peer of await this.opts.aggregators()) {
-        for (let attempt = 0; attempt < 3 && answer === undefined; attempt++) {
-          if (attempt > 0) await new Promise(resolve => setTimeout(resolve, 200 * 2 ** attempt))
-          try { answer = await askRewards(this.opts.host, peer, [account], at) } catch (err) { errors.push(`${peer.toString()}: ${(err as Error).message}`) }
-        }
-        if (answer !== undefined) break
-      }
-      if (answer === undefined) throw new RewardsUnavailableError('no aggregator answered', { errors })
-    }
-    if (answer.epoch === 0 || answer.leaves.length === 0) return undefined
-    const leaf = answer.leaves[0]
-    if (leaf.account.toLowerCase() !== account.toLowerCase()) throw new RewardsUnavailableError('the aggregator answered for another account', { asked: account, got: leaf.account })
-    const onChain = await this.chain.rootOf(answer.epoch)
-    if (onChain.root.toLowerCase() !== answer.root.toLowerCase()) throw new RewardsUnavailableError('the aggregator\'s root is not the one on chain', { epoch: answer.epoch, claimed: answer.root, onChain: onChain.root })
-    if (!verifyCumulativeProof(answer.root, leaf, answer.proof)) throw new RewardsUnavailableError('the aggregator\'s proof does not verify', { epoch: answer.epoch })
-    return { ...answer, finalAt: onChain.finalAt }
-  }
-
+  /** Balance, claims, stake and the latest posted earnings of an address (default: this peer). */
   async rewards (address = this.address): Promise<RewardsReport> {
-    let note: string | undefined
-    const [balance, claimed, proof, block, ...stakes] = await Promise.all([
-      this.chain.balanceOf(address),
-      this.chain.claimed(address),
-      // Balances and stake still show when no aggregator can be asked.
-      this.proofFor(address, 'posted').catch((err: Error) => { if (!(err instanceof RewardsUnavailableError)) throw err; note = err.message; return undefined }),
-      this.provider!.getBlock('latest'),
-      ...Object.values(ROLE).map(async r => await this.chain.stakeOf(address, r))
-    ])
-    const earned = proof?.leaves[0].cumulative
-    const now = BigInt(block?.timestamp ?? Math.floor(Date.now() / 1000))
-    return {
-      address,
-      balance: balance.toString(),
-      claimed: claimed.toString(),
-      earned: earned?.toString() ?? null,
-      epoch: proof?.epoch ?? null,
-      final: proof?.finalAt != null && proof.finalAt > 0n && now >= proof.finalAt,
-      finalAt: proof?.finalAt != null ? Number(proof.finalAt) : null,
-      claimable: earned !== undefined && earned > claimed ? (earned - claimed).toString() : '0',
-      stake: Object.fromEntries(Object.keys(ROLE).map((k, i) => [k, stakes[i].toString()])) as RewardsReport['stake'],
-      ...(note !== undefined ? { note } : {})
-    }
+    return await rewardsReport(this.rewardsSource, address)
   }
 
-  /**
-   * Claims what `account` (default: this peer) is owed under the latest final root. For
-   * another account this peer is a relayer: it pays the gas, the distributor sends the
-   * OPEN to the account, so a contributor without a peer or gas is paid all the same.
-   */
-  async claim (account = this.address): Promise<{ account: string, epoch: number, amount: string, cumulative: string, tx: string, gasUsed: string }> {
-    const proof = await this.proofFor(account, 'final')
-    if (proof === undefined) throw new RewardsUnavailableError('nothing earned yet: no posted root holds this address', { address: account })
-    const leaf = proof.leaves[0]
-    const claimed = await this.chain.claimed(account)
-    if (leaf.cumulative <= claimed) throw new RewardsUnavailableError('nothing to claim: everything in the latest root is claimed', { address: account, claimed: claimed.toString() })
-    const tx = await this.chain.claim(proof.epoch, account, leaf.cumulative, proof.proof)
-    return { account, epoch: proof.epoch, amount: (leaf.cumulative - claimed).toString(), cumulative: leaf.cumulative.toString(), tx: tx.receipt.hash, gasUsed: tx.gasUsed.toString() }
+  /** Claims what `account` (default: this peer) is owed under the latest final root (./rewards.ts). */
+  async claim (account = this.address): Promise<ClaimResult> {
+    return await claimRewards(this.rewardsSource, account)
   }
 }
