@@ -75,12 +75,5 @@ function rotl (x: number, k: number): number {
   return ((x << k) | (x >>> (32 - k))) >>> 0
 }
 
-/** murmur3's 32-bit finaliser: every input bit reaches every output bit (hashing ints, not a stream). */
-export function fmix32 (h: number): number {
-  h ^= h >>> 16
-  h = Math.imul(h, 0x85ebca6b)
-  h ^= h >>> 13
-  h = Math.imul(h, 0xc2b2ae35)
-  h ^= h >>> 16
-  return h >>> 0
-}
+// murmur3's 32-bit finaliser: one copy, beside the MinHash that uses it too.
+export { fmix32 } from '../storage/dedupe/minhash.ts'

@@ -24,7 +24,7 @@ import { request } from '../protocols/reqresp.ts'
 import { signerFromPrivateKey } from '../protocols/signer.ts'
 import { CAPACITY_TOPIC, topicName } from '../protocols/topics.ts'
 import { advertFixture } from './helpers/fixtures.ts'
-import { createPlainNode, type PlainNode } from './helpers/plain-node.ts'
+import { createPlainNode, type PlainNode } from '../bench/lib/plain-node.ts'
 import { waitFor } from './helpers/wait.ts'
 
 const NETWORK = 'devnet'

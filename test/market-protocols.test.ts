@@ -18,7 +18,7 @@ import { encode } from '../protocols/codec.ts'
 import { buildCumulativeTree } from '../settlement/merkle/index.ts'
 import { verifyCumulativeProof } from '../settlement/merkle/index.ts'
 import { expectRejects } from './helpers/expect-throws.ts'
-import { createPlainNode, type PlainNode } from './helpers/plain-node.ts'
+import { createPlainNode, type PlainNode } from '../bench/lib/plain-node.ts'
 
 const registry = defaultRegistry()
 const job = '0x' + 'cd'.repeat(32)

@@ -7,7 +7,7 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import { findingsOf, isTransient } from '../peer/market/check-run.ts'
 import { classifyFault } from '../settlement/policy/index.ts'
 import { isRateLimited, request, requestPaced, serveProtocol, type ProtocolLimits } from '../protocols/reqresp.ts'
-import { createPlainNode, type PlainNode } from './helpers/plain-node.ts'
+import { createPlainNode, type PlainNode } from '../bench/lib/plain-node.ts'
 
 const PROTOCOL = '/openledger-test/paced/1.0.0'
 const LIMITS: ProtocolLimits = { maxRequestBytes: 64, maxResponseBytes: 64, timeoutMs: 10_000, maxInboundStreams: 8, rateLimit: { burst: 4, refillMs: 40 } }

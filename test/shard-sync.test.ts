@@ -21,7 +21,7 @@ import {
 } from '../protocols/shard/index.ts'
 import { getBlock } from '../storage/blocks.ts'
 import { BlockHashMismatchError, importFile, verifyDag, type ImportResult } from '../storage/unixfs/index.ts'
-import { createPlainNode, type PlainNode } from './helpers/plain-node.ts'
+import { createPlainNode, type PlainNode } from '../bench/lib/plain-node.ts'
 import { serveHas } from '../protocols/has/has.ts'
 import { ShardFetcher } from '../peer/datanets/shard-fetcher.ts'
 import { expectRejects } from './helpers/expect-throws.ts'

@@ -8,16 +8,10 @@
 // random bytes, wrong shapes, oversized frames, envelopes of the wrong type or signer,
 // a frame cut short, and a stream opened and left silent. Every answer is tallied.
 import { randomBytes } from 'node:crypto'
-import { gossipsub, type GossipSub } from '@libp2p/gossipsub'
-import { identify, type Identify } from '@libp2p/identify'
 import { privateKeyFromRaw } from '@libp2p/crypto/keys'
 import { peerIdFromString } from '@libp2p/peer-id'
-import { noise } from '@libp2p/noise'
-import { tcp } from '@libp2p/tcp'
-import { yamux } from '@libp2p/yamux'
 import { multiaddr } from '@multiformats/multiaddr'
 import { secp256k1 } from '@noble/curves/secp256k1.js'
-import { createLibp2p, type Libp2p } from 'libp2p'
 import { CID } from 'multiformats/cid'
 import * as raw from 'multiformats/codecs/raw'
 import { create as createDigest } from 'multiformats/hashes/digest'
@@ -36,8 +30,8 @@ import { TASK_PROTOCOL } from '../../protocols/task/task.ts'
 import { CAPACITY_TOPIC, DATANET_TOPIC, JOBS_TOPIC, topicName, TOPICS, VERDICTS_TOPIC } from '../../protocols/topics.ts'
 import { VERIFY_PROTOCOL } from '../../protocols/verify/verify.ts'
 import { capacityAdvertFixture } from '../envelope/advert-fixture.ts'
+import { createPlainNode, type PlainNode } from '../lib/plain-node.ts'
 
-type GarbageNode = Libp2p<{ identify: Identify, pubsub: GossipSub }>
 
 export interface GarbageTally {
   /** Gossip messages published, per case. */
@@ -58,7 +52,7 @@ const randomCid = (): string => CID.createV1(raw.code, createDigest(0x12, random
 
 export class GarbagePeer {
   readonly tally: GarbageTally = { gossip: {}, streams: {}, publishFailed: 0, dials: 0, dialFailed: 0 }
-  private node?: GarbageNode
+  private node?: PlainNode
   private timer?: NodeJS.Timeout
   private running?: Promise<void>
   private readonly key = secp256k1.utils.randomSecretKey()
@@ -77,18 +71,7 @@ export class GarbagePeer {
   get peerId (): string { return this.node?.peerId.toString() ?? '' }
 
   async start (intervalMs: number): Promise<void> {
-    this.node = await createLibp2p({
-      privateKey: privateKeyFromRaw(this.key),
-      addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] },
-      transports: [tcp()],
-      connectionEncrypters: [noise()],
-      streamMuxers: [yamux()],
-      services: {
-        identify: identify(),
-        // The peers' gossip framing (unsigned at the gossip layer), or they would drop our bytes before their validators saw them.
-        pubsub: gossipsub({ globalSignaturePolicy: 'StrictNoSign', allowPublishToZeroTopicPeers: true, maxInboundDataLength: 4 * 1024 * 1024 })
-      }
-    })
+    this.node = await createPlainNode(privateKeyFromRaw(this.key))
     await this.node.start()
     for (const t of TOPICS) this.node.services.pubsub.subscribe(topicName(this.network, t))
     await this.connect()

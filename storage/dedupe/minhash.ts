@@ -77,7 +77,8 @@ export function jaccard<T> (a: ReadonlySet<T>, b: ReadonlySet<T>): number {
 
 // --- 32-bit hashing -------------------------------------------------------------
 
-function fmix32 (h: number): number {
+/** murmur3's 32-bit finaliser: every input bit reaches every output bit (hashing ints, not a stream). */
+export function fmix32 (h: number): number {
   h ^= h >>> 16
   h = Math.imul(h, 0x85ebca6b)
   h ^= h >>> 13

@@ -1,5 +1,6 @@
 // A plain libp2p node built straight from the libraries, not through the project's
-// peer code: tests use it to send bytes the project's own send path never would.
+// peer code: tests and the soak's garbage peer use it to send bytes the project's own
+// send path never would.
 import { gossipsub, type GossipSub } from '@libp2p/gossipsub'
 import { identify, type Identify } from '@libp2p/identify'
 import type { PrivateKey } from '@libp2p/interface'
@@ -21,7 +22,7 @@ export async function createPlainNode (privateKey?: PrivateKey): Promise<PlainNo
       identify: identify(),
       // Same gossip framing as the peers (unsigned at the gossip layer), or the
       // peers would drop our messages before their validator ever saw them.
-      pubsub: gossipsub({ globalSignaturePolicy: 'StrictNoSign', allowPublishToZeroTopicPeers: true })
+      pubsub: gossipsub({ globalSignaturePolicy: 'StrictNoSign', allowPublishToZeroTopicPeers: true, maxInboundDataLength: 4 * 1024 * 1024 })
     }
   })
 }
