@@ -6,7 +6,8 @@ import { classifierBatch, classifierData } from '../compute/models/classifier/tr
 import { loraSpecs } from '../compute/models/lora.ts'
 import { initParams } from '../compute/models/param-spec.ts'
 import { StepRunner } from '../compute/models/step-runner.ts'
-import { DeviceUnavailableError, parseDeviceChoice, UnknownDeviceError } from '../compute/onnx/devices.ts'
+import { DEVICES, DeviceUnavailableError, parseDeviceChoice, UnknownDeviceError } from '../compute/onnx/devices.ts'
+import { DEVICE_NAMES } from '../protocols/messages/index.ts'
 import { Rng } from '../compute/random.ts'
 import { readSpamAssassinMails } from '../storage/corpora/spam-assassin.ts'
 import { mkdtemp, rm } from 'node:fs/promises'
@@ -23,6 +24,10 @@ const REQUIRE_WEBGPU = process.env.OPENLEDGER_REQUIRE_WEBGPU === '1'
 
 describe('devices: which provider a graph runs on', function () {
   this.timeout(120_000)
+
+  it('the wire names the same devices as the engines (protocols/ keeps its own list)', () => {
+    assert.deepEqual([...DEVICE_NAMES], [...DEVICES])
+  })
 
   it('parses a device choice, refusing anything else with a typed error', () => {
     for (const d of ['auto', 'cpu', 'webgpu', 'cuda']) assert.equal(parseDeviceChoice(d), d)

@@ -65,6 +65,23 @@ describe('task market messages', () => {
     assert.equal(openEnvelope<{ ok: boolean }>(seal(JobVerdictMessage.type, failing), { network: 'devnet', registry }).body.ok, false)
   })
 
+  it('a bid states its device and an announce what device its worker needs; a malformed one is refused', () => {
+    const device = { device: 'webgpu', ort: '1.30.0', hardware: 'NVIDIA L4', gflops: 912.5 }
+    const bid = { ...bodies[JobBidMessage.type], device }
+    assert.deepEqual(openEnvelope(seal(JobBidMessage.type, bid), { network: 'devnet', registry }).body, bid)
+    // The longest stamp still fits the bid's size limit.
+    const longest = { ...bid, commit: job, device: { ...device, hardware: 'x'.repeat(160), ort: '1'.repeat(32), gflops: 1e9 } }
+    assert.deepEqual(openEnvelope(seal(JobBidMessage.type, longest), { network: 'devnet', registry }).body, longest)
+    const announce = { ...bodies[JobAnnounceMessage.type], needs: { device: 'cuda', minGflops: 1000 } }
+    assert.deepEqual(openEnvelope(seal(JobAnnounceMessage.type, announce), { network: 'devnet', registry }).body, announce)
+    for (const d of [{ ...device, device: 'tpu' }, { ...device, gflops: -1 }, { ...device, gflops: Infinity }, { ...device, hardware: '' }, { ...device, hardware: 'x'.repeat(161) }, { ...device, hardware: 'tab\there' }, { ...device, ort: 'a b' }, { ...device, extra: 1 }]) {
+      expectThrows(() => seal(JobBidMessage.type, { ...bid, device: d }), InvalidBodyError)
+    }
+    for (const needs of [{ device: 'auto' }, { minGflops: 0 }, { minGflops: -5 }, { device: 'cpu', other: true }]) {
+      expectThrows(() => seal(JobAnnounceMessage.type, { ...announce, needs }), InvalidBodyError)
+    }
+  })
+
   it('keeps each message on its topic', () => {
     const verdict = seal(JobVerdictMessage.type, bodies[JobVerdictMessage.type])
     assert.equal(openEnvelope(verdict, { network: 'devnet', registry, accept: VERDICTS_TOPIC.accept }).type, JobVerdictMessage.type)

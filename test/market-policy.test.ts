@@ -344,6 +344,49 @@ describe('market policy: assignment', function () {
     assert.deepEqual(a.verifiers, ['trusted'])
   })
 
+  it('honours a requester\'s device need for the worker only: another kind, an unstated device or a slower rate is refused, with why', function () {
+    const cpu = { kind: 'cpu', class: 'cpu/x64 EPYC/ort 1.30.0', gflops: 40 }
+    const gpu = { kind: 'webgpu', class: 'webgpu/NVIDIA L4/ort 1.30.0', gflops: 900 }
+    const bids = [
+      bid('cheap-cpu', { role: 'worker', price: 1n, device: cpu }),
+      bid('silent', { role: 'worker', price: 1n }),
+      bid('slow-gpu', { role: 'worker', price: 2n, device: { ...gpu, gflops: 100 } }),
+      bid('gpu', { role: 'worker', price: 900n, device: gpu }),
+      bid('v-cpu', { role: 'verifier', device: cpu }),
+      bid('v-none', { role: 'verifier' })
+    ]
+    const a = assignJob({ ...job, needs: { device: 'webgpu', minGflops: 500 } }, bids)
+    assert.deepEqual([a.workers, [...a.verifiers].sort()], [['gpu'], ['v-cpu', 'v-none']], 'verifiers may run on any device')
+    const why = (p: string) => a.bids.find(b => b.peer === p)?.reasons
+    assert.deepEqual(why('cheap-cpu'), [{ reason: 'wrong-device', device: 'webgpu' }, { reason: 'below-min-rate', minGflops: 500 }])
+    assert.deepEqual(why('silent'), [{ reason: 'wrong-device', device: 'webgpu' }, { reason: 'below-min-rate', minGflops: 500 }])
+    assert.deepEqual(why('slow-gpu'), [{ reason: 'below-min-rate', minGflops: 500 }])
+    // A rate alone: any kind that states enough.
+    assert.deepEqual(assignJob({ ...job, verifiers: 0, needs: { minGflops: 30 } }, bids).workers, ['cheap-cpu'])
+    // No need: the cheapest, whatever its device (today's behaviour).
+    assert.deepEqual(assignJob({ ...job, verifiers: 0 }, bids).workers, ['cheap-cpu'])
+    expectThrows(() => assignJob({ ...job, needs: { minGflops: -1 } }, bids), InvalidPolicyInputError)
+    expectThrows(() => assignJob({ ...job, needs: { device: '' } }, bids), InvalidPolicyInputError)
+    expectThrows(() => assignJob(job, [bid('a', { device: { kind: 'cpu', class: '', gflops: 1 } })]), InvalidPolicyInputError)
+    expectThrows(() => assignJob(job, [bid('a', { device: { kind: 'cpu', class: 'c', gflops: NaN } })]), InvalidPolicyInputError)
+  })
+
+  it('picks a referee on the worker\'s device class before a better-ranked one on another (only it replays the work bit for bit)', function () {
+    const cpuA = { kind: 'cpu', class: 'cpu/x64 EPYC/ort 1.30.0', gflops: 40 }
+    const cpuB = { kind: 'cpu', class: 'cpu/arm64 Neoverse/ort 1.30.0', gflops: 30 }
+    const bids = [
+      bid('w', { role: 'worker', price: 100n, device: cpuA }),
+      bid('v1', { role: 'verifier', reputation: 0.9, device: cpuB }),
+      bid('v2', { role: 'verifier', reputation: 0.8, device: cpuB }),
+      bid('r-other', { role: 'verifier', reputation: 0.7, device: cpuB }),
+      bid('r-same', { role: 'verifier', reputation: 0.1, device: cpuA })
+    ]
+    assert.deepEqual(assignJob({ ...job, referees: 1 }, bids).referees, ['r-same'])
+    assert.deepEqual(assignJob({ ...job, referees: 2 }, bids).referees, ['r-same', 'r-other'])
+    // Nobody left on the worker's class: the best remaining, as before.
+    assert.deepEqual(assignJob({ ...job, referees: 1 }, bids.slice(0, 4)).referees, ['r-other'])
+  })
+
   it('refuses malformed input', function () {
     expectThrows(() => assignJob(job, [bid('a'), bid('a', { price: 1n })]), InvalidPolicyInputError)
     expectThrows(() => assignJob(job, [bid('a', { price: -1n })]), InvalidPolicyInputError)

@@ -106,7 +106,7 @@ describe('market roles in memory: requester, bidder, worker, verifier, forced er
     assert.match(state.error ?? '', /not enough eligible bids: 0 worker/)
   })
 
-  it('a peer on another device than the CPU takes no market work yet (its replays would not match a CPU peer\'s bit for bit)', async function () {
+  it('a peer on another device than the CPU takes no inference job yet (its check compares tokens as a CPU computes them)', async function () {
     const requester = await peer({ balance: 100n })
     const gpu = await peer({ stake: { worker: 1000n, verifier: 1000n }, device: 'webgpu' })
     await peer({ stake: { verifier: 200n } })

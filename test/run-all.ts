@@ -36,6 +36,7 @@ const DEVNET: readonly string[] = [
   'test/flywheel.test.ts', // 90 s: the whole flywheel, 5 peers
   'test/market-adversaries.test.ts', // 86 s: 7 peers
   'test/market-disputes.test.ts', // 56 s: 6 peers
+  'test/market-devices.test.ts', // 6 peers, two on webgpu (lavapipe)
   'test/dashboard.test.ts', // 52 s: 5 peers and Chromium
   'test/market-attribution.test.ts', // 50 s: 5 peers
   'test/market-forced-errors.test.ts', // 48 s: 5 peers

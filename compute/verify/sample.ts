@@ -6,19 +6,23 @@
 // should also take a beacon published after the commit (a later block hash).
 
 import { createHash } from 'node:crypto'
+import type { DeviceStamp } from '../onnx/device-names.ts'
 import { canonicalJson } from '../train/fingerprint.ts'
 
-/** The worker's receipt: the job and the ordered checkpoint hashes of its run (the hash chain). */
+/** The worker's receipt: the job, the ordered checkpoint hashes of its run (the hash chain), and the device class that ran it. */
 export interface TrainingReceipt {
   job: string
   chain: ReadonlyArray<{ step: number, hash: string }>
+  /** Absent: no device named, checked bit for bit (compute/verify/device-tolerance.ts). */
+  device?: DeviceStamp
 }
 
 const SEED_TAG = 'openledger/verify-sample/1'
 
 /** sha256 of the receipt's canonical JSON: what the worker commits to (and signs). */
 export function receiptHash (receipt: TrainingReceipt): string {
-  return createHash('sha256').update(canonicalJson({ job: receipt.job, chain: receipt.chain.map(c => ({ step: c.step, hash: c.hash })) })).digest('hex')
+  const d = receipt.device
+  return createHash('sha256').update(canonicalJson({ job: receipt.job, chain: receipt.chain.map(c => ({ step: c.step, hash: c.hash })), ...(d !== undefined ? { device: { device: d.device, ort: d.ort, hardware: d.hardware } } : {}) })).digest('hex')
 }
 
 /** sha256(tag || job || receipt hash || verifier address || beacon), hex. */

@@ -41,6 +41,8 @@ export interface TrainingVerdict {
   mismatches: SegmentMismatch[]
   /** Wall time spent replaying. */
   computeMs: number
+  /** Tolerance mode: the largest relative difference over the segments replayed (0 when every one was bit-identical). */
+  worstRelative?: number
 }
 
 export function segmentsOf (task: Pick<TrainTask, 'steps' | 'checkpointEvery'>): Segment[] {
@@ -107,6 +109,7 @@ export async function verifyTraining (opts: {
   }
   const all = segmentsOf(task)
   const mismatches: SegmentMismatch[] = []
+  let worst = 0
   const started = performance.now()
   for (const i of segments) {
     const s = all[i]
@@ -118,9 +121,10 @@ export async function verifyTraining (opts: {
       continue
     }
     const cmp = compareCheckpoints(decodeCheckpoint(replay.bytes, task.specs), decoded.get(s.to) as Checkpoint, task.specs, mode.tolerance, mode.lossTolerance ?? LOSS_TOLERANCE)
+    worst = Math.max(worst, cmp.relative)
     if (!cmp.ok) mismatches.push({ segment: i, step: s.to, claimed, recomputed: replay.hash, relative: cmp.relative })
   }
-  return { ok: mismatches.length === 0, checked: segments, mismatches, computeMs: performance.now() - started }
+  return { ok: mismatches.length === 0, checked: segments, mismatches, computeMs: performance.now() - started, ...(mode !== 'exact' ? { worstRelative: worst } : {}) }
 }
 
 /** Bytes at receipt entry `i` must hash to it, belong to the job and step, and link to entry i-1. */

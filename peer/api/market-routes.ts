@@ -6,6 +6,7 @@ import type { Route } from './server.ts'
 import { MAX_PROMPT_CHARS, MAX_PROMPTS } from '../../compute/jobs/infer-files.ts'
 import { MAX_NEW_TOKENS } from '../models/lora-server.ts'
 import type { MarketService } from '../market/market-service.ts'
+import { DEVICE_NAMES } from '../../protocols/messages/index.ts'
 
 const SubmitSchema = z.strictObject({
   kind: z.enum(['train', 'infer', 'attribute']).optional(),
@@ -21,7 +22,10 @@ const SubmitSchema = z.strictObject({
   lr: z.number().positive().max(1).optional(),
   label: z.string().min(1).max(200).optional(),
   verifiers: z.number().int().min(1).max(16).optional(),
-  bidWindowMs: z.number().int().min(500).max(600_000).optional()
+  bidWindowMs: z.number().int().min(500).max(600_000).optional(),
+  /** The worker's device: a kind, and/or a least measured MatMul rate (GFLOP/s). */
+  device: z.enum(DEVICE_NAMES).optional(),
+  minGflops: z.number().positive().max(1e9).optional()
 })
 
 export function marketRoutes (market: MarketService): Route[] {
@@ -31,24 +35,25 @@ export function marketRoutes (market: MarketService): Route[] {
     handle: async ({ body }) => {
       const r = SubmitSchema.safeParse(body)
       if (!r.success) throw new UsageError(`${r.error.issues[0].path.join('.') || 'body'}: ${r.error.issues[0].message}`)
-      const { amount, verifiers, bidWindowMs, kind, datanet, base, adapter, prompts, maxTokens, trainJob, ...training } = r.data
+      const { amount, verifiers, bidWindowMs, kind, datanet, base, adapter, prompts, maxTokens, trainJob, device, minGflops, ...training } = r.data
+      const needs = { ...(device !== undefined ? { device } : {}), ...(minGflops !== undefined ? { minGflops } : {}) }
       const trainingOptions = Object.entries(training).filter(([, v]) => v !== undefined).map(([k]) => k)
       if (kind === 'attribute') {
         if (adapter === undefined && trainJob === undefined) throw new UsageError('an attribution names the adapter or the training job that produced it')
         const other = [...(datanet !== undefined ? ['datanet'] : []), ...(base !== undefined ? ['base'] : []), ...(prompts !== undefined ? ['prompts'] : []), ...(maxTokens !== undefined ? ['maxTokens'] : []), ...trainingOptions]
         if (other.length > 0) throw new UsageError(`an attribution takes its datanet, base and examples from the training job (${other.join(', ')})`)
-        return await market.submit({ attribute: { adapter, trainJob }, amount, verifiers, bidWindowMs })
+        return await market.submit({ attribute: { adapter, trainJob }, amount, verifiers, bidWindowMs, needs })
       }
       if (trainJob !== undefined) throw new UsageError('trainJob is for attributions (kind attribute)')
       if (base === undefined) throw new UsageError('a training job or an inference batch needs a base model')
       if (kind === 'infer') {
         if (prompts === undefined) throw new UsageError('an inference batch needs prompts')
         if (datanet !== undefined || trainingOptions.length > 0) throw new UsageError(`an inference batch takes no datanet or training options (${['datanet', ...trainingOptions].join(', ')})`)
-        return await market.submit({ infer: { base, adapter, prompts, maxNewTokens: maxTokens ?? 48 }, amount, verifiers, bidWindowMs })
+        return await market.submit({ infer: { base, adapter, prompts, maxNewTokens: maxTokens ?? 48 }, amount, verifiers, bidWindowMs, needs })
       }
       if (datanet === undefined) throw new UsageError('a training job needs a datanet')
       if (adapter !== undefined || prompts !== undefined || maxTokens !== undefined) throw new UsageError('adapter, prompts and maxTokens are for inference batches (kind infer)')
-      return await market.submit({ train: { datanet, base, ...training }, amount, verifiers, bidWindowMs })
+      return await market.submit({ train: { datanet, base, ...training }, amount, verifiers, bidWindowMs, needs })
     }
   }, {
     method: 'GET',

@@ -17,6 +17,15 @@ export function intOption (name: string, min: number, max: number) {
   }
 }
 
+/** A finite number above 0. */
+export function positiveNumber (name: string) {
+  return (value: string): number => {
+    const n = Number(value)
+    if (value.trim() === '' || !Number.isFinite(n) || n <= 0 || n > 1e9) throw new UsageError(`${name} must be a number above 0 (at most 1e9), got "${value}"`)
+    return n
+  }
+}
+
 export function multiaddrOption (name: string, requirePeerId = false) {
   return (value: string, previous: string[] = []): string[] => {
     let ma
@@ -58,4 +67,10 @@ export function nodeClientOptions (cmd: Command): Command {
 /** `--device <device>`: cpu (default), webgpu, cuda or auto, with this command's help. */
 export function deviceOption (help: string): Option {
   return new Option('--device <device>', help).choices(['auto', ...DEVICES]).default('cpu')
+}
+
+/** A job's worker device: cpu, webgpu or cuda (no auto: a requester names what it needs). */
+export function needDevice (value: string): string {
+  if (!(DEVICES as readonly string[]).includes(value)) throw new UsageError(`--device must be one of ${DEVICES.join(', ')}, got "${value}"`)
+  return value
 }

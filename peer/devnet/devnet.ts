@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url'
 import { createKeystore, keystorePath, loadKeystore } from '../identity/keystore.ts'
 import { PASSPHRASE_ENV, takeEnvPassphrase } from '../identity/passphrase.ts'
 import type { Cheat } from '../market/adversaries/cheat-modes.ts'
+import type { Device } from '../../compute/onnx/device-names.ts'
 import type { StatusReport } from '../api/status-report.ts'
 import { fetchStatus } from '../cli/commands/status.ts'
 import { startDevnetChain, type DevnetChain } from './devnet-chain.ts'
@@ -39,6 +40,8 @@ export interface DevnetOptions {
   cheats?: Cheat[]
   /** Every peer's forced-error rate instead of the policy's (tests of lazy verifiers); undefined: the policy's. */
   forcedErrorRate?: number
+  /** The device (node start --device) of each peer named here; the others run on the CPU. */
+  devices?: Readonly<Record<number, Device>>
   /** Extra environment for one peer's process at each (re)start (bench soak: OPENLEDGER_CHAOS). */
   peerEnv?: (peer: DevnetPeer) => Record<string, string>
   log?: (msg: string) => void
@@ -64,7 +67,7 @@ export class Devnet {
   chain?: DevnetChain
 
   constructor (opts: DevnetOptions) {
-    this.opts = { network: 'devnet', advertIntervalMs: 2_000, benchSize: 256, chain: false, epochIntervalMs: 5_000, cheaters: 0, cheats: [], ...opts, dir: resolve(opts.dir) }
+    this.opts = { network: 'devnet', advertIntervalMs: 2_000, benchSize: 256, chain: false, epochIntervalMs: 5_000, cheaters: 0, cheats: [], devices: {}, ...opts, dir: resolve(opts.dir) }
     this.passphrase = takeEnvPassphrase() ?? DEVNET_PASSPHRASE
   }
 
@@ -103,6 +106,8 @@ export class Devnet {
       '--network', this.opts.network, '--advert-interval', String(this.opts.advertIntervalMs),
       '--bench-size', String(this.opts.benchSize), '--bench-lock', join(this.opts.dir, 'bench.lock')]
     for (const b of opts.bootstrap ?? this.bootstrapList(peer)) args.push('--bootstrap', b)
+    const device = this.opts.devices[peer.index]
+    if (device !== undefined) args.push('--device', device)
     if (this.chain != null) {
       args.push('--chain', this.chain.file)
       // Peer 0 proposes reward roots; peer 1 audits and co-signs them (aggregator quorum 2) and watches.

@@ -6,6 +6,7 @@
 // bids only when the escrow's deadline leaves room for the work (escrowSecondsNeeded).
 import type { Envelope } from '../../protocols/envelope.ts'
 import { identityOf } from '../../protocols/identity.ts'
+import { deviceStamp } from '../../compute/onnx/device-class.ts'
 import { JobBidMessage, type JobAnnounce, type JobAssign, type JobBid } from '../../protocols/messages/index.ts'
 import { assignmentHolds } from './assignment-proof.ts'
 import { ESCROW } from './chain.ts'
@@ -31,12 +32,13 @@ export class Bidder {
     const a = env.body
     const requester = identityOf(env.signer)
     if (requester.peerId === ctx.me.peerId) return
-    // Receipts do not name a device class yet and a replay on another device is not
-    // bit-identical (bench/RESULTS.md, determinism on WebGPU): until cross-device
-    // verification lands, only CPU peers take market work, so no honest peer, worker or
-    // verifier, is slashed for a device's drift.
-    if (ctx.device !== 'cpu') {
-      ctx.log('job announce ignored: market work runs on the cpu device only, for now', { job: a.job, device: ctx.device })
+    // Training receipts name their device class and are checked across classes within
+    // the pair's measured tolerance (compute/verify/device-tolerance.ts). Inference and
+    // attribution checks still compare tokens and scores as a CPU computes them, so a
+    // peer on another device takes only training jobs, and no honest peer is slashed
+    // for a device's drift.
+    if (ctx.device !== 'cpu' && a.kind !== 'train') {
+      ctx.log('job announce ignored: inference and attribution jobs run on the cpu device only, for now', { job: a.job, kind: a.kind, device: ctx.device })
       return
     }
     const baseRef = a.kind === 'train' ? a.spec.params.base : a.spec.base
@@ -66,7 +68,9 @@ export class Bidder {
       price: role === 'worker' ? ctx.behaviour.bidPrice(BigInt(a.maxPrice)).toString() : a.maxPrice,
       etaMs: eta,
       stake: (role === 'worker' ? worker : verifier).toString(),
-      ...(role === 'worker' ? { commit: forcedCommit(forcedSecret(ctx.wallet, a.job)) } : {})
+      ...(role === 'worker' ? { commit: forcedCommit(forcedSecret(ctx.wallet, a.job)) } : {}),
+      // Its device class decides how its work is checked and who referees it; a requester may ask for a kind or a rate.
+      device: { ...deviceStamp(ctx.device), gflops: ctx.deviceGflops ?? 0 }
     }
     await ctx.store.save({ job: a.job, role, phase: 'bidding', announce: a, requester: requester.address, requesterPeer: requester.peerId, updatedAt: Date.now() })
     const answer = await ctx.wire.send(requester.peerId, ctx.seal(JobBidMessage.type, bid))

@@ -35,6 +35,8 @@ export interface MarketContext {
   forcedErrorRate?: number
   /** Where this peer's graphs run (node start --device). */
   device: Device
+  /** Its MatMul rate there (GFLOP/s), measured at start-up; absent when not measured. */
+  deviceGflops?: number
   timing: MarketTiming
   seal: (type: string, body: unknown) => Uint8Array
   /** Seals and publishes; a failure is logged, not thrown (gossip is best effort, and retried where it matters). */

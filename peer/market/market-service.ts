@@ -89,6 +89,8 @@ export interface MarketServiceOptions {
   forcedErrorRate?: number
   /** Where this peer's graphs run (default: the process's, compute/onnx/devices.ts). */
   device?: Device
+  /** Its MatMul rate there, as measured at start-up (bids state it). */
+  deviceGflops?: number
   log: Log
 }
 
@@ -123,6 +125,7 @@ export class MarketService {
       dir,
       forcedErrorRate: opts.forcedErrorRate,
       device: opts.device ?? currentDevice(),
+      deviceGflops: opts.deviceGflops,
       timing: { ...DEFAULT_TIMING, ...opts.timing },
       seal,
       publish: async (topic, type, body) => await wire.publish(topic, seal(type, body)).catch((err: Error) => opts.log('publish failed', { topic, error: err.message })),

@@ -8,7 +8,10 @@
 import { decodeTrainingReceipt } from '../../compute/jobs/training-receipt-file.ts'
 import { BadReceiptError, CheckpointRefusedError } from '../../compute/verify/errors.ts'
 import type { TrainingReceipt } from '../../compute/verify/sample.ts'
-import { checkReceipt } from '../../compute/verify/training.ts'
+import { checkpointsNeeded, checkReceipt, verifyTraining } from '../../compute/verify/training.ts'
+import { bitExact, verifyModeFor } from '../../compute/verify/device-tolerance.ts'
+import { deviceStamp, type DeviceStamp } from '../../compute/onnx/device-class.ts'
+import type { TrainTask } from '../../compute/train/trainer.ts'
 import { NotADisputeError } from '../../protocols/dispute/dispute.ts'
 import { DisputeQueryMessage, JobRulingMessage, type DisputeQuery, type JobRuling, type JobVerdict } from '../../protocols/messages/index.ts'
 import { classifyFault, jobVerdict, type WorkerFault } from '../../settlement/policy/index.ts'
@@ -45,6 +48,29 @@ export async function disputedStart (ctx: MarketContext, state: JobState, receip
     if (err instanceof CheckpointRefusedError) throw new NotADisputeError('the checkpoint is not the receipt\'s', { job: state.job, step })
     throw err
   }
+}
+
+/**
+ * A dispute no bisection can settle (the challenger or this referee on another device
+ * class than the worker): the disputed segment replayed here from the worker's start
+ * checkpoint and compared with its end checkpoint, bit for bit on the worker's CPU class,
+ * within the pair's measured tolerance otherwise. Bytes that are not the receipt's make
+ * it no dispute.
+ */
+export async function segmentRuling (ctx: MarketContext, state: JobState, receipt: TrainingReceipt, task: TrainTask, segment: number, mine: DeviceStamp): Promise<{ ok: boolean, detail: unknown }> {
+  const mode = verifyModeFor(receipt.device, mine)
+  const checkpoints = new Map<number, Uint8Array>()
+  for (const step of checkpointsNeeded(task, [segment], mode)) {
+    const entry = receipt.chain.find(c => c.step === step)!
+    try {
+      checkpoints.set(step, await fetchCheckpoint(ctx.wire.fetch, state.assign!.workers[0].peer, state.job, step, entry.hash))
+    } catch (err) {
+      if (err instanceof CheckpointRefusedError) throw new NotADisputeError('the checkpoint is not the receipt\'s', { job: state.job, step })
+      throw err
+    }
+  }
+  const v = await verifyTraining({ task, receipt, segments: [segment], checkpoints, mode })
+  return { ok: v.ok, detail: { job: state.job, segment, mode, referee: mine, worker: receipt.device, mismatches: v.mismatches, worstRelative: v.worstRelative } }
 }
 
 export class Referee {
@@ -85,6 +111,14 @@ export class Referee {
       try {
         checkReceipt(replay.task, receipt)
         if (receipt.chain[dispute.segment]?.step !== dispute.step) throw new NotADisputeError('the dispute names no checkpoint of the receipt', { segment: dispute.segment })
+        // A bisection compares state hashes, which only a replay on the worker's own CPU
+        // class reproduces: otherwise this referee replays the whole segment itself.
+        const mine = deviceStamp(ctx.device)
+        if (dispute.tolerance === true || !bitExact(receipt.device, mine)) {
+          const found = await segmentRuling(ctx, state, receipt, replay.task, dispute.segment, mine)
+          await this.publishRuling(job, v, challenger, { step: dispute.step, rounds: 0, faulty: found.ok ? 'challenger' : 'worker', detail: found.detail, fault: 'skipped-steps' }, started)
+          return
+        }
         const peerOf = (p: Party): string => p === 'worker' ? workerPeer : challenger.peerId
         const query = (step: number, wantState: boolean): DisputeQuery => ({ job, resultHash: v.resultHash, segment: dispute.segment, step, state: wantState })
         const ask: DisputeAsk = {

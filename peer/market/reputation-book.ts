@@ -3,8 +3,10 @@
 // at a time), and bids scored by the shared reputation policy for the assignment rule.
 import { reputation, type Bid, type Outcome } from '../../settlement/policy/index.ts'
 import { readJsonIfExists, writeJsonAtomic } from '../../storage/atomic-file.ts'
+import { deviceClassName } from '../../compute/onnx/device-names.ts'
+import type { BidDevice } from '../../protocols/messages/index.ts'
 
-export interface ScoredBidInput { peer: string, address: string, price: string, stake: string, etaMs: number, role: Bid['role'] }
+export interface ScoredBidInput { peer: string, address: string, price: string, stake: string, etaMs: number, role: Bid['role'], device?: BidDevice }
 
 export class ReputationBook {
   private readonly path: string
@@ -39,7 +41,8 @@ export class ReputationBook {
       stake: BigInt(b.stake),
       reputation: reputation((book[b.address.toLowerCase()] ?? []).map(o => ({ kind: o.kind, at: o.at })), now).score,
       etaMs: b.etaMs,
-      role: b.role
+      role: b.role,
+      ...(b.device !== undefined ? { device: { kind: b.device.device, class: deviceClassName(b.device), gflops: b.device.gflops } } : {})
     }))
   }
 }

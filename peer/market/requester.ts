@@ -8,6 +8,7 @@ import type { Envelope } from '../../protocols/envelope.ts'
 import { identityOf } from '../../protocols/identity.ts'
 import { JobAnnounceMessage, JobAssignMessage, type JobAnnounce, type JobAssign, type JobBid } from '../../protocols/messages/index.ts'
 import { assignJob } from '../../settlement/policy/index.ts'
+import { deviceClassName } from '../../compute/onnx/device-names.ts'
 import { UsageError } from '../errors.ts'
 import { signAssignment } from './assignment-proof.ts'
 import { ESCROW } from './chain.ts'
@@ -73,6 +74,8 @@ export class Requester {
     const named = (['train', 'infer', 'attribute'] as const).filter(k => req[k] !== undefined)
     if (named.length !== 1) throw new UsageError('a job is one of a training job, an inference batch or an attribution')
     const kind: KindName = named[0]
+    // Other devices take training jobs only, for now (peer/market/bidder.ts): asking one for another kind would find no worker.
+    if (kind !== 'train' && req.needs?.device !== undefined && req.needs.device !== 'cpu') throw new UsageError(`${kind} jobs run on the cpu device only, for now: a ${req.needs.device} worker would never bid`, { kind, device: req.needs.device })
     // Checked before any OPEN moves: a bad prompts file, or an adapter no released training job produced, is refused here, not by every worker.
     const spec = kind === 'train' ? await ctx.kinds.train.announceSpec(req.train!) : kind === 'infer' ? await ctx.kinds.infer.announceSpec(req.infer!) : await ctx.kinds.attribute.announceSpec(req.attribute!)
     // The escrow releases on the registry's verifier quorum: fewer assigned verifiers could never be paid (a real L2 asks for 2).
@@ -95,7 +98,8 @@ export class Requester {
       requiredStake: minWorker.toString(),
       workers: 1,
       verifiers,
-      bidUntil: Date.now() + (req.bidWindowMs ?? 3_000)
+      bidUntil: Date.now() + (req.bidWindowMs ?? 3_000),
+      ...(req.needs !== undefined && Object.keys(req.needs).length > 0 ? { needs: req.needs } : {})
     }
     const state: JobState = { job, role: 'requester', phase: 'bidding', announce, requester: ctx.me.address, bids: [], updatedAt: Date.now() }
     await ctx.store.save(state)
@@ -133,7 +137,8 @@ export class Requester {
       workers: state.announce.workers,
       verifiers: state.announce.verifiers,
       referees: 1,
-      requester: ctx.me.peerId
+      requester: ctx.me.peerId,
+      ...(state.announce.needs !== undefined ? { needs: state.announce.needs } : {})
     }, await ctx.book.scored(bids))
     if (!a.complete) {
       transition(state, 'unassigned')
@@ -145,7 +150,7 @@ export class Requester {
       const b = bids.find(x => x.peer === peer)!
       return { peer, address: b.address, price: b.price, ...(b.role === 'worker' && b.commit !== undefined ? { commit: b.commit } : {}) }
     }
-    const digest = keccak256(Buffer.from(bids.map(b => `${b.peer}:${b.role}:${b.price}:${b.stake}:${b.commit ?? ''}`).sort().join('\n')))
+    const digest = keccak256(Buffer.from(bids.map(b => `${b.peer}:${b.role}:${b.price}:${b.stake}:${b.commit ?? ''}:${b.device !== undefined ? `${deviceClassName(b.device)}:${b.device.gflops}` : ''}`).sort().join('\n')))
     const unsigned = { job, workers: a.workers.map(pick), verifiers: a.verifiers.map(pick), ...(a.referees.length > 0 ? { referee: pick(a.referees[0]) } : {}), bidsDigest: digest }
     // Signed for the escrow: only the worker and verifiers named here can be paid.
     const assign: JobAssign = { ...unsigned, escrow: await signAssignment(ctx, unsigned, state.announce) }
@@ -165,7 +170,10 @@ export class Requester {
   private watch (job: string, dueAt: number): void {
     later(dueAt - Date.now(), async () => {
       const state = await this.ctx.store.load(job)
-      if (state?.role !== 'requester' || state.phase !== 'assigned' || state.result !== undefined || state.assign === undefined || (state.resultDueAt ?? 0) > Date.now()) return
+      if (state?.role !== 'requester' || state.phase !== 'assigned' || state.result !== undefined || state.assign === undefined) return
+      // A timer may fire a little before its time (Node counts from the event loop's
+      // cached clock, which lags on a busy peer): not yet due is armed again, not dropped.
+      if ((state.resultDueAt ?? 0) > Date.now()) { this.watch(job, state.resultDueAt!); return }
       const silent = state.assign.workers[0]
       state.silent = [...(state.silent ?? []), silent.peer]
       await this.ctx.store.save(state)

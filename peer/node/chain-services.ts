@@ -38,6 +38,8 @@ export interface ChainServicesOptions {
   models: ModelRegistry
   factory: ModelFactory
   threads?: number
+  /** The measured MatMul rate of the device in use (its bids state it). */
+  deviceGflops?: number
   aggregator: boolean
   cosign?: boolean
   watch?: boolean
@@ -105,6 +107,7 @@ export async function startChainServices (o: ChainServicesOptions): Promise<Chai
     dataDir: o.dataDir,
     behaviour: behaviourOf(o.cheat),
     forcedErrorRate: o.forcedErrorRate,
+    deviceGflops: o.deviceGflops,
     log: o.log
   })
   await market.start()

@@ -256,7 +256,7 @@ export class PeerNode {
       const c = await startChainServices({
         chain: this.opts.chain, identity: this.identity, network: this.network, registry: this.registry, inbound, libp2p, dataDir: this.dataDir,
         datanets, models, factory, threads: this.opts.threads, aggregator: this.opts.aggregator === true, cosign: this.opts.cosign === true, watch: this.opts.watch === true, epochIntervalMs: this.opts.epochIntervalMs ?? 15_000,
-        cheat: this.opts.cheat, forcedErrorRate: this.opts.forcedErrorRate, log: this.log
+        cheat: this.opts.cheat, forcedErrorRate: this.opts.forcedErrorRate, deviceGflops: facts.devices?.find(d => d.inUse)?.gflops, log: this.log
       })
       this.settlement = c.settlement
       this.market = c.market

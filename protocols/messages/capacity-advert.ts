@@ -1,6 +1,7 @@
 // capacity-advert/1: what a peer can do right now, measured on the peer itself.
 // Published on the capacity topic at an interval; receivers drop it after ttlMs.
 import { z } from 'zod'
+import { deviceName, gflops } from './device.ts'
 import { defineMessage } from '../registry.ts'
 
 const bytes = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER)
@@ -36,8 +37,8 @@ export const capacityAdvertSchema = z.object({
    * one its jobs run on. Optional: peers from before devices send none.
    */
   devices: z.array(z.object({
-    device: z.enum(['cpu', 'webgpu', 'cuda']),
-    gflops: z.number().nonnegative().max(1e9),
+    device: deviceName,
+    gflops,
     inUse: z.boolean()
   })).max(3).refine(d => d.filter(x => x.inUse).length <= 1, 'at most one device in use').optional(),
   /** When the hardware facts were measured (ms since epoch). */

@@ -6,6 +6,7 @@ import { JOB_MESSAGES } from './jobs.ts'
 
 export { CapacityAdvertMessage, capacityAdvertSchema, type CapacityAdvert } from './capacity-advert.ts'
 export { DatanetHeadsMessage, datanetHeadsSchema, type DatanetHeads } from './datanet-heads.ts'
+export { DEVICE_NAMES, bidDeviceSchema, deviceNeedsSchema, type BidDevice, type DeviceNeeds } from './device.ts'
 export {
   JobAnnounceMessage, JobBidMessage, JobAssignMessage, JobResultMessage, JobVerdictMessage, JobRevealMessage, JobProgressMessage, DisputeQueryMessage, DisputeClaimMessage, JobRulingMessage, JOB_MESSAGES,
   jobAnnounceSchema, jobBidSchema, jobAssignSchema, jobResultSchema, jobVerdictSchema,

@@ -9,6 +9,7 @@
 import { CID } from 'multiformats/cid'
 import { z } from 'zod'
 import { defineMessage } from '../registry.ts'
+import { bidDeviceSchema, deviceNeedsSchema } from './device.ts'
 
 const hash32 = z.string().regex(/^0x[0-9a-f]{64}$/, 'expected 0x + 32 bytes of lowercase hex')
 const address = z.string().regex(/^0x[0-9a-fA-F]{40}$/, 'expected a 0x address')
@@ -42,7 +43,9 @@ export const jobAnnounceSchema = z.object({
   workers: z.number().int().min(1).max(16),
   verifiers: z.number().int().min(1).max(16),
   /** Bids are taken until then (ms since epoch). */
-  bidUntil: ms
+  bidUntil: ms,
+  /** What the worker's device must be (the assignment rule refuses other worker bids); absent: any. */
+  needs: deviceNeedsSchema.optional()
 })
 export type JobAnnounce = z.infer<typeof jobAnnounceSchema>
 export const JobAnnounceMessage = defineMessage({ type: 'job-announce/1', maxBodyBytes: 4 * 1024, schema: jobAnnounceSchema })
@@ -55,10 +58,12 @@ export const jobBidSchema = z.object({
   /** The bidder's stake for that role as it claims it; the requester checks the chain. */
   stake: wei,
   /** Worker: keccak256 of its forced-error secret for this job, committed before the assignment it is drawn against. */
-  commit: hash32.optional()
+  commit: hash32.optional(),
+  /** The device the bidder's work runs on, as it states it (its class decides how its work is checked). */
+  device: bidDeviceSchema.optional()
 })
 export type JobBid = z.infer<typeof jobBidSchema>
-export const JobBidMessage = defineMessage({ type: 'job-bid/1', maxBodyBytes: 512, schema: jobBidSchema })
+export const JobBidMessage = defineMessage({ type: 'job-bid/1', maxBodyBytes: 1024, schema: jobBidSchema })
 
 export const jobAssignSchema = z.object({
   job: hash32,
@@ -109,8 +114,13 @@ export const jobVerdictSchema = z.object({
   evidence: z.object({ hash: hash32, cid: cidString }).optional(),
   /** The verifier's signature that seeded its sample (EIP-191 over job and receipt hash): anyone can recompute which entries it had to check. */
   beacon: signature65.optional(),
-  /** On a replay that disagrees: the segment, and the state hash the verifier got at its checkpoint step (its claim in a dispute). */
-  dispute: z.object({ segment: z.number().int().nonnegative().max(1_000_000), step: z.number().int().min(1).max(100_000_000), hash: stateHash }).optional(),
+  /**
+   * On a replay that disagrees: the segment, and the state hash the verifier got at its
+   * checkpoint step (its claim in a dispute). `tolerance`: it replayed on another device
+   * class and compared within that pair's tolerance, so its hashes are not the worker's
+   * to bisect against: the referee replays the whole segment instead.
+   */
+  dispute: z.object({ segment: z.number().int().nonnegative().max(1_000_000), step: z.number().int().min(1).max(100_000_000), hash: stateHash, tolerance: z.boolean().optional() }).optional(),
   /** A failing verdict that claims no fault: the check failed on the network. Nobody is paid; the referee is not asked; nobody is slashed. */
   unproven: z.boolean().optional(),
   /** The verifier's EIP-712 Participation(jobId, resultHash): it answers for this verdict (a slash on chain needs it). */

@@ -26,6 +26,22 @@ export interface Bid {
   /** Its own estimate of the run time in ms; checked against the job's deadline only. */
   etaMs?: number
   role?: BidRole
+  /**
+   * The device its work runs on, as it states it: `kind` the provider (cpu, webgpu, cuda),
+   * `class` what a bit-exact replay needs alike (provider, hardware, onnxruntime build),
+   * `gflops` its measured MatMul rate there. Absent: not stated (fails any device need).
+   */
+  device?: BidDevice
+}
+
+export interface BidDevice { kind: string, class: string, gflops?: number }
+
+/** What a requester asks of its worker's device; verifiers and referees may be on any. */
+export interface DeviceNeeds {
+  /** The device kind (provider) the worker must run on. */
+  device?: string
+  /** The least MatMul rate (GFLOP/s) the worker must state for that device. */
+  minGflops?: number
 }
 
 export interface AssignmentJob {
@@ -47,8 +63,10 @@ export interface AssignmentJob {
   exclude?: readonly string[]
   /** A worker bid whose etaMs is above this is rejected. */
   deadlineMs?: number
-  /** How many referees to choose after the verifiers (best remaining verifier bids); not needed for `complete`. Default 0. */
+  /** How many referees to choose after the verifiers (best remaining verifier bids, those on the first worker's device class first); not needed for `complete`. Default 0. */
   referees?: number
+  /** What the worker's device must be. */
+  needs?: DeviceNeeds
 }
 
 /** Weights of the three parts of a score, in basis points: integers >= 0 summing to 10,000. */
@@ -93,6 +111,8 @@ export type RejectionReason =
   | { reason: 'price-above-max', maxPrice: bigint }
   | { reason: 'stake-below-required', role: AssignmentRole, required: bigint }
   | { reason: 'too-slow', deadlineMs: number }
+  | { reason: 'wrong-device', device: string }
+  | { reason: 'below-min-rate', minGflops: number }
 
 export interface RoleScore {
   /** sum(weight bps x part units): what the ranking compares. */
@@ -142,6 +162,28 @@ function checkWei (value: unknown, field: string): bigint {
 function checkCount (value: unknown, field: string): number {
   if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) throw new InvalidPolicyInputError(`${field} must be an integer >= 0`, { field, value })
   return value
+}
+
+const MAX_DEVICE_CHARS = 256
+
+function checkNeeds (needs: unknown): DeviceNeeds {
+  if (needs === undefined) return {}
+  if (needs === null || typeof needs !== 'object') throw new InvalidPolicyInputError('job.needs must be an object', {})
+  const { device, minGflops } = needs as DeviceNeeds
+  if (device !== undefined && (typeof device !== 'string' || device === '' || device.length > MAX_DEVICE_CHARS)) throw new InvalidPolicyInputError('job.needs.device must be a device name', { device })
+  if (minGflops !== undefined && (typeof minGflops !== 'number' || !Number.isFinite(minGflops) || minGflops <= 0)) throw new InvalidPolicyInputError('job.needs.minGflops must be a finite number > 0', { minGflops })
+  return { ...(device !== undefined ? { device } : {}), ...(minGflops !== undefined ? { minGflops } : {}) }
+}
+
+function checkBidDevice (device: unknown, peer: string): BidDevice | undefined {
+  if (device === undefined) return undefined
+  if (device === null || typeof device !== 'object') throw new InvalidPolicyInputError('bid device must be an object', { peer })
+  const { kind, class: cls, gflops } = device as BidDevice
+  for (const [field, v] of [['kind', kind], ['class', cls]] as const) {
+    if (typeof v !== 'string' || v === '' || v.length > MAX_DEVICE_CHARS) throw new InvalidPolicyInputError(`bid device.${field} must be a non-empty string`, { peer, value: v })
+  }
+  if (gflops !== undefined && (typeof gflops !== 'number' || !Number.isFinite(gflops) || gflops < 0)) throw new InvalidPolicyInputError('bid device.gflops must be a finite number >= 0', { peer, gflops })
+  return device as BidDevice
 }
 
 function checkPeer (value: unknown, field: string): string {
@@ -237,10 +279,11 @@ export function assignJob (job: AssignmentJob, bids: readonly Bid[], policy: Par
   if (deadline !== undefined && (typeof deadline !== 'number' || !(deadline >= 0) || !Number.isFinite(deadline))) {
     throw new InvalidPolicyInputError('job.deadlineMs must be a finite number >= 0', { deadlineMs: deadline })
   }
+  const needs = checkNeeds(job.needs)
   if (!Array.isArray(bids)) throw new InvalidPolicyInputError('bids must be an array', {})
 
   const seen = new Set<string>()
-  const assessed: Array<BidAssessment & { pts: { worker?: bigint, verifier?: bigint } }> = []
+  const assessed: Array<BidAssessment & { pts: { worker?: bigint, verifier?: bigint }, deviceClass?: string }> = []
   for (const [i, bid] of (bids as readonly Bid[]).entries()) {
     if (bid == null || typeof bid !== 'object') throw new InvalidPolicyInputError('bid must be an object', { index: i })
     const peer = checkPeer(bid.peer, `bids[${i}].peer`)
@@ -256,6 +299,7 @@ export function assignJob (job: AssignmentJob, bids: readonly Bid[], policy: Par
     if (bid.etaMs !== undefined && (typeof bid.etaMs !== 'number' || !Number.isFinite(bid.etaMs) || bid.etaMs < 0)) {
       throw new InvalidPolicyInputError('etaMs must be a finite number >= 0', { peer, etaMs: bid.etaMs })
     }
+    const device = checkBidDevice(bid.device, peer)
 
     const reasons: RejectionReason[] = []
     const offers = { worker: role !== 'verifier', verifier: role !== 'worker' }
@@ -269,6 +313,14 @@ export function assignJob (job: AssignmentJob, bids: readonly Bid[], policy: Par
     }
     if (offers.worker && deadline !== undefined && bid.etaMs !== undefined && bid.etaMs > deadline) {
       reasons.push({ reason: 'too-slow', deadlineMs: deadline })
+      eligible.worker = false
+    }
+    if (offers.worker && needs.device !== undefined && device?.kind !== needs.device) {
+      reasons.push({ reason: 'wrong-device', device: needs.device })
+      eligible.worker = false
+    }
+    if (offers.worker && needs.minGflops !== undefined && !((device?.gflops ?? -1) >= needs.minGflops)) {
+      reasons.push({ reason: 'below-min-rate', minGflops: needs.minGflops })
       eligible.worker = false
     }
 
@@ -289,7 +341,8 @@ export function assignJob (job: AssignmentJob, bids: readonly Bid[], policy: Par
       tiebreak: assignmentTiebreak(jobId, peer),
       chosen: null,
       reasons,
-      pts
+      pts,
+      ...(device !== undefined ? { deviceClass: device.class } : {})
     })
   }
 
@@ -310,13 +363,17 @@ export function assignJob (job: AssignmentJob, bids: readonly Bid[], policy: Par
   // Workers first: the best worker runs the job; verifiers come from everyone else.
   const verifiers = rank('verifier').filter(a => a.chosen === null).slice(0, nVerifiers)
   for (const a of verifiers) a.chosen = 'verifier'
-  // A referee is ranked as a verifier (it recomputes like one), from the bids left over.
-  const referees = rank('verifier').filter(a => a.chosen === null).slice(0, nReferees)
+  // A referee is ranked as a verifier (it recomputes like one), from the bids left over:
+  // those on the first worker's device class first, since only they replay its work bit
+  // for bit (a dispute then bisects to one step instead of replaying a whole segment).
+  const workerClass = workers[0]?.deviceClass
+  const left = rank('verifier').filter(a => a.chosen === null)
+  const referees = [...left.filter(a => workerClass !== undefined && a.deviceClass === workerClass), ...left.filter(a => workerClass === undefined || a.deviceClass !== workerClass)].slice(0, nReferees)
   for (const a of referees) a.chosen = 'referee'
 
   const out: BidAssessment[] = assessed
     .sort((a, b) => compareStrings(a.peer, b.peer))
-    .map(({ pts, ...a }) => a)
+    .map(({ pts, deviceClass, ...a }) => a)
   return {
     workers: workers.map(a => a.peer),
     verifiers: verifiers.map(a => a.peer),

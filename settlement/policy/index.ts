@@ -27,7 +27,7 @@ export {
 } from './reputation.ts'
 export {
   assignJob, assignmentTiebreak, DEFAULT_ASSIGNMENT_POLICY, PART_UNITS,
-  type Bid, type BidRole, type AssignmentJob, type AssignmentPolicy, type ScoreWeights, type AssignmentRole,
+  type Bid, type BidRole, type BidDevice, type DeviceNeeds, type AssignmentJob, type AssignmentPolicy, type ScoreWeights, type AssignmentRole,
   type RejectionReason, type RoleScore, type BidAssessment, type Assignment
 } from './assignment.ts'
 export {

@@ -6,7 +6,7 @@ import { readFile } from 'node:fs/promises'
 import type { Command } from 'commander'
 import { UsageError } from '../../errors.ts'
 import { apiGet, apiPost, endpointOf } from '../api-client.ts'
-import { dataDirOf, intOption, nodeClientOptions } from '../options.ts'
+import { dataDirOf, intOption, needDevice, nodeClientOptions, positiveNumber } from '../options.ts'
 import { printJson, table } from '../output.ts'
 
 interface Common { dataDir?: string, url?: string, json?: boolean }
@@ -49,7 +49,9 @@ export function jobCommand (program: Command): void {
     .option('--max-tokens <n>', 'infer: new tokens per prompt (default 48)', intOption('--max-tokens', 1, 512))
     .option('--verifiers <n>', 'verifiers to assign (at least the registry\'s verifier quorum, the default)', intOption('--verifiers', 1, 16))
     .option('--bid-window <ms>', 'how long bids are taken', intOption('--bid-window', 500, 600_000))
-    .action(async (opts: Common & { kind: Kind, datanet?: string, base?: string, amount: string, steps?: number, batch?: number, label?: string, adapter?: string, trainJob?: string, prompts?: string, maxTokens?: number, verifiers?: number, bidWindow?: number }) => {
+    .option('--device <kind>', 'the device the worker must run on: cpu, webgpu or cuda (other devices than cpu take training jobs only, for now)', needDevice)
+    .option('--min-gflops <n>', 'the least MatMul rate (GFLOP/s) the worker must have measured on its device', positiveNumber('--min-gflops'))
+    .action(async (opts: Common & { kind: Kind, datanet?: string, base?: string, amount: string, steps?: number, batch?: number, label?: string, adapter?: string, trainJob?: string, prompts?: string, maxTokens?: number, verifiers?: number, bidWindow?: number, device?: string, minGflops?: number }) => {
       if (opts.kind !== 'attribute' && opts.base === undefined) throw new UsageError('a training job or an inference batch needs --base')
       if (opts.kind === 'train' && opts.datanet === undefined) throw new UsageError('a training job needs --datanet')
       if (opts.kind === 'infer' && opts.prompts === undefined) throw new UsageError('an inference batch needs --prompts FILE')
@@ -60,7 +62,8 @@ export function jobCommand (program: Command): void {
         : opts.kind === 'attribute'
           ? { kind: 'attribute', adapter: opts.adapter, trainJob: opts.trainJob, amount: opts.amount, verifiers: opts.verifiers, bidWindowMs: opts.bidWindow }
           : { datanet: opts.datanet, base: opts.base, amount: opts.amount, steps: opts.steps, batch: opts.batch, label: opts.label, verifiers: opts.verifiers, bidWindowMs: opts.bidWindow }
-      const r = await apiPost<any>(await endpointOf(dataDirOf(opts), opts.url), '/jobs', body)
+      const needs = { device: opts.device, minGflops: opts.minGflops }
+      const r = await apiPost<any>(await endpointOf(dataDirOf(opts), opts.url), '/jobs', { ...body, ...needs })
       if (opts.json === true) { printJson(r); return }
       console.log(`job ${r.job}: ${r.phase}${r.error != null ? ` (${r.error})` : ''}`)
       if (r.assign != null) console.log(`worker   ${r.assign.workers.map((w: any) => w.address).join(', ')}\nverifier ${r.assign.verifiers.map((v: any) => v.address).join(', ')}`)

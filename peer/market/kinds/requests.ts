@@ -1,6 +1,7 @@
 // What a requester submits: exactly one of a LoRA training job, an inference batch or an
 // attribution of a market training job's adapter, with the OPEN it escrows.
 import type { TrainRequest } from '../../models/model-factory.ts'
+import type { DeviceNeeds } from '../../../protocols/messages/index.ts'
 
 /** An inference batch: the base (name or CID), optionally an adapter, the prompts, and the new tokens per prompt. */
 export interface InferSubmit { base: string, adapter?: string, prompts: string[], maxNewTokens: number }
@@ -18,4 +19,6 @@ export interface SubmitRequest {
   /** Verifiers to assign: at least the registry's verifier quorum, which is the default. */
   verifiers?: number
   bidWindowMs?: number
+  /** What the worker's device must be: a kind (cpu, webgpu, cuda) and/or a least measured MatMul rate. */
+  needs?: DeviceNeeds
 }

@@ -12,6 +12,8 @@ import { checkAdapterBinding, type BindingVerdict } from '../../../compute/verif
 import { BadReceiptError } from '../../../compute/verify/errors.ts'
 import { receiptHash, sampleSeed, sampleSegments, segmentsForFraction, type TrainingReceipt } from '../../../compute/verify/sample.ts'
 import { checkpointsNeeded, checkReceipt, segmentsOf, verifyTraining } from '../../../compute/verify/training.ts'
+import { verifyModeFor } from '../../../compute/verify/device-tolerance.ts'
+import { deviceClassName, deviceStamp } from '../../../compute/onnx/device-class.ts'
 import type { JobAnnounce } from '../../../protocols/messages/index.ts'
 import type { ModelFactory, TrainRequest } from '../../models/model-factory.ts'
 import type { ModelRegistry } from '../../models/model-registry.ts'
@@ -100,9 +102,13 @@ export class TrainKind implements JobKind<TrainRequest> {
       // The registry's audit rate, at least one segment; the sample is fixed by this verifier's beacon, which the worker cannot know.
       const k = Math.min(n, Math.max(1, segmentsForFraction(n, t.fraction)))
       const segments = sampleSegments(sampleSeed({ job, receipt: rHash, verifier: t.verifier, beacon: t.beacon }), n, k)
+      // Bit for bit on the worker's CPU class; across classes within the pair's measured tolerance (which needs each segment's end too).
+      const mine = deviceStamp(this.opts.ctx.device)
+      const mode = verifyModeFor(receipt.device, mine)
+      if (mode !== 'exact') this.opts.ctx.log('replaying across device classes', { job, worker: receipt.device !== undefined ? deviceClassName(receipt.device) : undefined, verifier: deviceClassName(mine), tolerance: mode.tolerance })
       const checkpoints = new Map<number, Uint8Array>()
-      for (const step of checkpointsNeeded(task, segments)) checkpoints.set(step, await fetchCheckpoint(this.opts.ctx.wire.fetch, t.workerPeer, job, step))
-      const v = await verifyTraining({ task, receipt, segments, checkpoints })
+      for (const step of checkpointsNeeded(task, segments, mode)) checkpoints.set(step, await fetchCheckpoint(this.opts.ctx.wire.fetch, t.workerPeer, job, step))
+      const v = await verifyTraining({ task, receipt, segments, checkpoints, mode })
       const lie = v.ok ? t.behaviour.accusation(job, segments, receipt) : undefined
       if (lie !== undefined) {
         this.opts.ctx.log('cheating: accusing an honest worker', { job, segment: lie.segment })
@@ -119,7 +125,7 @@ export class TrainKind implements JobKind<TrainRequest> {
       if (v.ok && headOk && binding?.ok === true) return { ok: true, checked: segments, computeMs: v.computeMs }
       // The first segment that did not replay is what this verifier will defend in a dispute.
       const m = v.mismatches[0]
-      return { ok: false, checked: segments, computeMs: v.computeMs, evidence: { job, receipt: rHash, mismatches: v.mismatches, headOk, binding }, ...(m !== undefined ? { dispute: { segment: m.segment, step: m.step, hash: m.recomputed } } : {}) }
+      return { ok: false, checked: segments, computeMs: v.computeMs, evidence: { job, receipt: rHash, mismatches: v.mismatches, headOk, binding, ...(mode !== 'exact' ? { mode, verifierDevice: mine } : {}) }, ...(m !== undefined ? { dispute: { segment: m.segment, step: m.step, hash: m.recomputed, ...(mode !== 'exact' ? { tolerance: true } : {}) } } : {}) }
     } finally {
       await replay.release()
     }
@@ -127,7 +133,8 @@ export class TrainKind implements JobKind<TrainRequest> {
 
   /** The result message and receipt of a run. */
   private async delivery (job: string, p: Produced): Promise<Delivery> {
-    const receiptBytes = encodeTrainingReceipt({ job: p.job, chain: p.checkpoints })
+    // The receipt names the device class that ran it: what a verifier's check mode follows.
+    const receiptBytes = encodeTrainingReceipt({ job: p.job, chain: p.checkpoints, device: deviceStamp(this.opts.ctx.device) })
     const last = p.checkpoints.at(-1)!
     const result = await resultMessage({ job, worker: this.opts.ctx.me.address, result: p.adapter, receiptBytes, head: last.hash, entries: p.checkpoints.length, every: CHECKPOINT_EVERY, steps: last.step })
     return { result, receiptBytes, ...(p.checkpointDir !== undefined ? { checkpointDir: p.checkpointDir } : {}) }
