@@ -13,7 +13,7 @@ import { join } from 'node:path'
 import { parseUnits } from 'ethers'
 import { reputation } from '../settlement/policy/index.ts'
 import { useMarketDevnet } from './helpers/devnet.ts'
-import { SPAM_BASE } from './helpers/fixtures.ts'
+import { MARKET_MAILS, SPAM_BASE } from './helpers/fixtures.ts'
 
 const CHEATS = ['random', 'base', 'stale', 'copy'] as const
 
@@ -25,7 +25,7 @@ describe('market adversaries on a devnet: random, untouched, stale and copied ad
     name: 'adversaries',
     peers: 8,
     cheats: [...CHEATS],
-    import: { corpus: 'spam-assassin', limit: 600, followers: [0, 2, 3, 4, 5, 6, 7] },
+    import: { corpus: 'spam-assassin', limit: MARKET_MAILS, followers: [0, 2, 3, 4, 5, 6, 7] },
     models: [{ file: SPAM_BASE, peers: [0, 2, 3, 4, 5, 6, 7] }],
     stakes: [[0, 'verifier', 300], [2, 'worker', 100], [3, 'verifier', 200]]
   })

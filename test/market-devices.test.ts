@@ -13,7 +13,7 @@ import { join } from 'node:path'
 import { parseUnits } from 'ethers'
 import { probeDevices } from '../compute/capacity/device-probe.ts'
 import { useMarketDevnet } from './helpers/devnet.ts'
-import { SPAM_BASE } from './helpers/fixtures.ts'
+import { MARKET_MAILS, SPAM_BASE } from './helpers/fixtures.ts'
 
 const REQUIRE_WEBGPU = process.env.OPENLEDGER_REQUIRE_WEBGPU === '1'
 
@@ -33,7 +33,7 @@ describe('training jobs across devices on a devnet (webgpu and cpu peers)', func
     peers: 6,
     cheats: ['skip'],
     devices: { 2: 'webgpu', 4: 'webgpu' },
-    import: { corpus: 'spam-assassin', limit: 600, followers: checkers },
+    import: { corpus: 'spam-assassin', limit: MARKET_MAILS, followers: checkers },
     models: [{ file: SPAM_BASE, peers: checkers }],
     stakes: [[2, 'worker', 100], [3, 'verifier', 200], [4, 'verifier', 300], [5, 'worker', 100]]
   })
@@ -84,5 +84,17 @@ describe('training jobs across devices on a devnet (webgpu and cpu peers)', func
     const cheater = await cli(5, ['rewards', 'show'])
     assert.equal(cheater.stake.worker, parseUnits('50', 18).toString())
     assert.equal((await cli(4, ['rewards', 'show'])).stake.verifier, parseUnits('300', 18).toString(), 'the honest webgpu verifier is not slashed')
+  })
+
+  it('train --device runs one request on another device than the peer\'s (its market work above ran on its own); a device this install lacks is refused with how to get it', async () => {
+    const version = `spam-assassin@${net.imported.version}`
+    const onCpu = await cli(2, ['train', '--datanet', version, '--base', 'spam-base', '--steps', '20', '--batch', '16', '--device', 'cpu'])
+    assert.equal(onCpu.device, 'cpu', 'the webgpu peer trained this request on the cpu')
+    const cuda = await cli(2, ['train', '--datanet', version, '--base', 'spam-base', '--steps', '20', '--device', 'cuda'], false)
+    assert.equal(cuda.code, 1, cuda.stderr)
+    assert.match(cuda.stderr, /device cuda is unavailable/)
+    assert.match(cuda.stderr, /onnxruntime-node-install=cuda12/)
+    const bad = await cli(2, ['train', '--datanet', version, '--base', 'spam-base', '--device', 'gpu'], false)
+    assert.equal(bad.code, 2)
   })
 })

@@ -12,7 +12,7 @@ import { parseUnits } from 'ethers'
 import { DEVNET_PARAMS } from '../settlement/chain/deploy.ts'
 import { reputation } from '../settlement/policy/index.ts'
 import { useMarketDevnet } from './helpers/devnet.ts'
-import { SPAM_BASE } from './helpers/fixtures.ts'
+import { MARKET_MAILS, SPAM_BASE } from './helpers/fixtures.ts'
 import { waitFor } from './helpers/wait.ts'
 
 const JOBS = 20
@@ -25,7 +25,7 @@ describe('a market run on a devnet: 6 peers, 1 cheating worker, 20 jobs', functi
     name: 'run',
     peers: 7,
     cheaters: 1,
-    import: { corpus: 'spam-assassin', limit: 600, followers: [0, 2, 3, 4, 5, 6] },
+    import: { corpus: 'spam-assassin', limit: MARKET_MAILS, followers: [0, 2, 3, 4, 5, 6] },
     models: [{ file: SPAM_BASE, peers: [0, 2, 3, 4, 5, 6] }],
     stakes: [[0, 'verifier', 300], [2, 'worker', 100], [3, 'worker', 100], [4, 'worker', 100], [5, 'verifier', 200], [6, 'worker', 100]]
   })

@@ -9,7 +9,7 @@ import { join } from 'node:path'
 import { NonceManager, Wallet, parseUnits } from 'ethers'
 import { SettlementClient } from '../settlement/chain/client.ts'
 import { useMarketDevnet, type DevnetFixture } from './helpers/devnet.ts'
-import { SPAM_BASE } from './helpers/fixtures.ts'
+import { MARKET_MAILS, SPAM_BASE } from './helpers/fixtures.ts'
 import { waitFor } from './helpers/wait.ts'
 
 /**
@@ -24,7 +24,7 @@ function marketCast (name: string, who: { worker: number, verifier: number, refe
     name,
     peers: who.referee !== undefined ? 5 : 4,
     cheaters,
-    import: { corpus: 'spam-assassin', limit: 600, followers: checkers },
+    import: { corpus: 'spam-assassin', limit: MARKET_MAILS, followers: checkers },
     models: [{ file: SPAM_BASE, peers: checkers }],
     stakes: [[who.worker, 'worker', 100], [who.verifier, 'verifier', who.referee !== undefined ? 300 : 200], ...(who.referee !== undefined ? [[who.referee, 'verifier', 200] as [number, 'verifier', number]] : [])]
   })
@@ -136,7 +136,7 @@ describe('the task market on a devnet with a worker that goes silent', function 
   const net = useMarketDevnet({
     name: 'silent',
     peers: 5,
-    import: { corpus: 'spam-assassin', limit: 600, followers: [2, 3, 4] },
+    import: { corpus: 'spam-assassin', limit: MARKET_MAILS, followers: [2, 3, 4] },
     models: [{ file: SPAM_BASE, peers: [2, 3, 4] }],
     stakes: [[2, 'worker', 100], [3, 'worker', 100], [4, 'verifier', 200]]
   })

@@ -10,7 +10,7 @@
 import assert from 'node:assert/strict'
 import { parseUnits } from 'ethers'
 import { useMarketDevnet } from './helpers/devnet.ts'
-import { SPAM_BASE } from './helpers/fixtures.ts'
+import { MARKET_MAILS, SPAM_BASE } from './helpers/fixtures.ts'
 
 describe('market disputes on a devnet: bisection, a referee, and the loser slashed', function () {
   this.timeout(900_000)
@@ -18,7 +18,7 @@ describe('market disputes on a devnet: bisection, a referee, and the loser slash
     name: 'disputes',
     peers: 6,
     cheats: ['accuse', 'skip'],
-    import: { corpus: 'spam-assassin', limit: 600, followers: [0, 2, 3, 4, 5] },
+    import: { corpus: 'spam-assassin', limit: MARKET_MAILS, followers: [0, 2, 3, 4, 5] },
     models: [{ file: SPAM_BASE, peers: [0, 2, 3, 4, 5] }],
     stakes: [[0, 'verifier', 200], [3, 'verifier', 200], [2, 'worker', 100], [5, 'worker', 100]]
   })

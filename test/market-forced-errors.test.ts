@@ -12,7 +12,7 @@ import { join } from 'node:path'
 import { parseUnits } from 'ethers'
 import { readSotuAddresses } from '../storage/corpora/sotu.ts'
 import { useMarketDevnet } from './helpers/devnet.ts'
-import { SOTU_LM, SPAM_BASE } from './helpers/fixtures.ts'
+import { MARKET_MAILS, SOTU_LM, SPAM_BASE } from './helpers/fixtures.ts'
 
 describe('forced errors on a devnet: a verifier that approves without checking loses its stake', function () {
   this.timeout(600_000)
@@ -21,7 +21,7 @@ describe('forced errors on a devnet: a verifier that approves without checking l
     peers: 6,
     cheats: ['approve'],
     forcedErrorRate: 1,
-    import: { corpus: 'spam-assassin', limit: 600, followers: [2, 3, 4, 5] },
+    import: { corpus: 'spam-assassin', limit: MARKET_MAILS, followers: [2, 3, 4, 5] },
     models: [{ file: SPAM_BASE, peers: [2, 3, 4, 5] }],
     // Peer 4 referees (the least verifier stake): it proves lazy approvals on chain. Peer 5, the last, approves unchecked.
     stakes: [[2, 'worker', 100], [3, 'verifier', 300], [4, 'verifier', 200], [5, 'verifier', 300]]

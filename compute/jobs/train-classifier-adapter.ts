@@ -16,6 +16,7 @@ import { train, type StepProgress } from '../train/trainer.ts'
 import { exampleKeys, maskField, trainingTask, type AdapterTask, type TrainingHyper } from './run-training.ts'
 import { ClassifierEvaluator, type ClassifierMetrics } from './classifier-eval.ts'
 import { adapterResult, type AdapterJobResult } from './adapter-result.ts'
+import type { Device } from '../onnx/device-names.ts'
 
 export type ClassifierHyper = TrainingHyper
 
@@ -31,6 +32,8 @@ export interface ClassifierAdapterJob {
   hyper: ClassifierHyper
   datanet?: { id: string, version: string }
   threads?: number
+  /** Where the training steps run (default: the process's device); not part of the job's identity. */
+  device?: Device
   store?: CheckpointStore
   onStep?: (p: StepProgress) => void
   signal?: AbortSignal
@@ -65,7 +68,7 @@ export async function classifierAdapterTask (job: ClassifierAdapterJob): Promise
   const { hyper } = job
   const specs = loraSpecs(classifierParamSpecs(cfg), job.lora, new Set(['emb']))
   const id = classifierAdapterJobId(job, trainData)
-  const runner = await StepRunner.create(buildClassifierGraph({ cfg, batch: hyper.batch, mode: { kind: 'lora', base: job.base.params, lora: job.lora }, train: true }), { threads: job.threads })
+  const runner = await StepRunner.create(buildClassifierGraph({ cfg, batch: hyper.batch, mode: { kind: 'lora', base: job.base.params, lora: job.lora }, train: true }), { threads: job.threads, device: job.device })
   const task = trainingTask({ job: id, specs, init: initParams(specs, hyper.seed), examples: trainData.count, keys: exampleKeys(job.train.texts.map((t, i) => `${job.train.labels[i]}\u0000${t}`)), hyper, step: classifierStepFn(runner, trainData, hyper.batch, job.mask), store: job.store, onStep: job.onStep, signal: job.signal })
   return { task, examples: trainData.count, release: async () => await runner.release() }
 }

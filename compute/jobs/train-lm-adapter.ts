@@ -20,6 +20,7 @@ import { exampleKeys, maskField, trainingTask, type AdapterTask, type TrainingHy
 import { adapterResult, type AdapterJobResult } from './adapter-result.ts'
 import { LmEvaluator, type LmMetrics } from './lm-eval.ts'
 import type { TextTokenizer } from './text-tokenizer.ts'
+import type { Device } from '../onnx/device-names.ts'
 
 export interface LmHyper extends TrainingHyper {
   /** Tokens per training window. */
@@ -40,6 +41,8 @@ export interface LmAdapterJob {
   hyper: LmHyper
   datanet?: { id: string, version: string }
   threads?: number
+  /** Where the training steps run (default: the process's device); not part of the job's identity. */
+  device?: Device
   store?: CheckpointStore
   onStep?: (p: StepProgress) => void
   signal?: AbortSignal
@@ -69,7 +72,7 @@ export async function lmAdapterTask (job: LmAdapterJob): Promise<AdapterTask & {
   const windows = lmTrainingWindows(job)
   const specs = loraSpecs(lmParamSpecs(cfg), job.lora)
   const id = lmAdapterJobId(job, windows)
-  const runner = await StepRunner.create(buildLmStepGraph({ cfg, batch: hyper.batch, seq: hyper.seq, mode: { kind: 'lora', base: job.base.params, lora: job.lora }, train: true }), { threads: job.threads })
+  const runner = await StepRunner.create(buildLmStepGraph({ cfg, batch: hyper.batch, seq: hyper.seq, mode: { kind: 'lora', base: job.base.params, lora: job.lora }, train: true }), { threads: job.threads, device: job.device })
   const task = trainingTask({ job: id, specs, init: initParams(specs, hyper.seed), examples: windows.count, keys: exampleKeys(Array.from({ length: windows.count }, (_, w) => windowTokens(windows, w))), hyper, step: lmStepFn(runner, windows, hyper.batch, job.mask), store: job.store, onStep: job.onStep, signal: job.signal })
   return { task, tokens: windows.tokens.length, release: async () => await runner.release() }
 }

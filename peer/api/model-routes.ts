@@ -9,6 +9,8 @@ import type { Route } from './server.ts'
 import type { LoraServer } from '../models/lora-server.ts'
 import type { ModelFactory } from '../models/model-factory.ts'
 import type { ModelRegistry } from '../models/model-registry.ts'
+import { DEVICES, DeviceUnavailableError, providerBundled } from '../../compute/onnx/devices.ts'
+import { DeviceChoiceError } from '../node/device-choice.ts'
 
 const int = (min: number, max: number) => z.number().int().min(min).max(max).optional()
 const TrainSchema = z.strictObject({
@@ -23,7 +25,8 @@ const TrainSchema = z.strictObject({
   seq: int(2, 65_536),
   seed: int(0, 2 ** 31 - 1),
   label: z.string().min(1).max(64).optional(),
-  heldOut: z.number().gt(0).max(0.5).optional()
+  heldOut: z.number().gt(0).max(0.5).optional(),
+  device: z.enum(DEVICES).optional()
 })
 const InferSchema = z.strictObject({
   adapter: z.string().min(1).max(200).optional(),
@@ -57,7 +60,16 @@ export function modelRoutes (registry: ModelRegistry, factory: ModelFactory, ser
         return await registry.addModel(new Uint8Array(await readFile(b.path)), b.name)
       }
     },
-    { method: 'POST', path: '/train', handle: async ({ body, progress, signal }) => await factory.train(parse(TrainSchema, body), progress, signal) },
+    {
+      method: 'POST',
+      path: '/train',
+      handle: async ({ body, progress, signal }) => {
+        const req = parse(TrainSchema, body)
+        // Refused before any data moves; a provider that is there but fails to start says so when its session opens.
+        if (req.device !== undefined && !providerBundled(req.device)) throw new DeviceChoiceError(new DeviceUnavailableError(req.device, 'its onnxruntime execution provider is not installed').message, { device: req.device })
+        return await factory.train(req, progress, signal)
+      }
+    },
     { method: 'POST', path: '/infer', handle: async ({ body }) => await server.infer(parse(InferSchema, body)) },
     { method: 'POST', path: '/serve/load', handle: async ({ body }) => await server.preload(parse(z.strictObject({ adapter: z.string().min(1).max(200) }), body).adapter) }
   ]

@@ -24,6 +24,8 @@ import { UsageError } from '../errors.ts'
 import { FileCheckpointStore } from './checkpoint-files.ts'
 import type { DatanetService } from '../datanets/datanet-service.ts'
 import type { ModelRegistry } from './model-registry.ts'
+import { currentDevice } from '../../compute/onnx/devices.ts'
+import type { Device } from '../../compute/onnx/device-names.ts'
 
 /** Most bytes of datanet files one job reads. */
 export const MAX_JOB_BYTES = 512 * 1024 * 1024
@@ -46,6 +48,8 @@ export interface TrainRequest {
   label?: string
   /** Share of files held out for evaluation (0 < x <= 0.5). */
   heldOut?: number
+  /** Where this peer runs the training steps (default: its own device, node start --device); not part of the job. */
+  device?: Device
 }
 
 export interface ModelFactoryOptions {
@@ -120,6 +124,7 @@ export class ModelFactory {
         baseCid,
         datanet: { id: dn.id, version: dn.version },
         threads: this.opts.threads,
+        ...(req.device !== undefined ? { device: req.device } : {}),
         store: new FileCheckpointStore(this.jobDir(job)),
         onStep: (p: { step: number, steps: number, loss: number, resumedFrom: number }) => progress({ phase: 'train', step: p.step, steps: p.steps, loss: p.loss, resumedFrom: p.resumedFrom }),
         signal
@@ -152,6 +157,7 @@ export class ModelFactory {
         steps: result.run.steps,
         resumedFrom: result.run.resumedFrom,
         checkpoints: result.run.chain,
+        device: req.device ?? currentDevice(),
         ms: Date.now() - started
       }
     } finally {
@@ -268,5 +274,6 @@ function defined<T extends Record<string, unknown>> (o: T): Partial<{ [K in keyo
 
 /** A request's folder: its fingerprint over the exact datanet version and base, so the same request resumes. */
 function folderKey (req: TrainRequest, dn: { id: string, version: string }, baseCid: string): string {
-  return fingerprint({ request: { ...req, datanet: undefined }, datanet: dn.id, version: dn.version, base: baseCid })
+  // The device is where a run happens, not what it is: one job's checkpoints resume on any.
+  return fingerprint({ request: { ...req, datanet: undefined, device: undefined }, datanet: dn.id, version: dn.version, base: baseCid })
 }

@@ -6,7 +6,7 @@ import type { Command } from 'commander'
 import { UsageError } from '../../errors.ts'
 import { apiGet, apiPost, endpointOf } from '../api-client.ts'
 import type { DeviceChoice } from '../../../compute/onnx/device-names.ts'
-import { dataDirOf, deviceOption, intOption, nodeClientOptions } from '../options.ts'
+import { dataDirOf, deviceOption, intOption, needDevice, nodeClientOptions } from '../options.ts'
 import { formatBytes, printJson, table } from '../output.ts'
 import { progressBar } from '../progress.ts'
 
@@ -98,12 +98,13 @@ export function modelCommand (program: Command): void {
     .option('--seed <n>', 'seed for initialisation and batch order', intOption('--seed', 0, 2 ** 31 - 1))
     .option('--label <label>', 'only files with this label (e.g. a party, for sotu)')
     .option('--held-out <share>', 'share of files held out for evaluation', numberOption('--held-out', 0.001, 0.5))
-    .action(async (opts: Common & { datanet: string, base: string, rank: number, alpha?: number, targets?: string, steps?: number, batch?: number, lr?: number, seq?: number, seed?: number, label?: string, heldOut?: number }) => {
+    .option('--device <device>', 'where the peer runs this job\'s training steps: cpu, webgpu or cuda (default: the peer\'s own device, node start --device)', needDevice)
+    .action(async (opts: Common & { datanet: string, base: string, rank: number, alpha?: number, targets?: string, steps?: number, batch?: number, lr?: number, seq?: number, seed?: number, label?: string, heldOut?: number, device?: string }) => {
       const bar = opts.json === true ? undefined : progressBar('training', 'items')
       let fetch: ReturnType<typeof progressBar> | undefined
       const targets = opts.targets?.split(',').map(t => t.trim()).filter(t => t !== '')
       if (targets != null && targets.length === 0) throw new UsageError('--targets names no weight')
-      const body = { datanet: opts.datanet, base: opts.base, rank: opts.rank, alpha: opts.alpha, targets, steps: opts.steps, batch: opts.batch, lr: opts.lr, seq: opts.seq, seed: opts.seed, label: opts.label, heldOut: opts.heldOut }
+      const body = { datanet: opts.datanet, base: opts.base, rank: opts.rank, alpha: opts.alpha, targets, steps: opts.steps, batch: opts.batch, lr: opts.lr, seq: opts.seq, seed: opts.seed, label: opts.label, heldOut: opts.heldOut, device: opts.device }
       const r = await apiPost<any>(await endpointOf(dataDirOf(opts), opts.url), '/train', body, (p) => {
         if (opts.json === true) return
         if (p.phase === 'fetch') { fetch ??= progressBar('reading datanet'); fetch.update(p.bytesDone, p.bytesTotal) }
@@ -119,7 +120,7 @@ export function modelCommand (program: Command): void {
         `files    ${r.files.train} training, ${r.files.heldOut} held out`,
         `before   ${metric(r.before)}`,
         `after    ${metric(r.after)}`,
-        `steps    ${r.steps}${r.resumedFrom > 0 ? ` (resumed from ${r.resumedFrom})` : ''}, ${(r.ms / 1000).toFixed(1)} s; ${r.checkpoints.length} checkpoints, last ${r.checkpoints.at(-1)?.hash ?? '-'}`
+        `steps    ${r.steps}${r.resumedFrom > 0 ? ` (resumed from ${r.resumedFrom})` : ''} on ${r.device}, ${(r.ms / 1000).toFixed(1)} s; ${r.checkpoints.length} checkpoints, last ${r.checkpoints.at(-1)?.hash ?? '-'}`
       ].join('\n'))
     })
 
