@@ -26,7 +26,7 @@ import { lmStepFn } from '../compute/models/lm/train-step.ts'
 import { defaultLoraTargets, type LmConfig } from '../compute/models/lm/config.ts'
 import { lmParamSpecs } from '../compute/models/lm/params.ts'
 import { expectRejects, expectThrows } from './helpers/expect-throws.ts'
-import { inheritCheckpoints } from '../peer/market/handover.ts'
+import { inheritCheckpoints, MAX_CONFIRM_TRIES } from '../peer/market/handover.ts'
 import { FileCheckpointStore } from '../peer/models/checkpoint-files.ts'
 import { PartyReplays, playDispute, type DisputeAsk, type PartySegment } from '../peer/market/disputes.ts'
 import { fabricatedHash } from '../peer/market/adversaries/behaviour.ts'
@@ -265,6 +265,15 @@ describe('training verification: sampled segment replay, bisection to one step, 
       const from = await inheritCheckpoints({ task: task(), fetch: async step => held.get(step), store })
       assert.equal(from, 16, 'the forged 24 does not replay: the last verified checkpoint is 16')
       assert.deepEqual(await store.steps(), [8, 16])
+      // A held chain none of whose segments replays here (a predecessor on another device
+      // class, or forged throughout): a few are tried, then the replacement starts afresh.
+      const alien = new MemoryCheckpointStore()
+      await train(task({ store: alien, step: skipping(s => s % 2 === 1, 0), steps: STEPS }))
+      const alienHeld = new Map<number, Uint8Array>(await Promise.all([8, 16, 24, 32].map(async s => [s, await alien.load(s)] as const)))
+      const tried = calls
+      assert.equal(await inheritCheckpoints({ task: task(), fetch: async step => alienHeld.get(step), store: new FileCheckpointStore(join(dir, 'alien')) }), 0)
+      assert.equal(calls - tried, MAX_CONFIRM_TRIES * EVERY, 'replayed only MAX_CONFIRM_TRIES segments before giving up')
+      assert.deepEqual(await new FileCheckpointStore(join(dir, 'alien')).steps(), [])
       // Another job's checkpoints are not inherited at all.
       assert.equal(await inheritCheckpoints({ task: task({ job: fingerprint({ other: 1 }) }), fetch: async step => held.get(step), store: new FileCheckpointStore(join(dir, 'other')) }), 0)
       // The trainer resumes from the inherited chain and ends exactly where an honest run does.

@@ -19,6 +19,8 @@ import type { TaskAnswer } from './wire.ts'
 
 /** At most this many checkpoints are held per job (a verifier's disk is not the worker's). */
 export const MAX_HELD = 400
+/** Segments a replacement replays to confirm an inherited chain before it starts afresh. */
+export const MAX_CONFIRM_TRIES = 3
 
 /** Where a verifier holds the checkpoints a worker announced. */
 export function heldStore (marketDir: string, job: string): FileCheckpointStore {
@@ -70,7 +72,10 @@ export async function inheritCheckpoints (opts: {
     prev = checkpointHash(bytes)
     chain.push({ step, bytes })
   }
-  // Confirm the newest by replaying its segment; on a mismatch, fall back one checkpoint and try again.
+  // Confirm the newest by replaying its segment; on a mismatch, fall back one checkpoint
+  // and try again, a few times: a predecessor on another device class never replays bit
+  // for bit here, and trying every held segment would cost the whole run again.
+  let tries = 0
   while (chain.length > 0) {
     const last = chain.at(-1)!
     const from = chain.length > 1 ? chain.at(-2)!.bytes : null
@@ -78,6 +83,10 @@ export async function inheritCheckpoints (opts: {
     if (replayed.step === last.step && replayed.hash === checkpointHash(last.bytes)) break
     opts.log?.('inherited checkpoint does not replay: dropped', { step: last.step })
     chain.pop()
+    if (++tries >= MAX_CONFIRM_TRIES) {
+      opts.log?.('inherited checkpoints do not replay here (another device class, or forged): starting afresh', { tries })
+      chain.length = 0
+    }
   }
   for (const c of chain) await opts.store.save(c.step, c.bytes)
   return chain.at(-1)?.step ?? 0
