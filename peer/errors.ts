@@ -23,6 +23,11 @@ export const EXIT = {
   timeout: 6
 } as const
 
+/** A device asked for (node start --device, train --device) that this machine or install cannot give. */
+export class DeviceChoiceError extends PeerError {
+  constructor (message: string, details?: Record<string, unknown>) { super(message, EXIT.failure, details) }
+}
+
 /** Bad arguments or a bad config value. */
 export class UsageError extends PeerError {
   constructor (message: string, details?: Record<string, unknown>) { super(message, EXIT.usage, details) }

@@ -4,13 +4,12 @@ import { readFile, stat } from 'node:fs/promises'
 import { isAbsolute } from 'node:path'
 import { z } from 'zod'
 import { MAX_MODEL_BYTES } from '../../compute/models/artifacts.ts'
-import { UsageError } from '../errors.ts'
+import { DeviceChoiceError, UsageError } from '../errors.ts'
 import type { Route } from './server.ts'
 import type { LoraServer } from '../models/lora-server.ts'
 import type { ModelFactory } from '../models/model-factory.ts'
 import type { ModelRegistry } from '../models/model-registry.ts'
 import { DEVICES, DeviceUnavailableError, providerBundled } from '../../compute/onnx/devices.ts'
-import { DeviceChoiceError } from '../node/device-choice.ts'
 
 const int = (min: number, max: number) => z.number().int().min(min).max(max).optional()
 const TrainSchema = z.strictObject({

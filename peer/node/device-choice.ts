@@ -4,11 +4,9 @@
 import { pickDevice, probeDevices, type DeviceProbe } from '../../compute/capacity/device-probe.ts'
 import type { CapacityFacts } from '../../compute/capacity/index.ts'
 import { DEVICES, DeviceUnavailableError, useDevice, type Device, type DeviceChoice } from '../../compute/onnx/devices.ts'
-import { EXIT, PeerError } from '../errors.ts'
+import { DeviceChoiceError } from '../errors.ts'
 
-export class DeviceChoiceError extends PeerError {
-  constructor (message: string, details?: Record<string, unknown>) { super(message, EXIT.failure, details) }
-}
+export { DeviceChoiceError }
 
 export interface ChosenDevice { device: Device, reason: string, probes: DeviceProbe[] }
 
