@@ -41,7 +41,7 @@ describe('a market run on a devnet: 6 peers, 1 cheating worker, 20 jobs', functi
     assert.equal(submitted.length, JOBS)
     for (const s of submitted) assert.equal(s.phase, 'assigned', s.error)
     const ended = await waitFor('every job to end', async (saw) => {
-      const all = await Promise.all(submitted.map(async s => await cli(1, ['job', 'status', s.job])))
+      const all = await Promise.all(submitted.map(async s => await net.jobStatus(1, s.job)))
       saw(all.map(s => s.phase))
       // unassigned: every bidder was tried and none delivered (a job that cannot complete); it fails the honest-job check below.
       return all.every(s => s.phase === 'released' || s.phase === 'failed' || s.phase === 'unassigned') ? all : undefined
@@ -60,7 +60,7 @@ describe('a market run on a devnet: 6 peers, 1 cheating worker, 20 jobs', functi
     const verified = await Promise.all(cheatJobs.map(async s => await cli(0, ['job', 'status', s.job])))
     for (const v of verified) assert.match(v.verdicts.at(-1).evidence.hash, /^0x[0-9a-f]{64}$/)
     const ruled = await waitFor('the referee\'s slash of the cheater', async () => {
-      const all = await Promise.all(cheatJobs.map(async s => await cli(5, ['job', 'status', s.job]).catch(() => undefined)))
+      const all = await Promise.all(cheatJobs.map(async s => await net.jobStatus(5, s.job).catch(() => undefined)))
       const slashed = all.filter(r => r?.slash != null)
       return slashed.length >= 1 ? slashed : undefined
     }, 240_000, 2_000)

@@ -150,7 +150,7 @@ describe('the task market on a devnet with a worker that goes silent', function 
     await net.waitForJob(first.index, submitted.job, 'the first worker to be training', s => s.phase === 'training', 60_000, 200)
     // The verifier holds the checkpoints the worker announces: wait for a few, then kill the worker.
     const held = await waitFor('the verifier to hold a checkpoint', async (saw) => {
-      const s = await cli(4, ['job', 'status', submitted.job])
+      const s = await net.jobStatus(4, submitted.job)
       saw({ phase: s.phase, held: s.held })
       return (s.held ?? 0) >= 100 ? s.held : undefined
     }, 120_000, 250)

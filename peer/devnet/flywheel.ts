@@ -51,6 +51,12 @@ export interface FlywheelOptions {
   peers?: number
   /** Move the devnet chain's clock past challenge windows (default) instead of waiting them out. */
   warp?: boolean
+  /**
+   * The last this many peers run on WebGPU (node start --device webgpu): they train and
+   * verify the training jobs beside CPU peers (inference and attribution stay on the CPU
+   * peers). Default 0.
+   */
+  webgpuPeers?: number
   /** Demonstrations and tests: every peer's forced-error rate instead of the policy's (1: every job's first result is a planted fault). */
   forcedErrorRate?: number
   /** Progress lines, as the run goes. */
@@ -85,7 +91,10 @@ export class Flywheel {
   constructor (opts: FlywheelOptions) {
     const peers = opts.peers ?? 5
     if (!Number.isInteger(peers) || peers < 4) throw new FlywheelError('the flywheel needs at least 4 peers', { peers })
-    this.opts = { peers, warp: true, ...opts }
+    const webgpuPeers = opts.webgpuPeers ?? 0
+    // Peers 0 and 1 aggregate and request; the inference job needs two CPU verifiers and a CPU worker besides.
+    if (!Number.isInteger(webgpuPeers) || webgpuPeers < 0 || (webgpuPeers > 0 && peers - webgpuPeers < 4)) throw new FlywheelError('webgpu peers leave too few cpu peers: the inference and attribution jobs need peers 0-3 on the cpu (use --peers webgpu+4 or more)', { peers, webgpuPeers })
+    this.opts = { peers, warp: true, webgpuPeers, ...opts }
   }
 
   private log (line: string): void { this.opts.log?.(line) }
@@ -138,7 +147,8 @@ export class Flywheel {
 
     // 1. The network: peer processes on loopback, anvil with the contracts, peer 0 aggregating.
     await this.stage('network', async () => {
-      this.devnet = new Devnet({ dir: this.opts.dir, peers, benchSize: 32, advertIntervalMs: 1_000, chain: true, epochIntervalMs: 1_000, forcedErrorRate: this.opts.forcedErrorRate, log: (m) => this.log(`  ${m}`) })
+      const devices = Object.fromEntries(Array.from({ length: this.opts.webgpuPeers }, (_, k) => [peers - 1 - k, 'webgpu' as const]))
+      this.devnet = new Devnet({ dir: this.opts.dir, peers, benchSize: 32, advertIntervalMs: 1_000, chain: true, epochIntervalMs: 1_000, devices, forcedErrorRate: this.opts.forcedErrorRate, log: (m) => this.log(`  ${m}`) })
       await this.devnet.start()
       this.ep = await Promise.all(this.devnet.peers.map(async p => await endpointOf(p.dataDir)))
       const chain = this.devnet.chain!

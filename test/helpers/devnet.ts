@@ -24,6 +24,7 @@ import type { JsonRpcProvider } from 'ethers'
 import { Devnet, type DevnetOptions, type DevnetPeer } from '../../peer/devnet/devnet.ts'
 import type { DevnetChain } from '../../peer/devnet/devnet-chain.ts'
 import { connectProvider } from '../../settlement/chain/client.ts'
+import { apiGet, endpointOf } from '../../peer/cli/api-client.ts'
 import { devnetCli } from './cli.ts'
 import { waitFor } from './wait.ts'
 
@@ -57,9 +58,14 @@ export interface DevnetFixture {
   cli: DevnetCli
   /** `datanet follow ID` on `peer` (a peer follows only datanets it chose), then waits until it lists it (60 s). */
   follow: (peer: number, id: string) => Promise<void>
-  /** Polls `openledger ARGS` on `peer` until `until` holds for its output, and returns that output; a timeout names the last output seen. */
+  /** Polls `openledger ARGS` on `peer` until `until` holds for its output, and returns that output; a timeout names the last output seen. `job status` and `rewards show` are read from the peer's API (the same JSON). */
   waitForCli: (peer: number, args: string[], what: string, until: (out: any) => boolean, timeoutMs?: number, everyMs?: number) => Promise<any>
-  /** Polls `job status JOB` on `peer` until `until` holds (default 240 s, every 1 s). */
+  /**
+   * What `job status JOB --json` prints, read from the peer's API directly: polls use it,
+   * so waiting costs a fetch instead of a CLI process a second (npm test's budget).
+   */
+  jobStatus: (peer: number, job: string) => Promise<any>
+  /** Polls the job's status on `peer` (jobStatus) until `until` holds (default 240 s, every 1 s). */
   waitForJob: (peer: number, job: string, what: string, until: (status: any) => boolean, timeoutMs?: number, everyMs?: number) => Promise<any>
   /** A JSON-RPC provider on the devnet's chain; the caller destroys it. */
   provider: () => JsonRpcProvider
@@ -82,12 +88,25 @@ export function useDevnet (opts: DevnetFixtureOptions): DevnetFixture {
   }
   const cli = devnetCli(() => running().peers, cliTimeoutMs)
 
+  // Polls of the read-only status commands fetch the JSON the CLI would print straight from
+  // the peer's API (a fetch instead of a CLI process per try: npm test's budget).
+  const apiPath = (args: string[]): string | undefined => {
+    if (args[0] === 'job' && args[1] === 'status' && args.length === 3) return `/jobs/${encodeURIComponent(args[2])}`
+    if (args[0] === 'rewards' && args[1] === 'show' && args.length <= 3) return args[2] !== undefined ? `/rewards/${encodeURIComponent(args[2])}` : '/rewards'
+    return undefined
+  }
+  const read = async (peer: number, args: string[]): Promise<any> => {
+    const path = apiPath(args)
+    return path === undefined ? await cli(peer, args) : await apiGet(await endpointOf(running().peers[peer].dataDir), path, 30_000)
+  }
   const waitForCli: DevnetFixture['waitForCli'] = async (peer, args, what, until, timeoutMs = 60_000, everyMs = 1_000) =>
     await waitFor(what, async (saw) => {
-      const out = await cli(peer, args)
+      const out = await read(peer, args)
       saw(out)
       return until(out) ? out : undefined
     }, timeoutMs, everyMs)
+
+  const jobStatus: DevnetFixture['jobStatus'] = async (peer, job) => await read(peer, ['job', 'status', job])
 
   const fixture: DevnetFixture = {
     get devnet () { return running() },
@@ -113,8 +132,13 @@ export function useDevnet (opts: DevnetFixtureOptions): DevnetFixture {
       }, 60_000, 500)
     },
     waitForCli,
+    jobStatus,
     waitForJob: async (peer, job, what, until, timeoutMs = 240_000, everyMs = 1_000) =>
-      await waitForCli(peer, ['job', 'status', job], what, until, timeoutMs, everyMs),
+      await waitFor(what, async (saw) => {
+        const out = await jobStatus(peer, job)
+        saw(out)
+        return until(out) ? out : undefined
+      }, timeoutMs, everyMs),
     provider: () => connectProvider(fixture.chain.anvil.rpcUrl, fixture.chain.anvil.chainId),
     warp: async (seconds) => {
       const provider = fixture.provider()

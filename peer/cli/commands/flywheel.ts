@@ -7,7 +7,7 @@ import type { Flywheel } from '../../devnet/flywheel.ts'
 import { intOption } from '../options.ts'
 import { printJson } from '../output.ts'
 
-interface FlywheelCliOptions { peers: number, dir: string, fresh?: boolean, json?: boolean, keepRunning?: boolean, warp: boolean }
+interface FlywheelCliOptions { peers: number, dir: string, fresh?: boolean, json?: boolean, keepRunning?: boolean, warp: boolean, webgpuPeers: number }
 
 export function flywheelCommand (program: Command): void {
   program.command('flywheel')
@@ -17,13 +17,14 @@ export function flywheelCommand (program: Command): void {
     .option('--fresh', 'delete the devnet folder first (new keys, a new chain)')
     .option('--keep-running', 'leave the network up after the report, until Ctrl-C')
     .option('--no-warp', 'wait out each root\'s challenge window (60 s) instead of moving the devnet chain\'s clock')
+    .option('--webgpu-peers <n>', 'run the last N peers on WebGPU (node start --device webgpu): they train and verify the training jobs beside the CPU peers; needs --peers N+4 or more', intOption('--webgpu-peers', 0, 12), 0)
     .option('--json', 'the report as one JSON object on stdout (progress stays on stderr)')
     .action(async (opts: FlywheelCliOptions) => {
       if (opts.fresh === true) await rm(opts.dir, { recursive: true, force: true })
       const log = (m: string): void => { process.stderr.write(m + '\n') }
       const { Flywheel } = await import('../../devnet/flywheel.ts')
       const { formatReport } = await import('../../devnet/flywheel-report.ts')
-      const flywheel: Flywheel = new Flywheel({ dir: opts.dir, peers: opts.peers, warp: opts.warp, log })
+      const flywheel: Flywheel = new Flywheel({ dir: opts.dir, peers: opts.peers, warp: opts.warp, webgpuPeers: opts.webgpuPeers, log })
 
       let done = false
       let stopping: Promise<void> | undefined
