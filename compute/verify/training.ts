@@ -153,20 +153,32 @@ function checkHandedOver (task: TrainTask, receipt: TrainingReceipt, i: number, 
  * near zero, so a per-tensor scale would magnify noise); every loss within `lossTolerance`.
  */
 export function compareCheckpoints (a: Checkpoint, b: Checkpoint, specs: readonly ParamSpec[], tolerance = WEIGHT_TOLERANCE, lossTolerance = LOSS_TOLERANCE): { ok: boolean, relative: number } {
-  if (a.meta.job !== b.meta.job || a.meta.step !== b.meta.step || a.meta.prev !== b.meta.prev || a.optimizer.t !== b.optimizer.t || a.meta.losses.length !== b.meta.losses.length) return { ok: false, relative: Infinity }
-  for (let i = 0; i < a.meta.losses.length; i++) {
-    const x = a.meta.losses[i]
-    const y = b.meta.losses[i]
-    const rel = x === y ? 0 : Math.abs(x - y) / Math.max(Math.abs(x), Math.abs(y))
-    if (!(rel <= lossTolerance)) return { ok: false, relative: rel }
-  }
+  const d = checkpointDrift(a, b, specs)
+  if (!(d.loss <= lossTolerance)) return { ok: false, relative: d.loss }
   let worst = 0
-  for (const [x, y] of [[a.params, b.params], [a.optimizer.m, b.optimizer.m], [a.optimizer.v, b.optimizer.v]] as const) {
-    const rel = relativeDiff(specs.map(spec => [x.get(spec.name) as Tensor, y.get(spec.name) as Tensor]))
+  for (const rel of [d.params, d.m, d.v]) {
     worst = Math.max(worst, rel)
     if (!(rel <= tolerance)) return { ok: false, relative: rel }
   }
   return { ok: true, relative: worst }
+}
+
+/**
+ * How far two states of the same run are apart, per group: parameters, first and second
+ * Adam moments (each as compareCheckpoints scales it), and the worst step loss. Infinity
+ * everywhere when they are not states of the same step of the same run.
+ */
+export function checkpointDrift (a: Checkpoint, b: Checkpoint, specs: readonly ParamSpec[]): { params: number, m: number, v: number, loss: number } {
+  if (a.meta.job !== b.meta.job || a.meta.step !== b.meta.step || a.meta.prev !== b.meta.prev || a.optimizer.t !== b.optimizer.t || a.meta.losses.length !== b.meta.losses.length) return { params: Infinity, m: Infinity, v: Infinity, loss: Infinity }
+  let loss = 0
+  for (let i = 0; i < a.meta.losses.length; i++) {
+    const x = a.meta.losses[i]
+    const y = b.meta.losses[i]
+    const rel = x === y ? 0 : Math.abs(x - y) / Math.max(Math.abs(x), Math.abs(y))
+    loss = Number.isNaN(rel) ? Infinity : Math.max(loss, rel)
+  }
+  const group = (x: ParamSet, y: ParamSet): number => relativeDiff(specs.map(spec => [x.get(spec.name) as Tensor, y.get(spec.name) as Tensor]))
+  return { params: group(a.params, b.params), m: group(a.optimizer.m, b.optimizer.m), v: group(a.optimizer.v, b.optimizer.v), loss }
 }
 
 /** Largest |x - y| over the largest magnitude in either group (0 when both are all zero). */
