@@ -8,6 +8,7 @@ import { initParams } from '../compute/models/param-spec.ts'
 import { StepRunner } from '../compute/models/step-runner.ts'
 import { DEVICES, DeviceUnavailableError, parseDeviceChoice, UnknownDeviceError } from '../compute/onnx/devices.ts'
 import { DEVICE_NAMES } from '../protocols/messages/index.ts'
+import { slowdownOf } from '../peer/node/device-choice.ts'
 import { Rng } from '../compute/random.ts'
 import { readSpamAssassinMails } from '../storage/corpora/spam-assassin.ts'
 import { mkdtemp, rm } from 'node:fs/promises'
@@ -27,6 +28,15 @@ describe('devices: which provider a graph runs on', function () {
 
   it('the wire names the same devices as the engines (protocols/ keeps its own list)', () => {
     assert.deepEqual([...DEVICE_NAMES], [...DEVICES])
+  })
+
+  it('a slower device stretches its bids\' time estimates by its probe\'s slowdown against the CPU, a faster one does not shorten them', () => {
+    const probes: DeviceProbe[] = [{ device: 'cpu', available: true, gflops: 80 }, { device: 'webgpu', available: true, gflops: 1.25 }]
+    assert.equal(slowdownOf({ device: 'webgpu', reason: 'asked for', probes }), 64)
+    assert.equal(slowdownOf({ device: 'webgpu', reason: 'auto', probes: [probes[0], { ...probes[1], gflops: 900 }] }), 1)
+    assert.equal(slowdownOf({ device: 'cpu', reason: 'asked for', probes: [] }), 1)
+    assert.equal(slowdownOf(undefined), 1)
+    assert.equal(slowdownOf({ device: 'webgpu', reason: 'asked for', probes: [probes[0], { ...probes[1], gflops: 0 }] }), 1)
   })
 
   it('parses a device choice, refusing anything else with a typed error', () => {

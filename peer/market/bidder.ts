@@ -52,7 +52,8 @@ export class Bidder {
       return
     }
     // The escrow must outlast the work: else it expires on delivery and the requester refunds and keeps the result.
-    const eta = kind.etaMs(a, baseKind)
+    // The kinds estimate for the CPU; a slower device's compute takes proportionally longer.
+    const eta = kind.etaMs(a, baseKind, ctx.deviceSlowdown)
     const left = Number(onChain.deadline) - await ctx.chain.now()
     if (left < escrowSecondsNeeded(eta, ctx.timing)) {
       ctx.log('job announce with too short an escrow ignored', { job: a.job, secondsLeft: left, needed: escrowSecondsNeeded(eta, ctx.timing) })

@@ -37,6 +37,8 @@ export interface MarketContext {
   device: Device
   /** Its MatMul rate there (GFLOP/s), measured at start-up; absent when not measured. */
   deviceGflops?: number
+  /** How many times slower than the CPU that device ran the start-up probe (>= 1). */
+  deviceSlowdown: number
   timing: MarketTiming
   seal: (type: string, body: unknown) => Uint8Array
   /** Seals and publishes; a failure is logged, not thrown (gossip is best effort, and retried where it matters). */

@@ -91,6 +91,8 @@ export interface MarketServiceOptions {
   device?: Device
   /** Its MatMul rate there, as measured at start-up (bids state it). */
   deviceGflops?: number
+  /** How many times slower than the CPU that device is (>= 1): stretches its bids' time estimates. */
+  deviceSlowdown?: number
   log: Log
 }
 
@@ -126,6 +128,7 @@ export class MarketService {
       forcedErrorRate: opts.forcedErrorRate,
       device: opts.device ?? currentDevice(),
       deviceGflops: opts.deviceGflops,
+      deviceSlowdown: opts.deviceSlowdown ?? 1,
       timing: { ...DEFAULT_TIMING, ...opts.timing },
       seal,
       publish: async (topic, type, body) => await wire.publish(topic, seal(type, body)).catch((err: Error) => opts.log('publish failed', { topic, error: err.message })),

@@ -40,6 +40,8 @@ export interface ChainServicesOptions {
   threads?: number
   /** The measured MatMul rate of the device in use (its bids state it). */
   deviceGflops?: number
+  /** How many times slower than the CPU the device in use is (device-choice.ts slowdownOf): stretches its bids' time estimates. */
+  deviceSlowdown?: number
   aggregator: boolean
   cosign?: boolean
   watch?: boolean
@@ -108,6 +110,7 @@ export async function startChainServices (o: ChainServicesOptions): Promise<Chai
     behaviour: behaviourOf(o.cheat),
     forcedErrorRate: o.forcedErrorRate,
     deviceGflops: o.deviceGflops,
+    deviceSlowdown: o.deviceSlowdown,
     log: o.log
   })
   await market.start()

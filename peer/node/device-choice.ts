@@ -21,6 +21,20 @@ export function advertisedDevices (facts: CapacityFacts, chosen?: ChosenDevice):
   return [{ device: 'cpu', gflops: facts.ort.matmulGflops, inUse: inUse === 'cpu' }, ...probed.map(p => ({ device: p.device, gflops: p.gflops as number, inUse: inUse === p.device }))]
 }
 
+/**
+ * How many times slower than this machine's CPU the chosen device ran the start-up probe
+ * (1 when it is the CPU, unprobed, or faster): the compute part of a bid's time estimate is stretched by it,
+ * so a slow device (lavapipe emulates a GPU on the CPU) is not declared silent halfway
+ * through its honest work.
+ */
+export function slowdownOf (chosen?: ChosenDevice): number {
+  if (chosen === undefined || chosen.device === 'cpu') return 1
+  const cpu = chosen.probes.find(p => p.device === 'cpu')?.gflops
+  const mine = chosen.probes.find(p => p.device === chosen.device)?.gflops
+  if (cpu === undefined || mine === undefined || !(mine > 0)) return 1
+  return Math.max(1, cpu / mine)
+}
+
 export async function chooseDevice (choice: DeviceChoice, opts: { threads?: number, log?: (msg: string, fields?: Record<string, unknown>) => void } = {}): Promise<ChosenDevice> {
   if (choice === 'cpu') {
     useDevice('cpu')

@@ -13,7 +13,7 @@ import { FsBlockstore } from 'blockstore-fs'
 import { FsDatastore } from 'datastore-fs'
 import { measureCapacity, type CapacityFacts } from '../../compute/capacity/index.ts'
 import { currentDevice } from '../../compute/onnx/devices.ts'
-import { advertisedDevices, type ChosenDevice } from './device-choice.ts'
+import { advertisedDevices, slowdownOf, type ChosenDevice } from './device-choice.ts'
 import { sealEnvelope, maxEnvelopeBytes, type Envelope } from '../../protocols/envelope.ts'
 import { topicValidator } from '../../protocols/gossip-validator.ts'
 import { Hello } from '../../protocols/hello/hello.ts'
@@ -256,7 +256,7 @@ export class PeerNode {
       const c = await startChainServices({
         chain: this.opts.chain, identity: this.identity, network: this.network, registry: this.registry, inbound, libp2p, dataDir: this.dataDir,
         datanets, models, factory, threads: this.opts.threads, aggregator: this.opts.aggregator === true, cosign: this.opts.cosign === true, watch: this.opts.watch === true, epochIntervalMs: this.opts.epochIntervalMs ?? 15_000,
-        cheat: this.opts.cheat, forcedErrorRate: this.opts.forcedErrorRate, deviceGflops: facts.devices?.find(d => d.inUse)?.gflops, log: this.log
+        cheat: this.opts.cheat, forcedErrorRate: this.opts.forcedErrorRate, deviceGflops: facts.devices?.find(d => d.inUse)?.gflops, deviceSlowdown: slowdownOf(this.opts.device), log: this.log
       })
       this.settlement = c.settlement
       this.market = c.market

@@ -72,7 +72,7 @@ export interface JobKind<Request> {
   /** Bidder: whether this peer can take the job, holding a base model of kind `baseKind`. */
   canTake: (a: JobAnnounce, baseKind: string) => Promise<boolean>
   /** Bidder: a generous time to deliver (the requester replaces a worker at twice it). */
-  etaMs: (a: JobAnnounce, baseKind: string) => number
+  etaMs: (a: JobAnnounce, baseKind: string, slowdown?: number) => number
   work: (t: WorkTools) => Promise<Work>
   /** Verifier: what its beacon signs, from the receipt bytes; bytes that do not decode hash raw (check refuses them). */
   beaconSubject: (receiptBytes: Uint8Array) => string

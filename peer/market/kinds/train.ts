@@ -54,12 +54,12 @@ export class TrainKind implements JobKind<TrainRequest> {
 
   /**
    * A conservative estimate: 30 s (a loaded machine running several jobs at once) plus,
-   * per step, several times what bench train measured here (~3 ms classifier, ~50 ms
-   * the shipped LM).
+   * per step, several times what bench train measured here on the CPU (~3 ms classifier,
+   * ~50 ms the shipped LM), times `slowdown` for a device slower than the CPU.
    */
-  etaMs (a: JobAnnounce, baseKind: string): number {
+  etaMs (a: JobAnnounce, baseKind: string, slowdown = 1): number {
     const steps = typeof a.spec.params.steps === 'number' ? a.spec.params.steps : 300
-    return 30_000 + (baseKind === 'lm' ? 200 : 10) * steps
+    return Math.ceil(30_000 + (baseKind === 'lm' ? 200 : 10) * steps * Math.max(1, slowdown))
   }
 
   async work (t: WorkTools): Promise<Work> {
