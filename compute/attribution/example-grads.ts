@@ -87,7 +87,9 @@ export class ExampleGradients {
 
   /** `optimize: false` swaps ORT's fused kernels for plain ones (a stand-in for another CPU's, in tolerance measurements). */
   static async create (graph: ExampleGradGraph, threads?: number, optimize?: boolean): Promise<ExampleGradients> {
-    return new ExampleGradients(graph, await Session.create(graph.model, { threads, optimize }))
+    // On the CPU whatever the peer's device: attribution scores are checked as a CPU
+    // computes them (compute/verify/attribution.ts), not yet across devices.
+    return new ExampleGradients(graph, await Session.create(graph.model, { threads, optimize, device: 'cpu' }))
   }
 
   /**

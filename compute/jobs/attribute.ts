@@ -150,7 +150,7 @@ function lmSource (job: LmAttribution): GradientSource {
     // tokens x that is the batch's sum of per-window gradients, in the same layout.
     meanVal: async (params) => {
       const batch = VAL_BATCH
-      step ??= StepRunner.create(buildLmStepGraph({ cfg, batch, seq: job.validation.seq, mode: { kind: 'lora', base: job.base.params, lora: job.lora }, train: true }), { threads: job.threads, optimize: job.optimize })
+      step ??= StepRunner.create(buildLmStepGraph({ cfg, batch, seq: job.validation.seq, mode: { kind: 'lora', base: job.base.params, lora: job.lora }, train: true }), { threads: job.threads, optimize: job.optimize, device: 'cpu' /* as ExampleGradients: attribution runs on the CPU */ })
       const runner = await step
       const v = new Float64Array(graph.dims)
       let loss = 0
