@@ -57,8 +57,11 @@ describe('training jobs across devices on a devnet (webgpu and cpu peers)', func
 
     const done = await net.waitForJob(1, submitted.job, 'the webgpu job to be verified and released', s => s.phase === 'released' || s.phase === 'failed', 400_000, 1_000)
     assert.equal(done.phase, 'released', JSON.stringify(done.verdicts))
-    assert.equal(done.verdicts.length, 2)
-    assert.ok(done.verdicts.every((v: any) => v.ok === true), JSON.stringify(done.verdicts))
+    // Each verifier's own record of its verdict (the requester may learn of the release from the chain before their gossip reaches it).
+    for (const p of [3, 4]) {
+      const mine = (await net.jobStatus(p, submitted.job)).verdicts?.find((v: any) => v.by.toLowerCase() === peers[p].address.toLowerCase())
+      assert.equal(mine?.ok, true, `peer ${p}'s verdict: ${JSON.stringify(mine)}`)
+    }
     // The receipt names the worker's device class; the cpu verifier knew to compare within tolerance.
     const worker = await cli(2, ['job', 'status', submitted.job])
     assert.equal(worker.phase, 'released')
