@@ -9,14 +9,17 @@
 // still exceeds (test/verify-devices.test.ts).
 import os from 'node:os'
 import { env } from 'onnxruntime-node'
-import { currentDevice, currentHardware } from './devices.ts'
+import { currentDevice } from './devices.ts'
 import { deviceClassName, MAX_HARDWARE_CHARS, type Device, type DeviceStamp } from './device-names.ts'
 
 export { deviceClassName, MAX_HARDWARE_CHARS, type DeviceStamp }
 
-/** The stamp of the process's device (or `device`, computed here). */
+/**
+ * The stamp of the process's device (or `device`, computed here). A GPU is not named yet
+ * ("unnamed"): onnxruntime does not say which adapter its WebGPU provider picked.
+ */
 export function deviceStamp (device: Device = currentDevice()): DeviceStamp {
-  const hardware = device === 'cpu' ? cpuName() : (currentHardware(device) ?? 'unnamed')
+  const hardware = device === 'cpu' ? cpuName() : 'unnamed'
   return { device, ort: env.versions.node ?? env.versions.common, hardware: clean(hardware) }
 }
 

@@ -44,23 +44,14 @@ export class DeviceUnavailableError extends Error {
 // one process on one device (its receipts name that device class); `node start --device`
 // sets it once at start-up, before any session opens.
 let processDevice: Device = 'cpu'
-const hardwareNames = new Map<Device, string>()
-
-/** `hardware`: the GPU's name when the peer knows it (receipts and bids name it: compute/onnx/device-class.ts). */
-export function useDevice (device: Device, hardware?: string): void {
+export function useDevice (device: Device): void {
   if (!(DEVICES as readonly string[]).includes(device)) throw new UnknownDeviceError(device)
   if (device !== 'cpu' && !providerBundled(device)) throw new DeviceUnavailableError(device, 'its onnxruntime execution provider is not installed')
   processDevice = device
-  if (hardware !== undefined) hardwareNames.set(device, hardware)
 }
 
 export function currentDevice (): Device {
   return processDevice
-}
-
-/** The hardware name given to useDevice for `device`, if any. */
-export function currentHardware (device: Device): string | undefined {
-  return hardwareNames.get(device)
 }
 
 export function parseDeviceChoice (value: unknown): DeviceChoice {

@@ -8,9 +8,9 @@
 import { decodeTrainingReceipt } from '../../compute/jobs/training-receipt-file.ts'
 import { BadReceiptError, CheckpointRefusedError } from '../../compute/verify/errors.ts'
 import type { TrainingReceipt } from '../../compute/verify/sample.ts'
-import { checkpointsNeeded, checkReceipt, verifyTraining } from '../../compute/verify/training.ts'
-import { bitExact, verifyModeFor } from '../../compute/verify/device-tolerance.ts'
-import { deviceStamp, type DeviceStamp } from '../../compute/onnx/device-class.ts'
+import { checkReceipt } from '../../compute/verify/training.ts'
+import { bitExact } from '../../compute/verify/device-tolerance.ts'
+import { deviceStamp } from '../../compute/onnx/device-class.ts'
 import type { TrainTask } from '../../compute/train/trainer.ts'
 import { NotADisputeError } from '../../protocols/dispute/dispute.ts'
 import { DisputeQueryMessage, JobRulingMessage, type DisputeQuery, type JobRuling, type JobVerdict } from '../../protocols/messages/index.ts'
@@ -28,6 +28,7 @@ import { canTransition, transition, verdictsOn, type JobState } from './job-stat
 import { fetchCheckpoint, fetchReceipt, ReceiptMismatchError } from './receipts.ts'
 import { completion, evidenceRef } from './signing.ts'
 import { slash } from './slasher.ts'
+import { replayWorkerSegments } from './segment-replay.ts'
 
 /** The worker's training receipt for a disputed result, checked against the CID its result names. */
 export async function disputedReceipt (ctx: MarketContext, state: JobState): Promise<TrainingReceipt> {
@@ -57,19 +58,15 @@ export async function disputedStart (ctx: MarketContext, state: JobState, receip
  * within the pair's measured tolerance otherwise. Bytes that are not the receipt's make
  * it no dispute.
  */
-export async function segmentRuling (ctx: MarketContext, state: JobState, receipt: TrainingReceipt, task: TrainTask, segment: number, mine: DeviceStamp): Promise<{ ok: boolean, detail: unknown }> {
-  const mode = verifyModeFor(receipt.device, mine)
-  const checkpoints = new Map<number, Uint8Array>()
-  for (const step of checkpointsNeeded(task, [segment], mode)) {
-    const entry = receipt.chain.find(c => c.step === step)!
-    try {
-      checkpoints.set(step, await fetchCheckpoint(ctx.wire.fetch, state.assign!.workers[0].peer, state.job, step, entry.hash))
-    } catch (err) {
-      if (err instanceof CheckpointRefusedError) throw new NotADisputeError('the checkpoint is not the receipt\'s', { job: state.job, step })
-      throw err
-    }
+export async function segmentRuling (ctx: MarketContext, state: JobState, receipt: TrainingReceipt, task: TrainTask, segment: number): Promise<{ ok: boolean, detail: unknown }> {
+  let replay
+  try {
+    replay = await replayWorkerSegments(ctx, state.assign!.workers[0].peer, state.job, task, receipt, [segment])
+  } catch (err) {
+    if (err instanceof CheckpointRefusedError) throw new NotADisputeError('the checkpoint is not the receipt\'s', { job: state.job, ...err.details })
+    throw err
   }
-  const v = await verifyTraining({ task, receipt, segments: [segment], checkpoints, mode })
+  const { verdict: v, mode, mine } = replay
   return { ok: v.ok, detail: { job: state.job, segment, mode, referee: mine, worker: receipt.device, mismatches: v.mismatches, worstRelative: v.worstRelative } }
 }
 
@@ -113,9 +110,8 @@ export class Referee {
         if (receipt.chain[dispute.segment]?.step !== dispute.step) throw new NotADisputeError('the dispute names no checkpoint of the receipt', { segment: dispute.segment })
         // A bisection compares state hashes, which only a replay on the worker's own CPU
         // class reproduces: otherwise this referee replays the whole segment itself.
-        const mine = deviceStamp(ctx.device)
-        if (dispute.tolerance === true || !bitExact(receipt.device, mine)) {
-          const found = await segmentRuling(ctx, state, receipt, replay.task, dispute.segment, mine)
+        if (dispute.tolerance === true || !bitExact(receipt.device, deviceStamp(ctx.device))) {
+          const found = await segmentRuling(ctx, state, receipt, replay.task, dispute.segment)
           await this.publishRuling(job, v, challenger, { step: dispute.step, rounds: 0, faulty: found.ok ? 'challenger' : 'worker', detail: found.detail, fault: 'skipped-steps' }, started)
           return
         }

@@ -11,9 +11,8 @@ import { decodeAdapter } from '../../../compute/models/artifacts.ts'
 import { checkAdapterBinding, type BindingVerdict } from '../../../compute/verify/adapter-binding.ts'
 import { BadReceiptError } from '../../../compute/verify/errors.ts'
 import { receiptHash, sampleSeed, sampleSegments, segmentsForFraction, type TrainingReceipt } from '../../../compute/verify/sample.ts'
-import { checkpointsNeeded, checkReceipt, segmentsOf, verifyTraining } from '../../../compute/verify/training.ts'
-import { verifyModeFor } from '../../../compute/verify/device-tolerance.ts'
-import { deviceClassName, deviceStamp } from '../../../compute/onnx/device-class.ts'
+import { checkReceipt, segmentsOf } from '../../../compute/verify/training.ts'
+import { deviceStamp } from '../../../compute/onnx/device-class.ts'
 import type { JobAnnounce } from '../../../protocols/messages/index.ts'
 import type { ModelFactory, TrainRequest } from '../../models/model-factory.ts'
 import type { ModelRegistry } from '../../models/model-registry.ts'
@@ -26,6 +25,7 @@ import type { JobState } from '../job-state.ts'
 import { fetchCheckpoint } from '../receipts.ts'
 import { receiptSubject, resultMessage, type Check, type CheckTools, type Delivery, type JobKind, type Work, type WorkTools } from './kind.ts'
 import { refusalOf } from './result-check.ts'
+import { replayWorkerSegments } from '../segment-replay.ts'
 
 export interface TrainKindOptions {
   ctx: MarketContext
@@ -102,13 +102,8 @@ export class TrainKind implements JobKind<TrainRequest> {
       // The registry's audit rate, at least one segment; the sample is fixed by this verifier's beacon, which the worker cannot know.
       const k = Math.min(n, Math.max(1, segmentsForFraction(n, t.fraction)))
       const segments = sampleSegments(sampleSeed({ job, receipt: rHash, verifier: t.verifier, beacon: t.beacon }), n, k)
-      // Bit for bit on the worker's CPU class; across classes within the pair's measured tolerance (which needs each segment's end too).
-      const mine = deviceStamp(this.opts.ctx.device)
-      const mode = verifyModeFor(receipt.device, mine)
-      if (mode !== 'exact') this.opts.ctx.log('replaying across device classes', { job, worker: receipt.device !== undefined ? deviceClassName(receipt.device) : undefined, verifier: deviceClassName(mine), tolerance: mode.tolerance })
-      const checkpoints = new Map<number, Uint8Array>()
-      for (const step of checkpointsNeeded(task, segments, mode)) checkpoints.set(step, await fetchCheckpoint(this.opts.ctx.wire.fetch, t.workerPeer, job, step))
-      const v = await verifyTraining({ task, receipt, segments, checkpoints, mode })
+      // Bit for bit on the worker's CPU class; across classes within the pair's measured tolerance.
+      const { verdict: v, mode, mine } = await replayWorkerSegments(this.opts.ctx, t.workerPeer, job, task, receipt, segments)
       const lie = v.ok ? t.behaviour.accusation(job, segments, receipt) : undefined
       if (lie !== undefined) {
         this.opts.ctx.log('cheating: accusing an honest worker', { job, segment: lie.segment })
