@@ -134,11 +134,7 @@ export function useDevnet (opts: DevnetFixtureOptions): DevnetFixture {
     waitForCli,
     jobStatus,
     waitForJob: async (peer, job, what, until, timeoutMs = 240_000, everyMs = 1_000) =>
-      await waitFor(what, async (saw) => {
-        const out = await jobStatus(peer, job)
-        saw(out)
-        return until(out) ? out : undefined
-      }, timeoutMs, everyMs),
+      await waitForCli(peer, ['job', 'status', job], what, until, timeoutMs, everyMs),
     provider: () => connectProvider(fixture.chain.anvil.rpcUrl, fixture.chain.anvil.chainId),
     warp: async (seconds) => {
       const provider = fixture.provider()
